@@ -1,0 +1,47 @@
+# Two commands: `make run` (demo on 127.0.0.1:8000) and `make test` (SQLite, then PostgreSQL).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_URL := $(or $(TEST_DATABASE_URL),postgres://postgres@127.0.0.1:5432/booking_desk)
+
+.PHONY: run test lint format install migrate seed
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	DEBUG=true $(BIN)/python manage.py migrate --no-input
+
+seed: migrate
+	DEBUG=true $(BIN)/python manage.py seed_demo
+
+run: seed
+	DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	@echo "== test suite on SQLite =="
+	env -u DATABASE_URL DEBUG=true $(BIN)/pytest
+	@if $(BIN)/python tests/postgres_available.py "$(PG_URL)"; then \
+		echo "== test suite on PostgreSQL ($(PG_URL)) =="; \
+		DEBUG=true DATABASE_URL="$(PG_URL)" $(BIN)/pytest; \
+	elif [ "$${CI:-}" = "true" ]; then \
+		echo "CI=true: PostgreSQL at $(PG_URL) must answer; it does not." >&2; exit 1; \
+	else \
+		echo "== PostgreSQL not reachable at $(PG_URL): skipped (set TEST_DATABASE_URL) =="; \
+	fi

@@ -1,0 +1,321 @@
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
+from django.forms import BaseInlineFormSet
+from django.http import HttpRequest
+
+from scheduling import access
+from scheduling.models import (
+    Appointment,
+    AppointmentType,
+    Clinic,
+    ClinicMembership,
+    Location,
+    Patient,
+    Practitioner,
+    Room,
+    Specialty,
+    TimeOff,
+    WorkingHours,
+)
+
+
+class ClinicScopedMixin:
+    """A manager sees and chooses only records of the clinics they manage."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return access.scope(
+            super().get_queryset(request), request.user, roles=access.MANAGING_ROLES
+        )
+
+    def _scoped_choices(self, db_field: Any, request: HttpRequest, kwargs: dict) -> None:
+        model: type[Model] = db_field.related_model
+        if model in access.CLINIC_PATHS and "queryset" not in kwargs:
+            kwargs["queryset"] = access.scope(
+                model._default_manager.all(), request.user, roles=access.MANAGING_ROLES
+            )
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        self._scoped_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        self._scoped_choices(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class ScopedAdmin(ClinicScopedMixin, admin.ModelAdmin):
+    pass
+
+
+class ScopedTabularInline(ClinicScopedMixin, admin.TabularInline):
+    extra = 0
+
+
+class ClinicMembershipInline(ScopedTabularInline):
+    model = ClinicMembership
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Clinic)
+class ClinicAdmin(ScopedAdmin):
+    list_display = ["name", "kind", "allows_overflow_booking", "created_at"]
+    list_filter = ["kind", "allows_overflow_booking"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [ClinicMembershipInline]
+
+
+class RoomInline(ScopedTabularInline):
+    model = Room
+    fields = ["name", "kind", "is_overflow", "active"]
+
+
+class ClosureInline(ScopedTabularInline):
+    model = TimeOff
+    fk_name = "location"
+    fields = ["start", "end", "reason"]
+    verbose_name = "closure"
+    verbose_name_plural = "closures of the whole location"
+
+
+@admin.register(Location)
+class LocationAdmin(ScopedAdmin):
+    list_display = ["name", "clinic", "time_zone", "phone", "active"]
+    list_filter = ["clinic", "active"]
+    list_select_related = ["clinic"]
+    search_fields = ["name", "address", "clinic__name"]
+    inlines = [RoomInline, ClosureInline]
+
+
+@admin.register(Specialty)
+class SpecialtyAdmin(ScopedAdmin):
+    list_display = ["name", "clinic"]
+    list_filter = ["clinic"]
+    list_select_related = ["clinic"]
+    search_fields = ["name"]
+
+
+class WorkingHoursFormSet(BaseInlineFormSet):
+    """Catches overlaps between blocks entered together, before any of them is saved."""
+
+    def clean(self) -> None:
+        super().clean()
+        blocks = [
+            form.instance
+            for form in self.forms
+            if form.is_valid() and form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        for index, block in enumerate(blocks):
+            try:
+                block.check_no_overlap(blocks[index + 1 :])
+            except ValidationError as error:
+                raise ValidationError(error.messages) from None
+
+
+class WorkingHoursInline(ScopedTabularInline):
+    model = WorkingHours
+    formset = WorkingHoursFormSet
+    fields = [
+        "location",
+        "weekday",
+        "start_time",
+        "end_time",
+        "slot_interval_minutes",
+        "modality",
+        "valid_from",
+        "valid_until",
+    ]
+
+
+class TimeOffInline(ScopedTabularInline):
+    model = TimeOff
+    fk_name = "practitioner"
+    fields = ["start", "end", "reason"]
+    verbose_name_plural = "time off"
+
+
+@admin.register(Practitioner)
+class PractitionerAdmin(ScopedAdmin):
+    list_display = ["__str__", "clinic", "specialty_names", "email", "phone", "active"]
+    list_filter = ["clinic", "active", "specialties", "locations"]
+    list_select_related = ["clinic"]
+    search_fields = ["given_name", "family_name", "email", "phone"]
+    filter_horizontal = ["specialties", "locations"]
+    inlines = [WorkingHoursInline, TimeOffInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("specialties")
+
+    @admin.display(description="specialties")
+    def specialty_names(self, obj: Practitioner) -> str:
+        return ", ".join(specialty.name for specialty in obj.specialties.all())
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # A practitioner works wherever they have working hours.
+        practitioner: Practitioner = form.instance
+        worked_at = practitioner.working_hours.values_list("location_id", flat=True)
+        practitioner.locations.add(*set(worked_at))
+
+
+@admin.register(Room)
+class RoomAdmin(ScopedAdmin):
+    list_display = ["name", "location", "clinic", "kind", "is_overflow", "active"]
+    list_filter = ["location__clinic", "location", "kind", "is_overflow", "active"]
+    list_select_related = ["location__clinic"]
+    search_fields = ["name", "location__name"]
+
+    @admin.display(ordering="location__clinic__name")
+    def clinic(self, obj: Room) -> Clinic:
+        return obj.location.clinic
+
+
+@admin.register(Patient)
+class PatientAdmin(ScopedAdmin):
+    list_display = [
+        "display_name",
+        "clinic",
+        "birth_date",
+        "phone",
+        "national_id",
+        "species",
+        "guardian_name",
+    ]
+    list_filter = ["clinic", "sex", "species", "national_id_type"]
+    list_select_related = ["clinic"]
+    search_fields = [
+        "given_name",
+        "family_name",
+        "preferred_name",
+        "phone",
+        "national_id",
+        "email",
+        "guardian_name",
+        "guardian_phone",
+    ]
+    fieldsets = [
+        (None, {"fields": ["clinic", "given_name", "family_name", "preferred_name"]}),
+        ("Identity", {"fields": ["birth_date", "sex", "national_id_type", "national_id"]}),
+        ("Contact", {"fields": ["phone", "email"]}),
+        ("Animal", {"fields": ["species", "breed"], "classes": ["collapse"]}),
+        (
+            "Owner or guardian",
+            {
+                "fields": [
+                    "guardian_name",
+                    "guardian_relationship",
+                    "guardian_phone",
+                    "guardian_email",
+                ]
+            },
+        ),
+    ]
+
+
+@admin.register(AppointmentType)
+class AppointmentTypeAdmin(ScopedAdmin):
+    list_display = [
+        "name",
+        "clinic",
+        "specialty",
+        "default_duration_minutes",
+        "buffer_before_minutes",
+        "buffer_after_minutes",
+        "modalities",
+        "active",
+    ]
+    list_filter = ["clinic", "modalities", "active"]
+    list_select_related = ["clinic", "specialty"]
+    search_fields = ["name"]
+
+
+@admin.register(WorkingHours)
+class WorkingHoursAdmin(ScopedAdmin):
+    list_display = [
+        "practitioner",
+        "location",
+        "weekday",
+        "start_time",
+        "end_time",
+        "slot_interval_minutes",
+        "modality",
+        "valid_from",
+        "valid_until",
+    ]
+    list_filter = ["location__clinic", "location", "weekday", "modality"]
+    list_select_related = ["practitioner", "location"]
+    search_fields = ["practitioner__given_name", "practitioner__family_name"]
+
+
+@admin.register(TimeOff)
+class TimeOffAdmin(ScopedAdmin):
+    list_display = ["__str__", "practitioner", "location", "start", "end", "reason"]
+    list_filter = ["location"]
+    list_select_related = ["practitioner", "location"]
+    search_fields = ["reason", "practitioner__family_name", "location__name"]
+    date_hierarchy = "start"
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(ScopedAdmin):
+    list_display = [
+        "start",
+        "end",
+        "patient",
+        "practitioner",
+        "location",
+        "room",
+        "appointment_type",
+        "modality",
+        "status",
+        "urgent",
+    ]
+    list_filter = ["status", "modality", "urgent", "location__clinic", "location"]
+    list_select_related = [
+        "patient",
+        "practitioner",
+        "location",
+        "room",
+        "appointment_type",
+    ]
+    search_fields = [
+        "patient__given_name",
+        "patient__family_name",
+        "patient__national_id",
+        "practitioner__family_name",
+    ]
+    date_hierarchy = "start"
+    autocomplete_fields = ["patient", "follow_up_of"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+
+
+@admin.register(ClinicMembership)
+class ClinicMembershipAdmin(ScopedAdmin):
+    list_display = ["user", "clinic", "role"]
+    list_filter = ["clinic", "role"]
+    list_select_related = ["user", "clinic"]
+    search_fields = ["user__username", "user__email", "clinic__name"]
+    autocomplete_fields = ["user"]
+
+
+class MembershipOfUserInline(admin.TabularInline):
+    model = ClinicMembership
+    extra = 0
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class ClinicUserAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, MembershipOfUserInline]
+
+
+admin.site.site_header = "Clinic booking desk — administration"
+admin.site.site_title = "Clinic booking desk"

@@ -1,0 +1,578 @@
+"""Demo data: two clinics in two time zones, realistic enough to book in. Idempotent."""
+
+import dataclasses
+import datetime
+import random
+import zoneinfo
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.utils import timezone
+
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    AppointmentType,
+    Clinic,
+    ClinicKind,
+    ClinicMembership,
+    IdentityDocument,
+    Location,
+    Modality,
+    ModalityOffer,
+    Patient,
+    Practitioner,
+    Role,
+    Room,
+    RoomKind,
+    Sex,
+    Specialty,
+    WorkingHours,
+)
+
+MON, TUE, WED, THU, FRI = range(5)
+WEEKDAYS = (MON, TUE, WED, THU, FRI)
+IN_PERSON, VIDEO, BOTH = ModalityOffer.IN_PERSON, ModalityOffer.VIDEO, ModalityOffer.BOTH
+
+DEMO_USERS = {
+    "reception": ("demo-reception", Role.RECEPTIONIST, False),
+    "manager": ("demo-manager", Role.MANAGER, True),
+}
+MANAGER_GROUP = "Clinic managers"
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    location: str
+    weekdays: tuple[int, ...]
+    start: str
+    end: str
+    interval: int = 15
+    modality: str = IN_PERSON
+
+
+@dataclasses.dataclass(frozen=True)
+class PractitionerSpec:
+    title: str
+    given_name: str
+    family_name: str
+    specialties: tuple[str, ...]
+    blocks: tuple[Block, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class TypeSpec:
+    name: str
+    duration: int
+    before: int = 0
+    after: int = 0
+    modalities: str = IN_PERSON
+    specialty: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ClinicSpec:
+    name: str
+    slug: str
+    kind: str
+    allows_overflow_booking: bool
+    time_zone: str
+    locations: dict[str, dict[str, str]]
+    rooms: dict[str, tuple[tuple[str, str, bool], ...]]
+    specialties: tuple[str, ...]
+    practitioners: tuple[PractitionerSpec, ...]
+    appointment_types: tuple[TypeSpec, ...]
+    patients: int
+
+
+SONRISA = ClinicSpec(
+    name="Clínica Dental Sonrisa",
+    slug="sonrisa",
+    kind=ClinicKind.DENTAL,
+    allows_overflow_booking=True,
+    time_zone="America/Santiago",
+    locations={
+        "Providencia": {"address": "Av. Providencia 1208, Santiago", "phone": "+56 2 2345 6789"},
+        "Las Condes": {"address": "Av. Apoquindo 4501, Las Condes", "phone": "+56 2 2987 6543"},
+    },
+    rooms={
+        "Providencia": (
+            ("Sillón 1", RoomKind.CHAIR, False),
+            ("Sillón 2", RoomKind.CHAIR, False),
+            ("Sillón 3", RoomKind.CHAIR, False),
+            ("Sobrecupo", RoomKind.CHAIR, True),
+        ),
+        "Las Condes": (
+            ("Sillón 1", RoomKind.CHAIR, False),
+            ("Sillón 2", RoomKind.CHAIR, False),
+            ("Sobrecupo", RoomKind.CHAIR, True),
+        ),
+    },
+    specialties=("Odontología general", "Ortodoncia", "Endodoncia", "Periodoncia"),
+    practitioners=(
+        PractitionerSpec(
+            "Dra.",
+            "Camila",
+            "Rojas",
+            ("Odontología general",),
+            (
+                Block("Providencia", (MON, TUE, WED, THU), "09:00", "13:00"),
+                Block("Providencia", (MON, TUE, WED, THU), "14:00", "18:00"),
+                Block("Providencia", (FRI,), "09:00", "12:00", 15, BOTH),
+            ),
+        ),
+        PractitionerSpec(
+            "Dr.",
+            "Matías",
+            "González",
+            ("Ortodoncia",),
+            (
+                Block("Las Condes", (MON, WED, FRI), "09:00", "13:00", 30),
+                Block("Providencia", (TUE, THU), "10:00", "16:00", 30),
+                Block("Providencia", (WED,), "18:00", "20:00", 20, VIDEO),
+            ),
+        ),
+        PractitionerSpec(
+            "Dra.",
+            "Valentina",
+            "Muñoz",
+            ("Endodoncia",),
+            (
+                Block("Providencia", WEEKDAYS, "08:30", "12:30", 30),
+                Block("Las Condes", (TUE, THU), "14:00", "18:00", 30),
+            ),
+        ),
+        PractitionerSpec(
+            "Dr.",
+            "Benjamín",
+            "Soto",
+            ("Periodoncia", "Odontología general"),
+            (
+                Block("Las Condes", WEEKDAYS, "09:00", "13:00"),
+                Block("Las Condes", (MON, WED), "15:00", "19:00"),
+            ),
+        ),
+        PractitionerSpec(
+            "Dra.",
+            "Antonia",
+            "Pérez",
+            ("Odontología general",),
+            (
+                Block("Providencia", (MON, WED, FRI), "14:00", "19:00"),
+                Block("Las Condes", (TUE, THU), "09:00", "13:00"),
+            ),
+        ),
+    ),
+    appointment_types=(
+        TypeSpec("Control", 30, specialty="Odontología general"),
+        TypeSpec("Limpieza dental", 45, after=15, specialty="Odontología general"),
+        TypeSpec("Evaluación de ortodoncia", 30, modalities=BOTH, specialty="Ortodoncia"),
+        TypeSpec("Tratamiento de conducto", 90, before=10, after=15, specialty="Endodoncia"),
+        TypeSpec("Teleconsulta", 20, modalities=VIDEO),
+        TypeSpec("Urgencia dental", 30, specialty="Odontología general"),
+    ),
+    patients=150,
+)
+
+LILAS = ClinicSpec(
+    name="Clinique Vétérinaire des Lilas",
+    slug="lilas",
+    kind=ClinicKind.VETERINARY,
+    allows_overflow_booking=False,
+    time_zone="Europe/Paris",
+    locations={
+        "Paris 11e": {"address": "42 rue Oberkampf, 75011 Paris", "phone": "+33 1 43 55 12 34"},
+        "Montreuil": {"address": "8 rue de Paris, 93100 Montreuil", "phone": "+33 1 48 70 22 10"},
+    },
+    rooms={
+        "Paris 11e": (
+            ("Consultation 1", RoomKind.ROOM, False),
+            ("Consultation 2", RoomKind.ROOM, False),
+            ("Bloc opératoire", RoomKind.OPERATORY, False),
+            ("Salle de débordement", RoomKind.ROOM, True),
+        ),
+        "Montreuil": (
+            ("Consultation A", RoomKind.ROOM, False),
+            ("Consultation B", RoomKind.ROOM, False),
+        ),
+    },
+    specialties=("Médecine générale", "Chirurgie", "Dermatologie", "NAC"),
+    practitioners=(
+        PractitionerSpec(
+            "Dr",
+            "Claire",
+            "Martin",
+            ("Médecine générale",),
+            (
+                Block("Paris 11e", WEEKDAYS, "09:00", "12:30"),
+                Block("Paris 11e", (MON, TUE, THU), "14:00", "19:00"),
+            ),
+        ),
+        PractitionerSpec(
+            "Dr",
+            "Julien",
+            "Bernard",
+            ("Chirurgie", "Médecine générale"),
+            (
+                Block("Paris 11e", (TUE, THU), "08:00", "13:00", 30),
+                Block("Montreuil", (MON, WED, FRI), "09:00", "13:00"),
+            ),
+        ),
+        PractitionerSpec(
+            "Dr",
+            "Sophie",
+            "Lefèvre",
+            ("Dermatologie",),
+            (
+                Block("Montreuil", (MON, TUE, WED, THU), "14:00", "18:00", 20),
+                Block("Montreuil", (FRI,), "14:00", "17:00", 20, BOTH),
+            ),
+        ),
+        PractitionerSpec(
+            "Dr",
+            "Thomas",
+            "Moreau",
+            ("NAC", "Médecine générale"),
+            (
+                Block("Montreuil", (TUE, THU), "09:00", "12:00"),
+                Block("Paris 11e", (WED, FRI), "14:00", "19:00"),
+                Block("Paris 11e", (MON,), "18:00", "20:00", 15, VIDEO),
+            ),
+        ),
+    ),
+    appointment_types=(
+        TypeSpec("Consultation", 20, specialty="Médecine générale"),
+        TypeSpec("Vaccination", 15, specialty="Médecine générale"),
+        TypeSpec("Chirurgie programmée", 120, before=15, after=30, specialty="Chirurgie"),
+        TypeSpec("Consultation dermatologie", 40, modalities=BOTH, specialty="Dermatologie"),
+        TypeSpec("Téléconsultation", 15, modalities=VIDEO),
+        TypeSpec("Consultation NAC", 30, specialty="NAC"),
+    ),
+    patients=100,
+)
+
+DEMO_CLINICS = (SONRISA, LILAS)
+
+CHILEAN_GIVEN = {
+    Sex.FEMALE: ["Sofía", "Isidora", "Florencia", "Agustina", "Josefa", "Martina", "Catalina",
+                 "Fernanda", "Javiera", "Constanza", "Francisca", "Daniela", "Paula", "Carolina"],
+    Sex.MALE: ["Benjamín", "Vicente", "Martín", "Tomás", "Joaquín", "Agustín", "Cristóbal",
+               "Sebastián", "Diego", "Felipe", "Nicolás", "Ignacio", "Gabriel", "Andrés"],
+}  # fmt: skip
+CHILEAN_FAMILY = [
+    "González", "Muñoz", "Rojas", "Díaz", "Pérez", "Soto", "Contreras", "Silva", "Martínez",
+    "Sepúlveda", "Morales", "Rodríguez", "López", "Fuentes", "Hernández", "Torres", "Araya",
+    "Flores", "Espinoza", "Valenzuela", "Castillo", "Tapia", "Reyes", "Gutiérrez", "Castro",
+]  # fmt: skip
+FRENCH_GIVEN = [
+    "Camille", "Léa", "Manon", "Chloé", "Inès", "Louis", "Hugo", "Arthur", "Jules", "Lucas",
+    "Nathalie", "Isabelle", "Pierre", "Nicolas", "Julie", "Émilie",
+]  # fmt: skip
+FRENCH_FAMILY = [
+    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy",
+    "Moreau", "Simon", "Laurent", "Lefebvre", "Michel", "Garcia", "David", "Bertrand", "Roux",
+]  # fmt: skip
+ANIMALS = {
+    "dog": (["Rex", "Filou", "Oscar", "Nala", "Ulysse", "Pepsi", "Vanille", "Hercule"],
+            ["Labrador", "Berger australien", "Golden retriever", "Bouledogue français", ""]),
+    "cat": (["Minou", "Tigrou", "Luna", "Simba", "Caramel", "Moka", "Nougat", "Pixel"],
+            ["Européen", "Maine coon", "Siamois", "Chartreux", ""]),
+    "rabbit": (["Noisette", "Caramel", "Pompon", "Flocon"], ["Bélier", "Nain", ""]),
+    "ferret": (["Zorro", "Filou", "Chipie"], [""]),
+}  # fmt: skip
+
+
+def rut_check_digit(number: int) -> str:
+    total, factor = 0, 2
+    for digit in reversed(str(number)):
+        total += int(digit) * factor
+        factor = 2 if factor == 7 else factor + 1
+    remainder = 11 - total % 11
+    return {11: "0", 10: "K"}.get(remainder, str(remainder))
+
+
+def format_rut(number: int) -> str:
+    return f"{number:,}".replace(",", ".") + "-" + rut_check_digit(number)
+
+
+@dataclasses.dataclass
+class DemoSummary:
+    clinics: int = 0
+    locations: int = 0
+    practitioners: int = 0
+    rooms: int = 0
+    patients: int = 0
+    appointments_created: int = 0
+    appointments_next_week: int = 0
+    users: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@transaction.atomic
+def seed_demo(*, today: datetime.date | None = None) -> DemoSummary:
+    summary = DemoSummary()
+    clinics = [_seed_clinic(spec) for spec in DEMO_CLINICS]
+    week_start = _next_monday(today or timezone.localdate())
+    for clinic, spec in zip(clinics, DEMO_CLINICS, strict=True):
+        summary.appointments_created += _seed_appointments(clinic, spec, week_start)
+    summary.users = _seed_users(clinics)
+
+    clinic_ids = [clinic.pk for clinic in clinics]
+    summary.clinics = len(clinics)
+    summary.locations = Location.objects.filter(clinic__in=clinic_ids).count()
+    summary.practitioners = Practitioner.objects.filter(clinic__in=clinic_ids).count()
+    summary.rooms = Room.objects.filter(location__clinic__in=clinic_ids).count()
+    summary.patients = Patient.objects.filter(clinic__in=clinic_ids).count()
+    summary.appointments_next_week = Appointment.objects.filter(
+        clinic__in=clinic_ids,
+        start__date__gte=week_start,
+        start__date__lt=week_start + datetime.timedelta(days=7),
+    ).count()
+    return summary
+
+
+def _next_monday(day: datetime.date) -> datetime.date:
+    return day + datetime.timedelta(days=7 - day.weekday())
+
+
+def _seed_clinic(spec: ClinicSpec) -> Clinic:
+    clinic, _ = Clinic.objects.update_or_create(
+        slug=spec.slug,
+        defaults={
+            "name": spec.name,
+            "kind": spec.kind,
+            "allows_overflow_booking": spec.allows_overflow_booking,
+        },
+    )
+    locations = {}
+    for name, details in spec.locations.items():
+        locations[name], _ = Location.objects.update_or_create(
+            clinic=clinic, name=name, defaults={"time_zone": spec.time_zone, **details}
+        )
+        for room_name, kind, overflow in spec.rooms[name]:
+            Room.objects.update_or_create(
+                location=locations[name],
+                name=room_name,
+                defaults={"kind": kind, "is_overflow": overflow},
+            )
+    specialties = {
+        name: Specialty.objects.get_or_create(clinic=clinic, name=name)[0]
+        for name in spec.specialties
+    }
+    for type_spec in spec.appointment_types:
+        AppointmentType.objects.update_or_create(
+            clinic=clinic,
+            name=type_spec.name,
+            defaults={
+                "default_duration_minutes": type_spec.duration,
+                "buffer_before_minutes": type_spec.before,
+                "buffer_after_minutes": type_spec.after,
+                "modalities": type_spec.modalities,
+                "specialty": specialties.get(type_spec.specialty or ""),
+            },
+        )
+    for person in spec.practitioners:
+        practitioner, _ = Practitioner.objects.update_or_create(
+            clinic=clinic,
+            given_name=person.given_name,
+            family_name=person.family_name,
+            defaults={
+                "title": person.title,
+                "email": f"{person.given_name[0]}.{person.family_name}@{spec.slug}.example".lower(),
+            },
+        )
+        practitioner.specialties.set([specialties[name] for name in person.specialties])
+        practitioner.locations.set({locations[block.location] for block in person.blocks})
+        for block in person.blocks:
+            for weekday in block.weekdays:
+                WorkingHours.objects.update_or_create(
+                    practitioner=practitioner,
+                    weekday=weekday,
+                    start_time=datetime.time.fromisoformat(block.start),
+                    defaults={
+                        "location": locations[block.location],
+                        "end_time": datetime.time.fromisoformat(block.end),
+                        "slot_interval_minutes": block.interval,
+                        "modality": block.modality,
+                    },
+                )
+    _seed_patients(clinic, spec)
+    return clinic
+
+
+def _seed_patients(clinic: Clinic, spec: ClinicSpec) -> None:
+    rng = random.Random(f"patients-{spec.slug}")
+    wanted = [
+        _animal(clinic, rng, index) if clinic.is_veterinary else _person(clinic, rng, index)
+        for index in range(spec.patients)
+    ]
+    existing = set(
+        Patient.objects.filter(clinic=clinic).values_list("given_name", "family_name", "phone")
+    )
+    Patient.objects.bulk_create(
+        patient
+        for patient in wanted
+        if (patient.given_name, patient.family_name, patient.phone) not in existing
+    )
+
+
+def _person(clinic: Clinic, rng: random.Random, index: int) -> Patient:
+    sex = rng.choice([Sex.FEMALE, Sex.MALE])
+    given = rng.choice(CHILEAN_GIVEN[sex])
+    family = f"{rng.choice(CHILEAN_FAMILY)} {rng.choice(CHILEAN_FAMILY)}"
+    minor = index % 9 == 0
+    age = rng.randint(4, 16) if minor else rng.randint(19, 88)
+    birth = datetime.date(2026 - age, rng.randint(1, 12), rng.randint(1, 28))
+    rut = 8_000_000 + index * 97_331 % 17_000_000
+    patient = Patient(
+        clinic=clinic,
+        given_name=given,
+        family_name=family,
+        birth_date=birth,
+        sex=sex,
+        phone=f"+56 9 {5000 + index:04d} {rng.randint(1000, 9999)}",
+        email=f"{given}.{family.split()[0]}{index}@correo.example".lower(),
+        national_id=format_rut(rut),
+        national_id_type=IdentityDocument.RUT,
+    )
+    if minor:
+        guardian = rng.choice(CHILEAN_GIVEN[Sex.FEMALE])
+        patient.guardian_name = f"{guardian} {family.split()[0]}"
+        patient.guardian_relationship = "madre"
+        patient.guardian_phone = f"+56 9 {7000 + index:04d} {rng.randint(1000, 9999)}"
+        patient.email = ""
+    return patient
+
+
+def _animal(clinic: Clinic, rng: random.Random, index: int) -> Patient:
+    species = rng.choice(list(ANIMALS))
+    names, breeds = ANIMALS[species]
+    owner_given, owner_family = rng.choice(FRENCH_GIVEN), rng.choice(FRENCH_FAMILY)
+    pair = f"{rng.randint(10, 99)} {rng.randint(10, 99)}"
+    phone = f"+33 6 {10 + index // 100:02d} {index % 100:02d} {pair}"
+    return Patient(
+        clinic=clinic,
+        given_name=rng.choice(names),
+        family_name=owner_family,
+        birth_date=datetime.date(rng.randint(2010, 2025), rng.randint(1, 12), rng.randint(1, 28)),
+        sex=rng.choice([Sex.FEMALE, Sex.MALE]),
+        species=species,
+        breed=rng.choice(breeds),
+        phone=phone,
+        guardian_name=f"{owner_given} {owner_family}",
+        guardian_relationship="owner",
+        guardian_phone=phone,
+        guardian_email=f"{owner_given}.{owner_family}{index}@mail.example".lower(),
+    )
+
+
+def _seed_appointments(clinic: Clinic, spec: ClinicSpec, week_start: datetime.date) -> int:
+    """Fill about half of next week's slots, never overlapping a practitioner, room or patient."""
+    rng = random.Random(f"appointments-{spec.slug}-{week_start}")
+    patients = list(Patient.objects.filter(clinic=clinic).order_by("pk"))
+    rooms_by_location: dict[int, list[Room]] = {}
+    for room in Room.objects.filter(location__clinic=clinic, is_overflow=False).order_by("pk"):
+        rooms_by_location.setdefault(room.location_id, []).append(room)
+    types = list(AppointmentType.objects.filter(clinic=clinic).order_by("pk"))
+    hours = (
+        WorkingHours.objects.filter(practitioner__clinic=clinic)
+        .select_related("location")
+        .order_by("weekday", "start_time", "practitioner_id")
+    )
+    existing = set(
+        Appointment.objects.filter(
+            clinic=clinic, start__gte=_utc(week_start, datetime.time(0), spec.time_zone)
+        ).values_list("practitioner_id", "start")
+    )
+    busy: dict[tuple[str, int], list[tuple[datetime.datetime, datetime.datetime]]] = {}
+    new: list[Appointment] = []
+    for block in hours:
+        day = week_start + datetime.timedelta(days=block.weekday)
+        start = _utc(day, block.start_time, block.location.time_zone)
+        block_end = _utc(day, block.end_time, block.location.time_zone)
+        offered = ModalityOffer.allowed(block.modality)
+        fitting = [t for t in types if ModalityOffer.allowed(t.modalities) & offered]
+        while start < block_end:
+            appointment_type = rng.choice(fitting)
+            steps = -(-appointment_type.default_duration_minutes // block.slot_interval_minutes)
+            end = start + datetime.timedelta(minutes=steps * block.slot_interval_minutes)
+            take = rng.random() < 0.55
+            patient = rng.choice(patients)
+            status = rng.choice([AppointmentStatus.UNCONFIRMED, AppointmentStatus.CONFIRMED])
+            modality = rng.choice(
+                sorted(ModalityOffer.allowed(appointment_type.modalities) & offered)
+            )
+            room = next(
+                (
+                    r
+                    for r in rooms_by_location[block.location_id]
+                    if _free(busy, ("room", r.pk), start, end)
+                ),
+                None,
+            )
+            if (
+                take
+                and end <= block_end
+                and (room or modality == Modality.VIDEO)
+                and _free(busy, ("patient", patient.pk), start, end)
+            ):
+                room = room if modality == Modality.IN_PERSON else None
+                for key in [("patient", patient.pk)] + ([("room", room.pk)] if room else []):
+                    busy.setdefault(key, []).append((start, end))
+                if (block.practitioner_id, start) not in existing:
+                    new.append(
+                        Appointment(
+                            clinic=clinic,
+                            location=block.location,
+                            practitioner_id=block.practitioner_id,
+                            room=room,
+                            patient=patient,
+                            appointment_type=appointment_type,
+                            start=start,
+                            end=end,
+                            modality=modality,
+                            status=status,
+                        )
+                    )
+                start = end
+            else:
+                start += datetime.timedelta(minutes=block.slot_interval_minutes)
+    Appointment.objects.bulk_create(new)
+    return len(new)
+
+
+def _free(
+    busy: dict[tuple[str, int], list[tuple[datetime.datetime, datetime.datetime]]],
+    key: tuple[str, int],
+    start: datetime.datetime,
+    end: datetime.datetime,
+) -> bool:
+    return all(end <= s or e <= start for s, e in busy.get(key, ()))
+
+
+def _utc(day: datetime.date, time: datetime.time, zone: str) -> datetime.datetime:
+    local = datetime.datetime.combine(day, time, tzinfo=zoneinfo.ZoneInfo(zone))
+    return local.astimezone(datetime.UTC)
+
+
+def _seed_users(clinics: Iterable[Clinic]) -> dict[str, str]:
+    group, _ = Group.objects.get_or_create(name=MANAGER_GROUP)
+    group.permissions.set(
+        Permission.objects.filter(content_type__app_label__in=["scheduling", "vendors"])
+    )
+    User = get_user_model()
+    credentials = {}
+    for username, (password, role, staff) in DEMO_USERS.items():
+        user, _ = User.objects.get_or_create(username=username)
+        user.is_staff = staff
+        user.set_password(password)
+        user.save()
+        if staff:
+            user.groups.add(group)
+        for clinic in clinics:
+            ClinicMembership.objects.update_or_create(
+                user=user, clinic=clinic, defaults={"role": role}
+            )
+        credentials[username] = password
+    return credentials

@@ -1,0 +1,21 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from scheduling.demo import seed_demo
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo clinics, people, schedules and next week's appointments."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        summary = seed_demo()
+        self.stdout.write(
+            f"Demo data ready: {summary.clinics} clinics, {summary.locations} locations, "
+            f"{summary.practitioners} practitioners, {summary.rooms} rooms, "
+            f"{summary.patients} patients, {summary.appointments_next_week} appointments "
+            f"next week ({summary.appointments_created} new)."
+        )
+        self.stdout.write("Sign in at http://127.0.0.1:8000/admin/ with:")
+        for username, password in summary.users.items():
+            self.stdout.write(f"  {username} / {password}")

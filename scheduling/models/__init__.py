@@ -1,0 +1,35 @@
+from scheduling.models.appointments import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    AppointmentType,
+)
+from scheduling.models.clinics import Clinic, ClinicKind, ClinicMembership, Location, Role
+from scheduling.models.modality import Modality, ModalityOffer
+from scheduling.models.people import IdentityDocument, Patient, Practitioner, Sex, Specialty
+from scheduling.models.rooms import Room, RoomKind
+from scheduling.models.schedules import TimeOff, Weekday, WorkingHours
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "Appointment",
+    "AppointmentStatus",
+    "AppointmentType",
+    "Clinic",
+    "ClinicKind",
+    "ClinicMembership",
+    "IdentityDocument",
+    "Location",
+    "Modality",
+    "ModalityOffer",
+    "Patient",
+    "Practitioner",
+    "Role",
+    "Room",
+    "RoomKind",
+    "Sex",
+    "Specialty",
+    "TimeOff",
+    "Weekday",
+    "WorkingHours",
+]

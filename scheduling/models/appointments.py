@@ -1,0 +1,193 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from scheduling.models.clinics import Clinic, Location
+from scheduling.models.modality import Modality, ModalityOffer
+from scheduling.models.people import Patient, Practitioner, Specialty
+from scheduling.models.rooms import Room
+
+
+class AppointmentType(models.Model):
+    """A kind of visit: sets the default duration, the buffers and the modalities."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="appointment_types")
+    name = models.CharField(max_length=120)
+    specialty = models.ForeignKey(
+        Specialty,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="appointment_types",
+    )
+    default_duration_minutes = models.PositiveSmallIntegerField(default=30)
+    buffer_before_minutes = models.PositiveSmallIntegerField(
+        default=0, help_text="Time kept free before the appointment (set-up)."
+    )
+    buffer_after_minutes = models.PositiveSmallIntegerField(
+        default=0, help_text="Time kept free after the appointment (cleaning, notes)."
+    )
+    modalities = models.CharField(
+        max_length=10,
+        choices=ModalityOffer.choices,
+        default=ModalityOffer.IN_PERSON,
+        verbose_name="allowed modalities",
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "name"],
+                name="appointment_type_name_unique_per_clinic",
+                violation_error_message="This clinic already has an appointment type with "
+                "this name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(default_duration_minutes__gt=0),
+                name="appointment_type_duration_positive",
+                violation_error_message="The default duration must be at least one minute.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.specialty_id and self.clinic_id and self.specialty.clinic_id != self.clinic_id:
+            raise ValidationError({"specialty": "Choose a specialty of this clinic."})
+
+
+class AppointmentStatus(models.TextChoices):
+    UNCONFIRMED = "unconfirmed", "Unconfirmed"
+    CONFIRMED = "confirmed", "Confirmed"
+    ARRIVED = "arrived", "Arrived"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "No-show"
+
+
+ACTIVE_STATUSES = (
+    AppointmentStatus.UNCONFIRMED,
+    AppointmentStatus.CONFIRMED,
+    AppointmentStatus.ARRIVED,
+    AppointmentStatus.COMPLETED,
+)
+
+
+class Appointment(models.Model):
+    """A booked visit. Times are aware and stored in UTC; pages show the location's zone."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="appointments")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="appointments")
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.PROTECT, related_name="appointments"
+    )
+    room = models.ForeignKey(
+        Room, on_delete=models.PROTECT, null=True, blank=True, related_name="appointments"
+    )
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    appointment_type = models.ForeignKey(
+        AppointmentType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="appointments",
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    modality = models.CharField(max_length=10, choices=Modality.choices, default=Modality.IN_PERSON)
+    status = models.CharField(
+        max_length=12, choices=AppointmentStatus.choices, default=AppointmentStatus.UNCONFIRMED
+    )
+    comment = models.TextField(max_length=1000, blank=True)
+    urgent = models.BooleanField(default=False)
+    assistant = models.ForeignKey(
+        Practitioner,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assisted_appointments",
+    )
+    follow_up_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_ups"
+    )
+    cancellation_reason = models.CharField(max_length=1000, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start"]
+        indexes = [
+            models.Index(fields=["practitioner", "start"]),
+            models.Index(fields=["room", "start"]),
+            models.Index(fields=["patient", "start"]),
+            models.Index(fields=["location", "start"]),
+            models.Index(fields=["clinic", "start"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=F("start")),
+                name="appointment_end_after_start",
+                violation_error_message="The end must be after the start.",
+            ),
+            models.CheckConstraint(
+                condition=Q(assistant__isnull=True) | ~Q(assistant=F("practitioner")),
+                name="appointment_assistant_not_practitioner",
+                violation_error_message="The assistant must be someone other than the "
+                "practitioner.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=AppointmentStatus.values),
+                name="appointment_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(modality__in=Modality.values),
+                name="appointment_modality_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} with {self.practitioner} at {self.start:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def duration_minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def clean(self) -> None:
+        """Row-level consistency; the booking rules themselves live in the booking service."""
+        errors: dict[str, str] = {}
+        if self.start and self.end and self.end <= self.start:
+            errors["end"] = "The end must be after the start."
+        clinic_id = self.clinic_id
+        related = {
+            "location": self.location if self.location_id else None,
+            "practitioner": self.practitioner if self.practitioner_id else None,
+            "patient": self.patient if self.patient_id else None,
+            "appointment_type": self.appointment_type if self.appointment_type_id else None,
+            "assistant": self.assistant if self.assistant_id else None,
+        }
+        for field, obj in related.items():
+            if obj is not None and clinic_id and obj.clinic_id != clinic_id:
+                errors[field] = f"Choose a {field.replace('_', ' ')} of this clinic."
+        if self.room_id and self.location_id and self.room.location_id != self.location_id:
+            errors["room"] = "Choose a room at the appointment's location."
+        if self.assistant_id and self.assistant_id == self.practitioner_id:
+            errors["assistant"] = "The assistant must be someone other than the practitioner."
+        if self.modality == Modality.IN_PERSON and not self.room_id:
+            errors["room"] = "An in-person appointment needs a room."
+        if errors:
+            raise ValidationError(errors)

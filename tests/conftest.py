@@ -1,0 +1,42 @@
+import pytest
+from django.contrib.auth.models import Permission
+
+from scheduling.models import Role
+from tests.factories import ClinicFactory, ClinicMembershipFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def clinic(db):
+    """The clinic the `manager` manages."""
+    return ClinicFactory(name="Clínica Providencia")
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", superuser=True)
+
+
+@pytest.fixture
+def superuser_client(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
+def manager(clinic):
+    """A staff user who manages `clinic` only, with every permission of the scheduling app."""
+    user = UserFactory(username="manager", staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="scheduling"))
+    ClinicMembershipFactory(user=user, clinic=clinic, role=Role.MANAGER)
+    return user
+
+
+@pytest.fixture
+def manager_client(client, manager):
+    client.force_login(manager)
+    return client

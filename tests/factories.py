@@ -1,0 +1,247 @@
+"""factory-boy factories for every model of the clinic domain.
+
+Related records always belong to the same clinic: sub-factories take their clinic (or
+location, or practitioner) from the record being built.
+"""
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+import factory
+from django.contrib.auth import get_user_model
+from django.db.models import Model
+from django.utils import timezone
+from django.utils.text import slugify
+
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    AppointmentType,
+    Clinic,
+    ClinicKind,
+    ClinicMembership,
+    Location,
+    Modality,
+    ModalityOffer,
+    Patient,
+    Practitioner,
+    Role,
+    Room,
+    RoomKind,
+    Sex,
+    Specialty,
+    TimeOff,
+    Weekday,
+    WorkingHours,
+)
+
+PASSWORD = "correct horse battery staple"
+
+
+def days_ahead_at(days: int, hour: int) -> datetime.datetime:
+    """An aware UTC datetime `days` from now, on the hour."""
+    day = timezone.now().astimezone(datetime.UTC) + datetime.timedelta(days=days)
+    return day.replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+def years_ago(years: int) -> datetime.date:
+    today = timezone.localdate()
+    return datetime.date(today.year - years, 1, 1)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.django.Password(PASSWORD)
+    is_active = True
+
+    class Params:
+        staff = factory.Trait(is_staff=True)
+        superuser = factory.Trait(is_staff=True, is_superuser=True)
+
+
+class ClinicFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Clinic
+
+    name = factory.Sequence(lambda n: f"Clinic {n}")
+    slug = factory.LazyAttribute(lambda clinic: slugify(clinic.name))
+    kind = ClinicKind.MEDICAL
+
+    class Params:
+        veterinary = factory.Trait(kind=ClinicKind.VETERINARY)
+
+
+class ClinicMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ClinicMembership
+
+    user = factory.SubFactory(UserFactory)
+    clinic = factory.SubFactory(ClinicFactory)
+    role = Role.RECEPTIONIST
+
+
+class LocationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Location
+
+    clinic = factory.SubFactory(ClinicFactory)
+    name = factory.Sequence(lambda n: f"Location {n}")
+    time_zone = "America/Santiago"
+    address = factory.Sequence(lambda n: f"Avenida Providencia {1000 + n}, Santiago")
+    phone = "+56 2 2345 6789"
+
+
+class SpecialtyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Specialty
+
+    clinic = factory.SubFactory(ClinicFactory)
+    name = factory.Sequence(lambda n: f"Specialty {n}")
+
+
+class PractitionerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Practitioner
+
+    clinic = factory.SubFactory(ClinicFactory)
+    title = "Dra."
+    given_name = factory.Sequence(lambda n: f"Isabel{n}")
+    family_name = factory.Sequence(lambda n: f"Allende{n}")
+    email = factory.LazyAttribute(lambda p: f"{p.given_name}.{p.family_name}@example.com".lower())
+
+
+class RoomFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Room
+
+    location = factory.SubFactory(LocationFactory)
+    name = factory.Sequence(lambda n: f"Room {n}")
+    kind = RoomKind.ROOM
+    is_overflow = False
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    """An adult human by default; `animal=True` for a veterinary patient, `minor=True` for
+    a child with a guardian."""
+
+    class Meta:
+        model = Patient
+
+    clinic = factory.SubFactory(ClinicFactory)
+    given_name = factory.Sequence(lambda n: f"Gabriela{n}")
+    family_name = factory.Sequence(lambda n: f"Mistral{n}")
+    birth_date = datetime.date(1985, 4, 7)
+    sex = Sex.FEMALE
+    phone = factory.Sequence(lambda n: f"+56 9 5555 {n:04d}")
+    email = factory.LazyAttribute(lambda p: f"{p.given_name}.{p.family_name}@example.com".lower())
+
+    class Params:
+        animal = factory.Trait(
+            clinic=factory.SubFactory(ClinicFactory, veterinary=True),
+            given_name=factory.Sequence(lambda n: f"Firulais{n}"),
+            birth_date=datetime.date(2020, 3, 1),
+            sex=Sex.MALE,
+            species="dog",
+            breed="Quiltro",
+            email="",
+            guardian_name=factory.LazyAttribute(lambda p: f"Ana {p.family_name}"),
+            guardian_relationship="owner",
+            guardian_phone="+56 9 8765 4321",
+        )
+        minor = factory.Trait(
+            birth_date=factory.LazyFunction(lambda: years_ago(10)),
+            guardian_name=factory.LazyAttribute(lambda p: f"Lucila {p.family_name}"),
+            guardian_relationship="mother",
+            guardian_phone="+56 9 8765 1234",
+        )
+
+
+class AppointmentTypeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AppointmentType
+
+    clinic = factory.SubFactory(ClinicFactory)
+    name = factory.Sequence(lambda n: f"Consultation {n}")
+    default_duration_minutes = 30
+    modalities = ModalityOffer.IN_PERSON
+
+
+class WorkingHoursFactory(factory.django.DjangoModelFactory):
+    """Monday 09:00–13:00, a slot every 15 minutes, at a location of the practitioner's
+    clinic."""
+
+    class Meta:
+        model = WorkingHours
+
+    practitioner = factory.SubFactory(PractitionerFactory)
+    location = factory.SubFactory(LocationFactory, clinic=factory.SelfAttribute("..practitioner.clinic"))
+    weekday = Weekday.MONDAY
+    start_time = datetime.time(9, 0)
+    end_time = datetime.time(13, 0)
+    slot_interval_minutes = 15
+    modality = ModalityOffer.IN_PERSON
+
+
+class TimeOffFactory(factory.django.DjangoModelFactory):
+    """A practitioner's day off tomorrow (UTC); `closure=True` closes a whole location instead."""
+
+    class Meta:
+        model = TimeOff
+
+    practitioner = factory.SubFactory(PractitionerFactory)
+    location = None
+    start = factory.LazyFunction(lambda: days_ahead_at(1, hour=0))
+    end = factory.LazyAttribute(lambda t: t.start + datetime.timedelta(hours=24))
+    reason = "Annual leave"
+
+    class Params:
+        closure = factory.Trait(
+            practitioner=None,
+            location=factory.SubFactory(LocationFactory),
+            reason="Public holiday",
+        )
+
+
+class AppointmentFactory(factory.django.DjangoModelFactory):
+    """Thirty minutes next week, in person; every related record of one clinic."""
+
+    class Meta:
+        model = Appointment
+
+    clinic = factory.SubFactory(ClinicFactory)
+    location = factory.SubFactory(LocationFactory, clinic=factory.SelfAttribute("..clinic"))
+    practitioner = factory.SubFactory(PractitionerFactory, clinic=factory.SelfAttribute("..clinic"))
+    room = factory.SubFactory(RoomFactory, location=factory.SelfAttribute("..location"))
+    patient = factory.SubFactory(PatientFactory, clinic=factory.SelfAttribute("..clinic"))
+    appointment_type = factory.SubFactory(
+        AppointmentTypeFactory, clinic=factory.SelfAttribute("..clinic")
+    )
+    start = factory.LazyFunction(lambda: days_ahead_at(7, hour=12))
+    end = factory.LazyAttribute(lambda a: a.start + datetime.timedelta(minutes=30))
+    modality = Modality.IN_PERSON
+    status = AppointmentStatus.UNCONFIRMED
+
+
+def make_in_clinic(model: type[Model], clinic: Clinic, **kwargs: Any) -> Model:
+    """One record of `model` that belongs to `clinic` (for scoping tests)."""
+    makers: dict[type[Model], Callable[..., Model]] = {
+        Clinic: lambda: clinic,
+        ClinicMembership: lambda: ClinicMembershipFactory(clinic=clinic, **kwargs),
+        Location: lambda: LocationFactory(clinic=clinic, **kwargs),
+        Specialty: lambda: SpecialtyFactory(clinic=clinic, **kwargs),
+        Practitioner: lambda: PractitionerFactory(clinic=clinic, **kwargs),
+        Room: lambda: RoomFactory(location__clinic=clinic, **kwargs),
+        Patient: lambda: PatientFactory(clinic=clinic, **kwargs),
+        AppointmentType: lambda: AppointmentTypeFactory(clinic=clinic, **kwargs),
+        WorkingHours: lambda: WorkingHoursFactory(practitioner__clinic=clinic, **kwargs),
+        TimeOff: lambda: TimeOffFactory(practitioner__clinic=clinic, **kwargs),
+        Appointment: lambda: AppointmentFactory(clinic=clinic, **kwargs),
+    }
+    return makers[model]()

@@ -3,6 +3,7 @@
 import dataclasses
 import datetime
 import random
+import unicodedata
 import zoneinfo
 from collections.abc import Iterable
 
@@ -11,16 +12,16 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils import timezone
 
+from scheduling import availability, booking
+from scheduling.errors import BookingError
 from scheduling.models import (
     Appointment,
-    AppointmentStatus,
     AppointmentType,
     Clinic,
     ClinicKind,
     ClinicMembership,
     IdentityDocument,
     Location,
-    Modality,
     ModalityOffer,
     Patient,
     Practitioner,
@@ -33,6 +34,8 @@ from scheduling.models import (
 )
 
 MON, TUE, WED, THU, FRI = range(5)
+WEEK = datetime.timedelta(days=7)
+MIDNIGHT = datetime.time(0)
 WEEKDAYS = (MON, TUE, WED, THU, FRI)
 IN_PERSON, VIDEO, BOTH = ModalityOffer.IN_PERSON, ModalityOffer.VIDEO, ModalityOffer.BOTH
 
@@ -284,6 +287,11 @@ ANIMALS = {
 }  # fmt: skip
 
 
+def _mailbox(*parts: str) -> str:
+    text = ".".join(part.split()[0] for part in parts)
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
 def rut_check_digit(number: int) -> str:
     total, factor = 0, 2
     for digit in reversed(str(number)):
@@ -379,7 +387,8 @@ def _seed_clinic(spec: ClinicSpec) -> Clinic:
             family_name=person.family_name,
             defaults={
                 "title": person.title,
-                "email": f"{person.given_name[0]}.{person.family_name}@{spec.slug}.example".lower(),
+                "email": _mailbox(person.given_name[0], person.family_name)
+                + f"@{spec.slug}.example",
             },
         )
         practitioner.specialties.set([specialties[name] for name in person.specialties])
@@ -432,7 +441,7 @@ def _person(clinic: Clinic, rng: random.Random, index: int) -> Patient:
         birth_date=birth,
         sex=sex,
         phone=f"+56 9 {5000 + index:04d} {rng.randint(1000, 9999)}",
-        email=f"{given}.{family.split()[0]}{index}@correo.example".lower(),
+        email=f"{_mailbox(given, family)}{index}@correo.example",
         national_id=format_rut(rut),
         national_id_type=IdentityDocument.RUT,
     )
@@ -463,97 +472,76 @@ def _animal(clinic: Clinic, rng: random.Random, index: int) -> Patient:
         guardian_name=f"{owner_given} {owner_family}",
         guardian_relationship="owner",
         guardian_phone=phone,
-        guardian_email=f"{owner_given}.{owner_family}{index}@mail.example".lower(),
+        guardian_email=f"{_mailbox(owner_given, owner_family)}{index}@mail.example",
     )
 
 
 def _seed_appointments(clinic: Clinic, spec: ClinicSpec, week_start: datetime.date) -> int:
-    """Fill about half of next week's slots, never overlapping a practitioner, room or patient."""
+    """Book about half of next week through the booking service, so every rule holds."""
+    zone = zoneinfo.ZoneInfo(spec.time_zone)
+    first, last = _utc(week_start, MIDNIGHT, zone), _utc(week_start + WEEK, MIDNIGHT, zone)
+    if Appointment.objects.filter(clinic=clinic, start__gte=first, start__lt=last).exists():
+        return 0
     rng = random.Random(f"appointments-{spec.slug}-{week_start}")
     patients = list(Patient.objects.filter(clinic=clinic).order_by("pk"))
-    rooms_by_location: dict[int, list[Room]] = {}
-    for room in Room.objects.filter(location__clinic=clinic, is_overflow=False).order_by("pk"):
-        rooms_by_location.setdefault(room.location_id, []).append(room)
-    types = list(AppointmentType.objects.filter(clinic=clinic).order_by("pk"))
-    hours = (
-        WorkingHours.objects.filter(practitioner__clinic=clinic)
-        .select_related("location")
-        .order_by("weekday", "start_time", "practitioner_id")
-    )
-    existing = set(
-        Appointment.objects.filter(
-            clinic=clinic, start__gte=_utc(week_start, datetime.time(0), spec.time_zone)
-        ).values_list("practitioner_id", "start")
-    )
-    busy: dict[tuple[str, int], list[tuple[datetime.datetime, datetime.datetime]]] = {}
-    new: list[Appointment] = []
-    for block in hours:
-        day = week_start + datetime.timedelta(days=block.weekday)
-        start = _utc(day, block.start_time, block.location.time_zone)
-        block_end = _utc(day, block.end_time, block.location.time_zone)
-        offered = ModalityOffer.allowed(block.modality)
-        fitting = [t for t in types if ModalityOffer.allowed(t.modalities) & offered]
-        while start < block_end:
-            appointment_type = rng.choice(fitting)
-            steps = -(-appointment_type.default_duration_minutes // block.slot_interval_minutes)
-            end = start + datetime.timedelta(minutes=steps * block.slot_interval_minutes)
-            take = rng.random() < 0.55
-            patient = rng.choice(patients)
-            status = rng.choice([AppointmentStatus.UNCONFIRMED, AppointmentStatus.CONFIRMED])
-            modality = rng.choice(
-                sorted(ModalityOffer.allowed(appointment_type.modalities) & offered)
+    types = list(AppointmentType.objects.filter(clinic=clinic, active=True).order_by("pk"))
+    created = 0
+    practitioners = Practitioner.objects.filter(clinic=clinic).prefetch_related("locations")
+    for practitioner in practitioners.order_by("pk"):
+        for location in sorted(practitioner.locations.all(), key=lambda loc: loc.pk):
+            for offset in range(7):
+                day = week_start + datetime.timedelta(days=offset)
+                created += _fill_day(rng, location, practitioner, day, patients, types)
+    return created
+
+
+def _fill_day(
+    rng: random.Random,
+    location: Location,
+    practitioner: Practitioner,
+    day: datetime.date,
+    patients: list[Patient],
+    types: list[AppointmentType],
+) -> int:
+    created = 0
+    cursor: datetime.datetime | None = None
+    while True:
+        for appointment_type in rng.sample(types, len(types)):
+            slots = [
+                slot
+                for slot in availability.free_slots(
+                    location=location,
+                    practitioner_ids=[practitioner.pk],
+                    demand=availability.Demand.build(appointment_type=appointment_type),
+                    date_from=day,
+                    date_to=day,
+                )
+                if cursor is None or slot.start >= cursor
+            ]
+            if slots:
+                break
+        else:
+            return created
+        slot = slots[rng.randrange(min(4, len(slots)))]
+        cursor = slot.end
+        try:
+            appointment = booking.book_appointment(
+                location=location,
+                practitioner=practitioner,
+                patient=rng.choice(patients),
+                start=slot.start,
+                appointment_type=appointment_type,
+                modality=rng.choice(sorted(slot.modalities)),
             )
-            room = next(
-                (
-                    r
-                    for r in rooms_by_location[block.location_id]
-                    if _free(busy, ("room", r.pk), start, end)
-                ),
-                None,
-            )
-            if (
-                take
-                and end <= block_end
-                and (room or modality == Modality.VIDEO)
-                and _free(busy, ("patient", patient.pk), start, end)
-            ):
-                room = room if modality == Modality.IN_PERSON else None
-                for key in [("patient", patient.pk)] + ([("room", room.pk)] if room else []):
-                    busy.setdefault(key, []).append((start, end))
-                if (block.practitioner_id, start) not in existing:
-                    new.append(
-                        Appointment(
-                            clinic=clinic,
-                            location=block.location,
-                            practitioner_id=block.practitioner_id,
-                            room=room,
-                            patient=patient,
-                            appointment_type=appointment_type,
-                            start=start,
-                            end=end,
-                            modality=modality,
-                            status=status,
-                        )
-                    )
-                start = end
-            else:
-                start += datetime.timedelta(minutes=block.slot_interval_minutes)
-    Appointment.objects.bulk_create(new)
-    return len(new)
+        except BookingError:
+            continue
+        created += 1
+        if rng.random() < 0.5:
+            booking.confirm_appointment(appointment)
 
 
-def _free(
-    busy: dict[tuple[str, int], list[tuple[datetime.datetime, datetime.datetime]]],
-    key: tuple[str, int],
-    start: datetime.datetime,
-    end: datetime.datetime,
-) -> bool:
-    return all(end <= s or e <= start for s, e in busy.get(key, ()))
-
-
-def _utc(day: datetime.date, time: datetime.time, zone: str) -> datetime.datetime:
-    local = datetime.datetime.combine(day, time, tzinfo=zoneinfo.ZoneInfo(zone))
-    return local.astimezone(datetime.UTC)
+def _utc(day: datetime.date, time: datetime.time, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
+    return datetime.datetime.combine(day, time, tzinfo=zone).astimezone(datetime.UTC)
 
 
 def _seed_users(clinics: Iterable[Clinic]) -> dict[str, str]:

@@ -1,6 +1,7 @@
 from scheduling.models.appointments import (
     ACTIVE_STATUSES,
     Appointment,
+    AppointmentEvent,
     AppointmentStatus,
     AppointmentType,
 )
@@ -13,6 +14,7 @@ from scheduling.models.schedules import TimeOff, Weekday, WorkingHours
 __all__ = [
     "ACTIVE_STATUSES",
     "Appointment",
+    "AppointmentEvent",
     "AppointmentStatus",
     "AppointmentType",
     "Clinic",

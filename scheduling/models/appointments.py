@@ -98,6 +98,15 @@ class Appointment(models.Model):
     )
     start = models.DateTimeField()
     end = models.DateTimeField()
+    # start/end widened by the type's buffers at booking time: what the practitioner and
+    # the room are kept free for. The database's overlap guards compare these.
+    busy_from = models.DateTimeField(editable=False)
+    busy_until = models.DateTimeField(editable=False)
+    overflow = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Booked through an overflow room: may overlap the practitioner's agenda.",
+    )
     modality = models.CharField(max_length=10, choices=Modality.choices, default=Modality.IN_PERSON)
     status = models.CharField(
         max_length=12, choices=AppointmentStatus.choices, default=AppointmentStatus.UNCONFIRMED
@@ -128,9 +137,11 @@ class Appointment(models.Model):
     class Meta:
         ordering = ["start"]
         indexes = [
-            models.Index(fields=["practitioner", "start"]),
-            models.Index(fields=["room", "start"]),
-            models.Index(fields=["patient", "start"]),
+            # Overlap look-ups ask "busy_until > t1 and busy_from < t2": with busy_until
+            # second, the scan starts at t1 and only walks later appointments.
+            models.Index(fields=["practitioner", "busy_until"]),
+            models.Index(fields=["room", "busy_until"]),
+            models.Index(fields=["patient", "end"]),
             models.Index(fields=["location", "start"]),
             models.Index(fields=["clinic", "start"]),
         ]
@@ -139,6 +150,10 @@ class Appointment(models.Model):
                 condition=Q(end__gt=F("start")),
                 name="appointment_end_after_start",
                 violation_error_message="The end must be after the start.",
+            ),
+            models.CheckConstraint(
+                condition=Q(busy_from__lte=F("start"), busy_until__gte=F("end")),
+                name="appointment_busy_covers_visit",
             ),
             models.CheckConstraint(
                 condition=Q(assistant__isnull=True) | ~Q(assistant=F("practitioner")),
@@ -191,3 +206,37 @@ class Appointment(models.Model):
             errors["room"] = "An in-person appointment needs a room."
         if errors:
             raise ValidationError(errors)
+
+
+class AppointmentEvent(models.Model):
+    """What happened to an appointment, by whom and when: its history."""
+
+    class Action(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        RESCHEDULED = "rescheduled", "Rescheduled"
+        CONFIRMED = "confirmed", "Confirmed"
+        ARRIVED = "arrived", "Arrived"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        NO_SHOW = "no_show", "Marked no-show"
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=12, choices=Action.choices)
+    from_status = models.CharField(max_length=12, choices=AppointmentStatus.choices, blank=True)
+    to_status = models.CharField(max_length=12, choices=AppointmentStatus.choices)
+    details = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["appointment", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} at {self.at:%Y-%m-%d %H:%M} UTC"

@@ -1,0 +1,435 @@
+"""The slot engine: free slots and next available, from working hours, time off, rooms and
+appointments.
+
+One loader (`load_schedule`, a fixed number of queries whatever the range) and pure
+functions over sorted intervals (`compute_slots`). Definitions every caller relies on:
+
+- Slots start at a block's start and step by its slot interval, in real (UTC) time, so a
+  block that spans a DST change keeps its true length; a block whose interval does not
+  divide the duration offers nothing.
+- The visit [start, end) lies inside the block and outside the practitioner's time off and
+  the location's closures. The busy span [start - buffer before, end + buffer after) must
+  not overlap the busy span of another active appointment of the practitioner or the room.
+- In person needs a free room; video does not. Overflow rooms are offered only when asked
+  for, and then also when the practitioner is otherwise busy (the clinic must allow it).
+- Starts are at least the minimum notice after now.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import datetime
+import zoneinfo
+from collections.abc import Iterable, Sequence
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from scheduling.errors import RuleViolation
+from scheduling.localtime import UTC, to_utc
+from scheduling.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentType,
+    Location,
+    Modality,
+    ModalityOffer,
+    Practitioner,
+    Room,
+    Specialty,
+    TimeOff,
+    WorkingHours,
+)
+
+MAX_RANGE_DAYS = 31
+NEXT_AVAILABLE_HORIZON_DAYS = 90
+NEXT_AVAILABLE_CHUNK_DAYS = 14
+# Appointments are bounded by a block inside one day, plus buffers: a look-up window widened
+# by this much sees every busy span that could touch the range.
+MARGIN = datetime.timedelta(days=1)
+ALL_MODALITIES = frozenset(Modality.values)
+IN_PERSON_ONLY = frozenset({Modality.IN_PERSON.value})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Slot:
+    start: datetime.datetime
+    end: datetime.datetime
+    practitioner_id: int
+    room_ids: tuple[int, ...]
+    modalities: frozenset[str]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Demand:
+    """What the caller wants to fit: a duration, buffers and acceptable modalities."""
+
+    duration: datetime.timedelta
+    buffer_before: datetime.timedelta = datetime.timedelta(0)
+    buffer_after: datetime.timedelta = datetime.timedelta(0)
+    modalities: frozenset[str] = ALL_MODALITIES
+    include_overflow: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        appointment_type: AppointmentType | None = None,
+        duration_minutes: int | None = None,
+        modality: str | None = None,
+        include_overflow: bool = False,
+    ) -> Demand:
+        if appointment_type is None and duration_minutes is None:
+            raise RuleViolation({"appointment_type": "Choose an appointment type or a duration."})
+        minutes = (
+            duration_minutes
+            if duration_minutes is not None
+            else appointment_type.default_duration_minutes
+        )
+        if minutes <= 0:
+            raise RuleViolation({"duration": "The duration must be at least one minute."})
+        modalities = ALL_MODALITIES
+        if appointment_type is not None:
+            modalities = ModalityOffer.allowed(appointment_type.modalities)
+        if modality:
+            if modality not in ALL_MODALITIES:
+                raise RuleViolation({"modality": "Choose in person or video."})
+            if modality not in modalities:
+                raise RuleViolation(
+                    {"modality": f"“{appointment_type}” is not offered {_words(modality)}."}
+                )
+            modalities = frozenset({modality})
+        return cls(
+            duration=datetime.timedelta(minutes=minutes),
+            buffer_before=datetime.timedelta(
+                minutes=appointment_type.buffer_before_minutes if appointment_type else 0
+            ),
+            buffer_after=datetime.timedelta(
+                minutes=appointment_type.buffer_after_minutes if appointment_type else 0
+            ),
+            modalities=frozenset(modalities),
+            include_overflow=include_overflow,
+        )
+
+
+def _words(modality: str) -> str:
+    return "by video" if modality == Modality.VIDEO else "in person"
+
+
+Interval = tuple[datetime.datetime, datetime.datetime]
+
+
+class Timeline:
+    """Disjoint sorted intervals; `overlaps` answers in O(log n)."""
+
+    __slots__ = ("ends", "starts")
+
+    def __init__(self, intervals: Iterable[Interval] = ()) -> None:
+        merged: list[list[datetime.datetime]] = []
+        for start, end in sorted(intervals):
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        self.starts = [start for start, _ in merged]
+        self.ends = [end for _, end in merged]
+
+    def overlaps(self, start: datetime.datetime, end: datetime.datetime) -> bool:
+        index = bisect.bisect_right(self.ends, start)
+        return index < len(self.starts) and self.starts[index] < end
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Block:
+    practitioner_id: int
+    weekday: int
+    start_time: datetime.time
+    end_time: datetime.time
+    interval: datetime.timedelta
+    modalities: frozenset[str]
+    valid_from: datetime.date | None
+    valid_until: datetime.date | None
+
+    def applies_on(self, day: datetime.date) -> bool:
+        return (
+            day.weekday() == self.weekday
+            and (self.valid_from is None or self.valid_from <= day)
+            and (self.valid_until is None or day <= self.valid_until)
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Schedule:
+    """Everything the engine needs about one location and some practitioners, for a window."""
+
+    location_id: int
+    zone_key: str
+    blocks: dict[int, list[Block]]
+    unavailable: dict[int, Timeline]  # practitioner: time off and closures (visit times)
+    practitioner_busy: dict[int, Timeline]  # practitioner: busy spans of appointments
+    room_busy: dict[int, Timeline]  # regular room: busy spans of appointments
+    regular_rooms: tuple[int, ...]
+    overflow_rooms: tuple[int, ...]  # only where the clinic allows overflow booking
+
+
+def load_schedule(
+    location: Location,
+    practitioner_ids: Sequence[int],
+    window_start: datetime.datetime,
+    window_end: datetime.datetime,
+    *,
+    exclude_appointment_id: int | None = None,
+) -> Schedule:
+    """Four queries: working hours, time off and closures, rooms, appointments."""
+    first_day = (window_start - MARGIN).date()
+    last_day = (window_end + MARGIN).date()
+    blocks: dict[int, list[Block]] = {pid: [] for pid in practitioner_ids}
+    hours = WorkingHours.objects.filter(
+        location=location, practitioner_id__in=practitioner_ids, practitioner__active=True
+    ).filter(
+        Q(valid_from__isnull=True) | Q(valid_from__lte=last_day),
+        Q(valid_until__isnull=True) | Q(valid_until__gte=first_day),
+    )
+    for row in hours.values_list(
+        "practitioner_id",
+        "weekday",
+        "start_time",
+        "end_time",
+        "slot_interval_minutes",
+        "modality",
+        "valid_from",
+        "valid_until",
+    ):
+        pid, weekday, start, end, interval, offer, valid_from, valid_until = row
+        blocks[pid].append(
+            Block(
+                pid,
+                weekday,
+                start,
+                end,
+                datetime.timedelta(minutes=interval),
+                ModalityOffer.allowed(offer),
+                valid_from,
+                valid_until,
+            )
+        )
+
+    off: dict[int, list[Interval]] = {pid: [] for pid in practitioner_ids}
+    closures: list[Interval] = []
+    time_off = TimeOff.objects.filter(
+        Q(practitioner_id__in=practitioner_ids) | Q(location=location),
+        end__gt=window_start - MARGIN,
+        start__lt=window_end + MARGIN,
+    )
+    for pid, start, end in time_off.values_list("practitioner_id", "start", "end"):
+        (off[pid] if pid is not None else closures).append((start, end))
+
+    regular, overflow = [], []
+    for room_id, is_overflow, allowed in (
+        Room.objects.filter(location=location, active=True)
+        .order_by("is_overflow", "name", "pk")
+        .values_list("pk", "is_overflow", "location__clinic__allows_overflow_booking")
+    ):
+        if not is_overflow:
+            regular.append(room_id)
+        elif allowed:
+            overflow.append(room_id)
+
+    practitioner_spans: dict[int, list[Interval]] = {pid: [] for pid in practitioner_ids}
+    room_spans: dict[int, list[Interval]] = {room_id: [] for room_id in regular}
+    appointments = Appointment.objects.filter(
+        Q(practitioner_id__in=practitioner_ids)
+        | Q(room__location=location, room__is_overflow=False),
+        status__in=ACTIVE_STATUSES,
+        overflow=False,
+        busy_until__gt=window_start - MARGIN,
+        busy_from__lt=window_end + MARGIN,
+    )
+    if exclude_appointment_id is not None:
+        appointments = appointments.exclude(pk=exclude_appointment_id)
+    for pid, room_id, busy_from, busy_until in appointments.values_list(
+        "practitioner_id", "room_id", "busy_from", "busy_until"
+    ):
+        if pid in practitioner_spans:
+            practitioner_spans[pid].append((busy_from, busy_until))
+        if room_id in room_spans:
+            room_spans[room_id].append((busy_from, busy_until))
+
+    return Schedule(
+        location_id=location.pk,
+        zone_key=location.time_zone,
+        blocks=blocks,
+        unavailable={pid: Timeline([*off[pid], *closures]) for pid in practitioner_ids},
+        practitioner_busy={pid: Timeline(spans) for pid, spans in practitioner_spans.items()},
+        room_busy={room_id: Timeline(spans) for room_id, spans in room_spans.items()},
+        regular_rooms=tuple(regular),
+        overflow_rooms=tuple(overflow),
+    )
+
+
+def compute_slots(
+    schedule: Schedule,
+    demand: Demand,
+    date_from: datetime.date,
+    date_to: datetime.date,
+    *,
+    earliest: datetime.datetime,
+) -> list[Slot]:
+    """Free slots on the local dates date_from..date_to (inclusive). Pure: no queries."""
+    zone = zoneinfo.ZoneInfo(schedule.zone_key)
+    overflow_rooms = schedule.overflow_rooms if demand.include_overflow else ()
+    slots: list[Slot] = []
+    day = date_from
+    while day <= date_to:
+        for blocks in schedule.blocks.values():
+            for block in blocks:
+                if block.applies_on(day):
+                    slots.extend(
+                        _block_slots(schedule, demand, block, day, zone, earliest, overflow_rooms)
+                    )
+        day += datetime.timedelta(days=1)
+    slots.sort(key=lambda slot: (slot.start, slot.practitioner_id))
+    return slots
+
+
+def _block_slots(
+    schedule: Schedule,
+    demand: Demand,
+    block: Block,
+    day: datetime.date,
+    zone: zoneinfo.ZoneInfo,
+    earliest: datetime.datetime,
+    overflow_rooms: tuple[int, ...],
+) -> Iterable[Slot]:
+    modalities = block.modalities & demand.modalities
+    if not modalities or demand.duration % block.interval:
+        return
+    block_start = to_utc(day, block.start_time, zone)
+    block_end = to_utc(day, block.end_time, zone)
+    pid = block.practitioner_id
+    unavailable = schedule.unavailable[pid]
+    room_busy = schedule.room_busy
+    practitioner_busy = schedule.practitioner_busy[pid]
+    start = block_start
+    if start < earliest:
+        steps = -((block_start - earliest) // block.interval)
+        start = block_start + steps * block.interval
+    while start + demand.duration <= block_end:
+        end = start + demand.duration
+        busy_from, busy_until = start - demand.buffer_before, end + demand.buffer_after
+        if not unavailable.overlaps(start, end):
+            if practitioner_busy.overlaps(busy_from, busy_until):
+                # Only an overflow room can take a practitioner who is already busy.
+                rooms = overflow_rooms
+                offered = modalities & IN_PERSON_ONLY if rooms else frozenset()
+            else:
+                rooms = (
+                    *(
+                        r
+                        for r in schedule.regular_rooms
+                        if not room_busy[r].overlaps(busy_from, busy_until)
+                    ),
+                    *overflow_rooms,
+                )
+                offered = modalities if rooms else modalities - IN_PERSON_ONLY
+            if offered:
+                yield Slot(start, end, pid, rooms, offered)
+        start += block.interval
+
+
+def practitioners_for(
+    location: Location,
+    *,
+    practitioner: Practitioner | None = None,
+    specialty: Specialty | None = None,
+) -> list[int]:
+    """One practitioner, or every active practitioner of a specialty working at the location."""
+    if practitioner is not None:
+        return [practitioner.pk]
+    if specialty is None:
+        raise RuleViolation({"practitioner": "Choose a practitioner or a specialty."})
+    return list(
+        Practitioner.objects.filter(
+            specialties=specialty, active=True, working_hours__location=location
+        )
+        .distinct()
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def earliest_start(now: datetime.datetime | None) -> datetime.datetime:
+    now = now or timezone.now()
+    return now.astimezone(UTC) + datetime.timedelta(minutes=settings.BOOKING_MIN_NOTICE_MINUTES)
+
+
+def _window(location: Location, date_from: datetime.date, date_to: datetime.date) -> Interval:
+    zone = location.zone
+    return (
+        to_utc(date_from, datetime.time(0), zone),
+        to_utc(date_to + datetime.timedelta(days=1), datetime.time(0), zone),
+    )
+
+
+def free_slots(
+    *,
+    location: Location,
+    practitioner_ids: Sequence[int],
+    demand: Demand,
+    date_from: datetime.date,
+    date_to: datetime.date,
+    now: datetime.datetime | None = None,
+    exclude_appointment_id: int | None = None,
+) -> list[Slot]:
+    """Free slots on the location's local dates date_from..date_to, at most 31 days."""
+    if date_to < date_from:
+        raise RuleViolation({"date_to": "The end date must not be before the start date."})
+    if (date_to - date_from).days >= MAX_RANGE_DAYS:
+        raise RuleViolation({"date_to": f"Ask for at most {MAX_RANGE_DAYS} days at a time."})
+    if not practitioner_ids:
+        return []
+    schedule = load_schedule(
+        location,
+        practitioner_ids,
+        *_window(location, date_from, date_to),
+        exclude_appointment_id=exclude_appointment_id,
+    )
+    return compute_slots(schedule, demand, date_from, date_to, earliest=earliest_start(now))
+
+
+def next_available(
+    *,
+    location: Location,
+    practitioner_ids: Sequence[int],
+    demand: Demand,
+    date_from: datetime.date,
+    count: int = 3,
+    horizon_days: int = NEXT_AVAILABLE_HORIZON_DAYS,
+    after: datetime.datetime | None = None,
+    now: datetime.datetime | None = None,
+    exclude_appointment_id: int | None = None,
+) -> list[Slot]:
+    """The first `count` free slots from date_from (and after `after`), up to 90 days ahead."""
+    if not practitioner_ids:
+        return []
+    earliest = earliest_start(now)
+    if after is not None:
+        earliest = max(earliest, after)
+    found: list[Slot] = []
+    last_day = date_from + datetime.timedelta(days=horizon_days - 1)
+    chunk_start = date_from
+    while chunk_start <= last_day and len(found) < count:
+        chunk_end = min(
+            chunk_start + datetime.timedelta(days=NEXT_AVAILABLE_CHUNK_DAYS - 1), last_day
+        )
+        schedule = load_schedule(
+            location,
+            practitioner_ids,
+            *_window(location, chunk_start, chunk_end),
+            exclude_appointment_id=exclude_appointment_id,
+        )
+        found.extend(compute_slots(schedule, demand, chunk_start, chunk_end, earliest=earliest))
+        chunk_start = chunk_end + datetime.timedelta(days=1)
+    return found[:count]

@@ -1,0 +1,681 @@
+"""Booking services: book, reschedule, cancel and the other status changes.
+
+Every rule of DESIGN §4 is checked here (pages, API, admin and commands call these
+functions). Overlaps are checked inside the write transaction — IMMEDIATE on SQLite, so
+bookings are serialised — and guarded again by the database (exclusion constraints on
+PostgreSQL, triggers on SQLite); whichever catches a clash, the caller gets a
+`SlotConflict` carrying the next free alternatives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from scheduling import availability
+from scheduling.errors import RuleViolation, SlotConflict, TransitionNotAllowed
+from scheduling.localtime import UTC, to_utc
+from scheduling.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentEvent,
+    AppointmentStatus,
+    AppointmentType,
+    Location,
+    Modality,
+    ModalityOffer,
+    Patient,
+    Practitioner,
+    Room,
+    TimeOff,
+    WorkingHours,
+)
+
+Status = AppointmentStatus
+Action = AppointmentEvent.Action
+MAX_COMMENT = 1000
+ALTERNATIVES = 3
+OVERLAP_GUARDS = {
+    "appointment_no_practitioner_overlap": "practitioner",
+    "appointment_no_room_overlap": "room",
+    "appointment_no_patient_overlap": "patient",
+}
+
+# status -> {status it may become: the action that does it}
+TRANSITIONS: dict[str, dict[str, str]] = {
+    Status.UNCONFIRMED: {
+        Status.CONFIRMED: Action.CONFIRMED,
+        Status.ARRIVED: Action.ARRIVED,
+        Status.CANCELLED: Action.CANCELLED,
+        Status.NO_SHOW: Action.NO_SHOW,
+    },
+    Status.CONFIRMED: {
+        Status.ARRIVED: Action.ARRIVED,
+        Status.CANCELLED: Action.CANCELLED,
+        Status.NO_SHOW: Action.NO_SHOW,
+    },
+    Status.ARRIVED: {Status.COMPLETED: Action.COMPLETED},
+    Status.COMPLETED: {},
+    Status.CANCELLED: {},
+    Status.NO_SHOW: {},
+}
+RESCHEDULABLE = (Status.UNCONFIRMED, Status.CONFIRMED)
+
+
+@dataclasses.dataclass
+class Plan:
+    """A booking that passed every rule that does not depend on other appointments."""
+
+    location: Location
+    practitioner: Practitioner
+    patient: Patient
+    appointment_type: AppointmentType | None
+    start: datetime.datetime
+    end: datetime.datetime
+    busy_from: datetime.datetime
+    busy_until: datetime.datetime
+    modality: str
+    room: Room | None
+    demand: availability.Demand
+
+    @property
+    def overflow(self) -> bool:
+        return self.room is not None and self.room.is_overflow
+
+
+def _local(moment: datetime.datetime, location: Location) -> str:
+    return f"{moment.astimezone(location.zone):%a %d %b %Y %H:%M}"
+
+
+def _hhmm(moment: datetime.datetime, location: Location) -> str:
+    return f"{moment.astimezone(location.zone):%H:%M}"
+
+
+def plan_booking(
+    *,
+    location: Location,
+    practitioner: Practitioner,
+    patient: Patient,
+    start: datetime.datetime,
+    appointment_type: AppointmentType | None = None,
+    duration_minutes: int | None = None,
+    room: Room | None = None,
+    modality: str | None = None,
+    comment: str = "",
+    assistant: Practitioner | None = None,
+    now: datetime.datetime | None = None,
+) -> Plan:
+    """Check rules 2–4 and 9 of DESIGN §4; one message per field that is wrong."""
+    errors: dict[str, str] = {}
+    clinic_id = location.clinic_id
+    if not location.active:
+        errors["location"] = f"{location} is closed for bookings; choose another location."
+    if practitioner.clinic_id != clinic_id:
+        errors["practitioner"] = "Choose a practitioner of this clinic."
+    elif not practitioner.active:
+        errors["practitioner"] = f"{practitioner} no longer takes appointments."
+    if patient.clinic_id != clinic_id:
+        errors["patient"] = "Choose a patient of this clinic."
+    if appointment_type is not None:
+        if appointment_type.clinic_id != clinic_id:
+            errors["appointment_type"] = "Choose an appointment type of this clinic."
+        elif not appointment_type.active:
+            errors["appointment_type"] = f"“{appointment_type}” is no longer offered."
+    if room is not None:
+        if room.location_id != location.pk:
+            errors["room"] = f"Choose a room at {location}."
+        elif not room.active:
+            errors["room"] = f"{room.name} is out of service; choose another room."
+        elif room.is_overflow and not location.clinic.allows_overflow_booking:
+            errors["room"] = "This clinic does not allow overflow booking; choose a regular room."
+    if assistant is not None and (
+        assistant.clinic_id != clinic_id or assistant.pk == practitioner.pk
+    ):
+        errors["assistant"] = "Choose an assistant of this clinic other than the practitioner."
+    if len(comment) > MAX_COMMENT:
+        errors["comment"] = f"Keep the comment to {MAX_COMMENT} characters (it has {len(comment)})."
+    if start.tzinfo is None:
+        errors["start"] = "Give the start with its UTC offset, e.g. 2026-11-23T09:00:00-03:00."
+    if errors:
+        raise RuleViolation(errors)
+
+    try:
+        demand = availability.Demand.build(
+            appointment_type=appointment_type, duration_minutes=duration_minutes
+        )
+    except RuleViolation as error:
+        if "duration" in error.messages:
+            error.messages["duration_minutes"] = error.messages.pop("duration")
+        raise
+    start = start.astimezone(UTC)
+    end = start + demand.duration
+    now = now or timezone.now()
+    earliest = availability.earliest_start(now)
+    if start < now:
+        raise RuleViolation(
+            {"start": f"{_local(start, location)} has passed; choose a later time."}
+        )
+    if start < earliest:
+        raise RuleViolation(
+            {
+                "start": f"Bookings need {settings.BOOKING_MIN_NOTICE_MINUTES} minutes' notice; "
+                f"choose {_local(earliest, location)} or later."
+            }
+        )
+
+    block = _containing_block(location, practitioner, start, end, demand)
+    offered = ModalityOffer.allowed(block.modality) & demand.modalities
+    if not offered:
+        raise RuleViolation(
+            {
+                "modality": f"“{appointment_type}” cannot take place in "
+                f"{practitioner}'s {block.get_modality_display().lower()} hours; "
+                "choose another time or type."
+            }
+        )
+    if modality is None:
+        if len(offered) > 1:
+            raise RuleViolation({"modality": "This time can be in person or by video: choose one."})
+        (modality,) = offered
+    elif modality not in Modality.values:
+        raise RuleViolation({"modality": "Choose in person or video."})
+    elif modality not in offered:
+        (only,) = offered
+        raise RuleViolation(
+            {
+                "modality": f"Only {Modality(only).label.lower()} appointments are possible "
+                f"at this time."
+            }
+        )
+
+    _check_time_off(location, practitioner, start, end)
+    if modality == Modality.VIDEO and room is not None and room.is_overflow:
+        room = None
+    return Plan(
+        location=location,
+        practitioner=practitioner,
+        patient=patient,
+        appointment_type=appointment_type,
+        start=start,
+        end=end,
+        busy_from=start - demand.buffer_before,
+        busy_until=end + demand.buffer_after,
+        modality=modality,
+        room=room,
+        demand=dataclasses.replace(
+            demand,
+            modalities=frozenset({modality}),
+            include_overflow=bool(room and room.is_overflow),
+        ),
+    )
+
+
+def _containing_block(
+    location: Location,
+    practitioner: Practitioner,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    demand: availability.Demand,
+) -> WorkingHours:
+    zone = location.zone
+    day = start.astimezone(zone).date()
+    blocks = WorkingHours.objects.filter(
+        practitioner=practitioner, weekday=day.weekday()
+    ).select_related("location")
+    misaligned: WorkingHours | None = None
+    elsewhere: WorkingHours | None = None
+    for block in blocks:
+        valid = (block.valid_from is None or block.valid_from <= day) and (
+            block.valid_until is None or day <= block.valid_until
+        )
+        block_start = to_utc(day, block.start_time, zone)
+        block_end = to_utc(day, block.end_time, zone)
+        if not valid or not (block_start <= start and end <= block_end):
+            continue
+        if block.location_id != location.pk:
+            elsewhere = block
+            continue
+        interval = datetime.timedelta(minutes=block.slot_interval_minutes)
+        if demand.duration % interval:
+            raise RuleViolation(
+                {
+                    "duration_minutes": f"At this time {practitioner}'s appointments last a "
+                    f"multiple of {block.slot_interval_minutes} minutes; "
+                    f"{demand.duration.seconds // 60} is not."
+                }
+            )
+        if (start - block_start) % interval:
+            misaligned = block
+            continue
+        return block
+    if misaligned is not None:
+        raise RuleViolation(
+            {
+                "start": f"{practitioner}'s appointments start every "
+                f"{misaligned.slot_interval_minutes} minutes from "
+                f"{misaligned.start_time:%H:%M}; choose one of those times."
+            }
+        )
+    if elsewhere is not None:
+        raise RuleViolation(
+            {"start": f"{practitioner} works at {elsewhere.location} at that time, not here."}
+        )
+    raise RuleViolation(
+        {
+            "start": f"{practitioner} does not work at {location} on "
+            f"{_local(start, location)}–{_hhmm(end, location)}; choose a time within "
+            "their working hours."
+        }
+    )
+
+
+def _check_time_off(
+    location: Location, practitioner: Practitioner, start: datetime.datetime, end: datetime.datetime
+) -> None:
+    absence = (
+        TimeOff.objects.filter(Q(practitioner=practitioner) | Q(location=location))
+        .filter(start__lt=end, end__gt=start)
+        .order_by("start")
+        .first()
+    )
+    if absence is None:
+        return
+    reason = f" ({absence.reason})" if absence.reason else ""
+    until = _local(absence.end, location)
+    if absence.location_id:
+        message = f"{location} is closed until {until}{reason}."
+    else:
+        message = f"{practitioner} is away until {until}{reason}."
+    raise RuleViolation({"start": message})
+
+
+def _guard_field(error: IntegrityError) -> str | None:
+    text = str(error)
+    return next((field for name, field in OVERLAP_GUARDS.items() if name in text), None)
+
+
+def _clash_messages(plan: Plan, exclude_id: int | None) -> dict[str, str]:
+    """Which of practitioner, room and patient are already taken (inside the transaction)."""
+    active = Appointment.objects.filter(status__in=ACTIVE_STATUSES)
+    if exclude_id is not None:
+        active = active.exclude(pk=exclude_id)
+    messages: dict[str, str] = {}
+    location = plan.location
+    if not plan.overflow:
+        clash = (
+            active.filter(
+                practitioner=plan.practitioner,
+                overflow=False,
+                busy_until__gt=plan.busy_from,
+                busy_from__lt=plan.busy_until,
+            )
+            .order_by("start")
+            .first()
+        )
+        if clash is not None:
+            messages["start"] = (
+                f"{plan.practitioner} is already booked from {_hhmm(clash.start, location)} "
+                f"to {_hhmm(clash.end, location)}; choose another time."
+            )
+        if plan.room is not None:
+            clash = (
+                active.filter(
+                    room=plan.room,
+                    overflow=False,
+                    busy_until__gt=plan.busy_from,
+                    busy_from__lt=plan.busy_until,
+                )
+                .order_by("start")
+                .first()
+            )
+            if clash is not None:
+                messages["room"] = (
+                    f"{plan.room.name} is taken from {_hhmm(clash.start, location)} to "
+                    f"{_hhmm(clash.end, location)}; choose another room or time."
+                )
+    clash = (
+        active.filter(patient=plan.patient, end__gt=plan.start, start__lt=plan.end)
+        .select_related("practitioner", "location")
+        .order_by("start")
+        .first()
+    )
+    if clash is not None:
+        messages["patient"] = (
+            f"This patient already has an appointment with {clash.practitioner} from "
+            f"{_hhmm(clash.start, clash.location)} to {_hhmm(clash.end, clash.location)}."
+        )
+    return messages
+
+
+def _pick_room(plan: Plan, exclude_id: int | None) -> Room | None:
+    taken = Appointment.objects.filter(
+        status__in=ACTIVE_STATUSES,
+        overflow=False,
+        room__isnull=False,
+        busy_until__gt=plan.busy_from,
+        busy_from__lt=plan.busy_until,
+    )
+    if exclude_id is not None:
+        taken = taken.exclude(pk=exclude_id)
+    return (
+        Room.objects.filter(location=plan.location, active=True, is_overflow=False)
+        .exclude(pk__in=taken.values("room_id"))
+        .order_by("name", "pk")
+        .first()
+    )
+
+
+def _alternatives(plan: Plan, *, now: datetime.datetime | None, exclude_id: int | None) -> list:
+    return availability.next_available(
+        location=plan.location,
+        practitioner_ids=[plan.practitioner.pk],
+        demand=plan.demand,
+        date_from=plan.start.astimezone(plan.location.zone).date(),
+        after=plan.start,
+        count=ALTERNATIVES,
+        now=now,
+        exclude_appointment_id=exclude_id,
+    )
+
+
+class _Taken(Exception):
+    def __init__(self, messages: dict[str, str]) -> None:
+        self.messages = messages
+
+
+def _claim(plan: Plan, exclude_id: int | None) -> Plan:
+    """Inside the write transaction: make sure nothing overlaps; pick a room if none given."""
+    if plan.modality == Modality.IN_PERSON and plan.room is None:
+        room = _pick_room(plan, exclude_id)
+        if room is None:
+            messages = _clash_messages(plan, exclude_id) or {
+                "room": f"No room is free at {plan.location} at that time; choose another time."
+            }
+            raise _Taken(messages)
+        plan = dataclasses.replace(plan, room=room)
+    messages = _clash_messages(plan, exclude_id)
+    if messages:
+        raise _Taken(messages)
+    return plan
+
+
+def _save_guarded(write: Callable[[], None]) -> None:
+    try:
+        with transaction.atomic():
+            write()
+    except IntegrityError as error:
+        field = _guard_field(error)
+        if field is None:
+            raise
+        raise _Taken(
+            {field: "Someone else booked this time a moment ago; choose another time."}
+        ) from None
+
+
+def book_appointment(
+    *,
+    location: Location,
+    practitioner: Practitioner,
+    patient: Patient,
+    start: datetime.datetime,
+    appointment_type: AppointmentType | None = None,
+    duration_minutes: int | None = None,
+    room: Room | None = None,
+    modality: str | None = None,
+    comment: str = "",
+    urgent: bool = False,
+    assistant: Practitioner | None = None,
+    follow_up_of: Appointment | None = None,
+    by: AbstractBaseUser | None = None,
+    now: datetime.datetime | None = None,
+) -> Appointment:
+    """Check every rule, then store the appointment; a clash raises SlotConflict."""
+    if follow_up_of is not None and follow_up_of.patient_id != patient.pk:
+        raise RuleViolation({"follow_up_of": "A follow-up must be of the same patient."})
+    plan = plan_booking(
+        location=location,
+        practitioner=practitioner,
+        patient=patient,
+        start=start,
+        appointment_type=appointment_type,
+        duration_minutes=duration_minutes,
+        room=room,
+        modality=modality,
+        comment=comment,
+        assistant=assistant,
+        now=now,
+    )
+    created: list[Appointment] = []
+
+    def write() -> None:
+        claimed = _claim(plan, None)
+        appointment = Appointment.objects.create(
+            clinic_id=location.clinic_id,
+            location=location,
+            practitioner=practitioner,
+            room=claimed.room,
+            patient=patient,
+            appointment_type=appointment_type,
+            start=claimed.start,
+            end=claimed.end,
+            busy_from=claimed.busy_from,
+            busy_until=claimed.busy_until,
+            overflow=claimed.overflow,
+            modality=claimed.modality,
+            comment=comment,
+            urgent=urgent,
+            assistant=assistant,
+            follow_up_of=follow_up_of,
+            created_by=by,
+        )
+        AppointmentEvent.objects.create(
+            appointment=appointment,
+            action=Action.BOOKED,
+            to_status=appointment.status,
+            by=by,
+            details={"start": claimed.start.isoformat(), "end": claimed.end.isoformat()},
+        )
+        created.append(appointment)
+
+    try:
+        _save_guarded(write)
+    except _Taken as taken:
+        raise SlotConflict(
+            taken.messages, alternatives=_alternatives(plan, now=now, exclude_id=None)
+        ) from None
+    return created[0]
+
+
+def reschedule_appointment(
+    appointment: Appointment,
+    *,
+    start: datetime.datetime,
+    practitioner: Practitioner | None = None,
+    room: Room | None = None,
+    modality: str | None = None,
+    duration_minutes: int | None = None,
+    by: AbstractBaseUser | None = None,
+    now: datetime.datetime | None = None,
+) -> Appointment:
+    """Move an unconfirmed or confirmed appointment; it becomes unconfirmed again."""
+    _check_reschedulable(appointment, now)
+    request = {
+        "location": appointment.location,
+        "practitioner": practitioner or appointment.practitioner,
+        "patient": appointment.patient,
+        "start": start,
+        "appointment_type": appointment.appointment_type,
+        "duration_minutes": duration_minutes or appointment.duration_minutes,
+        "room": room,
+        "comment": appointment.comment,
+        "assistant": appointment.assistant,
+        "now": now,
+    }
+    try:
+        plan = plan_booking(**request, modality=modality or appointment.modality)
+    except RuleViolation as error:
+        # Keep the modality where the new time offers it; otherwise the new hours decide.
+        if modality is not None or set(error.messages) != {"modality"}:
+            raise
+        plan = plan_booking(**request, modality=None)
+
+    def write() -> None:
+        current = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        _check_reschedulable(current, now)
+        keep_room = room is None and plan.modality == Modality.IN_PERSON and current.room
+        claimed = plan
+        if keep_room and not _clash_messages(
+            dataclasses.replace(plan, room=current.room), current.pk
+        ):
+            claimed = dataclasses.replace(plan, room=current.room)
+        claimed = _claim(claimed, current.pk)
+        before = {"start": current.start.isoformat(), "end": current.end.isoformat()}
+        for field, value in {
+            "practitioner": claimed.practitioner,
+            "room": claimed.room,
+            "start": claimed.start,
+            "end": claimed.end,
+            "busy_from": claimed.busy_from,
+            "busy_until": claimed.busy_until,
+            "overflow": claimed.overflow,
+            "modality": claimed.modality,
+            "status": Status.UNCONFIRMED,
+        }.items():
+            setattr(appointment, field, value)
+        appointment.save()
+        AppointmentEvent.objects.create(
+            appointment=appointment,
+            action=Action.RESCHEDULED,
+            from_status=current.status,
+            to_status=appointment.status,
+            by=by,
+            details={
+                "from": before,
+                "to": {"start": claimed.start.isoformat(), "end": claimed.end.isoformat()},
+            },
+        )
+
+    try:
+        _save_guarded(write)
+    except _Taken as taken:
+        appointment.refresh_from_db()
+        raise SlotConflict(
+            taken.messages, alternatives=_alternatives(plan, now=now, exclude_id=appointment.pk)
+        ) from None
+    return appointment
+
+
+def _check_reschedulable(appointment: Appointment, now: datetime.datetime | None) -> None:
+    if appointment.status not in RESCHEDULABLE:
+        raise TransitionNotAllowed(
+            f"A {appointment.get_status_display().lower()} appointment cannot be rescheduled."
+        )
+    if appointment.start <= (now or timezone.now()):
+        raise TransitionNotAllowed(
+            "This appointment has already started; it can no longer be moved."
+        )
+
+
+def change_status(
+    appointment: Appointment,
+    to_status: str,
+    *,
+    by: AbstractBaseUser | None = None,
+    reason: str = "",
+    now: datetime.datetime | None = None,
+) -> Appointment:
+    """Move along the status table, recording who and when."""
+    now = now or timezone.now()
+    if to_status == Status.CANCELLED:
+        reason = reason.strip()
+        if not reason:
+            raise RuleViolation({"reason": "Give a reason for the cancellation."})
+        if len(reason) > MAX_COMMENT:
+            raise RuleViolation({"reason": f"Keep the reason to {MAX_COMMENT} characters."})
+    with transaction.atomic():
+        current = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        action = TRANSITIONS[current.status].get(to_status)
+        if action is None:
+            raise TransitionNotAllowed(
+                {
+                    "status": f"A {current.get_status_display().lower()} appointment cannot "
+                    f"become {Status(to_status).label.lower()}."
+                }
+            )
+        if to_status in (Status.NO_SHOW, Status.COMPLETED) and now < current.start:
+            raise TransitionNotAllowed(
+                {
+                    "status": "The appointment has not started yet; it can be marked "
+                    f"{Status(to_status).label.lower()} from "
+                    f"{_local(current.start, current.location)}."
+                }
+            )
+        if (
+            to_status == Status.ARRIVED
+            and now.astimezone(current.location.zone).date()
+            != current.start.astimezone(current.location.zone).date()
+        ):
+            raise TransitionNotAllowed(
+                {"status": "A patient can be marked arrived only on the day of the appointment."}
+            )
+        appointment.status = to_status
+        fields = ["status", "updated_at"]
+        if to_status == Status.CANCELLED:
+            appointment.cancellation_reason = reason
+            fields.append("cancellation_reason")
+        appointment.save(update_fields=fields)
+        AppointmentEvent.objects.create(
+            appointment=appointment,
+            action=action,
+            from_status=current.status,
+            to_status=to_status,
+            by=by,
+            details={"reason": reason} if reason else {},
+        )
+    return appointment
+
+
+def cancel_appointment(
+    appointment: Appointment, *, reason: str, by: AbstractBaseUser | None = None
+) -> Appointment:
+    return change_status(appointment, Status.CANCELLED, reason=reason, by=by)
+
+
+def confirm_appointment(
+    appointment: Appointment, *, by: AbstractBaseUser | None = None
+) -> Appointment:
+    return change_status(appointment, Status.CONFIRMED, by=by)
+
+
+def mark_arrived(
+    appointment: Appointment,
+    *,
+    by: AbstractBaseUser | None = None,
+    now: datetime.datetime | None = None,
+) -> Appointment:
+    return change_status(appointment, Status.ARRIVED, by=by, now=now)
+
+
+def complete_appointment(
+    appointment: Appointment,
+    *,
+    by: AbstractBaseUser | None = None,
+    now: datetime.datetime | None = None,
+) -> Appointment:
+    return change_status(appointment, Status.COMPLETED, by=by, now=now)
+
+
+def mark_no_show(
+    appointment: Appointment,
+    *,
+    by: AbstractBaseUser | None = None,
+    now: datetime.datetime | None = None,
+) -> Appointment:
+    return change_status(appointment, Status.NO_SHOW, by=by, now=now)

@@ -1,0 +1,60 @@
+"""Wall-clock time at a location <-> aware UTC instants, with DST gaps and folds made explicit."""
+
+import datetime
+import zoneinfo
+
+from scheduling.errors import AmbiguousLocalTime, RuleViolation
+
+UTC = datetime.UTC
+
+
+def to_utc(day: datetime.date, time: datetime.time, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
+    """The instant a wall-clock time names; in a DST gap, the instant just past the gap's start.
+
+    Used for working-hours boundaries, where a block simply shrinks or grows with DST.
+    """
+    return datetime.datetime.combine(day, time, tzinfo=zone).astimezone(UTC)
+
+
+def is_nonexistent(naive: datetime.datetime, zone: zoneinfo.ZoneInfo) -> bool:
+    aware = naive.replace(tzinfo=zone)
+    return aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive
+
+
+def is_ambiguous(naive: datetime.datetime, zone: zoneinfo.ZoneInfo) -> bool:
+    first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    return first.utcoffset() != second.utcoffset() and not is_nonexistent(naive, zone)
+
+
+def resolve_local(
+    naive: datetime.datetime,
+    zone: zoneinfo.ZoneInfo,
+    *,
+    fold: int | None = None,
+    field: str = "start",
+) -> datetime.datetime:
+    """A receptionist's local date and time -> an aware UTC instant.
+
+    A time skipped by a DST change is refused; a time that happens twice needs `fold`
+    (0 = the first occurrence, 1 = the second).
+    """
+    if is_nonexistent(naive, zone):
+        raise RuleViolation(
+            {
+                field: f"{naive:%Y-%m-%d %H:%M} does not exist in {zone.key}: the clocks "
+                "jump forward for daylight saving time. Choose a time outside the skipped hour."
+            }
+        )
+    if is_ambiguous(naive, zone):
+        if fold is None:
+            options = [naive.replace(tzinfo=zone, fold=f).astimezone(UTC) for f in (0, 1)]
+            first, second = (naive.replace(tzinfo=zone, fold=f) for f in (0, 1))
+            raise AmbiguousLocalTime(
+                field,
+                f"{naive:%Y-%m-%d %H:%M} happens twice in {zone.key} because the clocks go "
+                f"back: say whether you mean the first (UTC{first:%z}) or the second "
+                f"(UTC{second:%z}).",
+                options,
+            )
+        return naive.replace(tzinfo=zone, fold=fold).astimezone(UTC)
+    return naive.replace(tzinfo=zone).astimezone(UTC)

@@ -5,6 +5,7 @@ from django.db.models import Model, Q, QuerySet
 
 from scheduling.models import (
     Appointment,
+    AppointmentEvent,
     AppointmentType,
     Clinic,
     ClinicMembership,
@@ -29,6 +30,7 @@ CLINIC_PATHS: dict[type[Model], tuple[str, ...]] = {
     Patient: ("clinic",),
     AppointmentType: ("clinic",),
     Appointment: ("clinic",),
+    AppointmentEvent: ("appointment__clinic",),
     ClinicMembership: ("clinic",),
     Room: ("location__clinic",),
     WorkingHours: ("practitioner__clinic",),

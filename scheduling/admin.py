@@ -1,10 +1,12 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
 
@@ -23,20 +25,48 @@ from scheduling.models import (
     WorkingHours,
 )
 
+MANAGING = access.MANAGING_ROLES
+
+
+class ScopedRelatedFilter(admin.RelatedFieldListFilter):
+    """A related-field filter that lists only what the manager may see."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list:
+        model = field.related_model
+        if model not in access.CLINIC_PATHS:
+            return super().field_choices(field, request, model_admin)
+        allowed = access.scope(model._default_manager.all(), request.user, roles=MANAGING)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False,
+            ordering=ordering,
+            limit_choices_to=Q(pk__in=allowed.values("pk")),
+        )
+
+
+def _is_relation(model: type[Model], path: str) -> bool:
+    return get_fields_from_path(model, path)[-1].is_relation
+
 
 class ClinicScopedMixin:
     """A manager sees and chooses only records of the clinics they manage."""
 
+    def get_list_filter(self, request: HttpRequest) -> list:
+        return [
+            (entry, ScopedRelatedFilter)
+            if isinstance(entry, str) and _is_relation(self.model, entry)
+            else entry
+            for entry in super().get_list_filter(request)
+        ]
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return access.scope(
-            super().get_queryset(request), request.user, roles=access.MANAGING_ROLES
-        )
+        return access.scope(super().get_queryset(request), request.user, roles=MANAGING)
 
     def _scoped_choices(self, db_field: Any, request: HttpRequest, kwargs: dict) -> None:
         model: type[Model] = db_field.related_model
         if model in access.CLINIC_PATHS and "queryset" not in kwargs:
             kwargs["queryset"] = access.scope(
-                model._default_manager.all(), request.user, roles=access.MANAGING_ROLES
+                model._default_manager.all(), request.user, roles=MANAGING
             )
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
@@ -101,7 +131,12 @@ class SpecialtyAdmin(ScopedAdmin):
 
 
 class WorkingHoursFormSet(BaseInlineFormSet):
-    """Catches overlaps between blocks entered together, before any of them is saved."""
+    """Compares all of a practitioner's blocks as entered, before any of them is saved."""
+
+    def _construct_form(self, i: int, **kwargs: Any) -> Any:
+        form = super()._construct_form(i, **kwargs)
+        form.instance.siblings_checked_by_form = True
+        return form
 
     def clean(self) -> None:
         super().clean()
@@ -139,8 +174,30 @@ class TimeOffInline(ScopedTabularInline):
     verbose_name_plural = "time off"
 
 
+class PractitionerForm(forms.ModelForm):
+    class Meta:
+        model = Practitioner
+        fields = "__all__"  # noqa: DJ007 - the admin lists what it shows
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        clinic = cleaned.get("clinic")
+        for field in ("specialties", "locations"):
+            chosen = cleaned.get(field)
+            if clinic is not None and chosen is not None:
+                strangers = [str(obj) for obj in chosen if obj.clinic_id != clinic.pk]
+                if strangers:
+                    self.add_error(
+                        field,
+                        f"{', '.join(strangers)} belong(s) to another clinic; choose "
+                        f"{field} of {clinic}.",
+                    )
+        return cleaned
+
+
 @admin.register(Practitioner)
 class PractitionerAdmin(ScopedAdmin):
+    form = PractitionerForm
     list_display = ["__str__", "clinic", "specialty_names", "email", "phone", "active"]
     list_filter = ["clinic", "active", "specialties", "locations"]
     list_select_related = ["clinic"]

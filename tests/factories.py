@@ -16,6 +16,7 @@ from django.utils.text import slugify
 
 from scheduling.models import (
     Appointment,
+    AppointmentEvent,
     AppointmentStatus,
     AppointmentType,
     Clinic,
@@ -181,7 +182,9 @@ class WorkingHoursFactory(factory.django.DjangoModelFactory):
         model = WorkingHours
 
     practitioner = factory.SubFactory(PractitionerFactory)
-    location = factory.SubFactory(LocationFactory, clinic=factory.SelfAttribute("..practitioner.clinic"))
+    location = factory.SubFactory(
+        LocationFactory, clinic=factory.SelfAttribute("..practitioner.clinic")
+    )
     weekday = Weekday.MONDAY
     start_time = datetime.time(9, 0)
     end_time = datetime.time(13, 0)
@@ -225,8 +228,33 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     )
     start = factory.LazyFunction(lambda: days_ahead_at(7, hour=12))
     end = factory.LazyAttribute(lambda a: a.start + datetime.timedelta(minutes=30))
+    busy_from = factory.SelfAttribute("start")
+    busy_until = factory.SelfAttribute("end")
+    busy_from = factory.LazyAttribute(
+        lambda a: a.start - datetime.timedelta(minutes=buffer(a.appointment_type, "before"))
+    )
+    busy_until = factory.LazyAttribute(
+        lambda a: a.end + datetime.timedelta(minutes=buffer(a.appointment_type, "after"))
+    )
     modality = Modality.IN_PERSON
     status = AppointmentStatus.UNCONFIRMED
+
+
+def buffer(appointment_type: AppointmentType | None, side: str) -> int:
+    if appointment_type is None:
+        return 0
+    return getattr(appointment_type, f"buffer_{side}_minutes")
+
+
+class AppointmentEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AppointmentEvent
+
+    appointment = factory.SubFactory(AppointmentFactory)
+    action = AppointmentEvent.Action.BOOKED
+    from_status = ""
+    to_status = AppointmentStatus.UNCONFIRMED
+    by = None
 
 
 def make_in_clinic(model: type[Model], clinic: Clinic, **kwargs: Any) -> Model:
@@ -243,5 +271,6 @@ def make_in_clinic(model: type[Model], clinic: Clinic, **kwargs: Any) -> Model:
         WorkingHours: lambda: WorkingHoursFactory(practitioner__clinic=clinic, **kwargs),
         TimeOff: lambda: TimeOffFactory(practitioner__clinic=clinic, **kwargs),
         Appointment: lambda: AppointmentFactory(clinic=clinic, **kwargs),
+        AppointmentEvent: lambda: AppointmentEventFactory(appointment__clinic=clinic, **kwargs),
     }
     return makers[model]()

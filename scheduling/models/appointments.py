@@ -189,15 +189,18 @@ class Appointment(models.Model):
             errors["end"] = "The end must be after the start."
         clinic_id = self.clinic_id
         related = {
-            "location": self.location if self.location_id else None,
-            "practitioner": self.practitioner if self.practitioner_id else None,
-            "patient": self.patient if self.patient_id else None,
-            "appointment_type": self.appointment_type if self.appointment_type_id else None,
-            "assistant": self.assistant if self.assistant_id else None,
+            "location": (self.location_id, "Choose a location of this clinic."),
+            "practitioner": (self.practitioner_id, "Choose a practitioner of this clinic."),
+            "patient": (self.patient_id, "Choose a patient of this clinic."),
+            "appointment_type": (
+                self.appointment_type_id,
+                "Choose an appointment type of this clinic.",
+            ),
+            "assistant": (self.assistant_id, "Choose an assistant of this clinic."),
         }
-        for field, obj in related.items():
-            if obj is not None and clinic_id and obj.clinic_id != clinic_id:
-                errors[field] = f"Choose a {field.replace('_', ' ')} of this clinic."
+        for field, (related_id, message) in related.items():
+            if related_id and clinic_id and getattr(self, field).clinic_id != clinic_id:
+                errors[field] = message
         if self.room_id and self.location_id and self.room.location_id != self.location_id:
             errors["room"] = "Choose a room at the appointment's location."
         if self.assistant_id and self.assistant_id == self.practitioner_id:

@@ -153,7 +153,8 @@ class Patient(models.Model):
         if not veterinary and self.species:
             errors["species"] = "Only veterinary clinics have animal patients; clear the species."
         age = self.age_on(today)
-        needs_guardian = veterinary or (age is not None and age < ADULT_AGE_YEARS)
+        minor = age is not None and 0 <= age < ADULT_AGE_YEARS
+        needs_guardian = veterinary or minor
         if needs_guardian:
             who = "the owner" if veterinary else "a parent or guardian (the patient is a minor)"
             if not self.guardian_name:

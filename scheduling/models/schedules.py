@@ -73,6 +73,10 @@ class WorkingHours(models.Model):
             ),
         ]
 
+    # Set by a form set that holds all of the practitioner's blocks and compares them itself
+    # (the database still has the rows as they were before the save).
+    siblings_checked_by_form = False
+
     def __str__(self) -> str:
         return (
             f"{self.get_weekday_display()} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
@@ -117,6 +121,8 @@ class WorkingHours(models.Model):
         if errors:
             raise ValidationError(errors)
         if self.practitioner_id and self.start_time and self.end_time:
+            if self.siblings_checked_by_form:
+                return
             siblings = WorkingHours.objects.filter(
                 practitioner_id=self.practitioner_id, weekday=self.weekday
             ).exclude(pk=self.pk)
@@ -188,17 +194,22 @@ class TimeOff(models.Model):
         return f"{who}: {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M} UTC"
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
         if self.start and self.end and self.end <= self.start:
-            errors["end"] = "The end must be after the start."
-        if self.practitioner_id and self.location_id:
-            errors["location"] = (
-                "Leave the location empty for a practitioner's time off; "
-                "set only the location for a closure."
+            raise ValidationError({"end": "The end must be after the start."})
+        # In an admin inline the parent may not be saved yet: look at the objects, not the ids.
+        has_practitioner = self.practitioner is not None
+        has_location = self.location is not None
+        if has_practitioner and has_location:
+            raise ValidationError(
+                {
+                    "location": "Leave the location empty for a practitioner's time off; "
+                    "set only the location for a closure."
+                }
             )
-        if not self.practitioner_id and not self.location_id:
-            errors["practitioner"] = (
-                "Choose a practitioner (time off) or a location (closure of the whole location)."
+        if not has_practitioner and not has_location:
+            raise ValidationError(
+                {
+                    "practitioner": "Choose a practitioner (time off) or a location (closure "
+                    "of the whole location)."
+                }
             )
-        if errors:
-            raise ValidationError(errors)

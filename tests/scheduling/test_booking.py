@@ -20,10 +20,12 @@ from tests.factories import (
     RoomFactory,
     TimeOffFactory,
     UserFactory,
+    WorkingHoursFactory,
 )
 from tests.scheduling.conftest import MONDAY, NOW
 
 Status = AppointmentStatus
+NOON = datetime.time(12)
 
 
 def test_book_stores_the_appointment_in_utc_with_its_history(world):
@@ -191,8 +193,7 @@ def test_modality_rule(world, block, requested, stored_or_error):
 @pytest.mark.parametrize("resource", ["practitioner", "room", "patient"])
 def test_overlaps_are_conflicts_with_alternatives(world, resource):
     other = PractitionerFactory(clinic=world.clinic)
-    other.working_hours.create(location=world.location, weekday=0,
-                               start_time=datetime.time(9), end_time=datetime.time(12))  # fmt: skip
+    WorkingHoursFactory(practitioner=other, location=world.location, end_time=NOON)
     world.book("10:00", room=world.rooms[0], patient=world.patients[0])
     second = {
         "practitioner": {"patient": world.patients[1]},
@@ -243,8 +244,7 @@ def test_overflow_room_double_books_only_when_chosen_and_allowed(world):
 def test_no_free_room_is_a_conflict(world):
     for index, room in enumerate(world.rooms):
         other = PractitionerFactory(clinic=world.clinic)
-        other.working_hours.create(location=world.location, weekday=0,
-                                   start_time=datetime.time(9), end_time=datetime.time(12))  # fmt: skip
+        WorkingHoursFactory(practitioner=other, location=world.location, end_time=NOON)
         world.book("09:00", practitioner=other, room=room, patient=world.patients[index + 1])
 
     with pytest.raises(SlotConflict) as conflict:
@@ -272,9 +272,11 @@ def test_the_database_refuses_overlaps_written_behind_the_service(world, resourc
         if field.name not in ("id", "created_at", "updated_at")
     }
 
-    with pytest.raises(IntegrityError, match=f"appointment_no_{resource}_overlap"):
-        with transaction.atomic():
-            Appointment.objects.create(**{**fields, **copy, "start": world.at("09:15"),
+    with (
+        pytest.raises(IntegrityError, match=f"appointment_no_{resource}_overlap"),
+        transaction.atomic(),
+    ):
+        Appointment.objects.create(**{**fields, **copy, "start": world.at("09:15"),
                                           "busy_from": world.at("09:15")})  # fmt: skip
 
 
@@ -282,11 +284,13 @@ def test_the_database_refuses_an_update_into_an_overlap(world):
     world.book("09:00", room=world.rooms[0])
     later = world.book("10:00", room=world.rooms[1], patient=world.patients[1])
 
-    with pytest.raises(IntegrityError, match="appointment_no_practitioner_overlap"):
-        with transaction.atomic():
-            Appointment.objects.filter(pk=later.pk).update(
-                start=world.at("09:15"), busy_from=world.at("09:15")
-            )
+    with (
+        pytest.raises(IntegrityError, match="appointment_no_practitioner_overlap"),
+        transaction.atomic(),
+    ):
+        Appointment.objects.filter(pk=later.pk).update(
+            start=world.at("09:15"), busy_from=world.at("09:15")
+        )
 
 
 # Status table: (from, to, allowed)

@@ -1,4 +1,5 @@
 import datetime
+import itertools
 
 import pytest
 from django.core.management import call_command
@@ -74,7 +75,7 @@ def test_demo_appointments_never_overlap(resource):
             status__in=ACTIVE_STATUSES, **{f"{resource}__isnull": False}
         ).values_list(f"{resource}_id", "start", "end")
     )
-    for (key_a, _, end_a), (key_b, start_b, _) in zip(appointments, appointments[1:], strict=False):
+    for (key_a, _, end_a), (key_b, start_b, _) in itertools.pairwise(appointments):
         if key_a == key_b:
             assert end_a <= start_b
 

@@ -373,6 +373,23 @@ def _window(location: Location, date_from: datetime.date, date_to: datetime.date
     )
 
 
+def schedule_for(
+    location: Location,
+    practitioner_ids: Sequence[int],
+    date_from: datetime.date,
+    date_to: datetime.date,
+    *,
+    exclude_appointment_id: int | None = None,
+) -> Schedule:
+    """The schedule covering the location's local dates date_from..date_to."""
+    return load_schedule(
+        location,
+        practitioner_ids,
+        *_window(location, date_from, date_to),
+        exclude_appointment_id=exclude_appointment_id,
+    )
+
+
 def free_slots(
     *,
     location: Location,
@@ -390,10 +407,11 @@ def free_slots(
         raise RuleViolation({"date_to": f"Ask for at most {MAX_RANGE_DAYS} days at a time."})
     if not practitioner_ids:
         return []
-    schedule = load_schedule(
+    schedule = schedule_for(
         location,
         practitioner_ids,
-        *_window(location, date_from, date_to),
+        date_from,
+        date_to,
         exclude_appointment_id=exclude_appointment_id,
     )
     return compute_slots(schedule, demand, date_from, date_to, earliest=earliest_start(now))
@@ -424,10 +442,11 @@ def next_available(
         chunk_end = min(
             chunk_start + datetime.timedelta(days=NEXT_AVAILABLE_CHUNK_DAYS - 1), last_day
         )
-        schedule = load_schedule(
+        schedule = schedule_for(
             location,
             practitioner_ids,
-            *_window(location, chunk_start, chunk_end),
+            chunk_start,
+            chunk_end,
             exclude_appointment_id=exclude_appointment_id,
         )
         found.extend(compute_slots(schedule, demand, chunk_start, chunk_end, earliest=earliest))

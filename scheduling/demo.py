@@ -505,16 +505,16 @@ def _fill_day(
 ) -> int:
     created = 0
     cursor: datetime.datetime | None = None
+    # Loaded once a day: what this loop books lies before the cursor, which only moves on.
+    schedule = availability.schedule_for(location, [practitioner.pk], day, day)
+    earliest = availability.earliest_start(None)
     while True:
         for appointment_type in rng.sample(types, len(types)):
+            demand = availability.Demand.build(appointment_type=appointment_type)
             slots = [
                 slot
-                for slot in availability.free_slots(
-                    location=location,
-                    practitioner_ids=[practitioner.pk],
-                    demand=availability.Demand.build(appointment_type=appointment_type),
-                    date_from=day,
-                    date_to=day,
+                for slot in availability.compute_slots(
+                    schedule, demand, day, day, earliest=earliest
                 )
                 if cursor is None or slot.start >= cursor
             ]

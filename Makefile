@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL := $(or $(TEST_DATABASE_URL),postgres://postgres@127.0.0.1:5432/booking_desk)
+BENCH_SQLITE := /tmp/booking-desk-bench.sqlite3
+BENCH_PG_URL := $(or $(BENCH_DATABASE_URL),postgres://postgres@127.0.0.1:5432/booking_desk_bench)
 
-.PHONY: run test lint format install migrate seed
+.PHONY: run test lint format install migrate seed bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,4 +46,16 @@ test: lint
 		echo "CI=true: PostgreSQL at $(PG_URL) must answer; it does not." >&2; exit 1; \
 	else \
 		echo "== PostgreSQL not reachable at $(PG_URL): skipped (set TEST_DATABASE_URL) =="; \
+	fi
+
+# Speed figures (BENCH lines) on a fresh large clinic, SQLite then PostgreSQL.
+bench: install
+	rm -f $(BENCH_SQLITE) $(BENCH_SQLITE)-wal $(BENCH_SQLITE)-shm
+	DEBUG=true DATABASE_URL=sqlite:///$(BENCH_SQLITE) $(BIN)/python manage.py migrate -v0
+	DEBUG=true DATABASE_URL=sqlite:///$(BENCH_SQLITE) $(BIN)/python manage.py bench
+	@if $(BIN)/python tests/postgres_available.py "$(BENCH_PG_URL)" --recreate; then \
+		DEBUG=true DATABASE_URL="$(BENCH_PG_URL)" $(BIN)/python manage.py migrate -v0 && \
+		DEBUG=true DATABASE_URL="$(BENCH_PG_URL)" $(BIN)/python manage.py bench; \
+	else \
+		echo "== PostgreSQL not reachable at $(BENCH_PG_URL): PostgreSQL figures skipped =="; \
 	fi

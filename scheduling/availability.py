@@ -24,13 +24,16 @@ import zoneinfo
 from collections.abc import Iterable, Sequence
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
+from django.db.models import BigIntegerField, CharField, Func, Q, QuerySet
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from scheduling.errors import RuleViolation
 from scheduling.localtime import UTC, to_utc
 from scheduling.models import (
     ACTIVE_STATUSES,
+    MAX_BUFFER_MINUTES,
     Appointment,
     AppointmentType,
     Location,
@@ -46,11 +49,14 @@ from scheduling.models import (
 MAX_RANGE_DAYS = 31
 NEXT_AVAILABLE_HORIZON_DAYS = 90
 NEXT_AVAILABLE_CHUNK_DAYS = 14
-# Appointments are bounded by a block inside one day, plus buffers: a look-up window widened
-# by this much sees every busy span that could touch the range.
-MARGIN = datetime.timedelta(days=1)
+# A visit lies inside one day's working hours and buffers are capped, so no busy span is
+# longer than MAX_SPAN: it bounds the index range scans. A slot's busy span reaches at most
+# MAX_BUFFER beyond the local days asked for.
+MAX_SPAN = datetime.timedelta(days=2)
+MAX_BUFFER = datetime.timedelta(minutes=MAX_BUFFER_MINUTES)
 ALL_MODALITIES = frozenset(Modality.values)
 IN_PERSON_ONLY = frozenset({Modality.IN_PERSON.value})
+AWAY, BUSY, FIRST_ROOM = 1, 2, 4
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -119,6 +125,8 @@ def _words(modality: str) -> str:
 
 
 Interval = tuple[datetime.datetime, datetime.datetime]
+# origin, step, lead, tail, count: the spans [origin + k*step - lead, origin + k*step + tail)
+Grid = tuple[datetime.datetime, datetime.timedelta, datetime.timedelta, datetime.timedelta, int]
 
 
 class Timeline:
@@ -139,6 +147,22 @@ class Timeline:
     def overlaps(self, start: datetime.datetime, end: datetime.datetime) -> bool:
         index = bisect.bisect_right(self.ends, start)
         return index < len(self.starts) and self.starts[index] < end
+
+    def mark(self, grid: Grid, masks: list[int], bit: int) -> None:
+        """Set `bit` in masks[k] for every step k of the grid whose span meets an interval.
+
+        Step k spans [origin + k*step - lead, origin + k*step + tail). Costs one pass over
+        the intervals near the grid, not one look-up per step.
+        """
+        origin, step, lead, tail, count = grid
+        index = bisect.bisect_right(self.ends, origin - lead)
+        horizon = origin + (count - 1) * step + tail
+        while index < len(self.starts) and self.starts[index] < horizon:
+            first = max(0, (self.starts[index] - origin - tail) // step + 1)
+            last = min(count - 1, -((origin - lead - self.ends[index]) // step) - 1)
+            for k in range(first, last + 1):
+                masks[k] |= bit
+            index += 1
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -183,8 +207,8 @@ def load_schedule(
     exclude_appointment_id: int | None = None,
 ) -> Schedule:
     """Four queries: working hours, time off and closures, rooms, appointments."""
-    first_day = (window_start - MARGIN).date()
-    last_day = (window_end + MARGIN).date()
+    first_day = (window_start - MAX_SPAN).date()
+    last_day = (window_end + MAX_SPAN).date()
     blocks: dict[int, list[Block]] = {pid: [] for pid in practitioner_ids}
     hours = WorkingHours.objects.filter(
         location=location, practitioner_id__in=practitioner_ids, practitioner__active=True
@@ -220,8 +244,8 @@ def load_schedule(
     closures: list[Interval] = []
     time_off = TimeOff.objects.filter(
         Q(practitioner_id__in=practitioner_ids) | Q(location=location),
-        end__gt=window_start - MARGIN,
-        start__lt=window_end + MARGIN,
+        end__gt=window_start,
+        start__lt=window_end,
     )
     for pid, start, end in time_off.values_list("practitioner_id", "start", "end"):
         (off[pid] if pid is not None else closures).append((start, end))
@@ -240,17 +264,17 @@ def load_schedule(
     practitioner_spans: dict[int, list[Interval]] = {pid: [] for pid in practitioner_ids}
     room_spans: dict[int, list[Interval]] = {room_id: [] for room_id in regular}
     appointments = Appointment.objects.filter(
-        Q(practitioner_id__in=practitioner_ids)
-        | Q(room__location=location, room__is_overflow=False),
+        Q(practitioner_id__in=practitioner_ids) | Q(room_id__in=regular),
         status__in=ACTIVE_STATUSES,
         overflow=False,
-        busy_until__gt=window_start - MARGIN,
-        busy_from__lt=window_end + MARGIN,
+        busy_until__gt=window_start - MAX_BUFFER,
+        busy_until__lt=window_end + MAX_BUFFER + MAX_SPAN,
+        busy_from__lt=window_end + MAX_BUFFER,
     )
     if exclude_appointment_id is not None:
         appointments = appointments.exclude(pk=exclude_appointment_id)
-    for pid, room_id, busy_from, busy_until in appointments.values_list(
-        "practitioner_id", "room_id", "busy_from", "busy_until"
+    for pid, room_id, busy_from, busy_until in _with_instants(
+        appointments, "practitioner_id", "room_id", instants=("busy_from", "busy_until")
     ):
         if pid in practitioner_spans:
             practitioner_spans[pid].append((busy_from, busy_until))
@@ -267,6 +291,43 @@ def load_schedule(
         regular_rooms=tuple(regular),
         overflow_rooms=tuple(overflow),
     )
+
+
+def _with_instants(queryset: QuerySet, *fields: str, instants: tuple[str, ...]) -> Iterable:
+    """values_list(*fields, *instants), with the instants as aware UTC datetimes.
+
+    The busy-span rows of a long range are the bulk of a slot search, and both database
+    drivers parse datetimes in Python as Django configures them; these rows are read as
+    text (SQLite) or epoch microseconds (PostgreSQL) and converted in C instead.
+    """
+    queryset = queryset.order_by()
+    if connection.vendor == "sqlite":
+        raw = {f"{name}_raw": Cast(name, output_field=CharField()) for name in instants}
+        convert = _utc_from_text
+    elif connection.vendor == "postgresql":
+        raw = {f"{name}_raw": EpochMicroseconds(name) for name in instants}
+        convert = _utc_from_microseconds
+    else:
+        return queryset.values_list(*fields, *instants)
+    rows = queryset.annotate(**raw).values_list(*fields, *raw)
+    width = len(fields)
+    return ((*row[:width], *(convert(value) for value in row[width:])) for row in rows)
+
+
+class EpochMicroseconds(Func):
+    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
+    output_field = BigIntegerField()
+
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _utc_from_microseconds(value: int) -> datetime.datetime:
+    return EPOCH + datetime.timedelta(microseconds=value)
+
+
+def _utc_from_text(text: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def compute_slots(
@@ -308,35 +369,46 @@ def _block_slots(
         return
     block_start = to_utc(day, block.start_time, zone)
     block_end = to_utc(day, block.end_time, zone)
+    origin = block_start
+    if origin < earliest:
+        origin += -((block_start - earliest) // block.interval) * block.interval
+    count = (block_end - demand.duration - origin) // block.interval + 1
+    if count <= 0:
+        return
     pid = block.practitioner_id
-    unavailable = schedule.unavailable[pid]
-    room_busy = schedule.room_busy
-    practitioner_busy = schedule.practitioner_busy[pid]
-    start = block_start
-    if start < earliest:
-        steps = -((block_start - earliest) // block.interval)
-        start = block_start + steps * block.interval
-    while start + demand.duration <= block_end:
-        end = start + demand.duration
-        busy_from, busy_until = start - demand.buffer_before, end + demand.buffer_after
-        if not unavailable.overlaps(start, end):
-            if practitioner_busy.overlaps(busy_from, busy_until):
-                # Only an overflow room can take a practitioner who is already busy.
-                rooms = overflow_rooms
-                offered = modalities & IN_PERSON_ONLY if rooms else frozenset()
-            else:
-                rooms = (
+    step, duration = block.interval, demand.duration
+    visit: Grid = (origin, step, datetime.timedelta(0), duration, count)
+    busy: Grid = (origin, step, demand.buffer_before, duration + demand.buffer_after, count)
+    # One bit per reason a start is lost: AWAY, the practitioner BUSY, then one per room.
+    masks = [0] * count
+    schedule.unavailable[pid].mark(visit, masks, AWAY)
+    schedule.practitioner_busy[pid].mark(busy, masks, BUSY)
+    for index, room_id in enumerate(schedule.regular_rooms):
+        schedule.room_busy[room_id].mark(busy, masks, FIRST_ROOM << index)
+    in_person = modalities & IN_PERSON_ONLY
+    without_room = modalities - IN_PERSON_ONLY
+    rooms_by_mask: dict[int, tuple[int, ...]] = {}
+    for k, mask in enumerate(masks):
+        if mask & AWAY:
+            continue
+        if mask & BUSY:
+            # Only an overflow room can take a practitioner who is already busy.
+            rooms, offered = overflow_rooms, in_person if overflow_rooms else frozenset()
+        else:
+            rooms = rooms_by_mask.get(mask)
+            if rooms is None:
+                rooms = rooms_by_mask[mask] = (
                     *(
-                        r
-                        for r in schedule.regular_rooms
-                        if not room_busy[r].overlaps(busy_from, busy_until)
+                        room_id
+                        for index, room_id in enumerate(schedule.regular_rooms)
+                        if not mask & (FIRST_ROOM << index)
                     ),
                     *overflow_rooms,
                 )
-                offered = modalities if rooms else modalities - IN_PERSON_ONLY
-            if offered:
-                yield Slot(start, end, pid, rooms, offered)
-        start += block.interval
+            offered = modalities if rooms else without_room
+        if offered:
+            start = origin + k * step
+            yield Slot(start, start + duration, pid, rooms, offered)
 
 
 def practitioners_for(

@@ -8,6 +8,9 @@ name, which the booking service turns into a conflict answer.
 from django.db import migrations
 
 TABLE = "scheduling_appointment"
+# No busy span is longer than this (a visit lies in one day's hours, buffers are capped): the
+# triggers' look-up becomes a bounded range scan of the (resource, end) indexes.
+MAX_SPAN_DAYS = 2
 ACTIVE = "('unconfirmed', 'confirmed', 'arrived', 'completed')"
 
 # name, column, range start, range end, extra row condition
@@ -52,6 +55,7 @@ def sqlite_sql() -> list[tuple[str, str]]:
                               AND other.status IN {ACTIVE}
                               AND {condition.format(row="other")}
                               AND other.{upper} > NEW.{lower}
+                              AND other.{upper} < datetime(NEW.{upper}, '+{MAX_SPAN_DAYS} days')
                               AND other.{lower} < NEW.{upper}
                               {same_row}
                         );

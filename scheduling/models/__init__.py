@@ -1,5 +1,7 @@
 from scheduling.models.appointments import (
     ACTIVE_STATUSES,
+    MAX_BUFFER_MINUTES,
+    MAX_DURATION_MINUTES,
     Appointment,
     AppointmentEvent,
     AppointmentStatus,
@@ -13,6 +15,8 @@ from scheduling.models.schedules import TimeOff, Weekday, WorkingHours
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "MAX_BUFFER_MINUTES",
+    "MAX_DURATION_MINUTES",
     "Appointment",
     "AppointmentEvent",
     "AppointmentStatus",

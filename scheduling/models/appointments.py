@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -7,6 +8,9 @@ from scheduling.models.clinics import Clinic, Location
 from scheduling.models.modality import Modality, ModalityOffer
 from scheduling.models.people import Patient, Practitioner, Specialty
 from scheduling.models.rooms import Room
+
+MAX_DURATION_MINUTES = 24 * 60
+MAX_BUFFER_MINUTES = 240
 
 
 class AppointmentType(models.Model):
@@ -21,12 +25,18 @@ class AppointmentType(models.Model):
         blank=True,
         related_name="appointment_types",
     )
-    default_duration_minutes = models.PositiveSmallIntegerField(default=30)
+    default_duration_minutes = models.PositiveSmallIntegerField(
+        default=30, validators=[MaxValueValidator(MAX_DURATION_MINUTES)]
+    )
     buffer_before_minutes = models.PositiveSmallIntegerField(
-        default=0, help_text="Time kept free before the appointment (set-up)."
+        default=0,
+        validators=[MaxValueValidator(MAX_BUFFER_MINUTES)],
+        help_text="Time kept free before the appointment (set-up).",
     )
     buffer_after_minutes = models.PositiveSmallIntegerField(
-        default=0, help_text="Time kept free after the appointment (cleaning, notes)."
+        default=0,
+        validators=[MaxValueValidator(MAX_BUFFER_MINUTES)],
+        help_text="Time kept free after the appointment (cleaning, notes).",
     )
     modalities = models.CharField(
         max_length=10,
@@ -49,6 +59,19 @@ class AppointmentType(models.Model):
                 condition=Q(default_duration_minutes__gt=0),
                 name="appointment_type_duration_positive",
                 violation_error_message="The default duration must be at least one minute.",
+            ),
+            models.CheckConstraint(
+                condition=Q(default_duration_minutes__lte=MAX_DURATION_MINUTES),
+                name="appointment_type_duration_at_most_a_day",
+                violation_error_message="The default duration must be at most 24 hours.",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    buffer_before_minutes__lte=MAX_BUFFER_MINUTES,
+                    buffer_after_minutes__lte=MAX_BUFFER_MINUTES,
+                ),
+                name="appointment_type_buffers_at_most_four_hours",
+                violation_error_message="Buffers must be at most 240 minutes.",
             ),
         ]
 

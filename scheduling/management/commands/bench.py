@@ -1,0 +1,326 @@
+"""`make bench`: a large clinic plus 50 small ones, then timings of the hot paths.
+
+Prints one line per figure:
+BENCH <name> backend=<sqlite|postgresql> runs=<n> p50_ms=<x> p95_ms=<y> queries=<q>
+"""
+
+import datetime
+import itertools
+import random
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from scheduling import availability, booking
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    AppointmentType,
+    Clinic,
+    Location,
+    Patient,
+    Practitioner,
+    Room,
+    Specialty,
+    WorkingHours,
+)
+
+LARGE = "bench-large"
+ZONE = "America/Santiago"
+PRACTITIONERS, ROOMS, PATIENTS = 50, 20, 5000
+PAST, FUTURE = 200_000, 5_000
+SMALL_CLINICS = 50
+DAY_START, DAY_SLOTS, SLOT = datetime.time(8), 20, datetime.timedelta(minutes=30)
+WEEKDAYS = range(5)
+
+
+class Command(BaseCommand):
+    help = "Seed a large clinic (once) and print BENCH lines for the booking hot paths."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--runs", type=int, default=50)
+
+    def handle(self, *args: Any, runs: int, **options: Any) -> None:
+        started = time.perf_counter()
+        if not Clinic.objects.filter(slug=LARGE).exists():
+            build_large_clinic()
+            build_small_clinics()
+        self.stderr.write(
+            f"data ready in {time.perf_counter() - started:.1f}s: "
+            f"{Appointment.objects.count()} appointments, {Clinic.objects.count()} clinics"
+        )
+        for line in measure(runs):
+            self.stdout.write(line)
+
+
+def _working_days(first: datetime.date, step: int, count: int) -> list[datetime.date]:
+    days, day = [], first
+    while len(days) < count:
+        if day.weekday() in WEEKDAYS:
+            days.append(day)
+        day += datetime.timedelta(days=step)
+    return days
+
+
+def _start(location: Location, day: datetime.date, slot: int) -> datetime.datetime:
+    local = datetime.datetime.combine(day, DAY_START, tzinfo=location.zone)
+    return (local + slot * SLOT).astimezone(datetime.UTC)
+
+
+@transaction.atomic
+def build_large_clinic() -> None:
+    clinic = Clinic.objects.create(name="Bench large clinic", slug=LARGE, kind="dental")
+    location = Location.objects.create(clinic=clinic, name="Centro", time_zone=ZONE)
+    specialties = [Specialty.objects.create(clinic=clinic, name=f"Specialty {n}") for n in range(5)]
+    practitioners = Practitioner.objects.bulk_create(
+        Practitioner(clinic=clinic, given_name=f"Practitioner{n}", family_name=f"Bench{n}")
+        for n in range(PRACTITIONERS)
+    )
+    for index, practitioner in enumerate(practitioners):
+        practitioner.specialties.add(specialties[index % len(specialties)])
+        practitioner.locations.add(location)
+    WorkingHours.objects.bulk_create(
+        WorkingHours(
+            practitioner=practitioner,
+            location=location,
+            weekday=weekday,
+            start_time=DAY_START,
+            end_time=datetime.time(18),
+            slot_interval_minutes=15,
+        )
+        for practitioner in practitioners
+        for weekday in WEEKDAYS
+    )
+    rooms = Room.objects.bulk_create(
+        Room(location=location, name=f"Chair {n:02d}") for n in range(ROOMS)
+    )
+    patients = Patient.objects.bulk_create(
+        Patient(
+            clinic=clinic,
+            given_name=f"Patient{n}",
+            family_name=f"Bench{n % 997}",
+            phone=f"+56 9 {n:08d}",
+        )
+        for n in range(PATIENTS)
+    )
+    appointment_type = AppointmentType.objects.create(
+        clinic=clinic, name="Check-up", default_duration_minutes=30
+    )
+    today = timezone.localdate()
+
+    # The past: every chair busy all day, rotating through practitioners and patients.
+    past_days = _working_days(today - datetime.timedelta(days=1), -1, PAST // (ROOMS * DAY_SLOTS))
+    past_days.reverse()  # oldest first, as a clinic's history grows
+    counter = itertools.count()
+
+    def past() -> Any:
+        for day in past_days:
+            for slot in range(DAY_SLOTS):
+                start = _start(location, day, slot)
+                for room_index, room in enumerate(rooms):
+                    n = next(counter)
+                    yield _appointment(
+                        clinic, location, practitioners[(slot + room_index * 2) % PRACTITIONERS],
+                        room, patients[n % PATIENTS], appointment_type, start,
+                        AppointmentStatus.COMPLETED,
+                    )  # fmt: skip
+
+    _bulk(past())
+
+    # The future: 5,000 appointments spread over 90 days, leaving most of the agenda free.
+    rng = random.Random(7)
+    future_days = _working_days(today + datetime.timedelta(days=1), 1, 64)
+    taken: set[tuple[str, int, datetime.date, int]] = set()
+    future: list[Appointment] = []
+    while len(future) < FUTURE:
+        day, slot = rng.choice(future_days), rng.randrange(DAY_SLOTS)
+        who, chair, patient = (rng.randrange(PRACTITIONERS), rng.randrange(ROOMS),
+                               rng.randrange(PATIENTS))  # fmt: skip
+        keys = [("p", who, day, slot), ("r", chair, day, slot), ("a", patient, day, slot)]
+        if any(key in taken for key in keys):
+            continue
+        taken.update(keys)
+        future.append(
+            _appointment(
+                clinic,
+                location,
+                practitioners[who],
+                rooms[chair],
+                patients[patient],
+                appointment_type,
+                _start(location, day, slot),
+                AppointmentStatus.CONFIRMED,
+            )
+        )
+    _bulk(future)
+
+
+def _appointment(clinic, location, practitioner, room, patient, kind, start, status) -> Appointment:
+    return Appointment(
+        clinic=clinic,
+        location=location,
+        practitioner=practitioner,
+        room=room,
+        patient=patient,
+        appointment_type=kind,
+        start=start,
+        end=start + SLOT,
+        busy_from=start,
+        busy_until=start + SLOT,
+        status=status,
+    )
+
+
+def _bulk(rows: Any, size: int = 5000) -> None:
+    rows = iter(rows)
+    while batch := list(itertools.islice(rows, size)):
+        Appointment.objects.bulk_create(batch)
+
+
+@transaction.atomic
+def build_small_clinics() -> None:
+    today = timezone.localdate()
+    for n in range(SMALL_CLINICS):
+        clinic = Clinic.objects.create(name=f"Bench small clinic {n}", slug=f"bench-small-{n}")
+        location = Location.objects.create(clinic=clinic, name="Main", time_zone="Europe/Paris")
+        kind = AppointmentType.objects.create(clinic=clinic, name="Visit")
+        rooms = Room.objects.bulk_create(
+            Room(location=location, name=f"Room {r}") for r in range(3)
+        )
+        patients = Patient.objects.bulk_create(
+            Patient(clinic=clinic, given_name=f"P{p}", family_name=f"Small{n}") for p in range(20)
+        )
+        for p in range(3):
+            practitioner = Practitioner.objects.create(
+                clinic=clinic, given_name=f"Doc{p}", family_name=f"Small{n}"
+            )
+            WorkingHours.objects.bulk_create(
+                WorkingHours(
+                    practitioner=practitioner,
+                    location=location,
+                    weekday=d,
+                    start_time=DAY_START,
+                    end_time=datetime.time(18),
+                )
+                for d in WEEKDAYS
+            )
+            _bulk(
+                _appointment(
+                    clinic,
+                    location,
+                    practitioner,
+                    rooms[p],
+                    patients[(p + d) % 20],
+                    kind,
+                    _start(location, day, d % DAY_SLOTS),
+                    AppointmentStatus.CONFIRMED,
+                )
+                for d, day in enumerate(_working_days(today + datetime.timedelta(days=1), 1, 20))
+            )
+
+
+def _time(name: str, runs: int, call: Callable[[int], object]) -> str:
+    durations, queries = [], 0
+    call(0)  # warm-up
+    for run in range(1, runs + 1):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            call(run)
+            durations.append((time.perf_counter() - started) * 1000)
+        queries = max(queries, len(captured))
+    p50 = statistics.median(durations)
+    p95 = statistics.quantiles(durations, n=20, method="inclusive")[18]
+    return (
+        f"BENCH {name} backend={connection.vendor} runs={runs} "
+        f"p50_ms={p50:.2f} p95_ms={p95:.2f} queries={queries}"
+    )
+
+
+def measure(runs: int) -> list[str]:
+    clinic = Clinic.objects.get(slug=LARGE)
+    location = Location.objects.select_related("clinic").get(clinic=clinic)
+    practitioners = list(Practitioner.objects.filter(clinic=clinic).order_by("pk"))
+    kind = AppointmentType.objects.get(clinic=clinic)
+    specialty = Specialty.objects.filter(clinic=clinic).order_by("pk").first()
+    patients = list(
+        Patient.objects.filter(clinic=clinic)
+        .exclude(appointments__start__gte=timezone.now())
+        .order_by("pk")[: runs + 1]
+    )
+    demand = availability.Demand.build(appointment_type=kind)
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    lines = []
+
+    def slots_practitioner(run: int) -> object:
+        return availability.free_slots(
+            location=location,
+            practitioner_ids=[practitioners[run % PRACTITIONERS].pk],
+            demand=demand,
+            date_from=tomorrow,
+            date_to=tomorrow + datetime.timedelta(days=13),
+        )
+
+    lines.append(_time("slots_practitioner_14d", runs, slots_practitioner))
+
+    def slots_specialty(run: int) -> object:
+        return availability.free_slots(
+            location=location,
+            practitioner_ids=availability.practitioners_for(location, specialty=specialty),
+            demand=demand,
+            date_from=tomorrow + datetime.timedelta(days=run % 7),
+            date_to=tomorrow + datetime.timedelta(days=run % 7 + 6),
+        )
+
+    lines.append(_time("slots_specialty_10x7d", runs, slots_specialty))
+
+    def next_available(run: int) -> object:
+        return availability.next_available(
+            location=location,
+            practitioner_ids=[practitioners[run % PRACTITIONERS].pk],
+            demand=demand,
+            date_from=tomorrow + datetime.timedelta(days=run % 30),
+            count=3,
+        )
+
+    lines.append(_time("next_available", runs, next_available))
+
+    # Bookable slots, picked so that no two runs want the same practitioner, room or time.
+    offered = availability.free_slots(
+        location=location,
+        practitioner_ids=[p.pk for p in practitioners],
+        demand=demand,
+        date_from=tomorrow + datetime.timedelta(days=20),
+        date_to=tomorrow + datetime.timedelta(days=30),
+    )
+    plan, used = [], set()
+    for slot in offered:
+        if slot.start.minute % 30 or ("p", slot.practitioner_id, slot.start) in used:
+            continue
+        room = next((r for r in slot.room_ids if ("r", r, slot.start) not in used), None)
+        if room is not None:
+            used |= {("p", slot.practitioner_id, slot.start), ("r", room, slot.start)}
+            plan.append((slot, room))
+        if len(plan) > runs:
+            break
+    by_pk = {p.pk: p for p in practitioners}
+    rooms = {room.pk: room for room in Room.objects.filter(location=location)}
+
+    def book(run: int) -> object:
+        slot, room = plan[run]
+        return booking.book_appointment(
+            location=location,
+            practitioner=by_pk[slot.practitioner_id],
+            patient=patients[run],
+            appointment_type=kind,
+            start=slot.start,
+            room=rooms[room],
+        )
+
+    lines.append(_time("book", runs, book))
+    return lines

@@ -1,7 +1,7 @@
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -10,9 +10,13 @@ from django.db.models import Model, Q, QuerySet
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
 
-from scheduling import access
+from scheduling import access, booking
+from scheduling.errors import BookingError
+from scheduling.forms import BookingForm
 from scheduling.models import (
     Appointment,
+    AppointmentEvent,
+    AppointmentStatus,
     AppointmentType,
     Clinic,
     ClinicMembership,
@@ -318,11 +322,43 @@ class TimeOffAdmin(ScopedAdmin):
     date_hierarchy = "start"
 
 
+class AppointmentEventInline(admin.TabularInline):
+    model = AppointmentEvent
+    extra = 0
+    can_delete = False
+    fields = ["at", "action", "from_status", "to_status", "by", "details"]
+    readonly_fields = fields
+    verbose_name_plural = "history"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _status_action(target: str, description: str) -> Any:
+    @admin.action(description=description, permissions=["change"])
+    def act(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+        changed = 0
+        for appointment in queryset.select_related("location"):
+            try:
+                booking.change_status(
+                    appointment, target, by=request.user, reason="Cancelled by the clinic."
+                )
+                changed += 1
+            except BookingError as error:
+                modeladmin.message_user(request, f"{appointment}: {error}", messages.ERROR)
+        if changed:
+            modeladmin.message_user(request, f"{changed} appointment(s) changed.")
+
+    act.__name__ = f"mark_{target}"
+    return act
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(ScopedAdmin):
+    """Booking goes through the booking service; afterwards only notes and status change."""
+
     list_display = [
-        "start",
-        "end",
+        "local_start",
         "patient",
         "practitioner",
         "location",
@@ -348,7 +384,66 @@ class AppointmentAdmin(ScopedAdmin):
     ]
     date_hierarchy = "start"
     autocomplete_fields = ["patient", "follow_up_of"]
-    readonly_fields = ["created_by", "created_at", "updated_at"]
+    inlines = [AppointmentEventInline]
+    actions = [
+        _status_action(AppointmentStatus.CONFIRMED, "Confirm"),
+        _status_action(AppointmentStatus.ARRIVED, "Mark arrived"),
+        _status_action(AppointmentStatus.COMPLETED, "Mark completed"),
+        _status_action(AppointmentStatus.NO_SHOW, "Mark no-show"),
+        _status_action(AppointmentStatus.CANCELLED, "Cancel"),
+    ]
+    add_fieldsets = [
+        (None, {"fields": ["location", "practitioner", "patient", "appointment_type"]}),
+        ("When", {"fields": ["date", "time", "occurrence", "duration_minutes"]}),
+        ("Where and how", {"fields": ["room", "modality"]}),
+        (None, {"fields": ["comment", "urgent", "assistant", "follow_up_of"]}),
+    ]
+    change_readonly = [
+        "location",
+        "practitioner",
+        "patient",
+        "appointment_type",
+        "local_start",
+        "local_end",
+        "room",
+        "modality",
+        "status",
+        "cancellation_reason",
+        "assistant",
+        "follow_up_of",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+
+    @admin.display(description="start (local)", ordering="start")
+    def local_start(self, obj: Appointment) -> str:
+        return f"{obj.start.astimezone(obj.location.zone):%Y-%m-%d %H:%M %Z}"
+
+    @admin.display(description="end (local)")
+    def local_end(self, obj: Appointment) -> str:
+        return f"{obj.end.astimezone(obj.location.zone):%Y-%m-%d %H:%M %Z}"
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return self.add_fieldsets
+        return [(None, {"fields": [*self.change_readonly, "comment", "urgent"]})]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [] if obj is None else self.change_readonly
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
+        return [] if obj is None else self.inlines
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs):
+        if obj is not None:
+            return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, form=BookingForm)
+        return type("AdminBookingForm", (form,), {"booked_by": request.user})
+
+    def save_model(self, request: HttpRequest, obj: Appointment, form: Any, change: bool) -> None:
+        if change:  # only the comment and the urgent flag are editable here
+            obj.save(update_fields=["comment", "urgent", "updated_at"])
 
 
 @admin.register(ClinicMembership)

@@ -130,6 +130,14 @@ def appointment_type_of_zero_minutes():
     AppointmentTypeFactory(default_duration_minutes=0)
 
 
+def appointment_type_longer_than_a_day():
+    AppointmentTypeFactory(default_duration_minutes=24 * 60 + 1)
+
+
+def appointment_type_with_long_buffer():
+    AppointmentTypeFactory(buffer_after_minutes=241)
+
+
 def working_hours(**values):
     def write():
         hours = WorkingHoursFactory()
@@ -185,6 +193,8 @@ CONSTRAINT_VIOLATIONS = [
     ("room_name_unique_per_location", duplicate_room_name),
     ("appointment_type_name_unique_per_clinic", duplicate_appointment_type_name),
     ("appointment_type_duration_positive", appointment_type_of_zero_minutes),
+    ("appointment_type_duration_at_most_a_day", appointment_type_longer_than_a_day),
+    ("appointment_type_buffers_at_most_four_hours", appointment_type_with_long_buffer),
     ("working_hours_end_after_start", working_hours(end_time=datetime.time(9, 0))),
     ("working_hours_interval_positive", working_hours(slot_interval_minutes=0)),
     ("working_hours_weekday_valid", working_hours(weekday=7)),

@@ -1,0 +1,23 @@
+"""The adapter registry: one module per PMS, loaded by name; an unknown vendor fails loudly."""
+
+from django.utils.module_loading import import_string
+
+from vendors.errors import VendorConfigurationError
+
+ADAPTERS = {
+    "dentalink": "vendors.adapters.dentalink.DentalinkAdapter",
+    "flextell": "vendors.adapters.flextell.FlextellAdapter",
+    "nexhealth": "vendors.adapters.nexhealth.NexHealthAdapter",
+    "meddbase": "vendors.adapters.meddbase.MeddbaseAdapter",
+    "treatsvet": "vendors.adapters.treatsvet.TreatsVetAdapter",
+}
+
+
+def adapter_class(vendor: str) -> type:
+    try:
+        return import_string(ADAPTERS[vendor])
+    except (KeyError, ImportError) as error:
+        raise VendorConfigurationError(
+            f"No adapter for the PMS “{vendor}”; known: {', '.join(sorted(ADAPTERS))}.",
+            vendor=vendor,
+        ) from error

@@ -1,0 +1,88 @@
+"""Typed vendor errors, chosen by what the caller should do next (after stripe-python)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class VendorError(Exception):
+    """A PMS refused or failed a call. The message is safe to show and to log (no patient
+    data); `vendor_message` is the vendor's own words."""
+
+    retryable = False
+    # True when the vendor may have acted although we got no clear answer: before sending
+    # again, look the appointment up (or ask a person).
+    outcome_unknown = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        vendor: str = "",
+        status: int | None = None,
+        vendor_message: str = "",
+        fields: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
+        alternatives: Sequence[datetime.datetime] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.vendor = vendor
+        self.status = status
+        self.vendor_message = vendor_message
+        self.fields = dict(fields or {})
+        self.retry_after = retry_after
+        self.alternatives = list(alternatives)
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.vendor_message and self.vendor_message not in self.message:
+            parts.append(f"({self.vendor}: {self.vendor_message})")
+        return " ".join(parts)
+
+
+class VendorValidationError(VendorError):
+    """The PMS refused the data (400/422): fix the named fields or the mappings."""
+
+
+class SlotUnavailable(VendorError):
+    """The PMS says the time is taken: choose another (alternatives when the PMS gives them)."""
+
+
+class AuthenticationFailed(VendorError):
+    """Credentials refused (401/403): a manager must fix the connection's secrets."""
+
+
+class NotFound(VendorError):
+    """The PMS does not know the record (404)."""
+
+
+class NotSupported(VendorError):
+    """The PMS offers no way to do this through its API: do it in the PMS itself."""
+
+
+class RateLimited(VendorError):
+    """Too many calls (429): wait `retry_after` seconds, then send again."""
+
+    retryable = True
+
+
+class VendorUnavailable(VendorError):
+    """The PMS is down or busy and did not act (connection refused, 408, 425, 503)."""
+
+    retryable = True
+
+
+class OutcomeUnknown(VendorError):
+    """The request may have been acted on (timeout after sending, dropped connection,
+    500/502/504, malformed answer): look it up before sending again."""
+
+    retryable = True
+    outcome_unknown = True
+
+
+class VendorConfigurationError(VendorError, ImproperlyConfigured):
+    """The connection is set up wrongly (missing secret, missing mapping): never retried."""

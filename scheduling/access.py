@@ -18,6 +18,7 @@ from scheduling.models import (
     TimeOff,
     WorkingHours,
 )
+from vendors.models import Delivery, DeliveryAttempt, ExternalId, VendorConnection
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -35,6 +36,10 @@ CLINIC_PATHS: dict[type[Model], tuple[str, ...]] = {
     Room: ("location__clinic",),
     WorkingHours: ("practitioner__clinic",),
     TimeOff: ("practitioner__clinic", "location__clinic"),
+    VendorConnection: ("clinic",),
+    ExternalId: ("connection__clinic",),
+    Delivery: ("appointment__clinic",),
+    DeliveryAttempt: ("delivery__appointment__clinic",),
 }
 
 MANAGING_ROLES = (Role.MANAGER, Role.ADMIN)

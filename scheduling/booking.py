@@ -37,6 +37,8 @@ from scheduling.models import (
     TimeOff,
     WorkingHours,
 )
+from vendors import delivery
+from vendors.models import Operation
 
 Status = AppointmentStatus
 Action = AppointmentEvent.Action
@@ -475,6 +477,7 @@ def book_appointment(
             follow_up_of=follow_up_of,
             created_by=by,
         )
+        delivery.record(appointment, Operation.BOOK)
         AppointmentEvent.objects.create(
             appointment=appointment,
             action=Action.BOOKED,
@@ -550,6 +553,7 @@ def reschedule_appointment(
         }.items():
             setattr(appointment, field, value)
         appointment.save()
+        delivery.record(appointment, Operation.RESCHEDULE)
         AppointmentEvent.objects.create(
             appointment=appointment,
             action=Action.RESCHEDULED,
@@ -631,6 +635,8 @@ def change_status(
             appointment.cancellation_reason = reason
             fields.append("cancellation_reason")
         appointment.save(update_fields=fields)
+        if to_status == Status.CANCELLED:
+            delivery.record(appointment, Operation.CANCEL)
         AppointmentEvent.objects.create(
             appointment=appointment,
             action=action,

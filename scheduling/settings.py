@@ -154,3 +154,9 @@ LOGGING = {
 # Booking rules
 # A booking must start at least this many minutes from now.
 BOOKING_MIN_NOTICE_MINUTES = env.int("BOOKING_MIN_NOTICE_MINUTES", default=0)
+
+# PMS delivery
+# Fernet key for the few vendor tokens that must be stored (default: derived from SECRET_KEY).
+VENDOR_SECRETS_KEY = env.str("VENDOR_SECRETS_KEY", default="")
+# How long a worker holds a delivery before another may take it back.
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=60)

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from scheduling.health import health
@@ -7,6 +7,7 @@ from scheduling.health import health
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    path("vendors/", include("vendors.urls")),
     # Until the booking desk pages exist, the admin is the place to start.
     path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
 ]

@@ -1,0 +1,104 @@
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from scheduling.admin import ScopedAdmin
+from vendors import delivery
+from vendors.errors import VendorError
+from vendors.models import Delivery, DeliveryAttempt, DeliveryState, ExternalId, VendorConnection
+
+
+@admin.register(VendorConnection)
+class VendorConnectionAdmin(ScopedAdmin):
+    list_display = ["__str__", "vendor", "clinic", "location", "base_url", "active"]
+    list_filter = ["vendor", "active", "clinic"]
+    list_select_related = ["clinic", "location"]
+    search_fields = ["clinic__name", "base_url"]
+    actions = ["test_connection"]
+
+    @admin.action(description="Test connection", permissions=["view"])
+    def test_connection(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for connection in queryset:
+            try:
+                answer = connection.adapter().check()
+            except VendorError as error:
+                self.message_user(request, f"{connection}: {error}", messages.ERROR)
+            else:
+                self.message_user(request, f"{connection}: OK — {answer}", messages.SUCCESS)
+
+
+@admin.register(ExternalId)
+class ExternalIdAdmin(ScopedAdmin):
+    list_display = ["external_id", "content_type", "object_id", "role", "connection"]
+    list_filter = ["connection", "content_type", "role"]
+    list_select_related = ["connection__clinic", "connection__location", "content_type"]
+    search_fields = ["external_id"]
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    fields = ["number", "started_at", "latency_ms", "http_status", "outcome", "error", "exchanges"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ScopedAdmin):
+    list_display = [
+        "appointment",
+        "operation",
+        "state",
+        "connection",
+        "attempts",
+        "next_attempt_at",
+        "external_id",
+        "vendor_status",
+        "last_error",
+    ]
+    list_filter = ["state", "operation", "connection__vendor", "connection"]
+    list_select_related = [
+        "appointment__patient",
+        "appointment__practitioner",
+        "connection__clinic",
+        "connection__location",
+    ]
+    search_fields = ["external_id", "appointment__patient__family_name"]
+    date_hierarchy = "created_at"
+    inlines = [DeliveryAttemptInline]
+    actions = ["retry_now"]
+    readonly_fields = [
+        "appointment",
+        "connection",
+        "operation",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "lease_until",
+        "lease_owner",
+        "idempotency_key",
+        "outcome_unknown",
+        "external_id",
+        "vendor_status",
+        "last_error",
+        "progress",
+        "created_at",
+        "updated_at",
+        "settled_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Retry now", permissions=["change"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        retried = 0
+        for item in queryset.exclude(state__in=[DeliveryState.SYNCED, DeliveryState.SENDING]):
+            delivery.retry_now(item)
+            retried += 1
+        self.message_user(request, f"{retried} delivery(ies) queued for another attempt.")

@@ -1,0 +1,432 @@
+"""The delivery state machine: every appointment operation reaches the PMS exactly once.
+
+queued ──claim──▶ sending ──ok──▶ synced
+   ▲                 │  └──ok, not yet confirmed──▶ accepted ──webhook/poll──▶ synced
+   └──transient──────┤                                   └──failed/expired──▶ needs_attention
+                     └──permanent, or unknown outcome that cannot be checked──▶ needs_attention
+
+The Delivery row is the truth. Tasks and the sweeper only call `deliver()`, which is safe to
+run twice: a delivery is claimed under a lease (SELECT … FOR UPDATE SKIP LOCKED on
+PostgreSQL, the IMMEDIATE write transaction on SQLite), and an attempt whose outcome is
+unknown is looked up at the vendor before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import random
+import socket
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection as db
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from scheduling.models import Appointment, AppointmentType, Location, Patient, Practitioner, Room
+from vendors.errors import NotSupported, VendorConfigurationError, VendorError
+from vendors.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryState,
+    ExternalId,
+    Operation,
+    VendorConnection,
+)
+from vendors.types import BookingRequest, VendorAppointment
+
+logger = logging.getLogger("vendors.delivery")
+
+State = DeliveryState
+MAX_ATTEMPTS = 8
+MAX_AGE = datetime.timedelta(hours=24)
+BACKOFF_BASE = datetime.timedelta(seconds=2)
+BACKOFF_CAP = datetime.timedelta(minutes=10)
+POLL_EVERY = datetime.timedelta(minutes=1)
+UNSETTLED = (State.QUEUED, State.SENDING)
+
+
+class NeedsAttention(Exception):
+    """Stop trying: a person must act (the message says what to do)."""
+
+
+# -- recording -----------------------------------------------------------------------------
+
+
+def connection_for(appointment: Appointment) -> VendorConnection | None:
+    """The location's own active connection, else the clinic-wide one, else none (local)."""
+    candidates = VendorConnection.objects.filter(
+        Q(location_id=appointment.location_id) | Q(location__isnull=True),
+        clinic_id=appointment.clinic_id,
+        active=True,
+    ).order_by("location_id")
+    found = [c for c in candidates if c.location_id == appointment.location_id]
+    return found[0] if found else next(iter(candidates), None)
+
+
+def record(appointment: Appointment, operation: str) -> Delivery | None:
+    """Called inside the booking transaction: the delivery commits with the appointment."""
+    connection = connection_for(appointment)
+    if connection is None:
+        return None
+    delivery = Delivery.objects.create(
+        appointment=appointment,
+        connection=connection,
+        operation=operation,
+        next_attempt_at=timezone.now(),
+    )
+    transaction.on_commit(lambda: enqueue(delivery.pk))
+    return delivery
+
+
+def enqueue(delivery_id: int) -> None:
+    """Hand the delivery to a worker; if that fails, the sweeper picks it up anyway."""
+    from vendors.tasks import send_delivery
+
+    try:
+        send_delivery.enqueue(delivery_id)
+    except Exception:  # the row stays queued: nothing is lost
+        logger.exception("could not enqueue delivery %s; the sweeper will send it", delivery_id)
+
+
+# -- claiming ------------------------------------------------------------------------------
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{id(object())}"[:64]
+
+
+def claim(
+    *, delivery_id: int | None = None, now: datetime.datetime | None = None
+) -> Delivery | None:
+    """Take one due delivery under a lease, or None. Never two workers on one delivery."""
+    now = now or timezone.now()
+    lease = datetime.timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    earlier_unsettled = Delivery.objects.filter(
+        appointment=OuterRef("appointment"), pk__lt=OuterRef("pk"), state__in=UNSETTLED
+    )
+    due = (
+        Delivery.objects.filter(
+            Q(state__in=(State.QUEUED, State.ACCEPTED), next_attempt_at__lte=now)
+            | Q(state=State.SENDING, lease_until__lt=now)
+        )
+        .exclude(Exists(earlier_unsettled))
+        .order_by("next_attempt_at", "pk")
+    )
+    if delivery_id is not None:
+        due = due.filter(pk=delivery_id)
+    with transaction.atomic():
+        if db.vendor == "postgresql":
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        delivery = due.select_related("connection", "appointment").first()
+        if delivery is None:
+            return None
+        if delivery.state == State.SENDING:
+            # A worker died holding it: whatever it sent may have arrived.
+            delivery.outcome_unknown = True
+            delivery.state = State.QUEUED
+        if delivery.state == State.QUEUED:
+            delivery.attempts += 1
+            delivery.state = State.SENDING
+        delivery.lease_until = now + lease
+        delivery.lease_owner = _owner()
+        delivery.save()
+    return delivery
+
+
+# -- building the vendor request -------------------------------------------------------------
+
+
+def _refs(connection: VendorConnection, appointment: Appointment) -> dict[str, str]:
+    """The vendor's IDs of everything the appointment involves, in one query."""
+    types = ContentType.objects.get_for_models(
+        Practitioner, Patient, Room, Location, AppointmentType, Appointment
+    )
+    wanted = {
+        ("practitioner", types[Practitioner].pk, appointment.practitioner_id, ""),
+        ("patient", types[Patient].pk, appointment.patient_id, ""),
+        ("guardian", types[Patient].pk, appointment.patient_id, "guardian"),
+        ("room", types[Room].pk, appointment.room_id, ""),
+        ("location", types[Location].pk, appointment.location_id, ""),
+        ("appointment_type", types[AppointmentType].pk, appointment.appointment_type_id, ""),
+        ("assistant", types[Practitioner].pk, appointment.assistant_id, ""),
+        ("follow_up_of", types[Appointment].pk, appointment.follow_up_of_id, ""),
+        ("appointment", types[Appointment].pk, appointment.pk, ""),
+    }
+    wanted = {entry for entry in wanted if entry[2] is not None}
+    condition = Q()
+    for _, type_id, object_id, role in wanted:
+        condition |= Q(content_type_id=type_id, object_id=object_id, role=role)
+    found = {
+        (type_id, object_id, role): external
+        for type_id, object_id, role, external in ExternalId.objects.filter(
+            condition, connection=connection
+        ).values_list("content_type_id", "object_id", "role", "external_id")
+    }
+    return {
+        name: found[(type_id, object_id, role)]
+        for name, type_id, object_id, role in wanted
+        if (type_id, object_id, role) in found
+    }
+
+
+def build_request(delivery: Delivery) -> BookingRequest:
+    appointment = (
+        Appointment.objects.select_related("location", "room")
+        .filter(pk=delivery.appointment_id)
+        .get()
+    )
+    refs = _refs(delivery.connection, appointment)
+    return BookingRequest(
+        key=str(delivery.idempotency_key),
+        start=appointment.start,
+        end=appointment.end,
+        time_zone=appointment.location.time_zone,
+        modality=appointment.modality,
+        status=appointment.status,
+        comment=appointment.comment,
+        urgent=appointment.urgent,
+        room_is_overflow=appointment.overflow,
+        refs=refs,
+    )
+
+
+def _remember_external_id(delivery: Delivery, external_id: str) -> None:
+    ExternalId.objects.update_or_create(
+        connection=delivery.connection,
+        content_type=ContentType.objects.get_for_model(Appointment),
+        object_id=delivery.appointment_id,
+        role="",
+        defaults={"external_id": external_id},
+    )
+
+
+# -- one attempt -----------------------------------------------------------------------------
+
+
+def _book(delivery: Delivery, adapter: Any, request: BookingRequest) -> VendorAppointment:
+    if delivery.outcome_unknown:
+        try:
+            existing = adapter.find(request)
+        except NotSupported:
+            raise NeedsAttention(
+                f"An earlier attempt may have booked this in {adapter.label}, which cannot be "
+                f"asked: check {adapter.label}, then retry here only if it is not there."
+            ) from None
+        if existing is not None:
+            return existing
+    return adapter.book(request)
+
+
+def _perform(delivery: Delivery, adapter: Any, request: BookingRequest) -> VendorAppointment:
+    if delivery.operation == Operation.BOOK:
+        result = _book(delivery, adapter, request)
+        _remember_external_id(delivery, result.external_id)
+        return result
+    current = request.refs.get("appointment")
+    if delivery.operation == Operation.CANCEL:
+        if current is None:
+            return VendorAppointment(external_id="", vendor_status="never sent", status=None)
+        return adapter.cancel(current, request, reason=delivery.appointment.cancellation_reason)
+    # Reschedule: cancel the old one (once), then book the new time.
+    if current is not None and not delivery.progress.get("old_cancelled"):
+        adapter.cancel(current, request, reason="Rescheduled")
+        delivery.progress["old_cancelled"] = True
+        Delivery.objects.filter(pk=delivery.pk).update(progress=delivery.progress)
+    result = _book(delivery, adapter, request)
+    _remember_external_id(delivery, result.external_id)
+    return result
+
+
+def _poll(delivery: Delivery, adapter: Any) -> VendorAppointment:
+    return adapter.lookup(delivery.external_id)
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> datetime.timedelta:
+    """Full-jitter exponential backoff, capped at ten minutes; never sooner than asked."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    delay = datetime.timedelta(seconds=random.uniform(0, ceiling.total_seconds()))
+    if retry_after is not None:
+        delay = max(delay, datetime.timedelta(seconds=retry_after))
+    return delay
+
+
+def run(delivery: Delivery, *, now: datetime.datetime | None = None) -> Delivery:
+    """Send (or poll) a claimed delivery once and record what happened."""
+    now = now or timezone.now()
+    polling = delivery.state == State.ACCEPTED
+    adapter = None
+    update: dict[str, Any] = {"lease_until": None, "lease_owner": ""}
+    error_text = ""
+    try:
+        adapter = delivery.connection.adapter()
+        if polling:
+            result = _poll(delivery, adapter)
+        else:
+            result = _perform(delivery, adapter, build_request(delivery))
+    except NeedsAttention as stop:
+        update |= {"state": State.NEEDS_ATTENTION, "last_error": str(stop), "settled_at": now}
+        error_text = str(stop)
+    except VendorError as error:
+        error_text = str(error)
+        update |= _after_error(delivery, error, adapter, now, polling=polling)
+    else:
+        update |= _after_result(delivery, result, now, polling=polling)
+    for field, value in update.items():
+        setattr(delivery, field, value)
+    delivery.save()
+    _log_attempt(delivery, adapter, now, error_text, polling=polling)
+    return delivery
+
+
+def _after_result(
+    delivery: Delivery, result: VendorAppointment, now: datetime.datetime, *, polling: bool
+) -> dict[str, Any]:
+    update: dict[str, Any] = {
+        "vendor_status": result.vendor_status[:100],
+        "outcome_unknown": False,
+        "last_error": "",
+    }
+    if result.external_id:
+        update["external_id"] = result.external_id
+    if result.settled:
+        return update | {"state": State.SYNCED, "settled_at": now, "next_attempt_at": None}
+    if now - delivery.created_at > MAX_AGE:
+        return update | {
+            "state": State.NEEDS_ATTENTION,
+            "settled_at": now,
+            "last_error": "The PMS accepted the booking but never confirmed it; check it there.",
+        }
+    return update | {"state": State.ACCEPTED, "next_attempt_at": now + POLL_EVERY}
+
+
+def _after_error(
+    delivery: Delivery,
+    error: VendorError,
+    adapter: Any,
+    now: datetime.datetime,
+    *,
+    polling: bool,
+) -> dict[str, Any]:
+    unknown = delivery.outcome_unknown or error.outcome_unknown
+    if polling:
+        if error.retryable and now - delivery.created_at < MAX_AGE:
+            return {"state": State.ACCEPTED, "next_attempt_at": now + POLL_EVERY,
+                    "last_error": str(error)}  # fmt: skip
+        return {"state": State.NEEDS_ATTENTION, "last_error": str(error), "settled_at": now}
+    blind_resend = (
+        unknown
+        and delivery.operation != Operation.CANCEL
+        and adapter is not None
+        and not adapter.supports_lookup
+    )
+    if blind_resend:
+        return {
+            "state": State.NEEDS_ATTENTION,
+            "outcome_unknown": True,
+            "settled_at": now,
+            "last_error": f"{error} {adapter.label} cannot be asked whether it stored the "
+            f"booking: check {adapter.label}, then retry here only if it is not there.",
+        }
+    within_budget = delivery.attempts < MAX_ATTEMPTS and now - delivery.created_at < MAX_AGE
+    if error.retryable and within_budget:
+        return {
+            "state": State.QUEUED,
+            "outcome_unknown": unknown,
+            "next_attempt_at": now + backoff(delivery.attempts, error.retry_after),
+            "last_error": str(error),
+        }
+    message = str(error)
+    if error.retryable:
+        message = f"Gave up after {delivery.attempts} attempts: {error}"
+    elif isinstance(error, VendorConfigurationError):
+        message = f"{error} (connection settings)"
+    return {
+        "state": State.NEEDS_ATTENTION,
+        "outcome_unknown": unknown,
+        "settled_at": now,
+        "last_error": message,
+    }
+
+
+def _log_attempt(
+    delivery: Delivery, adapter: Any, now: datetime.datetime, error: str, *, polling: bool
+) -> None:
+    exchanges = list(getattr(adapter, "exchanges", []))
+    DeliveryAttempt.objects.create(
+        delivery=delivery,
+        number=delivery.attempts,
+        started_at=now,
+        latency_ms=sum(e.latency_ms for e in exchanges),
+        http_status=exchanges[-1].status if exchanges else None,
+        outcome=("poll: " if polling else "") + delivery.state,
+        error=error,
+        exchanges=[dataclasses.asdict(e) for e in exchanges],
+    )
+
+
+# -- entry points ----------------------------------------------------------------------------
+
+
+def deliver(delivery_id: int) -> Delivery | None:
+    """What the task runs: claim this delivery if it is due and free, then send it."""
+    delivery = claim(delivery_id=delivery_id)
+    return run(delivery) if delivery is not None else None
+
+
+def deliver_due(*, limit: int = 50, now: datetime.datetime | None = None) -> int:
+    """What the sweeper runs: every due delivery, expired leases included."""
+    done = 0
+    while done < limit:
+        delivery = claim(now=now)
+        if delivery is None:
+            break
+        run(delivery, now=now)
+        done += 1
+    return done
+
+
+def retry_now(delivery: Delivery) -> Delivery:
+    """A manager's "retry now": one more attempt, immediately."""
+    if delivery.state in (State.SYNCED, State.SENDING):
+        return delivery
+    Delivery.objects.filter(pk=delivery.pk).update(
+        state=State.QUEUED if delivery.state != State.ACCEPTED else State.ACCEPTED,
+        next_attempt_at=timezone.now(),
+        attempts=min(delivery.attempts, MAX_ATTEMPTS - 1),
+        settled_at=None,
+    )
+    delivery.refresh_from_db()
+    transaction.on_commit(lambda: enqueue(delivery.pk))
+    return delivery
+
+
+def settle(
+    connection: VendorConnection, external_id: str, *, ok: bool, vendor_status: str = ""
+) -> bool:
+    """The vendor confirmed (or refused) an accepted write, e.g. by webhook. Duplicates and
+    late events change nothing and answer False."""
+    with transaction.atomic():
+        candidates = Delivery.objects.filter(
+            connection=connection, external_id=external_id, state=State.ACCEPTED
+        )
+        if db.vendor == "postgresql":
+            candidates = candidates.select_for_update()
+        delivery = candidates.first()
+        if delivery is None:
+            return False
+        delivery.state = State.SYNCED if ok else State.NEEDS_ATTENTION
+        delivery.vendor_status = vendor_status[:100]
+        delivery.settled_at = timezone.now()
+        delivery.next_attempt_at = None
+        if not ok:
+            delivery.last_error = (
+                f"{connection.get_vendor_display()} could not write the appointment into the "
+                "practice system; book it there by hand or pick another time."
+            )
+        delivery.save()
+    return True

@@ -1,0 +1,254 @@
+import datetime
+import json
+import re
+import uuid
+from typing import Any
+
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from scheduling.models import Appointment, Clinic, Location
+from vendors import secrets
+from vendors.base import MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT, Adapter, ConnectionSettings
+
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+class Vendor(models.TextChoices):
+    DENTALINK = "dentalink", "Dentalink"
+    FLEXTELL = "flextell", "Flextell"
+    NEXHEALTH = "nexhealth", "NexHealth"
+    MEDDBASE = "meddbase", "Meddbase"
+    TREATSVET = "treatsvet", "Treats.vet"
+
+
+class VendorConnection(models.Model):
+    """How one clinic (or one of its locations) reaches its PMS. Secrets stay in the
+    environment: `secrets` only names the variables."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="connections")
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="connections",
+        help_text="Empty: the connection serves every location of the clinic.",
+    )
+    vendor = models.CharField(max_length=20, choices=Vendor.choices)
+    base_url = models.URLField(max_length=300)
+    secrets = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Role → NAME of the environment variable holding it, e.g. {"api_key": '
+        '"DENTALINK_TOKEN"}. Never the secret itself.',
+    )
+    options = models.JSONField(
+        default=dict, blank=True, help_text="Vendor options: tenant, subdomain, status ids…"
+    )
+    connect_timeout = models.FloatField(default=MAX_CONNECT_TIMEOUT)
+    read_timeout = models.FloatField(default=MAX_READ_TIMEOUT)
+    active = models.BooleanField(default=True)
+    # Tokens the adapter must remember (access tokens, rotated refresh tokens), encrypted.
+    stored_secrets = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["clinic__name", "vendor"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic"],
+                condition=Q(active=True, location__isnull=True),
+                name="one_active_clinic_wide_connection",
+                violation_error_message="This clinic already has an active connection for all "
+                "its locations.",
+            ),
+            models.UniqueConstraint(
+                fields=["clinic", "location"],
+                condition=Q(active=True, location__isnull=False),
+                name="one_active_connection_per_location",
+                violation_error_message="This location already has an active connection.",
+            ),
+            models.CheckConstraint(
+                condition=Q(connect_timeout__gt=0, connect_timeout__lte=MAX_CONNECT_TIMEOUT),
+                name="connection_connect_timeout_bounded",
+                violation_error_message="The connect timeout must be between 0 and 3 seconds.",
+            ),
+            models.CheckConstraint(
+                condition=Q(read_timeout__gt=0, read_timeout__lte=MAX_READ_TIMEOUT),
+                name="connection_read_timeout_bounded",
+                violation_error_message="The read timeout must be between 0 and 10 seconds.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.location or self.clinic
+        return f"{self.get_vendor_display()} for {where}"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if not isinstance(self.secrets, dict) or not all(
+            isinstance(value, str) and ENV_NAME.match(value) for value in self.secrets.values()
+        ):
+            errors["secrets"] = (
+                "Give environment variable NAMES (like DENTALINK_TOKEN), never the secrets."
+            )
+        if not isinstance(self.options, dict):
+            errors["options"] = 'Options are a JSON object, e.g. {"tenant": "42"}.'
+        if self.location_id and self.location.clinic_id != self.clinic_id:
+            errors["location"] = "Choose a location of this clinic."
+        if errors:
+            raise ValidationError(errors)
+
+    def settings(self) -> ConnectionSettings:
+        return ConnectionSettings(
+            vendor=self.vendor,
+            base_url=self.base_url,
+            options=dict(self.options or {}),
+            secrets=dict(self.secrets or {}),
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+        )
+
+    def adapter(self) -> Adapter:
+        from vendors.adapters import adapter_class
+
+        return adapter_class(self.vendor)(self.settings(), store=ConnectionStore(self))
+
+
+class ConnectionStore:
+    """The adapter's SecretStore, kept encrypted on the connection row."""
+
+    def __init__(self, connection: VendorConnection) -> None:
+        self.connection = connection
+
+    def _load(self) -> dict[str, Any]:
+        stored = (
+            VendorConnection.objects.filter(pk=self.connection.pk)
+            .values_list("stored_secrets", flat=True)
+            .first()
+        )
+        return json.loads(secrets.decrypt(stored)) if stored else {}
+
+    def get(self, name: str) -> tuple[str, datetime.datetime | None] | None:
+        entry = self._load().get(name)
+        if entry is None:
+            return None
+        expires = datetime.datetime.fromisoformat(entry[1]) if entry[1] else None
+        return entry[0], expires
+
+    def put(self, name: str, value: str, expires_at: datetime.datetime | None = None) -> None:
+        values = self._load()
+        values[name] = [value, expires_at.isoformat() if expires_at else None]
+        encrypted = secrets.encrypt(json.dumps(values))
+        VendorConnection.objects.filter(pk=self.connection.pk).update(stored_secrets=encrypted)
+
+
+class ExternalId(models.Model):
+    """The vendor's ID of one of our records, per connection: one mapping for every kind
+    of record (practitioner, patient, room, location, type, appointment...)."""
+
+    class Role(models.TextChoices):
+        RECORD = "", "The record itself"
+        GUARDIAN = "guardian", "Its owner / guardian"
+
+    connection = models.ForeignKey(
+        VendorConnection, on_delete=models.CASCADE, related_name="external_ids"
+    )
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.PositiveBigIntegerField()
+    record = GenericForeignKey("content_type", "object_id")
+    role = models.CharField(max_length=20, choices=Role.choices, blank=True, default="")
+    external_id = models.CharField(max_length=100)
+
+    class Meta:
+        verbose_name = "external ID"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "content_type", "object_id", "role"],
+                name="one_external_id_per_record_and_role",
+                violation_error_message="This record already has an ID at this vendor.",
+            ),
+        ]
+        indexes = [models.Index(fields=["connection", "content_type", "external_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.content_type.model} {self.object_id} = {self.external_id}"
+
+
+class Operation(models.TextChoices):
+    BOOK = "book", "Book"
+    RESCHEDULE = "reschedule", "Reschedule"
+    CANCEL = "cancel", "Cancel"
+
+
+class DeliveryState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    ACCEPTED = "accepted", "Accepted (awaiting the PMS's confirmation)"
+    SYNCED = "synced", "Synced"
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
+
+
+SETTLED_STATES = (DeliveryState.SYNCED, DeliveryState.NEEDS_ATTENTION)
+
+
+class Delivery(models.Model):
+    """One appointment operation on its way to the PMS; the row is the truth, not the task."""
+
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    connection = models.ForeignKey(
+        VendorConnection, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    operation = models.CharField(max_length=12, choices=Operation.choices)
+    state = models.CharField(
+        max_length=16, choices=DeliveryState.choices, default=DeliveryState.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The last attempt may have been acted on: look it up before sending again.
+    outcome_unknown = models.BooleanField(default=False)
+    external_id = models.CharField(max_length=100, blank=True)
+    vendor_status = models.CharField(max_length=100, blank=True)
+    last_error = models.TextField(blank=True)
+    progress = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"]),
+            models.Index(fields=["appointment", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_operation_display()} #{self.appointment_id} → {self.connection}"
+
+
+class DeliveryAttempt(models.Model):
+    """One try of a delivery: when, how it went, and the redacted HTTP exchanges."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts_log")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    latency_ms = models.PositiveIntegerField(default=0)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=40)
+    error = models.TextField(blank=True)
+    exchanges = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number}: {self.outcome}"

@@ -36,6 +36,14 @@ from scheduling.models import (
     Weekday,
     WorkingHours,
 )
+from vendors.models import (
+    Delivery,
+    DeliveryAttempt,
+    ExternalId,
+    Operation,
+    Vendor,
+    VendorConnection,
+)
 
 PASSWORD = "correct horse battery staple"
 
@@ -257,6 +265,50 @@ class AppointmentEventFactory(factory.django.DjangoModelFactory):
     by = None
 
 
+class VendorConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = VendorConnection
+
+    clinic = factory.SubFactory(ClinicFactory)
+    vendor = Vendor.TREATSVET
+    base_url = "http://127.0.0.1:9/api/v1"
+    secrets = factory.LazyFunction(lambda: {"api_key": "TEST_TREATSVET_API_KEY"})
+
+
+class ExternalIdFactory(factory.django.DjangoModelFactory):
+    """The vendor's ID of a practitioner of the connection's clinic."""
+
+    class Meta:
+        model = ExternalId
+
+    connection = factory.SubFactory(VendorConnectionFactory)
+    record = factory.SubFactory(
+        PractitionerFactory, clinic=factory.SelfAttribute("..connection.clinic")
+    )
+    external_id = factory.Sequence(lambda n: f"ext-{n}")
+
+
+class DeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Delivery
+
+    appointment = factory.SubFactory(AppointmentFactory)
+    connection = factory.SubFactory(
+        VendorConnectionFactory, clinic=factory.SelfAttribute("..appointment.clinic")
+    )
+    operation = Operation.BOOK
+
+
+class DeliveryAttemptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DeliveryAttempt
+
+    delivery = factory.SubFactory(DeliveryFactory)
+    number = 1
+    started_at = factory.LazyFunction(timezone.now)
+    outcome = "synced"
+
+
 def make_in_clinic(model: type[Model], clinic: Clinic, **kwargs: Any) -> Model:
     """One record of `model` that belongs to `clinic` (for scoping tests)."""
     makers: dict[type[Model], Callable[..., Model]] = {
@@ -272,5 +324,11 @@ def make_in_clinic(model: type[Model], clinic: Clinic, **kwargs: Any) -> Model:
         TimeOff: lambda: TimeOffFactory(practitioner__clinic=clinic, **kwargs),
         Appointment: lambda: AppointmentFactory(clinic=clinic, **kwargs),
         AppointmentEvent: lambda: AppointmentEventFactory(appointment__clinic=clinic, **kwargs),
+        VendorConnection: lambda: VendorConnectionFactory(clinic=clinic, **kwargs),
+        ExternalId: lambda: ExternalIdFactory(connection__clinic=clinic, **kwargs),
+        Delivery: lambda: DeliveryFactory(appointment__clinic=clinic, **kwargs),
+        DeliveryAttempt: lambda: DeliveryAttemptFactory(
+            delivery__appointment__clinic=clinic, **kwargs
+        ),
     }
     return makers[model]()

@@ -1,0 +1,127 @@
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from scheduling.models import Appointment
+from tests.factories import (
+    AppointmentFactory,
+    DeliveryAttemptFactory,
+    DeliveryFactory,
+    ExternalIdFactory,
+    LocationFactory,
+    VendorConnectionFactory,
+)
+from vendors import delivery
+from vendors.models import ConnectionStore, DeliveryState, VendorConnection
+from vendors.selectors import sync_of
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"secrets": {"api_key": "vk_live_123"}}, "secrets", "Give environment variable NAMES"),
+        ({"options": ["tenant"]}, "options", "Options are a JSON object"),
+        ({"read_timeout": 30}, "__all__", "The read timeout must be between 0 and 10 seconds."),
+        ({"connect_timeout": 5}, "__all__", "The connect timeout must be between 0 and 3"),
+    ],
+)
+def test_connection_validation_says_what_to_fix(changes, field, message):
+    connection = VendorConnectionFactory.build(clinic=VendorConnectionFactory().clinic, **changes)
+
+    with pytest.raises(ValidationError) as error:
+        connection.full_clean()
+
+    assert message in " ".join(error.value.message_dict[field])
+
+
+def test_one_active_connection_per_clinic_or_location():
+    first = VendorConnectionFactory()
+    location = LocationFactory(clinic=first.clinic)
+    VendorConnectionFactory(clinic=first.clinic, location=location)
+
+    duplicate = VendorConnectionFactory.build(clinic=first.clinic)
+    with pytest.raises(ValidationError):
+        duplicate.full_clean()
+    VendorConnectionFactory(clinic=first.clinic, active=False)
+
+
+def test_stored_tokens_are_encrypted():
+    connection = VendorConnectionFactory()
+    store = ConnectionStore(connection)
+    expires = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
+
+    store.put("refresh_token", "rt-very-secret", expires)
+
+    raw = VendorConnection.objects.get(pk=connection.pk).stored_secrets
+    assert "rt-very-secret" not in raw
+    assert ConnectionStore(connection).get("refresh_token") == ("rt-very-secret", expires)
+
+
+def test_connection_for_prefers_the_location_then_the_clinic():
+    appointment = AppointmentFactory()
+    assert delivery.connection_for(appointment) is None
+    clinic_wide = VendorConnectionFactory(clinic=appointment.clinic)
+    assert delivery.connection_for(appointment) == clinic_wide
+    own = VendorConnectionFactory(clinic=appointment.clinic, location=appointment.location)
+    assert delivery.connection_for(appointment) == own
+
+
+def test_sync_reads_not_required_without_a_pms_and_the_latest_delivery_otherwise(
+    django_assert_num_queries,
+):
+    local = AppointmentFactory()
+    booked = DeliveryFactory(state=DeliveryState.SYNCED, external_id="A-1", vendor_status="OK",
+                             attempts=1)  # fmt: skip
+    DeliveryFactory(appointment=booked.appointment, connection=booked.connection,
+                    operation="cancel", state=DeliveryState.QUEUED)  # fmt: skip
+    appointments = list(Appointment.objects.order_by("pk"))
+
+    with django_assert_num_queries(1):
+        sync = sync_of(appointments)
+
+    assert sync[local.pk]["state"] == "not_required"
+    assert sync[booked.appointment_id] == {
+        "state": "queued",
+        "vendor": "treatsvet",
+        "external_id": "A-1",
+        "vendor_status": None,
+        "last_error": None,
+        "attempts": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [VendorConnectionFactory, ExternalIdFactory, DeliveryFactory, DeliveryAttemptFactory],
+)
+def test_vendor_admin_pages_render(superuser_client, factory):
+    obj = factory()
+    model = obj._meta.model
+    if model.__name__ == "DeliveryAttempt":
+        obj = obj.delivery
+        model = obj._meta.model
+    info = model._meta.app_label, model._meta.model_name
+
+    for url in (
+        reverse("admin:{}_{}_changelist".format(*info)),
+        reverse("admin:{}_{}_change".format(*info), args=[obj.pk]),
+    ):
+        assert superuser_client.get(url).status_code == 200
+
+
+def test_retry_now_queues_a_delivery_that_needs_attention(superuser_client):
+    stuck = DeliveryFactory(state=DeliveryState.NEEDS_ATTENTION, attempts=8,
+                            last_error="Gave up")  # fmt: skip
+
+    superuser_client.post(
+        reverse("admin:vendors_delivery_changelist"),
+        {"action": "retry_now", "_selected_action": [stuck.pk]},
+    )
+
+    stuck.refresh_from_db()
+    assert stuck.state == DeliveryState.QUEUED
+    assert stuck.attempts == 7  # one more attempt is allowed

@@ -36,23 +36,26 @@ logger = logging.getLogger("vendors")
 MAX_CONNECT_TIMEOUT = 3.0
 MAX_READ_TIMEOUT = 10.0
 REDACTED = "***"
-# Keys whose values never reach a log or the attempt log: secrets and patient data.
+# Keys whose values never reach a log or the attempt log: secrets and patient data. Compared
+# without case, "_" or "-", so that first_name, firstName and FIRST-NAME all match.
 SENSITIVE_KEYS = {
-    "authorization", "token", "access_token", "refresh_token", "password", "secret",
-    "client_secret", "api_key", "x-api-key", "sessionid", "code", "username",
-    "nombre", "apellidos", "nombre_social", "first_name", "last_name", "middle_name", "name",
-    "fullname", "email", "phone", "phone_number", "celular", "telefono", "rut",
-    "identity_number", "date_of_birth", "fecha_nacimiento", "bio", "comentario",
-    "comentarios", "description", "note", "reason", "cancellation_reason", "address",
+    "authorization", "token", "accesstoken", "refreshtoken", "password", "secret",
+    "clientsecret", "apikey", "xapikey", "sessionid", "code", "username",
+    "nombre", "apellidos", "nombresocial", "nombrepaciente", "nombresocialpaciente",
+    "firstname", "lastname", "middlename", "name", "fullname", "email", "phone",
+    "phonenumber", "celular", "telefono", "rut", "identitynumber", "dateofbirth",
+    "fechanacimiento", "dob", "bio", "comentario", "comentarios", "description", "note",
+    "reason", "cancellationreason", "address",
 }  # fmt: skip
+
+
+def _sensitive(key: object) -> bool:
+    return str(key).lower().replace("_", "").replace("-", "") in SENSITIVE_KEYS
 
 
 def redact(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {
-            key: REDACTED if str(key).lower() in SENSITIVE_KEYS else redact(item)
-            for key, item in value.items()
-        }
+        return {key: REDACTED if _sensitive(key) else redact(item) for key, item in value.items()}
     if isinstance(value, list):
         return [redact(item) for item in value]
     return value

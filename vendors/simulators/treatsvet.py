@@ -1,0 +1,274 @@
+"""Treats.vet simulator: the documented endpoints under /api/v1, in memory.
+
+What it checks, as ../shared/vendor-docs/treatsvet-post-appointments.txt and the vendor's
+guides describe: `X-API-Key` (401 `Authentication required` / `Invalid or expired API key`);
+POST /appointments with `clientId`, `patientId`, `vetId` (UUIDs), `scheduledAt` (ISO 8601
+date-time with its offset, in the future), optional `appointmentTypeId` (UUID), `reason`
+(string) and `isUrgent` (boolean); 409 when the vet already has an appointment overlapping
+that time; errors as `{"message": "..."}`; 429 with `retryAfter` and `Retry-After`.
+
+Where the documentation is silent:
+- an appointment lasts its type's `durationMinutes`, or 30 minutes without a type;
+- available slots are the vet's free starts from 09:00 to 19:00 on the given date, read in
+  the clinic's zone (Europe/Paris), every type duration (30 minutes without a type);
+- owners and animals are not a closed list: any well-formed `clientId` / `patientId` is
+  accepted (the clinic's real ones live in Treats.vet); but an animal the simulator knows must
+  belong to the owner sent with it. Vets and appointment types must be known.
+
+Catalogue (names match the demo's veterinary clinic; ids are stable, see VETS and TYPES):
+  vets Claire Martin, Julien Bernard, Sophie Lefèvre, Thomas Moreau; types Consultation 20,
+  Vaccination 15, Chirurgie programmée 120, Consultation dermatologie 40, Téléconsultation 15,
+  Consultation NAC 30 (minutes).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import uuid
+import zoneinfo
+from typing import Any
+
+from vendors.simulators.base import Reply, Request, Simulator
+
+PREFIX = "/api/v1"
+API_KEY = "vk_c2ltdWxhdG9yLWtleQ"
+CLINIC_ZONE = zoneinfo.ZoneInfo("Europe/Paris")
+NAMESPACE = uuid.UUID("6f1d2a0e-4b8c-4d7e-9a31-2f5c8e7b9d10")
+DEFAULT_MINUTES = 30
+OPENS, CLOSES = datetime.time(9), datetime.time(19)
+SLOT_TAKEN = "This time slot is no longer available"
+
+
+def stable_id(name: str) -> str:
+    """The simulator's id of a named record (the same in every run)."""
+    return str(uuid.uuid5(NAMESPACE, name))
+
+
+VETS = {
+    stable_id(f"vet:{name}"): {"id": stable_id(f"vet:{name}"), "name": name}
+    for name in ("Claire Martin", "Julien Bernard", "Sophie Lefèvre", "Thomas Moreau")
+}
+TYPES = {
+    stable_id(f"type:{name}"): {
+        "id": stable_id(f"type:{name}"),
+        "name": name,
+        "durationMinutes": minutes,
+        "color": color,
+    }
+    for name, minutes, color in (
+        ("Consultation", 20, "#4f9dde"),
+        ("Vaccination", 15, "#5cb85c"),
+        ("Chirurgie programmée", 120, "#d9534f"),
+        ("Consultation dermatologie", 40, "#f0ad4e"),
+        ("Téléconsultation", 15, "#9b59b6"),
+        ("Consultation NAC", 30, "#1abc9c"),
+    )
+}
+CLIENTS = {
+    stable_id(f"client:{given} {family}"): {
+        "id": stable_id(f"client:{given} {family}"),
+        "firstName": given,
+        "lastName": family,
+    }
+    for given, family in (("Camille", "Dubois"), ("Hugo", "Petit"), ("Léa", "Durand"))
+}
+PATIENTS = {
+    stable_id(f"patient:{name}"): {
+        "id": stable_id(f"patient:{name}"),
+        "name": name,
+        "species": species,
+        "clientId": stable_id(f"client:{owner}"),
+    }
+    for name, species, owner in (
+        ("Rex", "dog", "Camille Dubois"),
+        ("Minou", "cat", "Camille Dubois"),
+        ("Noisette", "rabbit", "Hugo Petit"),
+        ("Zorro", "ferret", "Léa Durand"),
+    )
+}
+
+
+class TreatsVetSimulator(Simulator):
+    vendor = "treatsvet"
+    api_key = API_KEY
+    routes = [
+        ("POST", rf"{PREFIX}/appointments", "create_appointment"),
+        ("GET", rf"{PREFIX}/appointments/types", "list_types"),
+        ("GET", rf"{PREFIX}/appointments/available-slots", "available_slots"),
+        ("GET", rf"{PREFIX}/appointments/(?P<id>[^/]+)", "get_appointment"),
+        ("GET", rf"{PREFIX}/clients", "list_clients"),
+        ("GET", rf"{PREFIX}/clients/(?P<id>[^/]+)", "get_client"),
+        ("GET", rf"{PREFIX}/patients", "list_patients"),
+        ("GET", rf"{PREFIX}/patients/(?P<id>[^/]+)", "get_patient"),
+    ]
+
+    def reset(self) -> None:
+        super().reset()
+        with self.lock:
+            self.appointments: dict[str, dict[str, Any]] = {}
+
+    def state(self) -> dict[str, Any]:
+        return {"appointments": list(self.appointments.values())}
+
+    # -- answers in Treats.vet's shape ------------------------------------------------------
+
+    def error(self, status: int, message: str) -> Reply:
+        return Reply(status, {"message": message})
+
+    def not_found(self, request: Request) -> Reply:
+        return self.error(404, "Resource not found")
+
+    def fault_reply(self, status: int) -> Reply:
+        if status == 429:
+            return Reply(
+                429,
+                {"message": "Rate limit exceeded. Please try again later.", "retryAfter": 1},
+                {"Retry-After": "1", "X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "0"},
+            )
+        return self.error(status, "Internal server error")
+
+    def dispatch(self, request: Request) -> Reply:
+        key = request.header("X-API-Key")
+        if not key:
+            return self.error(401, "Authentication required")
+        if key != self.api_key:
+            return self.error(401, "Invalid or expired API key")
+        return super().dispatch(request)
+
+    # -- reference data ----------------------------------------------------------------------
+
+    def list_types(self, request: Request) -> Reply:
+        return Reply(200, list(TYPES.values()))
+
+    def list_clients(self, request: Request) -> Reply:
+        return Reply(200, list(CLIENTS.values()))
+
+    def list_patients(self, request: Request) -> Reply:
+        return Reply(200, list(PATIENTS.values()))
+
+    def get_client(self, request: Request) -> Reply:
+        found = CLIENTS.get(request.match["id"])
+        return Reply(200, found) if found else self.not_found(request)
+
+    def get_patient(self, request: Request) -> Reply:
+        found = PATIENTS.get(request.match["id"])
+        return Reply(200, found) if found else self.not_found(request)
+
+    def available_slots(self, request: Request) -> Reply:
+        vet, day, kind = (
+            request.query.get(name, "") for name in ("vetId", "date", "appointmentTypeId")
+        )
+        if vet not in VETS:
+            return self.error(400, "vetId must be the id of a vet of the clinic")
+        if kind and kind not in TYPES:
+            return self.error(400, "appointmentTypeId must be the id of an appointment type")
+        try:
+            date = datetime.date.fromisoformat(day)
+        except ValueError:
+            return self.error(400, "date must be a date (YYYY-MM-DD)")
+        length = datetime.timedelta(minutes=_minutes(kind))
+        moment = datetime.datetime.combine(date, OPENS, CLINIC_ZONE).astimezone(datetime.UTC)
+        closes = datetime.datetime.combine(date, CLOSES, CLINIC_ZONE).astimezone(datetime.UTC)
+        now, slots = datetime.datetime.now(datetime.UTC), []
+        while moment + length <= closes:
+            if moment > now and not self._taken(vet, moment, moment + length):
+                slots.append({"startTime": _z(moment), "endTime": _z(moment + length)})
+            moment += length
+        return Reply(200, slots)
+
+    # -- appointments ----------------------------------------------------------------------
+
+    def get_appointment(self, request: Request) -> Reply:
+        found = self.appointments.get(request.match["id"])
+        return Reply(200, copy.deepcopy(found)) if found else self.not_found(request)
+
+    def create_appointment(self, request: Request) -> Reply:
+        body = request.json
+        if not isinstance(body, dict):
+            return self.error(400, "The request body must be a JSON object")
+        problem = _problem(body)
+        if problem:
+            return self.error(400, problem)
+        start = _instant(body["scheduledAt"])
+        end = start + datetime.timedelta(minutes=_minutes(body.get("appointmentTypeId")))
+        if self._taken(body["vetId"], start, end):
+            return self.error(409, SLOT_TAKEN)
+        now = datetime.datetime.now(datetime.UTC)
+        appointment = {
+            "id": str(uuid.uuid4()),
+            "clientId": body["clientId"],
+            "patientId": body["patientId"],
+            "appointmentTypeId": body.get("appointmentTypeId"),
+            "vetId": body["vetId"],
+            "scheduledAt": _z(start),
+            "endTime": _z(end),
+            "reason": body.get("reason") or "",
+            "isUrgent": body.get("isUrgent", False),
+            "status": "SCHEDULED",
+            "displayStatus": "Planifié",
+            "createdAt": _z(now),
+        }
+        self.appointments[appointment["id"]] = appointment
+        return Reply(201, copy.deepcopy(appointment))
+
+    def _taken(self, vet: str, start: datetime.datetime, end: datetime.datetime) -> bool:
+        for other in self.appointments.values():
+            if other["vetId"] != vet or other["status"] == "CANCELLED":
+                continue
+            if _instant(other["scheduledAt"]) < end and start < _instant(other["endTime"]):
+                return True
+        return False
+
+
+def _problem(body: dict[str, Any]) -> str:
+    """What is wrong with a create body, in the vendor's words; empty when nothing is."""
+    for name in ("clientId", "patientId", "vetId", "scheduledAt"):
+        if body.get(name) in (None, ""):
+            return f"{name} is required"
+    for name in ("clientId", "patientId", "vetId", "appointmentTypeId"):
+        if body.get(name) is not None and not _is_uuid(body[name]):
+            return f"{name} must be a UUID"
+    if body["vetId"] not in VETS:
+        return "vetId must be the id of a vet of the clinic"
+    if body.get("appointmentTypeId") is not None and body["appointmentTypeId"] not in TYPES:
+        return "appointmentTypeId must be the id of an appointment type"
+    known = PATIENTS.get(body["patientId"])
+    if known and known["clientId"] != body["clientId"]:
+        return "The patient does not belong to this client"
+    if not isinstance(body["scheduledAt"], str):
+        return "scheduledAt must be an ISO 8601 date-time"
+    try:
+        start = datetime.datetime.fromisoformat(body["scheduledAt"].replace("Z", "+00:00"))
+    except ValueError:
+        return "scheduledAt must be an ISO 8601 date-time"
+    if start.tzinfo is None:
+        return "scheduledAt must include a time zone (e.g. 2026-02-15T10:00:00Z)"
+    if start <= datetime.datetime.now(datetime.UTC):
+        return "scheduledAt must be in the future"
+    if "reason" in body and not isinstance(body["reason"], str):
+        return "reason must be a string"
+    if "isUrgent" in body and not isinstance(body["isUrgent"], bool):
+        return "isUrgent must be a boolean"
+    return ""
+
+
+def _is_uuid(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+def _minutes(kind: str | None) -> int:
+    return TYPES[kind]["durationMinutes"] if kind in TYPES else DEFAULT_MINUTES
+
+
+def _instant(text: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(datetime.UTC)
+
+
+def _z(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

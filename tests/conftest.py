@@ -3,6 +3,7 @@ from django.contrib.auth.models import Permission
 
 from scheduling.models import Role
 from tests.factories import ClinicFactory, ClinicMembershipFactory, UserFactory
+from tests.worlds import World, build_world
 
 
 @pytest.fixture(autouse=True)
@@ -40,3 +41,9 @@ def manager(clinic):
 def manager_client(client, manager):
     client.force_login(manager)
     return client
+
+
+@pytest.fixture
+def world(db) -> World:
+    """A clinic in Santiago ready to book in (see tests/worlds.py)."""
+    return build_world()

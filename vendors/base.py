@@ -40,7 +40,7 @@ REDACTED = "***"
 # without case, "_" or "-", so that first_name, firstName and FIRST-NAME all match.
 SENSITIVE_KEYS = {
     "authorization", "token", "accesstoken", "refreshtoken", "password", "secret",
-    "clientsecret", "apikey", "xapikey", "sessionid", "code", "username",
+    "clientsecret", "apikey", "xapikey", "sessionid", "username",
     "nombre", "apellidos", "nombresocial", "nombrepaciente", "nombresocialpaciente",
     "firstname", "lastname", "middlename", "name", "fullname", "email", "phone",
     "phonenumber", "celular", "telefono", "rut", "identitynumber", "dateofbirth",

@@ -26,10 +26,9 @@ def nexhealth(request: HttpRequest, connection_id: int) -> JsonResponse:
         event = parse_webhook(request.headers, request.body, secret)
     except InvalidWebhook as error:
         return JsonResponse({"error": str(error)}, status=403)
+    if event.sync is None:  # an event we do not act on: acknowledge, or NexHealth retries
+        return JsonResponse({"received": True, "settled": False})
     settled = delivery.settle(
-        connection,
-        event.external_id,
-        ok=event.settled == "synced",
-        vendor_status=event.event,
+        connection, event.external_id, ok=event.sync == "synced", vendor_status=event.event
     )
     return JsonResponse({"received": True, "settled": settled})

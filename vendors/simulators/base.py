@@ -120,7 +120,9 @@ class Simulator:
         return f"http://{host}:{port}"
 
     def start(self) -> Simulator:
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
         return self
 

@@ -1,0 +1,358 @@
+"""The delivery state machine against real simulators over real sockets."""
+
+import datetime
+import threading
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
+
+from scheduling import booking
+from scheduling.models import Appointment
+from tests.factories import VendorConnectionFactory
+from vendors.delivery import MAX_ATTEMPTS, claim, deliver, deliver_due
+from vendors.models import Delivery, DeliveryState, ExternalId, Operation
+from vendors.selectors import sync_of
+from vendors.simulators.dentalink import TOKEN, DentalinkSimulator
+from vendors.simulators.treatsvet import API_KEY, TreatsVetSimulator, stable_id
+
+State = DeliveryState
+LATER = datetime.timedelta(hours=1)
+
+
+def map_ids(connection, pairs) -> None:
+    for record, external_id, *role in pairs:
+        ExternalId.objects.create(
+            connection=connection,
+            content_type=ContentType.objects.get_for_model(record),
+            object_id=record.pk,
+            external_id=external_id,
+            role=role[0] if role else "",
+        )
+
+
+@pytest.fixture
+def dentalink(world, monkeypatch):
+    monkeypatch.setenv("DEMO_DENTALINK_TOKEN", TOKEN)
+    simulator = DentalinkSimulator()
+    simulator.timeout_seconds = 1.0
+    simulator.start()
+    connection = VendorConnectionFactory(
+        clinic=world.clinic,
+        vendor="dentalink",
+        base_url=f"{simulator.url}/api/v1",
+        secrets={"api_token": "DEMO_DENTALINK_TOKEN"},
+        options={"cancel_state_id": 1},
+        read_timeout=0.5,
+    )
+    map_ids(
+        connection,
+        [
+            (world.practitioner, "1"),
+            (world.location, "1"),
+            (world.rooms[0], "1"),
+            (world.rooms[1], "2"),
+            *[(patient, str(500 + n)) for n, patient in enumerate(world.patients)],
+        ],
+    )
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def treatsvet(world, monkeypatch):
+    monkeypatch.setenv("DEMO_TREATS_KEY", API_KEY)
+    simulator = TreatsVetSimulator()
+    simulator.timeout_seconds = 1.0
+    simulator.start()
+    connection = VendorConnectionFactory(
+        clinic=world.clinic,
+        vendor="treatsvet",
+        base_url=f"{simulator.url}/api/v1",
+        secrets={"api_key": "DEMO_TREATS_KEY"},
+        read_timeout=0.5,
+    )
+    map_ids(
+        connection,
+        [
+            (world.practitioner, stable_id("vet:Claire Martin")),
+            (world.appointment_type, stable_id("type:Consultation")),
+            *[(p, stable_id(f"patient:{p.pk}")) for p in world.patients],
+            *[(p, stable_id(f"owner:{p.pk}"), "guardian") for p in world.patients],
+        ],
+    )
+    yield simulator
+    simulator.stop()
+
+
+def only_delivery(appointment: Appointment, operation: str = Operation.BOOK) -> Delivery:
+    return Delivery.objects.get(appointment=appointment, operation=operation)
+
+
+def booked_at_vendor(simulator) -> int:
+    state = simulator.state()
+    return len(state.get("citas", state.get("appointments", [])))
+
+
+def test_booking_commits_a_queued_delivery_and_the_worker_syncs_it(world, dentalink):
+    appointment = world.book("09:00")
+    queued = only_delivery(appointment)
+
+    assert queued.state == State.QUEUED
+    sent = deliver(queued.pk)
+
+    assert sent.state == State.SYNCED
+    assert sent.attempts == 1
+    assert sent.external_id
+    assert ExternalId.objects.filter(object_id=appointment.pk, external_id=sent.external_id,
+                                     content_type__model="appointment").exists()  # fmt: skip
+    attempt = sent.attempts_log.get()
+    assert (attempt.http_status, attempt.outcome) == (201, "synced")
+    assert "***" in repr(attempt.exchanges)
+    assert sync_of([appointment])[appointment.pk]["state"] == "synced"
+    assert booked_at_vendor(dentalink) == 1
+
+
+def test_on_commit_hands_the_delivery_to_a_task(world, dentalink, settings,
+                                                django_capture_on_commit_callbacks):  # fmt: skip
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment = world.book("09:00")
+
+    assert only_delivery(appointment).state == State.SYNCED
+
+
+@pytest.mark.parametrize("fault", ["503", "500", "drop", "timeout", "429"])
+def test_transient_failures_are_retried_later(world, dentalink, fault):
+    dentalink.inject(fault, path="/api/v1/citas")
+    appointment = world.book("09:00")
+    started = timezone.now()
+
+    first = deliver(only_delivery(appointment).pk)
+
+    assert first.state == State.QUEUED
+    assert first.next_attempt_at > started
+    assert first.last_error
+    second = deliver_due(now=timezone.now() + LATER)
+    assert second == 1
+    assert only_delivery(appointment).state == State.SYNCED
+    assert booked_at_vendor(dentalink) == 1
+
+
+@pytest.mark.parametrize("fault", ["timeout_after", "drop_after", "500_after", "garbage_after"])
+def test_an_unknown_outcome_is_looked_up_never_sent_twice(world, dentalink, fault):
+    dentalink.inject(fault, path="/api/v1/citas")
+    appointment = world.book("09:00")
+
+    first = deliver(only_delivery(appointment).pk)
+    assert (first.state, first.outcome_unknown) == (State.QUEUED, True)
+    deliver_due(now=timezone.now() + LATER)
+
+    final = only_delivery(appointment)
+    assert final.state == State.SYNCED
+    assert booked_at_vendor(dentalink) == 1
+    posts = [r for r in dentalink.requests if r.method == "POST"]
+    assert len(posts) == 1
+
+
+def test_without_a_lookup_an_unknown_outcome_needs_a_person(world, treatsvet):
+    treatsvet.inject("timeout_after", path="/api/v1/appointments")
+    appointment = world.book("09:00")
+
+    final = deliver(only_delivery(appointment).pk)
+
+    assert final.state == State.NEEDS_ATTENTION
+    assert "cannot be asked" in final.last_error
+    assert deliver_due(now=timezone.now() + LATER) == 0
+    assert booked_at_vendor(treatsvet) == 1
+
+
+def test_retry_after_is_honoured(world, dentalink):
+    dentalink.inject("429", path="/api/v1/citas")
+    appointment = world.book("09:00")
+    before = timezone.now()
+
+    queued = deliver(only_delivery(appointment).pk)
+
+    assert queued.next_attempt_at >= before + datetime.timedelta(seconds=1)
+
+
+def test_a_permanent_refusal_needs_attention_with_the_vendors_words(world, dentalink):
+    ExternalId.objects.filter(content_type__model="practitioner").update(external_id="999")
+    appointment = world.book("09:00")
+
+    final = deliver(only_delivery(appointment).pk)
+
+    assert final.state == State.NEEDS_ATTENTION
+    assert final.attempts == 1
+    assert "Dentalink refused the booking" in final.last_error
+    assert deliver_due(now=timezone.now() + LATER) == 0
+
+
+def test_after_eight_attempts_it_gives_up(world, dentalink):
+    appointment = world.book("09:00")
+    dentalink.inject(*["503"] * MAX_ATTEMPTS, path="/api/v1/citas")
+    moment = timezone.now()
+
+    for _ in range(MAX_ATTEMPTS):
+        moment += LATER / 4
+        deliver_due(now=moment)
+
+    final = only_delivery(appointment)
+    assert final.state == State.NEEDS_ATTENTION
+    assert final.attempts == MAX_ATTEMPTS
+    assert final.last_error.startswith(f"Gave up after {MAX_ATTEMPTS} attempts")
+
+
+def test_a_claimed_delivery_cannot_be_claimed_again_until_its_lease_expires(world, dentalink):
+    appointment = world.book("09:00")
+    pk = only_delivery(appointment).pk
+
+    held = claim(delivery_id=pk)
+
+    assert held is not None
+    assert claim(delivery_id=pk) is None
+    expired = claim(delivery_id=pk, now=timezone.now() + LATER)
+    assert expired is not None
+    assert expired.outcome_unknown  # the first worker may have sent it
+
+
+def test_a_cancel_waits_for_its_booking_and_then_cancels_at_the_vendor(world, dentalink):
+    appointment = world.book("09:00")
+    booking.cancel_appointment(appointment, reason="Patient is travelling")
+    cancel = only_delivery(appointment, Operation.CANCEL)
+
+    assert deliver(cancel.pk) is None  # the booking goes first
+    deliver_due()
+
+    assert only_delivery(appointment).state == State.SYNCED
+    final = only_delivery(appointment, Operation.CANCEL)
+    assert final.state == State.SYNCED
+    assert sync_of([appointment])[appointment.pk]["state"] == "synced"
+
+
+def test_treatsvet_has_no_cancel_so_a_person_is_asked(world, treatsvet):
+    appointment = world.book("09:00")
+    deliver_due()
+    booking.cancel_appointment(appointment, reason="Owner called")
+
+    deliver_due()
+
+    final = only_delivery(appointment, Operation.CANCEL)
+    assert final.state == State.NEEDS_ATTENTION
+    assert "cancel the appointment in Treats.vet too" in final.last_error
+
+
+def test_reschedule_cancels_the_old_one_and_books_the_new_time(world, dentalink):
+    appointment = world.book("09:00")
+    deliver_due()
+    booking.reschedule_appointment(appointment, start=world.at("10:00"), now=world.at("08:00")
+                                   - datetime.timedelta(days=3))  # fmt: skip
+
+    deliver_due()
+
+    moved = only_delivery(appointment, Operation.RESCHEDULE)
+    assert moved.state == State.SYNCED
+    assert moved.external_id != only_delivery(appointment).external_id
+
+
+def test_a_missing_mapping_needs_attention_with_what_to_map(world, dentalink):
+    ExternalId.objects.filter(content_type__model="patient").delete()
+    appointment = world.book("09:00")
+
+    final = deliver(only_delivery(appointment).pk)
+
+    assert final.state == State.NEEDS_ATTENTION
+    assert "patient" in final.last_error.lower()
+    assert not dentalink.requests
+
+
+def test_local_clinics_deliver_nothing(world):
+    appointment = world.book("09:00")
+
+    assert not Delivery.objects.exists()
+    assert sync_of([appointment])[appointment.pk]["state"] == "not_required"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweepers_never_send_one_delivery_twice(world, dentalink):
+    for hhmm in ("09:00", "09:30", "10:00", "10:30"):
+        world.book(hhmm)
+    barrier = threading.Barrier(2)
+    from django.db import connection
+
+    def sweep() -> None:
+        barrier.wait()
+        try:
+            deliver_due()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert set(Delivery.objects.values_list("state", flat=True)) == {State.SYNCED}
+    assert set(Delivery.objects.values_list("attempts", flat=True)) == {1}
+    assert booked_at_vendor(dentalink) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nexhealth_stays_accepted_until_its_signed_webhook_settles_it(
+    world, live_server, monkeypatch
+):
+    from django.urls import reverse
+
+    from vendors.simulators import nexhealth
+
+    monkeypatch.setenv("NX_KEY", nexhealth.API_KEY)
+    monkeypatch.setenv("NX_HOOK", "hook-secret")
+    connection = VendorConnectionFactory(
+        clinic=world.clinic,
+        vendor="nexhealth",
+        secrets={"api_key": "NX_KEY", "webhook_secret": "NX_HOOK"},
+        options={"subdomain": nexhealth.SUBDOMAIN},
+        base_url="http://127.0.0.1:9",
+    )
+    simulator = nexhealth.NexHealthSimulator(
+        webhook_url=live_server.url + reverse("vendors:nexhealth-webhook", args=[connection.pk]),
+        webhook_secret="hook-secret",
+        webhook_delay=None,
+    ).start()
+    connection.base_url = simulator.url
+    connection.save()
+    map_ids(connection, [(world.practitioner, "201"), (world.location, "101"), (world.rooms[0], "301"),
+                         (world.patients[0], "501")])  # fmt: skip
+    try:
+        appointment = world.book("09:00")
+        accepted = deliver(only_delivery(appointment).pk)
+        assert accepted.state == State.ACCEPTED, accepted.last_error
+        assert sync_of([appointment])[appointment.pk]["state"] == "accepted"
+
+        simulator.run_insertions()
+        simulator.wait_for_webhooks(1)
+
+        assert only_delivery(appointment).state == State.SYNCED
+    finally:
+        simulator.stop()
+
+
+@pytest.mark.django_db
+def test_a_webhook_with_a_bad_signature_is_refused(client, monkeypatch):
+    from django.urls import reverse
+
+    monkeypatch.setenv("NX_HOOK", "hook-secret")
+    connection = VendorConnectionFactory(vendor="nexhealth",
+                                         secrets={"webhook_secret": "NX_HOOK"})  # fmt: skip
+
+    response = client.post(
+        reverse("vendors:nexhealth-webhook", args=[connection.pk]),
+        data=b'{"event_name": "appointment_insertion.complete"}',
+        content_type="application/json",
+        headers={"timestamp": "2026-11-22T00:00:00Z", "signature": "0" * 64},
+    )
+
+    assert response.status_code == 403

@@ -1,0 +1,452 @@
+"""NexHealth Synchronizer API (v3.0.0): payloads, paths and status tables.
+
+Writes are asynchronous: `POST /appointments` answers 201 once NexHealth has *accepted* the
+appointment; it reaches the practice's EHR later and NexHealth then sends the webhook
+`appointment_insertion.complete` (or `.failed` / `.timed_out`). `book` therefore returns
+`settled=False`; the delivery settles on `parse_webhook` or on `lookup` (foreign_id set).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import requests
+
+from vendors.base import Adapter
+from vendors.errors import (
+    OutcomeUnknown,
+    VendorConfigurationError,
+    VendorError,
+    VendorValidationError,
+)
+from vendors.types import BookingRequest, VendorAppointment
+
+API_VERSION = "v3.0.0"
+# Tokens live one hour in production (24 h in the sandbox); renew a little before that.
+TOKEN_NAME = "token"
+TOKEN_LIFETIME = datetime.timedelta(hours=1)
+TOKEN_MARGIN = datetime.timedelta(minutes=5)
+NOTE_LIMIT = 128
+
+# The appointment's booleans, most final first: the first one set names the status.
+STATUS_FLAGS: tuple[tuple[str, str], ...] = (
+    ("deleted", "cancelled"),
+    ("cancelled", "cancelled"),
+    ("patient_missed", "no_show"),
+    ("checked_out", "completed"),
+    ("checkin_at", "arrived"),
+    ("confirmed", "confirmed"),
+    ("patient_confirmed", "confirmed"),
+)
+UNCONFIRMED = "unconfirmed"
+
+# appointment_insertion events -> the delivery's sync state.
+INSERTION_EVENTS = {
+    "appointment_insertion.complete": "synced",
+    "appointment_insertion.failed": "needs_attention",
+    "appointment_insertion.timed_out": "needs_attention",
+    "appointment_insertion.incomplete": "needs_attention",
+}
+
+REFERENCE_PATHS = {
+    "locations": "locations",
+    "practitioners": "providers",
+    "rooms": "operatories",
+    "appointment_types": "appointment_types",
+    "patients": "patients",
+}
+
+# Appointment fields kept in VendorAppointment.details: identifiers and times, no patient data.
+DETAIL_FIELDS = (
+    "foreign_id", "location_id", "provider_id", "operatory_id", "appointment_type_id",
+    "start_time", "end_time", "timezone", "last_sync_time",
+)  # fmt: skip
+
+
+class InvalidWebhook(VendorError):
+    """A webhook whose signature or timestamp does not check out: refuse it, act on nothing."""
+
+
+class InsertionFailed(VendorError):
+    """NexHealth accepted the appointment but never wrote it to the practice's EHR."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhookEvent:
+    """One verified NexHealth webhook."""
+
+    event: str  # e.g. "appointment_insertion.complete"
+    external_id: str
+    # "synced" or "needs_attention"; None for an event that settles nothing.
+    sync: str | None
+    appointment: VendorAppointment
+    sent_at: datetime.datetime
+
+
+class NexHealthAdapter(Adapter):
+    vendor = "nexhealth"
+    label = "NexHealth"
+
+    # -- operations ---------------------------------------------------------------------
+
+    def book(self, request: BookingRequest) -> VendorAppointment:
+        params = {
+            **self._scope(request),
+            "notify_patient": "true" if _flag(self.settings.option("notify_patient")) else "false",
+        }
+        body = self.call(
+            "POST", "appointments", params=params, json_body={"appt": self._appt(request)}
+        )
+        return self._appointment(self._data(body, "appt"))
+
+    def cancel(
+        self, external_id: str, request: BookingRequest, *, reason: str = ""
+    ) -> VendorAppointment:
+        # NexHealth has no cancellation reason; `note` would overwrite the booking's note.
+        body = self.call(
+            "PATCH",
+            f"appointments/{external_id}",
+            params={"subdomain": self._subdomain()},
+            json_body={"appt": {"cancelled": True}},
+        )
+        return self._appointment(self._data(body, "appt"), settled=True)
+
+    def find(self, request: BookingRequest) -> VendorAppointment | None:
+        patient, provider = self._ref(request, "patient"), self._ref(request, "practitioner")
+        params = {
+            **self._scope(request),
+            "start": _utc(request.start),
+            "end": _utc(request.end),
+            "patient_ids[]": [patient],
+            "provider_ids[]": [provider],
+        }
+        for appt in self._list(self.call("GET", "appointments", params=params)):
+            if (
+                not appt.get("cancelled")
+                and str(appt.get("patient_id")) == str(patient)
+                and str(appt.get("provider_id")) == str(provider)
+                and self._start_of(appt) == request.start
+            ):
+                return self._appointment(appt)
+        return None
+
+    def lookup(self, external_id: str) -> VendorAppointment:
+        body = self.call(
+            "GET", f"appointments/{external_id}", params={"subdomain": self._subdomain()}
+        )
+        appt = self._data(body, "appt")
+        found = self._appointment(appt)
+        start = self._start_of(appt)
+        if not found.settled and start and start <= datetime.datetime.now(datetime.UTC):
+            # NexHealth's "timed_out": the start passed before the write reached the EHR.
+            raise InsertionFailed(
+                "NexHealth never wrote this appointment to the practice's system and its start "
+                "time has passed; book it again in the practice's system.",
+                vendor=self.vendor,
+            )
+        return found
+
+    def reference(self, kind: str) -> list[dict[str, Any]]:
+        path = REFERENCE_PATHS.get(kind)
+        if path is None:
+            return super().reference(kind)
+        subdomain = self._subdomain()
+        if kind == "locations":
+            return self._records(path, {"subdomain": subdomain})
+        # Without a location option: the union over the institution's locations.
+        location = self.settings.option("location_id")
+        locations = [location] if location else [loc["id"] for loc in self.reference("locations")]
+        found: dict[str, dict[str, Any]] = {}
+        for each in locations:
+            for item in self._records(path, {"subdomain": subdomain, "location_id": str(each)}):
+                found.setdefault(str(item.get("id")), item)
+        return list(found.values())
+
+    def check(self) -> str:
+        locations = self._list(
+            self.call("GET", "locations", params={"subdomain": self._subdomain()})
+        )
+        return (
+            f"NexHealth answered for the institution “{self._subdomain()}” with "
+            f"{len(locations)} location(s)."
+        )
+
+    # -- auth ----------------------------------------------------------------------------
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Nex-Api-Version": API_VERSION, "Authorization": f"Bearer {self._token()}"}
+
+    def reauthenticate(self) -> bool:
+        cached = self.store.get(TOKEN_NAME)
+        if not cached or not cached[0]:
+            return False  # nothing to drop: the key itself was refused
+        self.store.put(TOKEN_NAME, "", None)
+        return True
+
+    def _token(self) -> str:
+        now = datetime.datetime.now(datetime.UTC)
+        cached = self.store.get(TOKEN_NAME)
+        if cached and cached[0] and cached[1] and cached[1] > now:
+            return cached[0]
+        if cached and cached[0]:
+            self.store.put(TOKEN_NAME, "", None)
+        body = self.call(
+            "POST",
+            "authenticates",
+            headers={"Nex-Api-Version": API_VERSION, "Authorization": self.secret("api_key")},
+            authenticate=False,
+        )
+        data = self._data(body)
+        token = data.get("token") if isinstance(data, Mapping) else None
+        if not isinstance(token, str) or not token:
+            raise OutcomeUnknown(
+                "NexHealth answered the authentication without a token; it will be tried again.",
+                vendor=self.vendor,
+            )
+        self.store.put(TOKEN_NAME, token, now + TOKEN_LIFETIME - TOKEN_MARGIN)
+        return token
+
+    # -- errors --------------------------------------------------------------------------
+
+    def message_of(self, body: Any) -> str:
+        if isinstance(body, Mapping):
+            said = "; ".join(_strings(body.get("error")))
+            return said or "; ".join(_strings(body.get("description")))
+        return super().message_of(body)
+
+    def error_for(self, status: int, body: Any, response: requests.Response) -> VendorError:
+        if status == 403:
+            # The key is valid but cannot reach this subdomain or location: re-authenticating
+            # cannot help, the connection's settings must change.
+            said = self.message_of(body)
+            return VendorConfigurationError(
+                "NexHealth refused access to this institution or location (HTTP 403): check "
+                "the connection's subdomain and location ID and that its API key belongs to "
+                "that institution.",
+                vendor=self.vendor,
+                status=status,
+                vendor_message=said,
+            )
+        return super().error_for(status, body, response)
+
+    # -- mapping -------------------------------------------------------------------------
+
+    def _data(self, body: Any, key: str | None = None) -> Any:
+        """The `data` of NexHealth's envelope; `code: false` is a refusal even with a 2xx."""
+        if not isinstance(body, Mapping) or "code" not in body:
+            raise OutcomeUnknown(
+                "NexHealth answered without its usual envelope; it will be checked before "
+                "sending again.",
+                vendor=self.vendor,
+            )
+        if body["code"] is not True:
+            said = self.message_of(body)
+            raise VendorValidationError(
+                f"NexHealth refused the request: {said or 'no reason given'}.",
+                vendor=self.vendor,
+                vendor_message=said,
+            )
+        data = body.get("data")
+        if key is None:
+            return data
+        record = data.get(key) if isinstance(data, Mapping) else None
+        if not isinstance(record, Mapping) or record.get("id") in (None, ""):
+            raise OutcomeUnknown(
+                "NexHealth answered without the appointment; it will be checked before sending "
+                "again.",
+                vendor=self.vendor,
+            )
+        return record
+
+    def _list(self, body: Any) -> list[Mapping[str, Any]]:
+        data = self._data(body)
+        if isinstance(data, Mapping):  # some lists come wrapped, e.g. {"appointments": [...]}
+            data = next((value for value in data.values() if isinstance(value, list)), None)
+        if not isinstance(data, list):
+            raise OutcomeUnknown(
+                "NexHealth answered a list call without a list.", vendor=self.vendor
+            )
+        return [item for item in data if isinstance(item, Mapping)]
+
+    def _records(self, path: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [dict(item) for item in self._list(self.call("GET", path, params=params))]
+
+    def _appointment(
+        self, appt: Mapping[str, Any], *, settled: bool | None = None
+    ) -> VendorAppointment:
+        vendor_status, status = status_of(appt)
+        return VendorAppointment(
+            external_id=str(appt["id"]),
+            vendor_status=vendor_status,
+            status=status,
+            settled=bool(appt.get("foreign_id")) if settled is None else settled,
+            details={name: appt.get(name) for name in DETAIL_FIELDS if name in appt},
+        )
+
+    def _start_of(self, appt: Mapping[str, Any]) -> datetime.datetime | None:
+        try:
+            return self.parse_time(str(appt.get("start_time")))
+        except ValueError:
+            return None
+
+    def _appt(self, request: BookingRequest) -> dict[str, Any]:
+        zone = request.local_start.tzinfo
+        appt: dict[str, Any] = {
+            "patient_id": self._ref(request, "patient"),
+            "provider_id": self._ref(request, "practitioner"),
+            "start_time": request.local_start.isoformat(),
+            "end_time": request.end.astimezone(zone).isoformat(),
+        }
+        if request.refs.get("appointment_type"):
+            appt["appointment_type_id"] = self._ref(request, "appointment_type")
+        if request.refs.get("room"):
+            appt["operatory_id"] = self._ref(request, "room")
+        elif _flag(self.settings.option("map_by_operatory")):
+            raise VendorConfigurationError(
+                "This NexHealth location books by operatory: map this room to a NexHealth "
+                "operatory in the admin (External IDs).",
+                vendor=self.vendor,
+            )
+        if request.comment:
+            appt["note"] = request.comment[:NOTE_LIMIT]
+        return appt
+
+    def _scope(self, request: BookingRequest) -> dict[str, Any]:
+        location = request.refs.get("location") or self.settings.option("location_id")
+        if not location:
+            raise VendorConfigurationError(
+                "Map this location to a NexHealth location in the admin (External IDs), or set "
+                "the connection option “location_id”.",
+                vendor=self.vendor,
+            )
+        return {"subdomain": self._subdomain(), "location_id": str(location)}
+
+    def _subdomain(self) -> str:
+        return str(self.settings.option("subdomain", required=True))
+
+    def _ref(self, request: BookingRequest, role: str) -> int:
+        value = request.refs.get(role, "")
+        what = REF_WORDS[role]
+        if not value:
+            raise VendorConfigurationError(
+                f"Map this {what[0]} to a NexHealth {what[1]} in the admin (External IDs).",
+                vendor=self.vendor,
+            )
+        try:
+            return int(value)
+        except ValueError:
+            raise VendorConfigurationError(
+                f"The NexHealth ID of this {what[0]} must be a number; fix it in the admin "
+                "(External IDs).",
+                vendor=self.vendor,
+            ) from None
+
+
+REF_WORDS = {
+    "patient": ("patient", "patient"),
+    "practitioner": ("practitioner", "provider"),
+    "appointment_type": ("appointment type", "appointment type"),
+    "room": ("room", "operatory"),
+}
+
+
+def status_of(appt: Mapping[str, Any]) -> tuple[str, str]:
+    """(vendor status, canonical status) from the appointment's booleans."""
+    for flag, status in STATUS_FLAGS:
+        if appt.get(flag):
+            return flag, status
+    return UNCONFIRMED, UNCONFIRMED
+
+
+def signature_of(secret: str, timestamp: str, body: bytes) -> str:
+    """NexHealth's webhook signature: hex HMAC-SHA256 over "{timestamp}.{base64(body)}"."""
+    message = f"{timestamp}.{base64.b64encode(body).decode('ascii')}"
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def parse_webhook(
+    headers: Mapping[str, str],
+    body: bytes,
+    secret: str,
+    *,
+    now: datetime.datetime | None = None,
+    tolerance_seconds: int = 300,
+) -> WebhookEvent:
+    """Verify one NexHealth webhook (signature, then freshness) and read its appointment."""
+    if not secret:
+        raise VendorConfigurationError(
+            "The NexHealth connection has no webhook secret: paste the endpoint's secret_key "
+            "into the connection in the admin.",
+            vendor=NexHealthAdapter.vendor,
+        )
+    found = {name.lower(): value for name, value in headers.items()}
+    timestamp, signature = found.get("timestamp", ""), found.get("signature", "")
+    if not timestamp or not signature:
+        raise _invalid("it has no timestamp or signature header")
+    if not hmac.compare_digest(signature_of(secret, timestamp, body), signature.strip().lower()):
+        raise _invalid("its signature does not match the connection's webhook secret")
+    sent_at = _moment(timestamp)
+    now = now or datetime.datetime.now(datetime.UTC)
+    if sent_at is None or abs((now - sent_at).total_seconds()) > tolerance_seconds:
+        raise _invalid("its timestamp is missing, malformed or too far from now")
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    data = payload.get("data") if isinstance(payload, Mapping) else None
+    appt = data.get("appointment", data.get("appt", data)) if isinstance(data, Mapping) else None
+    event = payload.get("event_name") if isinstance(payload, Mapping) else None
+    if not isinstance(event, str) or not isinstance(appt, Mapping) or appt.get("id") is None:
+        raise _invalid("it carries no event name or appointment")
+    sync = INSERTION_EVENTS.get(event)
+    vendor_status, status = status_of(appt)
+    appointment = VendorAppointment(
+        external_id=str(appt["id"]),
+        vendor_status=vendor_status,
+        status=status,
+        settled=sync is not None or bool(appt.get("foreign_id")),
+        details={name: appt.get(name) for name in DETAIL_FIELDS if name in appt},
+    )
+    return WebhookEvent(event, appointment.external_id, sync, appointment, sent_at)
+
+
+def _invalid(why: str) -> InvalidWebhook:
+    return InvalidWebhook(f"Refused a NexHealth webhook: {why}.", vendor=NexHealthAdapter.vendor)
+
+
+def _moment(value: str) -> datetime.datetime | None:
+    """A webhook timestamp: ISO 8601 (what NexHealth documents) or Unix seconds."""
+    try:
+        if value.replace(".", "", 1).isdigit():
+            return datetime.datetime.fromtimestamp(float(value), datetime.UTC)
+        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        return None
+    return moment.astimezone(datetime.UTC) if moment.tzinfo else None
+
+
+def _utc(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    """NexHealth's `error`/`description`: a string, a list of strings, or lists of them."""
+    if isinstance(value, str):
+        if value:
+            yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)

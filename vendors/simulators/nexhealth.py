@@ -1,0 +1,612 @@
+"""NexHealth Synchronizer API v3.0.0, as much of it as the adapter calls.
+
+Every reply uses NexHealth's envelope {code, description, data, error: [strings], count}.
+Calls without `Nex-Api-Version` answer 404 (as NexHealth does); calls without a valid bearer
+token answer 401; a subdomain or location the key cannot reach answers 403.
+
+Writes are asynchronous, as at NexHealth: `POST /appointments` answers 201 with
+`foreign_id: null`; `webhook_delay` seconds later the simulator "inserts" the appointment into
+its pretend EHR (sets `foreign_id`) and, when a webhook target is set, POSTs the signed event
+`appointment_insertion.complete`, `.failed` or `.timed_out`. NexHealth has no slot-taken
+answer: like the EHR behind it, the simulator accepts an overlapping booking and fails its
+insertion later. Extra control endpoint:
+  POST /__simulator/webhook {"url": ..., "secret": ..., "delay": 1.0, "fail_insertions": 0}
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import datetime
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.request
+import zoneinfo
+from typing import Any
+
+from vendors.simulators.base import Reply, Request, Simulator
+
+API_KEY = "sim-nexhealth-api-key"
+SUBDOMAIN = "sim-dental"
+INSTITUTION_ID = 1
+VERSIONS = ("v3.0.0", "v20240412")
+TOKEN_SECONDS = 3600
+NO_ACCESS = "You don't have access to perform this action."
+FIRST_APPOINTMENT_ID = 1001
+NOTE_LIMIT = 128
+
+LOCATIONS = [
+    {"id": 101, "name": "Downtown Dental", "tz": "America/New_York", "map_by_operatory": True},
+    {"id": 102, "name": "Uptown Dental", "tz": "America/Chicago", "map_by_operatory": False},
+]
+PROVIDERS = [
+    {"id": 201, "first_name": "Ana", "last_name": "Ruiz", "location_ids": [101, 102]},
+    {"id": 202, "first_name": "Ben", "last_name": "Okafor", "location_ids": [101]},
+    {"id": 203, "first_name": "Chen", "last_name": "Li", "location_ids": [102]},
+]
+OPERATORIES = [
+    {"id": 301, "name": "OP1", "display_name": "Operatory 1", "location_id": 101},
+    {"id": 302, "name": "OP2", "display_name": "Operatory 2", "location_id": 101},
+    {"id": 303, "name": "OP1", "display_name": "Operatory 1", "location_id": 102},
+]
+APPOINTMENT_TYPES = [
+    {"id": 401, "name": "Cleaning", "minutes": 60},
+    {"id": 402, "name": "Exam", "minutes": 30},
+    {"id": 403, "name": "Filling", "minutes": 45},
+]
+PATIENTS = [
+    {"id": 501, "first_name": "María", "last_name": "González", "email": "maria@example.org",
+     "date_of_birth": "1985-04-12", "phone_number": "5550100"},
+    {"id": 502, "first_name": "John", "last_name": "Smith", "email": "john@example.org",
+     "date_of_birth": "1990-11-30", "phone_number": "5550101"},
+    {"id": 503, "first_name": "Aiko", "last_name": "Tanaka", "email": "aiko@example.org",
+     "date_of_birth": "2012-01-05", "phone_number": "5550102"},
+]  # fmt: skip
+
+
+def envelope(data: Any = None, *, errors: list[str] | None = None, description: Any = None,
+             count: int | None = None) -> dict[str, Any]:  # fmt: skip
+    body: dict[str, Any] = {
+        "code": not errors,
+        "description": description,
+        "error": list(errors or []),
+        "data": data,
+    }
+    if count is not None:
+        body["count"] = count
+    return body
+
+
+def refuse(status: int, *messages: str) -> Reply:
+    return Reply(status, envelope(errors=list(messages)))
+
+
+def iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class NexHealthSimulator(Simulator):
+    vendor = "nexhealth"
+    routes = [
+        ("POST", r"/authenticates", "authenticate"),
+        ("POST", r"/appointments", "create_appointment"),
+        ("GET", r"/appointments", "list_appointments"),
+        ("GET", r"/appointments/(?P<id>\d+)", "show_appointment"),
+        ("PATCH", r"/appointments/(?P<id>\d+)", "update_appointment"),
+        ("GET", r"/locations", "list_locations"),
+        ("GET", r"/providers", "list_providers"),
+        ("GET", r"/operatories", "list_operatories"),
+        ("GET", r"/appointment_types", "list_appointment_types"),
+        ("GET", r"/patients", "list_patients"),
+    ]
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        webhook_delay: float | None = 1.0,
+        webhook_url: str = "",
+        webhook_secret: str = "",
+    ) -> None:
+        # Webhook target and delay are configuration: they survive reset().
+        self.webhook_delay = webhook_delay  # None: insert only when run_insertions() is called
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret
+        self.generation = 0
+        self.timers: list[threading.Timer] = []
+        super().__init__(host, port)
+        self.delivered = threading.Condition(self.lock)
+
+    # -- state ------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        super().reset()
+        with self.lock:
+            self.generation += 1  # timers of the previous generation do nothing
+            for timer in self.timers:
+                timer.cancel()
+            self.timers = []
+            self.tokens: dict[str, float] = {}
+            self.appointments: dict[int, dict[str, Any]] = {}
+            self.insertions: dict[int, str] = {}  # id -> pending | complete | failed | timed_out
+            self.failing: set[int] = set()
+            self.fail_insertions = 0
+            self.soft_refusals: collections.deque[str] = collections.deque()
+            self.webhooks: list[dict[str, Any]] = []
+            self.next_id = FIRST_APPOINTMENT_ID
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "appointments": list(self.appointments.values()),
+            "insertions": {str(key): value for key, value in self.insertions.items()},
+            "tokens": len(self.tokens),
+            "webhooks": [dict(webhook) for webhook in self.webhooks],
+            "webhook": {"url": self.webhook_url, "delay": self.webhook_delay},
+        }
+
+    def stop(self) -> None:
+        with self.lock:
+            for timer in self.timers:
+                timer.cancel()
+        super().stop()
+
+    # -- knobs for tests and the demo --------------------------------------------------------
+
+    def expire_tokens(self) -> None:
+        """Every issued bearer token stops working (as after an hour)."""
+        with self.lock:
+            self.tokens.clear()
+
+    def refuse_next(self, message: str) -> None:
+        """The next authenticated call answers 200 with `code: false` and this error."""
+        with self.lock:
+            self.soft_refusals.append(message)
+
+    def set_flags(self, appointment_id: int | str, **flags: Any) -> None:
+        """Change an appointment as the practice would in its EHR (confirmed, checkin_at...)."""
+        with self.lock:
+            appt = self.appointments[int(appointment_id)]
+            appt.update(flags)
+            appt["updated_at"] = iso(now())
+
+    def run_insertions(self) -> list[str]:
+        """Insert every pending appointment now, in booking order; the outcomes."""
+        with self.lock:
+            pending = [key for key, value in self.insertions.items() if value == "pending"]
+            generation = self.generation
+        return [self._insert(key, generation) or "" for key in pending]
+
+    def wait_for_webhooks(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Block until `count` insertion events are done (delivered or not); all of them."""
+        deadline = time.monotonic() + timeout
+        with self.delivered:
+            while sum(1 for w in self.webhooks if w["done"]) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{len(self.webhooks)} webhook(s), expected {count}")
+                self.delivered.wait(left)
+            return [dict(webhook) for webhook in self.webhooks]
+
+    def _control(self, request: Request) -> Reply:
+        if request.path == "/__simulator/webhook" and request.method == "POST":
+            data = request.json if isinstance(request.json, dict) else {}
+            try:
+                delay = data.get("delay", self.webhook_delay)
+                delay = None if delay is None else float(delay)
+                failing = int(data.get("fail_insertions", 0))
+            except (TypeError, ValueError):
+                return Reply(400, {"message": "delay must be a number or null"})
+            with self.lock:
+                self.webhook_url = str(data.get("url", self.webhook_url))
+                self.webhook_secret = str(data.get("secret", self.webhook_secret))
+                self.webhook_delay = delay
+                self.fail_insertions += failing
+                return Reply(200, self.state()["webhook"])
+        return super()._control(request)
+
+    # -- dispatch: version header, bearer token, soft refusals -------------------------------
+
+    def dispatch(self, request: Request) -> Reply:
+        version = request.header("nex-api-version")
+        if version.lower() in ("v2", "2"):
+            return refuse(400, "API version 'v2' is below the minimum allowed.")
+        if version not in VERSIONS:
+            return refuse(404, "Not Found")
+        with self.lock:
+            if request.path != "/authenticates":
+                scheme, _, token = request.header("authorization").partition(" ")
+                if scheme != "Bearer" or self.tokens.get(token, 0) < time.time():
+                    return refuse(401, "Invalid Credentials")
+                if self.soft_refusals:
+                    return Reply(200, envelope(errors=[self.soft_refusals.popleft()]))
+        return super().dispatch(request)
+
+    def not_found(self, request: Request) -> Reply:
+        return refuse(404, "Not Found")
+
+    def fault_reply(self, status: int) -> Reply:
+        if status == 429:
+            return Reply(429, envelope(errors=["Too many requests"]), {"Retry-After": "1"})
+        return refuse(status, "Internal Server Error" if status == 500 else "Service Unavailable")
+
+    # -- auth -------------------------------------------------------------------------------
+
+    def authenticate(self, request: Request) -> Reply:
+        if request.header("authorization") != API_KEY:
+            return refuse(401, "Invalid Credentials")
+        token = secrets.token_urlsafe(24)
+        self.tokens[token] = time.time() + TOKEN_SECONDS
+        return Reply(200, envelope({"token": token}, description="Authenticated"))
+
+    def _scope(
+        self, request: Request, *, location: bool
+    ) -> tuple[dict[str, Any] | None, Reply | None]:
+        """The location of a call (None when not asked for), or NexHealth's refusal."""
+        if request.query.get("subdomain") != SUBDOMAIN:
+            return None, refuse(403, NO_ACCESS)
+        if not location:
+            return None, None
+        found = next(
+            (loc for loc in LOCATIONS if str(loc["id"]) == request.query.get("location_id")),
+            None,
+        )
+        if found is None:
+            return None, refuse(403, NO_ACCESS)
+        return found, None
+
+    # -- appointments -----------------------------------------------------------------------
+
+    def create_appointment(self, request: Request) -> Reply:
+        location, refusal = self._scope(request, location=True)
+        if refusal or location is None:
+            return refusal or refuse(403, NO_ACCESS)
+        if request.query.get("notify_patient", "false") not in ("true", "false"):
+            return refuse(400, "notify_patient must be true or false")
+        body = request.json
+        appt = body.get("appt") if isinstance(body, dict) else None
+        if not isinstance(appt, dict):
+            return refuse(400, "appt is required")
+        errors: list[str] = []
+        patient_id = _integer(appt, "patient_id", errors)
+        provider_id = _integer(appt, "provider_id", errors)
+        type_id = _integer(appt, "appointment_type_id", errors, required=False)
+        operatory_id = _integer(appt, "operatory_id", errors, required=False)
+        start = _moment(appt, "start_time", errors)
+        end = _moment(appt, "end_time", errors, required=False)
+        note = appt.get("note")
+        if patient_id is not None and not _known(PATIENTS, patient_id):
+            errors.append(f"Patient {patient_id} not found")
+        if provider_id is not None and not any(
+            p["id"] == provider_id and location["id"] in p["location_ids"] for p in PROVIDERS
+        ):
+            errors.append(f"Provider {provider_id} not found at this location")
+        kind = _known(APPOINTMENT_TYPES, type_id) if type_id is not None else None
+        if type_id is not None and kind is None:
+            errors.append(f"Appointment type {type_id} not found")
+        if appt.get("operatory_id") is None and location["map_by_operatory"]:
+            errors.append("operatory_id is required for locations that map by operatory")
+        if operatory_id is not None and not any(
+            o["id"] == operatory_id and o["location_id"] == location["id"] for o in OPERATORIES
+        ):
+            errors.append(f"Operatory {operatory_id} not found at this location")
+        if note is not None and not isinstance(note, str):
+            errors.append("note must be a string")
+        elif isinstance(note, str) and len(note) > NOTE_LIMIT:
+            errors.append(f"note is too long (maximum is {NOTE_LIMIT} characters)")
+        if start is not None and start <= now():
+            errors.append("start_time must be in the future")
+        if start is not None and end is None and "end_time" not in appt:
+            if kind is None:
+                errors.append("end_time or appointment_type_id is required")
+            else:
+                end = start + datetime.timedelta(minutes=kind["minutes"])
+        if start is not None and end is not None and end <= start:
+            errors.append("end_time must be after start_time")
+        if errors or start is None or end is None:
+            return refuse(400, *(errors or ["start_time is required"]))
+        record = self._store(location, appt, start, end)
+        return Reply(201, envelope({"appt": self._with_patient(record)}, count=1))
+
+    def _store(
+        self,
+        location: dict[str, Any],
+        appt: dict[str, Any],
+        start: datetime.datetime,
+        end: datetime.datetime,
+    ) -> dict[str, Any]:
+        appointment_id = self.next_id
+        self.next_id += 1
+        provider = next(p for p in PROVIDERS if p["id"] == appt["provider_id"])
+        zone = zoneinfo.ZoneInfo(location["tz"])
+        stamp = iso(now())
+        record = {
+            "id": appointment_id,
+            "patient_id": appt["patient_id"],
+            "provider_id": appt["provider_id"],
+            "provider_name": f"{provider['first_name']} {provider['last_name']}",
+            "start_time": iso(start),
+            "end_time": iso(end),
+            "confirmed": False, "patient_confirmed": False, "patient_missed": False,
+            "cancelled": False, "checkin_at": None, "checked_out": False, "deleted": False,
+            "unavailable": False, "is_guardian": False,
+            "created_at": stamp, "updated_at": stamp,
+            "note": appt.get("note") or "",
+            "timezone": location["tz"],
+            "timezone_offset": start.astimezone(zone).strftime("%z"),
+            "institution_id": INSTITUTION_ID,
+            "location_id": location["id"],
+            "appointment_type_id": appt.get("appointment_type_id"),
+            "operatory_id": appt.get("operatory_id"),
+            "foreign_id": None, "foreign_id_type": None, "last_sync_time": None,
+        }  # fmt: skip
+        self.appointments[appointment_id] = record
+        self.insertions[appointment_id] = "pending"
+        if self.fail_insertions:
+            self.fail_insertions -= 1
+            self.failing.add(appointment_id)
+        if self.webhook_delay is not None:
+            timer = threading.Timer(
+                self.webhook_delay, self._insert, args=(appointment_id, self.generation)
+            )
+            timer.daemon = True
+            self.timers.append(timer)
+            timer.start()
+        return record
+
+    def list_appointments(self, request: Request) -> Reply:
+        location, refusal = self._scope(request, location=True)
+        if refusal or location is None:
+            return refusal or refuse(403, NO_ACCESS)
+        errors: list[str] = []
+        start = _moment(request.query, "start", errors)
+        end = _moment(request.query, "end", errors)
+        if errors or start is None or end is None:
+            return refuse(400, *(errors or ["start and end are required"]))
+        patient = request.query.get("patient_ids[]")
+        provider = request.query.get("provider_ids[]")
+        found = [
+            appt
+            for appt in self.appointments.values()
+            if appt["location_id"] == location["id"]
+            and start <= _parse(appt["start_time"]) <= end
+            and (patient is None or str(appt["patient_id"]) == patient)
+            and (provider is None or str(appt["provider_id"]) == provider)
+        ]
+        return Reply(200, envelope(found, count=len(found)))
+
+    def show_appointment(self, request: Request) -> Reply:
+        _, refusal = self._scope(request, location=False)
+        appt = self.appointments.get(int(request.match["id"]))
+        if refusal:
+            return refusal
+        if appt is None:
+            return refuse(404, "Appointment not found")
+        return Reply(200, envelope({"appt": self._with_patient(appt)}))
+
+    def update_appointment(self, request: Request) -> Reply:
+        _, refusal = self._scope(request, location=False)
+        if refusal:
+            return refusal
+        appt = self.appointments.get(int(request.match["id"]))
+        if appt is None:
+            return refuse(404, "Appointment not found")
+        body = request.json
+        changes = body.get("appt") if isinstance(body, dict) else None
+        if not isinstance(changes, dict) or not changes:
+            return refuse(400, "appt is required")
+        unknown = sorted(set(changes) - {"cancelled"})
+        if unknown:
+            return refuse(400, f"The simulator does not update {', '.join(unknown)}")
+        if not isinstance(changes["cancelled"], bool):
+            return refuse(400, "cancelled must be a boolean")
+        # Cancelling twice answers like the first time, so that a retried cancel is harmless.
+        if changes["cancelled"] and not appt["cancelled"]:
+            appt["cancelled"] = True
+            appt["cancelled_at"] = appt["updated_at"] = iso(now())
+        return Reply(200, envelope({"appt": self._with_patient(appt)}))
+
+    def _with_patient(self, appt: dict[str, Any]) -> dict[str, Any]:
+        patient = _known(PATIENTS, appt["patient_id"]) or {}
+        return {**appt, "patient": _patient(patient) if patient else None}
+
+    # -- the pretend EHR and its webhooks ------------------------------------------------------
+
+    def _insert(self, appointment_id: int, generation: int) -> str | None:
+        with self.lock:
+            if generation != self.generation or self.insertions.get(appointment_id) != "pending":
+                return None
+            appt = self.appointments[appointment_id]
+            outcome = self._outcome(appt)
+            self.insertions[appointment_id] = outcome
+            if outcome == "complete":
+                appt["foreign_id"] = f"EHR-{appointment_id}"
+                appt["foreign_id_type"] = "msg-simulator"
+                appt["last_sync_time"] = appt["updated_at"] = iso(now())
+            payload = {
+                "resource_type": "Appointment",
+                "event_name": f"appointment_insertion.{outcome}",
+                "event_time": iso(now()),
+                "delivery_errors": [],
+                "data": {"appointment": self._with_patient(appt)},
+            }
+            webhook: dict[str, Any] = {
+                "event_name": payload["event_name"],
+                "appointment_id": appointment_id,
+                "url": self.webhook_url,
+                "status": None,
+                "error": "",
+                "done": False,
+            }
+            self.webhooks.append(webhook)
+            url, secret = self.webhook_url, self.webhook_secret
+        if url:
+            self._deliver(webhook, url, secret, json.dumps(payload).encode())
+        with self.delivered:
+            webhook["done"] = True
+            self.delivered.notify_all()
+        return outcome
+
+    def _outcome(self, appt: dict[str, Any]) -> str:
+        start, end = _parse(appt["start_time"]), _parse(appt["end_time"])
+        if appt["id"] in self.failing:
+            return "failed"
+        if start <= now():
+            return "timed_out"
+        for other in self.appointments.values():
+            if (
+                other["id"] != appt["id"]
+                and self.insertions.get(other["id"]) == "complete"
+                and not other["cancelled"]
+                and (
+                    other["provider_id"] == appt["provider_id"]
+                    or (appt["operatory_id"] and other["operatory_id"] == appt["operatory_id"])
+                )
+                and _parse(other["start_time"]) < end
+                and start < _parse(other["end_time"])
+            ):
+                return "failed"  # the EHR refuses a double booking
+        return "complete"
+
+    def _deliver(self, webhook: dict[str, Any], url: str, secret: str, body: bytes) -> None:
+        timestamp = iso(now())
+        headers = {
+            "Content-Type": "application/json",
+            "timestamp": timestamp,
+            "signature": sign(secret, timestamp, body),
+        }
+        outgoing = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(outgoing, timeout=5) as answer:
+                status, error = answer.status, ""
+        except urllib.error.HTTPError as refused:
+            status, error = refused.code, ""
+        except (urllib.error.URLError, OSError, ValueError) as failure:
+            status, error = None, type(failure).__name__
+        with self.lock:
+            webhook["status"], webhook["error"] = status, error
+
+    # -- reference lists ------------------------------------------------------------------------
+
+    def list_locations(self, request: Request) -> Reply:
+        _, refusal = self._scope(request, location=False)
+        if refusal:
+            return refusal
+        found = [{**loc, "institution_id": INSTITUTION_ID, "inactive": False} for loc in LOCATIONS]
+        return Reply(200, envelope(found, count=len(found)))
+
+    def list_providers(self, request: Request) -> Reply:
+        return self._listing(
+            request,
+            [
+                {
+                    "id": p["id"], "first_name": p["first_name"], "last_name": p["last_name"],
+                    "name": f"{p['first_name']} {p['last_name']}", "inactive": False,
+                    "institution_id": INSTITUTION_ID,
+                }
+                for p in PROVIDERS
+                if str(request.query.get("location_id")) in map(str, p["location_ids"])
+            ],
+        )  # fmt: skip
+
+    def list_operatories(self, request: Request) -> Reply:
+        return self._listing(
+            request,
+            [
+                {**o, "active": True, "bookable_online": True, "foreign_id": f"OP-{o['id']}"}
+                for o in OPERATORIES
+                if str(o["location_id"]) == request.query.get("location_id")
+            ],
+        )
+
+    def list_appointment_types(self, request: Request) -> Reply:
+        return self._listing(
+            request,
+            [
+                {**kind, "parent_type": "Institution", "parent_id": INSTITUTION_ID,
+                 "bookable_online": True}
+                for kind in APPOINTMENT_TYPES
+            ],
+        )  # fmt: skip
+
+    def list_patients(self, request: Request) -> Reply:
+        return self._listing(request, [_patient(patient) for patient in PATIENTS])
+
+    def _listing(self, request: Request, found: list[dict[str, Any]]) -> Reply:
+        _, refusal = self._scope(request, location=True)
+        if refusal:
+            return refusal
+        return Reply(200, envelope(found, count=len(found)))
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """Hex HMAC-SHA256 over "{timestamp}.{base64(body)}" with the endpoint's secret key."""
+    message = f"{timestamp}.{base64.b64encode(body).decode('ascii')}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _patient(patient: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": patient["id"],
+        "first_name": patient["first_name"],
+        "last_name": patient["last_name"],
+        "name": f"{patient['first_name']} {patient['last_name']}",
+        "email": patient["email"],
+        "bio": {
+            "date_of_birth": patient["date_of_birth"],
+            "phone_number": patient["phone_number"],
+        },
+        "inactive": False,
+        "institution_id": INSTITUTION_ID,
+    }
+
+
+def _known(records: list[dict[str, Any]], record_id: int | None) -> dict[str, Any] | None:
+    return next((record for record in records if record["id"] == record_id), None)
+
+
+def _integer(
+    source: dict[str, Any], name: str, errors: list[str], *, required: bool = True
+) -> int | None:
+    value = source.get(name)
+    if value is None:
+        if required:
+            errors.append(f"{name} is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.append(f"{name} must be an integer")
+        return None
+    return value
+
+
+def _moment(
+    source: dict[str, Any], name: str, errors: list[str], *, required: bool = True
+) -> datetime.datetime | None:
+    value = source.get(name)
+    if value is None:
+        if required:
+            errors.append(f"{name} is required")
+        return None
+    try:
+        if not isinstance(value, str):
+            raise TypeError(name)
+        return _parse(value)
+    except (TypeError, ValueError):
+        errors.append(f"{name} must be an ISO 8601 datetime with a UTC offset")
+        return None
+
+
+def _parse(value: str) -> datetime.datetime:
+    moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no UTC offset")
+    return moment.astimezone(datetime.UTC)

@@ -324,8 +324,13 @@ def test_nexhealth_stays_accepted_until_its_signed_webhook_settles_it(
     ).start()
     connection.base_url = simulator.url
     connection.save()
-    map_ids(connection, [(world.practitioner, "201"), (world.location, "101"), (world.rooms[0], "301"),
-                         (world.patients[0], "501")])  # fmt: skip
+    mapping = [
+        (world.practitioner, "201"),
+        (world.location, "101"),
+        (world.rooms[0], "301"),
+        (world.patients[0], "501"),
+    ]
+    map_ids(connection, mapping)
     try:
         appointment = world.book("09:00")
         accepted = deliver(only_delivery(appointment).pk)

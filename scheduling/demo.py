@@ -4,8 +4,10 @@ import dataclasses
 import datetime
 import random
 import unicodedata
+import uuid
 import zoneinfo
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -256,7 +258,49 @@ LILAS = ClinicSpec(
     patients=100,
 )
 
-DEMO_CLINICS = (SONRISA, LILAS)
+NUNOA = ClinicSpec(
+    name="Centro Médico Ñuñoa",
+    slug="nunoa",
+    kind=ClinicKind.MEDICAL,
+    allows_overflow_booking=False,
+    time_zone="America/Santiago",
+    locations={"Ñuñoa": {"address": "Av. Irarrázaval 3450, Ñuñoa", "phone": "+56 2 2274 1100"}},
+    rooms={
+        "Ñuñoa": (
+            ("Box 1", RoomKind.ROOM, False),
+            ("Box 2", RoomKind.ROOM, False),
+            ("Box 3", RoomKind.ROOM, False),
+        )
+    },
+    specialties=("Medicina general", "Pediatría"),
+    practitioners=(
+        PractitionerSpec(
+            "Dra.",
+            "Javiera",
+            "Fuentes",
+            ("Medicina general",),
+            (
+                Block("Ñuñoa", WEEKDAYS, "08:30", "13:00"),
+                Block("Ñuñoa", (TUE, THU), "15:00", "18:00", 15, BOTH),
+            ),
+        ),
+        PractitionerSpec(
+            "Dr.",
+            "Ignacio",
+            "Tapia",
+            ("Pediatría",),
+            (Block("Ñuñoa", (MON, WED, FRI), "14:00", "19:00", 20),),
+        ),
+    ),
+    appointment_types=(
+        TypeSpec("Consulta general", 20, specialty="Medicina general"),
+        TypeSpec("Control pediátrico", 20, specialty="Pediatría"),
+        TypeSpec("Telemedicina", 20, modalities=VIDEO),
+    ),
+    patients=40,
+)
+
+DEMO_CLINICS = (SONRISA, LILAS, NUNOA)
 
 CHILEAN_GIVEN = {
     Sex.FEMALE: ["Sofía", "Isidora", "Florencia", "Agustina", "Josefa", "Martina", "Catalina",
@@ -321,6 +365,7 @@ class DemoSummary:
 def seed_demo(*, today: datetime.date | None = None) -> DemoSummary:
     summary = DemoSummary()
     clinics = [_seed_clinic(spec) for spec in DEMO_CLINICS]
+    connect_to_simulators(clinics[0], clinics[1])
     week_start = _next_monday(today or timezone.localdate())
     for clinic, spec in zip(clinics, DEMO_CLINICS, strict=True):
         summary.appointments_created += _seed_appointments(clinic, spec, week_start)
@@ -564,3 +609,88 @@ def _seed_users(clinics: Iterable[Clinic]) -> dict[str, str]:
             )
         credentials[username] = password
     return credentials
+
+
+# -- PMS connections: the demo clinics talk to the simulators that `make run` starts --------
+
+# The environment variables named here hold the simulators' credentials (see Makefile).
+DENTALINK_URL = "http://127.0.0.1:8101/api/v1"
+TREATSVET_URL = "http://127.0.0.1:8105/api/v1"
+DEMO_IDS = uuid.UUID("5b0f3c52-0c1e-4f53-9b7a-5d1ad0c1e9a1")
+
+
+def connect_to_simulators(sonrisa: Clinic, lilas: Clinic) -> None:
+    """Sonrisa books into Dentalink, Lilas into Treats.vet; Ñuñoa stays local."""
+    from vendors.models import ExternalId, VendorConnection
+    from vendors.simulators.treatsvet import stable_id
+
+    dentalink, _ = VendorConnection.objects.update_or_create(
+        clinic=sonrisa,
+        vendor="dentalink",
+        defaults={
+            "base_url": DENTALINK_URL,
+            "secrets": {"api_token": "DEMO_DENTALINK_TOKEN"},
+            # Video visits and overbooking both go to the sobrecupo chair (7).
+            "options": {"cancel_state_id": 1, "video_chair_id": 7, "overflow_chair_id": 7},
+        },
+    )
+    dentists = {"Rojas": "1", "González": "2", "Muñoz": "3", "Soto": "4", "Pérez": "5"}
+    branches = {"Providencia": "1", "Las Condes": "2"}
+    chairs = {("Providencia", "Sillón 1"): "1", ("Providencia", "Sillón 2"): "2",
+              ("Providencia", "Sillón 3"): "3", ("Las Condes", "Sillón 1"): "4",
+              ("Las Condes", "Sillón 2"): "5"}  # fmt: skip
+    mapping: list[tuple[Any, str, str]] = [
+        *((p, dentists[p.family_name], "") for p in sonrisa.practitioners.all()),
+        *((loc, branches[loc.name], "") for loc in sonrisa.locations.all()),
+        *(
+            (room, chairs[(room.location.name, room.name)], "")
+            for room in Room.objects.filter(location__clinic=sonrisa, is_overflow=False)
+            .select_related("location")
+        ),
+        *((patient, str(10_000 + index), "") for index, patient in
+          enumerate(sonrisa.patients.order_by("pk"))),
+    ]  # fmt: skip
+
+    treatsvet, _ = VendorConnection.objects.update_or_create(
+        clinic=lilas,
+        vendor="treatsvet",
+        defaults={"base_url": TREATSVET_URL, "secrets": {"api_key": "DEMO_TREATSVET_API_KEY"}},
+    )
+    treats_mapping: list[tuple[Any, str, str]] = [
+        *(
+            (vet, stable_id(f"vet:{vet.given_name} {vet.family_name}"), "")
+            for vet in lilas.practitioners.all()
+        ),
+        *((kind, stable_id(f"type:{kind.name}"), "") for kind in lilas.appointment_types.all()),
+    ]
+    for animal in lilas.patients.order_by("pk"):
+        treats_mapping.append((animal, str(uuid.uuid5(DEMO_IDS, f"animal:{animal.pk}")), ""))
+        treats_mapping.append(
+            (animal, str(uuid.uuid5(DEMO_IDS, f"owner:{animal.guardian_phone}")), "guardian")
+        )
+    for connection, pairs in ((dentalink, mapping), (treatsvet, treats_mapping)):
+        _map_external_ids(connection, pairs, ExternalId)
+
+
+def _map_external_ids(connection: Any, pairs: list[tuple[Any, str, str]], model: Any) -> None:
+    from django.contrib.contenttypes.models import ContentType
+
+    existing = set(
+        model.objects.filter(connection=connection).values_list(
+            "content_type_id", "object_id", "role"
+        )
+    )
+    new = []
+    for record, external_id, role in pairs:
+        content_type = ContentType.objects.get_for_model(record)
+        if (content_type.pk, record.pk, role) not in existing:
+            new.append(
+                model(
+                    connection=connection,
+                    content_type=content_type,
+                    object_id=record.pk,
+                    role=role,
+                    external_id=external_id,
+                )
+            )
+    model.objects.bulk_create(new)

@@ -47,3 +47,17 @@ def manager_client(client, manager):
 def world(db) -> World:
     """A clinic in Santiago ready to book in (see tests/worlds.py)."""
     return build_world()
+
+
+DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_setup"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests that never touch the database: the PostgreSQL pass of `make test` skips
+    them, since they already ran once."""
+    for item in items:
+        uses_database = item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(
+            getattr(item, "fixturenames", ())
+        )
+        if not uses_database:
+            item.add_marker(pytest.mark.dbless)

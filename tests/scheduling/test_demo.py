@@ -18,6 +18,9 @@ from scheduling.models import (
     Room,
     WorkingHours,
 )
+from vendors.delivery import _refs
+from vendors.delivery import connection_for as delivery_connection
+from vendors.models import Delivery, VendorConnection
 
 pytestmark = pytest.mark.django_db
 
@@ -46,12 +49,12 @@ def test_seed_demo_command_is_idempotent_and_prints_the_logins(client):
 def test_seed_demo_builds_realistic_valid_clinics():
     summary = seed_demo()
 
-    assert summary.clinics == len(DEMO_CLINICS) == 2
+    assert summary.clinics == len(DEMO_CLINICS) == 3
     assert {c.locations.first().time_zone for c in Clinic.objects.all()} == {
         "America/Santiago",
         "Europe/Paris",
     }
-    assert summary.locations == 4
+    assert summary.locations == 5
     assert summary.practitioners >= 8
     assert summary.rooms >= 10
     assert Room.objects.filter(is_overflow=True).exists()
@@ -90,7 +93,22 @@ def test_seed_demo_builds_realistic_valid_clinics():
 
     reception = get_user_model().objects.get(username="reception")
     assert set(summary.users) == {"reception", "manager"}
-    assert access.scope(Clinic.objects.all(), reception).count() == 2
+    assert access.scope(Clinic.objects.all(), reception).count() == 3
+
+
+def test_demo_clinics_book_into_the_simulators_and_one_stays_local():
+    seed_demo()
+
+    vendors = dict(VendorConnection.objects.values_list("clinic__slug", "vendor"))
+    assert vendors == {"sonrisa": "dentalink", "lilas": "treatsvet"}
+    connected = Appointment.objects.filter(clinic__slug__in=vendors)
+    local = Appointment.objects.filter(clinic__slug="nunoa")
+    assert local.exists()
+    assert not Delivery.objects.filter(appointment__in=local).exists()
+    assert Delivery.objects.filter(appointment__in=connected).count() == connected.count()
+    for appointment in connected.select_related("clinic")[:20]:
+        refs = _refs(delivery_connection(appointment), appointment)
+        assert {"practitioner", "patient"} <= set(refs)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,388 @@
+"""Flextell (docs.flextell.ai): OAuth 2.0 bearer tokens, a tenant header, JSON under /api/v1.
+
+Secrets (roles → environment variables named on the connection): ``client_id``,
+``client_secret`` and ``refresh_token`` (the one obtained at the clinic's one-time consent).
+Options: ``tenant`` (required, sent as ``X-Tenant``) and ``token_url`` (default: the base
+URL's scheme and host + ``/oauth/token``, as in the docs: ``https://dev.flextell.ai/api`` and
+``https://dev.flextell.ai/oauth/token``).
+
+Where the public docs are silent we decided (research notes §2; [INF] = our inference):
+- Only the authorization-code flow is documented, so a server exchanges refresh tokens. They
+  rotate: the newest one is kept in the store together with a fingerprint of the
+  environment's token it descends from; when a manager puts a fresh token (new consent) in
+  the environment, the fingerprint no longer matches and the environment's token wins.
+- A taken slot is answered 409 with ``{"error": "slot_unavailable"}`` [INF]; any other 409
+  is a state conflict the receptionist must resolve (not "choose another time").
+- Cancel is ``PATCH /v1/appointments/{id}`` with ``status=cancelled`` and
+  ``cancellation_reason`` [INF]: no update page is published.
+- ``GET /v1/appointments`` is filtered with ``customer_id``, ``user_id``, ``from`` and ``to``
+  [INF]; ``find`` matches customer, doctor and start locally as well, so a server ignoring
+  those filters only costs pages.
+- The seed revision requires ``status`` on create: unconfirmed → pending, confirmed →
+  approved; Flextell has no "arrived", so arrived is sent as approved.
+- ``description`` is cut to Flextell's 1000 characters rather than refusing the booking.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from vendors.base import REDACTED, Adapter
+from vendors.errors import (
+    AuthenticationFailed,
+    NotFound,
+    OutcomeUnknown,
+    SlotUnavailable,
+    VendorConfigurationError,
+    VendorError,
+    VendorValidationError,
+)
+from vendors.types import BookingRequest, Exchange, VendorAppointment
+
+# Flextell status → canonical status.
+STATUSES = {
+    "pending": "unconfirmed",
+    "approved": "confirmed",
+    "cancelled": "cancelled",
+    "rejected": "cancelled",
+    "completed": "completed",
+    "no_show": "no_show",
+}
+# Canonical status → the status sent on create (required by the seed revision).
+CREATE_STATUSES = {
+    "unconfirmed": "pending",
+    "confirmed": "approved",
+    "arrived": "approved",
+    "completed": "completed",
+    "no_show": "no_show",
+    "cancelled": "cancelled",
+}
+INACTIVE = {"cancelled", "rejected"}
+
+# What to tell a manager when a mapping is missing, by role.
+MAPPING_HINTS = {
+    "patient": "Link this patient to a Flextell customer",
+    "practitioner": "Map this practitioner to a Flextell user (doctor)",
+    "appointment_type": "Map this appointment type to a Flextell treatment",
+    "room": "Map this room to a Flextell room",
+    "assistant": "Map the assistant to a Flextell user",
+    "follow_up_of": "Deliver the earlier appointment to Flextell first",
+}
+MAX_TEXT = 1000
+PAGE_SIZE = 100
+MAX_PAGES = 10
+TOKEN_MARGIN = datetime.timedelta(seconds=60)
+# Keys kept out of the attempt log beyond the shared list: patient data in Flextell's answers,
+# and the OAuth client id (not a secret, but one of the connection's credentials).
+UNLOGGED_KEYS = {"customer", "gender", "job", "country_name", "avatar_url", "tags", "client_id"}
+
+ACCESS_TOKEN = "access_token"
+REFRESH_TOKEN = "refresh_token"
+REFRESH_SEED = "refresh_token_seed"
+
+
+class FlextellAdapter(Adapter):
+    vendor = "flextell"
+    label = "Flextell"
+
+    # -- operations ---------------------------------------------------------------------
+
+    def book(self, request: BookingRequest) -> VendorAppointment:
+        body: dict[str, Any] = {
+            "customer_id": _id(request, "patient"),
+            "user_id": _id(request, "practitioner"),
+            "scheduled_at": _utc(request.start),
+            "status": CREATE_STATUSES.get(request.status, "pending"),
+            "treatments": [_id(request, "appointment_type")],
+        }
+        for role, field in (
+            ("room", "room_id"),
+            ("assistant", "assistant_id"),
+            ("follow_up_of", "parent_appointment_id"),
+        ):
+            if request.refs.get(role):
+                body[field] = _id(request, role)
+        if request.comment:
+            body["description"] = request.comment[:MAX_TEXT]
+        answer = self.call("POST", "v1/appointments", json_body=body)
+        return self._appointment(_data(answer), written=True)
+
+    def cancel(
+        self, external_id: str, request: BookingRequest, *, reason: str = ""
+    ) -> VendorAppointment:
+        body: dict[str, Any] = {"status": "cancelled"}
+        if reason:
+            body["cancellation_reason"] = reason[:MAX_TEXT]
+        answer = self.call("PATCH", f"v1/appointments/{external_id}", json_body=body)
+        return self._appointment(_data(answer))
+
+    def find(self, request: BookingRequest) -> VendorAppointment | None:
+        customer = _id(request, "patient")
+        doctor = _id(request, "practitioner")
+        day = request.start.astimezone(datetime.UTC).date()
+        params = {
+            "customer_id": customer,
+            "user_id": doctor,
+            "from": day.isoformat(),
+            "to": (day + datetime.timedelta(days=1)).isoformat(),
+        }
+        for item in self._pages("v1/appointments", params):
+            if (
+                item.get("customer_id") == customer
+                and _doctor_id(item) in (doctor, None)
+                and item.get("status") not in INACTIVE
+                and self._same_time(item.get("scheduled_at"), request.start)
+            ):
+                return self._appointment(item)
+        return None
+
+    def lookup(self, external_id: str) -> VendorAppointment:
+        return self._appointment(_data(self.call("GET", f"v1/appointments/{external_id}")))
+
+    def reference(self, kind: str, *, search: str = "") -> list[dict[str, Any]]:
+        if kind == "practitioners":
+            return [
+                {
+                    "id": str(user["id"]),
+                    "name": user.get("name", ""),
+                    "roles": [role.get("name") for role in user.get("roles") or []],
+                }
+                for user in self._pages("v1/users", {"is_active": 1})
+            ]
+        if kind == "rooms":
+            return [
+                {"id": str(room["id"]), "name": room.get("name", ""), "status": room.get("status")}
+                for room in self._pages("v1/rooms", {})
+            ]
+        if kind == "appointment_types":
+            return [
+                {
+                    "id": str(treatment["id"]),
+                    "name": treatment.get("name", ""),
+                    "practitioners": [str(user["id"]) for user in treatment.get("users") or []],
+                }
+                for treatment in self._pages("v1/treatments", {})
+            ]
+        if kind == "patients":
+            params = {"search": search} if search else {}
+            return [
+                {
+                    "id": str(customer["id"]),
+                    "name": " ".join(
+                        filter(None, (customer.get("first_name"), customer.get("last_name")))
+                    ),
+                }
+                for customer in self._pages("v1/customers", params)
+            ]
+        return super().reference(kind)
+
+    def check(self) -> str:
+        answer = self.call("GET", "v1/rooms", params={"per_page": 1})
+        total = (answer.get("meta") or {}).get("total") if isinstance(answer, Mapping) else None
+        tenant = self.settings.option("tenant", required=True)
+        rooms = f"{total} rooms" if total is not None else "its rooms"
+        return f"Flextell tenant {tenant} answered with {rooms}."
+
+    # -- auth ---------------------------------------------------------------------------
+
+    def auth_headers(self) -> dict[str, str]:
+        tenant = str(self.settings.option("tenant", required=True))
+        return {"Authorization": f"Bearer {self._access_token()}", "X-Tenant": tenant}
+
+    def reauthenticate(self) -> bool:
+        self.store.put(ACCESS_TOKEN, "", _now())
+        return True
+
+    def _access_token(self) -> str:
+        cached = self.store.get(ACCESS_TOKEN)
+        if cached and cached[0] and cached[1] and cached[1] > _now():
+            return cached[0]
+        return self._exchange()
+
+    def _exchange(self) -> str:
+        """Trade the newest refresh token for an access token (and the next refresh token)."""
+        initial = self.secret("refresh_token")
+        seed = hashlib.sha256(initial.encode()).hexdigest()[:16]
+        stored, origin = self.store.get(REFRESH_TOKEN), self.store.get(REFRESH_SEED)
+        rotated = stored and stored[0] and origin and origin[0] == seed
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": stored[0] if rotated else initial,
+            "client_id": self.secret("client_id"),
+            "client_secret": self.secret("client_secret"),
+        }
+        try:
+            answer = self.call("POST", self._token_url(), form=form, authenticate=False)
+        except NotFound:
+            raise VendorConfigurationError(
+                f"Flextell has no token endpoint at {self._token_url()}; fix the option "
+                "“token_url” in the admin.",
+                vendor=self.vendor,
+            ) from None
+        except (AuthenticationFailed, VendorValidationError) as error:
+            raise AuthenticationFailed(
+                "Flextell refused our refresh token or client credentials; a manager must "
+                "connect Flextell again (new consent) and set the new refresh token.",
+                vendor=self.vendor,
+                status=error.status,
+                vendor_message=error.vendor_message,
+            ) from None
+        token = answer.get("access_token") if isinstance(answer, Mapping) else None
+        if not isinstance(token, str) or not token:
+            raise VendorError(
+                "Flextell's token endpoint answered without an access token.", vendor=self.vendor
+            )
+        if isinstance(answer.get("refresh_token"), str) and answer["refresh_token"]:
+            self.store.put(REFRESH_TOKEN, answer["refresh_token"])
+            self.store.put(REFRESH_SEED, seed)
+        lifetime = answer.get("expires_in")
+        seconds = lifetime if isinstance(lifetime, int | float) else 3600
+        self.store.put(
+            ACCESS_TOKEN, token, _now() + datetime.timedelta(seconds=seconds) - TOKEN_MARGIN
+        )
+        return token
+
+    def _token_url(self) -> str:
+        configured = self.settings.option("token_url")
+        if configured:
+            return configured
+        parts = urllib.parse.urlsplit(self.settings.base_url)
+        return f"{parts.scheme}://{parts.netloc}/oauth/token"
+
+    def url(self, path: str) -> str:
+        # The token endpoint lives beside the API, not under it.
+        if path.startswith(("http://", "https://")):
+            return path
+        return super().url(path)
+
+    # -- errors -------------------------------------------------------------------------
+
+    def message_of(self, body: Any) -> str:
+        if isinstance(body, Mapping) and isinstance(body.get("error_description"), str):
+            return body["error_description"]
+        return super().message_of(body)
+
+    def error_for(self, status: int, body: Any, response: Any) -> VendorError:
+        if status == 409:
+            said = self.message_of(body)
+            common = {"vendor": self.vendor, "status": status, "vendor_message": said}
+            if isinstance(body, Mapping) and body.get("error") == "slot_unavailable":
+                return SlotUnavailable(
+                    "Flextell says this time is already taken; choose another time.", **common
+                )
+            return VendorValidationError(
+                f"Flextell refused the change: {said or 'conflict with the current state'}.",
+                **common,
+            )
+        return super().error_for(status, body, response)
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        first = len(self.exchanges)
+        try:
+            return super().call(*args, **kwargs)
+        finally:
+            _scrub(self.exchanges[first:])
+
+    # -- mapping ------------------------------------------------------------------------
+
+    def _appointment(self, data: Mapping[str, Any], *, written: bool = False) -> VendorAppointment:
+        if data.get("id") in (None, ""):
+            if written:
+                raise OutcomeUnknown(
+                    "Flextell answered without an appointment id; the booking will be checked "
+                    "before sending again.",
+                    vendor=self.vendor,
+                )
+            raise VendorError("Flextell answered without an appointment id.", vendor=self.vendor)
+        status = str(data.get("status") or "")
+        return VendorAppointment(
+            external_id=str(data["id"]),
+            vendor_status=status,
+            status=STATUSES.get(status),
+            details={
+                "code": data.get("code"),
+                "scheduled_at": data.get("scheduled_at"),
+                "doctor_id": _doctor_id(data),
+                "room_id": data.get("room_id"),
+            },
+        )
+
+    def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of a (Laravel-style) paginated list, up to MAX_PAGES pages."""
+        for page in range(1, MAX_PAGES + 1):
+            answer = self.call("GET", path, params={**params, "page": page, "per_page": PAGE_SIZE})
+            items = answer.get("data") if isinstance(answer, Mapping) else answer
+            yield from (item for item in items or [] if isinstance(item, dict))
+            meta = answer.get("meta") if isinstance(answer, Mapping) else None
+            if not isinstance(meta, Mapping) or page >= int(meta.get("last_page") or 1):
+                return
+
+    def _same_time(self, value: Any, moment: datetime.datetime) -> bool:
+        try:
+            return isinstance(value, str) and self.parse_time(value) == moment
+        except ValueError:
+            return False
+
+
+def _id(request: BookingRequest, role: str) -> int:
+    """The vendor's integer ID for a role, or a message a manager can act on."""
+    value = request.refs.get(role)
+    hint = MAPPING_HINTS.get(role, f"Map the {role.replace('_', ' ')} to its Flextell ID")
+    if not value:
+        raise VendorConfigurationError(
+            f"{hint} in the admin (External IDs) before booking with Flextell.", vendor="flextell"
+        )
+    try:
+        return int(value)
+    except ValueError:
+        raise VendorConfigurationError(
+            f"Flextell IDs are numbers; fix the {role.replace('_', ' ')} mapping in the admin "
+            "(External IDs).",
+            vendor="flextell",
+        ) from None
+
+
+def _data(answer: Any) -> dict[str, Any]:
+    data = answer.get("data") if isinstance(answer, Mapping) else None
+    if not isinstance(data, dict):
+        raise OutcomeUnknown(
+            "Flextell answered without the appointment; it will be checked before sending again.",
+            vendor="flextell",
+        )
+    return data
+
+
+def _doctor_id(data: Mapping[str, Any]) -> int | None:
+    doctor = data.get("doctor")
+    if isinstance(doctor, Mapping) and isinstance(doctor.get("id"), int):
+        return doctor["id"]
+    return data.get("user_id") if isinstance(data.get("user_id"), int) else None
+
+
+def _utc(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _scrub(exchanges: list[Exchange]) -> None:
+    for exchange in exchanges:
+        exchange.request = _unlogged(exchange.request)
+        exchange.response = _unlogged(exchange.response)
+
+
+def _unlogged(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if str(key).lower() in UNLOGGED_KEYS else _unlogged(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_unlogged(item) for item in value]
+    return value

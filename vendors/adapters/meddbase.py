@@ -1,0 +1,497 @@
+"""Meddbase Patient Portal API (meddbase.github.io/meddbase-apis): a client key on every
+request and a service user's session.
+
+Secrets (roles → environment variables named on the connection): ``client_key`` (sent as the
+``client-key`` query parameter), ``username`` and ``password`` of a service user allowed to
+book for the company's patients. Options: ``payer_type`` (default ``PA``), ``modules`` (module
+keys booked with every appointment; default none), ``method`` (default 0 = random), ``price``
+(omitted unless set), ``referral`` / ``recall`` (also taken from refs of those names).
+
+The session (``SessionID`` + CSRF ``Token`` from ``auth/login``) is kept in the store and sent
+as ``x-session-id`` / ``x-token``; it is renewed once when Meddbase says it is gone (HTTP 401,
+EventCode 8 "not logged in" or 11 "invalid token"). Every answer is the envelope
+``{status, result, error}``, and an error may come inside a 200 with ``status: "error"``.
+
+Where the public docs are silent we decided ([INF] = our inference):
+- ``Start`` is sent as the location's wall-clock time, ``yyyy-MM-ddTHH:mm:ss`` without an
+  offset: book-time-slot books a proposed slot, whose start is the site's LocalDateTime. (A
+  DateTime without offset means London time; for UK sites both readings agree.)
+- A slot taken meanwhile has no documented EventCode. An error from book-time-slot with
+  EventCode 0 ("not specified") and HTTP 400, 409 or 424 is read as SlotUnavailable [INF].
+- The practitioner must be mapped: booking "any clinician" (0) could place the appointment
+  with someone else than the practitioner booked here. A manager may still map a
+  practitioner to 0 on purpose.
+- ``find`` reads ``GET appointment/appointments?patient&start-from&start-to`` over a window
+  of a day either side and matches start (wall-clock) and clinician itself, so how Meddbase
+  reads the window's offsets does not matter.
+- There is no "read one appointment" method, so ``lookup`` is not offered; cancellation
+  takes no reason, so the reason stays in this system only.
+- Sites and clinicians are listed per appointment type; the reference lists are the union
+  over the bookable types.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import requests
+
+from vendors.base import REDACTED, Adapter
+from vendors.errors import (
+    AuthenticationFailed,
+    OutcomeUnknown,
+    SlotUnavailable,
+    VendorConfigurationError,
+    VendorError,
+    VendorUnavailable,
+    VendorValidationError,
+)
+from vendors.types import BookingRequest, VendorAppointment
+
+API = "patientportalapi"
+LOGIN = f"{API}/auth/login"
+BOOK = f"{API}/appointment/book-time-slot"
+
+# AppointmentData.State → canonical status.
+STATES = {
+    "Booked": "unconfirmed",
+    "NotArrived": "unconfirmed",
+    "Arrived": "arrived",
+    "BeingSeen": "arrived",
+    "Discharged": "completed",
+    "DNA": "no_show",
+    "Cancelled": "cancelled",
+}
+# ServiceExceptionData.EventCode groups.
+INVALID_INPUT = {1, 2, 7, 12}  # missing / ill-formatted parameter, bad POST data, HTML
+SESSION_GONE = {8, 11}  # not logged in, invalid token: log in again
+STARTING = 10  # the application is starting: try later
+CREDENTIAL_MESSAGES = {
+    3: "Meddbase received no client key; a manager must set the connection's client key.",
+    4: "Meddbase refused the client key; a manager must check the connection's client key.",
+    13: "Meddbase refused this server's IP address; ask Meddbase to allow it for the client key.",
+    14: "Meddbase blocked the service user after too many failed logins; a manager must "
+    "unblock it in Meddbase.",
+}
+SLOT_TAKEN_STATUSES = {400, 409, 424}
+MAPPING_HINTS = {
+    "patient": "Link this patient to a Meddbase patient key",
+    "practitioner": "Map this practitioner to a Meddbase clinician (0 = any clinician)",
+    "appointment_type": "Map this appointment type to a Meddbase appointment type",
+    "location": "Map this location to a Meddbase site",
+    "room": "Map this room to a Meddbase location within the site",
+}
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"
+PAGE_SIZE = 50
+MAX_PAGES = 10
+SESSION = "session"
+# PascalCase patient data in Meddbase answers (PersonDemographicData, invoice parties) that
+# the shared redaction list does not cover.
+PATIENT_KEYS = {
+    "patient", "debtor", "surname", "initials", "dateofbirth", "mobile", "telephone",
+    "emailaddress", "worktelephone", "workemailaddress", "nextofkin", "employeenumber",
+}  # fmt: skip
+
+
+class MeddbaseAdapter(Adapter):
+    vendor = "meddbase"
+    label = "Meddbase"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._session_gone = False
+
+    # -- operations ---------------------------------------------------------------------
+
+    def book(self, request: BookingRequest) -> VendorAppointment:
+        slot: dict[str, Any] = {
+            "Type": {"Key": _ref(request, "appointment_type")},
+            "Start": request.local_start.strftime(LOCAL_FORMAT),
+            "Site": {"Key": _int_ref(request, "location")},
+        }
+        if request.refs.get("room"):
+            slot["Location"] = {"Key": _int_ref(request, "room")}
+        slot["Modules"] = [{"Key": key} for key in self._modules()]
+        slot["Services"] = []
+        slot["PayerType"] = self._payer_type()
+        body: dict[str, Any] = {
+            "proposedTimeSlot": slot,
+            "clinician": _int_ref(request, "practitioner"),
+            "method": self._int_option("method", 0),
+        }
+        price = self.settings.option("price")
+        if price not in (None, ""):
+            body["price"] = price
+        params = {"patient": _ref(request, "patient")}
+        for name in ("referral", "recall"):
+            value = request.refs.get(name) or self.settings.option(name)
+            if value:
+                params[name] = str(value)
+        result = self._request("POST", BOOK, params=params, json_body=body)
+        if not isinstance(result, Mapping) or not result.get("Key"):
+            raise OutcomeUnknown(
+                "Meddbase answered without the appointment's key; the booking will be checked "
+                "before sending again.",
+                vendor=self.vendor,
+            )
+        return _appointment(result)
+
+    def cancel(
+        self, external_id: str, request: BookingRequest, *, reason: str = ""
+    ) -> VendorAppointment:
+        invoice = self._request(
+            "GET", f"{API}/appointment/cancel", params={"appointment": external_id}
+        )
+        details = {"cancellation_invoice": _invoice(invoice)} if invoice else {}
+        return VendorAppointment(
+            external_id=external_id, vendor_status="Cancelled", status="cancelled", details=details
+        )
+
+    def find(self, request: BookingRequest) -> VendorAppointment | None:
+        clinician = _int_ref(request, "practitioner")
+        start = request.local_start.strftime(LOCAL_FORMAT)
+        day = request.local_start.replace(hour=0, minute=0, second=0, microsecond=0)
+        params = {
+            "patient": _ref(request, "patient"),
+            "start-from": (day - datetime.timedelta(days=1)).isoformat(),
+            "start-to": (day + datetime.timedelta(days=2)).isoformat(),
+        }
+        for item in self._pages(f"{API}/appointment/appointments", params):
+            found = item.get("Clinician")
+            key = found.get("Key") if isinstance(found, Mapping) else None
+            if (
+                str(item.get("Start", ""))[:19] == start
+                and (clinician == 0 or key == clinician)
+                and item.get("State") != "Cancelled"
+            ):
+                return _appointment(item)
+        return None
+
+    def reference(self, kind: str) -> list[dict[str, Any]]:
+        if kind == "payer_types":
+            return [
+                {"id": str(payer.get("Key")), "name": payer.get("Name", "")}
+                for payer in self._request("GET", f"{API}/appointment/payer-types") or []
+            ]
+        if kind == "appointment_types":
+            return [
+                {
+                    "id": str(item.get("Key")),
+                    "name": item.get("Name", ""),
+                    "telemedicine": bool(item.get("TelemedicineOption")),
+                    "modules": [
+                        {"id": str(m.get("Key")), "name": m.get("Name", "")}
+                        for m in item.get("Modules") or []
+                    ],
+                }
+                for item in self._types()
+            ]
+        if kind in ("locations", "rooms"):
+            sites = self._union("sites", {"clinicians": [], "modules": []})
+            if kind == "locations":
+                return [
+                    {"id": str(site.get("Key")), "name": site.get("Name", "")} for site in sites
+                ]
+            return [
+                {
+                    "id": str(room.get("Key")),
+                    "name": room.get("Name", ""),
+                    "location": str(site.get("Key")),
+                }
+                for site in sites
+                for room in site.get("Locations") or []
+            ]
+        if kind == "practitioners":
+            return [
+                {
+                    "id": str(person.get("Key")),
+                    "name": person.get("FullName") or person.get("Name", ""),
+                }
+                for person in self._union(
+                    "clinicians", {"sites": [], "locations": [], "modules": []}
+                )
+            ]
+        return super().reference(kind)
+
+    def check(self) -> str:
+        self._forget_session()  # prove that the service user can log in now
+        payers = self._request("GET", f"{API}/appointment/payer-types") or []
+        names = ", ".join(str(payer.get("Key")) for payer in payers if isinstance(payer, Mapping))
+        return f"Meddbase accepted the client key and service user; payer types: {names or '-'}."
+
+    # -- session ------------------------------------------------------------------------
+
+    def auth_headers(self) -> dict[str, str]:
+        session = self._session()
+        headers = {"x-session-id": session["SessionID"]}
+        if session.get("Token"):
+            headers["x-token"] = session["Token"]
+        return headers
+
+    def reauthenticate(self) -> bool:
+        if not self._session_gone:
+            return False
+        self._session_gone = False
+        self._forget_session()
+        return True
+
+    def _session(self) -> dict[str, str]:
+        stored = self.store.get(SESSION)
+        if stored and stored[0]:
+            return json.loads(stored[0])
+        result = self._request(
+            "POST",
+            LOGIN,
+            json_body={"username": self.secret("username"), "password": self.secret("password")},
+            authenticate=False,
+        )
+        if not isinstance(result, Mapping) or not result.get("SessionID"):
+            raise AuthenticationFailed(
+                "Meddbase's login answered without a session; check the service user in Meddbase.",
+                vendor=self.vendor,
+            )
+        if str(result.get("Require2FA")).lower() == "true":
+            raise AuthenticationFailed(
+                "Meddbase asks the service user for two-factor authentication; use a service "
+                "user without 2FA for the connection.",
+                vendor=self.vendor,
+            )
+        session = {"SessionID": str(result["SessionID"]), "Token": str(result.get("Token") or "")}
+        self.store.put(SESSION, json.dumps(session))
+        return session
+
+    def _forget_session(self) -> None:
+        self.store.put(SESSION, "")
+
+    # -- transport ----------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        authenticate: bool = True,
+    ) -> Any:
+        """One call with the client key; the envelope's result, or its error raised."""
+        query = {"client-key": self.secret("client_key"), **(params or {})}
+        for attempt in (1, 2):
+            body = self.call(
+                method, path, params=query, json_body=json_body, authenticate=authenticate
+            )
+            if not isinstance(body, Mapping) or body.get("status") not in ("ok", "error"):
+                self.exchanges[-1].error = "malformed answer"
+                raise OutcomeUnknown(
+                    "Meddbase answered without its status envelope; the booking will be "
+                    "checked before sending again.",
+                    vendor=self.vendor,
+                )
+            if body["status"] == "ok":
+                return body.get("result")
+            # An error inside a 200: map it as if it had come with its HttpStatusCode.
+            event = body.get("error") if isinstance(body.get("error"), Mapping) else {}
+            status = event.get("HttpStatusCode")
+            error = self._error(status if isinstance(status, int) else 400, body, path)
+            self.exchanges[-1].error = type(error).__name__
+            if (
+                attempt == 1
+                and isinstance(error, AuthenticationFailed)
+                and authenticate
+                and self.reauthenticate()
+            ):
+                continue
+            raise error
+        raise AssertionError("unreachable")
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        first = len(self.exchanges)
+        try:
+            return super().call(*args, **kwargs)
+        finally:
+            for exchange in self.exchanges[first:]:
+                exchange.response = _without_patient(exchange.response)
+
+    def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        for page in range(1, MAX_PAGES + 1):
+            result = self._request(
+                "GET", path, params={**params, "page-number": page, "page-size": PAGE_SIZE}
+            )
+            if not isinstance(result, Mapping):
+                return
+            yield from (item for item in result.get("Items") or [] if isinstance(item, dict))
+            if page * PAGE_SIZE >= int(result.get("TotalCount") or 0):
+                return
+
+    def _types(self) -> list[dict[str, Any]]:
+        found = self._request(
+            "GET", f"{API}/appointment/types", params={"payer-type": self._payer_type()}
+        )
+        return [kind for kind in found or [] if isinstance(kind, dict)]
+
+    def _union(self, method: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """Sites or clinicians of every bookable appointment type, each once."""
+        seen: dict[Any, dict[str, Any]] = {}
+        for item in self._types():
+            if item.get("CanBookAppointment") is False:
+                continue
+            params = {"appointment-type": item.get("Key"), "payer-type": self._payer_type()}
+            for found in (
+                self._request("POST", f"{API}/appointment/{method}", params=params, json_body=body)
+                or []
+            ):
+                if isinstance(found, dict):
+                    seen.setdefault(found.get("Key"), found)
+        return list(seen.values())
+
+    # -- options ------------------------------------------------------------------------
+
+    def _payer_type(self) -> str:
+        return str(self.settings.option("payer_type") or "PA")
+
+    def _modules(self) -> list[int]:
+        value = self.settings.option("modules") or []
+        if isinstance(value, str):
+            value = [part for part in value.replace(",", " ").split() if part]
+        try:
+            return [int(key) for key in value]
+        except (TypeError, ValueError):
+            raise VendorConfigurationError(
+                "The Meddbase option “modules” must list module keys (numbers); fix it in the "
+                "admin.",
+                vendor=self.vendor,
+            ) from None
+
+    def _int_option(self, name: str, default: int) -> int:
+        value = self.settings.option(name, default)
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise VendorConfigurationError(
+                f"The Meddbase option “{name}” must be a number; fix it in the admin.",
+                vendor=self.vendor,
+            ) from None
+
+    # -- errors -------------------------------------------------------------------------
+
+    def message_of(self, body: Any) -> str:
+        event = body.get("error") if isinstance(body, Mapping) else None
+        if isinstance(event, Mapping) and isinstance(event.get("Message"), str):
+            return event["Message"]
+        return super().message_of(body)
+
+    def error_for(self, status: int, body: Any, response: requests.Response) -> VendorError:
+        path = urllib.parse.urlsplit(response.url or "").path
+        return self._error(status, body, path, response)
+
+    def _error(
+        self,
+        status: int,
+        body: Any,
+        path: str,
+        response: requests.Response | None = None,
+    ) -> VendorError:
+        event = body.get("error") if isinstance(body, Mapping) else None
+        code = event.get("EventCode") if isinstance(event, Mapping) else None
+        said = self.message_of(body)
+        common = {"vendor": self.vendor, "status": status, "vendor_message": said}
+        if code == STARTING:
+            return VendorUnavailable(
+                "Meddbase is starting up; the booking will be sent again shortly.", **common
+            )
+        if code in CREDENTIAL_MESSAGES:
+            return AuthenticationFailed(CREDENTIAL_MESSAGES[code], **common)
+        if code in SESSION_GONE or (status == 401 and code in (None, 0)):
+            if path.endswith(LOGIN):
+                return AuthenticationFailed(
+                    "Meddbase refused the service user's username or password; a manager "
+                    "must check the connection's credentials.",
+                    **common,
+                )
+            self._session_gone = True
+            return AuthenticationFailed(
+                "Meddbase ended our session and did not accept a new login; a manager must "
+                "check the connection's service user.",
+                **common,
+            )
+        if code in INVALID_INPUT:
+            return VendorValidationError(
+                f"Meddbase refused the request: {said or 'invalid data'}.", **common
+            )
+        if path.endswith(BOOK) and code in (0, None) and status in SLOT_TAKEN_STATUSES:
+            return SlotUnavailable(
+                "Meddbase has no bookable slot at this time any more; choose another time.",
+                **common,
+            )
+        # A Response is falsy when its status is an error: test for None, not truth.
+        return super().error_for(
+            status, body, response if response is not None else requests.Response()
+        )
+
+
+def _ref(request: BookingRequest, role: str) -> str:
+    value = request.refs.get(role)
+    if not value:
+        hint = MAPPING_HINTS.get(role, f"Map the {role.replace('_', ' ')} to its Meddbase key")
+        raise VendorConfigurationError(
+            f"{hint} in the admin (External IDs) before booking with Meddbase.",
+            vendor="meddbase",
+        )
+    return str(value)
+
+
+def _int_ref(request: BookingRequest, role: str) -> int:
+    try:
+        return int(_ref(request, role))
+    except ValueError:
+        raise VendorConfigurationError(
+            f"Meddbase keys for the {role.replace('_', ' ')} are numbers; fix the mapping in "
+            "the admin (External IDs).",
+            vendor="meddbase",
+        ) from None
+
+
+def _appointment(data: Mapping[str, Any]) -> VendorAppointment:
+    state = str(data.get("State") or "")
+    clinician = data.get("Clinician")
+    return VendorAppointment(
+        external_id=str(data["Key"]),
+        vendor_status=state,
+        status=STATES.get(state),
+        details={
+            "start": data.get("Start"),
+            "finish": data.get("Finish"),
+            "state": data.get("StateDisplayName") or state,
+            "clinician": clinician.get("Key") if isinstance(clinician, Mapping) else None,
+            "telemedicine": data.get("Telemedicine"),
+            "invoice": _invoice(data.get("Invoice")),
+        },
+    )
+
+
+def _invoice(invoice: Any) -> dict[str, Any] | None:
+    """The amounts of an InvoiceData, without its parties (patient data)."""
+    if not isinstance(invoice, Mapping):
+        return None
+    return {
+        "key": invoice.get("Key"),
+        "number": invoice.get("Number"),
+        "currency": invoice.get("CurrencyCode"),
+        "total_gross": invoice.get("TotalGross"),
+        "paid": invoice.get("Paid"),
+    }
+
+
+def _without_patient(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if str(key).lower() in PATIENT_KEYS else _without_patient(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_without_patient(item) for item in value]
+    return value

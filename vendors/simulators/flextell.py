@@ -1,0 +1,415 @@
+"""Flextell simulator: the OAuth refresh-token exchange and the /api/v1 endpoints the adapter
+calls, with the documented envelopes (``{"success", "data"}``; errors ``{"error", "message"}``).
+
+Served under ``/api`` like ``https://dev.flextell.ai/api``; the token endpoint is
+``/oauth/token`` on the same host. Refresh tokens rotate: each exchange revokes the one
+used. Any token of the simulator's form that was not revoked is accepted, so the demo keeps
+working when the simulator restarts while the app remembers a rotated token.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import re
+import secrets
+import time
+from typing import Any
+
+from vendors.simulators.base import Reply, Request, Simulator
+
+TENANT = "7"
+CLIENT_ID = "flextell-sim-client"
+CLIENT_SECRET = "flextell-sim-secret"
+REFRESH_PREFIX = "flextell-sim-rt-"
+INITIAL_REFRESH_TOKEN = f"{REFRESH_PREFIX}initial"
+TOKEN_LIFETIME = 3600
+SLOT_MINUTES = 30  # the tenant's appointment slot_duration setting
+STATUSES = ("pending", "approved", "cancelled", "rejected", "completed", "no_show")
+INACTIVE = {"cancelled", "rejected"}
+MAX_TEXT = 1000
+ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$")
+STAMP = "2025-01-06T09:00:00Z"
+
+USERS = [
+    {"id": 11, "name": "Dr. Ana Rojas", "email": "ana.rojas@clinic.example", "title": "Dr.",
+     "phone": "+56 2 2345 6711", "is_active": True, "roles": [{"id": 2, "name": "doctor"}]},
+    {"id": 12, "name": "Dr. Bruno Ortiz", "email": "bruno.ortiz@clinic.example", "title": "Dr.",
+     "phone": "+56 2 2345 6712", "is_active": True, "roles": [{"id": 2, "name": "doctor"}]},
+    {"id": 13, "name": "Carla Díaz", "email": "carla.diaz@clinic.example", "title": "",
+     "phone": "+56 2 2345 6713", "is_active": True, "roles": [{"id": 3, "name": "assistant"}]},
+]  # fmt: skip
+ROOMS = [
+    {"id": 21, "name": "Room 1", "status": "active"},
+    {"id": 22, "name": "Room 2", "status": "active"},
+    {"id": 23, "name": "Laser room", "status": "maintenance"},
+]
+CUSTOMERS = [
+    {"id": 31, "first_name": "Lucía", "last_name": "Pérez", "phone_number": "+56 9 8765 4301",
+     "email": "lucia.perez@example.com", "date_of_birth": "1988-04-12T00:00:00Z",
+     "gender": "female", "identity_number": "12.345.678-5"},
+    {"id": 32, "first_name": "Tomás", "last_name": "Muñoz", "phone_number": "+56 9 8765 4302",
+     "email": "tomas.munoz@example.com", "date_of_birth": "1975-11-30T00:00:00Z",
+     "gender": "male", "identity_number": "9.876.543-2"},
+]  # fmt: skip
+TREATMENTS = [
+    {"id": 41, "group_id": 1, "name": "Consultation", "price": "45000", "tax_rate": 19,
+     "session": 1, "is_active": "1", "users": [{"id": 11, "name": "Dr. Ana Rojas"},
+                                               {"id": 12, "name": "Dr. Bruno Ortiz"}]},
+    {"id": 42, "group_id": 1, "name": "Facial cleaning", "price": "30000", "tax_rate": 19,
+     "session": 3, "is_active": "1", "users": [{"id": 12, "name": "Dr. Bruno Ortiz"}]},
+]  # fmt: skip
+
+
+class FlextellSimulator(Simulator):
+    vendor = "flextell"
+    routes = [
+        ("POST", r"/oauth/token", "token"),
+        ("POST", r"/api/v1/appointments", "create"),
+        ("GET", r"/api/v1/appointments", "list_appointments"),
+        ("GET", r"/api/v1/appointments/(?P<id>\d+)", "read"),
+        ("PATCH", r"/api/v1/appointments/(?P<id>\d+)", "update"),
+        ("GET", r"/api/v1/users", "users"),
+        ("GET", r"/api/v1/rooms", "rooms"),
+        ("GET", r"/api/v1/customers", "customers"),
+        ("GET", r"/api/v1/treatments", "treatments"),
+    ]
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
+        # Send headers and body without waiting ~40 ms for the client's delayed ACK.
+        self.server.RequestHandlerClass.disable_nagle_algorithm = True
+
+    def reset(self) -> None:
+        super().reset()
+        with self.lock:
+            self.access_tokens: dict[str, float] = {}  # token -> expiry (time.time())
+            self.revoked: set[str] = set()
+            self.exchanges = 0
+            self.appointments: dict[int, dict[str, Any]] = {}
+            self.ids = itertools.count(101)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "tenant": TENANT,
+            "token_exchanges": self.exchanges,
+            "appointments": [self._resource(a) for a in self.appointments.values()],
+        }
+
+    def revoke_access_tokens(self) -> None:
+        """Forget every issued access token (as if they all expired)."""
+        with self.lock:
+            self.access_tokens.clear()
+
+    # -- OAuth ----------------------------------------------------------------------------
+
+    def token(self, request: Request) -> Reply:
+        form = request.form
+        if form.get("grant_type") != "refresh_token":
+            return _error(
+                400, "unsupported_grant_type", "Only grant_type=refresh_token is accepted here."
+            )
+        if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
+            return _error(401, "invalid_client", "Client authentication failed.")
+        refresh = form.get("refresh_token", "")
+        if not refresh.startswith(REFRESH_PREFIX) or refresh in self.revoked:
+            return _error(400, "invalid_grant", "The refresh token is invalid or was revoked.")
+        self.revoked.add(refresh)
+        self.exchanges += 1
+        access = f"flextell-sim-at-{secrets.token_hex(12)}"
+        self.access_tokens[access] = time.time() + TOKEN_LIFETIME
+        return Reply(
+            200,
+            {
+                "access_token": access,
+                "token_type": "Bearer",
+                "expires_in": TOKEN_LIFETIME,
+                "refresh_token": f"{REFRESH_PREFIX}{secrets.token_hex(12)}",
+            },
+        )
+
+    def _refused(self, request: Request) -> Reply | None:
+        """The documented 401 for a bad token; the tenant header is required (newer revision)."""
+        found = re.fullmatch(r"Bearer (\S+)", request.header("Authorization"))
+        if not found or self.access_tokens.get(found.group(1), 0) < time.time():
+            return _error(401, "invalid_token", "The access token is invalid or has expired.")
+        tenant = request.header("X-Tenant")
+        if not tenant:
+            return _error(400, "tenant_required", "The X-Tenant header is required.")
+        if tenant != TENANT:
+            return _error(403, "forbidden", "You do not have access to this tenant.")
+        return None
+
+    # -- appointments ---------------------------------------------------------------------
+
+    def create(self, request: Request) -> Reply:
+        if refused := self._refused(request):
+            return refused
+        data = request.json
+        if not isinstance(data, dict):
+            return _error(400, "bad_request", "The request body must be a JSON object.")
+        problem = _validate(data)
+        if problem:
+            return _error(422, "validation_error", problem)
+        parent = data.get("parent_appointment_id")
+        if parent is not None and parent not in self.appointments:
+            return _error(422, "validation_error", "The selected parent appointment id is invalid.")
+        start = _parse(data["scheduled_at"])
+        end = start + datetime.timedelta(minutes=SLOT_MINUTES)
+        for other in self.appointments.values():
+            if other["status"] in INACTIVE or not (other["start"] < end and start < other["end"]):
+                continue
+            if other["user_id"] == data["user_id"] or (
+                data.get("room_id") is not None and other["room_id"] == data.get("room_id")
+            ):
+                return _error(
+                    409,
+                    "slot_unavailable",
+                    "The selected time is no longer available for this doctor or room.",
+                )
+        number = next(self.ids)
+        self.appointments[number] = {
+            "id": number,
+            "customer_id": data["customer_id"],
+            "user_id": data["user_id"],
+            "room_id": data.get("room_id"),
+            "assistant_id": data.get("assistant_id"),
+            "parent_appointment_id": data.get("parent_appointment_id"),
+            "treatments": list(data["treatments"]),
+            "description": data.get("description"),
+            "cancellation_reason": data.get("cancellation_reason"),
+            "status": data["status"],
+            "start": start,
+            "end": end,
+        }
+        return Reply(
+            201,
+            {
+                "success": "Appointment created successfully.",
+                "data": self._resource(self.appointments[number]),
+            },
+        )
+
+    def list_appointments(self, request: Request) -> Reply:
+        if refused := self._refused(request):
+            return refused
+        query = request.query
+        items = list(self.appointments.values())
+        for field in ("customer_id", "user_id"):
+            if query.get(field):
+                if not query[field].isdigit():
+                    return _error(422, "validation_error", f"The {field} must be an integer.")
+                items = [a for a in items if a[field] == int(query[field])]
+        for field, keep in (
+            ("from", lambda a, d: a["start"].date() >= d),
+            ("to", lambda a, d: a["start"].date() <= d),
+        ):
+            if query.get(field):
+                try:
+                    day = datetime.date.fromisoformat(query[field][:10])
+                except ValueError:
+                    return _error(422, "validation_error", f"The {field} must be a date.")
+                items = [a for a in items if keep(a, day)]
+        return self._page(request, [self._resource(a) for a in items])
+
+    def read(self, request: Request) -> Reply:
+        if refused := self._refused(request):
+            return refused
+        appointment = self.appointments.get(int(request.match["id"]))
+        if appointment is None:
+            return _error(404, "not_found", "Appointment not found.")
+        return Reply(
+            200,
+            {"success": "Appointment retrieved successfully.", "data": self._resource(appointment)},
+        )
+
+    def update(self, request: Request) -> Reply:
+        if refused := self._refused(request):
+            return refused
+        appointment = self.appointments.get(int(request.match["id"]))
+        if appointment is None:
+            return _error(404, "not_found", "Appointment not found.")
+        data = request.json
+        if not isinstance(data, dict):
+            return _error(400, "bad_request", "The request body must be a JSON object.")
+        status = data.get("status", appointment["status"])
+        if status not in STATUSES:
+            return _error(422, "validation_error", "The selected status is invalid.")
+        reason = data.get("cancellation_reason")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_TEXT):
+            return _error(
+                422,
+                "validation_error",
+                "The cancellation reason may not be greater than 1000 characters.",
+            )
+        if status == "cancelled" and appointment["status"] in ("completed", "no_show"):
+            return _error(
+                409, "invalid_state", f"A {appointment['status']} appointment cannot be cancelled."
+            )
+        appointment["status"] = status
+        if reason is not None:
+            appointment["cancellation_reason"] = reason
+        return Reply(
+            200,
+            {"success": "Appointment updated successfully.", "data": self._resource(appointment)},
+        )
+
+    # -- reference lists ------------------------------------------------------------------
+
+    def users(self, request: Request) -> Reply:
+        # Documented to answer a bare `data` list, without pagination.
+        return self._refused(request) or Reply(200, {"data": USERS})
+
+    def rooms(self, request: Request) -> Reply:
+        if refused := self._refused(request):
+            return refused
+        status = request.query.get("status")
+        return self._page(request, [r for r in ROOMS if not status or r["status"] == status])
+
+    def customers(self, request: Request) -> Reply:
+        if refused := self._refused(request):
+            return refused
+        search = request.query.get("search", "").casefold()
+        found = [
+            c
+            for c in CUSTOMERS
+            if not search or search in f"{c['first_name']} {c['last_name']} {c['email']}".casefold()
+        ]
+        return self._page(request, found)
+
+    def treatments(self, request: Request) -> Reply:
+        return self._refused(request) or self._page(request, TREATMENTS)
+
+    # -- shapes ---------------------------------------------------------------------------
+
+    def _page(self, request: Request, items: list[dict[str, Any]]) -> Reply:
+        """Laravel's paginated shape: data, links, meta."""
+        try:
+            page = int(request.query.get("page", "1"))
+            size = int(request.query.get("per_page", "15"))
+        except ValueError:
+            return _error(422, "validation_error", "The page and per_page must be integers.")
+        if page < 1 or not 1 <= size <= 100:
+            return _error(422, "validation_error", "The per_page must be between 1 and 100.")
+        last = max(1, -(-len(items) // size))
+        chunk = items[(page - 1) * size : page * size]
+        first = (page - 1) * size + 1 if chunk else None
+        return Reply(
+            200,
+            {
+                "data": chunk,
+                "links": {"first": None, "last": None, "prev": None, "next": None},
+                "meta": {
+                    "current_page": page,
+                    "from": first,
+                    "last_page": last,
+                    "per_page": size,
+                    "to": first + len(chunk) - 1 if chunk else None,
+                    "total": len(items),
+                },
+            },
+        )
+
+    def _resource(self, appointment: dict[str, Any]) -> dict[str, Any]:
+        """The documented AppointmentResource."""
+        user = _by_id(USERS, appointment["user_id"]) or {}
+        room = _by_id(ROOMS, appointment["room_id"])
+        assistant = _by_id(USERS, appointment["assistant_id"])
+        return {
+            "id": appointment["id"],
+            "customer_id": appointment["customer_id"],
+            "room_id": appointment["room_id"],
+            "parent_appointment_id": appointment["parent_appointment_id"],
+            "code": f"APT-{appointment['id']:06d}",
+            "relation_type": "follow_up" if appointment["parent_appointment_id"] else "single",
+            "description": appointment["description"],
+            "scheduled_at": appointment["start"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "status": appointment["status"],
+            "cancellation_reason": appointment["cancellation_reason"],
+            "creation_type": "api",
+            "assistants": [{"id": assistant["id"], "name": assistant["name"]}] if assistant else [],
+            "created_at": STAMP,
+            "updated_at": STAMP,
+            "deleted_at": None,
+            "customer": _by_id(CUSTOMERS, appointment["customer_id"]),
+            "doctor": {"id": user.get("id"), "name": user.get("name")},
+            "room": {**room, "created_at": STAMP, "updated_at": STAMP, "deleted_at": None}
+            if room
+            else None,
+            "parent_appointment": None,
+            "child_appointments": [],
+            "treatments": [_by_id(TREATMENTS, t) for t in appointment["treatments"]],
+        }
+
+    def not_found(self, request: Request) -> Reply:
+        return _error(404, "not_found", f"No route for {request.method} {request.path}.")
+
+    def fault_reply(self, status: int) -> Reply:
+        if status == 429:
+            return Reply(
+                429,
+                {"error": "rate_limit_exceeded", "message": "Too many requests."},
+                {"Retry-After": "1"},
+            )
+        if status == 503:
+            return _error(503, "service_unavailable", "The service is temporarily unavailable.")
+        return _error(status, "server_error", "An unexpected error occurred.")
+
+
+def _validate(data: dict[str, Any]) -> str:
+    """The first problem with a create body, in Laravel's wording, or ""."""
+    for field, records in (("customer_id", CUSTOMERS), ("user_id", USERS)):
+        if data.get(field) is None:
+            return f"The {field.replace('_', ' ')} field is required."
+        if not _integer(data[field]):
+            return f"The {field.replace('_', ' ')} must be an integer."
+        if not _by_id(records, data[field]):
+            return f"The selected {field.replace('_', ' ')} is invalid."
+    scheduled = data.get("scheduled_at")
+    if not scheduled:
+        return "The scheduled at field is required."
+    if not isinstance(scheduled, str) or not ISO_DATETIME.match(scheduled):
+        return "The scheduled at must be a valid date-time (ISO 8601 with a UTC offset)."
+    if data.get("status") is None:
+        return "The status field is required."
+    if data["status"] not in STATUSES:
+        return "The selected status is invalid."
+    treatments = data.get("treatments")
+    if not isinstance(treatments, list) or not treatments:
+        return "The treatments field is required and must have at least 1 item."
+    for item in treatments:
+        if not _integer(item) or not _by_id(TREATMENTS, item):
+            return "The selected treatments is invalid."
+    for field, records in (
+        ("room_id", ROOMS),
+        ("assistant_id", USERS),
+        ("parent_appointment_id", None),
+    ):
+        value = data.get(field)
+        if value is None:
+            continue
+        if not _integer(value):
+            return f"The {field.replace('_', ' ')} must be an integer."
+        if records and not _by_id(records, value):
+            return f"The selected {field.replace('_', ' ')} is invalid."
+    for field in ("description", "cancellation_reason"):
+        value = data.get(field)
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_TEXT):
+            return f"The {field.replace('_', ' ')} may not be greater than {MAX_TEXT} characters."
+    return ""
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _by_id(records: list[dict[str, Any]], key: Any) -> dict[str, Any] | None:
+    return next((record for record in records if record["id"] == key), None)
+
+
+def _parse(value: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(datetime.UTC)
+
+
+def _error(status: int, code: str, message: str) -> Reply:
+    return Reply(status, {"error": code, "message": message})

@@ -1,0 +1,496 @@
+"""Meddbase Patient Portal API simulator: login, book-time-slot, cancel, the appointments list
+and the reference lists the adapter reads, in the documented envelope
+``{"status": "ok|error", "result": ..., "error": ServiceExceptionData}``.
+
+Every request needs the client key (query ``client-key`` or cookie ``Client-key``); all but
+the login need the session headers ``x-session-id`` and ``x-token``. Set ``http_errors`` to
+False to answer errors inside an HTTP 200 envelope, as some Meddbase methods do.
+
+A taken slot has no documented EventCode; the simulator answers HTTP 424 with EventCode 0
+and the message the docs paraphrase ("no appropriate slot can be found").
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.cookies
+import itertools
+import re
+import secrets
+import zoneinfo
+from typing import Any
+
+from vendors.simulators.base import Reply, Request, Simulator
+
+CLIENT_KEY = "meddbase-sim-client-key"
+USERNAME = "booking-desk@clinic.example"
+PASSWORD = "meddbase-sim-password"
+SITE_ZONE = zoneinfo.ZoneInfo("Europe/London")  # offset-less DateTime = London time
+LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
+PREFIX = "/patientportalapi"
+ACTIVE = {"Booked", "NotArrived", "Arrived", "BeingSeen"}
+STATE_NAMES = {"NotArrived": "Not arrived", "DNA": "Did not attend", "BeingSeen": "Being seen"}
+
+PAYER_TYPES = [{"Key": "PA", "Name": "Patient"}, {"Key": "IN", "Name": "Insurer"}]
+SHORT_CONSULT = {
+    "Key": 10382,
+    "Name": "Short Consult",
+    "Notes": "",
+    "CurrencyCode": "GBP",
+    "CurrencySymbol": "£",
+    "NetPrice": 50,
+    "Tax": 10,
+    "GrossPrice": 60,
+}
+TYPES = [
+    {"Key": "00000000fc0af8e9", "Name": "Consultation", "Notes": "",
+     "CancellationPolicy": "50% of the price is charged within 24 hours of the appointment.",
+     "Modules": [SHORT_CONSULT], "CanBookAppointment": True, "CanReferPatient": False,
+     "TelemedicineOption": False, "CanAddServices": False},
+    {"Key": "00000000fc0af8ea", "Name": "Health screen", "Notes": "", "CancellationPolicy": "",
+     "Modules": [], "CanBookAppointment": True, "CanReferPatient": False,
+     "TelemedicineOption": False, "CanAddServices": False},
+    {"Key": "00000000fc0af8eb", "Name": "Video consultation", "Notes": "",
+     "CancellationPolicy": "", "Modules": [], "CanBookAppointment": True,
+     "CanReferPatient": False, "TelemedicineOption": True, "CanAddServices": False},
+]  # fmt: skip
+# What the API does not show: length, price and who offers a type where.
+TYPE_RULES = {
+    "00000000fc0af8e9": {"minutes": 30, "price": 100, "clinicians": {84, 85},
+                         "sites": {1123, 1124}},
+    "00000000fc0af8ea": {"minutes": 60, "price": 240, "clinicians": {85}, "sites": {1124}},
+    "00000000fc0af8eb": {"minutes": 20, "price": 80, "clinicians": {84}, "sites": {1123}},
+}  # fmt: skip
+SITES = [
+    {"Key": 1123, "Name": "2CP (Eye Room)",
+     "Address": {"Address1": "2 Clifton Park Ave", "City": "London", "PostCode": "SW20 8BD",
+                 "Country": "United Kingdom"},
+     "Locations": [{"Key": 214, "Name": "Room 1"}, {"Key": 45, "Name": "Surgery"}]},
+    {"Key": 1124, "Name": "Harley Street",
+     "Address": {"Address1": "10 Harley Street", "City": "London", "PostCode": "W1G 9PF",
+                 "Country": "United Kingdom"},
+     "Locations": [{"Key": 300, "Name": "Room A"}]},
+]  # fmt: skip
+CLINICIANS = [
+    {"Key": 84, "FullName": "Dr. Gregory House", "SexType": 1},
+    {"Key": 85, "FullName": "Dr. Lisa Cuddy", "SexType": 2},
+]
+CLINICIAN_SITES = {84: {1123}, 85: {1123, 1124}}
+PATIENTS = {
+    "pat1001": {"Key": "pat1001", "Title": "Mr", "Name": "John", "Surname": "Lemon",
+                "DateOfBirth": "1958-08-02T00:00:00", "Mobile": "+44 7700 900123",
+                "EmailAddress": "john.lemon@example.com"},
+    "pat1002": {"Key": "pat1002", "Title": "Ms", "Name": "Mariel", "Surname": "Lemon",
+                "DateOfBirth": "1961-03-14T00:00:00", "Mobile": "+44 7700 900456",
+                "EmailAddress": "mariel.lemon@example.com"},
+}  # fmt: skip
+
+
+class MeddbaseSimulator(Simulator):
+    vendor = "meddbase"
+    routes = [
+        ("POST", rf"{PREFIX}/auth/login", "login"),
+        ("GET", rf"{PREFIX}/appointment/payer-types", "payer_types"),
+        ("GET", rf"{PREFIX}/appointment/types", "types"),
+        ("POST", rf"{PREFIX}/appointment/sites", "sites"),
+        ("POST", rf"{PREFIX}/appointment/clinicians", "clinicians"),
+        ("POST", rf"{PREFIX}/appointment/book-time-slot", "book"),
+        ("GET", rf"{PREFIX}/appointment/cancel", "cancel"),
+        ("GET", rf"{PREFIX}/appointment/appointments", "appointments"),
+    ]
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
+        # Send headers and body without waiting ~40 ms for the client's delayed ACK.
+        self.server.RequestHandlerClass.disable_nagle_algorithm = True
+
+    def reset(self) -> None:
+        super().reset()
+        with self.lock:
+            self.http_errors = True
+            self.sessions: dict[str, str] = {}  # SessionID -> CSRF token
+            self.logins = 0
+            self.booked: dict[str, dict[str, Any]] = {}
+            self.numbers = itertools.count(58462)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "logins": self.logins,
+            "appointments": [self._appointment(a) for a in self.booked.values()],
+        }
+
+    def expire_sessions(self) -> None:
+        """End every session, as Meddbase does after its session timeout."""
+        with self.lock:
+            self.sessions.clear()
+
+    def set_state(self, key: str, state: str) -> None:
+        with self.lock:
+            self.booked[key]["State"] = state
+
+    # -- auth -----------------------------------------------------------------------------
+
+    def login(self, request: Request) -> Reply:
+        if refused := self._client(request):
+            return refused
+        data = request.json
+        if not isinstance(data, dict) or not {"username", "password"} <= data.keys():
+            return self._error(400, 7, "Invalid or missing POST data: username and password.")
+        if data["username"] != USERNAME or data["password"] != PASSWORD:
+            return self._error(401, 0, "Invalid username or password.")
+        session, token = secrets.token_hex(12), secrets.token_hex(16)
+        self.sessions[session] = token
+        self.logins += 1
+        return _ok({"SessionID": session, "Token": token, "Require2FA": False})
+
+    def _client(self, request: Request) -> Reply | None:
+        key = request.query.get("client-key")
+        if key is None:
+            cookie = http.cookies.SimpleCookie(request.header("Cookie"))
+            key = cookie["Client-key"].value if "Client-key" in cookie else None
+        if not key:
+            return self._error(401, 3, "Client authentication key is missing.")
+        if key != CLIENT_KEY:
+            return self._error(401, 4, "Client authentication key not valid.")
+        return None
+
+    def _guard(self, request: Request) -> Reply | None:
+        if refused := self._client(request):
+            return refused
+        session = request.header("x-session-id")
+        if session not in self.sessions:
+            return self._error(401, 8, "User is not logged in.")
+        if request.header("x-token") != self.sessions[session]:
+            return self._error(401, 11, "Invalid token.")
+        return None
+
+    # -- booking --------------------------------------------------------------------------
+
+    def book(self, request: Request) -> Reply:
+        if refused := self._guard(request):
+            return refused
+        patient = request.query.get("patient")
+        if not patient:
+            return self._error(
+                400, 1, "Parameter 'patient' is missing: the logged-in user is not a patient."
+            )
+        if patient not in PATIENTS:
+            return self._error(404, 0, "Patient not found.")
+        data = request.json
+        slot = data.get("proposedTimeSlot") if isinstance(data, dict) else None
+        if not isinstance(slot, dict):
+            return self._error(400, 7, "Invalid or missing POST data: proposedTimeSlot.")
+        problem = _slot_problem(slot, data)
+        if problem:
+            return self._error(400, *problem)
+        kind = slot["Type"]["Key"]
+        if kind not in TYPE_RULES:
+            return self._error(404, 0, "Appointment type not found.")
+        site = _by_key(SITES, slot["Site"]["Key"])
+        if site is None:
+            return self._error(404, 0, "Site not found.")
+        rooms = [room["Key"] for room in site["Locations"]]
+        if "Location" in slot and slot["Location"]["Key"] not in rooms:
+            return self._error(404, 0, "Location not found at this site.")
+        rules = TYPE_RULES[kind]
+        offered = {module["Key"] for module in _by_key(TYPES, kind)["Modules"]}
+        modules = slot.get("Modules", [])
+        if any(module["Key"] not in offered for module in modules):
+            return self._error(400, 2, "Module is not available for this appointment type.")
+        clinician = data.get("clinician", 0)
+        if clinician and _by_key(CLINICIANS, clinician) is None:
+            return self._error(404, 0, "Clinician not found.")
+        start = datetime.datetime.fromisoformat(slot["Start"]).replace(tzinfo=SITE_ZONE)
+        end = start + datetime.timedelta(minutes=rules["minutes"])
+        chosen = self._free(kind, site["Key"], clinician, slot.get("Location"), start, end)
+        total = rules["price"] + SHORT_CONSULT["GrossPrice"] * len(modules)
+        if (
+            chosen is None
+            or start <= datetime.datetime.now(datetime.UTC)
+            or (data.get("price") not in (None, total))
+        ):
+            return self._error(
+                424, 0, "No appropriate time slot can be found for the proposed time slot."
+            )
+        key = f"apt{next(self.numbers)}"
+        self.booked[key] = {
+            "Key": key,
+            "Type": kind,
+            "Start": start,
+            "Finish": end,
+            "Site": site["Key"],
+            "Location": chosen[1],
+            "Clinician": chosen[0],
+            "Patient": patient,
+            "Modules": modules,
+            "PayerType": slot["PayerType"],
+            "State": "Booked",
+            "Price": total,
+        }
+        return _ok(self._appointment(self.booked[key]))
+
+    def _free(
+        self,
+        kind: str,
+        site: int,
+        clinician: int,
+        location: dict[str, int] | None,
+        start: datetime.datetime,
+        end: datetime.datetime,
+    ) -> tuple[int, int] | None:
+        """The first clinician and room free for the slot (method 0 picks any)."""
+        rules = TYPE_RULES[kind]
+        doctors = [clinician] if clinician else sorted(rules["clinicians"])
+        rooms = (
+            [location["Key"]] if location else [r["Key"] for r in _by_key(SITES, site)["Locations"]]
+        )
+        busy = [
+            a
+            for a in self.booked.values()
+            if a["State"] in ACTIVE and a["Start"] < end and start < a["Finish"]
+        ]
+        for doctor in doctors:
+            if site not in rules["sites"] or doctor not in rules["clinicians"]:
+                continue
+            if site not in CLINICIAN_SITES.get(doctor, set()):
+                continue
+            if any(a["Clinician"] == doctor for a in busy):
+                continue
+            for room in rooms:
+                if not any(a["Location"] == room for a in busy):
+                    return doctor, room
+        return None
+
+    def cancel(self, request: Request) -> Reply:
+        if refused := self._guard(request):
+            return refused
+        key = request.query.get("appointment")
+        if not key:
+            return self._error(400, 1, "Parameter 'appointment' is missing.")
+        appointment = self.booked.get(key)
+        if appointment is None:
+            return self._error(404, 0, "Appointment not found.")
+        if appointment["State"] == "Cancelled":
+            return _ok(None)
+        if appointment["State"] not in ("Booked", "NotArrived"):
+            return self._error(400, 0, "The appointment can no longer be cancelled.")
+        appointment["State"] = "Cancelled"
+        if appointment["Start"] - datetime.datetime.now(datetime.UTC) < datetime.timedelta(days=1):
+            return _ok(_invoice(appointment, appointment["Price"] / 2))
+        return _ok(None)
+
+    def appointments(self, request: Request) -> Reply:
+        if refused := self._guard(request):
+            return refused
+        query = request.query
+        patient = query.get("patient")
+        if patient and patient not in PATIENTS:
+            return self._error(404, 0, "Patient not found.")
+        try:
+            low, high = (_datetime(query.get(name)) for name in ("start-from", "start-to"))
+            number = int(query.get("page-number", "1"))
+            size = int(query.get("page-size", "10"))
+        except ValueError:
+            return self._error(400, 2, "Parameter has incorrect format.")
+        if number < 1 or not 5 <= size <= 50:
+            return self._error(400, 2, "The page-size must be between 5 and 50.")
+        found = sorted(
+            (
+                a
+                for a in self.booked.values()
+                if (not patient or a["Patient"] == patient)
+                and (low is None or a["Start"] >= low)
+                and (high is None or a["Start"] <= high)
+            ),
+            key=lambda a: a["Start"],
+        )
+        return _ok(
+            {
+                "Items": [self._appointment(a) for a in found[(number - 1) * size : number * size]],
+                "TotalCount": len(found),
+                "CurrentPage": number,
+                "PageSize": size,
+                "SortColumn": 0,
+                "SortDescending": False,
+            }
+        )
+
+    # -- reference lists ------------------------------------------------------------------
+
+    def payer_types(self, request: Request) -> Reply:
+        return self._guard(request) or _ok(PAYER_TYPES)
+
+    def types(self, request: Request) -> Reply:
+        if refused := self._guard(request):
+            return refused
+        payer = request.query.get("payer-type")
+        if payer and payer not in {p["Key"] for p in PAYER_TYPES}:
+            return self._error(400, 2, "Unknown payer type.")
+        return _ok(TYPES)
+
+    def sites(self, request: Request) -> Reply:
+        if refused := self._guard(request) or self._type_and_payer(request):
+            return refused
+        rules = TYPE_RULES[request.query["appointment-type"]]
+        wanted = set((request.json or {}).get("clinicians") or rules["clinicians"])
+        keys = {
+            site for doctor in wanted & rules["clinicians"] for site in CLINICIAN_SITES[doctor]
+        } & rules["sites"]
+        return _ok([site for site in SITES if site["Key"] in keys])
+
+    def clinicians(self, request: Request) -> Reply:
+        if refused := self._guard(request) or self._type_and_payer(request):
+            return refused
+        rules = TYPE_RULES[request.query["appointment-type"]]
+        wanted = set((request.json or {}).get("sites") or rules["sites"])
+        return _ok(
+            [
+                c
+                for c in CLINICIANS
+                if c["Key"] in rules["clinicians"] and CLINICIAN_SITES[c["Key"]] & wanted
+            ]
+        )
+
+    def _type_and_payer(self, request: Request) -> Reply | None:
+        for name in ("appointment-type", "payer-type"):
+            if not request.query.get(name):
+                return self._error(400, 1, f"Parameter '{name}' is missing.")
+        if request.query["appointment-type"] not in TYPE_RULES:
+            return self._error(404, 0, "Appointment type not found.")
+        if request.json is not None and not isinstance(request.json, dict):
+            return self._error(400, 7, "Invalid or missing POST data.")
+        return None
+
+    # -- shapes ---------------------------------------------------------------------------
+
+    def _appointment(self, booked: dict[str, Any]) -> dict[str, Any]:
+        """The documented AppointmentData (times are the site's wall-clock)."""
+        kind = _by_key(TYPES, booked["Type"])
+        site = _by_key(SITES, booked["Site"])
+        room = _by_key(site["Locations"], booked["Location"])
+        clinician = _by_key(CLINICIANS, booked["Clinician"])
+        state = booked["State"]
+        return {
+            "Key": booked["Key"],
+            "Type": {"Key": kind["Key"], "Name": kind["Name"]},
+            "Start": booked["Start"].strftime("%Y-%m-%dT%H:%M:%S"),
+            "Finish": booked["Finish"].strftime("%Y-%m-%dT%H:%M:%S"),
+            "Telemedicine": kind["TelemedicineOption"],
+            "TelemedicineConnection": "",
+            "AuthorisationCode": None,
+            "Site": {"Key": site["Key"], "Name": site["Name"], "Address": site["Address"]},
+            "Location": {"Key": room["Key"], "Name": room["Name"]},
+            "Patient": PATIENTS[booked["Patient"]],
+            "Clinician": {"Key": clinician["Key"], "FullName": clinician["FullName"]},
+            "State": state,
+            "StateDisplayName": STATE_NAMES.get(state, state),
+            "StateColor": "red" if state in ("Cancelled", "DNA") else "green",
+            "Modules": booked["Modules"],
+            "Services": [],
+            "Invoice": _invoice(booked, booked["Price"]),
+        }
+
+    def _error(self, status: int, code: int, message: str) -> Reply:
+        return Reply(
+            status if self.http_errors else 200,
+            {
+                "status": "error",
+                "result": None,
+                "error": {
+                    "Message": message,
+                    "EventType": 2,
+                    "EventCode": code,
+                    "HttpStatusCode": status,
+                    "Description": None,
+                    "ReferenceNumber": secrets.token_hex(4).upper(),
+                },
+            },
+        )
+
+    def not_found(self, request: Request) -> Reply:
+        return self._error(404, 6, f"Unknown API method {request.path}.")
+
+    def fault_reply(self, status: int) -> Reply:
+        if status == 503:
+            return self._error(
+                503, 10, "Application is starting. Please wait and send the request later."
+            )
+        reply = self._error(
+            status, 0, "Internal server error." if status == 500 else "Too many requests."
+        )
+        if status == 429:
+            reply.headers["Retry-After"] = "1"
+        return reply
+
+
+def _slot_problem(slot: dict[str, Any], data: dict[str, Any]) -> tuple[int, str] | None:
+    """(EventCode, message) for a proposedTimeSlot that is missing or ill-typed data."""
+    for name, kind in (("Type", str), ("Site", int)):
+        if not isinstance(slot.get(name), dict) or "Key" not in slot[name]:
+            return 7, f"Invalid or missing POST data: proposedTimeSlot.{name}.Key."
+        if not _typed(slot[name]["Key"], kind):
+            return 2, f"proposedTimeSlot.{name}.Key has incorrect format."
+    if "Location" in slot and (
+        not isinstance(slot["Location"], dict) or not _typed(slot["Location"].get("Key"), int)
+    ):
+        return 2, "proposedTimeSlot.Location.Key has incorrect format."
+    if not isinstance(slot.get("Start"), str) or not LOCAL_DATETIME.match(slot["Start"]):
+        return 2, "proposedTimeSlot.Start must be a LocalDateTime (yyyy-MM-ddTHH:mm:ss)."
+    modules = slot.get("Modules", [])
+    if not isinstance(modules, list) or not all(
+        isinstance(m, dict) and _typed(m.get("Key"), int) for m in modules
+    ):
+        return 2, "proposedTimeSlot.Modules must be a list of {Key: int}."
+    if not isinstance(slot.get("Services", []), list):
+        return 2, "proposedTimeSlot.Services must be a list."
+    if slot.get("PayerType") not in {p["Key"] for p in PAYER_TYPES}:
+        return 2, "proposedTimeSlot.PayerType is not a known payer type."
+    for name in ("clinician", "clinicianSex", "method"):
+        if name in data and not _typed(data[name], int):
+            return 2, f"Parameter '{name}' has incorrect format."
+    if data.get("clinicianSex", 0) not in (0, 1, 2):
+        return 2, "Parameter 'clinicianSex' must be 0, 1 or 2."
+    if "price" in data and not _typed(data["price"], int | float):
+        return 2, "Parameter 'price' has incorrect format."
+    return None
+
+
+def _typed(value: Any, kind: Any) -> bool:
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
+def _by_key(records: list[dict[str, Any]], key: Any) -> dict[str, Any] | None:
+    return next((record for record in records if record["Key"] == key), None)
+
+
+def _datetime(value: str | None) -> datetime.datetime | None:
+    """A DateTime parameter: ISO 8601, London time when it carries no offset."""
+    if not value:
+        return None
+    moment = datetime.datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=SITE_ZONE)
+
+
+def _invoice(booked: dict[str, Any], gross: float) -> dict[str, Any]:
+    patient = PATIENTS[booked["Patient"]]
+    return {
+        "Key": f"inv{booked['Key'][3:]}",
+        "Date": datetime.datetime.now(datetime.UTC).date().isoformat(),
+        "Number": int(booked["Key"][3:]),
+        "CurrencyCode": "GBP",
+        "CurrencySymbol": "£",
+        "TotalNet": round(gross / 1.2, 2),
+        "Tax": round(gross - gross / 1.2, 2),
+        "TotalGross": gross,
+        "Paid": 0,
+        "Debtor": {
+            "Name": f"{patient['Title']}. {patient['Name']} {patient['Surname']}",
+            "IsCompany": False,
+            "Account": patient,
+        },
+        "PayableOnline": True,
+    }
+
+
+def _ok(result: Any) -> Reply:
+    return Reply(200, {"status": "ok", "result": result, "error": None})

@@ -160,4 +160,3 @@ BOOKING_MIN_NOTICE_MINUTES = env.int("BOOKING_MIN_NOTICE_MINUTES", default=0)
 VENDOR_SECRETS_KEY = env.str("VENDOR_SECRETS_KEY", default="")
 # How long a worker holds a delivery before another may take it back.
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=60)
-FORMS_URLFIELD_ASSUME_HTTPS = True

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -17,6 +18,7 @@ class VendorConnectionAdmin(ScopedAdmin):
     list_select_related = ["clinic", "location"]
     search_fields = ["clinic__name", "base_url"]
     actions = ["test_connection"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.action(description="Test connection", permissions=["view"])
     def test_connection(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import email.utils
+import functools
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from vendors.errors import (
     OutcomeUnknown,
     RateLimited,
     SlotUnavailable,
+    UnexpectedResponse,
     VendorConfigurationError,
     VendorError,
     VendorUnavailable,
@@ -35,6 +37,10 @@ logger = logging.getLogger("vendors")
 
 MAX_CONNECT_TIMEOUT = 3.0
 MAX_READ_TIMEOUT = 10.0
+MAX_BODY_BYTES = 2 * 1024 * 1024
+OPERATIONS = ("book", "cancel", "find", "lookup", "reference", "check")
+# What reading a vendor's answer of the wrong shape raises (a missing key, a list for a dict).
+SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 REDACTED = "***"
 # Keys whose values never reach a log or the attempt log: secrets and patient data. Compared
 # without case, "_" or "-", so that first_name, firstName and FIRST-NAME all match.
@@ -113,6 +119,13 @@ class Adapter:
     # Whether `find` can look up an appointment an earlier, unanswered attempt may have made.
     supports_lookup = True
     supports_cancel = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every operation turns an answer of the wrong shape into UnexpectedResponse."""
+        super().__init_subclass__(**kwargs)
+        for name in OPERATIONS:
+            if name in cls.__dict__:
+                setattr(cls, name, _typed_answers(cls.__dict__[name]))
 
     def __init__(
         self,
@@ -300,6 +313,14 @@ class Adapter:
             raise self._transport_error(exchange, started, error, sent=writes) from None
         exchange.latency_ms = int((time.monotonic() - started) * 1000)
         exchange.status = response.status_code
+        if len(response.content) > MAX_BODY_BYTES:
+            exchange.error = "oversized answer"
+            raise UnexpectedResponse(
+                f"{self.label} answered {len(response.content) // 1024} KB, far more than a "
+                "booking answer; it will be checked before sending again.",
+                vendor=self.vendor,
+                status=response.status_code,
+            )
         body = _json_or_text(response)
         exchange.response = redact(body)
         logger.info(
@@ -312,7 +333,7 @@ class Adapter:
             raise error
         if expect_json and not isinstance(body, dict | list):
             exchange.error = "malformed answer"
-            raise OutcomeUnknown(
+            raise UnexpectedResponse(
                 f"{self.label} answered something that is not JSON; the booking will be "
                 "checked before sending again.",
                 vendor=self.vendor,
@@ -342,6 +363,25 @@ class Adapter:
         if moment.tzinfo is None:
             raise ValueError(f"{value!r} has no UTC offset")
         return moment.astimezone(datetime.UTC)
+
+
+def _typed_answers(operation: Any) -> Any:
+    @functools.wraps(operation)
+    def wrapper(self: Adapter, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return operation(self, *args, **kwargs)
+        except VendorError:
+            raise
+        except SHAPE_ERRORS as error:
+            logger.warning("%s %s: unreadable answer (%s)", self.vendor, operation.__name__,
+                           type(error).__name__)  # fmt: skip
+            raise UnexpectedResponse(
+                f"{self.label} answered in a shape we cannot read; it will be checked before "
+                "sending again.",
+                vendor=self.vendor,
+            ) from None
+
+    return wrapper
 
 
 def _refused(error: requests.ConnectionError) -> bool:

@@ -84,5 +84,10 @@ class OutcomeUnknown(VendorError):
     outcome_unknown = True
 
 
+class UnexpectedResponse(OutcomeUnknown):
+    """The PMS answered something we cannot read (an HTML page, an empty or huge body, wrong
+    types): treated as an unknown outcome, so nothing is lost and nothing is sent twice."""
+
+
 class VendorConfigurationError(VendorError, ImproperlyConfigured):
     """The connection is set up wrongly (missing secret, missing mapping): never retried."""

@@ -10,6 +10,7 @@ from vendors.errors import (
     OutcomeUnknown,
     RateLimited,
     SlotUnavailable,
+    UnexpectedResponse,
     VendorConfigurationError,
     VendorUnavailable,
 )
@@ -52,6 +53,10 @@ def test_a_valid_booking_is_accepted(vendor):
         ("garbage", OutcomeUnknown, True),
         ("timeout_after", OutcomeUnknown, True),
         ("drop_after", OutcomeUnknown, True),
+        ("empty", UnexpectedResponse, True),
+        ("huge", UnexpectedResponse, True),
+        ("wrong_types", UnexpectedResponse, True),
+        ("garbage_after", UnexpectedResponse, True),
     ],
 )
 def test_transient_failures_are_typed(vendor, fault, error_class, outcome_unknown):

@@ -1,16 +1,19 @@
 """The delivery state machine against real simulators over real sockets."""
 
 import datetime
+import json
 import threading
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.urls import reverse
 from django.utils import timezone
 
 from scheduling import booking
 from scheduling.models import Appointment
 from tests.factories import VendorConnectionFactory
-from vendors.delivery import MAX_ATTEMPTS, claim, deliver, deliver_due
+from vendors.delivery import MAX_ATTEMPTS, build_request, claim, deliver, deliver_due
+from vendors.errors import OutcomeUnknown
 from vendors.models import Delivery, DeliveryState, ExternalId, Operation
 from vendors.selectors import sync_of
 from vendors.simulators.dentalink import TOKEN, DentalinkSimulator
@@ -361,3 +364,84 @@ def test_a_webhook_with_a_bad_signature_is_refused(client, monkeypatch):
     )
 
     assert response.status_code == 403
+
+
+def test_a_worker_killed_mid_send_is_finished_by_the_sweeper_once_its_lease_expires(
+    world, dentalink
+):
+    dentalink.inject("timeout_after", path="/api/v1/citas")
+    appointment = world.book("09:00")
+    held = claim(delivery_id=only_delivery(appointment).pk)
+    # The worker sends, the vendor stores it, and the worker dies before writing anything.
+    with pytest.raises(OutcomeUnknown):
+        held.connection.adapter().book(build_request(held))
+
+    assert deliver_due() == 0  # the lease still holds
+    assert deliver_due(now=timezone.now() + LATER) == 1
+
+    final = only_delivery(appointment)
+    assert final.state == State.SYNCED
+    assert booked_at_vendor(dentalink) == 1
+    assert len([r for r in dentalink.requests if r.method == "POST"]) == 1
+
+
+def test_secrets_appear_in_no_log_record_or_admin_page(world, dentalink, caplog,
+                                                       superuser_client):  # fmt: skip
+    caplog.set_level("DEBUG")
+    dentalink.inject("503", path="/api/v1/citas")
+    appointment = world.book("09:00", comment="Dolor molar, paciente ansiosa")
+    deliver_due()
+    deliver_due(now=timezone.now() + LATER)
+    sent = only_delivery(appointment)
+    pages = [
+        superuser_client.get(reverse("admin:vendors_delivery_change", args=[sent.pk])),
+        superuser_client.get(
+            reverse("admin:vendors_vendorconnection_change", args=[sent.connection_id])
+        ),
+        superuser_client.get(reverse("admin:vendors_delivery_changelist")),
+    ]
+    records = repr(list(sent.attempts_log.values())) + repr(Delivery.objects.values().get())
+
+    patient = world.patients[0]
+    for text in (caplog.text, records):
+        assert TOKEN not in text
+        assert "paciente ansiosa" not in text
+        assert patient.family_name not in text
+    for page in pages:
+        assert page.status_code == 200
+        assert TOKEN not in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_duplicate_webhook_changes_nothing(world, monkeypatch, client):
+    from vendors.simulators import nexhealth
+
+    monkeypatch.setenv("NX_HOOK", "hook-secret")
+    connection = VendorConnectionFactory(clinic=world.clinic, vendor="nexhealth",
+                                         secrets={"webhook_secret": "NX_HOOK"})  # fmt: skip
+    appointment = world.book("09:00")
+    from vendors.models import Delivery as DeliveryModel
+
+    accepted = DeliveryModel.objects.create(
+        appointment=appointment, connection=connection, operation=Operation.BOOK,
+        state=State.ACCEPTED, external_id="777",
+    )  # fmt: skip
+    stamp = timezone.now().isoformat()
+    body = json.dumps(
+        {
+            "resource_type": "Appointment",
+            "event_name": "appointment_insertion.complete",
+            "event_time": stamp,
+            "delivery_errors": [],
+            "data": {"appointment": {"id": 777, "foreign_id": "EHR-777", "cancelled": False}},
+        }
+    ).encode()
+    headers = {"timestamp": stamp, "signature": nexhealth.sign("hook-secret", stamp, body)}
+    url = reverse("vendors:nexhealth-webhook", args=[connection.pk])
+
+    first = client.post(url, data=body, content_type="application/json", headers=headers)
+    second = client.post(url, data=body, content_type="application/json", headers=headers)
+
+    accepted.refresh_from_db()
+    assert (first.json()["settled"], second.json()["settled"]) == (True, False)
+    assert accepted.state == State.SYNCED

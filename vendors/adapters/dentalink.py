@@ -38,8 +38,8 @@ from typing import Any
 
 from vendors.base import Adapter
 from vendors.errors import (
-    OutcomeUnknown,
     SlotUnavailable,
+    UnexpectedResponse,
     VendorConfigurationError,
     VendorError,
 )
@@ -192,7 +192,7 @@ class DentalinkAdapter(Adapter):
 
     def appointment(self, cita: Mapping[str, Any]) -> VendorAppointment:
         if cita.get("id") in (None, ""):
-            raise OutcomeUnknown(
+            raise UnexpectedResponse(
                 "Dentalink answered without the appointment's id; it will be checked before "
                 "sending again.",
                 vendor=self.vendor,
@@ -267,7 +267,7 @@ class DentalinkAdapter(Adapter):
         data = body.get("data") if isinstance(body, Mapping) else None
         if isinstance(data, list if many else Mapping):
             return data
-        raise OutcomeUnknown(
+        raise UnexpectedResponse(
             "Dentalink answered without the expected “data”; it will be checked before "
             "sending again.",
             vendor=self.vendor,

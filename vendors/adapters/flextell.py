@@ -35,8 +35,8 @@ from vendors.base import REDACTED, Adapter
 from vendors.errors import (
     AuthenticationFailed,
     NotFound,
-    OutcomeUnknown,
     SlotUnavailable,
+    UnexpectedResponse,
     VendorConfigurationError,
     VendorError,
     VendorValidationError,
@@ -292,7 +292,7 @@ class FlextellAdapter(Adapter):
     def _appointment(self, data: Mapping[str, Any], *, written: bool = False) -> VendorAppointment:
         if data.get("id") in (None, ""):
             if written:
-                raise OutcomeUnknown(
+                raise UnexpectedResponse(
                     "Flextell answered without an appointment id; the booking will be checked "
                     "before sending again.",
                     vendor=self.vendor,
@@ -349,7 +349,7 @@ def _id(request: BookingRequest, role: str) -> int:
 def _data(answer: Any) -> dict[str, Any]:
     data = answer.get("data") if isinstance(answer, Mapping) else None
     if not isinstance(data, dict):
-        raise OutcomeUnknown(
+        raise UnexpectedResponse(
             "Flextell answered without the appointment; it will be checked before sending again.",
             vendor="flextell",
         )

@@ -43,8 +43,8 @@ import requests
 from vendors.base import REDACTED, Adapter
 from vendors.errors import (
     AuthenticationFailed,
-    OutcomeUnknown,
     SlotUnavailable,
+    UnexpectedResponse,
     VendorConfigurationError,
     VendorError,
     VendorUnavailable,
@@ -133,7 +133,7 @@ class MeddbaseAdapter(Adapter):
                 params[name] = str(value)
         result = self._request("POST", BOOK, params=params, json_body=body)
         if not isinstance(result, Mapping) or not result.get("Key"):
-            raise OutcomeUnknown(
+            raise UnexpectedResponse(
                 "Meddbase answered without the appointment's key; the booking will be checked "
                 "before sending again.",
                 vendor=self.vendor,
@@ -286,7 +286,7 @@ class MeddbaseAdapter(Adapter):
             )
             if not isinstance(body, Mapping) or body.get("status") not in ("ok", "error"):
                 self.exchanges[-1].error = "malformed answer"
-                raise OutcomeUnknown(
+                raise UnexpectedResponse(
                     "Meddbase answered without its status envelope; the booking will be "
                     "checked before sending again.",
                     vendor=self.vendor,

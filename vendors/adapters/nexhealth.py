@@ -21,7 +21,7 @@ import requests
 
 from vendors.base import Adapter
 from vendors.errors import (
-    OutcomeUnknown,
+    UnexpectedResponse,
     VendorConfigurationError,
     VendorError,
     VendorValidationError,
@@ -206,7 +206,7 @@ class NexHealthAdapter(Adapter):
         data = self._data(body)
         token = data.get("token") if isinstance(data, Mapping) else None
         if not isinstance(token, str) or not token:
-            raise OutcomeUnknown(
+            raise UnexpectedResponse(
                 "NexHealth answered the authentication without a token; it will be tried again.",
                 vendor=self.vendor,
             )
@@ -241,7 +241,7 @@ class NexHealthAdapter(Adapter):
     def _data(self, body: Any, key: str | None = None) -> Any:
         """The `data` of NexHealth's envelope; `code: false` is a refusal even with a 2xx."""
         if not isinstance(body, Mapping) or "code" not in body:
-            raise OutcomeUnknown(
+            raise UnexpectedResponse(
                 "NexHealth answered without its usual envelope; it will be checked before "
                 "sending again.",
                 vendor=self.vendor,
@@ -258,7 +258,7 @@ class NexHealthAdapter(Adapter):
             return data
         record = data.get(key) if isinstance(data, Mapping) else None
         if not isinstance(record, Mapping) or record.get("id") in (None, ""):
-            raise OutcomeUnknown(
+            raise UnexpectedResponse(
                 "NexHealth answered without the appointment; it will be checked before sending "
                 "again.",
                 vendor=self.vendor,
@@ -270,7 +270,7 @@ class NexHealthAdapter(Adapter):
         if isinstance(data, Mapping):  # some lists come wrapped, e.g. {"appointments": [...]}
             data = next((value for value in data.values() if isinstance(value, list)), None)
         if not isinstance(data, list):
-            raise OutcomeUnknown(
+            raise UnexpectedResponse(
                 "NexHealth answered a list call without a list.", vendor=self.vendor
             )
         return [item for item in data if isinstance(item, Mapping)]

@@ -27,8 +27,8 @@ from typing import Any
 
 from vendors.base import Adapter
 from vendors.errors import (
-    OutcomeUnknown,
     SlotUnavailable,
+    UnexpectedResponse,
     VendorConfigurationError,
     VendorError,
 )
@@ -121,7 +121,7 @@ class TreatsVetAdapter(Adapter):
 
     def appointment(self, body: Any) -> VendorAppointment:
         if not isinstance(body, Mapping) or not body.get("id"):
-            raise OutcomeUnknown(
+            raise UnexpectedResponse(
                 "Treats.vet answered without the appointment's id; it will be checked before "
                 "sending again.",
                 vendor=self.vendor,

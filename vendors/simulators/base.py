@@ -27,9 +27,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 FAULTS = {
-    "500", "503", "429", "timeout", "drop", "garbage",
+    "500", "503", "429", "timeout", "drop", "garbage", "empty", "huge", "wrong_types",
     "500_after", "timeout_after", "drop_after", "garbage_after",
 }  # fmt: skip
+HUGE = {"items": ["x" * 1000] * 10_000}  # about 10 MB of JSON
 
 
 @dataclasses.dataclass
@@ -170,6 +171,12 @@ class Simulator:
             return self._drop(handler)
         if fault == "garbage":
             return self._write(handler, Reply(200, "<html>Bad gateway</html>"))
+        if fault == "empty":
+            return self._write(handler, Reply(200, None))
+        if fault == "huge":
+            return self._write(handler, Reply(200, HUGE))
+        if fault == "wrong_types":
+            return self._write(handler, Reply(201, {"data": [], "result": "x", "appt": 7}))
         reply = self.dispatch(request)
         if fault == "500_after":
             reply = self.fault_reply(500)

@@ -130,7 +130,9 @@ STORAGES = {
     },
 }
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "desk:book"
+LOGOUT_REDIRECT_URL = "login"
 
 # Background work: Django's tasks API (django-tasks backport) on the database backend.
 TASKS = {

@@ -3,11 +3,15 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from scheduling.health import health
+from scheduling.views import appointments, book, calendar
+
+desk_patterns = [*book.urlpatterns, *calendar.urlpatterns, *appointments.urlpatterns]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
     path("vendors/", include("vendors.urls")),
-    # Until the booking desk pages exist, the admin is the place to start.
-    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("desk/", include((desk_patterns, "desk"))),
+    path("", RedirectView.as_view(pattern_name="desk:book"), name="home"),
 ]

@@ -30,11 +30,13 @@ from scheduling.models import (
     Specialty,
     WorkingHours,
 )
+from vendors.models import VendorConnection
 
 LARGE = "bench-large"
 ZONE = "America/Santiago"
 PRACTITIONERS, ROOMS, PATIENTS = 50, 20, 5000
 PAST, FUTURE = 200_000, 5_000
+CALENDAR_DAY_APPOINTMENTS = 150
 SMALL_CLINICS = 50
 DAY_START, DAY_SLOTS, SLOT = datetime.time(8), 20, datetime.timedelta(minutes=30)
 WEEKDAYS = range(5)
@@ -51,11 +53,14 @@ class Command(BaseCommand):
         if not Clinic.objects.filter(slug=LARGE).exists():
             build_large_clinic()
             build_small_clinics()
+            # Planner statistics, as autovacuum (PostgreSQL) or a periodic ANALYZE would keep.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         self.stderr.write(
             f"data ready in {time.perf_counter() - started:.1f}s: "
             f"{Appointment.objects.count()} appointments, {Clinic.objects.count()} clinics"
         )
-        for line in measure(runs):
+        for line in [*measure(runs), *measure_pages(runs)]:
             self.stdout.write(line)
 
 
@@ -112,6 +117,11 @@ def build_large_clinic() -> None:
     appointment_type = AppointmentType.objects.create(
         clinic=clinic, name="Check-up", default_duration_minutes=30
     )
+    # A PMS that never answers: bookings must not wait for it (delivery is in the background).
+    VendorConnection.objects.create(
+        clinic=clinic, vendor="dentalink", base_url="http://127.0.0.1:9/api/v1",
+        secrets={"api_token": "BENCH_DENTALINK_TOKEN"},
+    )  # fmt: skip
     today = timezone.localdate()
 
     # The past: every chair busy all day, rotating through practitioners and patients.
@@ -138,6 +148,25 @@ def build_large_clinic() -> None:
     future_days = _working_days(today + datetime.timedelta(days=1), 1, 64)
     taken: set[tuple[str, int, datetime.date, int]] = set()
     future: list[Appointment] = []
+    # The day the calendar figure is measured on: 150 appointments over the 20 chairs.
+    busy_day = future_days[0]
+    for n in range(CALENDAR_DAY_APPOINTMENTS):
+        slot, chair = n // ROOMS, n % ROOMS
+        who, patient = (slot + chair * 2) % PRACTITIONERS, n
+        taken.update([("p", who, busy_day, slot), ("r", chair, busy_day, slot),
+                      ("a", patient, busy_day, slot)])  # fmt: skip
+        future.append(
+            _appointment(
+                clinic,
+                location,
+                practitioners[who],
+                rooms[chair],
+                patients[patient],
+                appointment_type,
+                _start(location, busy_day, slot),
+                AppointmentStatus.CONFIRMED,
+            )
+        )
     while len(future) < FUTURE:
         day, slot = rng.choice(future_days), rng.randrange(DAY_SLOTS)
         who, chair, patient = (rng.randrange(PRACTITIONERS), rng.randrange(ROOMS),
@@ -242,6 +271,90 @@ def _time(name: str, runs: int, call: Callable[[int], object]) -> str:
     )
 
 
+def _bookable(location, practitioners, demand, first: datetime.date, runs: int) -> list:
+    """Free slots, picked so that no two runs want the same practitioner, room or time."""
+    offered = availability.free_slots(
+        location=location,
+        practitioner_ids=[p.pk for p in practitioners],
+        demand=demand,
+        date_from=first,
+        date_to=first + datetime.timedelta(days=10),
+    )
+    plan, used = [], set()
+    for slot in offered:
+        if slot.start.minute % 30 or ("p", slot.practitioner_id, slot.start) in used:
+            continue
+        room = next((r for r in slot.room_ids if ("r", r, slot.start) not in used), None)
+        if room is not None:
+            used |= {("p", slot.practitioner_id, slot.start), ("r", room, slot.start)}
+            plan.append((slot, room))
+        if len(plan) > runs:
+            break
+    return plan
+
+
+def measure_pages(runs: int) -> list[str]:
+    """The receptionist's pages, through Django's test client (no network, full stack)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from scheduling.models import ClinicMembership
+
+    clinic = Clinic.objects.get(slug=LARGE)
+    location = Location.objects.get(clinic=clinic)
+    practitioners = list(Practitioner.objects.filter(clinic=clinic).order_by("pk"))
+    kind = AppointmentType.objects.get(clinic=clinic)
+    user, _ = get_user_model().objects.get_or_create(username="bench-desk")
+    ClinicMembership.objects.get_or_create(user=user, clinic=clinic)
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(user)
+    htmx = {"HTTP_HX_REQUEST": "true"}
+    busy_day = _working_days(timezone.localdate() + datetime.timedelta(days=1), 1, 1)[0]
+    patients = list(
+        Patient.objects.filter(clinic=clinic)
+        .exclude(appointments__start__gte=timezone.now())
+        .order_by("-pk")[: runs + 1]
+    )
+    plan = _bookable(
+        location,
+        practitioners,
+        availability.Demand.build(appointment_type=kind),
+        busy_day + datetime.timedelta(days=40),
+        runs,
+    )
+
+    def page(
+        url: str, data: dict, *, post: bool = False, **headers: str
+    ) -> Callable[[int], object]:
+        def call(run: int) -> object:
+            values = {key: value(run) if callable(value) else value for key, value in data.items()}
+            send = client.post if post else client.get
+            response = send(url, values, **headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"{url} answered {response.status_code}")
+            return response
+
+        return call
+
+    return [
+        _time("ui_slot_grid", runs, page("/desk/", {
+            "part": "slots", "location": location.pk, "appointment_type": kind.pk,
+            "who": lambda run: f"p:{practitioners[run % PRACTITIONERS].pk}",
+            "date": busy_day.isoformat()}, **htmx)),
+        _time("ui_patient_search", runs, page("/desk/patients/search/", {
+            "q": lambda run: f"Patient{run * 37}"}, **htmx)),
+        _time("ui_day_calendar", runs, page("/desk/day/", {
+            "location": location.pk, "date": busy_day.isoformat()})),
+        _time("ui_book_post", runs, page("/desk/", {
+            "location": location.pk, "appointment_type": kind.pk, "modality": "in_person",
+            "who": lambda run: f"p:{plan[run][0].practitioner_id}",
+            "patient": lambda run: patients[run].pk,
+            "start": lambda run: plan[run][0].start.isoformat(),
+            "slot_practitioner": lambda run: plan[run][0].practitioner_id,
+            "room": lambda run: plan[run][1]}, post=True, **htmx)),
+    ]  # fmt: skip
+
+
 def measure(runs: int) -> list[str]:
     clinic = Clinic.objects.get(slug=LARGE)
     location = Location.objects.select_related("clinic").get(clinic=clinic)
@@ -290,24 +403,7 @@ def measure(runs: int) -> list[str]:
 
     lines.append(_time("next_available", runs, next_available))
 
-    # Bookable slots, picked so that no two runs want the same practitioner, room or time.
-    offered = availability.free_slots(
-        location=location,
-        practitioner_ids=[p.pk for p in practitioners],
-        demand=demand,
-        date_from=tomorrow + datetime.timedelta(days=20),
-        date_to=tomorrow + datetime.timedelta(days=30),
-    )
-    plan, used = [], set()
-    for slot in offered:
-        if slot.start.minute % 30 or ("p", slot.practitioner_id, slot.start) in used:
-            continue
-        room = next((r for r in slot.room_ids if ("r", r, slot.start) not in used), None)
-        if room is not None:
-            used |= {("p", slot.practitioner_id, slot.start), ("r", room, slot.start)}
-            plan.append((slot, room))
-        if len(plan) > runs:
-            break
+    plan = _bookable(location, practitioners, demand, tomorrow + datetime.timedelta(days=20), runs)
     by_pk = {p.pk: p for p in practitioners}
     rooms = {room.pk: room for room in Room.objects.filter(location=location)}
 

@@ -1,0 +1,647 @@
+"""The day calendar and the practitioner's week (scheduling/views/calendar.py)."""
+
+import datetime
+import re
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.shortcuts import resolve_url
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    Modality,
+    ModalityOffer,
+    Weekday,
+)
+from scheduling.views.calendar import _lanes
+from tests.desk import calendar_urls
+from tests.factories import (
+    AppointmentFactory,
+    ClinicFactory,
+    ClinicMembershipFactory,
+    DeliveryFactory,
+    LocationFactory,
+    PatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TimeOffFactory,
+    UserFactory,
+    VendorConnectionFactory,
+    WorkingHoursFactory,
+)
+from tests.worlds import MONDAY, SANTIAGO
+from vendors.models import VendorConnection
+
+pytestmark = pytest.mark.urls("tests.desk.calendar_urls")
+
+# Monday 2027-01-04, 10:07 in Santiago (UTC-3 in summer).
+NOW = datetime.datetime(2027, 1, 4, 13, 7, tzinfo=datetime.UTC)
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(autouse=True)
+def _now(monkeypatch):
+    monkeypatch.setattr("django.utils.timezone.now", lambda: NOW)
+
+
+@pytest.fixture
+def desk(client, world):
+    user = UserFactory(username="reception")
+    ClinicMembershipFactory(user=user, clinic=world.clinic)
+    client.force_login(user)
+    return client
+
+
+def day_url(world, **params) -> str:
+    query = {"location": world.location.pk, "date": MONDAY.isoformat(), **params}
+    return reverse("desk:day") + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+
+
+def week_url(world, **params) -> str:
+    query = {"location": world.location.pk, "date": MONDAY.isoformat(), **params}
+    return reverse("desk:week") + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+
+
+def local(hhmm: str, day: datetime.date = MONDAY) -> datetime.datetime:
+    time = datetime.time.fromisoformat(hhmm)
+    return datetime.datetime.combine(day, time, tzinfo=SANTIAGO).astimezone(datetime.UTC)
+
+
+def visit(world, hhmm: str, minutes: int = 30, day: datetime.date = MONDAY, **fields):
+    """An appointment written directly (past or future, inside hours or not)."""
+    options = {
+        "clinic": world.clinic,
+        "location": world.location,
+        "practitioner": world.practitioner,
+        "room": world.rooms[0],
+        "patient": world.patients[0],
+        "appointment_type": world.appointment_type,
+        **fields,
+    }
+    start = local(hhmm, day)
+    return AppointmentFactory(
+        start=start, end=start + datetime.timedelta(minutes=minutes), **options
+    )
+
+
+def column(page: str, title: str) -> str:
+    """The HTML of the column headed `title`."""
+    match = re.search(
+        r'<section class="cal-col[^"]*"[^>]*>\s*<div class="cal-head">\s*<h2[^>]*>'
+        + re.escape(title)
+        + r"</h2>.*?</section>",
+        page,
+        re.S,
+    )
+    assert match, f"no column {title!r}"
+    return match.group(0)
+
+
+def appointments_in(page: str) -> int:
+    return len(re.findall(r'class="appt st-', page))
+
+
+# --- access ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["desk:day", "desk:week"])
+def test_signed_out_goes_to_sign_in(client, world, name):
+    response = client.get(reverse(name))
+
+    assert response.status_code == 302
+    assert response.url.startswith(resolve_url(settings.LOGIN_URL))
+    assert "next=" in response.url
+
+
+@pytest.mark.parametrize("name", ["desk:day", "desk:week"])
+def test_another_clinics_location_is_not_found(desk, world, name):
+    elsewhere = LocationFactory(clinic=ClinicFactory())
+
+    response = desk.get(reverse(name) + f"?location={elsewhere.pk}")
+
+    assert response.status_code == 404
+
+
+def test_another_clinics_practitioner_is_not_found(desk, world):
+    stranger = PractitionerFactory(clinic=ClinicFactory())
+
+    response = desk.get(week_url(world, practitioner=stranger.pk))
+
+    assert response.status_code == 404
+
+
+def test_another_clinics_appointments_never_show(desk, world):
+    other = ClinicFactory()
+    AppointmentFactory(
+        clinic=other,
+        start=local("09:00"),
+        end=local("09:30"),
+        patient=PatientFactory(clinic=other, given_name="Intruso", family_name="Ajeno"),
+    )
+
+    page = desk.get(day_url(world)).content.decode()
+
+    assert "Intruso" not in page
+
+
+# --- the day calendar --------------------------------------------------------------------
+
+
+def test_one_column_per_room_with_the_visits_in_local_time(desk, world):
+    booked = world.book("09:00")
+
+    response = desk.get(day_url(world))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Monday 4 January 2027" in page
+    for room in ("Chair 1", "Chair 2", "Sobrecupo"):
+        assert f">{room}</h2>" in page
+    chair = column(page, booked.room.name)
+    assert booked.patient.display_name in chair
+    assert "09:00–09:30" in chair
+    assert str(world.practitioner) in chair
+    assert "Check-up" in chair
+    assert f'href="/desk/appointments/{booked.pk}/"' in chair
+    assert '<span class="badge unconfirmed">Unconfirmed</span>' in chair
+    # 08:00 is the first row; 09:00 is 12 five-minute rows later; 30 minutes span 6 rows.
+    assert "appt st-unconfirmed at-13 span-6 lane-1 wide-1" in chair
+
+
+def test_rooms_are_shaded_while_someone_works_and_the_axis_covers_08_to_18(desk, world):
+    page = desk.get(day_url(world)).content.decode()
+
+    assert 'class="band open at-13 span-36"' in column(page, "Chair 1")  # 09:00-12:00
+    hours = re.findall(r'class="cal-hour [^"]*">(\d\d:\d\d)<', page)
+    assert hours == [f"{hour:02d}:00" for hour in range(8, 18)]
+
+
+def test_the_axis_stretches_to_the_earliest_and_latest_working_hours(desk, world):
+    WorkingHoursFactory(
+        practitioner=PractitionerFactory(clinic=world.clinic),
+        location=world.location,
+        weekday=Weekday.MONDAY,
+        start_time=datetime.time(7, 30),
+        end_time=datetime.time(19, 30),
+    )
+
+    page = desk.get(day_url(world)).content.decode()
+
+    hours = re.findall(r'class="cal-hour [^"]*">(\d\d:\d\d)<', page)
+    assert hours[0] == "07:00"
+    assert hours[-1] == "19:00"
+    assert 'class="band open at-7 span-144"' in page  # 07:30-19:30 on a 07:00 axis
+
+
+def test_the_axis_stretches_to_a_visit_outside_working_hours(desk, world):
+    visit(world, "20:15", minutes=45)
+
+    page = desk.get(day_url(world)).content.decode()
+
+    hours = re.findall(r'class="cal-hour [^"]*">(\d\d:\d\d)<', page)
+    assert hours[-1] == "20:00"
+    assert "20:15–21:00" in page
+
+
+def test_one_column_per_practitioner(desk, world):
+    booked = world.book("10:00")
+    other = PractitionerFactory(clinic=world.clinic, given_name="Tomás", family_name="Zúñiga")
+    WorkingHoursFactory(
+        practitioner=other,
+        location=world.location,
+        weekday=Weekday.MONDAY,
+        start_time=datetime.time(14),
+        end_time=datetime.time(18),
+    )
+
+    page = desk.get(day_url(world, by="practitioner")).content.decode()
+
+    mine = column(page, str(world.practitioner))
+    assert "09:00–12:00" in mine  # the column note: her hours that day
+    assert 'class="band open at-13 span-36"' in mine
+    assert booked.patient.display_name in mine
+    assert booked.room.name in mine  # in this view the visit says where
+    theirs = column(page, str(other))
+    assert 'class="band open at-73 span-48"' in theirs
+    assert "appt " not in theirs
+    assert page.index(str(world.practitioner)) < page.index(str(other))  # Rojas, then Zúñiga
+
+
+def test_video_visits_without_a_room_get_a_video_column(desk, world):
+    booked = visit(world, "11:00", room=None, modality=Modality.VIDEO)
+
+    page = desk.get(day_url(world)).content.decode()
+
+    video = column(page, "Video")
+    assert booked.patient.display_name in video
+    assert " · video" in video
+
+
+def test_a_video_column_shows_when_someone_offers_video_that_day(desk, world):
+    world.practitioner.working_hours.update(modality=ModalityOffer.BOTH)
+
+    page = desk.get(day_url(world)).content.decode()
+
+    assert 'class="band open at-13 span-36"' in column(page, "Video")
+
+
+def test_cancelled_visits_are_faded_or_hidden(desk, world):
+    booked = world.book("09:00")
+    gone = visit(world, "09:00", status=AppointmentStatus.CANCELLED, patient=world.patients[1])
+
+    page = desk.get(day_url(world)).content.decode()
+
+    chair = column(page, booked.room.name)
+    assert gone.patient.display_name in chair
+    assert "appt st-cancelled" in chair and " faded" in chair
+    assert "lanes-2" in page  # side by side with the visit that took its place
+    assert "1 appointment · 1 cancelled" in page
+
+    hidden = desk.get(day_url(world, cancelled="hide")).content.decode()
+
+    assert gone.patient.display_name not in hidden
+    assert booked.patient.display_name in hidden
+    assert "show them" in hidden
+
+
+def test_overlapping_visits_share_the_column_in_lanes(desk, world):
+    for n in range(3):
+        visit(world, "10:00", room=world.overflow_room, patient=world.patients[n], overflow=True)
+
+    page = desk.get(day_url(world)).content.decode()
+
+    overflow = column(page, "Sobrecupo")
+    assert "lanes-3" in page
+    for lane in (1, 2, 3):
+        assert f"lane-{lane} wide-1" in overflow
+
+
+@pytest.mark.parametrize(
+    ("spans", "expected", "widest"),
+    [
+        ([], [], 1),
+        ([(1, 7)], [(0, 1)], 1),
+        ([(1, 7), (7, 13)], [(0, 1), (0, 1)], 1),  # back to back: one lane
+        ([(1, 7), (3, 9), (9, 12)], [(0, 2), (1, 2), (0, 1)], 2),
+        ([(1, 13), (1, 4), (4, 7)], [(0, 2), (1, 2), (1, 2)], 2),
+        ([(1, 4)] * 8, [(n, 6) for n in range(6)] + [(5, 6), (5, 6)], 6),  # capped at 6
+    ],
+)
+def test_lanes(spans, expected, widest):
+    assert _lanes(spans) == (expected, widest)
+
+
+def test_delivery_badges_and_polling_while_a_delivery_is_in_flight(desk, world):
+    connection_ = VendorConnectionFactory(clinic=world.clinic)
+    waiting, failed = world.book("09:00"), world.book("10:00")
+    DeliveryFactory(appointment=waiting, connection=connection_, state="queued")
+    DeliveryFactory(
+        appointment=failed, connection=connection_, state="needs_attention", last_error="x"
+    )
+
+    page = desk.get(day_url(world)).content.decode()
+
+    assert f'id="sync-{waiting.pk}" class="badge sync queued" title="Treats.vet: queued">' in page
+    assert "Treats.vet: needs attention</span>" in page
+    assert f'id="sync-{failed.pk}" class="badge sync needs_attention"' in page
+    assert 'hx-trigger="every 5s"' in page
+
+    waiting.deliveries.update(state="synced")
+    poll = desk.get(day_url(world), HTTP_HX_TARGET="cal-sync", **HTMX).content.decode()
+
+    assert poll.startswith('<div id="cal-sync" hidden>')  # settled: no more polling
+    assert (
+        f'id="sync-{waiting.pk}" class="badge sync synced" title="Treats.vet: synced" '
+        'hx-swap-oob="true"><span aria-hidden="true">PMS ✓</span>'
+    ) in poll
+    assert "cal-grid" not in poll
+
+
+def test_local_clinics_show_no_delivery_badge_and_never_poll(desk, world):
+    booked = world.book("09:00")
+
+    page = desk.get(day_url(world)).content.decode()
+
+    assert f'<span id="sync-{booked.pk}" class="badge sync not_required" hidden></span>' in page
+    assert '<div id="cal-sync" hidden></div>' in page
+
+
+def test_the_now_line_is_drawn_today_only(desk, world):
+    page = desk.get(day_url(world)).content.decode()  # Monday 4 January is today
+
+    # 10:07 is 127 minutes after 08:00: row 26, 2 minutes in.
+    assert page.count('class="cal-now at-26 nudge-2"') == 3  # one per room column
+    assert '<span class="badge">Today</span>' in page
+
+    tuesday = desk.get(day_url(world, date="2027-01-05")).content.decode()
+
+    assert "cal-now" not in tuesday
+
+
+def test_previous_next_and_today_links(desk, world):
+    page = desk.get(day_url(world, date="2027-01-06", by="practitioner")).content.decode()
+    place = f"location={world.location.pk}"
+
+    assert f'href="/desk/day/?{place}&amp;date=2027-01-05&amp;by=practitioner"' in page
+    assert f'href="/desk/day/?{place}&amp;date=2027-01-07&amp;by=practitioner"' in page
+    assert f'href="/desk/day/?{place}&amp;date=2027-01-04&amp;by=practitioner"' in page
+    assert 'hx-get="/desk/day/?' in page
+    assert '<input type="date" id="cal-date" name="date" value="2027-01-06" required>' in page
+    assert '<label for="cal-date">Date</label>' in page
+
+
+def test_location_choice_lists_the_desks_locations(desk, world):
+    second = LocationFactory(clinic=world.clinic, name="Ñuñoa")
+    RoomFactory(location=second, name="Box 7")
+
+    page = desk.get(day_url(world)).content.decode()
+
+    assert '<label for="cal-location">Location</label>' in page
+    assert f'<option value="{second.pk}" >Ñuñoa</option>' in page
+
+    there = desk.get(reverse("desk:day") + f"?location={second.pk}").content.decode()
+
+    assert ">Box 7</h2>" in there
+    assert ">Chair 1</h2>" not in there
+
+
+def test_time_off_and_closures_are_marked(desk, world):
+    TimeOffFactory(
+        practitioner=world.practitioner, start=local("11:00"), end=local("12:00"), reason="Dentist"
+    )
+    TimeOffFactory(
+        practitioner=None,
+        location=world.location,
+        start=local("16:00"),
+        end=local("17:00"),
+        reason="Fire drill",
+    )
+
+    page = desk.get(day_url(world, by="practitioner")).content.decode()
+
+    mine = column(page, str(world.practitioner))
+    assert 'class="band off at-37 span-12"><span>Time off: Dentist</span>' in mine
+    assert 'class="band closed at-97 span-12"><span>Closed: Fire drill</span>' in mine
+
+
+def test_htmx_gets_the_calendar_region_only(desk, world):
+    response = desk.get(day_url(world), **HTMX)
+
+    page = response.content.decode()
+    assert page.lstrip().startswith('<section id="calendar"')
+    assert "<html" not in page
+    assert "HX-Request" in response["Vary"]
+
+
+def test_a_history_restore_gets_the_whole_page(desk, world):
+    response = desk.get(day_url(world), HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX)
+
+    assert "<html" in response.content.decode()
+
+
+def test_without_the_appointment_page_visits_are_shown_unlinked(desk, world, settings):
+    settings.ROOT_URLCONF = calendar_urls.without_appointment_page
+    booked = world.book("09:00")
+
+    response = desk.get(day_url(world))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert booked.patient.display_name in page
+    assert "/appointments/" not in page
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"date": "04/01/2027"}, "Enter the date as YYYY-MM-DD, e.g. 2027-01-04."),
+        ({"date": "2027-02-30"}, "Enter the date as YYYY-MM-DD, e.g. 2027-01-04."),
+        ({"date": "0001-01-01"}, "Choose a date between the years 1900 and 2999."),
+        ({"date": "9999-12-31"}, "Choose a date between the years 1900 and 2999."),
+        ({"by": "chair"}, "Show one column per room or per practitioner."),
+        ({"cancelled": "maybe"}, "Show or hide the cancelled appointments."),
+        ({"location": "north"}, "Choose a location from the list."),
+    ],
+)
+def test_bad_input_says_what_to_fix_and_shows_today(desk, world, params, message):
+    response = desk.get(reverse("desk:day"), params)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert f'<p class="notice bad" role="alert">{message}</p>' in page
+    assert "Monday 4 January 2027" in page
+
+
+def test_the_first_and_last_days_have_no_link_beyond(desk, world):
+    first = desk.get(day_url(world, date="1900-01-01")).content.decode()
+    last = desk.get(day_url(world, date="2999-12-31")).content.decode()
+
+    assert "Previous day" not in first and "Next day" in first
+    assert "Next day" not in last and "Previous day" in last
+
+
+def test_a_day_when_the_clocks_go_back(desk, world):
+    # Santiago leaves summer time at midnight between Saturday 3 and Sunday 4 April 2027.
+    day = datetime.date(2027, 4, 4)
+    WorkingHoursFactory(
+        practitioner=world.practitioner, location=world.location, weekday=Weekday.SUNDAY
+    )
+    booked = visit(world, "09:00", day=day)
+
+    response = desk.get(day_url(world, date=day.isoformat()))
+
+    assert response.status_code == 200
+    assert "09:00–09:30" in column(response.content.decode(), booked.room.name)
+
+
+# --- the week ----------------------------------------------------------------------------
+
+
+def test_the_week_of_the_first_practitioner_monday_to_sunday(desk, world):
+    booked = world.book("09:00")
+    later = visit(world, "15:00", day=MONDAY + datetime.timedelta(days=3))
+
+    response = desk.get(week_url(world, date="2027-01-06"))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    titles = re.findall(r'<h2 class="cal-title" id="col-[^"]*">([^<]*)</h2>', page)
+    assert titles == [
+        "Mon 4 Jan",
+        "Tue 5 Jan",
+        "Wed 6 Jan",
+        "Thu 7 Jan",
+        "Fri 8 Jan",
+        "Sat 9 Jan",
+        "Sun 10 Jan",
+    ]
+    assert f"{world.practitioner} · week of 4 Jan – 10 Jan 2027" in page
+    monday = column(page, "Mon 4 Jan")
+    assert booked.patient.display_name in monday
+    assert 'class="band open at-13 span-36"' in monday
+    assert "09:00–12:00" in monday
+    assert "not working" in column(page, "Tue 5 Jan")
+    assert "15:00–15:30" in column(page, "Thu 7 Jan")
+    assert later.room.name in column(page, "Thu 7 Jan")
+    assert page.count("cal-now") == 1  # today is Monday
+    assert 'class="cal-col lanes-1 is-today"' in page
+
+
+def test_the_week_of_a_chosen_practitioner(desk, world):
+    other = PractitionerFactory(clinic=world.clinic, given_name="Ana", family_name="Zapata")
+    other.locations.add(world.location)
+    visit(world, "12:00", practitioner=other, patient=world.patients[2])
+
+    page = desk.get(week_url(world, practitioner=other.pk)).content.decode()
+
+    assert f'<option value="{other.pk}" selected>{other}</option>' in page
+    assert f"{other} · week of" in page
+    assert appointments_in(page) == 1
+    assert "not working" in column(page, "Mon 4 Jan")
+
+
+def test_week_links_move_by_seven_days(desk, world):
+    page = desk.get(week_url(world, date="2027-01-07")).content.decode()
+    who = f"practitioner={world.practitioner.pk}"
+
+    assert f"{who}&amp;date=2026-12-28" in page
+    assert f"{who}&amp;date=2027-01-11" in page
+    assert "Previous week" in page and "Next week" in page
+
+
+def test_week_bad_practitioner_says_what_to_fix(desk, world):
+    response = desk.get(week_url(world, practitioner="someone"))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Choose a practitioner from the list." in page
+    assert f"{world.practitioner} · week of" in page
+
+
+def test_week_where_nobody_works_yet(desk, world):
+    empty = LocationFactory(clinic=world.clinic, name="Empty")
+
+    response = desk.get(reverse("desk:week") + f"?location={empty.pk}")
+
+    assert response.status_code == 200
+    assert "Nobody works at Empty yet" in response.content.decode()
+
+
+# --- bounded queries ---------------------------------------------------------------------
+
+
+def crowd(world, count: int, rooms: int = 20) -> list[Appointment]:
+    """`count` half-hour visits from 08:00 over `rooms` rooms (one practitioner and one
+    patient per room), every third one delivered to a PMS."""
+    rooms_ = list(world.location.rooms.all())
+    rooms_ += [RoomFactory(location=world.location) for _ in range(rooms - len(rooms_))]
+    people = [world.practitioner] + [
+        PractitionerFactory(clinic=world.clinic) for _ in range(rooms - 1)
+    ]
+    for practitioner in people[1:]:
+        WorkingHoursFactory(
+            practitioner=practitioner,
+            location=world.location,
+            weekday=Weekday.MONDAY,
+            start_time=datetime.time(8),
+            end_time=datetime.time(18),
+        )
+    patients = [PatientFactory(clinic=world.clinic) for _ in range(rooms)]
+    connection_ = VendorConnection.objects.filter(clinic=world.clinic).first()
+    connection_ = connection_ or VendorConnectionFactory(clinic=world.clinic)
+    made = []
+    for n in range(count):
+        i, slot = n % rooms, n // rooms
+        start = local("08:00") + datetime.timedelta(minutes=30 * slot)
+        made.append(
+            AppointmentFactory(
+                clinic=world.clinic,
+                location=world.location,
+                practitioner=people[i],
+                room=rooms_[i],
+                patient=patients[i],
+                appointment_type=world.appointment_type,
+                start=start,
+                end=start + datetime.timedelta(minutes=30),
+                overflow=rooms_[i].is_overflow,
+            )
+        )
+        if n % 3 == 0:
+            DeliveryFactory(appointment=made[-1], connection=connection_, state="synced")
+    return made
+
+
+def queries(client, url: str) -> tuple[int, str]:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(captured), response.content.decode()
+
+
+@pytest.mark.parametrize("by", ["room", "practitioner"])
+def test_the_day_takes_the_same_queries_for_10_and_200_visits(desk, world, by):
+    crowd(world, 10)
+    few, page = queries(desk, day_url(world, by=by))
+    assert appointments_in(page) == 10
+
+    more = [
+        AppointmentFactory(
+            clinic=world.clinic,
+            location=world.location,
+            practitioner=a.practitioner,
+            room=a.room,
+            patient=a.patient,
+            appointment_type=a.appointment_type,
+            start=a.start + datetime.timedelta(minutes=30 * h),
+            end=a.end + datetime.timedelta(minutes=30 * h),
+        )
+        for a in Appointment.objects.all()
+        for h in range(1, 20)
+    ]
+    assert len(more) == 190
+    many, page = queries(desk, day_url(world, by=by))
+
+    assert appointments_in(page) == 200
+    assert many == few
+    assert few <= 10
+
+
+def test_twenty_rooms_and_150_visits_in_bounded_queries(desk, world):
+    crowd(world, 10)
+    few, _ = queries(desk, day_url(world))
+    Appointment.objects.all().delete()
+    crowd(world, 150)
+
+    many, page = queries(desk, day_url(world))
+
+    assert many == few
+    assert len(re.findall(r'<section class="cal-col', page)) == 20
+    assert appointments_in(page) == 150
+    assert page.count('class="band open ') == 20  # one shaded band per room, not per row
+
+
+def test_the_week_takes_the_same_queries_for_few_and_many_visits(desk, world):
+    def week_of_visits(hours: range) -> None:
+        for offset in range(7):
+            for hour in hours:
+                visit(
+                    world,
+                    f"{hour:02d}:00",
+                    day=MONDAY + datetime.timedelta(days=offset),
+                    patient=world.patients[0],
+                )
+
+    week_of_visits(range(9, 11))
+    few, page = queries(desk, week_url(world))
+    assert appointments_in(page) == 14
+
+    week_of_visits(range(11, 20))
+    many, page = queries(desk, week_url(world))
+
+    assert appointments_in(page) == 77
+    assert many == few
+    assert few <= 10

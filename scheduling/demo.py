@@ -280,8 +280,8 @@ NUNOA = ClinicSpec(
             "Fuentes",
             ("Medicina general",),
             (
-                Block("Ñuñoa", WEEKDAYS, "08:30", "13:00"),
-                Block("Ñuñoa", (TUE, THU), "15:00", "18:00", 15, BOTH),
+                Block("Ñuñoa", WEEKDAYS, "08:30", "13:00", 10),
+                Block("Ñuñoa", (TUE, THU), "15:00", "18:00", 10, BOTH),
             ),
         ),
         PractitionerSpec(

@@ -86,6 +86,9 @@ def _context(request: HttpRequest, data: QueryDict) -> dict[str, Any]:
     who = _choice(data, "who")
     kind = next((t for t in types if str(t.pk) == _choice(data, "appointment_type")), None)
     day = _date(data, desk.today)
+    start = parse_datetime(_choice(data, "start") or "")
+    if start is not None and start.tzinfo is not None:
+        day = start.astimezone(location.zone).date()  # the chosen slot's day
     include_overflow = bool(data.get("include_overflow")) and clinic.allows_overflow_booking
     patient = None
     if _choice(data, "patient").isdigit():
@@ -111,7 +114,7 @@ def _context(request: HttpRequest, data: QueryDict) -> dict[str, Any]:
         "allows_overflow": clinic.allows_overflow_booking,
         "comment": data.get("comment", ""),
         "urgent": bool(data.get("urgent")),
-        "next": bool(data.get("next")),
+        "next": bool(data.get("next")) and start is None,
         "slots": None,
         "chosen": None,
         "errors": {},

@@ -134,13 +134,17 @@ Entry = dict[str, Any]
 
 SYNC_MARKS = {DeliveryState.SYNCED: "PMS ✓", DeliveryState.NEEDS_ATTENTION: "PMS !"}
 STATUS_LABELS = dict(AppointmentStatus.choices)
+VENDOR_LABELS = dict(Vendor.choices)
+STATE_WORDS = {state: label.split(" (")[0].lower() for state, label in DeliveryState.choices}
 
 
 def _sync_label(sync: dict[str, Any]) -> str:
-    if sync["state"] == NOT_REQUIRED:
+    """e.g. "Dentalink: synced"; empty for a clinic without a PMS."""
+    state = sync["state"]
+    if state == NOT_REQUIRED:
         return ""
-    vendor = Vendor(sync["vendor"]).label if sync["vendor"] else "PMS"
-    return f"{vendor}: {DeliveryState(sync['state']).label.split(' (')[0].lower()}"
+    vendor = VENDOR_LABELS.get(sync["vendor"], sync["vendor"] or "PMS")
+    return f"{vendor}: {STATE_WORDS.get(state, state)}"
 
 
 @dataclasses.dataclass
@@ -360,8 +364,8 @@ def _off_bands(
             kind, label = "off", f"Time off{': ' + off.reason if off.reason else ''}"
         else:
             continue
-        start, end = _span_of(off.start, off.end, day, zone)
-        if end > start and start < DAY_MINUTES:
+        start, end = _minute_of(off.start, day, zone), _minute_of(off.end, day, zone)
+        if end > start:
             bands.append((start, end, kind, label))
     return bands
 
@@ -397,7 +401,7 @@ def _entry(
         "pk": appointment.pk,
         "css": css,
         "status": appointment.status,
-        "status_label": STATUS_LABELS[appointment.status],
+        "status_label": STATUS_LABELS.get(appointment.status, appointment.status),
         "faded": appointment.status == AppointmentStatus.CANCELLED,
         "time": _time_label(appointment, zone),
         "patient": appointment.patient.display_name,
@@ -541,10 +545,10 @@ def day(request: HttpRequest) -> HttpResponse:
     """GET ?location=&date=YYYY-MM-DD&by=room|practitioner&cancelled=show|hide"""
     desk = request.desk
     location, zone = desk.location, desk.location.zone
-    messages = _check_location(request)
+    notices = _check_location(request)
     query = CalendarQuery(request.GET)
     query.is_valid()
-    messages += query.messages()
+    notices += query.messages()
     now = timezone.now()
     today = now.astimezone(zone).date()
     the_day = query.value("date", today)
@@ -584,7 +588,7 @@ def day(request: HttpRequest) -> HttpResponse:
         "by": by,
         "cancelled": cancelled,
         "grid": grid,
-        "messages": messages,
+        "notices": notices,
         "rooms": rooms,
         "counts": _counts(appointments),
         "links": {
@@ -696,10 +700,10 @@ def week(request: HttpRequest) -> HttpResponse:
     """GET ?location=&practitioner=&date=YYYY-MM-DD&cancelled=show|hide"""
     desk = request.desk
     location, zone = desk.location, desk.location.zone
-    messages = _check_location(request)
+    notices = _check_location(request)
     query = CalendarQuery(request.GET)
     query.is_valid()
-    messages += query.messages()
+    notices += query.messages()
     now = timezone.now()
     today = now.astimezone(zone).date()
     the_day = query.value("date", today)
@@ -769,7 +773,7 @@ def week(request: HttpRequest) -> HttpResponse:
         "practitioner": practitioner,
         "cancelled": cancelled,
         "grid": grid,
-        "messages": messages,
+        "notices": notices,
         "counts": counts,
         "links": {
             "previous": link(date=(monday - one_week).isoformat())

@@ -39,8 +39,12 @@ def desk_for(request: HttpRequest) -> Desk:
     locations = list(clinic.locations.filter(active=True).order_by("name"))
     if not locations:
         raise Http404(f"{clinic} has no active location yet; ask a manager to add one.")
-    wanted = request.GET.get("location") or request.session.get(SESSION_LOCATION)
-    location = next((loc for loc in locations if str(loc.pk) == str(wanted)), locations[0])
+    asked = request.GET.get("location")
+    wanted = asked or request.session.get(SESSION_LOCATION)
+    location = next((loc for loc in locations if str(loc.pk) == str(wanted)), None)
+    if location is None and asked:
+        raise Http404("No such location in this clinic.")
+    location = location or locations[0]
     return Desk(clinics, clinic, locations, location)
 
 

@@ -350,7 +350,10 @@ def test_previous_next_and_today_links(desk, world):
     assert f'href="/desk/day/?{place}&amp;date=2027-01-07&amp;by=practitioner"' in page
     assert f'href="/desk/day/?{place}&amp;date=2027-01-04&amp;by=practitioner"' in page
     assert 'hx-get="/desk/day/?' in page
-    assert '<input type="date" id="cal-date" name="date" value="2027-01-06" required>' in page
+    assert (
+        '<input type="date" id="cal-date" name="date" value="2027-01-06" '
+        'min="1900-01-01" max="2999-12-31" required>'
+    ) in page
     assert '<label for="cal-date">Date</label>' in page
 
 
@@ -388,6 +391,23 @@ def test_time_off_and_closures_are_marked(desk, world):
     assert 'class="band closed at-97 span-12"><span>Closed: Fire drill</span>' in mine
 
 
+def test_a_week_shows_time_off_on_its_own_days_only(desk, world):
+    TimeOffFactory(
+        practitioner=world.practitioner,
+        start=local("00:00", MONDAY + datetime.timedelta(days=1)),
+        end=local("00:00", MONDAY + datetime.timedelta(days=2)),
+        reason="Conference",
+    )
+    visit(world, "00:00", day=MONDAY + datetime.timedelta(days=2))  # axis: 00:00-18:00
+
+    page = desk.get(week_url(world)).content.decode()
+
+    assert 'class="band off at-1 span-216"><span>Time off: Conference</span>' in column(
+        page, "Tue 5 Jan"
+    )
+    assert page.count("Time off: Conference") == 1
+
+
 def test_htmx_gets_the_calendar_region_only(desk, world):
     response = desk.get(day_url(world), **HTMX)
 
@@ -413,6 +433,18 @@ def test_without_the_appointment_page_visits_are_shown_unlinked(desk, world, set
     assert response.status_code == 200
     assert booked.patient.display_name in page
     assert "/appointments/" not in page
+
+
+@pytest.mark.urls("scheduling.urls")
+def test_the_project_serves_both_pages_under_desk(desk, world):
+    booked = world.book("09:00")
+
+    day_page = desk.get(f"/desk/day/?location={world.location.pk}&date=2027-01-04")
+    week_page = desk.get(f"/desk/week/?location={world.location.pk}&date=2027-01-04")
+
+    assert day_page.status_code == week_page.status_code == 200
+    for page in (day_page, week_page):
+        assert f'href="/desk/appointments/{booked.pk}/"' in page.content.decode()
 
 
 @pytest.mark.parametrize(

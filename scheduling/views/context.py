@@ -42,7 +42,7 @@ def desk_for(request: HttpRequest) -> Desk:
     asked = request.GET.get("location")
     wanted = asked or request.session.get(SESSION_LOCATION)
     location = next((loc for loc in locations if str(loc.pk) == str(wanted)), None)
-    if location is None and asked:
+    if location is None and asked and asked.isdigit():
         raise Http404("No such location in this clinic.")
     location = location or locations[0]
     return Desk(clinics, clinic, locations, location)

@@ -31,14 +31,14 @@ from vendors.errors import (
     VendorUnavailable,
     VendorValidationError,
 )
-from vendors.types import BookingRequest, Exchange, VendorAppointment
+from vendors.types import BookingRequest, Exchange, PatientDetails, VendorAppointment
 
 logger = logging.getLogger("vendors")
 
 MAX_CONNECT_TIMEOUT = 3.0
 MAX_READ_TIMEOUT = 10.0
 MAX_BODY_BYTES = 2 * 1024 * 1024
-OPERATIONS = ("book", "cancel", "find", "lookup", "reference", "check")
+OPERATIONS = ("book", "cancel", "find", "lookup", "reference", "check", "register_patient")
 # What reading a vendor's answer of the wrong shape raises (a missing key, a list for a dict).
 SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 REDACTED = "***"
@@ -158,6 +158,18 @@ class Adapter:
         raise NotSupported(
             f"{self.label} offers no way to look up an appointment.", vendor=self.vendor
         )
+
+    def register_patient(self, patient: PatientDetails) -> str:
+        """Create the patient at the PMS; returns the PMS's ID for them."""
+        raise NotSupported(
+            f"{self.label} patients cannot be created through its API: register the patient "
+            f"in {self.label} and map its ID in the admin (External IDs).",
+            vendor=self.vendor,
+        )
+
+    @property
+    def registers_patients(self) -> bool:
+        return type(self).register_patient is not Adapter.register_patient
 
     def lookup(self, external_id: str) -> VendorAppointment:
         """The current state of a known appointment (used to settle accepted writes)."""

@@ -37,7 +37,7 @@ from vendors.models import (
     Operation,
     VendorConnection,
 )
-from vendors.types import BookingRequest, VendorAppointment
+from vendors.types import BookingRequest, PatientDetails, VendorAppointment
 
 logger = logging.getLogger("vendors.delivery")
 
@@ -208,7 +208,37 @@ def _remember_external_id(delivery: Delivery, external_id: str) -> None:
 # -- one attempt -----------------------------------------------------------------------------
 
 
+def _with_registered_patient(
+    delivery: Delivery, adapter: Any, request: BookingRequest
+) -> BookingRequest:
+    """A patient the PMS does not know yet is registered there first (where the API allows),
+    and its new ID is kept at once, so that a retry never registers it twice."""
+    if "patient" in request.refs or not adapter.registers_patients:
+        return request
+    patient = delivery.appointment.patient
+    external_id = adapter.register_patient(
+        PatientDetails(
+            given_name=patient.given_name,
+            family_name=patient.family_name,
+            birth_date=patient.birth_date,
+            sex=patient.sex,
+            phone=patient.phone,
+            email=patient.email,
+            national_id=patient.national_id,
+            national_id_type=patient.national_id_type,
+        )
+    )
+    ExternalId.objects.create(
+        connection=delivery.connection,
+        content_type=ContentType.objects.get_for_model(Patient),
+        object_id=patient.pk,
+        external_id=external_id,
+    )
+    return dataclasses.replace(request, refs={**request.refs, "patient": external_id})
+
+
 def _book(delivery: Delivery, adapter: Any, request: BookingRequest) -> VendorAppointment:
+    request = _with_registered_patient(delivery, adapter, request)
     if delivery.outcome_unknown:
         try:
             existing = adapter.find(request)

@@ -58,3 +58,17 @@ class Exchange:
     request: Any
     response: Any
     error: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class PatientDetails:
+    """A patient as a PMS registers one (patient data: never logged, redacted in attempts)."""
+
+    given_name: str
+    family_name: str
+    birth_date: datetime.date | None = None
+    sex: str = ""
+    phone: str = ""
+    email: str = ""
+    national_id: str = ""
+    national_id_type: str = ""

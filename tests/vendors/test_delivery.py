@@ -261,14 +261,42 @@ def test_reschedule_cancels_the_old_one_and_books_the_new_time(world, dentalink)
 
 
 def test_a_missing_mapping_needs_attention_with_what_to_map(world, dentalink):
-    ExternalId.objects.filter(content_type__model="patient").delete()
+    ExternalId.objects.filter(content_type__model="practitioner").delete()
     appointment = world.book("09:00")
 
     final = deliver(only_delivery(appointment).pk)
 
     assert final.state == State.NEEDS_ATTENTION
-    assert "patient" in final.last_error.lower()
+    assert final.last_error.startswith(
+        "The practitioner (or specialty) of this appointment has no Dentalink id; map it"
+    )
     assert not dentalink.requests
+
+
+def test_a_patient_new_to_the_pms_is_registered_there_once(world, dentalink):
+    ExternalId.objects.filter(content_type__model="patient").delete()
+    first = world.book("09:00")
+    second = world.book("10:00")
+
+    deliver_due()
+
+    assert {only_delivery(a).state for a in (first, second)} == {State.SYNCED}
+    registered = ExternalId.objects.get(content_type__model="patient")
+    assert registered.object_id == world.patients[0].pk
+    assert len(dentalink.pacientes) == 1
+    assert [c["id_paciente"] for c in dentalink.state()["citas"]] == [
+        int(registered.external_id)
+    ] * 2
+
+
+def test_without_patient_registration_an_unmapped_patient_needs_attention(world, treatsvet):
+    ExternalId.objects.filter(content_type__model="patient", role="").delete()
+    appointment = world.book("09:00")
+
+    final = deliver(only_delivery(appointment).pk)
+
+    assert final.state == State.NEEDS_ATTENTION
+    assert final.last_error.startswith("The animal of this appointment has no Treats.vet id")
 
 
 def test_local_clinics_deliver_nothing(world):

@@ -43,7 +43,7 @@ from vendors.errors import (
     VendorConfigurationError,
     VendorError,
 )
-from vendors.types import BookingRequest, VendorAppointment
+from vendors.types import BookingRequest, PatientDetails, VendorAppointment
 
 OVERFLOW_CHAIR_ID = 7  # “Los sobrecupos usan el sillón/recurso con ID 7”
 UNCONFIRMED_STATE_ID = 7  # “la cita se crea con estado "No confirmado" (7)”
@@ -167,6 +167,24 @@ class DentalinkAdapter(Adapter):
         if path is None:
             return super().reference(kind)
         return list(self._pages(path))
+
+    def register_patient(self, patient: PatientDetails) -> str:
+        """POST /pacientes (nombre + apellidos at least); the RUT goes in `rut` when known."""
+        body: dict[str, Any] = {"nombre": patient.given_name, "apellidos": patient.family_name}
+        if patient.national_id and patient.national_id_type == "rut":
+            body["rut"] = patient.national_id
+        if patient.birth_date:
+            body["fecha_nacimiento"] = patient.birth_date.isoformat()
+        if patient.phone:
+            body["celular"] = patient.phone
+        if patient.email:
+            body["email"] = patient.email
+        created = self._data(self.call("POST", "pacientes", json_body=body))
+        if created.get("id") in (None, ""):
+            raise UnexpectedResponse(
+                "Dentalink answered without the patient's id.", vendor=self.vendor
+            )
+        return str(created["id"])
 
     def check(self) -> str:
         branches = self._data(self.call("GET", "sucursales"), many=True)

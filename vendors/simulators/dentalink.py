@@ -98,6 +98,7 @@ class DentalinkSimulator(Simulator):
         ("GET", rf"{PREFIX}/sucursales/?", "list_sucursales"),
         ("GET", rf"{PREFIX}/dentistas/?", "list_dentistas"),
         ("GET", rf"{PREFIX}/especialidades/?", "list_especialidades"),
+        ("POST", rf"{PREFIX}/pacientes/?", "create_paciente"),
     ]
 
     def reset(self) -> None:
@@ -107,6 +108,8 @@ class DentalinkSimulator(Simulator):
             self.plans: dict[tuple[int, int, int], int] = {}  # patient, dentist, branch -> id
             self.next_id = 754
             self.next_plan = 100
+            self.pacientes: dict[int, dict[str, Any]] = {}
+            self.next_patient = 90_000
 
     def state(self) -> dict[str, Any]:
         return {"citas": list(self.citas.values())}
@@ -213,6 +216,17 @@ class DentalinkSimulator(Simulator):
         except (ValueError, TypeError, KeyError, AttributeError):
             return self.error(400, "El parámetro q no es un filtro válido")
         return self.listing(request, [self.public(cita) for cita in items])
+
+    def create_paciente(self, request: Request) -> Reply:
+        body = request.json
+        if not isinstance(body, dict) or not body.get("nombre") or not body.get("apellidos"):
+            return self.error(400, "nombre y apellidos son obligatorios")
+        if body.get("fecha_nacimiento") and not DATE.match(str(body["fecha_nacimiento"])):
+            return self.error(400, "fecha_nacimiento debe tener el formato AAAA-MM-DD")
+        self.next_patient += 1
+        patient = {"id": self.next_patient, "habilitado": 1, **body}
+        self.pacientes[patient["id"]] = patient
+        return Reply(201, {"data": patient, "links": []})
 
     def create_cita(self, request: Request) -> Reply:
         body = request.json

@@ -136,6 +136,21 @@ def _context(request: HttpRequest, data: QueryDict) -> dict[str, Any]:
             )
         context["slots"] = _grouped(slots, location, practitioners)
         context["chosen"] = _chosen(data, slots, location)
+        if start is not None and context["chosen"] is None:
+            # The time was free when the grid was drawn; someone else has taken it since.
+            context["gone"] = True
+            context["alternatives"] = _grouped(
+                availability.next_available(
+                    location=location,
+                    practitioner_ids=ids,
+                    demand=demand,
+                    date_from=day,
+                    after=start,
+                    count=booking.ALTERNATIVES,
+                ),
+                location,
+                practitioners,
+            )
     return context
 
 

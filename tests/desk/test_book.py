@@ -247,3 +247,15 @@ def test_switching_clinic(desk, world):
 
     assert "Maipú" in after
     assert "Maipú" in desk.get(BOOK).content.decode()
+
+
+def test_a_time_taken_since_the_grid_was_drawn_offers_alternatives(desk, world):
+    world.book("09:00", patient=world.patients[2])
+    gone = {"start": world.at("09:00").isoformat(), "slot_practitioner": world.practitioner.pk}
+
+    response = desk.get(BOOK, {**choose(world), **gone, "part": "options"}, headers=HTMX)
+
+    page = response.content.decode()
+    assert "has just been taken at another desk" in page
+    assert "Book Mon 4 Jan 09:30" in page
+    assert ">Book</button>" not in page

@@ -309,9 +309,13 @@ def _with_instants(queryset: QuerySet, *fields: str, instants: tuple[str, ...]) 
         convert = _utc_from_microseconds
     else:
         return queryset.values_list(*fields, *instants)
-    rows = queryset.annotate(**raw).values_list(*fields, *raw)
+    sql, params = queryset.annotate(**raw).values_list(*fields, *raw).query.sql_with_params()
+    # Straight from the cursor: these rows need no per-value conversion by the ORM.
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     width = len(fields)
-    return ((*row[:width], *(convert(value) for value in row[width:])) for row in rows)
+    return [(*row[:width], *(convert(value) for value in row[width:])) for row in rows]
 
 
 class EpochMicroseconds(Func):

@@ -7,6 +7,7 @@ from scheduling.models.appointments import (
     AppointmentStatus,
     AppointmentType,
 )
+from scheduling.models.api import ApiToken, IdempotencyRecord
 from scheduling.models.clinics import Clinic, ClinicKind, ClinicMembership, Location, Role
 from scheduling.models.modality import Modality, ModalityOffer
 from scheduling.models.people import IdentityDocument, Patient, Practitioner, Sex, Specialty
@@ -14,6 +15,8 @@ from scheduling.models.rooms import Room, RoomKind
 from scheduling.models.schedules import TimeOff, Weekday, WorkingHours
 
 __all__ = [
+    "ApiToken",
+    "IdempotencyRecord",
     "ACTIVE_STATUSES",
     "MAX_BUFFER_MINUTES",
     "MAX_DURATION_MINUTES",

@@ -11,10 +11,12 @@ from django.utils import timezone
 
 from scheduling import access
 from scheduling.models import (
+    ApiToken,
     Appointment,
     AppointmentStatus,
     AppointmentType,
     Clinic,
+    IdempotencyRecord,
     IdentityDocument,
     Modality,
     Patient,
@@ -57,12 +59,15 @@ def change(instance, **values):
     return instance
 
 
+# Records that belong to a user, not to a clinic: only their owner ever reads them.
+USER_OWNED = {ApiToken, IdempotencyRecord}
+CLINIC_OWNED = [m for m in apps.get_app_config("scheduling").get_models() if m not in USER_OWNED]
+
+
 # --- Factories -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "model", list(apps.get_app_config("scheduling").get_models()), ids=lambda model: model.__name__
-)
+@pytest.mark.parametrize("model", CLINIC_OWNED, ids=lambda model: model.__name__)
 def test_every_model_has_a_factory_that_makes_a_valid_record(model):
     clinic = ClinicFactory()
 
@@ -210,6 +215,17 @@ CONSTRAINT_VIOLATIONS = [
     ("appointment_assistant_not_practitioner", appointment_assisted_by_its_practitioner),
     ("appointment_status_valid", appointment_with_unknown_status),
     ("appointment_modality_valid", appointment_with_unknown_modality),
+]
+
+
+def idempotency_key_used_twice():
+    user = UserFactory()
+    IdempotencyRecord.objects.create(user=user, key="k", request_hash="h")
+    IdempotencyRecord.objects.create(user=user, key="k", request_hash="h")
+
+
+CONSTRAINT_VIOLATIONS += [
+    ("idempotency_key_unique_per_user", idempotency_key_used_twice),
 ]
 
 
@@ -794,11 +810,7 @@ def test_appointment_assisted_by_a_colleague():
 # --- Access scope --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "model",
-    list(apps.get_app_config("scheduling").get_models()),
-    ids=lambda model: model.__name__,
-)
+@pytest.mark.parametrize("model", CLINIC_OWNED, ids=lambda model: model.__name__)
 def test_every_model_of_the_app_is_scoped_to_clinics(model):
     assert model in access.CLINIC_PATHS
 

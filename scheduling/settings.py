@@ -172,7 +172,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PARSER_CLASSES": ["scheduling.api.parsers.JSONBodyParser"],
+    "DEFAULT_PAGINATION_CLASS": "scheduling.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "scheduling.api.errors.exception_handler",
@@ -180,8 +181,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("API_THROTTLE_USER", default="1200/minute"),
         "anon": env.str("API_THROTTLE_ANON", default="60/minute"),
+        "token": env.str("API_THROTTLE_TOKEN", default="20/minute"),
     },
     "UNAUTHENTICATED_USER": None,
+    # Proxies in front of the app, so that throttling sees the client's address.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=None),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clinic booking desk API",
@@ -192,4 +196,5 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"ModalityEnum": "scheduling.models.modality.Modality"},
 }

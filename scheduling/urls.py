@@ -13,5 +13,6 @@ urlpatterns = [
     path("vendors/", include("vendors.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("desk/", include((desk_patterns, "desk"))),
+    path("api/v1/", include("scheduling.api.urls")),
     path("", RedirectView.as_view(pattern_name="desk:book"), name="home"),
 ]

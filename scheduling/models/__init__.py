@@ -1,3 +1,4 @@
+from scheduling.models.api import ApiToken, IdempotencyRecord
 from scheduling.models.appointments import (
     ACTIVE_STATUSES,
     MAX_BUFFER_MINUTES,
@@ -7,7 +8,6 @@ from scheduling.models.appointments import (
     AppointmentStatus,
     AppointmentType,
 )
-from scheduling.models.api import ApiToken, IdempotencyRecord
 from scheduling.models.clinics import Clinic, ClinicKind, ClinicMembership, Location, Role
 from scheduling.models.modality import Modality, ModalityOffer
 from scheduling.models.people import IdentityDocument, Patient, Practitioner, Sex, Specialty
@@ -15,11 +15,10 @@ from scheduling.models.rooms import Room, RoomKind
 from scheduling.models.schedules import TimeOff, Weekday, WorkingHours
 
 __all__ = [
-    "ApiToken",
-    "IdempotencyRecord",
     "ACTIVE_STATUSES",
     "MAX_BUFFER_MINUTES",
     "MAX_DURATION_MINUTES",
+    "ApiToken",
     "Appointment",
     "AppointmentEvent",
     "AppointmentStatus",
@@ -27,6 +26,7 @@ __all__ = [
     "Clinic",
     "ClinicKind",
     "ClinicMembership",
+    "IdempotencyRecord",
     "IdentityDocument",
     "Location",
     "Modality",

@@ -60,7 +60,7 @@ class Command(BaseCommand):
             f"data ready in {time.perf_counter() - started:.1f}s: "
             f"{Appointment.objects.count()} appointments, {Clinic.objects.count()} clinics"
         )
-        for line in [*measure(runs), *measure_pages(runs)]:
+        for line in [*measure(runs), *measure_pages(runs), *measure_api(runs)]:
             self.stdout.write(line)
 
 
@@ -352,6 +352,71 @@ def measure_pages(runs: int) -> list[str]:
             "start": lambda run: plan[run][0].start.isoformat(),
             "slot_practitioner": lambda run: plan[run][0].practitioner_id,
             "room": lambda run: plan[run][1]}, post=True, **htmx)),
+    ]  # fmt: skip
+
+
+def measure_api(runs: int) -> list[str]:
+    """REST API v1 for mobile apps, with a real token, through Django's test client."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from scheduling.models import ApiToken, ClinicMembership
+    from scheduling.models.api import hash_token
+
+    clinic = Clinic.objects.get(slug=LARGE)
+    location = Location.objects.get(clinic=clinic)
+    practitioners = list(Practitioner.objects.filter(clinic=clinic).order_by("pk"))
+    kind = AppointmentType.objects.get(clinic=clinic)
+    user, _ = get_user_model().objects.get_or_create(username="bench-mobile")
+    ClinicMembership.objects.get_or_create(user=user, clinic=clinic)
+    key = ApiToken.new_key()
+    ApiToken.objects.create(
+        user=user,
+        digest=hash_token(key),
+        prefix=key[:8],
+        expires_at=timezone.now() + datetime.timedelta(days=1),
+    )
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {key}")
+    busy_day = _working_days(timezone.localdate() + datetime.timedelta(days=1), 1, 1)[0]
+    patients = list(
+        Patient.objects.filter(clinic=clinic)
+        .exclude(appointments__start__gte=timezone.now())
+        .order_by("pk")[runs + 2 : 2 * runs + 4]
+    )
+    plan = _bookable(
+        location,
+        practitioners,
+        availability.Demand.build(appointment_type=kind),
+        busy_day + datetime.timedelta(days=60),
+        runs,
+    )
+
+    def call(method: str, url: str, data: Any = None) -> Callable[[int], object]:
+        def run(n: int) -> object:
+            payload = data(n) if callable(data) else data
+            if method == "POST":
+                response = client.post(url, payload, content_type="application/json")
+            else:
+                response = client.get(url(n) if callable(url) else url, payload)
+            if response.status_code not in (200, 201):
+                raise RuntimeError(
+                    f"{url} answered {response.status_code}: {response.content[:200]}"
+                )
+            return response
+
+        return run
+
+    return [
+        _time("api_availability_day", runs, call("GET", "/api/v1/availability/", lambda n: {
+            "location": location.pk, "practitioner": practitioners[n % PRACTITIONERS].pk,
+            "appointment_type": kind.pk, "date_from": busy_day.isoformat()})),
+        _time("api_appointments_list", runs, call("GET", "/api/v1/appointments/", {
+            "location": location.pk, "date_from": busy_day.isoformat(),
+            "date_to": busy_day.isoformat()})),
+        _time("api_book", runs, call("POST", "/api/v1/appointments/", lambda n: {
+            "location": location.pk, "practitioner": plan[n][0].practitioner_id,
+            "patient": patients[n].pk, "appointment_type": kind.pk,
+            "start": plan[n][0].start.isoformat(), "room": plan[n][1]})),
     ]  # fmt: skip
 
 

@@ -1,0 +1,190 @@
+"""`Idempotency-Key` for API writes: the same user, key and body replay the first answer.
+
+A mobile app that loses its connection after sending a booking cannot tell whether the
+booking happened. It sends the request again with the same `Idempotency-Key` header and
+gets the first answer back (same status, same body) without a second booking.
+
+- The key is claimed first, in its own committed transaction, through the unique
+  constraint on (user, key): of two concurrent duplicates only one does the work; the other
+  is told the first is still in progress (409) and retries.
+- The work and the stored answer commit together, so a crash leaves either both or
+  neither; a claim whose request died is taken over after `CLAIM_TIMEOUT`.
+- Answers of the service (the booking, or the rule it broke, or the conflict) are stored.
+  A request refused before the service ran (unreadable JSON, a wrong field) stores nothing
+  and frees the key, so the client may fix the body and send it again with the same key.
+- Keys are per user and live 24 hours; older records are ignored and deleted lazily.
+- The same key with another body (or for another endpoint) is refused with 422.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import re
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import status
+from rest_framework.exceptions import APIException, ParseError, ValidationError
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from scheduling.errors import BookingError
+from scheduling.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+LIFETIME = datetime.timedelta(hours=24)
+# A claim without an answer this old belongs to a request that died: nothing of its work
+# was committed (the work and the answer commit together), so another request may take over.
+CLAIM_TIMEOUT = datetime.timedelta(minutes=5)
+
+KEY_PATTERN = re.compile(r"[!-~]+")  # visible ASCII: letters, digits, punctuation
+
+PARAMETER = OpenApiParameter(
+    name=HEADER,
+    type={"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": r"^[!-~]+$"},
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "A unique string of 1 to 255 visible ASCII characters (a UUID, say), chosen by the "
+        "client per booking. Sending the same key and body again within 24 hours replays "
+        "the first answer (same status and body, with the header `Idempotent-Replayed: true`) "
+        "and books nothing more; the same key with another body answers 422; while the first "
+        "request with the key is still running, 409 (retry in a moment)."
+    ),
+)
+
+
+class KeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "This Idempotency-Key was already used for a different request."
+    default_code = "idempotency_key_reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                HEADER: [
+                    "This key was already used with another request body in the last 24 hours; "
+                    "use a new key for a new request."
+                ]
+            }
+        )
+
+
+class KeyInProgress(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "A request with this Idempotency-Key is still being processed."
+    default_code = "idempotency_key_in_progress"
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                HEADER: [
+                    "A request with this key is still being processed; retry in a few "
+                    "seconds to get its answer."
+                ]
+            }
+        )
+
+
+def respond(
+    request: Request,
+    view: APIView,
+    work: Callable[[], Response],
+    *,
+    final: tuple[type[Exception], ...] = (BookingError,),
+) -> Response:
+    """Run `work` once per (user, Idempotency-Key); without the header, just run it.
+
+    `final` errors are answers of the service: they are rendered by the view's exception
+    handler and stored like a success. Any other error frees the key and propagates.
+    """
+    key = request.headers.get(HEADER)
+    if key is None:
+        return work()
+    _check_key(key)
+    digest = request_digest(request)
+    claimed = _claim(request.user, key, digest)
+    if isinstance(claimed, Response):
+        return claimed
+    try:
+        with transaction.atomic():
+            try:
+                response = work()
+            except final as error:
+                response = view.handle_exception(error)
+            IdempotencyRecord.objects.filter(pk=claimed.pk).update(
+                status_code=response.status_code, body=_plain(response.data)
+            )
+    except BaseException:
+        IdempotencyRecord.objects.filter(pk=claimed.pk, status_code__isnull=True).delete()
+        raise
+    return response
+
+
+def request_digest(request: Request) -> str:
+    """SHA-256 of the method, the path and the canonical JSON of the body (keys sorted)."""
+    try:
+        canonical = json.dumps(
+            request.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        )
+    except RecursionError:
+        raise ParseError("JSON parse error - the body is nested too deeply.") from None
+    text = f"{request.method} {request.path}\n{canonical}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _check_key(key: str) -> None:
+    if not key:
+        message = "Give a non-empty key, e.g. a UUID."
+    elif len(key) > MAX_KEY_LENGTH:
+        message = f"Keep the key to {MAX_KEY_LENGTH} characters (it has {len(key)})."
+    elif not KEY_PATTERN.fullmatch(key):
+        message = "Use visible ASCII characters only (letters, digits, punctuation), e.g. a UUID."
+    else:
+        return
+    raise ValidationError({HEADER: [message]})
+
+
+def _claim(user, key: str, digest: str) -> IdempotencyRecord | Response:
+    """The new record this request owns, or the answer to give instead (replay or refusal)."""
+    now = timezone.now()
+    IdempotencyRecord.objects.filter(created_at__lt=now - LIFETIME).delete()
+    for _ in range(2):  # once more if the holder freed the key in between
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(user=user, key=key, request_hash=digest)
+        except IntegrityError:
+            pass
+        record = IdempotencyRecord.objects.filter(user=user, key=key).first()
+        if record is None:
+            continue
+        if record.request_hash != digest:
+            raise KeyReused()
+        if record.status_code is not None:
+            return Response(
+                record.body, status=record.status_code, headers={REPLAYED_HEADER: "true"}
+            )
+        if record.created_at < now - CLAIM_TIMEOUT and _take_over(record, now):
+            return record
+        raise KeyInProgress()
+    raise KeyInProgress()
+
+
+def _take_over(record: IdempotencyRecord, now: datetime.datetime) -> bool:
+    taken = IdempotencyRecord.objects.filter(
+        pk=record.pk, status_code__isnull=True, created_at=record.created_at
+    ).update(created_at=now)
+    return taken == 1
+
+
+def _plain(data: object) -> object:
+    """The body as stored JSON: exactly what the client received."""
+    return json.loads(JSONRenderer().render(data))

@@ -40,6 +40,12 @@ from rest_framework.views import APIView
 from scheduling import access, booking
 from scheduling.api import idempotency
 from scheduling.api.errors import RETRY_AFTER, ErrorSerializer, error_responses
+from scheduling.api.fields import (
+    MAX_ID,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+)
 from scheduling.errors import RuleViolation
 from scheduling.localtime import resolve_local, to_utc
 from scheduling.models import (
@@ -56,7 +62,6 @@ from scheduling.models import (
 from vendors.models import DeliveryState, Vendor
 from vendors.selectors import NOT_REQUIRED, sync_of
 
-MAX_ID = 2**63 - 1  # the largest primary key a database column holds
 MAX_TEXT = booking.MAX_COMMENT
 EARLIEST_DAY, LATEST_DAY = datetime.date(1900, 1, 1), datetime.date(2999, 12, 31)
 ORDERINGS = {"start": ("start", "pk"), "-start": ("-start", "-pk")}
@@ -84,35 +89,6 @@ class StrictSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError(unknown)
         return value
-
-
-class StrictCharField(serializers.CharField):
-    """Text only: 5 is not a comment."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON whole number only: "5", 5.5 and true are refused."""
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """JSON true or false only."""
-
-    default_error_messages = {"invalid": "Give true or false."}
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
 
 
 class ScopedRecordField(serializers.PrimaryKeyRelatedField):

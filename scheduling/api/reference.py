@@ -28,6 +28,12 @@ from rest_framework.views import APIView
 
 from scheduling import access, availability
 from scheduling.api.errors import RETRY_AFTER, error_responses
+from scheduling.api.fields import (
+    MAX_ID,
+    StrictCharField,
+    StrictEmailField,
+    StrictIntegerField,
+)
 from scheduling.api.parsers import JSONBodyParser
 from scheduling.api.slots import SlotSerializer
 from scheduling.errors import RuleViolation
@@ -47,7 +53,6 @@ from scheduling.models import (
 )
 from scheduling.patients import search_patients
 
-MAX_ID = 2**63 - 1  # BigAutoField
 SEARCH_LIMIT = 100  # a search is for finding someone: refine it rather than page far
 SEARCH_MAX_LENGTH = 200
 # Slots are computed for real dates only; these bounds keep the engine's arithmetic in range.
@@ -57,27 +62,6 @@ DATE_FORMATS = ["%Y-%m-%d"]
 
 
 # --- Input fields: JSON types are not coerced (5 is not a name, "5" is not a clinic ID). ---
-
-
-class StrictCharField(serializers.CharField):
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictEmailField(serializers.EmailField):
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 def id_field(help_text: str, *, required: bool = False) -> serializers.IntegerField:

@@ -130,7 +130,7 @@ Grid = tuple[datetime.datetime, datetime.timedelta, datetime.timedelta, datetime
 
 
 class Timeline:
-    """Disjoint sorted intervals; `overlaps` answers in O(log n)."""
+    """Disjoint sorted intervals, marked onto a grid of slot starts in one pass."""
 
     __slots__ = ("ends", "starts")
 
@@ -143,10 +143,6 @@ class Timeline:
                 merged.append([start, end])
         self.starts = [start for start, _ in merged]
         self.ends = [end for _, end in merged]
-
-    def overlaps(self, start: datetime.datetime, end: datetime.datetime) -> bool:
-        index = bisect.bisect_right(self.ends, start)
-        return index < len(self.starts) and self.starts[index] < end
 
     def mark(self, grid: Grid, masks: list[int], bit: int) -> None:
         """Set `bit` in masks[k] for every step k of the grid whose span meets an interval.

@@ -18,7 +18,7 @@ from scheduling.models import (
     Weekday,
 )
 from scheduling.views.calendar import _lanes
-from tests.desk import calendar_urls
+from tests.scheduling.views import calendar_urls
 from tests.factories import (
     AppointmentFactory,
     ClinicFactory,
@@ -36,7 +36,7 @@ from tests.factories import (
 from tests.worlds import MONDAY, SANTIAGO
 from vendors.models import VendorConnection
 
-pytestmark = pytest.mark.urls("tests.desk.calendar_urls")
+pytestmark = pytest.mark.urls("tests.scheduling.views.calendar_urls")
 
 # Monday 2027-01-04, 10:07 in Santiago (UTC-3 in summer).
 NOW = datetime.datetime(2027, 1, 4, 13, 7, tzinfo=datetime.UTC)

@@ -27,7 +27,7 @@ from scheduling.models import ApiToken
 from scheduling.models.api import hash_token
 from tests.factories import PASSWORD, UserFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.urls_auth")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.scheduling.api.urls_auth")]
 
 TOKEN_URL = "/api/v1/auth/token/"
 WHOAMI_URL = "/api/v1/whoami/"
@@ -383,7 +383,7 @@ def test_the_schema_and_docs_are_public_even_with_a_stale_token(url):
 
 @pytest.mark.parametrize(
     "urlconf",
-    ["tests.api.urls_auth", "scheduling.urls"],
+    ["tests.scheduling.api.urls_auth", "scheduling.urls"],
     ids=["auth and docs", "the whole project"],
 )
 def test_the_schema_validates_without_warnings(urlconf):

@@ -30,7 +30,7 @@ from tests.factories import (
 )
 from tests.worlds import MONDAY, World
 
-pytestmark = pytest.mark.urls("tests.api.urls_reference")
+pytestmark = pytest.mark.urls("tests.scheduling.api.urls_reference")
 
 API = "/api/v1"
 

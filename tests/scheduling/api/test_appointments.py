@@ -32,7 +32,7 @@ from tests.factories import (
 )
 from tests.worlds import MONDAY, NOW
 
-pytestmark = pytest.mark.urls("tests.api.urls_appointments")
+pytestmark = pytest.mark.urls("tests.scheduling.api.urls_appointments")
 
 APPOINTMENTS = "/api/v1/appointments/"
 KEY = "0f8fad5b-d9cb-469f-a165-70867728950e"

@@ -12,7 +12,7 @@ from scheduling.api.errors import (
     flatten_errors,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.urls_auth")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.scheduling.api.urls_auth")]
 
 NOT_FOUND = {"detail": "Not found.", "errors": {}}
 FORBIDDEN = {"detail": "You do not have permission to perform this action.", "errors": {}}

@@ -45,6 +45,8 @@ from scheduling.models import (
     TimeOff,
     WorkingHours,
 )
+from scheduling.models.schedules import applies_on
+from scheduling.selectors import practitioners_at
 
 MAX_RANGE_DAYS = 31
 NEXT_AVAILABLE_HORIZON_DAYS = 90
@@ -173,10 +175,8 @@ class Block:
     valid_until: datetime.date | None
 
     def applies_on(self, day: datetime.date) -> bool:
-        return (
-            day.weekday() == self.weekday
-            and (self.valid_from is None or self.valid_from <= day)
-            and (self.valid_until is None or day <= self.valid_until)
+        return applies_on(
+            day, weekday=self.weekday, valid_from=self.valid_from, valid_until=self.valid_until
         )
 
 
@@ -417,19 +417,17 @@ def practitioners_for(
     practitioner: Practitioner | None = None,
     specialty: Specialty | None = None,
 ) -> list[int]:
-    """One practitioner, or every active practitioner of a specialty working at the location."""
-    if practitioner is not None:
-        return [practitioner.pk]
-    if specialty is None:
+    """Whose slots to look for: one practitioner, everyone of a specialty who works at the
+    location (`selectors.practitioners_at`), or both (the practitioner, if of that
+    specialty and working there)."""
+    if practitioner is None and specialty is None:
         raise RuleViolation({"practitioner": "Choose a practitioner or a specialty."})
-    return list(
-        Practitioner.objects.filter(
-            specialties=specialty, active=True, working_hours__location=location
-        )
-        .distinct()
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    if specialty is None:
+        return [practitioner.pk]
+    people = practitioners_at(location).filter(specialties=specialty)
+    if practitioner is not None:
+        people = people.filter(pk=practitioner.pk)
+    return list(people.order_by("pk").values_list("pk", flat=True))
 
 
 def earliest_start(now: datetime.datetime | None) -> datetime.datetime:
@@ -524,3 +522,49 @@ def next_available(
         found.extend(compute_slots(schedule, demand, chunk_start, chunk_end, earliest=earliest))
         chunk_start = chunk_end + datetime.timedelta(days=1)
     return found[:count]
+
+
+def find_free_slots(
+    *,
+    location: Location,
+    practitioner: Practitioner | None = None,
+    specialty: Specialty | None = None,
+    appointment_type: AppointmentType | None = None,
+    duration_minutes: int | None = None,
+    modality: str | None = None,
+    include_overflow: bool = False,
+    date_from: datetime.date,
+    date_to: datetime.date,
+    now: datetime.datetime | None = None,
+) -> list[Slot]:
+    """Free slots for a practitioner, anyone of a specialty, or both (`practitioners_for`),
+    for an appointment type or a duration; every problem with the request is reported at
+    once (one RuleViolation with a message per field)."""
+    messages: dict[str, list[str]] = {}
+    practitioner_ids: list[int] = []
+    demand: Demand | None = None
+    try:
+        practitioner_ids = practitioners_for(
+            location, practitioner=practitioner, specialty=specialty
+        )
+    except RuleViolation as error:
+        messages.update(error.messages)
+    try:
+        demand = Demand.build(
+            appointment_type=appointment_type,
+            duration_minutes=duration_minutes,
+            modality=modality,
+            include_overflow=include_overflow,
+        )
+    except RuleViolation as error:
+        messages.update(error.messages)
+    if messages or demand is None:
+        raise RuleViolation(messages)
+    return free_slots(
+        location=location,
+        practitioner_ids=practitioner_ids,
+        demand=demand,
+        date_from=date_from,
+        date_to=date_to,
+        now=now,
+    )

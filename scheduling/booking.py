@@ -37,6 +37,7 @@ from scheduling.models import (
     TimeOff,
     WorkingHours,
 )
+from scheduling.models.appointments import outside_clinic
 from vendors import delivery
 from vendors.models import Operation
 
@@ -115,21 +116,19 @@ def plan_booking(
     now: datetime.datetime | None = None,
 ) -> Plan:
     """Check rules 2–4 and 9 of DESIGN §4; one message per field that is wrong."""
-    errors: dict[str, str] = {}
     clinic_id = location.clinic_id
+    errors = outside_clinic(
+        clinic_id,
+        practitioner=practitioner,
+        patient=patient,
+        appointment_type=appointment_type,
+    )
     if not location.active:
         errors["location"] = f"{location} is closed for bookings; choose another location."
-    if practitioner.clinic_id != clinic_id:
-        errors["practitioner"] = "Choose a practitioner of this clinic."
-    elif not practitioner.active:
+    if "practitioner" not in errors and not practitioner.active:
         errors["practitioner"] = f"{practitioner} no longer takes appointments."
-    if patient.clinic_id != clinic_id:
-        errors["patient"] = "Choose a patient of this clinic."
-    if appointment_type is not None:
-        if appointment_type.clinic_id != clinic_id:
-            errors["appointment_type"] = "Choose an appointment type of this clinic."
-        elif not appointment_type.active:
-            errors["appointment_type"] = f"“{appointment_type}” is no longer offered."
+    if "appointment_type" not in errors and appointment_type and not appointment_type.active:
+        errors["appointment_type"] = f"“{appointment_type}” is no longer offered."
     if room is not None:
         if room.location_id != location.pk:
             errors["room"] = f"Choose a room at {location}."
@@ -234,9 +233,7 @@ def _containing_block(
     misaligned: WorkingHours | None = None
     elsewhere: WorkingHours | None = None
     for block in blocks:
-        valid = (block.valid_from is None or block.valid_from <= day) and (
-            block.valid_until is None or day <= block.valid_until
-        )
+        valid = block.applies_on(day)
         block_start = to_utc(day, block.start_time, zone)
         block_end = to_utc(day, block.end_time, zone)
         if not valid or not (block_start <= start and end <= block_end):
@@ -508,7 +505,7 @@ def reschedule_appointment(
     now: datetime.datetime | None = None,
 ) -> Appointment:
     """Move an unconfirmed or confirmed appointment; it becomes unconfirmed again."""
-    _check_reschedulable(appointment, now)
+    check_reschedulable(appointment, now)
     request = {
         "location": appointment.location,
         "practitioner": practitioner or appointment.practitioner,
@@ -531,7 +528,7 @@ def reschedule_appointment(
 
     def write() -> None:
         current = Appointment.objects.select_for_update().get(pk=appointment.pk)
-        _check_reschedulable(current, now)
+        check_reschedulable(current, now)
         keep_room = room is None and plan.modality == Modality.IN_PERSON and current.room
         claimed = plan
         if keep_room and not _clash_messages(
@@ -576,7 +573,8 @@ def reschedule_appointment(
     return appointment
 
 
-def _check_reschedulable(appointment: Appointment, now: datetime.datetime | None) -> None:
+def check_reschedulable(appointment: Appointment, now: datetime.datetime | None = None) -> None:
+    """Refuse (TransitionNotAllowed) to move an appointment that its status or start forbid."""
     if appointment.status not in RESCHEDULABLE:
         raise TransitionNotAllowed(
             f"A {appointment.get_status_display().lower()} appointment cannot be rescheduled."

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from scheduling import availability, booking
 from scheduling.errors import BookingError
+from scheduling.localtime import to_utc
 from scheduling.models import (
     Appointment,
     AppointmentType,
@@ -524,7 +525,7 @@ def _animal(clinic: Clinic, rng: random.Random, index: int) -> Patient:
 def _seed_appointments(clinic: Clinic, spec: ClinicSpec, week_start: datetime.date) -> int:
     """Book about half of next week through the booking service, so every rule holds."""
     zone = zoneinfo.ZoneInfo(spec.time_zone)
-    first, last = _utc(week_start, MIDNIGHT, zone), _utc(week_start + WEEK, MIDNIGHT, zone)
+    first, last = to_utc(week_start, MIDNIGHT, zone), to_utc(week_start + WEEK, MIDNIGHT, zone)
     if Appointment.objects.filter(clinic=clinic, start__gte=first, start__lt=last).exists():
         return 0
     rng = random.Random(f"appointments-{spec.slug}-{week_start}")
@@ -583,10 +584,6 @@ def _fill_day(
         created += 1
         if rng.random() < 0.5:
             booking.confirm_appointment(appointment)
-
-
-def _utc(day: datetime.date, time: datetime.time, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
-    return datetime.datetime.combine(day, time, tzinfo=zone).astimezone(datetime.UTC)
 
 
 def _seed_users(clinics: Iterable[Clinic]) -> dict[str, str]:

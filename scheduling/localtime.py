@@ -58,3 +58,14 @@ def resolve_local(
             )
         return naive.replace(tzinfo=zone, fold=fold).astimezone(UTC)
     return naive.replace(tzinfo=zone).astimezone(UTC)
+
+
+# The dates a person may ask about (calendars, slot searches, list filters): wide enough for
+# any real appointment, narrow enough to keep date arithmetic away from years 1 and 9999.
+EARLIEST_DAY = datetime.date(1900, 1, 1)
+LATEST_DAY = datetime.date(2999, 12, 31)
+DAY_OUT_OF_RANGE = "Choose a date between the years 1900 and 2999."
+
+
+def day_in_range(day: datetime.date) -> bool:
+    return EARLIEST_DAY <= day <= LATEST_DAY

@@ -1,8 +1,13 @@
 """Finding and registering patients at the desk."""
 
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
 from scheduling.models import Clinic, Patient
+from scheduling.models.people import DUPLICATE_NATIONAL_ID
 
 SEARCH_FIELDS = (
     "given_name",
@@ -27,3 +32,17 @@ def search_patients(clinic: Clinic, text: str, *, limit: int = 10) -> QuerySet[P
             condition |= Q(**{f"{field}__icontains": word})
         patients = patients.filter(condition)
     return patients.order_by("family_name", "given_name", "pk")[:limit]
+
+
+def register_patient(*, clinic: Clinic, **fields: Any) -> Patient:
+    """A new patient of the clinic, checked by the model's rules (full_clean), whichever
+    page or endpoint registers them."""
+    patient = Patient(clinic=clinic, **fields)
+    patient.full_clean()
+    try:
+        with transaction.atomic():
+            patient.save()
+    except IntegrityError as error:
+        # Another desk registered the same national ID between the check and the save.
+        raise ValidationError(DUPLICATE_NATIONAL_ID) from error
+    return patient

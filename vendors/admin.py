@@ -8,7 +8,13 @@ from django.http import HttpRequest
 from scheduling.admin import ScopedAdmin
 from vendors import delivery
 from vendors.errors import VendorError
-from vendors.models import Delivery, DeliveryAttempt, DeliveryState, ExternalId, VendorConnection
+from vendors.models import (
+    RETRYABLE_STATES,
+    Delivery,
+    DeliveryAttempt,
+    ExternalId,
+    VendorConnection,
+)
 
 
 @admin.register(VendorConnection)
@@ -100,7 +106,7 @@ class DeliveryAdmin(ScopedAdmin):
     @admin.action(description="Retry now", permissions=["change"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         retried = 0
-        for item in queryset.exclude(state__in=[DeliveryState.SYNCED, DeliveryState.SENDING]):
+        for item in queryset.filter(state__in=RETRYABLE_STATES):
             delivery.retry_now(item)
             retried += 1
         self.message_user(request, f"{retried} delivery(ies) queued for another attempt.")

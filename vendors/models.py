@@ -193,6 +193,14 @@ class DeliveryState(models.TextChoices):
 
 
 SETTLED_STATES = (DeliveryState.SYNCED, DeliveryState.NEEDS_ATTENTION)
+# On its way: pages poll until the delivery leaves these states.
+IN_FLIGHT_STATES = (DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.ACCEPTED)
+# A manager may send these again ("Retry now"); a synced one is done, a sending one is busy.
+RETRYABLE_STATES = (
+    DeliveryState.QUEUED,
+    DeliveryState.ACCEPTED,
+    DeliveryState.NEEDS_ATTENTION,
+)
 
 
 class Delivery(models.Model):

@@ -59,8 +59,8 @@ from scheduling.models import (
     Practitioner,
     Room,
 )
-from vendors.models import DeliveryState, Vendor
-from vendors.selectors import NOT_REQUIRED, sync_of
+from vendors.models import Vendor
+from vendors.selectors import STATE_CHOICES, sync_of
 
 MAX_TEXT = booking.MAX_COMMENT
 EARLIEST_DAY, LATEST_DAY = datetime.date(1900, 1, 1), datetime.date(2999, 12, 31)
@@ -205,9 +205,7 @@ class StatusListField(serializers.CharField):
 class SyncSerializer(serializers.Serializer):
     """The appointment at the clinic's PMS (DESIGN §4.5): a state apart from `status`."""
 
-    state = serializers.ChoiceField(
-        choices=[(NOT_REQUIRED, "Not required (no PMS)"), *DeliveryState.choices]
-    )
+    state = serializers.ChoiceField(choices=STATE_CHOICES)
     vendor = serializers.ChoiceField(choices=Vendor.choices, allow_null=True)
     external_id = serializers.CharField(
         allow_null=True, help_text="The appointment's ID at the PMS, once known."
@@ -247,7 +245,7 @@ class AppointmentSerializer(serializers.Serializer):
 
     @extend_schema_field(SyncSerializer)
     def get_sync(self, appointment: Appointment) -> dict[str, Any]:
-        return self.context["sync"][appointment.pk]
+        return self.context["sync"][appointment.pk].as_dict()
 
 
 def present(appointment: Appointment) -> dict[str, Any]:

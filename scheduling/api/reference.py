@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as ModelValidationError
-from django.db import IntegrityError, models, transaction
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db import models
+from django.db.models import QuerySet
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scheduling import access, availability
+from scheduling import availability
 from scheduling.api.errors import RETRY_AFTER, error_responses
 from scheduling.api.fields import (
     MAX_ID,
@@ -48,12 +48,23 @@ from scheduling.models import (
     Patient,
     Practitioner,
     Room,
-    Specialty,
-    WorkingHours,
 )
-from scheduling.patients import search_patients
+from scheduling.patients import register_patient
+from scheduling.selectors import (
+    SEARCH_LIMIT,
+    appointment_type_list,
+    location_list,
+    patient_list,
+    practitioner_list,
+    practitioner_location_ids,
+    room_list,
+    visible_appointment_types,
+    visible_clinics,
+    visible_locations,
+    visible_practitioners,
+    visible_specialties,
+)
 
-SEARCH_LIMIT = 100  # a search is for finding someone: refine it rather than page far
 SEARCH_MAX_LENGTH = 200
 # Slots are computed for real dates only; these bounds keep the engine's arithmetic in range.
 FIRST_DATE = datetime.date(2000, 1, 1)
@@ -99,88 +110,6 @@ def visible(queryset: QuerySet, pk: int | None, *, field: str, message: str) -> 
     return record
 
 
-# --- Selectors: what each list shows, scoped to the user's clinics. ---
-
-
-def visible_clinics(user: Any) -> QuerySet[Clinic]:
-    return access.scope(Clinic.objects.all(), user).order_by("name", "pk")
-
-
-def visible_locations(user: Any) -> QuerySet[Location]:
-    return access.scope(Location.objects.filter(active=True), user)
-
-
-def visible_practitioners(user: Any) -> QuerySet[Practitioner]:
-    return access.scope(Practitioner.objects.filter(active=True), user)
-
-
-def visible_specialties(user: Any) -> QuerySet[Specialty]:
-    return access.scope(Specialty.objects.all(), user)
-
-
-def visible_appointment_types(user: Any) -> QuerySet[AppointmentType]:
-    return access.scope(AppointmentType.objects.filter(active=True), user)
-
-
-def location_list(*, user: Any) -> QuerySet[Location]:
-    return visible_locations(user).order_by("clinic__name", "clinic_id", "name", "pk")
-
-
-def practitioner_list(
-    *, user: Any, location: Location | None = None, specialty: Specialty | None = None
-) -> QuerySet[Practitioner]:
-    """Active practitioners; at a location = with working hours there or assigned to it."""
-    practitioners = visible_practitioners(user)
-    if location is not None:
-        works_there = WorkingHours.objects.filter(practitioner=OuterRef("pk"), location=location)
-        assigned = Practitioner.locations.through.objects.filter(
-            practitioner=OuterRef("pk"), location=location
-        )
-        practitioners = practitioners.filter(Q(Exists(works_there)) | Q(Exists(assigned)))
-    if specialty is not None:
-        practitioners = practitioners.filter(
-            Exists(
-                Practitioner.specialties.through.objects.filter(
-                    practitioner=OuterRef("pk"), specialty=specialty
-                )
-            )
-        )
-    return practitioners.order_by("family_name", "given_name", "pk").prefetch_related(
-        Prefetch("specialties", queryset=Specialty.objects.only("pk").order_by("pk")),
-        Prefetch("locations", queryset=Location.objects.filter(active=True).only("pk")),
-        Prefetch(
-            "working_hours",
-            queryset=WorkingHours.objects.filter(location__active=True)
-            .only("pk", "practitioner_id", "location_id")
-            .order_by("pk"),
-        ),
-    )
-
-
-def room_list(*, user: Any, location: Location | None = None) -> QuerySet[Room]:
-    rooms = access.scope(Room.objects.filter(active=True, location__active=True), user)
-    if location is not None:
-        rooms = rooms.filter(location=location)
-    return rooms.order_by("location_id", "is_overflow", "name", "pk")
-
-
-def appointment_type_list(
-    *, user: Any, location: Location | None = None
-) -> QuerySet[AppointmentType]:
-    """Appointment types belong to a clinic: at a location, those of its clinic."""
-    types = visible_appointment_types(user)
-    if location is not None:
-        types = types.filter(clinic_id=location.clinic_id)
-    return types.order_by("clinic__name", "clinic_id", "name", "pk")
-
-
-def patient_list(*, clinic: Clinic, search: str = "") -> QuerySet[Patient]:
-    """The clinic's patients; with `search`, those matching every word (at most 100)."""
-    if search.strip():
-        return search_patients(clinic, search, limit=SEARCH_LIMIT)
-    return Patient.objects.filter(clinic=clinic).order_by("family_name", "given_name", "pk")
-
-
 def clinic_for(*, user: Any, clinic_id: int | None) -> Clinic:
     """The clinic named (one of the user's), or the user's only clinic."""
     clinics = visible_clinics(user)
@@ -194,72 +123,6 @@ def clinic_for(*, user: Any, clinic_id: int | None) -> Clinic:
     if len(found) > 1:
         raise ValidationError({"clinic": ["You work in several clinics: choose one."]})
     return found[0]
-
-
-# TODO(api): a write service: belongs in scheduling/patients.py as `register_patient`.
-def register_patient(*, clinic: Clinic, **fields: Any) -> Patient:
-    """A new patient of the clinic, checked by the model's rules (full_clean)."""
-    patient = Patient(clinic=clinic, **fields)
-    patient.full_clean()
-    try:
-        with transaction.atomic():
-            patient.save()
-    except IntegrityError as error:
-        # Another desk registered the same national ID between the check and the save.
-        raise ModelValidationError(
-            "Another patient of this clinic has this national ID."
-        ) from error
-    return patient
-
-
-def find_free_slots(
-    *,
-    location: Location,
-    practitioner: Practitioner | None,
-    specialty: Specialty | None,
-    appointment_type: AppointmentType | None,
-    duration_minutes: int | None,
-    modality: str | None,
-    include_overflow: bool,
-    date_from: datetime.date,
-    date_to: datetime.date,
-) -> list[availability.Slot]:
-    """The engine's free slots for a practitioner, anyone of a specialty, or both (the
-    practitioner if of that specialty); every problem with the request is reported at once."""
-    messages: dict[str, list[str]] = {}
-    practitioner_ids: list[int] = []
-    try:
-        if practitioner is not None and specialty is not None:
-            # Both: the practitioner, if of that specialty and working here.
-            practitioner_ids = [
-                pk
-                for pk in availability.practitioners_for(location, specialty=specialty)
-                if pk == practitioner.pk
-            ]
-        else:
-            practitioner_ids = availability.practitioners_for(
-                location, practitioner=practitioner, specialty=specialty
-            )
-    except RuleViolation as error:
-        messages.update(error.messages)
-    try:
-        demand = availability.Demand.build(
-            appointment_type=appointment_type,
-            duration_minutes=duration_minutes,
-            modality=modality,
-            include_overflow=include_overflow,
-        )
-    except RuleViolation as error:
-        messages.update(error.messages)
-    if messages:
-        raise RuleViolation(messages)
-    return availability.free_slots(
-        location=location,
-        practitioner_ids=practitioner_ids,
-        demand=demand,
-        date_from=date_from,
-        date_to=date_to,
-    )
 
 
 # --- Output serializers. ---
@@ -301,9 +164,7 @@ class PractitionerSerializer(serializers.ModelSerializer):
         return [specialty.pk for specialty in practitioner.specialties.all()]
 
     def get_locations(self, practitioner: Practitioner) -> list[int]:
-        assigned = {location.pk for location in practitioner.locations.all()}
-        worked = {hours.location_id for hours in practitioner.working_hours.all()}
-        return sorted(assigned | worked)
+        return practitioner_location_ids(practitioner)
 
 
 class RoomSerializer(serializers.ModelSerializer):
@@ -651,7 +512,7 @@ class AvailabilityView(APIView):
             )
         date_from = query.get("date_from") or timezone.now().astimezone(location.zone).date()
         try:
-            slots = find_free_slots(
+            slots = availability.find_free_slots(
                 location=location,
                 practitioner=practitioner,
                 specialty=specialty,

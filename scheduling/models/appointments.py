@@ -12,6 +12,27 @@ from scheduling.models.rooms import Room
 MAX_DURATION_MINUTES = 24 * 60
 MAX_BUFFER_MINUTES = 240
 
+# What to say when a record named in a booking belongs to another clinic.
+OF_THIS_CLINIC = {
+    "location": "Choose a location of this clinic.",
+    "practitioner": "Choose a practitioner of this clinic.",
+    "patient": "Choose a patient of this clinic.",
+    "appointment_type": "Choose an appointment type of this clinic.",
+    "assistant": "Choose an assistant of this clinic.",
+}
+
+
+def outside_clinic(clinic_id: int | None, **records: models.Model | None) -> dict[str, str]:
+    """A message per named record (location, practitioner, patient, appointment type,
+    assistant) that belongs to a clinic other than `clinic_id`."""
+    if not clinic_id:
+        return {}
+    return {
+        field: OF_THIS_CLINIC[field]
+        for field, record in records.items()
+        if record is not None and record.clinic_id != clinic_id
+    }
+
 
 class AppointmentType(models.Model):
     """A kind of visit: sets the default duration, the buffers and the modalities."""
@@ -210,20 +231,15 @@ class Appointment(models.Model):
         errors: dict[str, str] = {}
         if self.start and self.end and self.end <= self.start:
             errors["end"] = "The end must be after the start."
-        clinic_id = self.clinic_id
-        related = {
-            "location": (self.location_id, "Choose a location of this clinic."),
-            "practitioner": (self.practitioner_id, "Choose a practitioner of this clinic."),
-            "patient": (self.patient_id, "Choose a patient of this clinic."),
-            "appointment_type": (
-                self.appointment_type_id,
-                "Choose an appointment type of this clinic.",
-            ),
-            "assistant": (self.assistant_id, "Choose an assistant of this clinic."),
-        }
-        for field, (related_id, message) in related.items():
-            if related_id and clinic_id and getattr(self, field).clinic_id != clinic_id:
-                errors[field] = message
+        errors.update(
+            outside_clinic(
+                self.clinic_id,
+                **{
+                    field: getattr(self, field) if getattr(self, f"{field}_id") else None
+                    for field in OF_THIS_CLINIC
+                },
+            )
+        )
         if self.room_id and self.location_id and self.room.location_id != self.location_id:
             errors["room"] = "Choose a room at the appointment's location."
         if self.assistant_id and self.assistant_id == self.practitioner_id:

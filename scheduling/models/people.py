@@ -8,6 +8,7 @@ from django.utils import timezone
 from scheduling.models.clinics import Clinic, Location
 
 ADULT_AGE_YEARS = 18
+DUPLICATE_NATIONAL_ID = "Another patient of this clinic has this national ID."
 
 
 class Specialty(models.Model):
@@ -119,7 +120,7 @@ class Patient(models.Model):
                 fields=["clinic", "national_id_type", "national_id"],
                 condition=~Q(national_id=""),
                 name="patient_national_id_unique_per_clinic",
-                violation_error_message="Another patient of this clinic has this national ID.",
+                violation_error_message=DUPLICATE_NATIONAL_ID,
             ),
         ]
 

@@ -20,6 +20,21 @@ class Weekday(models.IntegerChoices):
     SUNDAY = 6, "Sunday"
 
 
+def applies_on(
+    day: datetime.date,
+    *,
+    weekday: int,
+    valid_from: datetime.date | None,
+    valid_until: datetime.date | None,
+) -> bool:
+    """Whether a weekly block (its weekday and validity period) is worked on `day`."""
+    return (
+        day.weekday() == weekday
+        and (valid_from is None or valid_from <= day)
+        and (valid_until is None or day <= valid_until)
+    )
+
+
 def _minutes(value: datetime.time) -> int:
     return value.hour * 60 + value.minute
 
@@ -81,6 +96,12 @@ class WorkingHours(models.Model):
         return (
             f"{self.get_weekday_display()} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
             f" at {self.location}"
+        )
+
+    def applies_on(self, day: datetime.date) -> bool:
+        """Whether this block is worked on `day` (its weekday, within its validity)."""
+        return applies_on(
+            day, weekday=self.weekday, valid_from=self.valid_from, valid_until=self.valid_until
         )
 
     def overlaps(self, other: "WorkingHours") -> bool:

@@ -15,6 +15,7 @@ from scheduling import availability, booking
 from scheduling.errors import NON_FIELD, BookingError, SlotConflict
 from scheduling.models import Appointment, AppointmentType, Patient, Practitioner, Room, Specialty
 from scheduling.patients import search_patients
+from scheduling.selectors import practitioners_at
 from scheduling.views.context import SESSION_CLINIC, desk_view
 from vendors.selectors import sync_of
 
@@ -76,11 +77,7 @@ def _context(request: HttpRequest, data: QueryDict) -> dict[str, Any]:
     """Everything the page shows for the choices made so far (GET or POST data)."""
     desk = request.desk
     clinic, location = desk.clinic, desk.location
-    practitioners = list(
-        Practitioner.objects.filter(clinic=clinic, active=True, working_hours__location=location)
-        .distinct()
-        .order_by("family_name", "given_name")
-    )
+    practitioners = list(practitioners_at(location))
     specialties = list(Specialty.objects.filter(clinic=clinic).order_by("name"))
     types = list(AppointmentType.objects.filter(clinic=clinic, active=True).order_by("name"))
     who = _choice(data, "who")

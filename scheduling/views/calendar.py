@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from scheduling import access
-from scheduling.localtime import to_utc
+from scheduling.localtime import DAY_OUT_OF_RANGE, EARLIEST_DAY, LATEST_DAY, day_in_range, to_utc
 from scheduling.models import (
     MAX_DURATION_MINUTES,
     Appointment,
@@ -37,9 +37,9 @@ from scheduling.models import (
     TimeOff,
     WorkingHours,
 )
+from scheduling.selectors import practitioners_at
 from scheduling.views.context import desk_view
-from vendors.models import DeliveryState, Vendor
-from vendors.selectors import NOT_REQUIRED, sync_of
+from vendors.selectors import Sync, sync_of
 
 UNIT_MINUTES = 5  # one grid row of the stylesheet (calendar.css has at-1..at-288)
 DAY_MINUTES = 24 * 60
@@ -47,9 +47,6 @@ OPENS, CLOSES = 8 * 60, 18 * 60  # the grid shows at least 08:00-18:00
 MAX_LANES = 6  # side-by-side appointments in one column (calendar.css has lane-1..lane-6)
 POLL_SECONDS = 5
 SYNC_POLLER = "cal-sync"  # id of the element that polls while a delivery is in flight
-IN_FLIGHT = {DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.ACCEPTED}
-EARLIEST_DAY = datetime.date(1900, 1, 1)
-LATEST_DAY = datetime.date(2999, 12, 31)
 VIDEO_COLUMN = "video"
 
 # What the grid shows of an appointment and its related records (nothing else is loaded).
@@ -105,8 +102,8 @@ class CalendarQuery(forms.Form):
 
     def clean_date(self) -> datetime.date | None:
         day = self.cleaned_data["date"]
-        if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
-            raise forms.ValidationError("Choose a date between the years 1900 and 2999.")
+        if day is not None and not day_in_range(day):
+            raise forms.ValidationError(DAY_OUT_OF_RANGE)
         return day
 
     def value(self, name: str, default: Any) -> Any:
@@ -132,19 +129,7 @@ class Band:
 # strings (one dictionary look-up per value keeps the rendering of hundreds of them cheap).
 Entry = dict[str, Any]
 
-SYNC_MARKS = {DeliveryState.SYNCED: "PMS ✓", DeliveryState.NEEDS_ATTENTION: "PMS !"}
 STATUS_LABELS = dict(AppointmentStatus.choices)
-VENDOR_LABELS = dict(Vendor.choices)
-STATE_WORDS = {state: label.split(" (")[0].lower() for state, label in DeliveryState.choices}
-
-
-def _sync_label(sync: dict[str, Any]) -> str:
-    """e.g. "Dentalink: synced"; empty for a clinic without a PMS."""
-    state = sync["state"]
-    if state == NOT_REQUIRED:
-        return ""
-    vendor = VENDOR_LABELS.get(sync["vendor"], sync["vendor"] or "PMS")
-    return f"{vendor}: {STATE_WORDS.get(state, state)}"
 
 
 @dataclasses.dataclass
@@ -177,7 +162,7 @@ class Grid:
 
     @property
     def polling(self) -> bool:
-        return any(entry["sync_state"] in IN_FLIGHT for entry in self.entries)
+        return any(entry["sync"].in_flight for entry in self.entries)
 
 
 @dataclasses.dataclass
@@ -309,14 +294,6 @@ def _working_hours(
     return list(access.scope(hours, request.user).select_related("practitioner"))
 
 
-def _applies(block: WorkingHours, day: datetime.date) -> bool:
-    return (
-        block.weekday == day.weekday()
-        and (block.valid_from is None or block.valid_from <= day)
-        and (block.valid_until is None or day <= block.valid_until)
-    )
-
-
 def _block_minutes(block: WorkingHours) -> Minutes:
     return (
         block.start_time.hour * 60 + block.start_time.minute,
@@ -393,7 +370,7 @@ def _entry(
     zone: Any,
     detail: str,
     url: str | None,
-    sync: dict[str, Any],
+    sync: Sync,
 ) -> Entry:
     kind = appointment.appointment_type.name if appointment.appointment_type else "No type"
     video = " · video" if appointment.modality == Modality.VIDEO else ""
@@ -408,9 +385,7 @@ def _entry(
         "urgent": appointment.urgent,
         "meta": f"{kind} · {detail}{video}",
         "url": url,
-        "sync_state": sync["state"],
-        "sync_label": _sync_label(sync),
-        "sync_mark": SYNC_MARKS.get(sync["state"], "PMS …"),
+        "sync": sync,
     }
 
 
@@ -561,7 +536,7 @@ def day(request: HttpRequest) -> HttpResponse:
             "is_overflow", "name", "pk"
         )
     )
-    blocks = [block for block in _working_hours(request, [the_day]) if _applies(block, the_day)]
+    blocks = [block for block in _working_hours(request, [the_day]) if block.applies_on(the_day)]
     appointments = _appointments(request, window)
     practitioner_ids = {b.practitioner_id for b in blocks} | {
         a.practitioner_id for a in appointments
@@ -686,13 +661,7 @@ def _counts(appointments: list[Appointment]) -> dict[str, int]:
 
 def _location_practitioners(request: HttpRequest) -> QuerySet:
     desk = request.desk
-    return access.scope(
-        Practitioner.objects.filter(clinic=desk.clinic, active=True)
-        .filter(Q(locations=desk.location) | Q(working_hours__location=desk.location))
-        .distinct()
-        .order_by("family_name", "given_name", "pk"),
-        request.user,
-    )
+    return access.scope(practitioners_at(desk.location), request.user)
 
 
 @desk_view
@@ -733,7 +702,7 @@ def week(request: HttpRequest) -> HttpResponse:
         counts = _counts(appointments)
         specs = []
         for day_ in days:
-            hours = [_block_minutes(b) for b in blocks if _applies(b, day_)]
+            hours = [_block_minutes(b) for b in blocks if b.applies_on(day_)]
             specs.append(
                 ColumnSpec(
                     day_.isoformat(),

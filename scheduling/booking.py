@@ -650,36 +650,3 @@ def cancel_appointment(
     appointment: Appointment, *, reason: str, by: AbstractBaseUser | None = None
 ) -> Appointment:
     return change_status(appointment, Status.CANCELLED, reason=reason, by=by)
-
-
-def confirm_appointment(
-    appointment: Appointment, *, by: AbstractBaseUser | None = None
-) -> Appointment:
-    return change_status(appointment, Status.CONFIRMED, by=by)
-
-
-def mark_arrived(
-    appointment: Appointment,
-    *,
-    by: AbstractBaseUser | None = None,
-    now: datetime.datetime | None = None,
-) -> Appointment:
-    return change_status(appointment, Status.ARRIVED, by=by, now=now)
-
-
-def complete_appointment(
-    appointment: Appointment,
-    *,
-    by: AbstractBaseUser | None = None,
-    now: datetime.datetime | None = None,
-) -> Appointment:
-    return change_status(appointment, Status.COMPLETED, by=by, now=now)
-
-
-def mark_no_show(
-    appointment: Appointment,
-    *,
-    by: AbstractBaseUser | None = None,
-    now: datetime.datetime | None = None,
-) -> Appointment:
-    return change_status(appointment, Status.NO_SHOW, by=by, now=now)

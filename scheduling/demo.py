@@ -19,6 +19,7 @@ from scheduling.errors import BookingError
 from scheduling.localtime import to_utc
 from scheduling.models import (
     Appointment,
+    AppointmentStatus,
     AppointmentType,
     Clinic,
     ClinicKind,
@@ -583,7 +584,7 @@ def _fill_day(
             continue
         created += 1
         if rng.random() < 0.5:
-            booking.confirm_appointment(appointment)
+            booking.change_status(appointment, AppointmentStatus.CONFIRMED)
 
 
 def _seed_users(clinics: Iterable[Clinic]) -> dict[str, str]:

@@ -354,7 +354,8 @@ def test_cancel_needs_a_reason_and_keeps_it(world):
 @pytest.mark.parametrize("target", [Status.NO_SHOW, Status.COMPLETED])
 def test_no_show_and_completed_wait_for_the_start(world, target):
     appointment = world.book("09:00")
-    booking.mark_arrived(appointment, now=world.at("08:50")) if target == Status.COMPLETED else None
+    if target == Status.COMPLETED:
+        booking.change_status(appointment, Status.ARRIVED, now=world.at("08:50"))
 
     with pytest.raises(TransitionNotAllowed):
         booking.change_status(appointment, target, now=world.at("08:55"))
@@ -365,7 +366,9 @@ def test_arrived_only_on_the_day(world):
     appointment = world.book("09:00")
 
     with pytest.raises(TransitionNotAllowed) as error:
-        booking.mark_arrived(appointment, now=world.at("09:00") - datetime.timedelta(days=1))
+        booking.change_status(
+            appointment, Status.ARRIVED, now=world.at("09:00") - datetime.timedelta(days=1)
+        )
 
     assert error.value.messages == {
         "status": ["A patient can be marked arrived only on the day of the appointment."]
@@ -375,7 +378,7 @@ def test_arrived_only_on_the_day(world):
 def test_reschedule_moves_and_asks_for_confirmation_again(world):
     user = UserFactory()
     appointment = world.book("09:00")
-    booking.confirm_appointment(appointment)
+    booking.change_status(appointment, Status.CONFIRMED)
 
     booking.reschedule_appointment(appointment, start=world.at("10:00"), by=user, now=NOW)
 

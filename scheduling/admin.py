@@ -216,13 +216,6 @@ class PractitionerAdmin(ScopedAdmin):
     def specialty_names(self, obj: Practitioner) -> str:
         return ", ".join(specialty.name for specialty in obj.specialties.all())
 
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        # A practitioner works wherever they have working hours.
-        practitioner: Practitioner = form.instance
-        worked_at = practitioner.working_hours.values_list("location_id", flat=True)
-        practitioner.locations.add(*set(worked_at))
-
 
 @admin.register(Room)
 class RoomAdmin(ScopedAdmin):

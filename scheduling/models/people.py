@@ -42,8 +42,8 @@ class Practitioner(models.Model):
         Location,
         blank=True,
         related_name="practitioners",
-        help_text="Where this practitioner works. Locations of their working hours are "
-        "added automatically.",
+        help_text="Where this practitioner works, besides the locations of their working "
+        "hours (they count too).",
     )
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)

@@ -21,6 +21,7 @@ from scheduling.models import (
     TimeOff,
     WorkingHours,
 )
+from scheduling.selectors import practitioners_at
 from tests.factories import (
     AppointmentEventFactory,
     AppointmentFactory,
@@ -414,7 +415,11 @@ def test_practitioner_with_working_hours_works_at_their_locations(superuser_clie
     assert response.status_code == 302, form_errors(response)
     practitioner = Practitioner.objects.get()
     assert practitioner.working_hours.count() == 2
-    assert set(practitioner.locations.all()) == {providencia, las_condes}
+    # Working hours alone make them work there (one rule: selectors.practitioners_at); the
+    # assignments the manager chose are left as they were.
+    assert list(practitioners_at(providencia)) == [practitioner]
+    assert list(practitioners_at(las_condes)) == [practitioner]
+    assert not practitioner.locations.exists()
 
 
 def test_practitioner_added_with_time_off(superuser_client, clinic):

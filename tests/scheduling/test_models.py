@@ -901,3 +901,22 @@ def test_appointment_types_of_a_clinic(clinic, manager):
     AppointmentTypeFactory()
 
     assert list(access.scope(AppointmentType.objects.all(), manager)) == [own]
+
+
+@pytest.mark.parametrize(
+    ("day", "valid_from", "valid_until", "applies"),
+    [
+        (datetime.date(2027, 1, 4), None, None, True),  # a Monday, open-ended
+        (datetime.date(2027, 1, 5), None, None, False),  # a Tuesday
+        (datetime.date(2027, 1, 4), datetime.date(2027, 1, 4), None, True),
+        (datetime.date(2027, 1, 4), datetime.date(2027, 1, 5), None, False),
+        (datetime.date(2027, 1, 4), None, datetime.date(2027, 1, 4), True),
+        (datetime.date(2027, 1, 4), None, datetime.date(2027, 1, 3), False),
+    ],
+)
+def test_working_hours_apply_on_their_weekday_within_their_validity(
+    day, valid_from, valid_until, applies
+):
+    block = WorkingHours(weekday=0, valid_from=valid_from, valid_until=valid_until)
+
+    assert block.applies_on(day) is applies

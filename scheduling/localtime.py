@@ -16,6 +16,11 @@ def to_utc(day: datetime.date, time: datetime.time, zone: zoneinfo.ZoneInfo) -> 
     return datetime.datetime.combine(day, time, tzinfo=zone).astimezone(UTC)
 
 
+def utc_iso(moment: datetime.datetime) -> str:
+    """An aware instant as ISO 8601 in UTC to the second, with a Z: 2027-01-04T12:00:00Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def is_nonexistent(naive: datetime.datetime, zone: zoneinfo.ZoneInfo) -> bool:
     aware = naive.replace(tzinfo=zone)
     return aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive

@@ -7,7 +7,7 @@ from django.http import HttpRequest
 
 from scheduling.admin import ScopedAdmin
 from vendors import delivery
-from vendors.errors import VendorError
+from vendors.errors import ConfigurationError, VendorError
 from vendors.models import (
     RETRYABLE_STATES,
     Delivery,
@@ -31,7 +31,7 @@ class VendorConnectionAdmin(ScopedAdmin):
         for connection in queryset:
             try:
                 answer = connection.adapter().check()
-            except VendorError as error:
+            except (ConfigurationError, VendorError) as error:
                 self.message_user(request, f"{connection}: {error}", messages.ERROR)
             else:
                 self.message_user(request, f"{connection}: OK — {answer}", messages.SUCCESS)

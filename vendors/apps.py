@@ -1,6 +1,14 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class VendorsConfig(AppConfig):
     name = "vendors"
     verbose_name = "PMS vendors"
+
+    def ready(self) -> None:
+        from vendors.checks import vendor_connections
+
+        # A plain check (not Tags.database, which runs only with --database): it reads the
+        # connections itself and skips quietly when the tables do not exist yet.
+        checks.register(vendor_connections, "vendors")

@@ -1,6 +1,8 @@
-"""What every adapter shares: transport, timeouts, auth hooks, redaction and error mapping.
+"""What every adapter shares: the book flow, external-ID look-up, transport, timeouts,
+token caching and re-authentication, envelope unwrapping, redaction and error mapping.
 
-A vendor module only maps payloads, paths and status tables (after django-anymail).
+A vendor module only maps paths, payloads, status tables and errors, and supplies its auth
+hook (after django-anymail's base backend).
 """
 
 from __future__ import annotations
@@ -13,25 +15,29 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import requests
 
 from vendors.errors import (
     AuthenticationFailed,
+    ConfigurationError,
     NotFound,
     NotSupported,
     OutcomeUnknown,
     RateLimited,
     SlotUnavailable,
     UnexpectedResponse,
-    VendorConfigurationError,
     VendorError,
     VendorUnavailable,
     VendorValidationError,
 )
+from vendors.redaction import REDACTED, SENSITIVE_KEYS, key_set, redact
 from vendors.types import BookingRequest, Exchange, PatientDetails, VendorAppointment
+
+__all__ = ["REDACTED", "Adapter", "ConnectionSettings", "IdFormat", "MemoryStore"]
 
 logger = logging.getLogger("vendors")
 
@@ -41,30 +47,48 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 OPERATIONS = ("book", "cancel", "find", "lookup", "reference", "check", "register_patient")
 # What reading a vendor's answer of the wrong shape raises (a missing key, a list for a dict).
 SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
-REDACTED = "***"
-# Keys whose values never reach a log or the attempt log: secrets and patient data. Compared
-# without case, "_" or "-", so that first_name, firstName and FIRST-NAME all match.
-SENSITIVE_KEYS = {
-    "authorization", "token", "accesstoken", "refreshtoken", "password", "secret",
-    "clientsecret", "apikey", "xapikey", "sessionid", "username",
-    "nombre", "apellidos", "nombresocial", "nombrepaciente", "nombresocialpaciente",
-    "firstname", "lastname", "middlename", "name", "fullname", "email", "phone",
-    "phonenumber", "celular", "telefono", "rut", "identitynumber", "dateofbirth",
-    "fechanacimiento", "dob", "bio", "comentario", "comentarios", "description", "note",
-    "reason", "cancellationreason", "address",
-}  # fmt: skip
 
 
-def _sensitive(key: object) -> bool:
-    return str(key).lower().replace("_", "").replace("-", "") in SENSITIVE_KEYS
+# -- external IDs ----------------------------------------------------------------------------
 
 
-def redact(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: REDACTED if _sensitive(key) else redact(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    return value
+@dataclasses.dataclass(frozen=True)
+class IdFormat:
+    """How one vendor's IDs read: `parse` turns the stored text into what the API takes, or
+    raises ValueError."""
+
+    description: str  # plural: "whole numbers"
+    parse: Callable[[str], Any]
+
+
+def _number(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    return int(str(value).strip())
+
+
+def _positive_number(value: Any) -> int:
+    number = _number(value)
+    if number <= 0:
+        raise ValueError(value)
+    return number
+
+
+TEXT = IdFormat("text", str)
+NUMBER = IdFormat("whole numbers", _number)
+POSITIVE_NUMBER = IdFormat("whole numbers above 0", _positive_number)
+UUID = IdFormat("UUIDs", lambda value: str(uuid.UUID(str(value))))
+
+# What the desk calls the record behind each role of BookingRequest.refs.
+ROLE_WORDS = {
+    "appointment_type": "appointment type",
+    "follow_up_of": "earlier appointment",
+    "guardian": "owner (guardian)",
+}
+
+
+def role_words(role: str) -> str:
+    return ROLE_WORDS.get(role, role.replace("_", " "))
 
 
 class SecretStore(Protocol):
@@ -101,18 +125,57 @@ class ConnectionSettings:
     connect_timeout: float = MAX_CONNECT_TIMEOUT
     read_timeout: float = MAX_READ_TIMEOUT
 
-    def option(self, name: str, default: Any = None, *, required: bool = False) -> Any:
+    def option(
+        self,
+        name: str,
+        default: Any = None,
+        *,
+        required: bool = False,
+        kind: IdFormat | None = None,
+    ) -> Any:
         value = self.options.get(name, default)
         if required and value in (None, ""):
-            raise VendorConfigurationError(
+            raise ConfigurationError(
                 f"The {self.vendor} connection needs the option “{name}”; set it in the admin.",
                 vendor=self.vendor,
             )
-        return value
+        if kind is None or value in (None, ""):
+            return value
+        try:
+            return kind.parse(value)
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                f"The {self.vendor} connection's option “{name}” takes {kind.description}, "
+                f"not “{value}”; fix it in the admin.",
+                vendor=self.vendor,
+            ) from None
+
+
+def _typed_answers(operation: Any) -> Any:
+    """An operation that turns an answer of the wrong shape into UnexpectedResponse."""
+
+    @functools.wraps(operation)
+    def wrapper(self: Adapter, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return operation(self, *args, **kwargs)
+        except (VendorError, ConfigurationError):
+            raise
+        except SHAPE_ERRORS as error:
+            logger.warning("%s %s: unreadable answer (%s)", self.vendor, operation.__name__,
+                           type(error).__name__)  # fmt: skip
+            raise UnexpectedResponse(
+                f"{self.label} answered in a shape we cannot read; it will be checked before "
+                "sending again.",
+                vendor=self.vendor,
+            ) from None
+
+    wrapper.typed_answers = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 class Adapter:
-    """One PMS. Subclasses set `vendor`/`label` and implement the operations they offer."""
+    """One PMS. Subclasses set `vendor`/`label`, map payloads, statuses and errors through the
+    hooks below, and implement the other operations they offer."""
 
     vendor = ""
     label = ""
@@ -120,12 +183,41 @@ class Adapter:
     supports_lookup = True
     supports_cancel = True
 
+    # -- what a vendor module declares ---------------------------------------------------
+
+    # Secret roles and options a connection must name (checked at start-up: vendors.checks).
+    required_secrets: tuple[str, ...] = ()
+    required_options: tuple[str, ...] = ()
+
+    # Where `book` sends its payload (POST, relative to the base URL).
+    booking_path = ""
+    # The vendor IDs a booking names, by role of BookingRequest.refs: True = required,
+    # False = sent when mapped. Resolved in this order by `booking_ids`.
+    booking_roles: Mapping[str, bool] = {}
+    # How the vendor's IDs read, by role; "" = every other role.
+    id_formats: Mapping[str, IdFormat] = {"": TEXT}
+    # The vendor's own word for the record of a role ("provider", "chair"), for messages.
+    vendor_terms: Mapping[str, str] = {}
+    # Keys of this vendor's answers that hold patient data or credentials, beyond the shared
+    # set (compared without case, "_" or "-").
+    sensitive_keys: frozenset[str] = frozenset()
+    # Where `token()` keeps the access token (or session) in the SecretStore, and how long
+    # before its end it is renewed.
+    token_name = "token"
+    token_margin = datetime.timedelta(seconds=60)
+    # The key a vendor wraps each answer's record in (`{"data": {...}}`), read by `record`.
+    envelope_key = ""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every operation turns an answer of the wrong shape into UnexpectedResponse."""
         super().__init_subclass__(**kwargs)
         for name in OPERATIONS:
-            if name in cls.__dict__:
-                setattr(cls, name, _typed_answers(cls.__dict__[name]))
+            operation = cls.__dict__.get(name)
+            if operation is not None and not getattr(operation, "typed_answers", False):
+                setattr(cls, name, _typed_answers(operation))
+        cls.redacted_keys = SENSITIVE_KEYS | key_set(cls.sensitive_keys)
+
+    redacted_keys: frozenset[str] = SENSITIVE_KEYS
 
     def __init__(
         self,
@@ -141,8 +233,21 @@ class Adapter:
 
     # -- operations ---------------------------------------------------------------------
 
+    @_typed_answers
     def book(self, request: BookingRequest) -> VendorAppointment:
-        raise NotImplementedError
+        """Resolve the vendor's IDs, build the payload, send it, read the answer."""
+        ids = self.booking_ids(request)
+        payload = self.booking_payload(request, ids)
+        try:
+            answer = self.call(
+                "POST",
+                self.booking_path,
+                params=self.booking_params(request, ids) or None,
+                json_body=payload,
+            )
+        except SlotUnavailable as taken:
+            raise self.slot_taken(taken, request, ids) from None
+        return self.parse_booking(answer)
 
     def cancel(
         self, external_id: str, request: BookingRequest, *, reason: str = ""
@@ -185,14 +290,124 @@ class Adapter:
         """One cheap authenticated call; returns a line saying what answered."""
         raise NotImplementedError
 
-    # -- hooks for subclasses ------------------------------------------------------------
+    # -- booking hooks -------------------------------------------------------------------
 
-    def auth_headers(self) -> dict[str, str]:
+    def booking_payload(self, request: BookingRequest, ids: Mapping[str, Any]) -> Any:
+        """The body of the create call, from the request and its resolved vendor IDs."""
+        raise NotImplementedError
+
+    def booking_params(self, request: BookingRequest, ids: Mapping[str, Any]) -> dict[str, Any]:
+        """Query parameters of the create call."""
         return {}
 
-    def reauthenticate(self) -> bool:
-        """Drop cached credentials after a 401; True if a retry may now succeed."""
-        return False
+    def parse_booking(self, answer: Any) -> VendorAppointment:
+        """The appointment the create call answered (unwrapped)."""
+        raise NotImplementedError
+
+    def slot_taken(
+        self, taken: SlotUnavailable, request: BookingRequest, ids: Mapping[str, Any]
+    ) -> SlotUnavailable:
+        """The refusal to raise when the time is taken, with the other free starts the vendor
+        offers (aware, UTC) in `alternatives`."""
+        return taken
+
+    # -- external IDs ----------------------------------------------------------------------
+
+    def booking_ids(self, request: BookingRequest) -> dict[str, Any]:
+        """The vendor's ID of every record the booking names, parsed; a missing required one
+        is a ConfigurationError telling the manager what to map."""
+        return {
+            role: self.external_id(request.refs, role)
+            for role, required in self.booking_roles.items()
+            if required or request.refs.get(role)
+        }
+
+    def external_id(self, refs: Mapping[str, str], role: str) -> Any:
+        """The vendor's ID of the record with this role, as the vendor's API takes it."""
+        value = refs.get(role)
+        if not value:
+            raise self.unmapped(role)
+        return self.parse_id(value, role)
+
+    def parse_id(self, value: Any, role: str) -> Any:
+        kind = self.id_formats.get(role) or self.id_formats.get("") or TEXT
+        try:
+            return kind.parse(value)
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                f"{self.label} IDs of the {role_words(role)} are {kind.description}; "
+                f"“{value}” is not one. Fix it in the admin (External IDs).",
+                vendor=self.vendor,
+            ) from None
+
+    def unmapped(self, role: str, *, option: str = "") -> ConfigurationError:
+        """The one "map it in the admin" message."""
+        term = self.vendor_terms.get(role, role_words(role))
+        alternative = f", or set the connection's option “{option}”" if option else ""
+        return ConfigurationError(
+            f"The {role_words(role)} of this appointment has no {self.label} ID: map it to "
+            f"its {self.label} {term} in the admin (External IDs){alternative}.",
+            vendor=self.vendor,
+        )
+
+    # -- authentication hooks ------------------------------------------------------------
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers of every authenticated call (e.g. from `self.secret` or `self.token()`)."""
+        return {}
+
+    def auth_params(self) -> dict[str, str]:
+        """Query parameters of every call, authenticated or not (e.g. a client key)."""
+        return {}
+
+    def authenticate(self) -> tuple[str, datetime.timedelta | None]:
+        """Obtain a new access token (or session): the token and its lifetime (None = until
+        the vendor refuses it). Only vendors whose `auth_headers` use `token()` implement it."""
+        raise NotImplementedError
+
+    def token_expired(self, error: AuthenticationFailed) -> bool:
+        """Whether this refusal means the cached token is gone (so one new one may help)."""
+        return True
+
+    # -- token cache -------------------------------------------------------------------------
+
+    def token(self) -> str:
+        """The cached access token while it lives, else a new one from `authenticate`."""
+        now = datetime.datetime.now(datetime.UTC)
+        cached = self.store.get(self.token_name)
+        if cached and cached[0] and (cached[1] is None or cached[1] > now):
+            return cached[0]
+        token, lifetime = self.authenticate()
+        expires_at = None if lifetime is None else now + lifetime - self.token_margin
+        self.store.put(self.token_name, token, expires_at)
+        return token
+
+    def forget_token(self) -> bool:
+        """Drop the cached token; True if there was one (a retry may then succeed)."""
+        cached = self.store.get(self.token_name)
+        if not cached or not cached[0]:
+            return False  # nothing to drop: the credentials themselves were refused
+        self.store.put(self.token_name, "", None)
+        return True
+
+    # -- answers ---------------------------------------------------------------------------
+
+    def unwrap(self, body: Any, path: str) -> Any:
+        """The vendor's envelope opened: what the operations read. Raise here the error a
+        2xx answer may carry inside its envelope."""
+        return body
+
+    def record(self, found: Any, *, many: bool = False, what: str = "the appointment") -> Any:
+        """The record (a list when `many`) in an answer, inside `envelope_key` when the vendor
+        wraps its answers; else UnexpectedResponse."""
+        if self.envelope_key:
+            found = found.get(self.envelope_key) if isinstance(found, Mapping) else None
+        if isinstance(found, list if many else Mapping):
+            return found
+        raise UnexpectedResponse(
+            f"{self.label} answered without {what}; it will be checked before sending again.",
+            vendor=self.vendor,
+        )
 
     def message_of(self, body: Any) -> str:
         """The vendor's own error text in an error body."""
@@ -205,7 +420,9 @@ class Adapter:
                     return value["message"]
         return ""
 
-    def error_for(self, status: int, body: Any, response: requests.Response) -> VendorError:
+    def error_for(
+        self, status: int, body: Any, response: requests.Response
+    ) -> VendorError | ConfigurationError:
         """Map an HTTP error answer to the error class that says what to do next."""
         said = self.message_of(body)
         common = {"vendor": self.vendor, "status": status, "vendor_message": said}
@@ -249,7 +466,7 @@ class Adapter:
         variable = self.settings.secrets.get(role)
         value = os.environ.get(variable or "")
         if not variable or not value:
-            raise VendorConfigurationError(
+            raise ConfigurationError(
                 f"The {self.label} connection has no {role.replace('_', ' ')}: set the "
                 f"environment variable {variable or '(none named)'} and name it on the "
                 "connection.",
@@ -272,12 +489,14 @@ class Adapter:
         authenticate: bool = True,
         expect_json: bool = True,
     ) -> Any:
-        """One HTTP call with the connection's timeouts; errors come back typed."""
+        """One HTTP call with the connection's timeouts; errors come back typed, the
+        envelope opened, a cached token renewed once if the vendor says it is gone."""
         try:
             return self._call(method, path, params, json_body, form, headers, authenticate,
                               expect_json)  # fmt: skip
-        except AuthenticationFailed:
-            if authenticate and self.reauthenticate():
+        except AuthenticationFailed as error:
+            # Once only: a token refused right after being renewed is the credentials' fault.
+            if authenticate and self.token_expired(error) and self.forget_token():
                 return self._call(method, path, params, json_body, form, headers, True,
                                   expect_json)  # fmt: skip
             raise
@@ -297,8 +516,11 @@ class Adapter:
         all_headers = {"Accept": "application/json", **(headers or {})}
         if authenticate:
             all_headers.update(self.auth_headers())
+        params = {**self.auth_params(), **(params or {})} or None
         url = self.url(path)
-        exchange = Exchange(method.upper(), url, None, 0, redact(json_body or form), None)
+        exchange = Exchange(
+            method.upper(), url, None, 0, redact(json_body or form, self.redacted_keys), None
+        )
         self.exchanges.append(exchange)
         started = time.monotonic()
         try:
@@ -334,7 +556,7 @@ class Adapter:
                 status=response.status_code,
             )
         body = _json_or_text(response)
-        exchange.response = redact(body)
+        exchange.response = redact(body, self.redacted_keys)
         logger.info(
             "%s %s %s -> %s in %sms",
             self.vendor, method.upper(), path, response.status_code, exchange.latency_ms,
@@ -351,7 +573,12 @@ class Adapter:
                 vendor=self.vendor,
                 status=response.status_code,
             )
-        return body
+        try:
+            return self.unwrap(body, path)
+        except (VendorError, ConfigurationError) as error:
+            unreadable = isinstance(error, UnexpectedResponse)
+            exchange.error = "malformed answer" if unreadable else type(error).__name__
+            raise
 
     def _transport_error(
         self, exchange: Exchange, started: float, error: Exception, *, sent: bool
@@ -375,25 +602,6 @@ class Adapter:
         if moment.tzinfo is None:
             raise ValueError(f"{value!r} has no UTC offset")
         return moment.astimezone(datetime.UTC)
-
-
-def _typed_answers(operation: Any) -> Any:
-    @functools.wraps(operation)
-    def wrapper(self: Adapter, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return operation(self, *args, **kwargs)
-        except VendorError:
-            raise
-        except SHAPE_ERRORS as error:
-            logger.warning("%s %s: unreadable answer (%s)", self.vendor, operation.__name__,
-                           type(error).__name__)  # fmt: skip
-            raise UnexpectedResponse(
-                f"{self.label} answered in a shape we cannot read; it will be checked before "
-                "sending again.",
-                vendor=self.vendor,
-            ) from None
-
-    return wrapper
 
 
 def _refused(error: requests.ConnectionError) -> bool:

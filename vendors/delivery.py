@@ -28,8 +28,9 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from scheduling.models import Appointment, AppointmentType, Location, Patient, Practitioner, Room
-from vendors.errors import NotSupported, VendorConfigurationError, VendorError
+from vendors.errors import ConfigurationError, NotSupported, VendorError
 from vendors.models import (
+    RETRYABLE_STATES,
     Delivery,
     DeliveryAttempt,
     DeliveryState,
@@ -301,6 +302,11 @@ def run(delivery: Delivery, *, now: datetime.datetime | None = None) -> Delivery
     except NeedsAttention as stop:
         update |= {"state": State.NEEDS_ATTENTION, "last_error": str(stop), "settled_at": now}
         error_text = str(stop)
+    except ConfigurationError as error:
+        # The connection is set up wrongly (a secret, an option, a mapping): no retry can
+        # help until a manager fixes it, so it is never retried.
+        error_text = f"{error} Once that is fixed, retry this delivery from the admin."
+        update |= {"state": State.NEEDS_ATTENTION, "last_error": error_text, "settled_at": now}
     except VendorError as error:
         error_text = str(error)
         update |= _after_error(delivery, error, adapter, now, polling=polling)
@@ -373,8 +379,6 @@ def _after_error(
     message = str(error)
     if error.retryable:
         message = f"Gave up after {delivery.attempts} attempts: {error}"
-    elif isinstance(error, VendorConfigurationError):
-        message = f"{error} (connection settings)"
     return {
         "state": State.NEEDS_ATTENTION,
         "outcome_unknown": unknown,
@@ -422,7 +426,7 @@ def deliver_due(*, limit: int = 50, now: datetime.datetime | None = None) -> int
 
 def retry_now(delivery: Delivery) -> Delivery:
     """A manager's "retry now": one more attempt, immediately."""
-    if delivery.state in (State.SYNCED, State.SENDING):
+    if delivery.state not in RETRYABLE_STATES:
         return delivery
     Delivery.objects.filter(pk=delivery.pk).update(
         state=State.QUEUED if delivery.state != State.ACCEPTED else State.ACCEPTED,

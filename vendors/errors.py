@@ -89,5 +89,26 @@ class UnexpectedResponse(OutcomeUnknown):
     types): treated as an unknown outcome, so nothing is lost and nothing is sent twice."""
 
 
-class VendorConfigurationError(VendorError, ImproperlyConfigured):
-    """The connection is set up wrongly (missing secret, missing mapping): never retried."""
+class ConfigurationError(ImproperlyConfigured):
+    """The connection is set up wrongly (a missing secret, option or ID mapping): a manager
+    must fix it in the admin or the environment; never retried.
+
+    Deliberately not a VendorError: the vendor said nothing, so `except VendorError` must
+    never swallow it (as django-anymail's AnymailConfigurationError)."""
+
+    retryable = False
+    outcome_unknown = False
+
+    def __init__(
+        self, message: str, *, vendor: str = "", status: int | None = None, vendor_message: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.vendor = vendor
+        self.status = status
+        self.vendor_message = vendor_message
+
+    def __str__(self) -> str:
+        if self.vendor_message and self.vendor_message not in self.message:
+            return f"{self.message} ({self.vendor}: {self.vendor_message})"
+        return self.message

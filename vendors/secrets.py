@@ -10,7 +10,7 @@ import hashlib
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 
-from vendors.errors import VendorConfigurationError
+from vendors.errors import ConfigurationError
 
 
 def _fernet() -> Fernet:
@@ -28,7 +28,7 @@ def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as error:
-        raise VendorConfigurationError(
+        raise ConfigurationError(
             "The stored vendor tokens cannot be decrypted (was VENDOR_SECRETS_KEY changed?); "
             "reconnect the vendor."
         ) from error

@@ -83,8 +83,8 @@ def test_sync_reads_not_required_without_a_pms_and_the_latest_delivery_otherwise
     with django_assert_num_queries(1):
         sync = sync_of(appointments)
 
-    assert sync[local.pk]["state"] == "not_required"
-    assert sync[booked.appointment_id] == {
+    assert sync[local.pk].state == "not_required"
+    assert sync[booked.appointment_id].as_dict() == {
         "state": "queued",
         "vendor": "treatsvet",
         "external_id": "A-1",

@@ -1,28 +1,22 @@
 """The same error, timeout and garbage cases over every adapter, against its simulator."""
 
-import importlib
-
 import pytest
 
-from tests.vendors.scenario import Scenario
+from tests.vendors.conftest import load_scenario
 from vendors.adapters import ADAPTERS
 from vendors.errors import (
+    ConfigurationError,
     OutcomeUnknown,
     RateLimited,
     SlotUnavailable,
     UnexpectedResponse,
-    VendorConfigurationError,
     VendorUnavailable,
 )
 
 
-def load(vendor: str) -> Scenario:
-    return importlib.import_module(f"tests.vendors.scenarios.{vendor}").scenario()
-
-
 @pytest.fixture(params=sorted(ADAPTERS))
 def vendor(request, monkeypatch):
-    scenario = load(request.param)
+    scenario = load_scenario(request.param)
     for name, value in scenario.environment.items():
         monkeypatch.setenv(name, value)
     simulator = scenario.simulator_class()
@@ -91,7 +85,7 @@ def test_a_missing_secret_is_a_configuration_error(vendor, monkeypatch):
     for name in scenario.environment:
         monkeypatch.delenv(name)
 
-    with pytest.raises(VendorConfigurationError) as error:
+    with pytest.raises(ConfigurationError) as error:
         scenario.adapter(simulator).book(scenario.request(key="no-secret"))
 
     assert not error.value.retryable

@@ -112,7 +112,7 @@ def test_booking_commits_a_queued_delivery_and_the_worker_syncs_it(world, dental
     attempt = sent.attempts_log.get()
     assert (attempt.http_status, attempt.outcome) == (201, "synced")
     assert "***" in repr(attempt.exchanges)
-    assert sync_of([appointment])[appointment.pk]["state"] == "synced"
+    assert sync_of([appointment])[appointment.pk].state == "synced"
     assert booked_at_vendor(dentalink) == 1
 
 
@@ -232,7 +232,7 @@ def test_a_cancel_waits_for_its_booking_and_then_cancels_at_the_vendor(world, de
     assert only_delivery(appointment).state == State.SYNCED
     final = only_delivery(appointment, Operation.CANCEL)
     assert final.state == State.SYNCED
-    assert sync_of([appointment])[appointment.pk]["state"] == "synced"
+    assert sync_of([appointment])[appointment.pk].state == "synced"
 
 
 def test_treatsvet_has_no_cancel_so_a_person_is_asked(world, treatsvet):
@@ -267,9 +267,12 @@ def test_a_missing_mapping_needs_attention_with_what_to_map(world, dentalink):
     final = deliver(only_delivery(appointment).pk)
 
     assert final.state == State.NEEDS_ATTENTION
-    assert final.last_error.startswith(
-        "The practitioner (or specialty) of this appointment has no Dentalink id; map it"
+    assert final.last_error == (
+        "The practitioner of this appointment has no Dentalink ID: map it to its Dentalink "
+        "dentist (or specialty) in the admin (External IDs). Once that is fixed, retry this "
+        "delivery from the admin."
     )
+    assert final.attempts == 1
     assert not dentalink.requests
 
 
@@ -296,14 +299,35 @@ def test_without_patient_registration_an_unmapped_patient_needs_attention(world,
     final = deliver(only_delivery(appointment).pk)
 
     assert final.state == State.NEEDS_ATTENTION
-    assert final.last_error.startswith("The animal of this appointment has no Treats.vet id")
+    assert final.last_error.startswith(
+        "The patient of this appointment has no Treats.vet ID: map it to its Treats.vet animal"
+    )
+
+
+def test_a_missing_secret_needs_attention_at_once_and_is_never_retried(
+    world, dentalink, monkeypatch
+):
+    monkeypatch.delenv("DEMO_DENTALINK_TOKEN")
+    appointment = world.book("09:00")
+
+    final = deliver(only_delivery(appointment).pk)
+
+    assert final.state == State.NEEDS_ATTENTION
+    assert final.last_error == (
+        "The Dentalink connection has no api token: set the environment variable "
+        "DEMO_DENTALINK_TOKEN and name it on the connection. Once that is fixed, retry this "
+        "delivery from the admin."
+    )
+    assert final.attempts == 1
+    assert deliver_due(now=timezone.now() + LATER) == 0  # nothing left to retry
+    assert not dentalink.requests
 
 
 def test_local_clinics_deliver_nothing(world):
     appointment = world.book("09:00")
 
     assert not Delivery.objects.exists()
-    assert sync_of([appointment])[appointment.pk]["state"] == "not_required"
+    assert sync_of([appointment])[appointment.pk].state == "not_required"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -366,7 +390,7 @@ def test_nexhealth_stays_accepted_until_its_signed_webhook_settles_it(
         appointment = world.book("09:00")
         accepted = deliver(only_delivery(appointment).pk)
         assert accepted.state == State.ACCEPTED, accepted.last_error
-        assert sync_of([appointment])[appointment.pk]["state"] == "accepted"
+        assert sync_of([appointment])[appointment.pk].state == "accepted"
 
         simulator.run_insertions()
         simulator.wait_for_webhooks(1)

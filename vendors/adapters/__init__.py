@@ -2,7 +2,7 @@
 
 from django.utils.module_loading import import_string
 
-from vendors.errors import VendorConfigurationError
+from vendors.errors import ConfigurationError
 
 ADAPTERS = {
     "dentalink": "vendors.adapters.dentalink.DentalinkAdapter",
@@ -17,7 +17,7 @@ def adapter_class(vendor: str) -> type:
     try:
         return import_string(ADAPTERS[vendor])
     except (KeyError, ImportError) as error:
-        raise VendorConfigurationError(
+        raise ConfigurationError(
             f"No adapter for the PMS “{vendor}”; known: {', '.join(sorted(ADAPTERS))}.",
             vendor=vendor,
         ) from error

@@ -36,13 +36,8 @@ import zoneinfo
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from vendors.base import Adapter
-from vendors.errors import (
-    SlotUnavailable,
-    UnexpectedResponse,
-    VendorConfigurationError,
-    VendorError,
-)
+from vendors.base import POSITIVE_NUMBER, Adapter
+from vendors.errors import ConfigurationError, SlotUnavailable, UnexpectedResponse, VendorError
 from vendors.types import BookingRequest, PatientDetails, VendorAppointment
 
 OVERFLOW_CHAIR_ID = 7  # “Los sobrecupos usan el sillón/recurso con ID 7”
@@ -69,7 +64,7 @@ DETAIL_FIELDS = (
 
 class SlotTaken(SlotUnavailable):
     """A taken time whose options are still naive clinic-local datetimes (Dentalink's `fecha`
-    + `hora_inicio`): `DentalinkAdapter.book` places them in the location's zone."""
+    + `hora_inicio`): `DentalinkAdapter.slot_taken` places them in the location's zone."""
 
     def __init__(self, message: str, *, options: list[datetime.datetime], **kwargs: Any):
         super().__init__(message, **kwargs)
@@ -80,74 +75,94 @@ class DentalinkAdapter(Adapter):
     vendor = "dentalink"
     label = "Dentalink"
 
-    # -- operations ---------------------------------------------------------------------
+    required_secrets = ("api_token",)
+    booking_path = "citas/"
+    booking_roles = {
+        "practitioner": False,
+        "specialty": False,
+        "location": True,
+        "patient": True,
+        "room": False,
+        "appointment_type": False,
+    }
+    id_formats = {"": POSITIVE_NUMBER}
+    envelope_key = "data"
+    vendor_terms = {
+        "practitioner": "dentist (or specialty)",
+        "location": "branch (sucursal)",
+        "room": "chair (sillón)",
+        "appointment_type": "treatment plan",
+    }
 
-    def book(self, request: BookingRequest) -> VendorAppointment:
-        try:
-            body = self.call("POST", "citas/", json_body=self.payload(request))
-        except SlotTaken as taken:
-            raise SlotUnavailable(
-                taken.message,
-                vendor=self.vendor,
-                status=taken.status,
-                vendor_message=taken.vendor_message,
-                alternatives=_in_zone(taken.local_options, request.time_zone),
-            ) from None
-        return self.appointment(self._data(body))
+    # -- booking -------------------------------------------------------------------------
 
-    def payload(self, request: BookingRequest) -> dict[str, Any]:
-        refs = request.refs
+    def booking_payload(self, request: BookingRequest, ids: Mapping[str, Any]) -> dict[str, Any]:
         local = request.local_start
         payload: dict[str, Any] = {}
-        if refs.get("practitioner"):
-            payload["id_dentista"] = self._id(refs, "practitioner")
-        elif refs.get("specialty"):
-            payload["id_especialidad"] = self._id(refs, "specialty")
+        if "practitioner" in ids:
+            payload["id_dentista"] = ids["practitioner"]
+        elif "specialty" in ids:
+            payload["id_especialidad"] = ids["specialty"]
         else:
-            raise self._unmapped("practitioner")
+            raise self.unmapped("practitioner")
         payload |= {
-            "id_sucursal": self._id(refs, "location"),
-            "id_sillon": self._chair(request),
-            "id_paciente": self._id(refs, "patient"),
-            "id_estado": self._integer(
-                self.settings.option("default_state_id", UNCONFIRMED_STATE_ID),
-                "the option “default_state_id”",
-            ),
+            "id_sucursal": ids["location"],
+            "id_sillon": self._chair(request, ids),
+            "id_paciente": ids["patient"],
+            "id_estado": self._option_id("default_state_id", UNCONFIRMED_STATE_ID),
             "fecha": local.date().isoformat(),
             "hora_inicio": local.strftime("%H:%M"),
             "duracion": request.duration_minutes,
             "videoconsulta": 1 if request.modality == "video" else 0,
             "return_options": 1,
         }
-        if refs.get("appointment_type"):
-            payload["id_tratamiento"] = self._id(refs, "appointment_type")
+        if "appointment_type" in ids:
+            payload["id_tratamiento"] = ids["appointment_type"]
         if request.comment:
             payload["comentario"] = request.comment
         return payload
 
+    def parse_booking(self, answer: Any) -> VendorAppointment:
+        return self.appointment(self.record(answer))
+
+    def slot_taken(
+        self, taken: SlotUnavailable, request: BookingRequest, ids: Mapping[str, Any]
+    ) -> SlotUnavailable:
+        if not isinstance(taken, SlotTaken):
+            return taken
+        return SlotUnavailable(
+            taken.message,
+            vendor=self.vendor,
+            status=taken.status,
+            vendor_message=taken.vendor_message,
+            alternatives=_in_zone(taken.local_options, request.time_zone),
+        )
+
+    # -- other operations ----------------------------------------------------------------
+
     def cancel(
         self, external_id: str, request: BookingRequest, *, reason: str = ""
     ) -> VendorAppointment:
-        state = self._integer(
-            self.settings.option("cancel_state_id", required=True), "the option “cancel_state_id”"
-        )
-        body: dict[str, Any] = {"id_estado": state}
+        body: dict[str, Any] = {"id_estado": self._option_id("cancel_state_id", required=True)}
         if reason:
             body["comentarios"] = reason  # PUT says `comentarios`, create says `comentario`
-        answer = self.call("PUT", f"citas/{self._path_id(external_id)}", json_body=body)
-        return self.appointment(self._data(answer))
+        answer = self.call("PUT", f"citas/{self.parse_id(external_id, 'appointment')}",
+                           json_body=body)  # fmt: skip
+        return self.appointment(self.record(answer))
 
     def find(self, request: BookingRequest) -> VendorAppointment | None:
         """The active cita for this patient, date, start time, branch and dentist, if any."""
         local = request.local_start
         query = {
-            "id_paciente": {"eq": self._id(request.refs, "patient")},
+            "id_paciente": {"eq": self.external_id(request.refs, "patient")},
             "fecha": {"eq": local.date().isoformat()},
         }
         dentist = (
-            self._id(request.refs, "practitioner") if request.refs.get("practitioner") else None
+            self.external_id(request.refs, "practitioner")
+            if request.refs.get("practitioner")
+            else None
         )
-        branch = self._id(request.refs, "location")
+        branch = self.external_id(request.refs, "location")
         for cita in self._pages("citas", {"q": json.dumps(query, separators=(",", ":"))}):
             if (
                 str(cita.get("hora_inicio", ""))[:5] == local.strftime("%H:%M")
@@ -159,8 +174,8 @@ class DentalinkAdapter(Adapter):
         return None
 
     def lookup(self, external_id: str) -> VendorAppointment:
-        body = self.call("GET", f"citas/{self._path_id(external_id)}")
-        return self.appointment(self._data(body))
+        body = self.call("GET", f"citas/{self.parse_id(external_id, 'appointment')}")
+        return self.appointment(self.record(body))
 
     def reference(self, kind: str) -> list[dict[str, Any]]:
         path = REFERENCE_PATHS.get(kind)
@@ -179,7 +194,7 @@ class DentalinkAdapter(Adapter):
             body["celular"] = patient.phone
         if patient.email:
             body["email"] = patient.email
-        created = self._data(self.call("POST", "pacientes", json_body=body))
+        created = self.record(self.call("POST", "pacientes", json_body=body), what="the patient")
         if created.get("id") in (None, ""):
             raise UnexpectedResponse(
                 "Dentalink answered without the patient's id.", vendor=self.vendor
@@ -187,7 +202,7 @@ class DentalinkAdapter(Adapter):
         return str(created["id"])
 
     def check(self) -> str:
-        branches = self._data(self.call("GET", "sucursales"), many=True)
+        branches = self.record(self.call("GET", "sucursales"), many=True, what="its branches")
         return f"Dentalink answered with {len(branches)} branch(es) (sucursales)."
 
     # -- mapping ------------------------------------------------------------------------
@@ -230,7 +245,7 @@ class DentalinkAdapter(Adapter):
         table = dict(STATUS_BY_STATE_ID)
         for state, status in (self.settings.option("status_by_state_id") or {}).items():
             if status not in CANONICAL_STATUSES or _int_or_none(state) is None:
-                raise VendorConfigurationError(
+                raise ConfigurationError(
                     f"The option “status_by_state_id” maps “{state}” to “{status}”: use "
                     f"Dentalink state ids and one of {', '.join(sorted(CANONICAL_STATUSES))}.",
                     vendor=self.vendor,
@@ -240,63 +255,28 @@ class DentalinkAdapter(Adapter):
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _chair(self, request: BookingRequest) -> int:
+    def _chair(self, request: BookingRequest, ids: Mapping[str, Any]) -> int:
         if request.room_is_overflow:
-            chair = self.settings.option("overflow_chair_id", OVERFLOW_CHAIR_ID)
-            return self._integer(chair, "the option “overflow_chair_id”")
-        if request.refs.get("room"):
-            return self._id(request.refs, "room")
+            return self._option_id("overflow_chair_id", OVERFLOW_CHAIR_ID)
+        if "room" in ids:
+            return ids["room"]
         if request.modality == "video" and self.settings.option("video_chair_id"):
-            return self._integer(
-                self.settings.option("video_chair_id"), "the option “video_chair_id”"
-            )
-        raise VendorConfigurationError(
+            return self._option_id("video_chair_id")
+        raise ConfigurationError(
             "Dentalink needs a chair (id_sillon) for every appointment: map the room to its "
             "Dentalink chair, or for video visits set the option “video_chair_id”.",
             vendor=self.vendor,
         )
 
-    def _id(self, refs: Mapping[str, str], role: str) -> int:
-        if not refs.get(role):
-            raise self._unmapped(role)
-        return self._integer(refs[role], f"the Dentalink id of the {role.replace('_', ' ')}")
-
-    def _unmapped(self, role: str) -> VendorConfigurationError:
-        what = {"practitioner": "practitioner (or specialty)"}.get(role, role.replace("_", " "))
-        return VendorConfigurationError(
-            f"The {what} of this appointment has no Dentalink id; map it in the admin.",
-            vendor=self.vendor,
-        )
-
-    def _integer(self, value: Any, what: str) -> int:
-        number = _int_or_none(value)
-        if number is None or number <= 0:
-            raise VendorConfigurationError(
-                f"Dentalink ids are whole numbers; {what} is “{value}”. Fix it in the admin.",
-                vendor=self.vendor,
-            )
-        return number
-
-    def _path_id(self, external_id: str) -> int:
-        return self._integer(external_id, "the appointment's Dentalink id")
-
-    def _data(self, body: Any, *, many: bool = False) -> Any:
-        """The `data` of Dentalink's envelope: a cita (or item), or a list of them."""
-        data = body.get("data") if isinstance(body, Mapping) else None
-        if isinstance(data, list if many else Mapping):
-            return data
-        raise UnexpectedResponse(
-            "Dentalink answered without the expected “data”; it will be checked before "
-            "sending again.",
-            vendor=self.vendor,
-        )
+    def _option_id(self, name: str, default: int | None = None, *, required: bool = False) -> int:
+        return self.settings.option(name, default, required=required, kind=POSITIVE_NUMBER)
 
     def _pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
         """Every item of a list, following `rel: next` links on our own base URL."""
         base = self.settings.base_url.rstrip("/") + "/"
         for _ in range(MAX_PAGES):
             body = self.call("GET", path, params=params)
-            yield from self._data(body, many=True)
+            yield from self.record(body, many=True, what="the expected list")
             following = _next_link(body)
             if not following or not following.startswith(base):
                 return

@@ -31,17 +31,18 @@ import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from vendors.base import REDACTED, Adapter
+from scheduling.localtime import utc_iso
+from vendors.base import NUMBER, Adapter
 from vendors.errors import (
     AuthenticationFailed,
+    ConfigurationError,
     NotFound,
     SlotUnavailable,
     UnexpectedResponse,
-    VendorConfigurationError,
     VendorError,
     VendorValidationError,
 )
-from vendors.types import BookingRequest, Exchange, VendorAppointment
+from vendors.types import BookingRequest, VendorAppointment
 
 # Flextell status → canonical status.
 STATUSES = {
@@ -62,25 +63,14 @@ CREATE_STATUSES = {
     "cancelled": "cancelled",
 }
 INACTIVE = {"cancelled", "rejected"}
-
-# What to tell a manager when a mapping is missing, by role.
-MAPPING_HINTS = {
-    "patient": "Link this patient to a Flextell customer",
-    "practitioner": "Map this practitioner to a Flextell user (doctor)",
-    "appointment_type": "Map this appointment type to a Flextell treatment",
-    "room": "Map this room to a Flextell room",
-    "assistant": "Map the assistant to a Flextell user",
-    "follow_up_of": "Deliver the earlier appointment to Flextell first",
-}
+# Optional references and the create field each fills.
+OPTIONAL_FIELDS = {"room": "room_id", "assistant": "assistant_id",
+                   "follow_up_of": "parent_appointment_id"}  # fmt: skip
 MAX_TEXT = 1000
 PAGE_SIZE = 100
 MAX_PAGES = 10
-TOKEN_MARGIN = datetime.timedelta(seconds=60)
-# Keys kept out of the attempt log beyond the shared list: patient data in Flextell's answers,
-# and the OAuth client id (not a secret, but one of the connection's credentials).
-UNLOGGED_KEYS = {"customer", "gender", "job", "country_name", "avatar_url", "tags", "client_id"}
+DEFAULT_TOKEN_LIFETIME = 3600
 
-ACCESS_TOKEN = "access_token"
 REFRESH_TOKEN = "refresh_token"
 REFRESH_SEED = "refresh_token_seed"
 
@@ -89,27 +79,53 @@ class FlextellAdapter(Adapter):
     vendor = "flextell"
     label = "Flextell"
 
-    # -- operations ---------------------------------------------------------------------
+    required_secrets = ("client_id", "client_secret", "refresh_token")
+    required_options = ("tenant",)
+    booking_path = "v1/appointments"
+    booking_roles = {
+        "patient": True,
+        "practitioner": True,
+        "appointment_type": True,
+        "room": False,
+        "assistant": False,
+        "follow_up_of": False,
+    }
+    id_formats = {"": NUMBER}
+    envelope_key = "data"
+    vendor_terms = {
+        "patient": "customer",
+        "practitioner": "user (doctor)",
+        "appointment_type": "treatment",
+        "assistant": "user",
+        "follow_up_of": "appointment (deliver it first)",
+    }
+    # Patient data in Flextell's answers, and the OAuth client id (not a secret, but one of
+    # the connection's credentials).
+    sensitive_keys = frozenset(
+        {"customer", "gender", "job", "country_name", "avatar_url", "tags", "client_id"}
+    )
+    token_name = "access_token"
+    token_margin = datetime.timedelta(seconds=60)
 
-    def book(self, request: BookingRequest) -> VendorAppointment:
+    # -- booking -------------------------------------------------------------------------
+
+    def booking_payload(self, request: BookingRequest, ids: Mapping[str, Any]) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "customer_id": _id(request, "patient"),
-            "user_id": _id(request, "practitioner"),
-            "scheduled_at": _utc(request.start),
+            "customer_id": ids["patient"],
+            "user_id": ids["practitioner"],
+            "scheduled_at": utc_iso(request.start),
             "status": CREATE_STATUSES.get(request.status, "pending"),
-            "treatments": [_id(request, "appointment_type")],
+            "treatments": [ids["appointment_type"]],
         }
-        for role, field in (
-            ("room", "room_id"),
-            ("assistant", "assistant_id"),
-            ("follow_up_of", "parent_appointment_id"),
-        ):
-            if request.refs.get(role):
-                body[field] = _id(request, role)
+        body |= {field: ids[role] for role, field in OPTIONAL_FIELDS.items() if role in ids}
         if request.comment:
             body["description"] = request.comment[:MAX_TEXT]
-        answer = self.call("POST", "v1/appointments", json_body=body)
-        return self._appointment(_data(answer), written=True)
+        return body
+
+    def parse_booking(self, answer: Any) -> VendorAppointment:
+        return self._appointment(self.record(answer), written=True)
+
+    # -- other operations ----------------------------------------------------------------
 
     def cancel(
         self, external_id: str, request: BookingRequest, *, reason: str = ""
@@ -118,11 +134,11 @@ class FlextellAdapter(Adapter):
         if reason:
             body["cancellation_reason"] = reason[:MAX_TEXT]
         answer = self.call("PATCH", f"v1/appointments/{external_id}", json_body=body)
-        return self._appointment(_data(answer))
+        return self._appointment(self.record(answer))
 
     def find(self, request: BookingRequest) -> VendorAppointment | None:
-        customer = _id(request, "patient")
-        doctor = _id(request, "practitioner")
+        customer = self.external_id(request.refs, "patient")
+        doctor = self.external_id(request.refs, "practitioner")
         day = request.start.astimezone(datetime.UTC).date()
         params = {
             "customer_id": customer,
@@ -141,7 +157,7 @@ class FlextellAdapter(Adapter):
         return None
 
     def lookup(self, external_id: str) -> VendorAppointment:
-        return self._appointment(_data(self.call("GET", f"v1/appointments/{external_id}")))
+        return self._appointment(self.record(self.call("GET", f"v1/appointments/{external_id}")))
 
     def reference(self, kind: str, *, search: str = "") -> list[dict[str, Any]]:
         if kind == "practitioners":
@@ -191,19 +207,9 @@ class FlextellAdapter(Adapter):
 
     def auth_headers(self) -> dict[str, str]:
         tenant = str(self.settings.option("tenant", required=True))
-        return {"Authorization": f"Bearer {self._access_token()}", "X-Tenant": tenant}
+        return {"Authorization": f"Bearer {self.token()}", "X-Tenant": tenant}
 
-    def reauthenticate(self) -> bool:
-        self.store.put(ACCESS_TOKEN, "", _now())
-        return True
-
-    def _access_token(self) -> str:
-        cached = self.store.get(ACCESS_TOKEN)
-        if cached and cached[0] and cached[1] and cached[1] > _now():
-            return cached[0]
-        return self._exchange()
-
-    def _exchange(self) -> str:
+    def authenticate(self) -> tuple[str, datetime.timedelta]:
         """Trade the newest refresh token for an access token (and the next refresh token)."""
         initial = self.secret("refresh_token")
         seed = hashlib.sha256(initial.encode()).hexdigest()[:16]
@@ -218,7 +224,7 @@ class FlextellAdapter(Adapter):
         try:
             answer = self.call("POST", self._token_url(), form=form, authenticate=False)
         except NotFound:
-            raise VendorConfigurationError(
+            raise ConfigurationError(
                 f"Flextell has no token endpoint at {self._token_url()}; fix the option "
                 "“token_url” in the admin.",
                 vendor=self.vendor,
@@ -240,11 +246,8 @@ class FlextellAdapter(Adapter):
             self.store.put(REFRESH_TOKEN, answer["refresh_token"])
             self.store.put(REFRESH_SEED, seed)
         lifetime = answer.get("expires_in")
-        seconds = lifetime if isinstance(lifetime, int | float) else 3600
-        self.store.put(
-            ACCESS_TOKEN, token, _now() + datetime.timedelta(seconds=seconds) - TOKEN_MARGIN
-        )
-        return token
+        seconds = lifetime if isinstance(lifetime, int | float) else DEFAULT_TOKEN_LIFETIME
+        return token, datetime.timedelta(seconds=seconds)
 
     def _token_url(self) -> str:
         configured = self.settings.option("token_url")
@@ -279,13 +282,6 @@ class FlextellAdapter(Adapter):
                 **common,
             )
         return super().error_for(status, body, response)
-
-    def call(self, *args: Any, **kwargs: Any) -> Any:
-        first = len(self.exchanges)
-        try:
-            return super().call(*args, **kwargs)
-        finally:
-            _scrub(self.exchanges[first:])
 
     # -- mapping ------------------------------------------------------------------------
 
@@ -328,61 +324,8 @@ class FlextellAdapter(Adapter):
             return False
 
 
-def _id(request: BookingRequest, role: str) -> int:
-    """The vendor's integer ID for a role, or a message a manager can act on."""
-    value = request.refs.get(role)
-    hint = MAPPING_HINTS.get(role, f"Map the {role.replace('_', ' ')} to its Flextell ID")
-    if not value:
-        raise VendorConfigurationError(
-            f"{hint} in the admin (External IDs) before booking with Flextell.", vendor="flextell"
-        )
-    try:
-        return int(value)
-    except ValueError:
-        raise VendorConfigurationError(
-            f"Flextell IDs are numbers; fix the {role.replace('_', ' ')} mapping in the admin "
-            "(External IDs).",
-            vendor="flextell",
-        ) from None
-
-
-def _data(answer: Any) -> dict[str, Any]:
-    data = answer.get("data") if isinstance(answer, Mapping) else None
-    if not isinstance(data, dict):
-        raise UnexpectedResponse(
-            "Flextell answered without the appointment; it will be checked before sending again.",
-            vendor="flextell",
-        )
-    return data
-
-
 def _doctor_id(data: Mapping[str, Any]) -> int | None:
     doctor = data.get("doctor")
     if isinstance(doctor, Mapping) and isinstance(doctor.get("id"), int):
         return doctor["id"]
     return data.get("user_id") if isinstance(data.get("user_id"), int) else None
-
-
-def _utc(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
-def _scrub(exchanges: list[Exchange]) -> None:
-    for exchange in exchanges:
-        exchange.request = _unlogged(exchange.request)
-        exchange.response = _unlogged(exchange.response)
-
-
-def _unlogged(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {
-            key: REDACTED if str(key).lower() in UNLOGGED_KEYS else _unlogged(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_unlogged(item) for item in value]
-    return value

@@ -40,12 +40,12 @@ from typing import Any
 
 import requests
 
-from vendors.base import REDACTED, Adapter
+from vendors.base import NUMBER, TEXT, Adapter
 from vendors.errors import (
     AuthenticationFailed,
+    ConfigurationError,
     SlotUnavailable,
     UnexpectedResponse,
-    VendorConfigurationError,
     VendorError,
     VendorUnavailable,
     VendorValidationError,
@@ -78,85 +78,100 @@ CREDENTIAL_MESSAGES = {
     "unblock it in Meddbase.",
 }
 SLOT_TAKEN_STATUSES = {400, 409, 424}
-MAPPING_HINTS = {
-    "patient": "Link this patient to a Meddbase patient key",
-    "practitioner": "Map this practitioner to a Meddbase clinician (0 = any clinician)",
-    "appointment_type": "Map this appointment type to a Meddbase appointment type",
-    "location": "Map this location to a Meddbase site",
-    "room": "Map this room to a Meddbase location within the site",
-}
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"
 PAGE_SIZE = 50
 MAX_PAGES = 10
-SESSION = "session"
-# PascalCase patient data in Meddbase answers (PersonDemographicData, invoice parties) that
-# the shared redaction list does not cover.
-PATIENT_KEYS = {
-    "patient", "debtor", "surname", "initials", "dateofbirth", "mobile", "telephone",
-    "emailaddress", "worktelephone", "workemailaddress", "nextofkin", "employeenumber",
-}  # fmt: skip
+
+
+class SessionGone(AuthenticationFailed):
+    """Meddbase ended our session (HTTP 401, EventCode 8 or 11): one new login may help."""
 
 
 class MeddbaseAdapter(Adapter):
     vendor = "meddbase"
     label = "Meddbase"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._session_gone = False
+    required_secrets = ("client_key", "username", "password")
+    booking_path = BOOK
+    booking_roles = {
+        "appointment_type": True,
+        "location": True,
+        "room": False,
+        "practitioner": True,
+        "patient": True,
+    }
+    id_formats = {"": NUMBER, "appointment_type": TEXT, "patient": TEXT}
+    vendor_terms = {
+        "patient": "patient key",
+        "practitioner": "clinician (0 = any clinician)",
+        "location": "site",
+        "room": "location within the site",
+    }
+    # PascalCase patient data in Meddbase answers (PersonDemographicData, invoice parties)
+    # that the shared redaction set does not cover.
+    sensitive_keys = frozenset({
+        "patient", "debtor", "surname", "initials", "dateofbirth", "mobile", "telephone",
+        "emailaddress", "worktelephone", "workemailaddress", "nextofkin", "employeenumber",
+    })  # fmt: skip
+    token_name = "session"
 
-    # -- operations ---------------------------------------------------------------------
+    # -- booking -------------------------------------------------------------------------
 
-    def book(self, request: BookingRequest) -> VendorAppointment:
+    def booking_payload(self, request: BookingRequest, ids: Mapping[str, Any]) -> dict[str, Any]:
         slot: dict[str, Any] = {
-            "Type": {"Key": _ref(request, "appointment_type")},
+            "Type": {"Key": ids["appointment_type"]},
             "Start": request.local_start.strftime(LOCAL_FORMAT),
-            "Site": {"Key": _int_ref(request, "location")},
+            "Site": {"Key": ids["location"]},
         }
-        if request.refs.get("room"):
-            slot["Location"] = {"Key": _int_ref(request, "room")}
+        if "room" in ids:
+            slot["Location"] = {"Key": ids["room"]}
         slot["Modules"] = [{"Key": key} for key in self._modules()]
         slot["Services"] = []
         slot["PayerType"] = self._payer_type()
         body: dict[str, Any] = {
             "proposedTimeSlot": slot,
-            "clinician": _int_ref(request, "practitioner"),
-            "method": self._int_option("method", 0),
+            "clinician": ids["practitioner"],
+            "method": self.settings.option("method", 0, kind=NUMBER),
         }
         price = self.settings.option("price")
         if price not in (None, ""):
             body["price"] = price
-        params = {"patient": _ref(request, "patient")}
+        return body
+
+    def booking_params(self, request: BookingRequest, ids: Mapping[str, Any]) -> dict[str, Any]:
+        params = {"patient": ids["patient"]}
         for name in ("referral", "recall"):
             value = request.refs.get(name) or self.settings.option(name)
             if value:
                 params[name] = str(value)
-        result = self._request("POST", BOOK, params=params, json_body=body)
-        if not isinstance(result, Mapping) or not result.get("Key"):
+        return params
+
+    def parse_booking(self, answer: Any) -> VendorAppointment:
+        if not isinstance(answer, Mapping) or not answer.get("Key"):
             raise UnexpectedResponse(
                 "Meddbase answered without the appointment's key; the booking will be checked "
                 "before sending again.",
                 vendor=self.vendor,
             )
-        return _appointment(result)
+        return _appointment(answer)
+
+    # -- other operations ----------------------------------------------------------------
 
     def cancel(
         self, external_id: str, request: BookingRequest, *, reason: str = ""
     ) -> VendorAppointment:
-        invoice = self._request(
-            "GET", f"{API}/appointment/cancel", params={"appointment": external_id}
-        )
+        invoice = self.call("GET", f"{API}/appointment/cancel", params={"appointment": external_id})
         details = {"cancellation_invoice": _invoice(invoice)} if invoice else {}
         return VendorAppointment(
             external_id=external_id, vendor_status="Cancelled", status="cancelled", details=details
         )
 
     def find(self, request: BookingRequest) -> VendorAppointment | None:
-        clinician = _int_ref(request, "practitioner")
+        clinician = self.external_id(request.refs, "practitioner")
         start = request.local_start.strftime(LOCAL_FORMAT)
         day = request.local_start.replace(hour=0, minute=0, second=0, microsecond=0)
         params = {
-            "patient": _ref(request, "patient"),
+            "patient": self.external_id(request.refs, "patient"),
             "start-from": (day - datetime.timedelta(days=1)).isoformat(),
             "start-to": (day + datetime.timedelta(days=2)).isoformat(),
         }
@@ -175,7 +190,7 @@ class MeddbaseAdapter(Adapter):
         if kind == "payer_types":
             return [
                 {"id": str(payer.get("Key")), "name": payer.get("Name", "")}
-                for payer in self._request("GET", f"{API}/appointment/payer-types") or []
+                for payer in self.call("GET", f"{API}/appointment/payer-types") or []
             ]
         if kind == "appointment_types":
             return [
@@ -218,32 +233,26 @@ class MeddbaseAdapter(Adapter):
         return super().reference(kind)
 
     def check(self) -> str:
-        self._forget_session()  # prove that the service user can log in now
-        payers = self._request("GET", f"{API}/appointment/payer-types") or []
+        self.forget_token()  # prove that the service user can log in now
+        payers = self.call("GET", f"{API}/appointment/payer-types") or []
         names = ", ".join(str(payer.get("Key")) for payer in payers if isinstance(payer, Mapping))
         return f"Meddbase accepted the client key and service user; payer types: {names or '-'}."
 
     # -- session ------------------------------------------------------------------------
 
+    def auth_params(self) -> dict[str, str]:
+        return {"client-key": self.secret("client_key")}
+
     def auth_headers(self) -> dict[str, str]:
-        session = self._session()
+        session = json.loads(self.token())
         headers = {"x-session-id": session["SessionID"]}
         if session.get("Token"):
             headers["x-token"] = session["Token"]
         return headers
 
-    def reauthenticate(self) -> bool:
-        if not self._session_gone:
-            return False
-        self._session_gone = False
-        self._forget_session()
-        return True
-
-    def _session(self) -> dict[str, str]:
-        stored = self.store.get(SESSION)
-        if stored and stored[0]:
-            return json.loads(stored[0])
-        result = self._request(
+    def authenticate(self) -> tuple[str, None]:
+        """A service user's session (SessionID + CSRF Token); it lives until Meddbase ends it."""
+        result = self.call(
             "POST",
             LOGIN,
             json_body={"username": self.secret("username"), "password": self.secret("password")},
@@ -261,64 +270,29 @@ class MeddbaseAdapter(Adapter):
                 vendor=self.vendor,
             )
         session = {"SessionID": str(result["SessionID"]), "Token": str(result.get("Token") or "")}
-        self.store.put(SESSION, json.dumps(session))
-        return session
+        return json.dumps(session), None
 
-    def _forget_session(self) -> None:
-        self.store.put(SESSION, "")
+    def token_expired(self, error: AuthenticationFailed) -> bool:
+        return isinstance(error, SessionGone)
 
-    # -- transport ----------------------------------------------------------------------
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-        authenticate: bool = True,
-    ) -> Any:
-        """One call with the client key; the envelope's result, or its error raised."""
-        query = {"client-key": self.secret("client_key"), **(params or {})}
-        for attempt in (1, 2):
-            body = self.call(
-                method, path, params=query, json_body=json_body, authenticate=authenticate
+    def unwrap(self, body: Any, path: str) -> Any:
+        """The envelope's result, or its error raised: an error may come inside a 200."""
+        if not isinstance(body, Mapping) or body.get("status") not in ("ok", "error"):
+            raise UnexpectedResponse(
+                "Meddbase answered without its status envelope; the booking will be "
+                "checked before sending again.",
+                vendor=self.vendor,
             )
-            if not isinstance(body, Mapping) or body.get("status") not in ("ok", "error"):
-                self.exchanges[-1].error = "malformed answer"
-                raise UnexpectedResponse(
-                    "Meddbase answered without its status envelope; the booking will be "
-                    "checked before sending again.",
-                    vendor=self.vendor,
-                )
-            if body["status"] == "ok":
-                return body.get("result")
-            # An error inside a 200: map it as if it had come with its HttpStatusCode.
-            event = body.get("error") if isinstance(body.get("error"), Mapping) else {}
-            status = event.get("HttpStatusCode")
-            error = self._error(status if isinstance(status, int) else 400, body, path)
-            self.exchanges[-1].error = type(error).__name__
-            if (
-                attempt == 1
-                and isinstance(error, AuthenticationFailed)
-                and authenticate
-                and self.reauthenticate()
-            ):
-                continue
-            raise error
-        raise AssertionError("unreachable")
-
-    def call(self, *args: Any, **kwargs: Any) -> Any:
-        first = len(self.exchanges)
-        try:
-            return super().call(*args, **kwargs)
-        finally:
-            for exchange in self.exchanges[first:]:
-                exchange.response = _without_patient(exchange.response)
+        if body["status"] == "ok":
+            return body.get("result")
+        # An error inside a 200: map it as if it had come with its HttpStatusCode.
+        event = body.get("error") if isinstance(body.get("error"), Mapping) else {}
+        status = event.get("HttpStatusCode")
+        raise self._error(status if isinstance(status, int) else 400, body, path)
 
     def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         for page in range(1, MAX_PAGES + 1):
-            result = self._request(
+            result = self.call(
                 "GET", path, params={**params, "page-number": page, "page-size": PAGE_SIZE}
             )
             if not isinstance(result, Mapping):
@@ -328,7 +302,7 @@ class MeddbaseAdapter(Adapter):
                 return
 
     def _types(self) -> list[dict[str, Any]]:
-        found = self._request(
+        found = self.call(
             "GET", f"{API}/appointment/types", params={"payer-type": self._payer_type()}
         )
         return [kind for kind in found or [] if isinstance(kind, dict)]
@@ -341,7 +315,7 @@ class MeddbaseAdapter(Adapter):
                 continue
             params = {"appointment-type": item.get("Key"), "payer-type": self._payer_type()}
             for found in (
-                self._request("POST", f"{API}/appointment/{method}", params=params, json_body=body)
+                self.call("POST", f"{API}/appointment/{method}", params=params, json_body=body)
                 or []
             ):
                 if isinstance(found, dict):
@@ -360,19 +334,9 @@ class MeddbaseAdapter(Adapter):
         try:
             return [int(key) for key in value]
         except (TypeError, ValueError):
-            raise VendorConfigurationError(
+            raise ConfigurationError(
                 "The Meddbase option “modules” must list module keys (numbers); fix it in the "
                 "admin.",
-                vendor=self.vendor,
-            ) from None
-
-    def _int_option(self, name: str, default: int) -> int:
-        value = self.settings.option(name, default)
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise VendorConfigurationError(
-                f"The Meddbase option “{name}” must be a number; fix it in the admin.",
                 vendor=self.vendor,
             ) from None
 
@@ -412,8 +376,7 @@ class MeddbaseAdapter(Adapter):
                     "must check the connection's credentials.",
                     **common,
                 )
-            self._session_gone = True
-            return AuthenticationFailed(
+            return SessionGone(
                 "Meddbase ended our session and did not accept a new login; a manager must "
                 "check the connection's service user.",
                 **common,
@@ -431,28 +394,6 @@ class MeddbaseAdapter(Adapter):
         return super().error_for(
             status, body, response if response is not None else requests.Response()
         )
-
-
-def _ref(request: BookingRequest, role: str) -> str:
-    value = request.refs.get(role)
-    if not value:
-        hint = MAPPING_HINTS.get(role, f"Map the {role.replace('_', ' ')} to its Meddbase key")
-        raise VendorConfigurationError(
-            f"{hint} in the admin (External IDs) before booking with Meddbase.",
-            vendor="meddbase",
-        )
-    return str(value)
-
-
-def _int_ref(request: BookingRequest, role: str) -> int:
-    try:
-        return int(_ref(request, role))
-    except ValueError:
-        raise VendorConfigurationError(
-            f"Meddbase keys for the {role.replace('_', ' ')} are numbers; fix the mapping in "
-            "the admin (External IDs).",
-            vendor="meddbase",
-        ) from None
 
 
 def _appointment(data: Mapping[str, Any]) -> VendorAppointment:
@@ -484,14 +425,3 @@ def _invoice(invoice: Any) -> dict[str, Any] | None:
         "total_gross": invoice.get("TotalGross"),
         "paid": invoice.get("Paid"),
     }
-
-
-def _without_patient(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {
-            key: REDACTED if str(key).lower() in PATIENT_KEYS else _without_patient(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_without_patient(item) for item in value]
-    return value

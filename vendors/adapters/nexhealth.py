@@ -19,10 +19,11 @@ from typing import Any
 
 import requests
 
-from vendors.base import Adapter
+from scheduling.localtime import utc_iso
+from vendors.base import NUMBER, Adapter
 from vendors.errors import (
+    ConfigurationError,
     UnexpectedResponse,
-    VendorConfigurationError,
     VendorError,
     VendorValidationError,
 )
@@ -30,7 +31,6 @@ from vendors.types import BookingRequest, VendorAppointment
 
 API_VERSION = "v3.0.0"
 # Tokens live one hour in production (24 h in the sandbox); renew a little before that.
-TOKEN_NAME = "token"
 TOKEN_LIFETIME = datetime.timedelta(hours=1)
 TOKEN_MARGIN = datetime.timedelta(minutes=5)
 NOTE_LIMIT = 128
@@ -94,36 +94,68 @@ class NexHealthAdapter(Adapter):
     vendor = "nexhealth"
     label = "NexHealth"
 
-    # -- operations ---------------------------------------------------------------------
+    required_secrets = ("api_key",)
+    required_options = ("subdomain",)
+    booking_path = "appointments"
+    booking_roles = {
+        "patient": True,
+        "practitioner": True,
+        "appointment_type": False,
+        "room": False,
+    }
+    id_formats = {"": NUMBER}
+    vendor_terms = {"practitioner": "provider", "room": "operatory"}
+    token_name = "token"
+    token_margin = TOKEN_MARGIN
 
-    def book(self, request: BookingRequest) -> VendorAppointment:
-        params = {
-            **self._scope(request),
-            "notify_patient": "true" if _flag(self.settings.option("notify_patient")) else "false",
+    # -- booking -------------------------------------------------------------------------
+
+    def booking_payload(self, request: BookingRequest, ids: Mapping[str, Any]) -> dict[str, Any]:
+        zone = request.local_start.tzinfo
+        appt: dict[str, Any] = {
+            "patient_id": ids["patient"],
+            "provider_id": ids["practitioner"],
+            "start_time": request.local_start.isoformat(),
+            "end_time": request.end.astimezone(zone).isoformat(),
         }
-        body = self.call(
-            "POST", "appointments", params=params, json_body={"appt": self._appt(request)}
-        )
-        return self._appointment(self._data(body, "appt"))
+        if "appointment_type" in ids:
+            appt["appointment_type_id"] = ids["appointment_type"]
+        if "room" in ids:
+            appt["operatory_id"] = ids["room"]
+        elif _flag(self.settings.option("map_by_operatory")):
+            raise self.unmapped("room")  # this location books by operatory
+        if request.comment:
+            appt["note"] = request.comment[:NOTE_LIMIT]
+        return {"appt": appt}
+
+    def booking_params(self, request: BookingRequest, ids: Mapping[str, Any]) -> dict[str, Any]:
+        notify = _flag(self.settings.option("notify_patient"))
+        return {**self._scope(request), "notify_patient": "true" if notify else "false"}
+
+    def parse_booking(self, answer: Any) -> VendorAppointment:
+        return self._appointment(self._appt(answer))
+
+    # -- other operations ----------------------------------------------------------------
 
     def cancel(
         self, external_id: str, request: BookingRequest, *, reason: str = ""
     ) -> VendorAppointment:
         # NexHealth has no cancellation reason; `note` would overwrite the booking's note.
-        body = self.call(
+        data = self.call(
             "PATCH",
             f"appointments/{external_id}",
             params={"subdomain": self._subdomain()},
             json_body={"appt": {"cancelled": True}},
         )
-        return self._appointment(self._data(body, "appt"), settled=True)
+        return self._appointment(self._appt(data), settled=True)
 
     def find(self, request: BookingRequest) -> VendorAppointment | None:
-        patient, provider = self._ref(request, "patient"), self._ref(request, "practitioner")
+        patient = self.external_id(request.refs, "patient")
+        provider = self.external_id(request.refs, "practitioner")
         params = {
             **self._scope(request),
-            "start": _utc(request.start),
-            "end": _utc(request.end),
+            "start": utc_iso(request.start),
+            "end": utc_iso(request.end),
             "patient_ids[]": [patient],
             "provider_ids[]": [provider],
         }
@@ -138,10 +170,10 @@ class NexHealthAdapter(Adapter):
         return None
 
     def lookup(self, external_id: str) -> VendorAppointment:
-        body = self.call(
+        data = self.call(
             "GET", f"appointments/{external_id}", params={"subdomain": self._subdomain()}
         )
-        appt = self._data(body, "appt")
+        appt = self._appt(data)
         found = self._appointment(appt)
         start = self._start_of(appt)
         if not found.settled and start and start <= datetime.datetime.now(datetime.UTC):
@@ -181,37 +213,22 @@ class NexHealthAdapter(Adapter):
     # -- auth ----------------------------------------------------------------------------
 
     def auth_headers(self) -> dict[str, str]:
-        return {"Nex-Api-Version": API_VERSION, "Authorization": f"Bearer {self._token()}"}
+        return {"Nex-Api-Version": API_VERSION, "Authorization": f"Bearer {self.token()}"}
 
-    def reauthenticate(self) -> bool:
-        cached = self.store.get(TOKEN_NAME)
-        if not cached or not cached[0]:
-            return False  # nothing to drop: the key itself was refused
-        self.store.put(TOKEN_NAME, "", None)
-        return True
-
-    def _token(self) -> str:
-        now = datetime.datetime.now(datetime.UTC)
-        cached = self.store.get(TOKEN_NAME)
-        if cached and cached[0] and cached[1] and cached[1] > now:
-            return cached[0]
-        if cached and cached[0]:
-            self.store.put(TOKEN_NAME, "", None)
-        body = self.call(
+    def authenticate(self) -> tuple[str, datetime.timedelta]:
+        data = self.call(
             "POST",
             "authenticates",
             headers={"Nex-Api-Version": API_VERSION, "Authorization": self.secret("api_key")},
             authenticate=False,
         )
-        data = self._data(body)
         token = data.get("token") if isinstance(data, Mapping) else None
         if not isinstance(token, str) or not token:
             raise UnexpectedResponse(
                 "NexHealth answered the authentication without a token; it will be tried again.",
                 vendor=self.vendor,
             )
-        self.store.put(TOKEN_NAME, token, now + TOKEN_LIFETIME - TOKEN_MARGIN)
-        return token
+        return token, TOKEN_LIFETIME
 
     # -- errors --------------------------------------------------------------------------
 
@@ -221,12 +238,14 @@ class NexHealthAdapter(Adapter):
             return said or "; ".join(_strings(body.get("description")))
         return super().message_of(body)
 
-    def error_for(self, status: int, body: Any, response: requests.Response) -> VendorError:
+    def error_for(
+        self, status: int, body: Any, response: requests.Response
+    ) -> VendorError | ConfigurationError:
         if status == 403:
             # The key is valid but cannot reach this subdomain or location: re-authenticating
             # cannot help, the connection's settings must change.
             said = self.message_of(body)
-            return VendorConfigurationError(
+            return ConfigurationError(
                 "NexHealth refused access to this institution or location (HTTP 403): check "
                 "the connection's subdomain and location ID and that its API key belongs to "
                 "that institution.",
@@ -238,7 +257,7 @@ class NexHealthAdapter(Adapter):
 
     # -- mapping -------------------------------------------------------------------------
 
-    def _data(self, body: Any, key: str | None = None) -> Any:
+    def unwrap(self, body: Any, path: str) -> Any:
         """The `data` of NexHealth's envelope; `code: false` is a refusal even with a 2xx."""
         if not isinstance(body, Mapping) or "code" not in body:
             raise UnexpectedResponse(
@@ -253,10 +272,10 @@ class NexHealthAdapter(Adapter):
                 vendor=self.vendor,
                 vendor_message=said,
             )
-        data = body.get("data")
-        if key is None:
-            return data
-        record = data.get(key) if isinstance(data, Mapping) else None
+        return body.get("data")
+
+    def _appt(self, data: Any) -> Mapping[str, Any]:
+        record = data.get("appt") if isinstance(data, Mapping) else None
         if not isinstance(record, Mapping) or record.get("id") in (None, ""):
             raise UnexpectedResponse(
                 "NexHealth answered without the appointment; it will be checked before sending "
@@ -265,8 +284,7 @@ class NexHealthAdapter(Adapter):
             )
         return record
 
-    def _list(self, body: Any) -> list[Mapping[str, Any]]:
-        data = self._data(body)
+    def _list(self, data: Any) -> list[Mapping[str, Any]]:
         if isinstance(data, Mapping):  # some lists come wrapped, e.g. {"appointments": [...]}
             data = next((value for value in data.values() if isinstance(value, list)), None)
         if not isinstance(data, list):
@@ -296,65 +314,14 @@ class NexHealthAdapter(Adapter):
         except ValueError:
             return None
 
-    def _appt(self, request: BookingRequest) -> dict[str, Any]:
-        zone = request.local_start.tzinfo
-        appt: dict[str, Any] = {
-            "patient_id": self._ref(request, "patient"),
-            "provider_id": self._ref(request, "practitioner"),
-            "start_time": request.local_start.isoformat(),
-            "end_time": request.end.astimezone(zone).isoformat(),
-        }
-        if request.refs.get("appointment_type"):
-            appt["appointment_type_id"] = self._ref(request, "appointment_type")
-        if request.refs.get("room"):
-            appt["operatory_id"] = self._ref(request, "room")
-        elif _flag(self.settings.option("map_by_operatory")):
-            raise VendorConfigurationError(
-                "This NexHealth location books by operatory: map this room to a NexHealth "
-                "operatory in the admin (External IDs).",
-                vendor=self.vendor,
-            )
-        if request.comment:
-            appt["note"] = request.comment[:NOTE_LIMIT]
-        return appt
-
     def _scope(self, request: BookingRequest) -> dict[str, Any]:
         location = request.refs.get("location") or self.settings.option("location_id")
         if not location:
-            raise VendorConfigurationError(
-                "Map this location to a NexHealth location in the admin (External IDs), or set "
-                "the connection option “location_id”.",
-                vendor=self.vendor,
-            )
+            raise self.unmapped("location", option="location_id")
         return {"subdomain": self._subdomain(), "location_id": str(location)}
 
     def _subdomain(self) -> str:
         return str(self.settings.option("subdomain", required=True))
-
-    def _ref(self, request: BookingRequest, role: str) -> int:
-        value = request.refs.get(role, "")
-        what = REF_WORDS[role]
-        if not value:
-            raise VendorConfigurationError(
-                f"Map this {what[0]} to a NexHealth {what[1]} in the admin (External IDs).",
-                vendor=self.vendor,
-            )
-        try:
-            return int(value)
-        except ValueError:
-            raise VendorConfigurationError(
-                f"The NexHealth ID of this {what[0]} must be a number; fix it in the admin "
-                "(External IDs).",
-                vendor=self.vendor,
-            ) from None
-
-
-REF_WORDS = {
-    "patient": ("patient", "patient"),
-    "practitioner": ("practitioner", "provider"),
-    "appointment_type": ("appointment type", "appointment type"),
-    "room": ("room", "operatory"),
-}
 
 
 def status_of(appt: Mapping[str, Any]) -> tuple[str, str]:
@@ -381,7 +348,7 @@ def parse_webhook(
 ) -> WebhookEvent:
     """Verify one NexHealth webhook (signature, then freshness) and read its appointment."""
     if not secret:
-        raise VendorConfigurationError(
+        raise ConfigurationError(
             "The NexHealth connection has no webhook secret: paste the endpoint's secret_key "
             "into the connection in the admin.",
             vendor=NexHealthAdapter.vendor,
@@ -430,10 +397,6 @@ def _moment(value: str) -> datetime.datetime | None:
     except (ValueError, OverflowError, OSError):
         return None
     return moment.astimezone(datetime.UTC) if moment.tzinfo else None
-
-
-def _utc(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _flag(value: Any) -> bool:

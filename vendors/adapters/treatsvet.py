@@ -21,17 +21,12 @@ from __future__ import annotations
 
 import datetime
 import urllib.parse
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from vendors.base import Adapter
-from vendors.errors import (
-    SlotUnavailable,
-    UnexpectedResponse,
-    VendorConfigurationError,
-    VendorError,
-)
+from scheduling.localtime import utc_iso
+from vendors.base import UUID, Adapter
+from vendors.errors import SlotUnavailable, UnexpectedResponse, VendorError
 from vendors.types import BookingRequest, VendorAppointment
 
 STATUSES = {
@@ -67,29 +62,63 @@ class TreatsVetAdapter(Adapter):
     supports_lookup = False  # GET /appointments/{id} only: no search by patient and time
     supports_cancel = False
 
-    # -- operations ---------------------------------------------------------------------
+    required_secrets = ("api_key",)
+    booking_path = "appointments"
+    booking_roles = {
+        "guardian": True,
+        "patient": True,
+        "practitioner": True,
+        "appointment_type": False,
+    }
+    id_formats = {"": UUID}
+    vendor_terms = {"guardian": "client", "patient": "animal", "practitioner": "vet"}
 
-    def book(self, request: BookingRequest) -> VendorAppointment:
-        try:
-            body = self.call("POST", "appointments", json_body=self.payload(request))
-        except SlotUnavailable as taken:
-            taken.alternatives = self._free_starts(request)
-            raise
-        return self.appointment(body)
+    # -- booking -------------------------------------------------------------------------
 
-    def payload(self, request: BookingRequest) -> dict[str, Any]:
+    def booking_payload(self, request: BookingRequest, ids: Mapping[str, Any]) -> dict[str, Any]:
         payload: dict[str, Any] = {
-            "clientId": self._uuid(request.refs, "guardian"),
-            "patientId": self._uuid(request.refs, "patient"),
-            "vetId": self._uuid(request.refs, "practitioner"),
-            "scheduledAt": _utc_z(request.start),
+            "clientId": ids["guardian"],
+            "patientId": ids["patient"],
+            "vetId": ids["practitioner"],
+            "scheduledAt": utc_iso(request.start),
             "isUrgent": request.urgent,
         }
-        if request.refs.get("appointment_type"):
-            payload["appointmentTypeId"] = self._uuid(request.refs, "appointment_type")
+        if "appointment_type" in ids:
+            payload["appointmentTypeId"] = ids["appointment_type"]
         if request.comment:
             payload["reason"] = request.comment
         return payload
+
+    def parse_booking(self, answer: Any) -> VendorAppointment:
+        return self.appointment(answer)
+
+    def slot_taken(
+        self, taken: SlotUnavailable, request: BookingRequest, ids: Mapping[str, Any]
+    ) -> SlotUnavailable:
+        taken.alternatives = self._free_starts(request, ids)
+        return taken
+
+    # -- other operations ----------------------------------------------------------------
+
+    def _free_starts(
+        self, request: BookingRequest, ids: Mapping[str, Any]
+    ) -> list[datetime.datetime]:
+        """The next free starts Treats.vet offers that day, after the one that was taken.
+        A second question may fail too; the refusal then simply comes without them."""
+        params = {"vetId": ids["practitioner"], "date": request.local_start.date().isoformat()}
+        if "appointment_type" in ids:
+            params["appointmentTypeId"] = ids["appointment_type"]
+        try:
+            slots = self.reference("available_slots", **params)
+        except VendorError:
+            return []
+        starts = []
+        for slot in slots:
+            try:
+                starts.append(self.parse_time(str(slot["startTime"])))
+            except (KeyError, TypeError, ValueError):
+                continue
+        return sorted(start for start in starts if start > request.start)[:ALTERNATIVES]
 
     def lookup(self, external_id: str) -> VendorAppointment:
         path = f"appointments/{urllib.parse.quote(external_id, safe='')}"
@@ -133,48 +162,3 @@ class TreatsVetAdapter(Adapter):
             status=STATUSES.get(status.upper()),
             details={name: body[name] for name in DETAIL_FIELDS if name in body},
         )
-
-    # -- helpers ------------------------------------------------------------------------
-
-    def _free_starts(self, request: BookingRequest) -> list[datetime.datetime]:
-        """The next free starts Treats.vet offers that day, after the one that was taken.
-        A second question may fail too; the refusal then simply comes without them."""
-        params = {
-            "vetId": self._uuid(request.refs, "practitioner"),
-            "date": request.local_start.date().isoformat(),
-        }
-        if request.refs.get("appointment_type"):
-            params["appointmentTypeId"] = self._uuid(request.refs, "appointment_type")
-        try:
-            slots = self.reference("available_slots", **params)
-        except VendorError:
-            return []
-        starts = []
-        for slot in slots:
-            try:
-                starts.append(self.parse_time(str(slot["startTime"])))
-            except (KeyError, TypeError, ValueError):
-                continue
-        return sorted(start for start in starts if start > request.start)[:ALTERNATIVES]
-
-    def _uuid(self, refs: Mapping[str, str], role: str) -> str:
-        value = refs.get(role)
-        what = {"guardian": "owner (guardian)", "patient": "animal", "practitioner": "vet"}.get(
-            role, role.replace("_", " ")
-        )
-        if not value:
-            raise VendorConfigurationError(
-                f"The {what} of this appointment has no Treats.vet id; map it in the admin.",
-                vendor=self.vendor,
-            )
-        try:
-            return str(uuid.UUID(value))
-        except ValueError:
-            raise VendorConfigurationError(
-                f"Treats.vet ids are UUIDs; the {what}'s id is “{value}”. Fix it in the admin.",
-                vendor=self.vendor,
-            ) from None
-
-
-def _utc_z(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

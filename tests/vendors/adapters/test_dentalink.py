@@ -13,11 +13,11 @@ from tests.vendors.scenarios.dentalink import TOKEN_VARIABLE, request, settings
 from vendors.adapters.dentalink import DentalinkAdapter
 from vendors.errors import (
     AuthenticationFailed,
+    ConfigurationError,
     NotFound,
     NotSupported,
     OutcomeUnknown,
     SlotUnavailable,
-    VendorConfigurationError,
     VendorUnavailable,
     VendorValidationError,
 )
@@ -42,36 +42,21 @@ def booking(start: datetime.datetime | None = None, minutes: int = 30, **changes
     return request(start=start, end=end, refs=refs, **changes)
 
 
-@pytest.fixture(scope="module")
-def running():
-    simulator = DentalinkSimulator().start()
-    yield simulator
-    simulator.stop()
+VENDOR = "dentalink"
 
 
 @pytest.fixture
-def simulator(running):
-    running.reset()
-    running.page_size = DentalinkSimulator.page_size
-    return running
+def simulator(simulator):
+    simulator.page_size = DentalinkSimulator.page_size
+    return simulator
 
 
 @pytest.fixture
-def token(monkeypatch):
-    monkeypatch.setenv(TOKEN_VARIABLE, TOKEN)
-
-
-@pytest.fixture
-def connect(simulator, token):
+def connect(simulator):
     def connect(**options) -> DentalinkAdapter:
         return DentalinkAdapter(settings(simulator.url, **options))
 
     return connect
-
-
-@pytest.fixture
-def adapter(connect):
-    return connect()
 
 
 def last_sent(simulator):
@@ -236,7 +221,9 @@ def test_the_sobrecupo_chair_books_a_busy_dentist(adapter, simulator):
 
 
 def test_the_sobrecupo_chair_is_configurable(connect):
-    payload = connect(overflow_chair_id=17).payload(booking(room_is_overflow=True))
+    adapter, overflow = connect(overflow_chair_id=17), booking(room_is_overflow=True)
+
+    payload = adapter.booking_payload(overflow, adapter.booking_ids(overflow))
 
     assert payload["id_sillon"] == 17
 
@@ -275,7 +262,7 @@ def test_a_wrong_token_is_an_authentication_failure(simulator, monkeypatch):
 def test_a_missing_token_is_a_configuration_error_and_nothing_is_sent(simulator, monkeypatch):
     monkeypatch.delenv(TOKEN_VARIABLE, raising=False)
 
-    with pytest.raises(VendorConfigurationError) as missing:
+    with pytest.raises(ConfigurationError) as missing:
         DentalinkAdapter(settings(simulator.url)).book(booking())
 
     assert str(missing.value) == (
@@ -290,17 +277,18 @@ def test_a_missing_token_is_a_configuration_error_and_nothing_is_sent(simulator,
     [
         (
             {"refs": {"patient": ""}},
-            "The patient of this appointment has no Dentalink id; map it in the admin.",
+            "The patient of this appointment has no Dentalink ID: map it to its Dentalink "
+            "patient in the admin (External IDs).",
         ),
         (
             {"refs": {"practitioner": ""}},
-            "The practitioner (or specialty) of this appointment has no Dentalink id; map it "
-            "in the admin.",
+            "The practitioner of this appointment has no Dentalink ID: map it to its Dentalink "
+            "dentist (or specialty) in the admin (External IDs).",
         ),
         (
             {"refs": {"location": "providencia"}},
-            "Dentalink ids are whole numbers; the Dentalink id of the location is "
-            "“providencia”. Fix it in the admin.",
+            "Dentalink IDs of the location are whole numbers above 0; “providencia” is not "
+            "one. Fix it in the admin (External IDs).",
         ),
         (
             {"refs": {"room": ""}},
@@ -312,7 +300,7 @@ def test_a_missing_token_is_a_configuration_error_and_nothing_is_sent(simulator,
 def test_missing_or_malformed_mappings_are_configuration_errors(
     adapter, simulator, changes, message
 ):
-    with pytest.raises(VendorConfigurationError) as wrong:
+    with pytest.raises(ConfigurationError) as wrong:
         adapter.book(booking(**changes))
 
     assert str(wrong.value) == message
@@ -439,10 +427,10 @@ def test_cancel_puts_the_configured_cancellation_state(adapter, simulator):
     )
 
 
-def test_cancel_needs_the_cancellation_state_option(simulator, token):
+def test_cancel_needs_the_cancellation_state_option(simulator):
     adapter = DentalinkAdapter(dataclasses.replace(settings(simulator.url), options={}))
 
-    with pytest.raises(VendorConfigurationError) as missing:
+    with pytest.raises(ConfigurationError) as missing:
         adapter.cancel("754", booking())
 
     assert str(missing.value) == (
@@ -478,7 +466,7 @@ def test_clinics_name_their_own_states(connect):
 def test_a_wrong_state_table_is_a_configuration_error(connect):
     adapter = connect(status_by_state_id={"2": "done"})
 
-    with pytest.raises(VendorConfigurationError, match="maps “2” to “done”"):
+    with pytest.raises(ConfigurationError, match="maps “2” to “done”"):
         adapter.status_of({"id_estado": 2})
 
 

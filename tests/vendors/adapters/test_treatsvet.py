@@ -19,16 +19,16 @@ from tests.vendors.scenarios.treatsvet import (
 from vendors.adapters.treatsvet import TreatsVetAdapter
 from vendors.errors import (
     AuthenticationFailed,
+    ConfigurationError,
     NotFound,
     NotSupported,
     OutcomeUnknown,
     RateLimited,
     SlotUnavailable,
-    VendorConfigurationError,
     VendorValidationError,
 )
 from vendors.simulators.base import Reply
-from vendors.simulators.treatsvet import API_KEY, TreatsVetSimulator, stable_id
+from vendors.simulators.treatsvet import API_KEY, stable_id
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 NEXT_YEAR = datetime.date.today().year + 1
@@ -54,27 +54,7 @@ def another_animal(start: datetime.datetime):
     return booking(start, refs={"guardian": OTHER_OWNER, "patient": OTHER_ANIMAL})
 
 
-@pytest.fixture(scope="module")
-def running():
-    simulator = TreatsVetSimulator().start()
-    yield simulator
-    simulator.stop()
-
-
-@pytest.fixture
-def simulator(running):
-    running.reset()
-    return running
-
-
-@pytest.fixture
-def api_key(monkeypatch):
-    monkeypatch.setenv(KEY_VARIABLE, API_KEY)
-
-
-@pytest.fixture
-def adapter(simulator, api_key):
-    return TreatsVetAdapter(settings(simulator.url))
+VENDOR = "treatsvet"
 
 
 def last_sent(simulator):
@@ -253,7 +233,7 @@ def test_a_wrong_key_is_an_authentication_failure(simulator, monkeypatch):
 def test_a_missing_key_is_a_configuration_error_and_nothing_is_sent(simulator, monkeypatch):
     monkeypatch.delenv(KEY_VARIABLE, raising=False)
 
-    with pytest.raises(VendorConfigurationError) as missing:
+    with pytest.raises(ConfigurationError) as missing:
         TreatsVetAdapter(settings(simulator.url)).check()
 
     assert str(missing.value) == (
@@ -268,25 +248,28 @@ def test_a_missing_key_is_a_configuration_error_and_nothing_is_sent(simulator, m
     [
         (
             {"guardian": ""},
-            "The owner (guardian) of this appointment has no Treats.vet id; map it in the admin.",
+            "The owner (guardian) of this appointment has no Treats.vet ID: map it to its "
+            "Treats.vet client in the admin (External IDs).",
         ),
         (
             {"patient": ""},
-            "The animal of this appointment has no Treats.vet id; map it in the admin.",
+            "The patient of this appointment has no Treats.vet ID: map it to its Treats.vet "
+            "animal in the admin (External IDs).",
         ),
         (
             {"practitioner": "42"},
-            "Treats.vet ids are UUIDs; the vet's id is “42”. Fix it in the admin.",
+            "Treats.vet IDs of the practitioner are UUIDs; “42” is not one. Fix it in the "
+            "admin (External IDs).",
         ),
         (
             {"appointment_type": "vaccination"},
-            "Treats.vet ids are UUIDs; the appointment type's id is “vaccination”. Fix it in "
-            "the admin.",
+            "Treats.vet IDs of the appointment type are UUIDs; “vaccination” is not one. Fix "
+            "it in the admin (External IDs).",
         ),
     ],
 )
 def test_missing_or_malformed_mappings_are_configuration_errors(adapter, simulator, refs, message):
-    with pytest.raises(VendorConfigurationError) as wrong:
+    with pytest.raises(ConfigurationError) as wrong:
         adapter.book(booking(refs=refs))
 
     assert str(wrong.value) == message

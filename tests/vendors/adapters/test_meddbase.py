@@ -11,17 +11,17 @@ from tests.vendors.scenarios.meddbase import CONSULTATION, ENVIRONMENT, request,
 from vendors.adapters.meddbase import STATES, MeddbaseAdapter
 from vendors.errors import (
     AuthenticationFailed,
+    ConfigurationError,
     NotFound,
     NotSupported,
     OutcomeUnknown,
     RateLimited,
     SlotUnavailable,
-    VendorConfigurationError,
     VendorUnavailable,
     VendorValidationError,
 )
 from vendors.simulators import meddbase as meddbase_simulator
-from vendors.simulators.meddbase import PATIENTS, MeddbaseSimulator
+from vendors.simulators.meddbase import PATIENTS
 
 API = "/patientportalapi"
 LOGIN_PATH = f"{API}/auth/login"
@@ -30,29 +30,18 @@ KEY = meddbase_simulator.CLIENT_KEY
 NO_SLOT = "No appropriate time slot can be found for the proposed time slot."
 
 
+VENDOR = "meddbase"
+
+
 @pytest.fixture(autouse=True)
-def environment(monkeypatch):
-    for name, value in ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture(scope="module")
-def running():
-    simulator = MeddbaseSimulator().start()
-    yield simulator
-    simulator.stop()
+def _environment(environment):
+    """Every test here runs with the connection's secrets set (some change one)."""
 
 
 @pytest.fixture
-def simulator(running):
-    running.reset()
-    running.timeout_seconds = 1.0
-    return running
-
-
-@pytest.fixture
-def adapter(simulator):
-    return MeddbaseAdapter(settings(simulator.url))
+def simulator(simulator):
+    simulator.timeout_seconds = 1.0
+    return simulator
 
 
 @pytest.fixture(params=[True, False], ids=["http-status", "inside-200"])
@@ -335,22 +324,26 @@ def test_refusals_carry_meddbase_s_message(
         (
             {"practitioner": "84", "location": "1123", "appointment_type": CONSULTATION},
             {},
-            "Link this patient to a Meddbase patient key",
+            "The patient of this appointment has no Meddbase ID: map it to its Meddbase "
+            "patient key in the admin (External IDs).",
         ),
         (
             {"patient": "pat1001", "location": "1123", "appointment_type": CONSULTATION},
             {},
-            "Map this practitioner to a Meddbase clinician (0 = any clinician)",
+            "The practitioner of this appointment has no Meddbase ID: map it to its Meddbase "
+            "clinician (0 = any clinician) in the admin (External IDs).",
         ),
         (
             {"patient": "pat1001", "practitioner": "84", "appointment_type": CONSULTATION},
             {},
-            "Map this location to a Meddbase site",
+            "The location of this appointment has no Meddbase ID: map it to its Meddbase site "
+            "in the admin (External IDs).",
         ),
         (
             {"patient": "pat1001", "practitioner": "84", "location": "1123"},
             {},
-            "Map this appointment type to a Meddbase appointment type",
+            "The appointment type of this appointment has no Meddbase ID: map it to its "
+            "Meddbase appointment type in the admin (External IDs).",
         ),
         (
             {
@@ -360,10 +353,16 @@ def test_refusals_carry_meddbase_s_message(
                 "appointment_type": CONSULTATION,
             },
             {},
-            "Meddbase keys for the practitioner are numbers",
+            "Meddbase IDs of the practitioner are whole numbers; “Dr House” is not one. Fix it "
+            "in the admin (External IDs).",
         ),
         (None, {"modules": "10382, short"}, "The Meddbase option “modules” must list"),
-        (None, {"method": "random"}, "The Meddbase option “method” must be a number"),
+        (
+            None,
+            {"method": "random"},
+            "The meddbase connection's option “method” takes whole numbers, not “random”; fix "
+            "it in the admin.",
+        ),
     ],
 )
 def test_missing_mappings_and_options_are_refused_before_any_call(
@@ -371,7 +370,7 @@ def test_missing_mappings_and_options_are_refused_before_any_call(
 ):
     adapter = MeddbaseAdapter(settings(simulator.url, **options))
 
-    with pytest.raises(VendorConfigurationError, match=re.escape(message)):
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
         adapter.book(request(refs=refs or request().refs))
 
     assert simulator.requests == []
@@ -380,7 +379,7 @@ def test_missing_mappings_and_options_are_refused_before_any_call(
 def test_a_missing_secret_is_refused_before_any_call(simulator, adapter, monkeypatch):
     monkeypatch.delenv("MEDDBASE_TEST_CLIENT_KEY")
 
-    with pytest.raises(VendorConfigurationError, match="MEDDBASE_TEST_CLIENT_KEY"):
+    with pytest.raises(ConfigurationError, match="MEDDBASE_TEST_CLIENT_KEY"):
         adapter.book(request())
 
     assert simulator.requests == []

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.vendors.scenarios.nexhealth import request as booking
-from tests.vendors.scenarios.nexhealth import scenario, settings
+from tests.vendors.scenarios.nexhealth import settings
 from vendors.adapters.nexhealth import (
     InsertionFailed,
     InvalidWebhook,
@@ -24,11 +24,11 @@ from vendors.adapters.nexhealth import (
 from vendors.base import MemoryStore
 from vendors.errors import (
     AuthenticationFailed,
+    ConfigurationError,
     NotFound,
     NotSupported,
     OutcomeUnknown,
     RateLimited,
-    VendorConfigurationError,
     VendorUnavailable,
     VendorValidationError,
 )
@@ -39,27 +39,20 @@ SECRET = "whsec-test"
 NO_ACCESS = "You don't have access to perform this action."
 
 
+VENDOR = "nexhealth"
+
+
 @pytest.fixture(autouse=True)
-def _environment(monkeypatch):
-    for name, value in scenario().environment.items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture(scope="module")
-def server():
-    # One server for the module (stopping one takes half a second); reset between tests.
-    server = sim.NexHealthSimulator(webhook_delay=None).start()
-    server.timeout_seconds = 1.0
-    yield server
-    server.stop()
+def _environment(environment):
+    """Every test here runs with the connection's secrets set (some change one)."""
 
 
 @pytest.fixture
-def simulator(server):
+def simulator(simulator):
     # Insertions run when a test says so (run_insertions), unless it sets a delay.
-    server.webhook_delay, server.webhook_url, server.webhook_secret = None, "", ""
-    server.reset()
-    return server
+    simulator.timeout_seconds = 1.0
+    simulator.webhook_delay, simulator.webhook_url, simulator.webhook_secret = None, "", ""
+    return simulator
 
 
 @pytest.fixture
@@ -220,21 +213,24 @@ def test_book_payload_variants(simulator, options, changes, query, appt):
                      "The nexhealth connection needs the option “subdomain”; set it in the admin.",
                      id="subdomain"),
         pytest.param({}, {"refs": {"patient": "501", "room": "301", "location": "101"}}, {},
-                     "Map this practitioner to a NexHealth provider in the admin (External IDs).",
+                     "The practitioner of this appointment has no NexHealth ID: map it to its "
+                     "NexHealth provider in the admin (External IDs).",
                      id="practitioner"),
         pytest.param({}, {"refs": {"practitioner": "201", "room": "301", "location": "101"}}, {},
-                     "Map this patient to a NexHealth patient in the admin (External IDs).",
+                     "The patient of this appointment has no NexHealth ID: map it to its "
+                     "NexHealth patient in the admin (External IDs).",
                      id="patient"),
         pytest.param({}, {"refs": {"practitioner": "201", "patient": "501", "room": "301"}}, {},
-                     "Map this location to a NexHealth location in the admin (External IDs), or "
-                     "set the connection option “location_id”.", id="location"),
+                     "The location of this appointment has no NexHealth ID: map it to its "
+                     "NexHealth location in the admin (External IDs), or set the connection's "
+                     "option “location_id”.", id="location"),
         pytest.param({}, {"refs": {"practitioner": "201", "patient": "501", "location": "101"}},
-                     {}, "This NexHealth location books by operatory: map this room to a "
+                     {}, "The room of this appointment has no NexHealth ID: map it to its "
                      "NexHealth operatory in the admin (External IDs).", id="room"),
         pytest.param({}, {"refs": {"practitioner": "dr-ruiz", "patient": "501", "room": "301",
                                    "location": "101"}}, {},
-                     "The NexHealth ID of this practitioner must be a number; fix it in the "
-                     "admin (External IDs).", id="non-numeric-ref"),
+                     "NexHealth IDs of the practitioner are whole numbers; “dr-ruiz” is not one. "
+                     "Fix it in the admin (External IDs).", id="non-numeric-ref"),
     ],
 )  # fmt: skip
 def test_missing_configuration_is_named_and_nothing_is_sent(
@@ -244,7 +240,7 @@ def test_missing_configuration_is_named_and_nothing_is_sent(
         monkeypatch.setenv(name, value)
     adapter = NexHealthAdapter(settings(simulator.url, **options))
 
-    with pytest.raises(VendorConfigurationError) as raised:
+    with pytest.raises(ConfigurationError) as raised:
         adapter.book(booking(**changes))
 
     assert str(raised.value) == message
@@ -466,7 +462,7 @@ def test_a_refused_api_key_is_asked_once(simulator, monkeypatch, adapter):
 def test_a_subdomain_the_key_cannot_reach(simulator):
     adapter = NexHealthAdapter(settings(simulator.url, subdomain="other-dental"))
 
-    with pytest.raises(VendorConfigurationError) as raised:
+    with pytest.raises(ConfigurationError) as raised:
         adapter.book(booking())
 
     assert raised.value.status == 403
@@ -671,7 +667,7 @@ def test_parse_webhook_tolerance_and_epoch_timestamps():
     assert parse_webhook(headers, body, SECRET, now=sent_at + datetime.timedelta(seconds=300))
     with pytest.raises(InvalidWebhook):
         parse_webhook(headers, body, SECRET, now=sent_at + datetime.timedelta(seconds=301))
-    with pytest.raises(VendorConfigurationError):
+    with pytest.raises(ConfigurationError):
         parse_webhook(headers, body, "")
 
 

@@ -1,33 +1,26 @@
-"""The day calendar (one column per room or per practitioner) and a practitioner's week.
+"""The day calendar (one column per room or per practitioner), a practitioner's week, and
+the poller that refreshes their delivery badges while a delivery is on its way.
 
-Both pages place appointments on one time grid in the location's wall-clock time. The grid
-is a CSS grid of 5-minute units (15-minute rows are drawn by the stylesheet): every
-appointment, working-hours band and time-off band is one element with a start row and a
-span, so the page grows with the number of appointments, never with rows x columns.
-
-Queries are bounded: rooms, working hours, time off, appointments (with their patient,
-practitioner, room and type) and one `sync_of` for every delivery badge.
+Each view reads the query (`CalendarQuery`), loads the records (the calendar selectors of
+scheduling/selectors.py), has them laid out on the time grid (scheduling/calendar_layout.py)
+and renders. Queries are bounded: rooms, working hours, time off, appointments (with their
+patient, practitioner, room and type) and one `sync_of` for every delivery badge.
 """
 
 import dataclasses
 import datetime
-import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 
-from scheduling import access
+from scheduling.calendar_layout import Column, Minutes, Off, Visit, hours_note, lay_out
 from scheduling.localtime import DAY_OUT_OF_RANGE, EARLIEST_DAY, LATEST_DAY, day_in_range, to_utc
 from scheduling.models import (
-    MAX_DURATION_MINUTES,
     Appointment,
     AppointmentStatus,
     Modality,
@@ -37,40 +30,25 @@ from scheduling.models import (
     TimeOff,
     WorkingHours,
 )
-from scheduling.selectors import practitioners_at
+from scheduling.selectors import (
+    calendar_appointments,
+    calendar_practitioners,
+    calendar_time_off,
+    calendar_working_hours,
+    clinic_practitioner,
+    room_list,
+)
 from scheduling.views.context import desk_view
+from scheduling.views.render import render_page
 from vendors.selectors import Sync, sync_of
 
-UNIT_MINUTES = 5  # one grid row of the stylesheet (calendar.css has at-1..at-288)
-DAY_MINUTES = 24 * 60
-OPENS, CLOSES = 8 * 60, 18 * 60  # the grid shows at least 08:00-18:00
-MAX_LANES = 6  # side-by-side appointments in one column (calendar.css has lane-1..lane-6)
 POLL_SECONDS = 5
-SYNC_POLLER = "cal-sync"  # id of the element that polls while a delivery is in flight
 VIDEO_COLUMN = "video"
+STATUS_LABELS = dict(AppointmentStatus.choices)
 
-# What the grid shows of an appointment and its related records (nothing else is loaded).
-SHOWN_FIELDS = (
-    "start",
-    "end",
-    "status",
-    "modality",
-    "urgent",
-    "patient__given_name",
-    "patient__family_name",
-    "patient__preferred_name",
-    "patient__species",
-    "practitioner__title",
-    "practitioner__given_name",
-    "practitioner__family_name",
-    "room__name",
-    "room__kind",
-    "room__is_overflow",
-    "room__active",
-    "appointment_type__name",
-)
-
-Minutes = tuple[int, int]  # [start, end) in minutes after the column day's local midnight
+# One appointment as the template reads it: a flat dict of display values (one dictionary
+# look-up per value keeps the rendering of hundreds of them cheap).
+Entry = dict[str, Any]
 
 
 class CalendarQuery(forms.Form):
@@ -113,270 +91,111 @@ class CalendarQuery(forms.Form):
         return [message for errors in self.errors.values() for message in errors]
 
 
-# --- what the template draws -------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Asked:
+    """The query read, with its defaults filled in and a notice for each bad value."""
 
-
-@dataclasses.dataclass
-class Band:
-    """A shaded stretch of a column: working hours, time off or a closure."""
-
-    kind: str  # "open", "off" or "closed"
-    css: str
-    label: str
-
-
-# One appointment placed in a column, as the template reads it: a flat dict of display
-# strings (one dictionary look-up per value keeps the rendering of hundreds of them cheap).
-Entry = dict[str, Any]
-
-STATUS_LABELS = dict(AppointmentStatus.choices)
-
-
-@dataclasses.dataclass
-class Column:
-    key: str
-    title: str
-    note: str
-    lanes: int
-    bands: list[Band]
-    entries: list[Entry]
-    now_css: str | None
-    today: bool = False
-
-
-@dataclasses.dataclass
-class Grid:
-    first_minute: int
-    last_minute: int
-    hours: list[tuple[str, str]]  # (label, css)
-    columns: list[Column]
-
-    @property
-    def css(self) -> str:
-        return _place(self.first_minute, self.last_minute, self.first_minute)
-
-    @property
-    def entries(self) -> Iterable[Entry]:
-        for column in self.columns:
-            yield from column.entries
-
-    @property
-    def polling(self) -> bool:
-        return any(entry["sync"].in_flight for entry in self.entries)
-
-
-@dataclasses.dataclass
-class ColumnSpec:
-    """A column before placement: its day, its open hours and its appointments."""
-
-    key: str
-    title: str
+    now: datetime.datetime
+    today: datetime.date
     day: datetime.date
-    note: str = ""
-    open: list[Minutes] = dataclasses.field(default_factory=list)
-    off: list[tuple[int, int, str, str]] = dataclasses.field(default_factory=list)
-    appointments: list[Appointment] = dataclasses.field(default_factory=list)
+    by: str
+    cancelled: str
+    practitioner: int | None
+    notices: list[str]
+
+    @property
+    def hide_cancelled(self) -> bool:
+        return self.cancelled == "hide"
 
 
-# --- time arithmetic ---------------------------------------------------------------------
+def _asked(request: HttpRequest) -> Asked:
+    notices = _check_location(request)
+    query = CalendarQuery(request.GET)
+    query.is_valid()
+    now = timezone.now()
+    today = now.astimezone(request.desk.location.zone).date()
+    return Asked(
+        now=now,
+        today=today,
+        day=query.value("date", today),
+        by=query.value("by", "room"),
+        cancelled=query.value("cancelled", "show"),
+        practitioner=query.value("practitioner", None),
+        notices=notices + query.messages(),
+    )
 
 
-def _minute_of(instant: datetime.datetime, day: datetime.date, zone: Any) -> int:
-    """Wall-clock minutes after `day`'s local midnight, clamped to that day."""
-    local = instant.astimezone(zone)
-    offset = (local.date() - day).days
-    if offset < 0:
-        return 0
-    if offset > 0:
-        return DAY_MINUTES
-    return local.hour * 60 + local.minute
+def _check_location(request: HttpRequest) -> list[str]:
+    """Another clinic's location ID gives 404; a malformed one a message."""
+    wanted = (request.GET.get("location") or "").strip()
+    if not wanted or any(str(loc.pk) == wanted for loc in request.desk.locations):
+        return []
+    if wanted.isdigit():
+        raise Http404("No such location at this clinic.")
+    return ["Choose a location from the list."]
 
 
-def _span_of(
-    start: datetime.datetime, end: datetime.datetime, day: datetime.date, zone: Any
-) -> Minutes:
-    first = _minute_of(start, day, zone)
-    return first, max(_minute_of(end, day, zone), first + 1)
-
-
-def _clock(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-def _merged(spans: Iterable[Minutes]) -> list[Minutes]:
-    merged: list[list[int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return [(start, end) for start, end in merged]
-
-
-def _rows(start: int, end: int, first: int) -> tuple[int, int]:
-    """Grid rows (1-based start, span) of [start, end) on an axis starting at `first`."""
-    row = (start - first) // UNIT_MINUTES + 1
-    last = math.ceil((end - first) / UNIT_MINUTES) + 1
-    return row, max(1, last - row)
-
-
-def _place(start: int, end: int, first: int) -> str:
-    row, span = _rows(start, end, first)
-    return f"at-{row} span-{span}"
-
-
-def _lanes(spans: Sequence[tuple[int, int]]) -> tuple[list[tuple[int, int]], int]:
-    """Side-by-side lanes for overlapping spans (grid rows): for each span its lane and the
-    number of lanes of its overlapping cluster; and the most lanes any cluster needs."""
-    placed: list[tuple[int, int]] = [(0, 1)] * len(spans)
-    order = sorted(range(len(spans)), key=lambda i: (spans[i][0], -spans[i][1]))
-    cluster: list[tuple[int, int]] = []
-    lane_ends: list[int] = []
-    cluster_end = -1
-    widest = 1
-
-    def close() -> None:
-        nonlocal widest
-        width = min(len(lane_ends), MAX_LANES)
-        widest = max(widest, width)
-        for index, lane in cluster:
-            placed[index] = (min(lane, width - 1), width)
-
-    for index in order:
-        start, end = spans[index]
-        if cluster and start >= cluster_end:
-            close()
-            cluster, lane_ends = [], []
-        lane = next((n for n, lane_end in enumerate(lane_ends) if lane_end <= start), None)
-        if lane is None:
-            lane = len(lane_ends)
-            lane_ends.append(end)
-        else:
-            lane_ends[lane] = end
-        cluster.append((index, lane))
-        cluster_end = end if len(cluster) == 1 else max(cluster_end, end)
-    if cluster:
-        close()
-    return placed, widest
-
-
-def _lane_css(lane: int, width: int, lanes: int) -> str:
-    share = lanes // width
-    first = lane * share + 1
-    span = lanes - lane * share if lane == width - 1 else share
-    return f"lane-{first} wide-{span}"
-
-
-# --- loading -----------------------------------------------------------------------------
-
-
-def _window(days: Sequence[datetime.date], zone: Any) -> tuple[datetime.datetime, ...]:
+def _window(
+    days: Sequence[datetime.date], zone: Any
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """The instants from the first day's local midnight to the midnight after the last."""
     return (
         to_utc(days[0], datetime.time(0), zone),
         to_utc(days[-1] + datetime.timedelta(days=1), datetime.time(0), zone),
     )
 
 
-def _working_hours(
-    request: HttpRequest, days: Sequence[datetime.date], **filters: Any
-) -> list[WorkingHours]:
-    weekdays = sorted({day.weekday() for day in days})
-    hours = WorkingHours.objects.filter(
-        location=request.desk.location,
-        practitioner__clinic=request.desk.clinic,
-        practitioner__active=True,
-        weekday__in=weekdays,
-        **filters,
-    ).filter(
-        Q(valid_from__isnull=True) | Q(valid_from__lte=days[-1]),
-        Q(valid_until__isnull=True) | Q(valid_until__gte=days[0]),
-    )
-    return list(access.scope(hours, request.user).select_related("practitioner"))
+def _link(name: str, **params: Any) -> str:
+    query = urlencode({key: value for key, value in params.items() if value not in (None, "")})
+    return f"{reverse(name)}?{query}"
 
 
-def _block_minutes(block: WorkingHours) -> Minutes:
-    return (
-        block.start_time.hour * 60 + block.start_time.minute,
-        block.end_time.hour * 60 + block.end_time.minute,
-    )
+def _poll_url(request: HttpRequest, name: str) -> str:
+    """The poller's address: the page's sync view, asked about the same query."""
+    query = request.GET.urlencode()
+    return f"{reverse(name)}?{query}" if query else reverse(name)
 
 
-def _time_off(request: HttpRequest, window: Sequence[datetime.datetime], who: Q) -> list[TimeOff]:
-    location = request.desk.location
-    rows = TimeOff.objects.filter(
-        Q(location=location) | who, start__lt=window[1], end__gt=window[0]
-    )
-    return list(access.scope(rows, request.user))
+# --- what a visit shows ---------------------------------------------------------------------
 
 
-def _appointments(
-    request: HttpRequest, window: Sequence[datetime.datetime], **filters: Any
-) -> list[Appointment]:
-    desk = request.desk
-    rows = Appointment.objects.filter(
-        clinic=desk.clinic,
-        location=desk.location,
-        start__lt=window[1],
-        end__gt=window[0],
-        # lets the (location, start) index bound the scan: no visit lasts more than a day
-        start__gte=window[0] - datetime.timedelta(minutes=MAX_DURATION_MINUTES),
-        **filters,
-    )
-    return list(
-        access.scope(rows, request.user)
-        .select_related("patient", "practitioner", "room", "appointment_type")
-        .only(*SHOWN_FIELDS)
-        .order_by("start", "pk")
-    )
+def _shown(appointments: list[Appointment], asked: Asked) -> list[Appointment]:
+    if not asked.hide_cancelled:
+        return appointments
+    return [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
 
 
-def _off_bands(
-    entries: Iterable[TimeOff], day: datetime.date, zone: Any, *, practitioner_id: int | None
-) -> list[tuple[int, int, str, str]]:
-    bands = []
-    for off in entries:
-        if off.practitioner_id is None:
-            kind, label = "closed", f"Closed{': ' + off.reason if off.reason else ''}"
-        elif off.practitioner_id == practitioner_id:
-            kind, label = "off", f"Time off{': ' + off.reason if off.reason else ''}"
-        else:
-            continue
-        start, end = _minute_of(off.start, day, zone), _minute_of(off.end, day, zone)
-        if end > start:
-            bands.append((start, end, kind, label))
-    return bands
+def _counts(appointments: list[Appointment]) -> dict[str, int]:
+    cancelled = sum(a.status == AppointmentStatus.CANCELLED for a in appointments)
+    return {"booked": len(appointments) - cancelled, "cancelled": cancelled}
 
 
-# --- placing -----------------------------------------------------------------------------
-
-
-def _appointment_urls() -> Callable[[int], str | None]:
-    """The appointment page's address, or None while that page does not exist.
-
-    Reversed once with a stand-in ID, then filled in: one reverse per page, not per visit.
-    """
+def _appointment_urls() -> Callable[[int], str]:
+    """The appointment page's address: reversed once with a stand-in ID, then filled in (one
+    reverse per page, not per visit)."""
     stand_in = str(2**31 - 1)
-    try:
-        pattern = reverse("desk:appointment", args=[stand_in])
-    except NoReverseMatch:
-        return lambda pk: None
+    pattern = reverse("desk:appointment", args=[stand_in])
     return lambda pk: pattern.replace(stand_in, str(pk))
 
 
-def _entry(
-    appointment: Appointment,
-    *,
-    css: str,
-    zone: Any,
-    detail: str,
-    url: str | None,
-    sync: Sync,
-) -> Entry:
+def _visits(
+    appointments: list[Appointment], *, zone: Any, detail: Callable[[Appointment], str]
+) -> list[Visit[Entry]]:
+    """For each appointment (same order), its instants and what its box shows."""
+    syncs = sync_of(appointments)
+    url = _appointment_urls()
+    visits = []
+    for a in appointments:
+        entry = _entry(a, zone=zone, detail=detail(a), url=url(a.pk), sync=syncs[a.pk])
+        visits.append(Visit(a.start, a.end, entry))
+    return visits
+
+
+def _entry(appointment: Appointment, *, zone: Any, detail: str, url: str, sync: Sync) -> Entry:
     kind = appointment.appointment_type.name if appointment.appointment_type else "No type"
     video = " · video" if appointment.modality == Modality.VIDEO else ""
     return {
         "pk": appointment.pk,
-        "css": css,
         "status": appointment.status,
         "status_label": STATUS_LABELS.get(appointment.status, appointment.status),
         "faded": appointment.status == AppointmentStatus.CANCELLED,
@@ -397,80 +216,33 @@ def _time_label(appointment: Appointment, zone: Any) -> str:
     return label
 
 
-def _build_grid(
-    specs: Sequence[ColumnSpec],
-    *,
-    zone: Any,
-    now: datetime.datetime,
-    hide_cancelled: bool,
-    detail: Callable[[Appointment], str],
-) -> Grid:
-    visible = {
-        spec.key: [
-            a
-            for a in spec.appointments
-            if not (hide_cancelled and a.status == AppointmentStatus.CANCELLED)
-        ]
-        for spec in specs
-    }
-    spans = {
-        spec.key: [_span_of(a.start, a.end, spec.day, zone) for a in visible[spec.key]]
-        for spec in specs
-    }
-    first, last = OPENS, CLOSES
-    for spec in specs:
-        for start, end in [*spec.open, *spans[spec.key]]:
-            first, last = min(first, start), max(last, end)
-    first = first // 60 * 60
-    last = min(DAY_MINUTES, math.ceil(last / 60) * 60)
-
-    syncs = sync_of([a for appointments in visible.values() for a in appointments])
-    url = _appointment_urls()
-    local_now = now.astimezone(zone)
-    now_minute = local_now.hour * 60 + local_now.minute
-    columns = []
-    for spec in specs:
-        appointments = visible[spec.key]
-        rows = [_rows(max(s, first), min(e, last), first) for s, e in spans[spec.key]]
-        placed, lanes = _lanes([(row, row + span) for row, span in rows])
-        entries = [
-            _entry(
-                a,
-                css=f"at-{row} span-{span} " + _lane_css(lane, width, lanes),
-                zone=zone,
-                detail=detail(a),
-                url=url(a.pk),
-                sync=syncs[a.pk],
-            )
-            for a, (row, span), (lane, width) in zip(appointments, rows, placed, strict=True)
-        ]
-        bands = [
-            Band("open", _place(max(s, first), min(e, last), first), "")
-            for s, e in _merged(spec.open)
-            if min(e, last) > max(s, first)
-        ]
-        bands += [
-            Band(kind, _place(max(s, first), min(e, last), first), label)
-            for s, e, kind, label in spec.off
-            if min(e, last) > max(s, first)
-        ]
-        now_css = None
-        today = spec.day == local_now.date()
-        if today and first <= now_minute < last:
-            row = (now_minute - first) // UNIT_MINUTES + 1
-            now_css = f"at-{row} nudge-{(now_minute - first) % UNIT_MINUTES}"
-        columns.append(
-            Column(spec.key, spec.title, spec.note, lanes, bands, entries, now_css, today)
-        )
-    hours = [
-        (_clock(minute), _place(minute, min(minute + 60, last), first))
-        for minute in range(first, last, 60)
-    ]
-    return Grid(first, last, hours, columns)
+def _practitioner_of(appointment: Appointment) -> str:
+    return str(appointment.practitioner)
 
 
-def _hours_note(spans: Iterable[Minutes]) -> str:
-    return ", ".join(f"{_clock(s)}–{_clock(e)}" for s, e in _merged(spans))
+def _where(appointment: Appointment) -> str:
+    return appointment.room.name if appointment.room else "Video"
+
+
+def _block_minutes(block: WorkingHours) -> Minutes:
+    return (
+        block.start_time.hour * 60 + block.start_time.minute,
+        block.end_time.hour * 60 + block.end_time.minute,
+    )
+
+
+def _off(time_off: list[TimeOff], *, practitioner_id: int | None) -> list[Off]:
+    """Closures of the location, and the time off of one practitioner (if any)."""
+    bands = []
+    for off in time_off:
+        if off.practitioner_id is None:
+            kind, label = "closed", f"Closed{': ' + off.reason if off.reason else ''}"
+        elif off.practitioner_id == practitioner_id:
+            kind, label = "off", f"Time off{': ' + off.reason if off.reason else ''}"
+        else:
+            continue
+        bands.append(Off(off.start, off.end, kind, label))
+    return bands
 
 
 def _room_note(room: Room) -> str:
@@ -482,76 +254,51 @@ def _room_note(room: Room) -> str:
     return " · ".join(parts)
 
 
-# --- pages -------------------------------------------------------------------------------
+def _polling(entries: Iterable[Entry]) -> bool:
+    """Poll while any delivery is on its way."""
+    return any(entry["sync"].in_flight for entry in entries)
 
 
-def _check_location(request: HttpRequest) -> list[str]:
-    """Another clinic's location ID gives 404; a malformed one a message."""
-    wanted = (request.GET.get("location") or "").strip()
-    if not wanted or any(str(loc.pk) == wanted for loc in request.desk.locations):
-        return []
-    if wanted.isdigit():
-        raise Http404("No such location at this clinic.")
-    return ["Choose a location from the list."]
-
-
-def _link(name: str, **params: Any) -> str:
-    query = urlencode({key: value for key, value in params.items() if value not in (None, "")})
-    return f"{reverse(name)}?{query}"
-
-
-def _respond(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    """The page, or one of its regions for htmx: the calendar, or the sync poller's answer
-    (the poller itself plus every delivery badge, swapped out of band)."""
-    context["here"] = request.get_full_path()
-    context["poll_seconds"] = POLL_SECONDS
-    if request.htmx and not request.htmx.history_restore_request:
-        if request.htmx.target == SYNC_POLLER:
-            template, context["oob"] = "desk/day.html#sync", True
-        else:
-            template = f"{template}#calendar"
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request", "HX-Target"])
-    return response
+# --- the day --------------------------------------------------------------------------------
 
 
 @desk_view
 def day(request: HttpRequest) -> HttpResponse:
     """GET ?location=&date=YYYY-MM-DD&by=room|practitioner&cancelled=show|hide"""
-    desk = request.desk
+    desk, user = request.desk, request.user
     location, zone = desk.location, desk.location.zone
-    notices = _check_location(request)
-    query = CalendarQuery(request.GET)
-    query.is_valid()
-    notices += query.messages()
-    now = timezone.now()
-    today = now.astimezone(zone).date()
-    the_day = query.value("date", today)
-    by = query.value("by", "room")
-    cancelled = query.value("cancelled", "show")
-    window = _window([the_day], zone)
+    asked = _asked(request)
+    the_day = asked.day
+    start, end = _window([the_day], zone)
 
-    rooms = list(
-        access.scope(Room.objects.filter(location=location, active=True), request.user).order_by(
-            "is_overflow", "name", "pk"
-        )
+    rooms = list(room_list(user=user, location=location))
+    blocks = [
+        block
+        for block in calendar_working_hours(user=user, location=location, days=[the_day])
+        if block.applies_on(the_day)
+    ]
+    appointments = calendar_appointments(user=user, location=location, start=start, end=end)
+    time_off = calendar_time_off(
+        user=user,
+        location=location,
+        start=start,
+        end=end,
+        practitioner_ids={b.practitioner_id for b in blocks}
+        | {a.practitioner_id for a in appointments},
     )
-    blocks = [block for block in _working_hours(request, [the_day]) if block.applies_on(the_day)]
-    appointments = _appointments(request, window)
-    practitioner_ids = {b.practitioner_id for b in blocks} | {
-        a.practitioner_id for a in appointments
-    }
-    time_off = _time_off(request, window, Q(practitioner_id__in=practitioner_ids))
 
-    if by == "practitioner":
-        specs, detail = _practitioner_columns(the_day, zone, blocks, appointments, time_off)
+    shown = _shown(appointments, asked)
+    if asked.by == "practitioner":
+        visits = _visits(shown, zone=zone, detail=_where)
+        columns = _practitioner_columns(the_day, blocks, shown, visits, time_off)
     else:
-        specs, detail = _room_columns(the_day, zone, rooms, blocks, appointments, time_off)
-    grid = _build_grid(specs, zone=zone, now=now, hide_cancelled=cancelled == "hide", detail=detail)
+        visits = _visits(shown, zone=zone, detail=_practitioner_of)
+        columns = _room_columns(the_day, rooms, blocks, shown, visits, time_off)
+    grid = lay_out(columns, zone=zone, now=asked.now)
 
     def link(**changes: Any) -> str:
-        params = {"location": location.pk, "date": the_day.isoformat(), "by": by}
-        params["cancelled"] = cancelled if cancelled == "hide" else None
+        params = {"location": location.pk, "date": the_day.isoformat(), "by": asked.by}
+        params["cancelled"] = "hide" if asked.hide_cancelled else None
         return _link("desk:day", **{**params, **changes})
 
     one_day = datetime.timedelta(days=1)
@@ -559,36 +306,50 @@ def day(request: HttpRequest) -> HttpResponse:
         "desk": desk,
         "nav": "day",
         "day": the_day,
-        "is_today": the_day == today,
-        "by": by,
-        "cancelled": cancelled,
+        "earliest_day": EARLIEST_DAY,
+        "latest_day": LATEST_DAY,
+        "is_today": the_day == asked.today,
+        "by": asked.by,
+        "cancelled": asked.cancelled,
         "grid": grid,
-        "notices": notices,
-        "rooms": rooms,
+        "notices": asked.notices,
         "counts": _counts(appointments),
+        "polling": _polling(visit.item for visit in visits),
+        "poll_url": _poll_url(request, "desk:day-sync"),
+        "poll_seconds": POLL_SECONDS,
         "links": {
             "previous": link(date=(the_day - one_day).isoformat())
             if the_day > EARLIEST_DAY
             else None,
             "next": link(date=(the_day + one_day).isoformat()) if the_day < LATEST_DAY else None,
-            "today": link(date=today.isoformat()),
+            "today": link(date=asked.today.isoformat()),
             "by_room": link(by="room"),
             "by_practitioner": link(by="practitioner"),
-            "cancelled": link(cancelled="show" if cancelled == "hide" else "hide"),
+            "cancelled": link(cancelled="show" if asked.hide_cancelled else "hide"),
             "week": _link("desk:week", location=location.pk, date=the_day.isoformat()),
         },
     }
-    return _respond(request, "desk/day.html", context)
+    return render_page(request, "desk/day.html", context, region="calendar")
+
+
+@desk_view
+def day_sync(request: HttpRequest) -> HttpResponse:
+    """GET with the day's query: the sync poller of the day and every delivery badge."""
+    location, zone = request.desk.location, request.desk.location.zone
+    asked = _asked(request)
+    start, end = _window([asked.day], zone)
+    appointments = calendar_appointments(user=request.user, location=location, start=start, end=end)
+    return _sync_answer(request, _shown(appointments, asked))
 
 
 def _room_columns(
     the_day: datetime.date,
-    zone: Any,
     rooms: list[Room],
     blocks: list[WorkingHours],
     appointments: list[Appointment],
+    visits: list[Visit[Entry]],
     time_off: list[TimeOff],
-) -> tuple[list[ColumnSpec], Callable[[Appointment], str]]:
+) -> list[Column[Entry]]:
     """One column per room (plus rooms no longer active that hold a visit of the day), and
     a Video column for video visits without a room or when someone offers video today."""
     in_person = [
@@ -597,39 +358,33 @@ def _room_columns(
     video = [
         _block_minutes(b) for b in blocks if Modality.VIDEO in ModalityOffer.allowed(b.modality)
     ]
-    closures = _off_bands(time_off, the_day, zone, practitioner_id=None)
-    columns: dict[str, ColumnSpec] = {}
-    for room in rooms:
-        columns[str(room.pk)] = ColumnSpec(
-            str(room.pk), room.name, the_day, _room_note(room), in_person, closures
-        )
-    for appointment in appointments:
+    closures = _off(time_off, practitioner_id=None)
+
+    def room_column(room: Room) -> Column[Entry]:
+        return Column(str(room.pk), room.name, the_day, _room_note(room), in_person, closures)
+
+    def video_column() -> Column[Entry]:
+        return Column(VIDEO_COLUMN, "Video", the_day, "no room", video, closures)
+
+    columns = {str(room.pk): room_column(room) for room in rooms}
+    for appointment, visit in zip(appointments, visits, strict=True):
         room = appointment.room
-        if room is None:
-            key = VIDEO_COLUMN
-            if key not in columns:
-                columns[key] = ColumnSpec(key, "Video", the_day, "no room", video, closures)
-        else:
-            key = str(room.pk)
-            if key not in columns:
-                columns[key] = ColumnSpec(
-                    key, room.name, the_day, _room_note(room), in_person, closures
-                )
-        columns[key].appointments.append(appointment)
+        key = VIDEO_COLUMN if room is None else str(room.pk)
+        if key not in columns:
+            columns[key] = video_column() if room is None else room_column(room)
+        columns[key].visits.append(visit)
     if video and VIDEO_COLUMN not in columns:
-        columns[VIDEO_COLUMN] = ColumnSpec(
-            VIDEO_COLUMN, "Video", the_day, "no room", video, closures
-        )
-    return list(columns.values()), lambda a: str(a.practitioner)
+        columns[VIDEO_COLUMN] = video_column()
+    return list(columns.values())
 
 
 def _practitioner_columns(
     the_day: datetime.date,
-    zone: Any,
     blocks: list[WorkingHours],
     appointments: list[Appointment],
+    visits: list[Visit[Entry]],
     time_off: list[TimeOff],
-) -> tuple[list[ColumnSpec], Callable[[Appointment], str]]:
+) -> list[Column[Entry]]:
     """One column per practitioner who works at the location that day or has a visit."""
     people = {b.practitioner_id: b.practitioner for b in blocks}
     people.update({a.practitioner_id: a.practitioner for a in appointments})
@@ -637,96 +392,93 @@ def _practitioner_columns(
     columns = {}
     for practitioner in ordered:
         hours = [_block_minutes(b) for b in blocks if b.practitioner_id == practitioner.pk]
-        columns[practitioner.pk] = ColumnSpec(
+        columns[practitioner.pk] = Column(
             str(practitioner.pk),
             str(practitioner),
             the_day,
-            _hours_note(hours) or "not working",
+            hours_note(hours) or "not working",
             hours,
-            _off_bands(time_off, the_day, zone, practitioner_id=practitioner.pk),
+            _off(time_off, practitioner_id=practitioner.pk),
         )
-    for appointment in appointments:
-        columns[appointment.practitioner_id].appointments.append(appointment)
-    return list(columns.values()), _where
+    for appointment, visit in zip(appointments, visits, strict=True):
+        columns[appointment.practitioner_id].visits.append(visit)
+    return list(columns.values())
 
 
-def _where(appointment: Appointment) -> str:
-    return appointment.room.name if appointment.room else "Video"
+# --- the week -------------------------------------------------------------------------------
 
 
-def _counts(appointments: list[Appointment]) -> dict[str, int]:
-    cancelled = sum(a.status == AppointmentStatus.CANCELLED for a in appointments)
-    return {"booked": len(appointments) - cancelled, "cancelled": cancelled}
+def _week_of(the_day: datetime.date) -> list[datetime.date]:
+    monday = the_day - datetime.timedelta(days=the_day.weekday())
+    return [monday + datetime.timedelta(days=n) for n in range(7)]
 
 
-def _location_practitioners(request: HttpRequest) -> QuerySet:
-    desk = request.desk
-    return access.scope(practitioners_at(desk.location), request.user)
+def _whose_week(
+    request: HttpRequest, asked: Asked
+) -> tuple[list[Practitioner], Practitioner | None]:
+    """The practitioners who work at the location, and whose week is shown: the one asked
+    for (404 if not of this clinic), else the first."""
+    practitioners = calendar_practitioners(user=request.user, location=request.desk.location)
+    wanted = asked.practitioner
+    practitioner = next((p for p in practitioners if p.pk == wanted), None)
+    if wanted and practitioner is None:
+        practitioner = clinic_practitioner(user=request.user, clinic=request.desk.clinic, pk=wanted)
+        if practitioner is None:
+            raise Http404("No such practitioner at this clinic.")
+        practitioners.append(practitioner)
+    if practitioner is None and practitioners:
+        practitioner = practitioners[0]
+    return practitioners, practitioner
 
 
 @desk_view
 def week(request: HttpRequest) -> HttpResponse:
     """GET ?location=&practitioner=&date=YYYY-MM-DD&cancelled=show|hide"""
-    desk = request.desk
+    desk, user = request.desk, request.user
     location, zone = desk.location, desk.location.zone
-    notices = _check_location(request)
-    query = CalendarQuery(request.GET)
-    query.is_valid()
-    notices += query.messages()
-    now = timezone.now()
-    today = now.astimezone(zone).date()
-    the_day = query.value("date", today)
-    cancelled = query.value("cancelled", "show")
-    monday = the_day - datetime.timedelta(days=the_day.weekday())
-    days = [monday + datetime.timedelta(days=n) for n in range(7)]
-    window = _window(days, zone)
+    asked = _asked(request)
+    days = _week_of(asked.day)
+    monday, sunday = days[0], days[-1]
+    start, end = _window(days, zone)
+    practitioners, practitioner = _whose_week(request, asked)
 
-    practitioners = list(_location_practitioners(request))
-    wanted = query.value("practitioner", None)
-    practitioner = next((p for p in practitioners if p.pk == wanted), None)
-    if wanted and practitioner is None:
-        practitioner = get_object_or_404(
-            access.scope(Practitioner.objects.filter(clinic=desk.clinic), request.user),
-            pk=wanted,
-        )
-        practitioners.append(practitioner)
-    if practitioner is None and practitioners:
-        practitioner = practitioners[0]
-
-    grid = None
+    grid, visits = None, []
     counts = {"booked": 0, "cancelled": 0}
     if practitioner is not None:
-        blocks = _working_hours(request, days, practitioner=practitioner)
-        appointments = _appointments(request, window, practitioner=practitioner)
-        time_off = _time_off(request, window, Q(practitioner=practitioner))
+        blocks = calendar_working_hours(
+            user=user, location=location, days=days, practitioner=practitioner
+        )
+        appointments = calendar_appointments(
+            user=user, location=location, start=start, end=end, practitioner=practitioner
+        )
+        time_off = calendar_time_off(
+            user=user, location=location, start=start, end=end, practitioner_ids=[practitioner.pk]
+        )
         counts = _counts(appointments)
-        specs = []
+        columns = {}
         for day_ in days:
             hours = [_block_minutes(b) for b in blocks if b.applies_on(day_)]
-            specs.append(
-                ColumnSpec(
-                    day_.isoformat(),
-                    f"{day_:%a} {day_.day} {day_:%b}",
-                    day_,
-                    _hours_note(hours) or "not working",
-                    hours,
-                    _off_bands(time_off, day_, zone, practitioner_id=practitioner.pk),
-                )
+            columns[day_] = Column(
+                day_.isoformat(),
+                f"{day_:%a} {day_.day} {day_:%b}",
+                day_,
+                hours_note(hours) or "not working",
+                hours,
+                _off(time_off, practitioner_id=practitioner.pk),
             )
-        by_day = {spec.day: spec for spec in specs}
-        for appointment in appointments:
+        shown = _shown(appointments, asked)
+        visits = _visits(shown, zone=zone, detail=_where)
+        for appointment, visit in zip(shown, visits, strict=True):
             starts = appointment.start.astimezone(zone).date()
-            by_day[max(starts, monday)].appointments.append(appointment)
-        grid = _build_grid(
-            specs, zone=zone, now=now, hide_cancelled=cancelled == "hide", detail=_where
-        )
+            columns[max(starts, monday)].visits.append(visit)
+        grid = lay_out(list(columns.values()), zone=zone, now=asked.now)
 
     def link(**changes: Any) -> str:
         params = {
             "location": location.pk,
             "practitioner": practitioner.pk if practitioner else None,
-            "date": the_day.isoformat(),
-            "cancelled": cancelled if cancelled == "hide" else None,
+            "date": asked.day.isoformat(),
+            "cancelled": "hide" if asked.hide_cancelled else None,
         }
         return _link("desk:week", **{**params, **changes})
 
@@ -734,16 +486,21 @@ def week(request: HttpRequest) -> HttpResponse:
     context = {
         "desk": desk,
         "nav": "week",
-        "day": the_day,
+        "day": asked.day,
+        "earliest_day": EARLIEST_DAY,
+        "latest_day": LATEST_DAY,
         "monday": monday,
-        "sunday": days[-1],
-        "is_this_week": monday <= today <= days[-1],
+        "sunday": sunday,
+        "is_this_week": monday <= asked.today <= sunday,
         "practitioners": practitioners,
         "practitioner": practitioner,
-        "cancelled": cancelled,
+        "cancelled": asked.cancelled,
         "grid": grid,
-        "notices": notices,
+        "notices": asked.notices,
         "counts": counts,
+        "polling": _polling(visit.item for visit in visits),
+        "poll_url": _poll_url(request, "desk:week-sync"),
+        "poll_seconds": POLL_SECONDS,
         "links": {
             "previous": link(date=(monday - one_week).isoformat())
             if monday - one_week >= EARLIEST_DAY
@@ -751,15 +508,53 @@ def week(request: HttpRequest) -> HttpResponse:
             "next": link(date=(monday + one_week).isoformat())
             if monday + one_week <= LATEST_DAY
             else None,
-            "today": link(date=today.isoformat()),
-            "cancelled": link(cancelled="show" if cancelled == "hide" else "hide"),
-            "day": _link("desk:day", location=location.pk, date=the_day.isoformat()),
+            "today": link(date=asked.today.isoformat()),
+            "cancelled": link(cancelled="show" if asked.hide_cancelled else "hide"),
+            "day": _link("desk:day", location=location.pk, date=asked.day.isoformat()),
         },
     }
-    return _respond(request, "desk/week.html", context)
+    return render_page(request, "desk/week.html", context, region="calendar")
+
+
+@desk_view
+def week_sync(request: HttpRequest) -> HttpResponse:
+    """GET with the week's query: the sync poller of the week and every delivery badge."""
+    asked = _asked(request)
+    _, practitioner = _whose_week(request, asked)
+    appointments: list[Appointment] = []
+    if practitioner is not None:
+        start, end = _window(_week_of(asked.day), request.desk.location.zone)
+        appointments = calendar_appointments(
+            user=request.user,
+            location=request.desk.location,
+            start=start,
+            end=end,
+            practitioner=practitioner,
+        )
+    return _sync_answer(request, _shown(appointments, asked))
+
+
+# --- the sync poller ------------------------------------------------------------------------
+
+
+def _sync_answer(request: HttpRequest, appointments: list[Appointment]) -> HttpResponse:
+    """The poller again (still polling while a delivery is on its way, settled without
+    `hx-trigger` once none is) and every badge, swapped out of band."""
+    syncs = sync_of(appointments)
+    entries = [{"pk": a.pk, "sync": syncs[a.pk]} for a in appointments]
+    context = {
+        "entries": entries,
+        "oob": True,
+        "polling": _polling(entries),
+        "poll_url": request.get_full_path(),
+        "poll_seconds": POLL_SECONDS,
+    }
+    return render_page(request, "desk/day.html#sync", context)
 
 
 urlpatterns = [
     path("day/", day, name="day"),
+    path("day/sync/", day_sync, name="day-sync"),
     path("week/", week, name="week"),
+    path("week/sync/", week_sync, name="week-sync"),
 ]

@@ -1,4 +1,5 @@
-"""The day calendar and the practitioner's week (scheduling/views/calendar.py)."""
+"""The day calendar, the practitioner's week and their sync poller (scheduling/views/calendar.py);
+where things sit on the grid is tested in tests/scheduling/test_calendar_layout.py."""
 
 import datetime
 import re
@@ -17,8 +18,6 @@ from scheduling.models import (
     ModalityOffer,
     Weekday,
 )
-from scheduling.views.calendar import _lanes
-from tests.scheduling.views import calendar_urls
 from tests.factories import (
     AppointmentFactory,
     ClinicFactory,
@@ -35,8 +34,6 @@ from tests.factories import (
 )
 from tests.worlds import MONDAY, SANTIAGO
 from vendors.models import VendorConnection
-
-pytestmark = pytest.mark.urls("tests.scheduling.views.calendar_urls")
 
 # Monday 2027-01-04, 10:07 in Santiago (UTC-3 in summer).
 NOW = datetime.datetime(2027, 1, 4, 13, 7, tzinfo=datetime.UTC)
@@ -64,6 +61,20 @@ def day_url(world, **params) -> str:
 def week_url(world, **params) -> str:
     query = {"location": world.location.pk, "date": MONDAY.isoformat(), **params}
     return reverse("desk:week") + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+
+
+def sync_url(world, name: str = "desk:day-sync", **params) -> str:
+    """The address the page's sync poller asks (the page's own query)."""
+    query = {"location": world.location.pk, "date": MONDAY.isoformat(), **params}
+    return reverse(name) + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+
+
+def poller(url: str) -> str:
+    """The sync poller while a delivery is on its way: it asks `url` every 5 seconds."""
+    return (
+        f'<div id="cal-sync" hidden hx-get="{url.replace("&", "&amp;")}" '
+        'hx-trigger="every 5s" hx-swap="outerHTML"></div>'
+    )
 
 
 def local(hhmm: str, day: datetime.date = MONDAY) -> datetime.datetime:
@@ -280,21 +291,6 @@ def test_overlapping_visits_share_the_column_in_lanes(desk, world):
         assert f"lane-{lane} wide-1" in overflow
 
 
-@pytest.mark.parametrize(
-    ("spans", "expected", "widest"),
-    [
-        ([], [], 1),
-        ([(1, 7)], [(0, 1)], 1),
-        ([(1, 7), (7, 13)], [(0, 1), (0, 1)], 1),  # back to back: one lane
-        ([(1, 7), (3, 9), (9, 12)], [(0, 2), (1, 2), (0, 1)], 2),
-        ([(1, 13), (1, 4), (4, 7)], [(0, 2), (1, 2), (1, 2)], 2),
-        ([(1, 4)] * 8, [(n, 6) for n in range(6)] + [(5, 6), (5, 6)], 6),  # capped at 6
-    ],
-)
-def test_lanes(spans, expected, widest):
-    assert _lanes(spans) == (expected, widest)
-
-
 def test_delivery_badges_and_polling_while_a_delivery_is_in_flight(desk, world):
     connection_ = VendorConnectionFactory(clinic=world.clinic)
     waiting, failed = world.book("09:00"), world.book("10:00")
@@ -308,16 +304,55 @@ def test_delivery_badges_and_polling_while_a_delivery_is_in_flight(desk, world):
     assert f'id="sync-{waiting.pk}" class="badge sync queued" title="Treats.vet: queued">' in page
     assert "Treats.vet: needs attention</span>" in page
     assert f'id="sync-{failed.pk}" class="badge sync needs_attention"' in page
-    assert 'hx-trigger="every 5s"' in page
+    assert poller(sync_url(world)) in page
+
+    still = desk.get(sync_url(world), **HTMX).content.decode()
+
+    assert still.startswith(poller(sync_url(world)))  # still on its way: poll again
+    assert (
+        f'id="sync-{waiting.pk}" class="badge sync queued" title="Treats.vet: queued" '
+        'hx-swap-oob="true"><span aria-hidden="true">PMS …</span>'
+    ) in still
 
     waiting.deliveries.update(state="synced")
-    poll = desk.get(day_url(world), HTTP_HX_TARGET="cal-sync", **HTMX).content.decode()
+    poll = desk.get(sync_url(world), **HTMX).content.decode()
 
-    assert poll.startswith('<div id="cal-sync" hidden>')  # settled: no more polling
+    assert poll.startswith('<div id="cal-sync" hidden></div>')  # settled: no more polling
     assert (
         f'id="sync-{waiting.pk}" class="badge sync synced" title="Treats.vet: synced" '
         'hx-swap-oob="true"><span aria-hidden="true">PMS ✓</span>'
     ) in poll
+    assert f'id="sync-{failed.pk}" class="badge sync needs_attention"' in poll
+    assert "cal-grid" not in poll
+
+
+def test_the_poller_asks_about_the_days_hidden_cancelled_visits_no_more(desk, world):
+    connection_ = VendorConnectionFactory(clinic=world.clinic)
+    gone = visit(world, "09:00", status=AppointmentStatus.CANCELLED)
+    DeliveryFactory(appointment=gone, connection=connection_, state="queued")
+
+    page = desk.get(day_url(world, cancelled="hide")).content.decode()
+    poll = desk.get(sync_url(world, cancelled="hide"), **HTMX).content.decode()
+
+    assert '<div id="cal-sync" hidden></div>' in page
+    assert poll == '<div id="cal-sync" hidden></div>'
+
+
+def test_the_week_polls_its_own_sync_view(desk, world):
+    connection_ = VendorConnectionFactory(clinic=world.clinic)
+    later = visit(world, "15:00", day=MONDAY + datetime.timedelta(days=3))
+    DeliveryFactory(appointment=later, connection=connection_, state="sending")
+    url = sync_url(world, "desk:week-sync", practitioner=world.practitioner.pk)
+
+    page = desk.get(week_url(world, practitioner=world.practitioner.pk)).content.decode()
+
+    assert poller(url) in page
+
+    later.deliveries.update(state="synced")
+    poll = desk.get(url, **HTMX).content.decode()
+
+    assert poll.startswith('<div id="cal-sync" hidden></div>')
+    assert f'id="sync-{later.pk}" class="badge sync synced"' in poll
     assert "cal-grid" not in poll
 
 
@@ -417,25 +452,19 @@ def test_htmx_gets_the_calendar_region_only(desk, world):
     assert "HX-Request" in response["Vary"]
 
 
+def test_the_page_answers_htmx_with_its_calendar_whatever_the_target(desk, world):
+    response = desk.get(day_url(world), HTTP_HX_TARGET="cal-sync", **HTMX)
+
+    assert response.content.decode().lstrip().startswith('<section id="calendar"')
+    assert "HX-Target" not in response["Vary"]  # the poller has its own address
+
+
 def test_a_history_restore_gets_the_whole_page(desk, world):
     response = desk.get(day_url(world), HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX)
 
     assert "<html" in response.content.decode()
 
 
-def test_without_the_appointment_page_visits_are_shown_unlinked(desk, world, settings):
-    settings.ROOT_URLCONF = calendar_urls.without_appointment_page
-    booked = world.book("09:00")
-
-    response = desk.get(day_url(world))
-
-    page = response.content.decode()
-    assert response.status_code == 200
-    assert booked.patient.display_name in page
-    assert "/appointments/" not in page
-
-
-@pytest.mark.urls("scheduling.urls")
 def test_the_project_serves_both_pages_under_desk(desk, world):
     booked = world.book("09:00")
 
@@ -534,6 +563,15 @@ def test_the_week_of_a_chosen_practitioner(desk, world):
     assert f"{other} · week of" in page
     assert appointments_in(page) == 1
     assert "not working" in column(page, "Mon 4 Jan")
+
+
+def test_the_week_asks_for_a_day_within_the_bounds(desk, world):
+    page = desk.get(week_url(world, date="2027-01-07")).content.decode()
+
+    assert (
+        '<input type="date" id="cal-date" name="date" value="2027-01-07" '
+        'min="1900-01-01" max="2999-12-31" required>'
+    ) in page
 
 
 def test_week_links_move_by_seven_days(desk, world):

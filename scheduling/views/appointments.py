@@ -19,18 +19,19 @@ from typing import Any
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url, retarget
 
 from scheduling import access, availability, booking
-from scheduling.errors import BookingError, RuleViolation, SlotConflict
+from scheduling.errors import BookingError, RuleViolation, SlotConflict, TransitionNotAllowed
+from scheduling.forms import CancelForm, RescheduleForm, StatusForm
 from scheduling.localtime import UTC
 from scheduling.models import Appointment, AppointmentEvent, AppointmentStatus
 from scheduling.views.context import desk_view
+from scheduling.views.render import render_page, wants_region
 from vendors.models import Delivery, DeliveryAttempt
 from vendors.selectors import sync_of
 
@@ -52,7 +53,6 @@ STATUS_DONE = {
     Status.CANCELLED: "Appointment cancelled.",
 }
 NOON = datetime.time(12)
-EARLIEST_DAY, LATEST_DAY = datetime.date(1900, 1, 1), datetime.date(2999, 12, 31)
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -82,7 +82,8 @@ def _span(start: datetime.datetime, end: datetime.datetime, zone: Any) -> str:
     return f"{start:%a %d %b %Y, %H:%M}–{end:%H:%M}"
 
 
-def _moment(text: Any) -> datetime.datetime | None:
+def _recorded(text: Any) -> datetime.datetime | None:
+    """An instant the booking service recorded in an event's details (ISO 8601)."""
     try:
         moment = datetime.datetime.fromisoformat(str(text))
     except ValueError:
@@ -108,7 +109,7 @@ def _event_details(event: AppointmentEvent, zone: Any) -> list[str]:
     def span(value: Any) -> str | None:
         if not isinstance(value, dict):
             return None
-        start, end = _moment(value.get("start")), _moment(value.get("end"))
+        start, end = _recorded(value.get("start")), _recorded(value.get("end"))
         return _span(start, end, zone) if start and end else None
 
     moved_from, moved_to = span(details.get("from")), span(details.get("to"))
@@ -205,16 +206,9 @@ def _split(
     return near, top
 
 
-def _day(text: str | None) -> datetime.date | None:
-    try:
-        return datetime.date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
 def _picker(
     appointment: Appointment,
-    day_text: str | None,
+    form: RescheduleForm,
     *,
     errors: dict[str, list[str]] | None = None,
     alternatives: Sequence[availability.Slot] = (),
@@ -223,13 +217,8 @@ def _picker(
     location = appointment.location
     zone = location.zone
     today = timezone.now().astimezone(zone).date()
-    messages_by_field = dict(errors or {})
-    day = _day(day_text)
-    if day_text and day is None:
-        messages_by_field["date"] = ["Enter the date as YYYY-MM-DD, e.g. 2027-01-04."]
-    elif day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
-        messages_by_field["date"] = ["Choose a date between the years 1900 and 2999."]
-        day = None
+    messages_by_field = {**form.errors, **(errors or {})}
+    day = form.cleaned_data.get("date")
     if day is None:
         day = max(appointment.start.astimezone(zone).date(), today)
     slots: list[availability.Slot] = []
@@ -271,11 +260,6 @@ def _picker(
 # -- rendering -------------------------------------------------------------------------------
 
 
-def _wants_fragment(request: HttpRequest) -> bool:
-    htmx = request.htmx
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
-
-
 def _page(
     request: HttpRequest,
     appointment: Appointment,
@@ -305,17 +289,14 @@ def _page(
         "picker": picker,
         "reason": reason,
     }
-    template = f"{TEMPLATE}#{fragment}" if _wants_fragment(request) else TEMPLATE
-    response = render(request, template, context)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
+    return render_page(request, TEMPLATE, context, region=fragment)
 
 
 def _done(request: HttpRequest, appointment: Appointment, message: str) -> HttpResponse:
     """After a successful action: the re-rendered page for htmx, else a redirect to it."""
     messages.success(request, message)
     url = reverse("desk:appointment", args=[appointment.pk])
-    if not _wants_fragment(request):
+    if not wants_region(request):
         return redirect(url)
     response = _page(request, _appointment(request, appointment.pk))
     return push_url(response, url)
@@ -335,25 +316,23 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 def sync(request: HttpRequest, pk: int) -> HttpResponse:
     """The delivery block alone: it polls itself until the delivery settles."""
     appointment = _appointment(request, pk)
-    if not _wants_fragment(request):
+    if not wants_region(request):
         return redirect(reverse("desk:appointment", args=[pk]) + "#delivery")
     context = {"appointment": appointment, "sync": sync_of([appointment])[appointment.pk]}
-    response = render(request, f"{TEMPLATE}#sync", context)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
+    return render_page(request, TEMPLATE, context, region="sync")
 
 
 @desk_view
 @require_POST
 def change_status(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(request, pk)
-    to_status = request.POST.get("status", "")
-    if to_status not in Status.values:
-        errors = {"status": ["Choose one of the actions offered for this appointment."]}
-        return _page(request, appointment, errors=errors)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        return _page(request, appointment, errors=form.errors)
+    to_status = form.cleaned_data["status"]
     try:
         booking.change_status(
-            appointment, to_status, by=request.user, reason=request.POST.get("reason", "")
+            appointment, to_status, by=request.user, reason=form.cleaned_data["reason"]
         )
     except BookingError as error:
         return _page(request, _appointment(request, pk), errors=error.messages)
@@ -364,7 +343,9 @@ def change_status(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(request, pk)
-    reason = request.POST.get("reason", "")
+    form = CancelForm(request.POST)
+    form.is_valid()  # the booking service requires and bounds the reason
+    reason = form.cleaned_data["reason"]
     try:
         booking.cancel_appointment(appointment, reason=reason, by=request.user)
     except BookingError as error:
@@ -376,33 +357,35 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(request, pk)
+    try:
+        booking.check_reschedulable(appointment)
+    except TransitionNotAllowed as error:
+        page = _page(request, appointment, errors=error.messages)
+        return retarget(page, "#appointment-page")
     if request.method == "GET":
-        if appointment.status not in booking.RESCHEDULABLE:
-            status = appointment.get_status_display().lower()
-            errors = {"status": [f"A {status} appointment cannot be rescheduled."]}
-            return retarget(_page(request, appointment, errors=errors), "#appointment-page")
-        picker = _picker(appointment, request.GET.get("date"))
+        form = RescheduleForm(request.GET)
+        form.is_valid()
+        picker = _picker(appointment, form)
         fragment = "reschedule" if request.htmx.target == "reschedule" else "page"
         return _page(request, appointment, picker=picker, fragment=fragment)
-    start = _moment(request.POST.get("start", ""))
-    day_text = request.POST.get("date")
-    if start is None or not EARLIEST_DAY.year <= start.year <= LATEST_DAY.year:
-        errors = {"start": ["Choose one of the free times."]}
-        return _page(request, appointment, picker=_picker(appointment, day_text, errors=errors))
-    day_text = start.astimezone(appointment.location.zone).date().isoformat()
+    form = RescheduleForm(request.POST, move=True)
+    if not form.is_valid():
+        return _page(request, appointment, picker=_picker(appointment, form))
+    start = form.cleaned_data["start"]
+    day = start.astimezone(appointment.location.zone).date()
+    form = RescheduleForm({"date": day.isoformat()})
+    form.is_valid()
     try:
         booking.reschedule_appointment(appointment, start=start, by=request.user)
     except SlotConflict as conflict:
         appointment = _appointment(request, pk)
         picker = _picker(
-            appointment, day_text, errors=conflict.messages, alternatives=conflict.alternatives
+            appointment, form, errors=conflict.messages, alternatives=conflict.alternatives
         )
         return _page(request, appointment, picker=picker)
     except BookingError as error:
         appointment = _appointment(request, pk)
-        return _page(
-            request, appointment, picker=_picker(appointment, day_text, errors=error.messages)
-        )
+        return _page(request, appointment, picker=_picker(appointment, form, errors=error.messages))
     moved = _span(appointment.start, appointment.end, appointment.location.zone)
     return _done(request, appointment, f"Moved to {moved}; it is unconfirmed again.")
 

@@ -1,125 +1,68 @@
-"""The booking page: it narrows as the receptionist chooses, one region at a time."""
+"""The booking page: it narrows as the receptionist chooses, one region at a time.
+
+One page, `desk/book.html`, and one small view per region it swaps (`render_page` renders
+the region for htmx, the whole page otherwise):
+
+    GET  book                 the page                       POST book: book, or #options
+    GET  slots                #slots (the free times)        with the errors
+    GET  slot-options         #options (the chosen slot)     GET booked/<pk> the page with
+    GET  patient-search       #patient-results               the confirmation (#booked)
+    GET  patient-finder       #patient-finder
+    GET  patient-choose <pk>  #patient
+    GET, POST patient-create  #patient-form, then #patient
+
+Input is parsed by scheduling.forms (BookingChoicesForm, PatientForm); the rules are the
+booking service's.
+"""
 
 import datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from django import forms
-from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import get_object_or_404, redirect, render
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
-from django.utils.dateparse import parse_datetime
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import retarget
 
 from scheduling import availability, booking
-from scheduling.errors import NON_FIELD, BookingError, SlotConflict
-from scheduling.models import Appointment, AppointmentType, Patient, Practitioner, Room, Specialty
+from scheduling.errors import BookingError, RuleViolation, SlotConflict
+from scheduling.forms import BookingChoicesForm, PatientForm
+from scheduling.models import Appointment, Patient, Room
 from scheduling.patients import search_patients
-from scheduling.selectors import practitioners_at
 from scheduling.views.context import SESSION_CLINIC, desk_view
+from scheduling.views.render import render_page, wants_region
 from vendors.selectors import sync_of
 
-PARTS = {"slots", "options", "patient", "patient-results", "patient-form"}
+TEMPLATE = "desk/book.html"
 NEXT_AVAILABLE_COUNT = 12
+# The regions of the page that show the chosen slot's errors (the rest go to their fields).
+SLOT_FIELDS = ("start", "slot_practitioner", "room", "modality", "comment")
 
 
-class PatientForm(forms.ModelForm):
-    """A new patient, or an animal with its owner, registered without leaving the page."""
-
-    class Meta:
-        model = Patient
-        fields = [
-            "given_name",
-            "family_name",
-            "preferred_name",
-            "birth_date",
-            "sex",
-            "phone",
-            "email",
-            "national_id_type",
-            "national_id",
-            "species",
-            "breed",
-            "guardian_name",
-            "guardian_phone",
-            "guardian_email",
-        ]
-        widgets = {"birth_date": forms.DateInput(attrs={"type": "date"})}
-
-    def __init__(self, *args: Any, clinic: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.instance.clinic = clinic
-        if clinic.is_veterinary:
-            for name in ("national_id_type", "national_id", "preferred_name"):
-                del self.fields[name]
-            self.fields["given_name"].label = "Animal's name"
-            self.fields["family_name"].label = "Owner's family name"
-            self.fields["guardian_name"].label = "Owner's full name"
-            self.fields["guardian_phone"].label = "Owner's phone"
-            self.fields["guardian_email"].label = "Owner's email"
-        else:
-            for name in ("species", "breed"):
-                del self.fields[name]
+# -- what the page shows ---------------------------------------------------------------------
 
 
-def _choice(data: QueryDict, name: str) -> str:
-    return (data.get(name) or "").strip()
-
-
-def _date(data: QueryDict, default: datetime.date) -> datetime.date:
+def _search(form: BookingChoicesForm) -> dict[str, Any]:
+    """The free times for the choices made (None until who and type are chosen), and how
+    to look for more (`practitioner_ids`, `demand`) for the chosen slot's alternatives."""
+    practitioner, specialty = form.choice("practitioner"), form.choice("specialty")
+    kind = form.choice("appointment_type")
+    day = form.choice("date") or form.desk.today
+    found: dict[str, Any] = {"day": day, "slots": None, "practitioner_ids": [], "demand": None}
+    if (practitioner is None and specialty is None) or kind is None:
+        return found
+    location = form.location
+    asks_next = bool(form.choice("next")) and form.choice("start") is None
     try:
-        return datetime.date.fromisoformat(_choice(data, "date"))
-    except ValueError:
-        return default
-
-
-def _context(request: HttpRequest, data: QueryDict) -> dict[str, Any]:
-    """Everything the page shows for the choices made so far (GET or POST data)."""
-    desk = request.desk
-    clinic, location = desk.clinic, desk.location
-    practitioners = list(practitioners_at(location))
-    specialties = list(Specialty.objects.filter(clinic=clinic).order_by("name"))
-    types = list(AppointmentType.objects.filter(clinic=clinic, active=True).order_by("name"))
-    who = _choice(data, "who")
-    kind = next((t for t in types if str(t.pk) == _choice(data, "appointment_type")), None)
-    day = _date(data, desk.today)
-    start = parse_datetime(_choice(data, "start") or "")
-    if start is not None and start.tzinfo is not None:
-        day = start.astimezone(location.zone).date()  # the chosen slot's day
-    include_overflow = bool(data.get("include_overflow")) and clinic.allows_overflow_booking
-    patient = None
-    if _choice(data, "patient").isdigit():
-        patient = Patient.objects.filter(clinic=clinic, pk=_choice(data, "patient")).first()
-    context: dict[str, Any] = {
-        "desk": desk,
-        "nav": "book",
-        "practitioners": practitioners,
-        "who_choices": [
-            ("Practitioners", [(f"p:{p.pk}", str(p)) for p in practitioners]),
-            *(
-                [("Anyone of a specialty", [(f"s:{s.pk}", s.name) for s in specialties])]
-                if specialties
-                else []
-            ),
-        ],
-        "types": types,
-        "who": who,
-        "kind": kind,
-        "day": day,
-        "patient": patient,
-        "include_overflow": include_overflow,
-        "allows_overflow": clinic.allows_overflow_booking,
-        "comment": data.get("comment", ""),
-        "urgent": bool(data.get("urgent")),
-        "next": bool(data.get("next")) and start is None,
-        "slots": None,
-        "chosen": None,
-        "errors": {},
-    }
-    ids = _practitioner_ids(who, practitioners, location)
-    if ids and kind is not None:
-        demand = availability.Demand.build(appointment_type=kind, include_overflow=include_overflow)
-        if context["next"]:
+        ids = availability.practitioners_for(
+            location, practitioner=practitioner, specialty=specialty
+        )
+        demand = availability.Demand.build(
+            appointment_type=kind, include_overflow=form.choice("include_overflow")
+        )
+        if asks_next:
             slots = availability.next_available(
                 location=location,
                 practitioner_ids=ids,
@@ -131,96 +74,121 @@ def _context(request: HttpRequest, data: QueryDict) -> dict[str, Any]:
             slots = availability.free_slots(
                 location=location, practitioner_ids=ids, demand=demand, date_from=day, date_to=day
             )
-        context["slots"] = _grouped(slots, location, practitioners)
-        context["chosen"] = _chosen(data, slots, location)
-        if start is not None and context["chosen"] is None:
-            # The time was free when the grid was drawn; someone else has taken it since.
-            context["gone"] = True
-            context["alternatives"] = _grouped(
-                availability.next_available(
-                    location=location,
-                    practitioner_ids=ids,
-                    demand=demand,
-                    date_from=day,
-                    after=start,
-                    count=booking.ALTERNATIVES,
-                ),
-                location,
-                practitioners,
-            )
-    return context
+    except RuleViolation as error:
+        form.add_booking_error(error)
+        return found
+    found.update(slots=_grouped(slots, form), all_slots=slots, practitioner_ids=ids, demand=demand)
+    found["next"] = asks_next
+    return found
 
 
-def _practitioner_ids(who: str, practitioners: list, location: Any) -> list[int]:
-    kind, _, pk = who.partition(":")
-    if not pk.isdigit():
-        return []
-    if kind == "p":
-        return [p.pk for p in practitioners if p.pk == int(pk)]
-    if kind == "s":
-        specialty = Specialty.objects.filter(pk=pk, clinic=location.clinic_id).first()
-        return availability.practitioners_for(location, specialty=specialty) if specialty else []
-    return []
-
-
-def _grouped(slots: list, location: Any, practitioners: list) -> list[dict[str, Any]]:
-    names = {p.pk: str(p) for p in practitioners}
+def _grouped(slots: list, form: BookingChoicesForm) -> list[dict[str, Any]]:
+    """Slots by local day, then morning and afternoon; each with the link that chooses it."""
+    names = {p.pk: str(p) for p in form.practitioners}
+    kept = form.kept(without=("start", "slot_practitioner", "date"))
+    book_url = reverse("desk:book")
     days: dict[datetime.date, dict[str, list]] = {}
     for slot in slots:
-        local = slot.start.astimezone(location.zone)
+        local = slot.start.astimezone(form.location.zone)
         half = "Morning" if local.hour < 12 else "Afternoon"
+        query = urlencode(
+            {"start": slot.start.isoformat(), "slot_practitioner": slot.practitioner_id}
+        )
         days.setdefault(local.date(), {"Morning": [], "Afternoon": []})[half].append(
             {
                 "slot": slot,
                 "local": local,
                 "practitioner": names.get(slot.practitioner_id, ""),
-                "key": f"{slot.start.isoformat()}|{slot.practitioner_id}",
+                "href": f"{book_url}?{kept}&{query}",
             }
         )
     return [{"day": day, "halves": halves} for day, halves in days.items()]
 
 
-def _chosen(data: QueryDict, slots: list, location: Any) -> dict[str, Any] | None:
-    start = parse_datetime(_choice(data, "start") or "")
-    practitioner = _choice(data, "slot_practitioner")
+def _options(
+    form: BookingChoicesForm, search: dict[str, Any], alternatives: list | None = None
+) -> dict[str, Any]:
+    """The chosen slot with its free rooms and modalities; if it was taken since the grid
+    was drawn, the next free times instead (`alternatives`, booked with one click)."""
+    start, practitioner = form.choice("start"), form.choice("slot_practitioner")
+    context: dict[str, Any] = {"chosen": None, "alternatives": None}
+    if alternatives is not None:
+        context["alternatives"] = _grouped(alternatives, form)
+    if start is None or practitioner is None or search["slots"] is None:
+        return context
     slot = next(
         (
             s
-            for s in slots
-            if start is not None and s.start == start and str(s.practitioner_id) == practitioner
+            for s in search["all_slots"]
+            if s.start == start and s.practitioner_id == practitioner.pk
         ),
         None,
     )
     if slot is None:
-        return None
+        if alternatives is None:
+            context["gone"] = True
+            context["alternatives"] = _grouped(
+                availability.next_available(
+                    location=form.location,
+                    practitioner_ids=search["practitioner_ids"],
+                    demand=search["demand"],
+                    date_from=search["day"],
+                    after=start,
+                    count=booking.ALTERNATIVES,
+                ),
+                form,
+            )
+        return context
     rooms = {r.pk: r for r in Room.objects.filter(pk__in=slot.room_ids)}
-    wanted_room = _choice(data, "room")
-    return {
+    room = form.choice("room")
+    zone = form.location.zone
+    context["chosen"] = {
         "slot": slot,
-        "local": slot.start.astimezone(location.zone),
-        "local_end": slot.end.astimezone(location.zone),
-        "practitioner": Practitioner.objects.get(pk=slot.practitioner_id),
+        "local": slot.start.astimezone(zone),
+        "local_end": slot.end.astimezone(zone),
+        "practitioner": practitioner,
         "rooms": [rooms[pk] for pk in slot.room_ids if pk in rooms],
-        "room": wanted_room if wanted_room in {str(pk) for pk in slot.room_ids} else "",
+        "room": room.pk if room is not None and room.pk in slot.room_ids else None,
         "modalities": sorted(slot.modalities),
-        "modality": _choice(data, "modality"),
+        "modality": form.choice("modality") or "",
+    }
+    return context
+
+
+def _slot_errors(form: BookingChoicesForm) -> dict[str, Any]:
+    return {field: form.errors[field] for field in SLOT_FIELDS if field in form.errors}
+
+
+def _page(request: HttpRequest, form: BookingChoicesForm, **extra: Any) -> dict[str, Any]:
+    """Everything the whole page shows for the choices made so far."""
+    search = _search(form)
+    return {
+        "desk": request.desk,
+        "nav": "book",
+        "form": form,
+        "patient": form.choice("patient"),
+        "allows_overflow": request.desk.clinic.allows_overflow_booking,
+        "errors": _slot_errors(form),
+        **search,
+        **_options(form, search),
+        **extra,
     }
 
 
-def _render(request: HttpRequest, context: dict[str, Any], part: str | None = None) -> HttpResponse:
-    template = f"desk/book.html#{part}" if part in PARTS and request.htmx else "desk/book.html"
-    return render(request, template, context)
+def _respond(
+    request: HttpRequest,
+    form: BookingChoicesForm,
+    region: str,
+    context: dict[str, Any],
+) -> HttpResponse:
+    """The region for htmx; the whole page (with `context` on top) otherwise."""
+    if not wants_region(request):
+        context = {**_page(request, form), **context}
+    return render_page(request, TEMPLATE, {"desk": request.desk, **context}, region=region)
 
 
-@desk_view
-def book(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        return _submit(request)
-    context = _context(request, request.GET)
-    booked = request.GET.get("booked")
-    if booked and booked.isdigit():
-        context["booked"] = _booked(request, int(booked))
-    return _render(request, context, request.GET.get("part"))
+def _form(request: HttpRequest, data: Any, *, book: bool = False) -> BookingChoicesForm:
+    return BookingChoicesForm(data, desk=request.desk, book=book)
 
 
 def _booked(request: HttpRequest, pk: int) -> dict[str, Any]:
@@ -238,80 +206,131 @@ def _booked(request: HttpRequest, pk: int) -> dict[str, Any]:
     }
 
 
-def _submit(request: HttpRequest) -> HttpResponse:
-    data = request.POST
-    context = _context(request, data)
-    desk = request.desk
-    errors: dict[str, list[str]] = {}
-    start = parse_datetime(_choice(data, "start") or "")
-    practitioner = Practitioner.objects.filter(
-        clinic=desk.clinic, pk=_choice(data, "slot_practitioner") or 0
-    ).first()
-    room = None
-    if _choice(data, "room").isdigit():
-        room = Room.objects.filter(location=desk.location, pk=_choice(data, "room")).first()
-    if context["patient"] is None:
-        errors["patient"] = ["Choose a patient, or register a new one."]
-    if context["kind"] is None:
-        errors["appointment_type"] = ["Choose an appointment type."]
-    if start is None or practitioner is None:
-        errors["start"] = ["Choose a time in the list of free slots."]
-    if not errors:
-        try:
-            appointment = booking.book_appointment(
-                location=desk.location,
-                practitioner=practitioner,
-                patient=context["patient"],
-                appointment_type=context["kind"],
-                start=start,
-                room=room,
-                modality=_choice(data, "modality") or None,
-                comment=_choice(data, "comment"),
-                urgent=bool(data.get("urgent")),
-                by=request.user,
-            )
-        except SlotConflict as conflict:
-            errors = conflict.messages
-            context["alternatives"] = _grouped(
-                conflict.alternatives, desk.location, context["practitioners"]
-            )
-        except BookingError as error:
-            errors = error.messages
-        else:
-            query = QueryDict(mutable=True)
-            query.update({"location": desk.location.pk, "booked": appointment.pk})
-            url = f"{reverse('desk:book')}?{query.urlencode()}"
-            if request.htmx:
-                context["booked"] = _booked(request, appointment.pk)
-                return render(request, "desk/book.html#booked", context)
-            return redirect(url)
-    context["errors"] = errors
-    context["non_field_errors"] = errors.get(NON_FIELD, [])
-    response = _render(request, context, "options")
-    return retarget(response, "#options") if request.htmx else response
+# -- the page and its booking ----------------------------------------------------------------
 
 
 @desk_view
+@require_http_methods(["GET", "POST"])
+def book(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _book(request)
+    form = _form(request, request.GET)
+    return render_page(request, TEMPLATE, _page(request, form))
+
+
+@desk_view
+@require_GET
+def booked(request: HttpRequest, pk: int) -> HttpResponse:
+    """The page after a booking without JavaScript: its confirmation, then a new booking."""
+    context = _page(request, _form(request, request.GET), booked=_booked(request, pk))
+    return render_page(request, TEMPLATE, context)
+
+
+def _book(request: HttpRequest) -> HttpResponse:
+    form = _form(request, request.POST, book=True)
+    alternatives = None
+    if form.is_valid():
+        try:
+            appointment = booking.book_appointment(**form.booking(), by=request.user)
+        except SlotConflict as conflict:
+            form.add_booking_error(conflict)
+            alternatives = conflict.alternatives
+        except BookingError as error:
+            form.add_booking_error(error)
+        else:
+            if wants_region(request):
+                context = {"desk": request.desk, "booked": _booked(request, appointment.pk)}
+                return render_page(request, TEMPLATE, context, region="booked")
+            url = reverse("desk:booked", args=[appointment.pk])
+            return redirect(f"{url}?location={appointment.location_id}")
+    search = _search(form)
+    context = {
+        "form": form,
+        "errors": form.errors,
+        **search,
+        **_options(form, search, alternatives),
+    }
+    response = _respond(request, form, "options", context)
+    return retarget(response, "#options") if wants_region(request) else response
+
+
+# -- the regions -----------------------------------------------------------------------------
+
+
+@desk_view
+@require_GET
+def slots(request: HttpRequest) -> HttpResponse:
+    """The free times for the choices made."""
+    form = _form(request, request.GET)
+    return _respond(request, form, "slots", {"form": form, **_search(form)})
+
+
+@desk_view
+@require_GET
+def slot_options(request: HttpRequest) -> HttpResponse:
+    """The chosen slot: rooms, modality, comment — or the next free times if it is gone."""
+    form = _form(request, request.GET)
+    search = _search(form)
+    context = {"form": form, "errors": _slot_errors(form), **_options(form, search)}
+    return _respond(request, form, "options", context)
+
+
+@desk_view
+@require_GET
 def patient_search(request: HttpRequest) -> HttpResponse:
-    if request.GET.get("reset"):
-        return render(request, "desk/book.html#patient-finder", {"desk": request.desk})
+    """Patients matching `q`, each a link to the page with that patient chosen."""
+    form = _form(request, request.GET)
     text = request.GET.get("q", "")
-    patients = list(search_patients(request.desk.clinic, text))
-    return render(
-        request,
-        "desk/book.html#patient-results",
-        {"patients": patients, "q": text, "desk": request.desk},
+    context = {
+        "form": form,
+        "patients": list(search_patients(request.desk.clinic, text)),
+        "q": text,
+        "kept": form.kept(),
+    }
+    return _respond(request, form, "patient-results", context)
+
+
+@desk_view
+@require_GET
+def patient_finder(request: HttpRequest) -> HttpResponse:
+    """The search box again (choosing another patient)."""
+    form = _form(request, request.GET)
+    return _respond(request, form, "patient-finder", {"form": form, "patient": None})
+
+
+@desk_view
+@require_GET
+def patient_choose(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = get_object_or_404(Patient, pk=pk, clinic=request.desk.clinic)
+    form = _form(request, request.GET)
+    if not wants_region(request):
+        return redirect(f"{reverse('desk:book')}?{form.kept()}&patient={patient.pk}")
+    return render_page(
+        request, TEMPLATE, {"desk": request.desk, "patient": patient}, region="patient"
     )
 
 
 @desk_view
+@require_http_methods(["GET", "POST"])
 def patient_create(request: HttpRequest) -> HttpResponse:
+    """Register a patient (or an animal and its owner) and choose them."""
     clinic = request.desk.clinic
-    form = PatientForm(request.POST or None, clinic=clinic)
-    if request.method == "POST" and form.is_valid():
-        patient = form.save()
-        return render(request, "desk/book.html#patient", {"patient": patient, "desk": request.desk})
-    return render(request, "desk/book.html#patient-form", {"form": form, "desk": request.desk})
+    patient_form = PatientForm(request.POST or None, clinic=clinic)
+    if request.method == "POST" and patient_form.is_valid():
+        try:
+            patient = patient_form.save()
+        except ValidationError:
+            pass  # the form now says what to fix
+        else:
+            if not wants_region(request):
+                return redirect(
+                    f"{reverse('desk:book')}?location={request.desk.location.pk}"
+                    f"&patient={patient.pk}"
+                )
+            context = {"desk": request.desk, "patient": patient}
+            return render_page(request, TEMPLATE, context, region="patient")
+    form = _form(request, request.GET)
+    return _respond(request, form, "patient-form", {"patient_form": patient_form, "patient": None})
 
 
 @require_POST
@@ -325,7 +344,12 @@ def switch_clinic(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("", book, name="book"),
+    path("booked/<int:pk>/", booked, name="booked"),
+    path("slots/", slots, name="slots"),
+    path("slots/options/", slot_options, name="slot-options"),
     path("clinic/", switch_clinic, name="switch-clinic"),
+    path("patients/", patient_finder, name="patient-finder"),
     path("patients/search/", patient_search, name="patient-search"),
     path("patients/new/", patient_create, name="patient-create"),
+    path("patients/<int:pk>/", patient_choose, name="patient-choose"),
 ]

@@ -134,3 +134,13 @@ def test_admin_change_page_edits_only_notes(superuser_client, paris):
     assert response.status_code == 302
     moved = Appointment.objects.get()
     assert (moved.comment, moved.urgent, moved.start) == ("Bring X-rays", True, appointment.start)
+
+
+@pytest.mark.parametrize("field", ["practitioner", "patient", "appointment_type", "room"])
+def test_admin_names_an_unknown_record_as_the_desk_and_the_api_do(superuser_client, paris, field):
+    response = superuser_client.post(ADD, {**paris, field: 999999, "date": next_weekday(1),
+                                           "time": "09:00"})  # fmt: skip
+
+    message = f"No such {field.replace('_', ' ')}."
+    assert response.context["adminform"].form.errors[field] == [message]
+    assert not Appointment.objects.exists()

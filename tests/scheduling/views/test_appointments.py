@@ -719,3 +719,16 @@ def test_sync_and_picker_query_counts_are_bounded(desk, world, booked, monday):
 
     assert count_queries(desk, picker, headers=only_picker) == alone <= 20
     assert count_queries(desk, url("appointment-sync", booked), headers=HTMX) <= 6
+
+
+def test_a_started_appointment_cannot_be_rescheduled_with_the_services_message(desk, world):
+    appointment = started_today(world)
+
+    for response in (
+        desk.get(url("appointment-reschedule", appointment), headers=HTMX),
+        desk.post(url("appointment-reschedule", appointment), {"start": "2030-01-07T12:00Z"}),
+    ):
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert "This appointment has already started; it can no longer be moved." in page
+        assert 'id="reschedule"' not in page

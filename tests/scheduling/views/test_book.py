@@ -6,6 +6,8 @@ from tests.factories import ClinicFactory, ClinicMembershipFactory, PatientFacto
 from tests.worlds import MONDAY
 
 BOOK = reverse("desk:book")
+SLOTS = reverse("desk:slots")
+OPTIONS = reverse("desk:slot-options")
 HTMX = {"HX-Request": "true"}
 
 
@@ -58,7 +60,7 @@ def test_the_page_offers_the_practitioners_and_types_of_the_location(desk, world
 def test_the_slot_grid_is_grouped_and_lists_free_times(desk, world):
     world.book("10:00")
 
-    response = desk.get(BOOK, {**choose(world), "part": "slots"}, headers=HTMX)
+    response = desk.get(SLOTS, choose(world), headers=HTMX)
 
     page = response.content.decode()
     assert response.status_code == 200
@@ -68,22 +70,11 @@ def test_the_slot_grid_is_grouped_and_lists_free_times(desk, world):
     assert "10:15" not in page
 
 
-@pytest.mark.parametrize("booked", [1, 5])
-def test_the_slot_grid_costs_the_same_queries_however_full_the_day(
-    desk, world, booked, django_assert_max_num_queries
-):
-    for hhmm in ["09:00", "09:30", "10:00", "10:30", "11:00"][:booked]:
-        world.book(hhmm)
-
-    with django_assert_max_num_queries(12):
-        desk.get(BOOK, {**choose(world), "part": "slots"}, headers=HTMX)
-
-
 def test_choosing_a_slot_offers_its_free_rooms_first_one_preselected(desk, world):
     world.book("09:00", room=world.rooms[0])
     other = {"start": world.at("09:00").isoformat(), "slot_practitioner": world.practitioner.pk}
 
-    response = desk.get(BOOK, {**choose(world), **other, "part": "options"}, headers=HTMX)
+    response = desk.get(OPTIONS, {**choose(world), **other}, headers=HTMX)
 
     assert response.status_code == 200
     assert "already" not in response.content.decode()
@@ -92,7 +83,7 @@ def test_choosing_a_slot_offers_its_free_rooms_first_one_preselected(desk, world
 def test_choosing_a_slot_lists_rooms_and_modality(desk, world):
     chosen = {"start": world.at("09:30").isoformat(), "slot_practitioner": world.practitioner.pk}
 
-    response = desk.get(BOOK, {**choose(world), **chosen, "part": "options"}, headers=HTMX)
+    response = desk.get(OPTIONS, {**choose(world), **chosen}, headers=HTMX)
 
     page = response.content.decode()
     assert "Chair 1" in page
@@ -100,7 +91,7 @@ def test_choosing_a_slot_lists_rooms_and_modality(desk, world):
     assert "Sobrecupo" not in page
     assert 'value="in_person" checked' in page
     with_overflow = desk.get(
-        BOOK, {**choose(world), **chosen, "include_overflow": "1", "part": "options"},
+        OPTIONS, {**choose(world), **chosen, "include_overflow": "1"},
         headers=HTMX,
     )  # fmt: skip
     assert "Sobrecupo" in with_overflow.content.decode()
@@ -227,7 +218,7 @@ def test_another_clinics_patient_cannot_be_booked(desk, world):
 
     response = desk.post(BOOK, data, headers=HTMX)
 
-    assert "Choose a patient" in response.content.decode()
+    assert "<p>No such patient.</p>" in response.content.decode()  # as the API says it
     assert not Appointment.objects.exists()
 
 
@@ -253,9 +244,259 @@ def test_a_time_taken_since_the_grid_was_drawn_offers_alternatives(desk, world):
     world.book("09:00", patient=world.patients[2])
     gone = {"start": world.at("09:00").isoformat(), "slot_practitioner": world.practitioner.pk}
 
-    response = desk.get(BOOK, {**choose(world), **gone, "part": "options"}, headers=HTMX)
+    response = desk.get(OPTIONS, {**choose(world), **gone}, headers=HTMX)
 
     page = response.content.decode()
     assert "has just been taken at another desk" in page
     assert "Book Mon 4 Jan 09:30" in page
     assert ">Book</button>" not in page
+
+
+# -- regions, links and query counts -----------------------------------------------------
+
+
+def test_the_page_loads_htmx_from_django_htmx_with_csrf_and_no_inline_script(desk, world):
+    page = desk.get(BOOK).content.decode()
+
+    assert '<script src="/static/django_htmx/htmx-2.min.js" defer></script>' in page
+    assert "vendor/htmx" not in page
+    assert "<script>" not in page  # every script has a src (a CSP comes later)
+    assert '<body hx-headers=\'{"X-CSRFToken": "' in page
+
+
+def test_every_region_request_names_its_own_url_with_a_real_one_behind(desk, world):
+    page = desk.get(BOOK, choose(world)).content.decode()
+
+    assert "part=" not in page
+    assert f'hx-get="{SLOTS}"' in page
+    assert f'hx-get="{OPTIONS}"' in page
+    start = world.at("09:30").isoformat().replace("+", "%2B")
+    assert f'href="{BOOK}?location={world.location.pk}&amp;who=p%3A{world.practitioner.pk}' in page
+    assert (
+        f"start={start.replace(':', '%3A')}&amp;slot_practitioner={world.practitioner.pk}" in page
+    )
+
+
+def test_a_slot_link_without_javascript_shows_the_chosen_slot(desk, world):
+    chosen = {"start": world.at("09:30").isoformat(), "slot_practitioner": world.practitioner.pk}
+
+    page = desk.get(BOOK, {**choose(world), **chosen}).content.decode()
+
+    assert "<html" in page
+    assert "Monday 4 January, 09:30–10:00</strong> with Dra. Camila Rojas" in page
+    assert 'aria-pressed="true"' in page
+
+
+def test_a_region_url_without_htmx_or_on_history_restore_is_the_whole_page(desk, world):
+    restore = {**HTMX, "HX-History-Restore-Request": "true"}
+
+    plain = desk.get(SLOTS, choose(world))
+    restored = desk.get(SLOTS, choose(world), headers=restore)
+
+    for response in (plain, restored):
+        assert "<html" in response.content.decode()
+        assert "09:30" in response.content.decode()
+        assert "HX-Request" in response["Vary"]
+
+
+def test_the_booking_page_costs_a_fixed_number_of_queries(desk, world, django_assert_num_queries):
+    world.book("10:00")
+    desk.get(BOOK)  # the session
+
+    with django_assert_num_queries(7):
+        desk.get(BOOK)
+    with django_assert_num_queries(11):
+        desk.get(BOOK, choose(world))
+
+
+@pytest.mark.parametrize("booked", [1, 5])
+def test_the_slot_region_costs_the_same_queries_however_full_the_day(
+    desk, world, booked, django_assert_num_queries
+):
+    for hhmm in ["09:00", "09:30", "10:00", "10:30", "11:00"][:booked]:
+        world.book(hhmm)
+    desk.get(BOOK)  # the session
+
+    with django_assert_num_queries(11):
+        desk.get(SLOTS, choose(world), headers=HTMX)
+
+
+# -- the forms' error cases --------------------------------------------------------------
+
+DST_GAP = (
+    "2027-09-05 00:30 does not exist in America/Santiago: the clocks jump forward for "
+    "daylight saving time. Choose a time outside the skipped hour."
+)
+
+
+def foreign(kind: str):
+    from tests.factories import AppointmentTypeFactory, PractitionerFactory, RoomFactory
+
+    return {
+        "practitioner": PractitionerFactory,
+        "type": AppointmentTypeFactory,
+        "room": RoomFactory,
+        "patient": PatientFactory,
+    }[kind]().pk
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("slot_practitioner", 999999, "No such practitioner."),
+        ("slot_practitioner", "foreign practitioner", "No such practitioner."),
+        ("slot_practitioner", "x", "No such practitioner."),
+        ("appointment_type", 999999, "No such appointment type."),
+        ("appointment_type", "foreign type", "No such appointment type."),
+        ("room", 999999, "No such room."),
+        ("room", "foreign room", "No such room."),
+        ("patient", 999999, "No such patient."),
+        ("patient", "foreign patient", "No such patient."),
+        ("patient", "1; drop", "No such patient."),
+        ("start", "tomorrow", "Choose a time in the list of free slots."),
+        ("start", "0001-01-01T00:30:00+00:00", "Choose a time in the list of free slots."),
+        ("start", "9999-12-31T23:59Z", "Choose a time in the list of free slots."),
+        ("start", "2027-09-05T00:30", DST_GAP),
+        ("date", "9999-12-31", "Choose a date between the years 1900 and 2999."),
+        ("date", "2027-02-31", "Enter the date as YYYY-MM-DD, e.g. 2027-01-04."),
+        ("modality", "hologram", "Choose in person or video."),
+    ],
+)
+def test_a_booking_with_a_bad_choice_says_what_to_fix(desk, world, field, value, message):
+    if str(value).startswith("foreign "):
+        value = foreign(value.split()[1])
+    data = {**ready(world, world.patients[0].pk), field: value}
+
+    response = desk.post(BOOK, data, headers=HTMX)
+
+    assert response.status_code == 200
+    assert f"<p>{message}</p>" in response.content.decode()
+    assert response.headers["HX-Retarget"] == "#options"
+    assert not Appointment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("who", "message"),
+    [
+        ("p:999999", "No such practitioner."),
+        ("foreign practitioner", "No such practitioner."),
+        ("s:999999", "No such specialty."),
+        ("dentist", "Choose a practitioner or a specialty."),
+    ],
+)
+def test_the_slot_region_says_what_is_wrong_with_who(desk, world, who, message):
+    if who.startswith("foreign "):
+        who = f"p:{foreign('practitioner')}"
+
+    response = desk.get(SLOTS, {**choose(world), "who": who}, headers=HTMX)
+
+    assert response.status_code == 200
+    assert f"<p>{message}</p>" in response.content.decode()
+    assert "to see the free times" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("date", "message"),
+    [
+        ("0001-01-01", "Choose a date between the years 1900 and 2999."),
+        ("04/01/2027", "Enter the date as YYYY-MM-DD, e.g. 2027-01-04."),
+    ],
+)
+def test_the_slot_region_says_what_is_wrong_with_the_date(desk, world, date, message):
+    response = desk.get(SLOTS, {**choose(world), "date": date}, headers=HTMX)
+
+    assert f"<p>{message}</p>" in response.content.decode()
+
+
+def test_a_local_start_is_booked_in_the_locations_zone(desk, world):
+    data = {**ready(world, world.patients[0].pk), "start": "2027-01-04T09:30"}
+
+    desk.post(BOOK, data, headers=HTMX)
+
+    assert Appointment.objects.get().start == world.at("09:30")
+
+
+def test_a_rule_of_the_booking_service_is_shown_with_its_message(desk, world):
+    data = {**ready(world, world.patients[0].pk), "start": world.at("14:00").isoformat()}
+
+    response = desk.post(BOOK, data, headers=HTMX)
+
+    assert "Dra. Camila Rojas does not work at Providencia" in response.content.decode()
+    assert not Appointment.objects.exists()
+
+
+# -- patients ------------------------------------------------------------------------------
+
+
+def test_search_results_are_links_to_the_page_with_the_patient_chosen(desk, world):
+    patient = world.patients[0]
+
+    response = desk.get(
+        reverse("desk:patient-search"), {"q": patient.family_name, **choose(world)}, headers=HTMX
+    )
+
+    page = response.content.decode()
+    kept = (
+        f"location={world.location.pk}&amp;who=p%3A{world.practitioner.pk}"
+        f"&amp;appointment_type={world.appointment_type.pk}&amp;date=2027-01-04"
+    )
+    assert f'href="{BOOK}?{kept}&amp;patient={patient.pk}"' in page
+    assert f'hx-get="{reverse("desk:patient-choose", args=[patient.pk])}' in page
+    assert 'role="option"' in page
+    chosen = desk.get(f"{BOOK}?{kept.replace('&amp;', '&')}&patient={patient.pk}")
+    assert f'name="patient" value="{patient.pk}"' in chosen.content.decode()
+    assert "09:30" in chosen.content.decode()  # the other choices were kept
+
+
+def test_choosing_a_patient_renders_the_patient_region(desk, world):
+    patient = world.patients[0]
+    url = reverse("desk:patient-choose", args=[patient.pk])
+
+    region = desk.get(url, headers=HTMX)
+    without_js = desk.get(url, choose(world))
+
+    assert (
+        region.content.decode()
+        .lstrip()
+        .startswith(f'<input type="hidden" name="patient" value="{patient.pk}" form="booking">')
+    )
+    assert without_js.status_code == 302
+    assert without_js.url.endswith(f"&patient={patient.pk}")
+    assert desk.get(reverse("desk:patient-choose", args=[PatientFactory().pk])).status_code == 404
+
+
+def test_choose_another_patient_brings_the_search_back(desk, world):
+    response = desk.get(reverse("desk:patient-finder"), headers=HTMX)
+
+    page = response.content.decode()
+    assert "<html" not in page
+    assert "Find by name, phone or national ID" in page
+
+
+def test_a_duplicate_national_id_gets_the_apis_message(desk, world):
+    PatientFactory(clinic=world.clinic, national_id_type="rut", national_id="12.345.678-5")
+    fields = {"given_name": "Ana", "family_name": "Vera", "sex": "female",
+              "national_id_type": "rut", "national_id": "12.345.678-5"}  # fmt: skip
+
+    response = desk.post(reverse("desk:patient-create"), fields, headers=HTMX)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert (
+        '<p class="error" role="alert">Another patient of this clinic has this national ID.</p>'
+        in page
+    )
+    assert Patient.objects.filter(national_id="12.345.678-5").count() == 1
+
+
+def test_registering_without_javascript_returns_to_the_page_with_the_patient(desk, world):
+    url = reverse("desk:patient-create")
+
+    form = desk.get(url)
+    response = desk.post(url, {"given_name": "Ana", "family_name": "Vera", "sex": "female"})
+
+    assert "<html" in form.content.decode()
+    assert "Save patient" in form.content.decode()
+    patient = Patient.objects.get(given_name="Ana")
+    assert response.status_code == 302
+    assert f'name="patient" value="{patient.pk}"' in desk.get(response.url).content.decode()

@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL := $(or $(TEST_DATABASE_URL),postgres://postgres@127.0.0.1:5432/booking_desk)
 BENCH_SQLITE := /tmp/booking-desk-bench.sqlite3
+# pytest-xdist workers for the suite (`make test TEST_WORKERS=0` runs it in one process).
+TEST_WORKERS ?= auto
 BENCH_PG_URL := $(or $(BENCH_DATABASE_URL),postgres://postgres@127.0.0.1:5432/booking_desk_bench)
 
 .PHONY: run test lint format install migrate seed bench
@@ -43,10 +45,10 @@ format: install
 
 test: lint
 	@echo "== test suite on SQLite =="
-	env -u DATABASE_URL DEBUG=true $(BIN)/pytest
+	env -u DATABASE_URL DEBUG=true $(BIN)/pytest -n $(TEST_WORKERS)
 	@if $(BIN)/python tests/postgres_available.py "$(PG_URL)"; then \
 		echo "== test suite on PostgreSQL ($(PG_URL)) =="; \
-		DEBUG=true DATABASE_URL="$(PG_URL)" $(BIN)/pytest -m "not dbless"; \
+		DEBUG=true DATABASE_URL="$(PG_URL)" $(BIN)/pytest -n $(TEST_WORKERS) -m "not dbless"; \
 	elif [ "$${CI:-}" = "true" ]; then \
 		echo "CI=true: PostgreSQL at $(PG_URL) must answer; it does not." >&2; exit 1; \
 	else \

@@ -11,9 +11,11 @@ from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
 
 from scheduling import access, booking
+from scheduling.api.authentication import revoke_tokens
 from scheduling.errors import BookingError
 from scheduling.forms import BookingForm
 from scheduling.models import (
+    ApiToken,
     Appointment,
     AppointmentEvent,
     AppointmentStatus,
@@ -23,6 +25,7 @@ from scheduling.models import (
     Location,
     Patient,
     Practitioner,
+    Role,
     Room,
     Specialty,
     TimeOff,
@@ -451,6 +454,64 @@ class ClinicMembershipAdmin(ScopedAdmin):
 class MembershipOfUserInline(admin.TabularInline):
     model = ClinicMembership
     extra = 0
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Mobile apps' API tokens: seen and revoked here, never created or edited (a key is
+    shown once, by `POST /api/v1/auth/token/`; only its digest is stored, never shown).
+
+    Superusers see every token; a clinic's administrators see the tokens of that clinic's
+    members (users, and so their tokens, are what the admin role manages)."""
+
+    list_display = ["user", "key_prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    fields = ["user", "key_prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    @admin.display(description="key prefix", ordering="prefix")
+    def key_prefix(self, obj: ApiToken) -> str:
+        return f"{obj.prefix}…"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        tokens = super().get_queryset(request)
+        if request.user.is_superuser:
+            return tokens
+        members = ClinicMembership.objects.filter(
+            clinic_id__in=access.clinic_ids(request.user, roles=(Role.ADMIN,))
+        )
+        return tokens.filter(user_id__in=members.values("user_id"))
+
+    def _administers(self, request: HttpRequest) -> bool:
+        user = request.user
+        return user.is_superuser or access.clinic_ids(user, roles=(Role.ADMIN,)).exists()
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) and self._administers(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) and self._administers(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: the record tells when the token was stopped
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        codename = f"{opts.app_label}.change_{opts.model_name}"
+        return request.user.has_perm(codename) and self._administers(request)
+
+    @admin.action(description="Revoke", permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        revoked = revoke_tokens(queryset)
+        self.message_user(request, f"{revoked} token(s) revoked.")
 
 
 User = get_user_model()

@@ -52,10 +52,24 @@ def world(db) -> World:
 DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_setup"}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# Whole modules whose tests take seconds each (run them alone with `pytest -m slow`).
+SLOW_MODULES = {
+    "tests/scheduling/test_properties.py",
+    "tests/scheduling/test_concurrency.py",
+    "tests/scheduling/api/test_schemathesis.py",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark tests that never touch the database: the PostgreSQL pass of `make test` skips
-    them, since they already ran once."""
+    them, since they already ran once. Mark browser tests (tests/browser) and slow ones."""
+    root = config.rootpath
     for item in items:
+        where = item.path.relative_to(root).as_posix()
+        if where.startswith("tests/browser/"):
+            item.add_marker(pytest.mark.browser)
+        if where in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
         uses_database = item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(
             getattr(item, "fixturenames", ())
         )

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from scheduling.models import (
+    ApiToken,
     Appointment,
     AppointmentEvent,
     AppointmentStatus,
@@ -36,6 +37,7 @@ from scheduling.models import (
     Weekday,
     WorkingHours,
 )
+from scheduling.models.api import hash_token
 from vendors.models import (
     Delivery,
     DeliveryAttempt,
@@ -309,10 +311,23 @@ class DeliveryAttemptFactory(factory.django.DjangoModelFactory):
     outcome = "synced"
 
 
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ApiToken
+
+    user = factory.SubFactory(UserFactory)
+    digest = factory.Sequence(lambda n: hash_token(f"bd_key{n}"))
+    prefix = factory.Sequence(lambda n: f"bd_key{n}"[:10])
+    expires_at = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=30))
+
+
 def make_in_clinic(model: type[Model], clinic: Clinic, **kwargs: Any) -> Model:
     """One record of `model` that belongs to `clinic` (for scoping tests)."""
     makers: dict[type[Model], Callable[..., Model]] = {
         Clinic: lambda: clinic,
+        ApiToken: lambda: ApiTokenFactory(
+            user=ClinicMembershipFactory(clinic=clinic).user, **kwargs
+        ),
         ClinicMembership: lambda: ClinicMembershipFactory(clinic=clinic, **kwargs),
         Location: lambda: LocationFactory(clinic=clinic, **kwargs),
         Specialty: lambda: SpecialtyFactory(clinic=clinic, **kwargs),

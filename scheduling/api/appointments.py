@@ -4,7 +4,12 @@ Each view parses its input with an input serializer, makes one call to the booki
 (`scheduling.booking`, where every rule lives) and answers with `AppointmentSerializer`.
 The service's errors are raised as they are and rendered by `scheduling.api.errors`:
 a broken rule → 400 with field messages, a taken slot → 409 with `alternatives`, a status
-that does not allow the change → 409. Records of other clinics answer 404.
+that does not allow the change → 409.
+
+IDs: an appointment ID in the path that is not one of the user's clinics' answers 404. An ID
+in the body or the query (a location, practitioner, patient, room...) that names no record
+the user can see — unknown, another clinic's — is invalid input: 400 with the field's
+message, e.g. `{"practitioner": ["No such practitioner."]}`.
 
 Times:
 - `start` in a request is ISO 8601 with a UTC offset, and the offset must be the
@@ -12,8 +17,8 @@ Times:
   `2027-01-04T12:00:00Z` for 09:00 in Santiago. A time without an offset, a wall-clock
   time that the location skips for daylight saving, or another zone's offset is refused
   with a message, so a phone in another time zone never books the wrong hour silently.
-- `start` and `end` in answers carry the location's offset; `created_at` and
-  `updated_at` are UTC.
+- Every time in an answer carries the location's offset at that moment: `start`, `end`,
+  `created_at`, `updated_at`, and the `alternatives` of a 409.
 - The list's `date_from` / `date_to` are local dates of each appointment's location
   (YYYY-MM-DD, both included).
 """
@@ -22,14 +27,16 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
-from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db.models import Q, QuerySet
 from django.urls import path
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
@@ -37,17 +44,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scheduling import access, booking
+from scheduling import booking
 from scheduling.api import idempotency
-from scheduling.api.errors import RETRY_AFTER, ErrorSerializer, error_responses
+from scheduling.api.errors import PAGE_NOT_FOUND, RETRY_AFTER, ErrorSerializer, error_responses
 from scheduling.api.fields import (
     MAX_ID,
+    LocalDateTimeField,
+    QueryRecordField,
+    RecordField,
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
 )
+from scheduling.api.serializers import StrictInput, parse, parse_query
 from scheduling.errors import RuleViolation
-from scheduling.localtime import resolve_local, to_utc
+from scheduling.localtime import DAY_OUT_OF_RANGE, day_in_range, resolve_local
 from scheduling.models import (
     MAX_DURATION_MINUTES,
     Appointment,
@@ -59,59 +70,15 @@ from scheduling.models import (
     Practitioner,
     Room,
 )
+from scheduling.selectors import appointment_list, visible_appointments
 from vendors.models import Vendor
 from vendors.selectors import STATE_CHOICES, sync_of
 
 MAX_TEXT = booking.MAX_COMMENT
-EARLIEST_DAY, LATEST_DAY = datetime.date(1900, 1, 1), datetime.date(2999, 12, 31)
-ORDERINGS = {"start": ("start", "pk"), "-start": ("-start", "-pk")}
 TAG = "appointments"
 
 
 # -- input fields --------------------------------------------------------------------------
-
-
-class StrictSerializer(serializers.Serializer):
-    """An input serializer that refuses fields it does not know (a typo is not ignored)."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        unknown: dict[str, list[str]] = {}
-        if isinstance(data, Mapping):
-            unknown = {
-                str(name): ["Unknown field; remove it."] for name in data if name not in self.fields
-            }
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as error:
-            if unknown and isinstance(error.detail, Mapping):
-                raise serializers.ValidationError({**unknown, **error.detail}) from None
-            raise
-        if unknown:
-            raise serializers.ValidationError(unknown)
-        return value
-
-
-class ScopedRecordField(serializers.PrimaryKeyRelatedField):
-    """The ID of a record of the user's clinics. Another clinic's ID, like an unknown one,
-    answers 404 naming the field (as everywhere in the API)."""
-
-    default_error_messages = {"incorrect_type": "Give the {model}'s ID as a whole number."}
-
-    def __init__(self, model: type, **kwargs: Any) -> None:
-        kwargs.setdefault("queryset", model._default_manager.all())
-        super().__init__(**kwargs)
-        self.model_name = str(model._meta.verbose_name)
-
-    def get_queryset(self) -> QuerySet:
-        return access.scope(super().get_queryset(), self.context["request"].user)
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("incorrect_type", model=self.model_name)
-        record = self.get_queryset().filter(pk=data).first() if 0 < data <= MAX_ID else None
-        if record is None:
-            raise NotFound({self.field_name: [f"No such {self.model_name}."]})
-        return record
 
 
 @extend_schema_field(
@@ -130,7 +97,7 @@ class OffsetDateTimeField(serializers.Field):
         "impossible": "{value} is not a real date and time; check the day and the hour.",
         "naive": "Give the offset too: {value} has no UTC offset, e.g. {value}-03:00 "
         "for a location at UTC-03:00, or a UTC time ending in Z.",
-        "range": "Give a date between 1900 and 2999.",
+        "range": DAY_OUT_OF_RANGE,
     }
 
     def to_internal_value(self, data: Any) -> datetime.datetime:
@@ -144,7 +111,7 @@ class OffsetDateTimeField(serializers.Field):
             self.fail("invalid")
         if parsed.tzinfo is None:
             self.fail("naive", value=data)
-        if not EARLIEST_DAY <= parsed.date() <= LATEST_DAY:
+        if not day_in_range(parsed.date()):
             self.fail("range")
         return parsed
 
@@ -216,7 +183,8 @@ class SyncSerializer(serializers.Serializer):
 
 
 class AppointmentSerializer(serializers.Serializer):
-    """An appointment as DESIGN §6 reads it. Related records are IDs."""
+    """An appointment as DESIGN §6 reads it. Related records are IDs; times carry the
+    location's UTC offset at that moment."""
 
     id = serializers.IntegerField(read_only=True)
     location = serializers.IntegerField(source="location_id")
@@ -224,24 +192,19 @@ class AppointmentSerializer(serializers.Serializer):
     room = serializers.IntegerField(source="room_id", allow_null=True)
     patient = serializers.IntegerField(source="patient_id")
     appointment_type = serializers.IntegerField(source="appointment_type_id", allow_null=True)
-    start = serializers.SerializerMethodField(help_text="With the location's UTC offset.")
-    end = serializers.SerializerMethodField(help_text="With the location's UTC offset.")
+    start = LocalDateTimeField(help_text="ISO 8601 with the location's UTC offset.")
+    end = LocalDateTimeField(help_text="ISO 8601 with the location's UTC offset.")
     duration_minutes = serializers.IntegerField()
     modality = serializers.ChoiceField(choices=Modality.choices)
     status = serializers.ChoiceField(choices=AppointmentStatus.choices)
     comment = serializers.CharField(allow_blank=True)
     urgent = serializers.BooleanField()
     sync = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    created_at = LocalDateTimeField(help_text="ISO 8601 with the location's UTC offset.")
+    updated_at = LocalDateTimeField(help_text="ISO 8601 with the location's UTC offset.")
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
-    def get_start(self, appointment: Appointment) -> str:
-        return appointment.start.astimezone(appointment.location.zone).isoformat()
-
-    @extend_schema_field(OpenApiTypes.DATETIME)
-    def get_end(self, appointment: Appointment) -> str:
-        return appointment.end.astimezone(appointment.location.zone).isoformat()
+    def zone_of(self, appointment: Appointment) -> zoneinfo.ZoneInfo:
+        return appointment.location.zone
 
     @extend_schema_field(SyncSerializer)
     def get_sync(self, appointment: Appointment) -> dict[str, Any]:
@@ -258,9 +221,9 @@ def present(appointment: Appointment) -> dict[str, Any]:
 class AppointmentFilterSerializer(serializers.Serializer):
     """Query parameters of the list (unknown ones, such as `page`, are left alone)."""
 
-    location = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
-    practitioner = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
-    patient = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    location = QueryRecordField(Location, required=False)
+    practitioner = QueryRecordField(Practitioner, required=False)
+    patient = QueryRecordField(Patient, required=False)
     status = StatusListField(
         required=False,
         max_length=200,
@@ -297,16 +260,16 @@ class AppointmentFilterSerializer(serializers.Serializer):
         return data
 
 
-class BookingSerializer(StrictSerializer):
+class BookingSerializer(StrictInput, serializers.Serializer):
     """A new booking. Unknown fields are refused."""
 
-    location = ScopedRecordField(Location)
-    practitioner = ScopedRecordField(Practitioner)
-    patient = ScopedRecordField(Patient)
+    location = RecordField(Location)
+    practitioner = RecordField(Practitioner)
+    patient = RecordField(Patient)
     start = OffsetDateTimeField(
         help_text="ISO 8601 with the location's UTC offset (or Z), e.g. 2027-01-04T09:00:00-03:00."
     )
-    appointment_type = ScopedRecordField(
+    appointment_type = RecordField(
         AppointmentType,
         required=False,
         allow_null=True,
@@ -319,7 +282,7 @@ class BookingSerializer(StrictSerializer):
         max_value=MAX_DURATION_MINUTES,
         help_text="Instead of (or to override) the appointment type's default duration.",
     )
-    room = ScopedRecordField(
+    room = RecordField(
         Room, required=False, allow_null=True, help_text="Default: the first free room."
     )
     modality = serializers.ChoiceField(
@@ -332,8 +295,8 @@ class BookingSerializer(StrictSerializer):
         required=False, allow_blank=True, max_length=MAX_TEXT, trim_whitespace=False
     )
     urgent = StrictBooleanField(required=False)
-    assistant = ScopedRecordField(Practitioner, required=False, allow_null=True)
-    follow_up_of = ScopedRecordField(Appointment, required=False, allow_null=True)
+    assistant = RecordField(Practitioner, required=False, allow_null=True)
+    follow_up_of = RecordField(Appointment, required=False, allow_null=True)
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         problem = offset_problem(data["start"], data["location"])
@@ -342,7 +305,7 @@ class BookingSerializer(StrictSerializer):
         return data
 
 
-class CancelSerializer(StrictSerializer):
+class CancelSerializer(StrictInput, serializers.Serializer):
     """A cancellation, with its reason."""
 
     reason = StrictCharField(
@@ -350,16 +313,16 @@ class CancelSerializer(StrictSerializer):
     )
 
 
-class RescheduleSerializer(StrictSerializer):
+class RescheduleSerializer(StrictInput, serializers.Serializer):
     """A move to another time (and, if given, another practitioner, room or modality)."""
 
     start = OffsetDateTimeField(
         help_text="The new start, ISO 8601 with the location's UTC offset (or Z)."
     )
-    practitioner = ScopedRecordField(
+    practitioner = RecordField(
         Practitioner, required=False, allow_null=True, help_text="Default: the same."
     )
-    room = ScopedRecordField(
+    room = RecordField(
         Room, required=False, allow_null=True, help_text="Default: the same if free."
     )
     modality = serializers.ChoiceField(
@@ -383,91 +346,42 @@ class RescheduleSerializer(StrictSerializer):
 # -- reads ---------------------------------------------------------------------------------
 
 
-def appointments_for(user: Any) -> QuerySet:
-    return access.scope(Appointment.objects.select_related("location"), user)
-
-
-def visible(model: type, user: Any, pk: int | None, *, field: str) -> Any:
-    """The record of the user's clinics with this ID (None if no ID), else 404 naming the
-    field."""
-    if pk is None:
-        return None
-    record = access.scope(model._default_manager.all(), user).filter(pk=pk).first()
-    if record is None:
-        raise NotFound({field: [f"No such {model._meta.verbose_name}."]})
-    return record
-
-
-def matching(
-    user: Any,
-    *,
-    location: Location | None = None,
-    practitioner: Practitioner | None = None,
-    patient: Patient | None = None,
-    status: list[str] | None = None,
-    date_from: datetime.date | None = None,
-    date_to: datetime.date | None = None,
-    ordering: str = "start",
-) -> QuerySet:
-    """The user's appointments that match the list's filters, in a stable order."""
-    queryset = appointments_for(user)
-    for field, record in (
-        ("location", location),
-        ("practitioner", practitioner),
-        ("patient", patient),
-    ):
-        if record is not None:
-            queryset = queryset.filter(**{field: record})
-    if status:
-        queryset = queryset.filter(status__in=status)
-    if date_from is not None or date_to is not None:
-        if location is not None:
-            zones = [location.time_zone]
-        else:
-            zones = (
-                access.scope(Location.objects.all(), user)
-                .order_by()
-                .values_list("time_zone", flat=True)
-                .distinct()
-            )
-        queryset = queryset.filter(_starting_on(zones, date_from, date_to))
-    return queryset.order_by(*ORDERINGS[ordering])
-
-
-def _starting_on(
-    zones: Iterable[str], date_from: datetime.date | None, date_to: datetime.date | None
-) -> Q:
-    """Starts on the local dates date_from..date_to of each location's own zone. Dates
-    beyond 1900–2999 bound nothing (and keep the arithmetic away from year 1 and 9999)."""
-    condition = Q(pk__in=[])
-    for name in zones:
-        zone = zoneinfo.ZoneInfo(name)
-        within = Q(location__time_zone=name)
-        if date_from is not None and date_from > EARLIEST_DAY:
-            within &= Q(start__gte=to_utc(date_from, datetime.time(0), zone))
-        if date_to is not None and date_to < LATEST_DAY:
-            next_day = date_to + datetime.timedelta(days=1)
-            within &= Q(start__lt=to_utc(next_day, datetime.time(0), zone))
-        condition |= within
-    return condition
-
-
 def appointment_or_404(request: Request, pk: int) -> Appointment:
-    appointment = appointments_for(request.user).filter(pk=pk).first() if pk <= MAX_ID else None
-    if appointment is None:
+    """The appointment named in the path: 404 if it is not one of the user's clinics'."""
+    found = visible_appointments(request.user).filter(pk=pk).first() if pk <= MAX_ID else None
+    if found is None:
         raise NotFound("No such appointment.")
-    return appointment
+    return found
 
 
 # -- views ---------------------------------------------------------------------------------
 
+# The path's `<int:pk>` takes digits only: another ID is no endpoint of the API (404).
+APPOINTMENT_ID = OpenApiParameter(
+    name="id",
+    type={"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    location=OpenApiParameter.PATH,
+    description="The appointment's ID; one not of your clinics answers 404.",
+)
 UNPROCESSABLE = OpenApiResponse(
     response=ErrorSerializer,
     description="The Idempotency-Key was already used with another body (or endpoint).",
 )
 
 
-class AppointmentList(GenericAPIView):
+class AtLocation:
+    """A view that books at one location: a 409's `alternatives` carry its offset.
+
+    The view sets `zone` once it knows the location; the exception handler reads it from
+    its context."""
+
+    zone: zoneinfo.ZoneInfo | None = None
+
+    def get_exception_handler_context(self) -> dict[str, Any]:
+        return {**super().get_exception_handler_context(), "zone": self.zone}
+
+
+class AppointmentList(AtLocation, GenericAPIView):
     """GET: the appointments of the user's clinics; POST: book one."""
 
     serializer_class = AppointmentSerializer
@@ -481,20 +395,13 @@ class AppointmentList(GenericAPIView):
         parameters=[AppointmentFilterSerializer, RETRY_AFTER],
         responses={
             200: AppointmentSerializer(many=True),
-            **error_responses(400, 401, 403, 404, 429),
+            **error_responses(400, 401, 403, 429),
+            404: PAGE_NOT_FOUND,
         },
     )
     def get(self, request: Request) -> Response:
-        filters = AppointmentFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        query = dict(filters.validated_data)
-        for field, model in (
-            ("location", Location),
-            ("practitioner", Practitioner),
-            ("patient", Patient),
-        ):
-            query[field] = visible(model, request.user, query.get(field), field=field)
-        page = self.paginate_queryset(matching(request.user, **query))
+        query = parse_query(AppointmentFilterSerializer, request)
+        page = self.paginate_queryset(appointment_list(user=request.user, **query))
         data = AppointmentSerializer(page, many=True, context={"sync": sync_of(page)}).data
         return self.get_paginated_response(data)
 
@@ -509,7 +416,7 @@ class AppointmentList(GenericAPIView):
         request=BookingSerializer,
         responses={
             201: AppointmentSerializer,
-            **error_responses(400, 401, 403, 404, 409, 429),
+            **error_responses(400, 401, 403, 409, 429),
             422: UNPROCESSABLE,
         },
     )
@@ -517,9 +424,9 @@ class AppointmentList(GenericAPIView):
         return idempotency.respond(request, self, lambda: self.book(request))
 
     def book(self, request: Request) -> Response:
-        booking_input = BookingSerializer(data=request.data, context={"request": request})
-        booking_input.is_valid(raise_exception=True)
-        appointment = booking.book_appointment(by=request.user, **booking_input.validated_data)
+        data = parse(BookingSerializer, request.data, request)
+        self.zone = data["location"].zone
+        appointment = booking.book_appointment(by=request.user, **data)
         return Response(present(appointment), status=status.HTTP_201_CREATED)
 
 
@@ -528,7 +435,7 @@ class AppointmentDetail(APIView):
         operation_id="appointments_retrieve",
         tags=[TAG],
         summary="Read an appointment",
-        parameters=[RETRY_AFTER],
+        parameters=[APPOINTMENT_ID, RETRY_AFTER],
         responses={200: AppointmentSerializer, **error_responses(401, 403, 404, 429)},
     )
     def get(self, request: Request, pk: int) -> Response:
@@ -540,7 +447,7 @@ class AppointmentCancel(APIView):
         operation_id="appointments_cancel",
         tags=[TAG],
         summary="Cancel an appointment",
-        parameters=[RETRY_AFTER],
+        parameters=[APPOINTMENT_ID, RETRY_AFTER],
         description="Cancels with a reason. Only unconfirmed and confirmed appointments can be "
         "cancelled; others answer 409.",
         request=CancelSerializer,
@@ -551,18 +458,17 @@ class AppointmentCancel(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         appointment = appointment_or_404(request, pk)
-        cancel = CancelSerializer(data=request.data, context={"request": request})
-        cancel.is_valid(raise_exception=True)
-        booking.cancel_appointment(appointment, by=request.user, **cancel.validated_data)
+        data = parse(CancelSerializer, request.data, request)
+        booking.cancel_appointment(appointment, by=request.user, **data)
         return Response(present(appointment))
 
 
-class AppointmentReschedule(APIView):
+class AppointmentReschedule(AtLocation, APIView):
     @extend_schema(
         operation_id="appointments_reschedule",
         tags=[TAG],
         summary="Move an appointment",
-        parameters=[RETRY_AFTER],
+        parameters=[APPOINTMENT_ID, RETRY_AFTER],
         description="Moves an unconfirmed or confirmed appointment that has not started; it "
         "becomes unconfirmed again. A taken time answers 409 with `alternatives`.",
         request=RescheduleSerializer,
@@ -573,11 +479,9 @@ class AppointmentReschedule(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         appointment = appointment_or_404(request, pk)
-        move = RescheduleSerializer(
-            data=request.data, context={"request": request, "appointment": appointment}
-        )
-        move.is_valid(raise_exception=True)
-        booking.reschedule_appointment(appointment, by=request.user, **move.validated_data)
+        self.zone = appointment.location.zone
+        data = parse(RescheduleSerializer, request.data, request, appointment=appointment)
+        booking.reschedule_appointment(appointment, by=request.user, **data)
         return Response(present(appointment))
 
 

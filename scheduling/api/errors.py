@@ -1,10 +1,13 @@
 """One shape for every API error, rendered by one handler (REST_FRAMEWORK["EXCEPTION_HANDLER"]).
 
 Every error body is ``{"detail": "<one sentence>", "errors": {"<field>": ["<message>"]}}``;
-a 409 for a taken slot adds ``"alternatives"``. Nested field errors get dotted names
-(``appointment.start``, ``items.0.name``); errors about the whole request sit under ``__all__``.
+a 409 for a taken slot adds ``"alternatives"``, in the zone the view puts in the handler's
+context (``context["zone"]``, the location booked; UTC if none). Nested field errors get
+dotted names (``appointment.start``, ``items.0.name``); errors about the whole request sit
+under ``__all__``.
 """
 
+import datetime
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +25,7 @@ from rest_framework.views import set_rollback
 
 from scheduling.api.slots import SlotSerializer
 from scheduling.errors import NON_FIELD, BookingError, SlotConflict, TransitionNotAllowed
+from scheduling.localtime import UTC
 
 INVALID_INPUT = "The request is invalid: fix the fields listed in errors."
 BROKEN_RULE = "The booking breaks a rule: fix the fields listed in errors."
@@ -62,13 +66,19 @@ RETRY_AFTER = OpenApiParameter(
 )
 
 DESCRIPTIONS = {
-    400: "Invalid input or a broken booking rule: messages per field.",
+    400: "Invalid input or a broken booking rule: messages per field. An ID in the body or "
+    "the query that names no record you can see is invalid input (`No such practitioner.`).",
     401: "Missing, invalid, expired or revoked credentials (`WWW-Authenticate: Token`).",
     403: "Signed in, but not allowed to do this.",
-    404: "No such record among the clinics you belong to.",
+    404: "No such record (the ID in the path) among the clinics you belong to.",
     409: "The time is taken (see `alternatives`) or the status does not allow the change.",
     429: "Too many requests: wait `Retry-After` seconds.",
 }
+
+
+PAGE_NOT_FOUND = OpenApiResponse(
+    response=ErrorSerializer, description="No such page: `page` is past the last one."
+)
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
@@ -119,13 +129,14 @@ def _summary(errors: dict[str, list[str]], fallback: str, *, any_field: bool) ->
     return fallback
 
 
-def _booking_error(exc: BookingError) -> Response:
+def _booking_error(exc: BookingError, zone: datetime.tzinfo | None) -> Response:
     errors = {field: list(texts) for field, texts in exc.messages.items()}
     if isinstance(exc, SlotConflict):
+        alternatives = SlotSerializer(exc.alternatives, many=True, context={"zone": zone or UTC})
         body = {
             "detail": _summary(errors, SLOT_TAKEN, any_field=True),
             "errors": errors,
-            "alternatives": SlotSerializer(exc.alternatives, many=True).data,
+            "alternatives": alternatives.data,
         }
         return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, TransitionNotAllowed):
@@ -139,7 +150,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """Render every error as ``{"detail", "errors"}``; None (a 500) for anything unexpected."""
     if isinstance(exc, BookingError):
         set_rollback()
-        return _booking_error(exc)
+        return _booking_error(exc, context.get("zone"))
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(serializers.as_serializer_error(exc))
     elif isinstance(exc, Http404):

@@ -1,11 +1,30 @@
-"""Input fields for JSON bodies: JSON types are not coerced (5 is not a name, "5" is not an
-ID, "yes" is not true)."""
+"""Fields of the API's serializers.
 
+Input from a JSON body is not coerced (5 is not a name, "5" is not an ID, "yes" is not
+true); input from a query string is text and parsed. An ID, in a body or in a query string,
+that names no record the user can see — unknown, another clinic's, out of range — is
+refused like any other bad value: 400 with the field's message ("No such practitioner.").
+Only an ID in the path answers 404.
+
+Dates people ask about are bounded by `scheduling.localtime` (EARLIEST_DAY..LATEST_DAY).
+Instants in answers carry the UTC offset of their location (`LocalDateTimeField`).
+"""
+
+import datetime
+import zoneinfo
+from collections.abc import Callable
 from typing import Any
 
+from django.db.models import Model, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from scheduling.localtime import DAY_OUT_OF_RANGE, day_in_range
+from scheduling.selectors import visible_records
+
 MAX_ID = 2**63 - 1  # the largest primary key a database column holds
+DATE_FORMATS = ["%Y-%m-%d"]
 
 
 class StrictCharField(serializers.CharField):
@@ -42,3 +61,122 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
+
+
+class DayField(serializers.DateField):
+    """A date (YYYY-MM-DD) between scheduling.localtime's EARLIEST_DAY and LATEST_DAY."""
+
+    default_error_messages = {"range": DAY_OUT_OF_RANGE}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("input_formats", DATE_FORMATS)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value: Any) -> datetime.date:
+        day = super().to_internal_value(value)
+        if not day_in_range(day):
+            self.fail("range")
+        return day
+
+
+# --- References to records -------------------------------------------------------------------
+
+Visible = Callable[[Any], QuerySet]
+
+
+class _Reference:
+    """The lookup shared by body and query references: a record of `visible(user)`."""
+
+    def _setup(self, model: type[Model], visible: Visible | None, message: str | None) -> None:
+        self.model = model
+        self.visible = visible or (lambda user: visible_records(model, user))
+        self.model_name = str(model._meta.verbose_name)
+        if message is not None:
+            self.error_messages["does_not_exist"] = message
+
+    def record(self, pk: int) -> Any:
+        user = self.context["request"].user
+        found = self.visible(user).filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+        if found is None:
+            self.fail("does_not_exist", model=self.model_name)
+        return found
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class RecordField(_Reference, serializers.Field):
+    """In a JSON body: the ID (a JSON whole number) of a record the user can see; the
+    record is the field's value. `visible(user)` is the selector of what may be named
+    (default: every record of the user's clinics, `selectors.visible_records`)."""
+
+    default_error_messages = {
+        "incorrect_type": "Give the {model}'s ID as a whole number.",
+        "does_not_exist": "No such {model}.",
+    }
+
+    def __init__(
+        self,
+        model: type[Model],
+        *,
+        visible: Visible | None = None,
+        message: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._setup(model, visible, message)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", model=self.model_name)
+        return self.record(data)
+
+    def to_representation(self, value: Any) -> int:
+        return value.pk
+
+
+class QueryRecordField(_Reference, serializers.IntegerField):
+    """In a query string: the ID (text, parsed as an integer from 1) of a record the user
+    can see; the record is the field's value."""
+
+    default_error_messages = {"does_not_exist": "No such {model}."}
+
+    def __init__(
+        self,
+        model: type[Model],
+        *,
+        visible: Visible | None = None,
+        message: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
+        self._setup(model, visible, message)
+
+    def to_internal_value(self, data: Any) -> Any:
+        pk = super().to_internal_value(data)
+        super().run_validators(pk)  # 1..MAX_ID, with IntegerField's messages
+        return self.record(pk)
+
+    def run_validators(self, value: Any) -> None:
+        """The validators check the ID (in to_internal_value), not the record found."""
+
+    def to_representation(self, value: Any) -> int:
+        return value.pk
+
+
+# --- Output ----------------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class LocalDateTimeField(serializers.Field):
+    """An instant, ISO 8601 with the UTC offset its location has at that moment
+    (`2027-01-04T09:00:00-03:00` in Santiago's summer). The zone is the parent
+    serializer's `zone_of(record)`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def get_attribute(self, instance: Any) -> datetime.datetime:
+        zone: zoneinfo.ZoneInfo = self.parent.zone_of(instance)
+        return super().get_attribute(instance).astimezone(zone)
+
+    def to_representation(self, value: datetime.datetime) -> str:
+        return value.isoformat()

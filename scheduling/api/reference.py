@@ -1,40 +1,44 @@
 """REST API v1: reference data, patients and free slots (DESIGN §6).
 
-Every read is scoped to the signed-in user's clinics (`access.scope`). An ID in a query
-filter or a body that names a record the user cannot see — another clinic's, an inactive one
-or none at all — answers 404 with the field named in `errors`. The lists show active records
-only, so every ID a list shows is accepted back. Engine rules (RuleViolation) answer 400 with
-the engine's messages per field.
+Every read is scoped to the signed-in user's clinics (through `scheduling.selectors`). An
+ID in a query filter or a body that names a record the user cannot see — another clinic's,
+an inactive one or none at all — is invalid input: 400 with the field's message
+(`{"location": ["No such location."]}`), reported with the other fields' errors. These
+endpoints have no ID in their path, so none of them answers 404 for a record (only `?page=`
+past the last page does). The lists show active records only, so every ID a list shows is
+accepted back. Engine rules (RuleViolation) answer 400 with the engine's messages per field.
+Times of slots carry the location's UTC offset; a patient belongs to no location, so its
+`created_at` / `updated_at` are UTC (`Z`).
 """
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as ModelValidationError
 from django.db import models
-from django.db.models import QuerySet
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scheduling import availability
-from scheduling.api.errors import RETRY_AFTER, error_responses
+from scheduling.api.errors import PAGE_NOT_FOUND, RETRY_AFTER, error_responses
 from scheduling.api.fields import (
-    MAX_ID,
+    DATE_FORMATS,
+    DayField,
+    QueryRecordField,
+    RecordField,
     StrictCharField,
     StrictEmailField,
-    StrictIntegerField,
 )
 from scheduling.api.parsers import JSONBodyParser
+from scheduling.api.serializers import StrictInput, parse, parse_query
 from scheduling.api.slots import SlotSerializer
 from scheduling.errors import RuleViolation
 from scheduling.models import (
@@ -48,6 +52,7 @@ from scheduling.models import (
     Patient,
     Practitioner,
     Room,
+    Specialty,
 )
 from scheduling.patients import register_patient
 from scheduling.selectors import (
@@ -66,24 +71,7 @@ from scheduling.selectors import (
 )
 
 SEARCH_MAX_LENGTH = 200
-# Slots are computed for real dates only; these bounds keep the engine's arithmetic in range.
-FIRST_DATE = datetime.date(2000, 1, 1)
-LAST_DATE = datetime.date(2100, 12, 31)
-DATE_FORMATS = ["%Y-%m-%d"]
-
-
-# --- Input fields: JSON types are not coerced (5 is not a name, "5" is not a clinic ID). ---
-
-
-def id_field(help_text: str, *, required: bool = False) -> serializers.IntegerField:
-    """An ID in a query string (text, parsed as an integer)."""
-    return serializers.IntegerField(
-        min_value=1, max_value=MAX_ID, required=required, help_text=help_text
-    )
-
-
-def date_field(help_text: str) -> serializers.DateField:
-    return serializers.DateField(required=False, input_formats=DATE_FORMATS, help_text=help_text)
+NOT_A_MEMBER = "You are not a member of this clinic."
 
 
 # --- Pagination. ---
@@ -93,31 +81,11 @@ class ListView(GenericAPIView):
     """A list endpoint: paginated by the project's pagination class (settings)."""
 
 
-# --- Errors. ---
-
-
-def not_found(field: str, message: str) -> NotFound:
-    return NotFound({field: [message]})
-
-
-def visible(queryset: QuerySet, pk: int | None, *, field: str, message: str) -> Any:
-    """The record with this pk among the user's (a pre-scoped queryset), else 404."""
-    if pk is None:
-        return None
-    record = queryset.filter(pk=pk).first()
-    if record is None:
-        raise not_found(field, message)
-    return record
-
-
-def clinic_for(*, user: Any, clinic_id: int | None) -> Clinic:
-    """The clinic named (one of the user's), or the user's only clinic."""
-    clinics = visible_clinics(user)
-    if clinic_id is not None:
-        return visible(
-            clinics, clinic_id, field="clinic", message="You are not a member of this clinic."
-        )
-    found = list(clinics[:2])
+def clinic_for(*, user: Any, clinic: Clinic | None) -> Clinic:
+    """The clinic named (already one of the user's), or the user's only clinic."""
+    if clinic is not None:
+        return clinic
+    found = list(visible_clinics(user)[:2])
     if not found:
         raise PermissionDenied("You are not a member of any clinic; ask a manager to add you.")
     if len(found) > 1:
@@ -230,6 +198,12 @@ class PatientSerializer(serializers.ModelSerializer):
         choices=IdentityDocument.choices, read_only=True, allow_blank=True
     )
     guardian_email = serializers.EmailField(read_only=True, allow_blank=True)
+    created_at = serializers.DateTimeField(
+        read_only=True, help_text="ISO 8601 in UTC (Z): a patient belongs to no one location."
+    )
+    updated_at = serializers.DateTimeField(
+        read_only=True, help_text="ISO 8601 in UTC (Z): a patient belongs to no one location."
+    )
 
     class Meta:
         model = Patient
@@ -240,18 +214,7 @@ class PatientSerializer(serializers.ModelSerializer):
 # --- Input serializers. ---
 
 
-class StrictSerializerMixin:
-    """A JSON body with a field this serializer does not know is refused, not ignored."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise ValidationError({name: ["Unknown field; remove it."] for name in unknown})
-        return super().to_internal_value(data)
-
-
-class PatientCreateSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+class PatientCreateSerializer(StrictInput, serializers.ModelSerializer):
     """A new patient; at a veterinary clinic an animal (species) and its owner (guardian)."""
 
     serializer_field_mapping = {
@@ -259,9 +222,10 @@ class PatientCreateSerializer(StrictSerializerMixin, serializers.ModelSerializer
         models.CharField: StrictCharField,
         models.EmailField: StrictEmailField,
     }
-    clinic = StrictIntegerField(
-        min_value=1,
-        max_value=MAX_ID,
+    clinic = RecordField(
+        Clinic,
+        visible=visible_clinics,
+        message=NOT_A_MEMBER,
         required=False,
         help_text="One of your clinics; required when you work in several.",
     )
@@ -275,7 +239,13 @@ class PatientCreateSerializer(StrictSerializerMixin, serializers.ModelSerializer
 
 
 class ClinicQuerySerializer(serializers.Serializer):
-    clinic = id_field("One of your clinics; required when you work in several.")
+    clinic = QueryRecordField(
+        Clinic,
+        visible=visible_clinics,
+        message=NOT_A_MEMBER,
+        required=False,
+        help_text="One of your clinics; required when you work in several.",
+    )
 
 
 class PatientQuerySerializer(ClinicQuerySerializer):
@@ -288,31 +258,53 @@ class PatientQuerySerializer(ClinicQuerySerializer):
     )
 
 
+def location_field(help_text: str, *, required: bool = False) -> QueryRecordField:
+    return QueryRecordField(
+        Location, visible=visible_locations, required=required, help_text=help_text
+    )
+
+
 class LocationFilterSerializer(serializers.Serializer):
-    location = id_field("Only at this location (one of your clinics').")
+    location = location_field("Only at this location (one of your clinics').")
 
 
 class PractitionerQuerySerializer(LocationFilterSerializer):
-    location = id_field(
+    location = location_field(
         "Only practitioners who work at this location (working hours or assignment)."
     )
-    specialty = id_field("Only practitioners of this specialty.")
+    specialty = QueryRecordField(
+        Specialty,
+        visible=visible_specialties,
+        required=False,
+        help_text="Only practitioners of this specialty.",
+    )
 
 
 class AppointmentTypeQuerySerializer(LocationFilterSerializer):
-    location = id_field("Only the appointment types of this location's clinic.")
+    location = location_field("Only the appointment types of this location's clinic.")
 
 
 class AvailabilityQuerySerializer(serializers.Serializer):
-    location = id_field("Where the visit takes place.", required=True)
-    practitioner = id_field(
-        "With this practitioner. Give a practitioner, a specialty, or both (the "
-        "practitioner, if of that specialty)."
+    location = location_field("Where the visit takes place.", required=True)
+    practitioner = QueryRecordField(
+        Practitioner,
+        visible=visible_practitioners,
+        required=False,
+        help_text="With this practitioner. Give a practitioner, a specialty, or both (the "
+        "practitioner, if of that specialty).",
     )
-    specialty = id_field("With anyone of this specialty working at the location.")
-    appointment_type = id_field(
-        "Its duration, buffers and modalities apply. Give an appointment type, a duration, "
-        "or both (the type with another duration)."
+    specialty = QueryRecordField(
+        Specialty,
+        visible=visible_specialties,
+        required=False,
+        help_text="With anyone of this specialty working at the location.",
+    )
+    appointment_type = QueryRecordField(
+        AppointmentType,
+        visible=visible_appointment_types,
+        required=False,
+        help_text="Its duration, buffers and modalities apply. Give an appointment type, a "
+        "duration, or both (the type with another duration).",
     )
     duration = serializers.IntegerField(
         required=False,
@@ -320,10 +312,14 @@ class AvailabilityQuerySerializer(serializers.Serializer):
         max_value=MAX_DURATION_MINUTES,
         help_text="Minutes; a multiple of the practitioner's slot interval.",
     )
-    date_from = date_field("First local date (YYYY-MM-DD) at the location; default: today there.")
-    date_to = date_field(
-        "Last local date (YYYY-MM-DD), inclusive; default: date_from. At most "
-        f"{availability.MAX_RANGE_DAYS} days in all."
+    date_from = DayField(
+        required=False,
+        help_text="First local date (YYYY-MM-DD) at the location; default: today there.",
+    )
+    date_to = DayField(
+        required=False,
+        help_text="Last local date (YYYY-MM-DD), inclusive; default: date_from. At most "
+        f"{availability.MAX_RANGE_DAYS} days in all.",
     )
     modality = serializers.ChoiceField(
         choices=Modality.choices, required=False, help_text="Only slots offering this modality."
@@ -335,31 +331,12 @@ class AvailabilityQuerySerializer(serializers.Serializer):
     )
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-        errors = {
-            name: [f"Choose a date between {FIRST_DATE} and {LAST_DATE}."]
-            for name in ("date_from", "date_to")
-            if name in data and not FIRST_DATE <= data[name] <= LAST_DATE
-        }
-        if errors:
-            raise ValidationError(errors)
+        kind = data.get("appointment_type")
+        if kind is not None and kind.clinic_id != data["location"].clinic_id:
+            raise ValidationError(
+                {"appointment_type": ["Choose an appointment type of this location's clinic."]}
+            )
         return data
-
-
-def parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def parse_query(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    """Query parameters, validated as given: a parameter given empty (`?location=`) is
-    refused like any other value that is not of its type, not taken as absent (a QueryDict
-    would be read as an HTML form). Of a repeated parameter the last value counts."""
-    return parse(serializer_class, request.query_params.dict())
-
-
-def location_filter(user: Any, pk: int | None) -> Location | None:
-    return visible(visible_locations(user), pk, field="location", message="No such location.")
 
 
 # --- Views. ---
@@ -370,7 +347,11 @@ class LocationListView(ListView):
         operation_id="locations_list",
         summary="Locations of your clinics",
         parameters=[RETRY_AFTER],
-        responses={200: LocationSerializer(many=True), **error_responses(401, 403, 404, 429)},
+        responses={
+            200: LocationSerializer(many=True),
+            **error_responses(401, 403, 429),
+            404: PAGE_NOT_FOUND,
+        },
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(location_list(user=request.user))
@@ -384,20 +365,14 @@ class PractitionerListView(ListView):
         parameters=[PractitionerQuerySerializer, RETRY_AFTER],
         responses={
             200: PractitionerSerializer(many=True),
-            **error_responses(400, 401, 403, 404, 429),
+            **error_responses(400, 401, 403, 429),
+            404: PAGE_NOT_FOUND,
         },
     )
     def get(self, request: Request) -> Response:
         query = parse_query(PractitionerQuerySerializer, request)
         practitioners = practitioner_list(
-            user=request.user,
-            location=location_filter(request.user, query.get("location")),
-            specialty=visible(
-                visible_specialties(request.user),
-                query.get("specialty"),
-                field="specialty",
-                message="No such specialty.",
-            ),
+            user=request.user, location=query.get("location"), specialty=query.get("specialty")
         )
         page = self.paginate_queryset(practitioners)
         return self.get_paginated_response(PractitionerSerializer(page, many=True).data)
@@ -408,14 +383,15 @@ class RoomListView(ListView):
         operation_id="rooms_list",
         summary="Rooms, chairs and operatories of your clinics",
         parameters=[LocationFilterSerializer, RETRY_AFTER],
-        responses={200: RoomSerializer(many=True), **error_responses(400, 401, 403, 404, 429)},
+        responses={
+            200: RoomSerializer(many=True),
+            **error_responses(400, 401, 403, 429),
+            404: PAGE_NOT_FOUND,
+        },
     )
     def get(self, request: Request) -> Response:
         query = parse_query(LocationFilterSerializer, request)
-        rooms = room_list(
-            user=request.user, location=location_filter(request.user, query.get("location"))
-        )
-        page = self.paginate_queryset(rooms)
+        page = self.paginate_queryset(room_list(user=request.user, location=query.get("location")))
         return self.get_paginated_response(RoomSerializer(page, many=True).data)
 
 
@@ -426,14 +402,13 @@ class AppointmentTypeListView(ListView):
         parameters=[AppointmentTypeQuerySerializer, RETRY_AFTER],
         responses={
             200: AppointmentTypeSerializer(many=True),
-            **error_responses(400, 401, 403, 404, 429),
+            **error_responses(400, 401, 403, 429),
+            404: PAGE_NOT_FOUND,
         },
     )
     def get(self, request: Request) -> Response:
         query = parse_query(AppointmentTypeQuerySerializer, request)
-        types = appointment_type_list(
-            user=request.user, location=location_filter(request.user, query.get("location"))
-        )
+        types = appointment_type_list(user=request.user, location=query.get("location"))
         page = self.paginate_queryset(types)
         return self.get_paginated_response(AppointmentTypeSerializer(page, many=True).data)
 
@@ -446,11 +421,15 @@ class PatientListView(ListView):
         operation_id="patients_list",
         summary="Find a patient of a clinic by name, phone or national ID",
         parameters=[PatientQuerySerializer, RETRY_AFTER],
-        responses={200: PatientSerializer(many=True), **error_responses(400, 401, 403, 404, 429)},
+        responses={
+            200: PatientSerializer(many=True),
+            **error_responses(400, 401, 403, 429),
+            404: PAGE_NOT_FOUND,
+        },
     )
     def get(self, request: Request) -> Response:
         query = parse_query(PatientQuerySerializer, request)
-        clinic = clinic_for(user=request.user, clinic_id=query.get("clinic"))
+        clinic = clinic_for(user=request.user, clinic=query.get("clinic"))
         page = self.paginate_queryset(patient_list(clinic=clinic, search=query.get("search", "")))
         return self.get_paginated_response(PatientSerializer(page, many=True).data)
 
@@ -459,14 +438,11 @@ class PatientListView(ListView):
         summary="Register a patient (an animal and its owner at a veterinary clinic)",
         request=PatientCreateSerializer,
         parameters=[RETRY_AFTER],
-        responses={
-            201: PatientSerializer,
-            **error_responses(400, 401, 403, 404, 429),
-        },
+        responses={201: PatientSerializer, **error_responses(400, 401, 403, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = parse(PatientCreateSerializer, request.data)
-        clinic = clinic_for(user=request.user, clinic_id=data.pop("clinic", None))
+        data = parse(PatientCreateSerializer, request.data, request)
+        clinic = clinic_for(user=request.user, clinic=data.pop("clinic", None))
         try:
             patient = register_patient(clinic=clinic, **data)
         except ModelValidationError as error:
@@ -479,44 +455,21 @@ class AvailabilityView(APIView):
         operation_id="availability_list",
         summary="Free slots at a location",
         description="Free slots of a practitioner (or anyone of a specialty) for an "
-        "appointment type (or a duration) on local dates, earliest first; not paginated: "
-        f"at most {availability.MAX_RANGE_DAYS} days per request.",
+        "appointment type (or a duration) on local dates, earliest first, with the location's "
+        f"UTC offset; not paginated: at most {availability.MAX_RANGE_DAYS} days per request.",
         parameters=[AvailabilityQuerySerializer, RETRY_AFTER],
-        responses={200: SlotSerializer(many=True), **error_responses(400, 401, 403, 404, 429)},
+        responses={200: SlotSerializer(many=True), **error_responses(400, 401, 403, 429)},
     )
     def get(self, request: Request) -> Response:
         query = parse_query(AvailabilityQuerySerializer, request)
-        user = request.user
-        location = location_filter(user, query["location"])
-        practitioner = visible(
-            visible_practitioners(user),
-            query.get("practitioner"),
-            field="practitioner",
-            message="No such practitioner.",
-        )
-        specialty = visible(
-            visible_specialties(user),
-            query.get("specialty"),
-            field="specialty",
-            message="No such specialty.",
-        )
-        kind = visible(
-            visible_appointment_types(user),
-            query.get("appointment_type"),
-            field="appointment_type",
-            message="No such appointment type.",
-        )
-        if kind is not None and kind.clinic_id != location.clinic_id:
-            raise ValidationError(
-                {"appointment_type": ["Choose an appointment type of this location's clinic."]}
-            )
+        location: Location = query["location"]
         date_from = query.get("date_from") or timezone.now().astimezone(location.zone).date()
         try:
             slots = availability.find_free_slots(
                 location=location,
-                practitioner=practitioner,
-                specialty=specialty,
-                appointment_type=kind,
+                practitioner=query.get("practitioner"),
+                specialty=query.get("specialty"),
+                appointment_type=query.get("appointment_type"),
                 duration_minutes=query.get("duration"),
                 modality=query.get("modality"),
                 include_overflow=query["include_overflow"],
@@ -525,7 +478,7 @@ class AvailabilityView(APIView):
             )
         except RuleViolation as error:
             raise ValidationError(error.messages) from error
-        return Response(SlotSerializer(slots, many=True).data)
+        return Response(SlotSerializer(slots, many=True, context={"zone": location.zone}).data)
 
 
 urlpatterns = [

@@ -2,7 +2,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from scheduling.api import appointments, auth, docs, reference
+from scheduling.api import appointments, docs, reference, tokens
 
 app_name = "api"
 
@@ -14,7 +14,7 @@ def not_found(request: HttpRequest, path: str) -> JsonResponse:
 
 
 urlpatterns = [
-    *auth.urlpatterns,
+    *tokens.urlpatterns,
     *reference.urlpatterns,
     *appointments.urlpatterns,
     *docs.urlpatterns,

@@ -12,6 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from scheduling.api.errors import INVALID_INPUT
+from scheduling.localtime import DAY_OUT_OF_RANGE
 from scheduling.models import (
     Appointment,
     AppointmentEvent,
@@ -31,8 +33,6 @@ from tests.factories import (
     WorkingHoursFactory,
 )
 from tests.worlds import MONDAY, NOW
-
-pytestmark = pytest.mark.urls("tests.scheduling.api.urls_appointments")
 
 APPOINTMENTS = "/api/v1/appointments/"
 KEY = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -170,8 +170,8 @@ def test_book_answers_201_with_the_appointment(api, world, user):
         "comment": "Molar",
         "urgent": True,
         "sync": LOCAL_ONLY,
-        "created_at": "2027-01-01T12:00:00Z",
-        "updated_at": "2027-01-01T12:00:00Z",
+        "created_at": "2027-01-01T09:00:00-03:00",
+        "updated_at": "2027-01-01T09:00:00-03:00",
     }
     assert appointment.start == world.at("09:00")
     assert appointment.created_by == user
@@ -249,9 +249,9 @@ def test_a_taken_time_answers_409_with_three_alternatives(api, world):
         "start": ["Dra. Camila Rojas is already booked from 09:00 to 09:30; choose another time."]
     }
     assert [slot["start"] for slot in body["alternatives"]] == [
-        "2027-01-04T12:30:00Z",
-        "2027-01-04T12:45:00Z",
-        "2027-01-04T13:00:00Z",
+        "2027-01-04T09:30:00-03:00",
+        "2027-01-04T09:45:00-03:00",
+        "2027-01-04T10:00:00-03:00",
     ]
     assert body["alternatives"][0]["practitioner"] == world.practitioner.pk
     assert body["alternatives"][0]["rooms"] == [world.rooms[0].pk, world.rooms[1].pk]
@@ -259,7 +259,7 @@ def test_a_taken_time_answers_409_with_three_alternatives(api, world):
 
 
 @pytest.mark.parametrize("field", ["location", "practitioner", "patient", "room", "assistant"])
-def test_another_clinics_records_answer_404_naming_the_field(api, world, elsewhere, field):
+def test_another_clinics_records_answer_400_naming_the_field(api, world, elsewhere, field):
     theirs = {
         "location": elsewhere.location.pk,
         "practitioner": elsewhere.practitioner.pk,
@@ -270,18 +270,32 @@ def test_another_clinics_records_answer_404_naming_the_field(api, world, elsewhe
 
     response = api.post(APPOINTMENTS, booking(world, **{field: theirs[field]}), format="json")
 
-    assert response.status_code == 404
+    assert response.status_code == 400
     model = "practitioner" if field == "assistant" else field
-    assert response.json()["errors"] == {field: [f"No such {model}."]}
+    assert response.json() == {"detail": INVALID_INPUT, "errors": {field: [f"No such {model}."]}}
     assert Appointment.objects.count() == 1  # theirs
 
 
 @pytest.mark.parametrize("pk", [0, 999_999, 2**63, 2**80])
-def test_unknown_ids_in_the_body_answer_404(api, world, pk):
+def test_unknown_ids_in_the_body_answer_400(api, world, pk):
     response = api.post(APPOINTMENTS, booking(world, patient=pk), format="json")
 
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert response.json()["errors"] == {"patient": ["No such patient."]}
+    assert written() == (0, 0, 0)
+
+
+def test_unknown_ids_and_unknown_fields_are_named_together(api, world):
+    body = booking(world, practitioner=999_999, room=999_999, nonsense=1)
+
+    response = api.post(APPOINTMENTS, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "practitioner": ["No such practitioner."],
+        "room": ["No such room."],
+        "nonsense": ["Unknown field; remove it."],
+    }
 
 
 MEGABYTE = "x" * 1_000_000
@@ -342,7 +356,8 @@ MEGABYTE = "x" * 1_000_000
             "Providencia is at UTC-03:00 on 2027-01-04, not UTC-04:00: for 09:00 there, send "
             "2027-01-04T09:00:00-03:00 (or the time in UTC, ending in Z).",
         ),
-        ({"start": "9999-12-31T23:00:00-05:00"}, "start", "Give a date between 1900 and 2999."),
+        ({"start": "9999-12-31T23:00:00-05:00"}, "start", DAY_OUT_OF_RANGE),
+        ({"start": "1899-12-31T23:00:00-05:00"}, "start", DAY_OUT_OF_RANGE),
     ],
 )
 def test_bad_input_answers_400_with_a_message_per_field_and_writes_nothing(
@@ -769,11 +784,11 @@ def test_bad_filters_answer_400(api, world, query, field, message):
 
 
 @pytest.mark.parametrize("field", ["location", "practitioner", "patient"])
-def test_filtering_by_another_clinics_record_is_404(api, world, elsewhere, field):
+def test_filtering_by_another_clinics_record_is_400(api, world, elsewhere, field):
     response = api.get(APPOINTMENTS, {field: getattr(elsewhere, f"{field}_id")})
 
-    assert response.status_code == 404
-    assert response.json()["errors"] == {field: [f"No such {field}."]}
+    assert response.status_code == 400
+    assert response.json() == {"detail": INVALID_INPUT, "errors": {field: [f"No such {field}."]}}
 
 
 def test_the_list_costs_the_same_queries_for_2_or_50_appointments(api, world):
@@ -889,7 +904,7 @@ def test_reschedule_into_a_taken_time_answers_409_with_alternatives(api, world):
 
     assert response.status_code == 409
     assert len(response.json()["alternatives"]) == 3
-    assert response.json()["alternatives"][0]["start"] == "2027-01-04T12:30:00Z"
+    assert response.json()["alternatives"][0]["start"] == "2027-01-04T09:30:00-03:00"
     appointment.refresh_from_db()
     assert appointment.start == world.at("11:00")
 
@@ -904,7 +919,7 @@ def test_reschedule_into_a_taken_time_answers_409_with_alternatives(api, world):
             "Give the offset too: 2027-01-04T11:00:00 has no UTC offset, e.g. "
             "2027-01-04T11:00:00-03:00 for a location at UTC-03:00, or a UTC time ending in Z.",
         ),
-        ({"start": "2027-01-04T11:00:00Z", "room": 2**70}, 404, "room", "No such room."),
+        ({"start": "2027-01-04T11:00:00Z", "room": 2**70}, 400, "room", "No such room."),
         (
             {"start": "2027-01-04T11:00:00Z", "patient": 1},
             400,
@@ -931,7 +946,7 @@ def test_reschedule_refuses_bad_input(api, world, body, status, field, message):
     assert appointment.start == world.at("10:00")
 
 
-def test_reschedule_to_another_clinics_practitioner_is_404(api, world, elsewhere):
+def test_reschedule_to_another_clinics_practitioner_is_400(api, world, elsewhere):
     appointment = world.book("10:00")
 
     response = api.post(
@@ -940,7 +955,7 @@ def test_reschedule_to_another_clinics_practitioner_is_404(api, world, elsewhere
         format="json",
     )
 
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert response.json()["errors"] == {"practitioner": ["No such practitioner."]}
 
 
@@ -954,3 +969,54 @@ def test_a_cancelled_appointment_cannot_be_rescheduled(api, world):
 
     assert response.status_code == 409
     assert response.json()["detail"] == "A cancelled appointment cannot be rescheduled."
+
+
+# -- times in answers ----------------------------------------------------------------------
+
+
+def test_every_time_carries_the_locations_offset_at_that_moment(api, world, clock):
+    paris = LocationFactory(clinic=world.clinic, name="Paris", time_zone="Europe/Paris")
+    RoomFactory(location=paris)
+    WorkingHoursFactory(
+        practitioner=world.practitioner,
+        location=paris,
+        weekday=Weekday.MONDAY,
+        start_time=datetime.time(9),
+        end_time=datetime.time(12),
+        slot_interval_minutes=15,
+    )
+    clock.advance(days=150)  # 2027-05-31 12:00 UTC: summer in Paris, winter in Santiago
+    summer = {"location": paris.pk, "start": "2027-06-07T09:00:00+02:00"}
+
+    booked = api.post(APPOINTMENTS, booking(world, **summer), format="json")
+    taken = api.post(
+        APPOINTMENTS, booking(world, **summer, patient=world.patients[1].pk), format="json"
+    )
+    listed = api.get(APPOINTMENTS, {"location": paris.pk}).json()["results"]
+
+    assert booked.status_code == 201, booked.json()
+    assert {name: booked.json()[name] for name in ("start", "end", "created_at", "updated_at")} == {
+        "start": "2027-06-07T09:00:00+02:00",
+        "end": "2027-06-07T09:30:00+02:00",
+        "created_at": "2027-05-31T14:00:00+02:00",
+        "updated_at": "2027-05-31T14:00:00+02:00",
+    }
+    assert listed == [booked.json()]
+    assert taken.status_code == 409
+    assert [slot["start"] for slot in taken.json()["alternatives"]] == [
+        "2027-06-07T09:30:00+02:00",
+        "2027-06-07T09:45:00+02:00",
+        "2027-06-07T10:00:00+02:00",
+    ]
+
+
+def test_santiagos_winter_offset_is_shown_in_winter(api, world, clock):
+    clock.advance(days=150)  # 2027-05-31: UTC-04:00 in Santiago
+
+    response = api.post(
+        APPOINTMENTS, booking(world, start="2027-06-07T09:00:00-04:00"), format="json"
+    )
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["start"] == "2027-06-07T09:00:00-04:00"
+    assert response.json()["created_at"] == "2027-05-31T08:00:00-04:00"

@@ -2,12 +2,15 @@
 
 import datetime
 import json
+import time
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from scheduling.api.errors import INVALID_INPUT
+from scheduling.localtime import DAY_OUT_OF_RANGE
 from scheduling.models import (
     IdentityDocument,
     Modality,
@@ -29,8 +32,6 @@ from tests.factories import (
     WorkingHoursFactory,
 )
 from tests.worlds import MONDAY, World
-
-pytestmark = pytest.mark.urls("tests.scheduling.api.urls_reference")
 
 API = "/api/v1"
 
@@ -214,11 +215,26 @@ def test_practitioners_of_a_specialty(api, world):
     ("parameter", "message"),
     [("location", "No such location."), ("specialty", "No such specialty.")],
 )
-def test_another_clinics_filter_value_is_not_found(api, elsewhere, parameter, message):
+def test_another_clinics_filter_value_is_refused_naming_the_parameter(
+    api, elsewhere, parameter, message
+):
     response = api.get(f"{API}/practitioners/", {parameter: elsewhere[parameter].pk})
 
-    assert response.status_code == 404
-    assert response.json() == {"detail": message, "errors": {parameter: [message]}}
+    assert response.status_code == 400
+    assert response.json() == {"detail": INVALID_INPUT, "errors": {parameter: [message]}}
+
+
+def test_every_unknown_filter_value_is_named_at_once(api, elsewhere):
+    response = api.get(
+        f"{API}/practitioners/",
+        {"location": elsewhere["location"].pk, "specialty": 999_999},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "location": ["No such location."],
+        "specialty": ["No such specialty."],
+    }
 
 
 @pytest.mark.parametrize("value", ["", "abc", "0", "-1", "1.5", "9" * 30])
@@ -280,10 +296,10 @@ def test_rooms_of_a_location_regular_first(api, world, elsewhere):
     assert ids(api.get(f"{API}/rooms/")) == [*ids(response), other.pk]
 
 
-def test_rooms_of_another_clinics_location_are_not_found(api, elsewhere):
+def test_rooms_of_another_clinics_location_are_refused(api, elsewhere):
     response = api.get(f"{API}/rooms/", {"location": elsewhere["location"].pk})
 
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert response.json()["errors"] == {"location": ["No such location."]}
 
 
@@ -445,10 +461,10 @@ def test_a_member_of_several_clinics_chooses_one(api, user, world, elsewhere):
     assert ids(chosen) == [elsewhere["patient"].pk]
 
 
-def test_another_clinics_patients_are_not_found(api, elsewhere):
+def test_another_clinics_patients_are_refused(api, elsewhere):
     response = api.get(f"{API}/patients/", {"clinic": elsewhere["clinic"].pk})
 
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert response.json()["errors"] == {"clinic": ["You are not a member of this clinic."]}
 
 
@@ -712,9 +728,23 @@ def test_a_patient_is_never_registered_in_another_clinic(api, elsewhere):
         api, {"clinic": elsewhere["clinic"].pk, "given_name": "Pablo", "family_name": "Neruda"}
     )
 
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert response.json()["errors"] == {"clinic": ["You are not a member of this clinic."]}
     assert not Patient.objects.filter(family_name="Neruda").exists()
+
+
+def test_a_foreign_clinic_and_an_unknown_field_are_named_together(api, elsewhere):
+    response = post(
+        api,
+        {"clinic": elsewhere["clinic"].pk, "given_name": "Pablo", "nickname": "N"},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "clinic": ["You are not a member of this clinic."],
+        "family_name": ["This field is required."],
+        "nickname": ["Unknown field; remove it."],
+    }
 
 
 # --- Availability ----------------------------------------------------------------------------
@@ -744,8 +774,8 @@ def test_free_slots_of_a_practitioner_for_an_appointment_type(api, world):
 
     chair_1, chair_2 = world.rooms
     assert rows[0] == {
-        "start": "2027-01-04T12:00:00Z",
-        "end": "2027-01-04T12:30:00Z",
+        "start": "2027-01-04T09:00:00-03:00",
+        "end": "2027-01-04T09:30:00-03:00",
         "practitioner": world.practitioner.pk,
         "rooms": [chair_1.pk, chair_2.pk],
         "modalities": ["in_person"],
@@ -820,8 +850,11 @@ def test_date_to_defaults_to_date_from(api, world):
         date_to=(MONDAY + datetime.timedelta(days=7)).isoformat(),
     )
 
-    assert [row["start"] for row in rows] == ["2027-01-04T12:00:00Z"]
-    assert [row["start"] for row in week] == ["2027-01-04T12:00:00Z", "2027-01-11T12:00:00Z"]
+    assert [row["start"] for row in rows] == ["2027-01-04T09:00:00-03:00"]
+    assert [row["start"] for row in week] == [
+        "2027-01-04T09:00:00-03:00",
+        "2027-01-11T09:00:00-03:00",
+    ]
 
 
 def test_date_from_defaults_to_today_at_the_location(api, world):
@@ -903,7 +936,7 @@ def test_the_engines_rules_answer_per_field(api, world, params, errors):
         ({"include_overflow": ""}, "include_overflow"),
         ({"date_from": "2027-02-30"}, "date_from"),
         ({"date_from": "20270104"}, "date_from"),
-        ({"date_from": "1999-12-31"}, "date_from"),
+        ({"date_from": "1899-12-31"}, "date_from"),
         ({"date_to": "9999-12-31"}, "date_to"),
         ({"duration": "thirty"}, "duration"),
         ({"duration": "0"}, "duration"),
@@ -937,7 +970,9 @@ def test_bad_parameters_are_refused_per_field(api, world, params, field):
         ("appointment_type", "No such appointment type."),
     ],
 )
-def test_another_clinics_records_are_not_found(api, world, elsewhere, parameter, message):
+def test_another_clinics_records_are_refused_naming_the_parameter(
+    api, world, elsewhere, parameter, message
+):
     query = {
         "location": world.location.pk,
         "practitioner": world.practitioner.pk,
@@ -948,8 +983,8 @@ def test_another_clinics_records_are_not_found(api, world, elsewhere, parameter,
 
     response = api.get(f"{API}/availability/", query)
 
-    assert response.status_code == 404
-    assert response.json() == {"detail": message, "errors": {parameter: [message]}}
+    assert response.status_code == 400
+    assert response.json() == {"detail": INVALID_INPUT, "errors": {parameter: [message]}}
 
 
 def test_an_appointment_type_of_another_of_the_users_clinics_is_refused(
@@ -991,3 +1026,77 @@ def test_availability_in_a_constant_number_of_queries(api, world):
 
     assert query_count(api, url) == few <= 8
     assert len(json.loads(api.get(url).content)) > 11
+
+
+# --- Availability: dates and offsets ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"date_from": "1899-12-31"}, "date_from"),
+        ({"date_from": "2999-12-31", "date_to": "3000-01-01"}, "date_to"),
+        ({"date_from": "0001-01-01"}, "date_from"),
+    ],
+)
+def test_dates_outside_the_accepted_years_are_refused(api, world, params, field):
+    query = {"location": world.location.pk, "practitioner": world.practitioner.pk, "duration": 30}
+
+    response = api.get(f"{API}/availability/", {**query, **params})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {field: [DAY_OUT_OF_RANGE]}
+
+
+def test_a_search_in_1901_finds_nothing_quickly(api, world):
+    query = {"location": world.location.pk, "practitioner": world.practitioner.pk}
+
+    started = time.monotonic()
+    response = api.get(
+        f"{API}/availability/",
+        {**query, "duration": 30, "date_from": "1901-01-01", "date_to": "1901-01-31"},
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json() == []
+    assert time.monotonic() - started < 2
+
+
+def test_the_last_accepted_days_have_slots(api, world):
+    rows = slots(
+        api,
+        world,
+        practitioner=world.practitioner.pk,
+        duration=180,
+        date_from="2999-12-01",
+        date_to="2999-12-31",
+    )
+
+    # The Mondays of December 2999, summer in Santiago.
+    assert [row["start"] for row in rows] == [
+        f"2999-12-{day:02}T09:00:00-03:00" for day in (2, 9, 16, 23, 30)
+    ]
+
+
+def test_slots_carry_their_locations_offset_at_that_time(api, user, world):
+    paris = LocationFactory(clinic=world.clinic, name="Paris", time_zone="Europe/Paris")
+    RoomFactory(location=paris)
+    WorkingHoursFactory(
+        practitioner=world.practitioner,
+        location=paris,
+        weekday=Weekday.MONDAY,
+        start_time=datetime.time(9),
+        end_time=datetime.time(10),
+        slot_interval_minutes=60,
+    )
+    query = {"location": paris.pk, "practitioner": world.practitioner.pk, "duration": 60}
+
+    winter = api.get(f"{API}/availability/", {**query, "date_from": "2027-01-04"}).json()
+    summer = api.get(f"{API}/availability/", {**query, "date_from": "2027-07-05"}).json()
+    santiago = slots(api, world, practitioner=world.practitioner.pk, duration=180)
+
+    assert [(row["start"], row["end"]) for row in winter] == [
+        ("2027-01-04T09:00:00+01:00", "2027-01-04T10:00:00+01:00")
+    ]
+    assert [row["start"] for row in summer] == ["2027-07-05T09:00:00+02:00"]
+    assert [row["start"] for row in santiago] == ["2027-01-04T09:00:00-03:00"]

@@ -1,0 +1,127 @@
+"""Token authentication for mobile apps: `Authorization: Token <key>`.
+
+A key is issued by `POST auth/token/` (scheduling.api.tokens), shown once; only its SHA-256
+digest is stored. A key dies when it expires (settings.API_TOKEN_DAYS), when it is revoked
+(`DELETE auth/token/`, or the admin's *Revoke* action: both call `revoke_tokens`) or when
+its user is deactivated.
+
+DRF imports this module while `rest_framework.views` is still loading (APIView's class
+attributes read DEFAULT_AUTHENTICATION_CLASSES): it must not import `rest_framework.views`,
+directly or through another module of the API.
+"""
+
+import datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from scheduling.models import ApiToken
+from scheduling.models.api import hash_token
+
+KEYWORD = "Token"
+# How stale `last_used_at` may get: at most one write per token per interval.
+LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
+SIGN_IN_AGAIN = "Sign in again at POST /api/v1/auth/token/ for a new token."
+
+
+# --- Services --------------------------------------------------------------------------------
+
+
+def issue_token(
+    *, user: AbstractBaseUser, now: datetime.datetime | None = None
+) -> tuple[ApiToken, str]:
+    """A new token for `user`; returns the stored record and the key (never stored)."""
+    now = now or timezone.now()
+    key = ApiToken.new_key()
+    token = ApiToken.objects.create(
+        user=user,
+        digest=hash_token(key),
+        prefix=key[:10],
+        expires_at=now + datetime.timedelta(days=settings.API_TOKEN_DAYS),
+    )
+    return token, key
+
+
+def revoke_tokens(tokens: QuerySet[ApiToken], *, now: datetime.datetime | None = None) -> int:
+    """Revoke the tokens not yet revoked; returns how many. The one way a token is revoked:
+    the token endpoint's DELETE, the admin's action and a deactivated user's sign-in."""
+    return tokens.filter(revoked_at__isnull=True).update(revoked_at=now or timezone.now())
+
+
+def token_for_key(key: str, *, now: datetime.datetime | None = None) -> ApiToken:
+    """The live token with this key, its user loaded; AuthenticationFailed saying why not."""
+    now = now or timezone.now()
+    token = ApiToken.objects.select_related("user").filter(digest=hash_token(key)).first()
+    if token is None:
+        raise exceptions.AuthenticationFailed(f"Invalid token. {SIGN_IN_AGAIN}")
+    if token.revoked_at is not None:
+        raise exceptions.AuthenticationFailed(f"This token has been revoked. {SIGN_IN_AGAIN}")
+    if token.expires_at <= now:
+        raise exceptions.AuthenticationFailed(f"This token has expired. {SIGN_IN_AGAIN}")
+    if not token.user.is_active:
+        # A deactivated user's tokens die for good, even if the account comes back.
+        revoke_tokens(ApiToken.objects.filter(user_id=token.user_id), now=now)
+        raise exceptions.AuthenticationFailed("This user account is disabled.")
+    _touch(token, now=now)
+    return token
+
+
+def _touch(token: ApiToken, *, now: datetime.datetime) -> None:
+    """Record use, writing at most once per LAST_USED_RESOLUTION."""
+    stale = now - LAST_USED_RESOLUTION
+    if token.last_used_at is not None and token.last_used_at > stale:
+        return
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale)
+    ).update(last_used_at=now)
+    token.last_used_at = now
+
+
+# --- Authentication ---------------------------------------------------------------------------
+
+
+class TokenAuthentication(BaseAuthentication):
+    """`Authorization: Token <key>`; `request.auth` is the ApiToken."""
+
+    def authenticate(self, request: Request) -> tuple[AbstractBaseUser, ApiToken] | None:
+        words = get_authorization_header(request).split()
+        if not words or words[0].lower() != KEYWORD.lower().encode():
+            return None
+        if len(words) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Invalid Authorization header: send `Authorization: Token <key>`, "
+                "the key without spaces."
+            )
+        try:
+            key = words[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed(
+                f"Invalid token: a key has only ASCII letters, digits, '-' and '_'. {SIGN_IN_AGAIN}"
+            ) from None
+        token = token_for_key(key)
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return KEYWORD
+
+
+class TokenScheme(OpenApiAuthenticationExtension):
+    target_class = TokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict:
+        scheme = build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix=KEYWORD
+        )
+        scheme["description"] = (
+            "`Authorization: Token <key>`, the key from `POST /api/v1/auth/token/`."
+        )
+        return scheme

@@ -11,6 +11,12 @@ if TYPE_CHECKING:
 NON_FIELD = "__all__"
 
 
+def no_such(model: type) -> str:
+    """What an unknown ID, or one of another clinic, gets on every page, form and endpoint:
+    "No such room." (never saying whether it exists elsewhere)."""
+    return f"No such {model._meta.verbose_name}."
+
+
 class BookingError(Exception):
     """Base of every booking-domain error; `messages` maps a field name to what to fix."""
 

@@ -11,7 +11,7 @@ from django.db.models import Model
 from django.http import QueryDict
 
 from scheduling import booking
-from scheduling.errors import NON_FIELD, BookingError, RuleViolation, SlotConflict
+from scheduling.errors import NON_FIELD, BookingError, RuleViolation, SlotConflict, no_such
 from scheduling.localtime import DAY_OUT_OF_RANGE, UTC, day_in_range, resolve_local
 from scheduling.models import (
     Appointment,
@@ -33,11 +33,6 @@ OCCURRENCES = [
     ("0", "The first one (before the clocks go back)"),
     ("1", "The second one (after the clocks go back)"),
 ]
-
-
-def no_such(model: type[Model]) -> str:
-    """What an unknown or foreign ID gets, as the API words it ("No such room.")."""
-    return f"No such {model._meta.verbose_name}."
 
 
 def describe_slots(slots: list, location: Any) -> str:

@@ -20,6 +20,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from scheduling.errors import no_such
 from scheduling.localtime import DAY_OUT_OF_RANGE, day_in_range
 from scheduling.selectors import visible_records
 
@@ -91,14 +92,13 @@ class _Reference:
         self.model = model
         self.visible = visible or (lambda user: visible_records(model, user))
         self.model_name = str(model._meta.verbose_name)
-        if message is not None:
-            self.error_messages["does_not_exist"] = message
+        self.error_messages["does_not_exist"] = message or no_such(model)
 
     def record(self, pk: int) -> Any:
         user = self.context["request"].user
         found = self.visible(user).filter(pk=pk).first() if 0 < pk <= MAX_ID else None
         if found is None:
-            self.fail("does_not_exist", model=self.model_name)
+            self.fail("does_not_exist")
         return found
 
 
@@ -108,10 +108,7 @@ class RecordField(_Reference, serializers.Field):
     record is the field's value. `visible(user)` is the selector of what may be named
     (default: every record of the user's clinics, `selectors.visible_records`)."""
 
-    default_error_messages = {
-        "incorrect_type": "Give the {model}'s ID as a whole number.",
-        "does_not_exist": "No such {model}.",
-    }
+    default_error_messages = {"incorrect_type": "Give the {model}'s ID as a whole number."}
 
     def __init__(
         self,
@@ -136,8 +133,6 @@ class RecordField(_Reference, serializers.Field):
 class QueryRecordField(_Reference, serializers.IntegerField):
     """In a query string: the ID (text, parsed as an integer from 1) of a record the user
     can see; the record is the field's value."""
-
-    default_error_messages = {"does_not_exist": "No such {model}."}
 
     def __init__(
         self,

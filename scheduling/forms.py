@@ -149,6 +149,7 @@ CHOOSE_SLOT = "Choose a time in the list of free slots."
 CHOOSE_FREE_TIME = "Choose one of the free times."
 CHOOSE_ACTION = "Choose one of the actions offered for this appointment."
 CHOOSE_WHO = "Choose a practitioner or a specialty."
+CHOOSE_LOCATION = "Choose a location from the list."
 
 
 class DayField(forms.DateField):
@@ -206,6 +207,64 @@ class RecordChoiceField(forms.ChoiceField):
 
     def clean(self, value: Any) -> Model | None:
         return self.by_pk.get(super().clean(value))
+
+
+class QueryForm(forms.Form):
+    """A page's query string: a bad value falls back to its default, with a message."""
+
+    def value(self, name: str, default: Any) -> Any:
+        return self.cleaned_data.get(name) or default
+
+    def messages(self) -> list[str]:
+        return [message for errors in self.errors.values() for message in errors]
+
+
+class LocationChoiceForm(QueryForm):
+    """`?location=` of any desk page: a location ID (one of the clinic's, checked by the
+    desk); anything else falls back to the current location with a message."""
+
+    location = forms.IntegerField(
+        required=False,
+        min_value=1,
+        error_messages={
+            "invalid": CHOOSE_LOCATION,
+            "min_value": CHOOSE_LOCATION,
+        },
+    )
+
+
+class CalendarQuery(QueryForm):
+    """What the receptionist asked the day or week calendar to show."""
+
+    date = DayField(required=False)
+    by = forms.ChoiceField(
+        required=False,
+        choices=[("room", "Rooms"), ("practitioner", "Practitioners")],
+        error_messages={"invalid_choice": "Show one column per room or per practitioner."},
+    )
+    cancelled = forms.ChoiceField(
+        required=False,
+        choices=[("show", "Show"), ("hide", "Hide")],
+        error_messages={"invalid_choice": "Show or hide the cancelled appointments."},
+    )
+    practitioner = forms.IntegerField(
+        required=False,
+        min_value=1,
+        error_messages={
+            "invalid": "Choose a practitioner from the list.",
+            "min_value": "Choose a practitioner from the list.",
+        },
+    )
+
+
+class SwitchClinicForm(forms.Form):
+    """The clinic switcher: one of the user's clinics."""
+
+    clinic = forms.TypedChoiceField(coerce=int)
+
+    def __init__(self, data: Any = None, *, clinics: Sequence[Clinic], **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        self.fields["clinic"].choices = [(clinic.pk, str(clinic)) for clinic in clinics]
 
 
 class SlotSearchForm(forms.Form):

@@ -28,7 +28,7 @@ from django_htmx.http import retarget
 
 from scheduling import availability, booking
 from scheduling.errors import BookingError, RuleViolation, SlotConflict
-from scheduling.forms import BookingChoicesForm, PatientForm
+from scheduling.forms import BookingChoicesForm, PatientForm, SwitchClinicForm
 from scheduling.models import Appointment, Patient, Room
 from scheduling.patients import search_patients
 from scheduling.views.context import SESSION_CLINIC, desk_view
@@ -336,9 +336,9 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 @desk_view
 def switch_clinic(request: HttpRequest) -> HttpResponse:
-    wanted = request.POST.get("clinic", "")
-    if any(str(clinic.pk) == wanted for clinic in request.desk.clinics):
-        request.session[SESSION_CLINIC] = int(wanted)
+    form = SwitchClinicForm(request.POST, clinics=request.desk.clinics)
+    if form.is_valid():
+        request.session[SESSION_CLINIC] = form.cleaned_data["clinic"]
     return redirect("desk:book")
 
 

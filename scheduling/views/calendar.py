@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
 from scheduling.calendar_layout import Column, Minutes, Off, Visit, hours_note, lay_out
-from scheduling.localtime import DAY_OUT_OF_RANGE, EARLIEST_DAY, LATEST_DAY, day_in_range, to_utc
+from scheduling.forms import CalendarQuery
+from scheduling.localtime import EARLIEST_DAY, LATEST_DAY, to_utc
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -51,46 +51,6 @@ STATUS_LABELS = dict(AppointmentStatus.choices)
 Entry = dict[str, Any]
 
 
-class CalendarQuery(forms.Form):
-    """What the receptionist asked to see; a bad value falls back to its default."""
-
-    date = forms.DateField(
-        required=False,
-        input_formats=["%Y-%m-%d"],
-        error_messages={"invalid": "Enter the date as YYYY-MM-DD, e.g. 2027-01-04."},
-    )
-    by = forms.ChoiceField(
-        required=False,
-        choices=[("room", "Rooms"), ("practitioner", "Practitioners")],
-        error_messages={"invalid_choice": "Show one column per room or per practitioner."},
-    )
-    cancelled = forms.ChoiceField(
-        required=False,
-        choices=[("show", "Show"), ("hide", "Hide")],
-        error_messages={"invalid_choice": "Show or hide the cancelled appointments."},
-    )
-    practitioner = forms.IntegerField(
-        required=False,
-        min_value=1,
-        error_messages={
-            "invalid": "Choose a practitioner from the list.",
-            "min_value": "Choose a practitioner from the list.",
-        },
-    )
-
-    def clean_date(self) -> datetime.date | None:
-        day = self.cleaned_data["date"]
-        if day is not None and not day_in_range(day):
-            raise forms.ValidationError(DAY_OUT_OF_RANGE)
-        return day
-
-    def value(self, name: str, default: Any) -> Any:
-        return self.cleaned_data.get(name) or default
-
-    def messages(self) -> list[str]:
-        return [message for errors in self.errors.values() for message in errors]
-
-
 @dataclasses.dataclass(frozen=True)
 class Asked:
     """The query read, with its defaults filled in and a notice for each bad value."""
@@ -109,7 +69,7 @@ class Asked:
 
 
 def _asked(request: HttpRequest) -> Asked:
-    notices = _check_location(request)
+    notices = list(request.desk.notices)
     query = CalendarQuery(request.GET)
     query.is_valid()
     now = timezone.now()
@@ -123,16 +83,6 @@ def _asked(request: HttpRequest) -> Asked:
         practitioner=query.value("practitioner", None),
         notices=notices + query.messages(),
     )
-
-
-def _check_location(request: HttpRequest) -> list[str]:
-    """Another clinic's location ID gives 404; a malformed one a message."""
-    wanted = (request.GET.get("location") or "").strip()
-    if not wanted or any(str(loc.pk) == wanted for loc in request.desk.locations):
-        return []
-    if wanted.isdigit():
-        raise Http404("No such location at this clinic.")
-    return ["Choose a location from the list."]
 
 
 def _window(

@@ -1,7 +1,7 @@
 """Who is at the desk and which clinic they are working in (pages only)."""
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
@@ -10,6 +10,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 
 from scheduling import access
+from scheduling.errors import no_such
+from scheduling.forms import LocationChoiceForm
 from scheduling.models import Clinic, Location
 
 SESSION_CLINIC = "desk_clinic_id"
@@ -24,6 +26,7 @@ class Desk:
     clinic: Clinic
     locations: list[Location]
     location: Location
+    notices: list[str] = field(default_factory=list)  # what was wrong with the request
 
     @property
     def today(self) -> datetime.date:
@@ -39,13 +42,14 @@ def desk_for(request: HttpRequest) -> Desk:
     locations = list(clinic.locations.filter(active=True).order_by("name"))
     if not locations:
         raise Http404(f"{clinic} has no active location yet; ask a manager to add one.")
-    asked = request.GET.get("location")
-    wanted = asked or request.session.get(SESSION_LOCATION)
-    location = next((loc for loc in locations if str(loc.pk) == str(wanted)), None)
-    if location is None and asked and asked.isdigit():
-        raise Http404("No such location in this clinic.")
-    location = location or locations[0]
-    return Desk(clinics, clinic, locations, location)
+    asked = LocationChoiceForm(request.GET)
+    notices = [] if asked.is_valid() else asked.messages()
+    wanted = asked.cleaned_data.get("location") if not notices else None
+    by_pk = {location.pk: location for location in locations}
+    if wanted is not None and wanted not in by_pk:
+        raise Http404(no_such(Location))
+    location = by_pk.get(wanted or request.session.get(SESSION_LOCATION)) or locations[0]
+    return Desk(clinics, clinic, locations, location, notices)
 
 
 def desk_view(view: Any) -> Any:

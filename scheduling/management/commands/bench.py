@@ -293,10 +293,9 @@ def _bookable(location, practitioners, demand, first: datetime.date, runs: int) 
     return plan
 
 
-def measure_pages(runs: int) -> list[str]:
-    """The receptionist's pages, through Django's test client (no network, full stack)."""
+def _large_clinic(username: str) -> tuple[Clinic, Location, list, AppointmentType, Any]:
+    """The large clinic, its location, practitioners and type, and a member to sign in as."""
     from django.contrib.auth import get_user_model
-    from django.test import Client
 
     from scheduling.models import ClinicMembership
 
@@ -304,8 +303,16 @@ def measure_pages(runs: int) -> list[str]:
     location = Location.objects.get(clinic=clinic)
     practitioners = list(Practitioner.objects.filter(clinic=clinic).order_by("pk"))
     kind = AppointmentType.objects.get(clinic=clinic)
-    user, _ = get_user_model().objects.get_or_create(username="bench-desk")
+    user, _ = get_user_model().objects.get_or_create(username=username)
     ClinicMembership.objects.get_or_create(user=user, clinic=clinic)
+    return clinic, location, practitioners, kind, user
+
+
+def measure_pages(runs: int) -> list[str]:
+    """The receptionist's pages, through Django's test client (no network, full stack)."""
+    from django.test import Client
+
+    clinic, location, practitioners, kind, user = _large_clinic("bench-desk")
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
     htmx = {"HTTP_HX_REQUEST": "true"}
@@ -337,8 +344,8 @@ def measure_pages(runs: int) -> list[str]:
         return call
 
     return [
-        _time("ui_slot_grid", runs, page("/desk/", {
-            "part": "slots", "location": location.pk, "appointment_type": kind.pk,
+        _time("ui_slot_grid", runs, page("/desk/slots/", {
+            "location": location.pk, "appointment_type": kind.pk,
             "who": lambda run: f"p:{practitioners[run % PRACTITIONERS].pk}",
             "date": busy_day.isoformat()}, **htmx)),
         _time("ui_patient_search", runs, page("/desk/patients/search/", {
@@ -357,25 +364,12 @@ def measure_pages(runs: int) -> list[str]:
 
 def measure_api(runs: int) -> list[str]:
     """REST API v1 for mobile apps, with a real token, through Django's test client."""
-    from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from scheduling.models import ApiToken, ClinicMembership
-    from scheduling.models.api import hash_token
+    from scheduling.api.authentication import issue_token
 
-    clinic = Clinic.objects.get(slug=LARGE)
-    location = Location.objects.get(clinic=clinic)
-    practitioners = list(Practitioner.objects.filter(clinic=clinic).order_by("pk"))
-    kind = AppointmentType.objects.get(clinic=clinic)
-    user, _ = get_user_model().objects.get_or_create(username="bench-mobile")
-    ClinicMembership.objects.get_or_create(user=user, clinic=clinic)
-    key = ApiToken.new_key()
-    ApiToken.objects.create(
-        user=user,
-        digest=hash_token(key),
-        prefix=key[:8],
-        expires_at=timezone.now() + datetime.timedelta(days=1),
-    )
+    clinic, location, practitioners, kind, user = _large_clinic("bench-mobile")
+    _, key = issue_token(user=user)
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {key}")
     busy_day = _working_days(timezone.localdate() + datetime.timedelta(days=1), 1, 1)[0]
     patients = list(

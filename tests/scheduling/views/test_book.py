@@ -2,7 +2,13 @@ import pytest
 from django.urls import reverse
 
 from scheduling.models import Appointment, Patient
-from tests.factories import ClinicFactory, ClinicMembershipFactory, PatientFactory, UserFactory
+from tests.factories import (
+    ClinicFactory,
+    ClinicMembershipFactory,
+    LocationFactory,
+    PatientFactory,
+    UserFactory,
+)
 from tests.worlds import MONDAY
 
 BOOK = reverse("desk:book")
@@ -222,22 +228,45 @@ def test_another_clinics_patient_cannot_be_booked(desk, world):
     assert not Appointment.objects.exists()
 
 
-def test_switching_clinic(desk, world):
+@pytest.mark.parametrize("asked", ["other", "stranger", "not-a-number", ""])
+def test_switching_clinic_only_to_ones_own(desk, world, asked):
     user = UserFactory(username="two-clinics")
     other = ClinicFactory(name="Otra Clínica")
-    from tests.factories import LocationFactory
-
     LocationFactory(clinic=other, name="Maipú")
     for clinic in (world.clinic, other):
         ClinicMembershipFactory(user=user, clinic=clinic)
+    stranger = ClinicFactory(name="Ajena")
+    LocationFactory(clinic=stranger, name="Lyon")
     desk.force_login(user)
+    value = {"other": other.pk, "stranger": stranger.pk}.get(asked, asked)
 
-    desk.post(reverse("desk:switch-clinic"), {"clinic": other.pk})
-    after = desk.get(BOOK).content.decode()
-    desk.post(reverse("desk:switch-clinic"), {"clinic": ClinicFactory().pk})
+    response = desk.post(reverse("desk:switch-clinic"), {"clinic": value})
 
-    assert "Maipú" in after
-    assert "Maipú" in desk.get(BOOK).content.decode()
+    assert response.status_code == 302
+    page = desk.get(BOOK).content.decode()
+    assert ("Maipú" in page) is (asked == "other")
+    assert "Lyon" not in page
+
+
+@pytest.mark.parametrize(
+    ("location", "status", "notice"),
+    [
+        ("north", 200, "Choose a location from the list."),
+        ("0", 200, "Choose a location from the list."),
+        ("own", 200, None),
+        ("stranger", 404, None),
+        ("999999", 404, None),
+    ],
+)
+def test_the_location_in_the_address(desk, world, location, status, notice):
+    stranger = LocationFactory(name="Lyon")
+    value = {"own": world.location.pk, "stranger": stranger.pk}.get(location, location)
+
+    response = desk.get(reverse("desk:day"), {"location": value})
+
+    assert response.status_code == status
+    if notice:
+        assert notice in response.content.decode()
 
 
 def test_a_time_taken_since_the_grid_was_drawn_offers_alternatives(desk, world):

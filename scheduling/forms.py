@@ -25,7 +25,12 @@ from scheduling.models import (
     Room,
     Specialty,
 )
-from scheduling.patients import register_patient
+from scheduling.patients import (
+    ANIMAL_FIELDS,
+    PERSON_FIELDS,
+    REGISTRATION_FIELDS,
+    register_patient,
+)
 from scheduling.selectors import practitioners_at
 
 OCCURRENCES = [
@@ -451,29 +456,14 @@ class PatientForm(forms.ModelForm):
 
     class Meta:
         model = Patient
-        fields = [
-            "given_name",
-            "family_name",
-            "preferred_name",
-            "birth_date",
-            "sex",
-            "phone",
-            "email",
-            "national_id_type",
-            "national_id",
-            "species",
-            "breed",
-            "guardian_name",
-            "guardian_phone",
-            "guardian_email",
-        ]
+        fields = REGISTRATION_FIELDS
         widgets = {"birth_date": forms.DateInput(attrs={"type": "date"})}
 
     def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.clinic = clinic
         if clinic.is_veterinary:
-            for name in ("national_id_type", "national_id", "preferred_name"):
+            for name in PERSON_FIELDS:
                 del self.fields[name]
             self.fields["given_name"].label = "Animal's name"
             self.fields["family_name"].label = "Owner's family name"
@@ -481,7 +471,7 @@ class PatientForm(forms.ModelForm):
             self.fields["guardian_phone"].label = "Owner's phone"
             self.fields["guardian_email"].label = "Owner's email"
         else:
-            for name in ("species", "breed"):
+            for name in ANIMAL_FIELDS:
                 del self.fields[name]
 
     def _post_clean(self) -> None:

@@ -9,6 +9,28 @@ from django.db.models import Q, QuerySet
 from scheduling.models import Clinic, Patient
 from scheduling.models.people import DUPLICATE_NATIONAL_ID
 
+# What a desk or an app may fill in when registering a patient (the rest is the clinic's).
+REGISTRATION_FIELDS = (
+    "given_name",
+    "family_name",
+    "preferred_name",
+    "birth_date",
+    "sex",
+    "phone",
+    "email",
+    "national_id_type",
+    "national_id",
+    "species",
+    "breed",
+    "guardian_name",
+    "guardian_relationship",
+    "guardian_phone",
+    "guardian_email",
+)
+# Fields that only make sense for a person, and for an animal (veterinary clinics).
+PERSON_FIELDS = ("preferred_name", "national_id_type", "national_id", "guardian_relationship")
+ANIMAL_FIELDS = ("species", "breed")
+
 SEARCH_FIELDS = (
     "given_name",
     "family_name",

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from scheduling import availability
@@ -300,6 +300,21 @@ def _guard_field(error: IntegrityError) -> str | None:
     return next((field for name, field in OVERLAP_GUARDS.items() if name in text), None)
 
 
+def _busy_spans_overlapping(plan: Plan, queryset: QuerySet) -> QuerySet:
+    """Active appointments whose busy span overlaps the plan's (overflow ones never count)."""
+    return queryset.filter(
+        status__in=ACTIVE_STATUSES,
+        overflow=False,
+        busy_until__gt=plan.busy_from,
+        busy_from__lt=plan.busy_until,
+    )
+
+
+def _busy_clash(active: QuerySet, plan: Plan, **holder: object) -> Appointment | None:
+    """The first appointment of this practitioner or room in the plan's busy span."""
+    return _busy_spans_overlapping(plan, active.filter(**holder)).order_by("start").first()
+
+
 def _clash_messages(plan: Plan, exclude_id: int | None) -> dict[str, str]:
     """Which of practitioner, room and patient are already taken (inside the transaction)."""
     active = Appointment.objects.filter(status__in=ACTIVE_STATUSES)
@@ -308,37 +323,18 @@ def _clash_messages(plan: Plan, exclude_id: int | None) -> dict[str, str]:
     messages: dict[str, str] = {}
     location = plan.location
     if not plan.overflow:
-        clash = (
-            active.filter(
-                practitioner=plan.practitioner,
-                overflow=False,
-                busy_until__gt=plan.busy_from,
-                busy_from__lt=plan.busy_until,
-            )
-            .order_by("start")
-            .first()
-        )
+        clash = _busy_clash(active, plan, practitioner=plan.practitioner)
         if clash is not None:
             messages["start"] = (
                 f"{plan.practitioner} is already booked from {_hhmm(clash.start, location)} "
                 f"to {_hhmm(clash.end, location)}; choose another time."
             )
-        if plan.room is not None:
-            clash = (
-                active.filter(
-                    room=plan.room,
-                    overflow=False,
-                    busy_until__gt=plan.busy_from,
-                    busy_from__lt=plan.busy_until,
-                )
-                .order_by("start")
-                .first()
+        clash = _busy_clash(active, plan, room=plan.room) if plan.room else None
+        if clash is not None:
+            messages["room"] = (
+                f"{plan.room.name} is taken from {_hhmm(clash.start, location)} to "
+                f"{_hhmm(clash.end, location)}; choose another room or time."
             )
-            if clash is not None:
-                messages["room"] = (
-                    f"{plan.room.name} is taken from {_hhmm(clash.start, location)} to "
-                    f"{_hhmm(clash.end, location)}; choose another room or time."
-                )
     clash = (
         active.filter(patient=plan.patient, end__gt=plan.start, start__lt=plan.end)
         .select_related("practitioner", "location")
@@ -354,13 +350,7 @@ def _clash_messages(plan: Plan, exclude_id: int | None) -> dict[str, str]:
 
 
 def _pick_room(plan: Plan, exclude_id: int | None) -> Room | None:
-    taken = Appointment.objects.filter(
-        status__in=ACTIVE_STATUSES,
-        overflow=False,
-        room__isnull=False,
-        busy_until__gt=plan.busy_from,
-        busy_from__lt=plan.busy_until,
-    )
+    taken = _busy_spans_overlapping(plan, Appointment.objects.filter(room__isnull=False))
     if exclude_id is not None:
         taken = taken.exclude(pk=exclude_id)
     return (

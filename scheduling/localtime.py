@@ -2,6 +2,8 @@
 
 import datetime
 import zoneinfo
+from collections.abc import Callable
+from typing import Any
 
 from scheduling.errors import AmbiguousLocalTime, RuleViolation
 
@@ -74,3 +76,21 @@ DAY_OUT_OF_RANGE = "Choose a date between the years 1900 and 2999."
 
 def day_in_range(day: datetime.date) -> bool:
     return EARLIEST_DAY <= day <= LATEST_DAY
+
+
+# Pages list free times by half-day, in the location's wall-clock time.
+HALF_DAYS = ("Morning", "Afternoon")
+NOON = datetime.time(12)
+
+
+def half_day(local: datetime.datetime) -> str:
+    """ "Morning" before noon (local wall-clock time), else "Afternoon"."""
+    return HALF_DAYS[0] if local.time() < NOON else HALF_DAYS[1]
+
+
+def by_half_day(items: list, local_of: Callable[[Any], datetime.datetime]) -> dict[str, list]:
+    """The items under "Morning" and "Afternoon" (both present, maybe empty), in order."""
+    halves: dict[str, list] = {half: [] for half in HALF_DAYS}
+    for item in items:
+        halves[half_day(local_of(item))].append(item)
+    return halves

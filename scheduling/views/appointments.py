@@ -28,7 +28,7 @@ from django_htmx.http import push_url, retarget
 from scheduling import access, availability, booking
 from scheduling.errors import BookingError, RuleViolation, SlotConflict, TransitionNotAllowed
 from scheduling.forms import CancelForm, RescheduleForm, StatusForm
-from scheduling.localtime import UTC
+from scheduling.localtime import UTC, by_half_day
 from scheduling.models import Appointment, AppointmentEvent, AppointmentStatus
 from scheduling.views.context import desk_view
 from scheduling.views.render import render_page, wants_region
@@ -52,7 +52,6 @@ STATUS_DONE = {
     Status.NO_SHOW: "Marked no-show.",
     Status.CANCELLED: "Appointment cancelled.",
 }
-NOON = datetime.time(12)
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -157,8 +156,8 @@ class SlotChoice:
     value: str
     day: datetime.date
     time: str
+    local: datetime.datetime
     label: str
-    morning: bool
     current: bool
 
     @classmethod
@@ -169,8 +168,8 @@ class SlotChoice:
             value=slot.start.astimezone(UTC).isoformat(),
             day=start.date(),
             time=f"{start:%H:%M}",
+            local=start,
             label=_span(slot.start, slot.end, zone),
-            morning=start.time() < NOON,
             current=slot.start == appointment.start,
         )
 
@@ -179,12 +178,15 @@ class SlotChoice:
 class Picker:
     day: datetime.date
     today: datetime.date
-    morning: list[SlotChoice]
-    afternoon: list[SlotChoice]
+    halves: dict[str, list[SlotChoice]]  # "Morning", "Afternoon"
     next_free: SlotChoice | None
     alternatives: list[SlotChoice]
     errors: dict[str, list[str]]
     top_errors: list[str]
+
+    @property
+    def any_free(self) -> bool:
+        return any(self.halves.values())
 
     @property
     def previous_day(self) -> datetime.date:
@@ -248,8 +250,7 @@ def _picker(
     return Picker(
         day=day,
         today=today,
-        morning=[choice for choice in choices if choice.morning],
-        afternoon=[choice for choice in choices if not choice.morning],
+        halves=by_half_day(choices, lambda choice: choice.local),
         next_free=SlotChoice.of(following[0], appointment) if following else None,
         alternatives=alternatives,
         errors=near,

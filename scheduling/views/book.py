@@ -29,6 +29,7 @@ from django_htmx.http import retarget
 from scheduling import availability, booking
 from scheduling.errors import BookingError, RuleViolation, SlotConflict
 from scheduling.forms import BookingChoicesForm, PatientForm, SwitchClinicForm
+from scheduling.localtime import HALF_DAYS, half_day
 from scheduling.models import Appointment, Patient, Room
 from scheduling.patients import search_patients
 from scheduling.views.context import SESSION_CLINIC, desk_view
@@ -90,11 +91,10 @@ def _grouped(slots: list, form: BookingChoicesForm) -> list[dict[str, Any]]:
     days: dict[datetime.date, dict[str, list]] = {}
     for slot in slots:
         local = slot.start.astimezone(form.location.zone)
-        half = "Morning" if local.hour < 12 else "Afternoon"
         query = urlencode(
             {"start": slot.start.isoformat(), "slot_practitioner": slot.practitioner_id}
         )
-        days.setdefault(local.date(), {"Morning": [], "Afternoon": []})[half].append(
+        days.setdefault(local.date(), {half: [] for half in HALF_DAYS})[half_day(local)].append(
             {
                 "slot": slot,
                 "local": local,

@@ -159,19 +159,23 @@ class WorkingHoursFormSet(BaseInlineFormSet):
                 raise ValidationError(error.messages) from None
 
 
+# A block as a manager edits it under its practitioner (and sees it in the list).
+WORKING_HOURS_FIELDS = [
+    "location",
+    "weekday",
+    "start_time",
+    "end_time",
+    "slot_interval_minutes",
+    "modality",
+    "valid_from",
+    "valid_until",
+]
+
+
 class WorkingHoursInline(ScopedTabularInline):
     model = WorkingHours
     formset = WorkingHoursFormSet
-    fields = [
-        "location",
-        "weekday",
-        "start_time",
-        "end_time",
-        "slot_interval_minutes",
-        "modality",
-        "valid_from",
-        "valid_until",
-    ]
+    fields = WORKING_HOURS_FIELDS
 
 
 class TimeOffInline(ScopedTabularInline):
@@ -293,17 +297,7 @@ class AppointmentTypeAdmin(ScopedAdmin):
 
 @admin.register(WorkingHours)
 class WorkingHoursAdmin(ScopedAdmin):
-    list_display = [
-        "practitioner",
-        "location",
-        "weekday",
-        "start_time",
-        "end_time",
-        "slot_interval_minutes",
-        "modality",
-        "valid_from",
-        "valid_until",
-    ]
+    list_display = ["practitioner", *WORKING_HOURS_FIELDS]
     list_filter = ["location__clinic", "location", "weekday", "modality"]
     list_select_related = ["practitioner", "location"]
     search_fields = ["practitioner__given_name", "practitioner__family_name"]

@@ -148,6 +148,19 @@ def build_large_clinic() -> None:
     future_days = _working_days(today + datetime.timedelta(days=1), 1, 64)
     taken: set[tuple[str, int, datetime.date, int]] = set()
     future: list[Appointment] = []
+
+    def confirmed(who: int, chair: int, patient: int, day: datetime.date, slot: int) -> Appointment:
+        return _appointment(
+            clinic,
+            location,
+            practitioners[who],
+            rooms[chair],
+            patients[patient],
+            appointment_type,
+            _start(location, day, slot),
+            AppointmentStatus.CONFIRMED,
+        )
+
     # The day the calendar figure is measured on: 150 appointments over the 20 chairs.
     busy_day = future_days[0]
     for n in range(CALENDAR_DAY_APPOINTMENTS):
@@ -155,18 +168,7 @@ def build_large_clinic() -> None:
         who, patient = (slot + chair * 2) % PRACTITIONERS, n
         taken.update([("p", who, busy_day, slot), ("r", chair, busy_day, slot),
                       ("a", patient, busy_day, slot)])  # fmt: skip
-        future.append(
-            _appointment(
-                clinic,
-                location,
-                practitioners[who],
-                rooms[chair],
-                patients[patient],
-                appointment_type,
-                _start(location, busy_day, slot),
-                AppointmentStatus.CONFIRMED,
-            )
-        )
+        future.append(confirmed(who, chair, patient, busy_day, slot))
     while len(future) < FUTURE:
         day, slot = rng.choice(future_days), rng.randrange(DAY_SLOTS)
         who, chair, patient = (rng.randrange(PRACTITIONERS), rng.randrange(ROOMS),
@@ -175,18 +177,7 @@ def build_large_clinic() -> None:
         if any(key in taken for key in keys):
             continue
         taken.update(keys)
-        future.append(
-            _appointment(
-                clinic,
-                location,
-                practitioners[who],
-                rooms[chair],
-                patients[patient],
-                appointment_type,
-                _start(location, day, slot),
-                AppointmentStatus.CONFIRMED,
-            )
-        )
+        future.append(confirmed(who, chair, patient, day, slot))
     _bulk(future)
 
 

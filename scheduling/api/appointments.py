@@ -39,14 +39,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scheduling import booking
 from scheduling.api import idempotency
-from scheduling.api.errors import PAGE_NOT_FOUND, RETRY_AFTER, ErrorSerializer, error_responses
+from scheduling.api.errors import RETRY_AFTER, ErrorSerializer, error_responses
 from scheduling.api.fields import (
     MAX_ID,
     LocalDateTimeField,
@@ -56,6 +55,7 @@ from scheduling.api.fields import (
     StrictCharField,
     StrictIntegerField,
 )
+from scheduling.api.lists import ListView, list_responses
 from scheduling.api.serializers import StrictInput, parse, parse_query
 from scheduling.errors import RuleViolation
 from scheduling.localtime import DAY_OUT_OF_RANGE, day_in_range, resolve_local
@@ -381,7 +381,7 @@ class AtLocation:
         return {**super().get_exception_handler_context(), "zone": self.zone}
 
 
-class AppointmentList(AtLocation, GenericAPIView):
+class AppointmentList(AtLocation, ListView):
     """GET: the appointments of the user's clinics; POST: book one."""
 
     serializer_class = AppointmentSerializer
@@ -393,11 +393,7 @@ class AppointmentList(AtLocation, GenericAPIView):
         description="The appointments of your clinics, paginated (50 a page), ordered by start. "
         "`date_from` and `date_to` are local dates of each appointment's location.",
         parameters=[AppointmentFilterSerializer, RETRY_AFTER],
-        responses={
-            200: AppointmentSerializer(many=True),
-            **error_responses(400, 401, 403, 429),
-            404: PAGE_NOT_FOUND,
-        },
+        responses=list_responses(AppointmentSerializer, 400, 401, 403, 429),
     )
     def get(self, request: Request) -> Response:
         query = parse_query(AppointmentFilterSerializer, request)

@@ -76,11 +76,6 @@ DESCRIPTIONS = {
 }
 
 
-PAGE_NOT_FOUND = OpenApiResponse(
-    response=ErrorSerializer, description="No such page: `page` is past the last one."
-)
-
-
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     """`@extend_schema(responses=...)` entries for error statuses, each with its serializer.
 

@@ -86,9 +86,19 @@ Visible = Callable[[Any], QuerySet]
 
 
 class _Reference:
-    """The lookup shared by body and query references: a record of `visible(user)`."""
+    """What body and query references share. `visible(user)` is the selector of what may be
+    named (default: every record of the user's clinics, `selectors.visible_records`);
+    `message` replaces "No such <model>." The field's value is the record, shown as its ID."""
 
-    def _setup(self, model: type[Model], visible: Visible | None, message: str | None) -> None:
+    def __init__(
+        self,
+        model: type[Model],
+        *,
+        visible: Visible | None = None,
+        message: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
         self.model = model
         self.visible = visible or (lambda user: visible_records(model, user))
         self.model_name = str(model._meta.verbose_name)
@@ -101,49 +111,29 @@ class _Reference:
             self.fail("does_not_exist")
         return found
 
+    def to_representation(self, value: Any) -> int:
+        return value.pk
+
 
 @extend_schema_field(OpenApiTypes.INT)
 class RecordField(_Reference, serializers.Field):
     """In a JSON body: the ID (a JSON whole number) of a record the user can see; the
-    record is the field's value. `visible(user)` is the selector of what may be named
-    (default: every record of the user's clinics, `selectors.visible_records`)."""
+    record is the field's value."""
 
     default_error_messages = {"incorrect_type": "Give the {model}'s ID as a whole number."}
-
-    def __init__(
-        self,
-        model: type[Model],
-        *,
-        visible: Visible | None = None,
-        message: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self._setup(model, visible, message)
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("incorrect_type", model=self.model_name)
         return self.record(data)
 
-    def to_representation(self, value: Any) -> int:
-        return value.pk
-
 
 class QueryRecordField(_Reference, serializers.IntegerField):
     """In a query string: the ID (text, parsed as an integer from 1) of a record the user
     can see; the record is the field's value."""
 
-    def __init__(
-        self,
-        model: type[Model],
-        *,
-        visible: Visible | None = None,
-        message: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
-        self._setup(model, visible, message)
+    def __init__(self, model: type[Model], **kwargs: Any) -> None:
+        super().__init__(model, min_value=1, max_value=MAX_ID, **kwargs)
 
     def to_internal_value(self, data: Any) -> Any:
         pk = super().to_internal_value(data)
@@ -152,9 +142,6 @@ class QueryRecordField(_Reference, serializers.IntegerField):
 
     def run_validators(self, value: Any) -> None:
         """The validators check the ID (in to_internal_value), not the record found."""
-
-    def to_representation(self, value: Any) -> int:
-        return value.pk
 
 
 # --- Output ----------------------------------------------------------------------------------

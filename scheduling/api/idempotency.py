@@ -62,36 +62,33 @@ PARAMETER = OpenApiParameter(
 )
 
 
-class KeyReused(APIException):
+class KeyRefused(APIException):
+    """A refused `Idempotency-Key`: its `message` is reported as the header's error."""
+
+    message: str
+
+    def __init__(self) -> None:
+        super().__init__({HEADER: [self.message]})
+
+
+class KeyReused(KeyRefused):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = "This Idempotency-Key was already used for a different request."
     default_code = "idempotency_key_reused"
-
-    def __init__(self) -> None:
-        super().__init__(
-            {
-                HEADER: [
-                    "This key was already used with another request body in the last 24 hours; "
-                    "use a new key for a new request."
-                ]
-            }
-        )
+    message = (
+        "This key was already used with another request body in the last 24 hours; "
+        "use a new key for a new request."
+    )
 
 
-class KeyInProgress(APIException):
+class KeyInProgress(KeyRefused):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "A request with this Idempotency-Key is still being processed."
     default_code = "idempotency_key_in_progress"
-
-    def __init__(self) -> None:
-        super().__init__(
-            {
-                HEADER: [
-                    "A request with this key is still being processed; retry in a few "
-                    "seconds to get its answer."
-                ]
-            }
-        )
+    message = (
+        "A request with this key is still being processed; retry in a few "
+        "seconds to get its answer."
+    )
 
 
 def respond(

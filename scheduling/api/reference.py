@@ -22,13 +22,12 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scheduling import availability
-from scheduling.api.errors import PAGE_NOT_FOUND, RETRY_AFTER, error_responses
+from scheduling.api.errors import RETRY_AFTER, error_responses
 from scheduling.api.fields import (
     DATE_FORMATS,
     DayField,
@@ -37,6 +36,7 @@ from scheduling.api.fields import (
     StrictCharField,
     StrictEmailField,
 )
+from scheduling.api.lists import ListView, list_responses
 from scheduling.api.parsers import JSONBodyParser
 from scheduling.api.serializers import StrictInput, parse, parse_query
 from scheduling.api.slots import SlotSerializer
@@ -54,7 +54,7 @@ from scheduling.models import (
     Room,
     Specialty,
 )
-from scheduling.patients import register_patient
+from scheduling.patients import REGISTRATION_FIELDS, register_patient
 from scheduling.selectors import (
     SEARCH_LIMIT,
     appointment_type_list,
@@ -72,13 +72,6 @@ from scheduling.selectors import (
 
 SEARCH_MAX_LENGTH = 200
 NOT_A_MEMBER = "You are not a member of this clinic."
-
-
-# --- Pagination. ---
-
-
-class ListView(GenericAPIView):
-    """A list endpoint: paginated by the project's pagination class (settings)."""
 
 
 def clinic_for(*, user: Any, clinic: Clinic | None) -> Clinic:
@@ -171,25 +164,6 @@ class AppointmentTypeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-PATIENT_FIELDS = [
-    "given_name",
-    "family_name",
-    "preferred_name",
-    "birth_date",
-    "sex",
-    "phone",
-    "email",
-    "national_id",
-    "national_id_type",
-    "species",
-    "breed",
-    "guardian_name",
-    "guardian_relationship",
-    "guardian_phone",
-    "guardian_email",
-]
-
-
 class PatientSerializer(serializers.ModelSerializer):
     display_name = serializers.CharField(read_only=True)
     # Declared for the schema: these may be blank, which read-only model fields do not say.
@@ -207,7 +181,7 @@ class PatientSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Patient
-        fields = ["id", "clinic", "display_name", *PATIENT_FIELDS, "created_at", "updated_at"]
+        fields = ["id", "clinic", "display_name", *REGISTRATION_FIELDS, "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -232,7 +206,7 @@ class PatientCreateSerializer(StrictInput, serializers.ModelSerializer):
 
     class Meta:
         model = Patient
-        fields = ["clinic", *PATIENT_FIELDS]
+        fields = ["clinic", *REGISTRATION_FIELDS]
         # The model's own rules (full_clean) check uniqueness, with its messages.
         validators = []
         extra_kwargs = {"birth_date": {"input_formats": DATE_FORMATS}}
@@ -347,15 +321,10 @@ class LocationListView(ListView):
         operation_id="locations_list",
         summary="Locations of your clinics",
         parameters=[RETRY_AFTER],
-        responses={
-            200: LocationSerializer(many=True),
-            **error_responses(401, 403, 429),
-            404: PAGE_NOT_FOUND,
-        },
+        responses=list_responses(LocationSerializer, 401, 403, 429),
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(location_list(user=request.user))
-        return self.get_paginated_response(LocationSerializer(page, many=True).data)
+        return self.page_of(location_list(user=request.user), LocationSerializer)
 
 
 class PractitionerListView(ListView):
@@ -363,19 +332,14 @@ class PractitionerListView(ListView):
         operation_id="practitioners_list",
         summary="Active practitioners of your clinics",
         parameters=[PractitionerQuerySerializer, RETRY_AFTER],
-        responses={
-            200: PractitionerSerializer(many=True),
-            **error_responses(400, 401, 403, 429),
-            404: PAGE_NOT_FOUND,
-        },
+        responses=list_responses(PractitionerSerializer, 400, 401, 403, 429),
     )
     def get(self, request: Request) -> Response:
         query = parse_query(PractitionerQuerySerializer, request)
         practitioners = practitioner_list(
             user=request.user, location=query.get("location"), specialty=query.get("specialty")
         )
-        page = self.paginate_queryset(practitioners)
-        return self.get_paginated_response(PractitionerSerializer(page, many=True).data)
+        return self.page_of(practitioners, PractitionerSerializer)
 
 
 class RoomListView(ListView):
@@ -383,16 +347,12 @@ class RoomListView(ListView):
         operation_id="rooms_list",
         summary="Rooms, chairs and operatories of your clinics",
         parameters=[LocationFilterSerializer, RETRY_AFTER],
-        responses={
-            200: RoomSerializer(many=True),
-            **error_responses(400, 401, 403, 429),
-            404: PAGE_NOT_FOUND,
-        },
+        responses=list_responses(RoomSerializer, 400, 401, 403, 429),
     )
     def get(self, request: Request) -> Response:
         query = parse_query(LocationFilterSerializer, request)
-        page = self.paginate_queryset(room_list(user=request.user, location=query.get("location")))
-        return self.get_paginated_response(RoomSerializer(page, many=True).data)
+        rooms = room_list(user=request.user, location=query.get("location"))
+        return self.page_of(rooms, RoomSerializer)
 
 
 class AppointmentTypeListView(ListView):
@@ -400,17 +360,12 @@ class AppointmentTypeListView(ListView):
         operation_id="appointment_types_list",
         summary="Active appointment types of your clinics",
         parameters=[AppointmentTypeQuerySerializer, RETRY_AFTER],
-        responses={
-            200: AppointmentTypeSerializer(many=True),
-            **error_responses(400, 401, 403, 429),
-            404: PAGE_NOT_FOUND,
-        },
+        responses=list_responses(AppointmentTypeSerializer, 400, 401, 403, 429),
     )
     def get(self, request: Request) -> Response:
         query = parse_query(AppointmentTypeQuerySerializer, request)
         types = appointment_type_list(user=request.user, location=query.get("location"))
-        page = self.paginate_queryset(types)
-        return self.get_paginated_response(AppointmentTypeSerializer(page, many=True).data)
+        return self.page_of(types, AppointmentTypeSerializer)
 
 
 class PatientListView(ListView):
@@ -421,17 +376,13 @@ class PatientListView(ListView):
         operation_id="patients_list",
         summary="Find a patient of a clinic by name, phone or national ID",
         parameters=[PatientQuerySerializer, RETRY_AFTER],
-        responses={
-            200: PatientSerializer(many=True),
-            **error_responses(400, 401, 403, 429),
-            404: PAGE_NOT_FOUND,
-        },
+        responses=list_responses(PatientSerializer, 400, 401, 403, 429),
     )
     def get(self, request: Request) -> Response:
         query = parse_query(PatientQuerySerializer, request)
         clinic = clinic_for(user=request.user, clinic=query.get("clinic"))
-        page = self.paginate_queryset(patient_list(clinic=clinic, search=query.get("search", "")))
-        return self.get_paginated_response(PatientSerializer(page, many=True).data)
+        patients = patient_list(clinic=clinic, search=query.get("search", ""))
+        return self.page_of(patients, PatientSerializer)
 
     @extend_schema(
         operation_id="patients_create",

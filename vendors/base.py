@@ -404,7 +404,12 @@ class Adapter:
             found = found.get(self.envelope_key) if isinstance(found, Mapping) else None
         if isinstance(found, list if many else Mapping):
             return found
-        raise UnexpectedResponse(
+        raise self.answered_without(what)
+
+    def answered_without(self, what: str) -> UnexpectedResponse:
+        """The one "answered without the appointment's id" refusal of an answer that lacks
+        what we must read: an unknown outcome, checked before anything is sent again."""
+        return UnexpectedResponse(
             f"{self.label} answered without {what}; it will be checked before sending again.",
             vendor=self.vendor,
         )

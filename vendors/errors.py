@@ -8,14 +8,34 @@ from collections.abc import Mapping, Sequence
 from django.core.exceptions import ImproperlyConfigured
 
 
-class VendorError(Exception):
-    """A PMS refused or failed a call. The message is safe to show and to log (no patient
-    data); `vendor_message` is the vendor's own words."""
+class VendorProblem(Exception):
+    """What every error about a vendor carries, and how it reads: our message (safe to show
+    and to log: no patient data), the vendor, the HTTP status and `vendor_message`, the
+    vendor's own words. The one base of VendorError and ConfigurationError, which must stay
+    apart: catch one of those, never this."""
 
     retryable = False
     # True when the vendor may have acted although we got no clear answer: before sending
     # again, look the appointment up (or ask a person).
     outcome_unknown = False
+
+    def __init__(
+        self, message: str, *, vendor: str = "", status: int | None = None, vendor_message: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.vendor = vendor
+        self.status = status
+        self.vendor_message = vendor_message
+
+    def __str__(self) -> str:
+        if self.vendor_message and self.vendor_message not in self.message:
+            return f"{self.message} ({self.vendor}: {self.vendor_message})"
+        return self.message
+
+
+class VendorError(VendorProblem):
+    """A PMS refused or failed a call."""
 
     def __init__(
         self,
@@ -28,20 +48,10 @@ class VendorError(Exception):
         retry_after: float | None = None,
         alternatives: Sequence[datetime.datetime] = (),
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.vendor = vendor
-        self.status = status
-        self.vendor_message = vendor_message
+        super().__init__(message, vendor=vendor, status=status, vendor_message=vendor_message)
         self.fields = dict(fields or {})
         self.retry_after = retry_after
         self.alternatives = list(alternatives)
-
-    def __str__(self) -> str:
-        parts = [self.message]
-        if self.vendor_message and self.vendor_message not in self.message:
-            parts.append(f"({self.vendor}: {self.vendor_message})")
-        return " ".join(parts)
 
 
 class VendorValidationError(VendorError):
@@ -89,26 +99,9 @@ class UnexpectedResponse(OutcomeUnknown):
     types): treated as an unknown outcome, so nothing is lost and nothing is sent twice."""
 
 
-class ConfigurationError(ImproperlyConfigured):
+class ConfigurationError(VendorProblem, ImproperlyConfigured):
     """The connection is set up wrongly (a missing secret, option or ID mapping): a manager
     must fix it in the admin or the environment; never retried.
 
     Deliberately not a VendorError: the vendor said nothing, so `except VendorError` must
     never swallow it (as django-anymail's AnymailConfigurationError)."""
-
-    retryable = False
-    outcome_unknown = False
-
-    def __init__(
-        self, message: str, *, vendor: str = "", status: int | None = None, vendor_message: str = ""
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.vendor = vendor
-        self.status = status
-        self.vendor_message = vendor_message
-
-    def __str__(self) -> str:
-        if self.vendor_message and self.vendor_message not in self.message:
-            return f"{self.message} ({self.vendor}: {self.vendor_message})"
-        return self.message

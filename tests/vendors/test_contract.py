@@ -112,3 +112,30 @@ def test_exchanges_keep_patient_data_and_secrets_out(vendor):
     logged = repr(adapter.exchanges)
     for value in scenario.environment.values():
         assert value not in logged
+
+
+# What each vendor's answer lacks when the simulator answers its create call with the wrong
+# shape (`{"data": [], "result": "x", "appt": 7}`).
+LACKING_FROM_WRONG_TYPES = {
+    "dentalink": "the appointment",
+    "flextell": "the appointment",
+    "meddbase": "its status envelope",
+    "nexhealth": "its usual envelope",
+    "treatsvet": "the appointment's id",
+}
+
+
+def test_an_answer_without_what_we_read_says_what_it_lacks(vendor):
+    scenario, simulator = vendor
+    adapter = scenario.adapter(simulator)
+    adapter.check()
+    simulator.inject("wrong_types", path=scenario.create_path)
+
+    with pytest.raises(UnexpectedResponse) as error:
+        adapter.book(scenario.request(key="lacking"))
+
+    assert error.value.message == (
+        f"{adapter.label} answered without {LACKING_FROM_WRONG_TYPES[scenario.vendor]}; it will "
+        "be checked before sending again."
+    )
+    assert (error.value.vendor, error.value.outcome_unknown) == (scenario.vendor, True)

@@ -49,3 +49,19 @@ def test_a_configuration_error_is_never_retried_and_names_the_vendors_words():
 
     assert (error.retryable, error.outcome_unknown) == (False, False)
     assert str(error) == "Check the subdomain. (nexhealth: Forbidden)"
+
+
+@pytest.mark.parametrize("error_class", [VendorError, ConfigurationError])
+def test_every_vendor_error_carries_the_vendors_words_and_reads_the_same(error_class):
+    error = error_class("Refused.", vendor="meddbase", status=400, vendor_message="Bad key")
+    repeated = error_class("Refused: Bad key.", vendor="meddbase", vendor_message="Bad key")
+
+    assert (error.message, error.vendor, error.status, error.vendor_message) == (
+        "Refused.",
+        "meddbase",
+        400,
+        "Bad key",
+    )
+    assert str(error) == "Refused. (meddbase: Bad key)"
+    assert str(repeated) == "Refused: Bad key."
+    assert str(error_class("Refused.")) == "Refused."

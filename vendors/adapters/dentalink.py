@@ -225,11 +225,7 @@ class DentalinkAdapter(Adapter):
 
     def appointment(self, cita: Mapping[str, Any]) -> VendorAppointment:
         if cita.get("id") in (None, ""):
-            raise UnexpectedResponse(
-                "Dentalink answered without the appointment's id; it will be checked before "
-                "sending again.",
-                vendor=self.vendor,
-            )
+            raise self.answered_without("the appointment's id")
         return VendorAppointment(
             external_id=str(cita["id"]),
             vendor_status=str(cita.get("estado_cita") or cita.get("id_estado") or ""),

@@ -38,7 +38,6 @@ from vendors.errors import (
     ConfigurationError,
     NotFound,
     SlotUnavailable,
-    UnexpectedResponse,
     VendorError,
     VendorValidationError,
 )
@@ -288,11 +287,7 @@ class FlextellAdapter(Adapter):
     def _appointment(self, data: Mapping[str, Any], *, written: bool = False) -> VendorAppointment:
         if data.get("id") in (None, ""):
             if written:
-                raise UnexpectedResponse(
-                    "Flextell answered without an appointment id; the booking will be checked "
-                    "before sending again.",
-                    vendor=self.vendor,
-                )
+                raise self.answered_without("an appointment id")
             raise VendorError("Flextell answered without an appointment id.", vendor=self.vendor)
         status = str(data.get("status") or "")
         return VendorAppointment(

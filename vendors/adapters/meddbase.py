@@ -45,7 +45,6 @@ from vendors.errors import (
     AuthenticationFailed,
     ConfigurationError,
     SlotUnavailable,
-    UnexpectedResponse,
     VendorError,
     VendorUnavailable,
     VendorValidationError,
@@ -148,11 +147,7 @@ class MeddbaseAdapter(Adapter):
 
     def parse_booking(self, answer: Any) -> VendorAppointment:
         if not isinstance(answer, Mapping) or not answer.get("Key"):
-            raise UnexpectedResponse(
-                "Meddbase answered without the appointment's key; the booking will be checked "
-                "before sending again.",
-                vendor=self.vendor,
-            )
+            raise self.answered_without("the appointment's key")
         return _appointment(answer)
 
     # -- other operations ----------------------------------------------------------------
@@ -278,11 +273,7 @@ class MeddbaseAdapter(Adapter):
     def unwrap(self, body: Any, path: str) -> Any:
         """The envelope's result, or its error raised: an error may come inside a 200."""
         if not isinstance(body, Mapping) or body.get("status") not in ("ok", "error"):
-            raise UnexpectedResponse(
-                "Meddbase answered without its status envelope; the booking will be "
-                "checked before sending again.",
-                vendor=self.vendor,
-            )
+            raise self.answered_without("its status envelope")
         if body["status"] == "ok":
             return body.get("result")
         # An error inside a 200: map it as if it had come with its HttpStatusCode.

@@ -260,11 +260,7 @@ class NexHealthAdapter(Adapter):
     def unwrap(self, body: Any, path: str) -> Any:
         """The `data` of NexHealth's envelope; `code: false` is a refusal even with a 2xx."""
         if not isinstance(body, Mapping) or "code" not in body:
-            raise UnexpectedResponse(
-                "NexHealth answered without its usual envelope; it will be checked before "
-                "sending again.",
-                vendor=self.vendor,
-            )
+            raise self.answered_without("its usual envelope")
         if body["code"] is not True:
             said = self.message_of(body)
             raise VendorValidationError(
@@ -277,11 +273,7 @@ class NexHealthAdapter(Adapter):
     def _appt(self, data: Any) -> Mapping[str, Any]:
         record = data.get("appt") if isinstance(data, Mapping) else None
         if not isinstance(record, Mapping) or record.get("id") in (None, ""):
-            raise UnexpectedResponse(
-                "NexHealth answered without the appointment; it will be checked before sending "
-                "again.",
-                vendor=self.vendor,
-            )
+            raise self.answered_without("the appointment")
         return record
 
     def _list(self, data: Any) -> list[Mapping[str, Any]]:

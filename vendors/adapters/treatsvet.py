@@ -26,7 +26,7 @@ from typing import Any
 
 from scheduling.localtime import utc_iso
 from vendors.base import UUID, Adapter
-from vendors.errors import SlotUnavailable, UnexpectedResponse, VendorError
+from vendors.errors import SlotUnavailable, VendorError
 from vendors.types import BookingRequest, VendorAppointment
 
 STATUSES = {
@@ -150,11 +150,7 @@ class TreatsVetAdapter(Adapter):
 
     def appointment(self, body: Any) -> VendorAppointment:
         if not isinstance(body, Mapping) or not body.get("id"):
-            raise UnexpectedResponse(
-                "Treats.vet answered without the appointment's id; it will be checked before "
-                "sending again.",
-                vendor=self.vendor,
-            )
+            raise self.answered_without("the appointment's id")
         status = str(body.get("status") or "")
         return VendorAppointment(
             external_id=str(body["id"]),

@@ -81,6 +81,8 @@ class Simulator:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Every simulator sends headers and body without waiting ~40 ms for the
+            # client's delayed ACK.
             disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet

@@ -34,6 +34,7 @@ import datetime
 import json
 import re
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 from vendors.simulators.base import Reply, Request, Simulator
@@ -280,9 +281,9 @@ class DentalinkSimulator(Simulator):
                      "id_estado", "id_tratamiento", "duracion"):  # fmt: skip
             if name in body and not _positive(body[name]):
                 return refuse(f"El campo {name} debe ser un número entero positivo")
-        if not DATE.match(str(body["fecha"])) or not _valid_date(body["fecha"]):
+        if not _well_formed(body["fecha"], DATE, datetime.date.fromisoformat):
             return refuse("El campo fecha debe tener el formato AAAA-MM-DD")
-        if not TIME.match(str(body["hora_inicio"])) or not _valid_time(body["hora_inicio"]):
+        if not _well_formed(body["hora_inicio"], TIME, datetime.time.fromisoformat):
             return refuse("El campo hora_inicio debe tener el formato HH:MM")
         branch, chair = body["id_sucursal"], body["id_sillon"]
         if branch not in SUCURSALES:
@@ -447,17 +448,13 @@ def _duration_message(dentist: Dentist) -> str:
     )
 
 
-def _valid_date(value: str) -> bool:
-    try:
-        datetime.date.fromisoformat(value)
-    except ValueError:
+def _well_formed(value: Any, form: re.Pattern[str], parse: Callable[[str], object]) -> bool:
+    """Whether the value has the documented form (AAAA-MM-DD, HH:MM) and names a real date or
+    time (`parse`: date.fromisoformat, time.fromisoformat)."""
+    if not form.match(str(value)):
         return False
-    return True
-
-
-def _valid_time(value: str) -> bool:
     try:
-        datetime.time.fromisoformat(value)
+        parse(str(value))
     except ValueError:
         return False
     return True

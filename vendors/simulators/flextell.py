@@ -75,11 +75,6 @@ class FlextellSimulator(Simulator):
         ("GET", r"/api/v1/treatments", "treatments"),
     ]
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(host, port)
-        # Send headers and body without waiting ~40 ms for the client's delayed ACK.
-        self.server.RequestHandlerClass.disable_nagle_algorithm = True
-
     def reset(self) -> None:
         super().reset()
         with self.lock:
@@ -212,23 +207,28 @@ class FlextellSimulator(Simulator):
                 items = [a for a in items if keep(a, day)]
         return self._page(request, [self._resource(a) for a in items])
 
-    def read(self, request: Request) -> Reply:
+    def _named(self, request: Request) -> dict[str, Any] | Reply:
+        """The appointment the path names, or the refusal (a bad token, an unknown id)."""
         if refused := self._refused(request):
             return refused
         appointment = self.appointments.get(int(request.match["id"]))
         if appointment is None:
             return _error(404, "not_found", "Appointment not found.")
+        return appointment
+
+    def read(self, request: Request) -> Reply:
+        appointment = self._named(request)
+        if isinstance(appointment, Reply):
+            return appointment
         return Reply(
             200,
             {"success": "Appointment retrieved successfully.", "data": self._resource(appointment)},
         )
 
     def update(self, request: Request) -> Reply:
-        if refused := self._refused(request):
-            return refused
-        appointment = self.appointments.get(int(request.match["id"]))
-        if appointment is None:
-            return _error(404, "not_found", "Appointment not found.")
+        appointment = self._named(request)
+        if isinstance(appointment, Reply):
+            return appointment
         data = request.json
         if not isinstance(data, dict):
             return _error(400, "bad_request", "The request body must be a JSON object.")

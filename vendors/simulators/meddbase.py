@@ -99,11 +99,6 @@ class MeddbaseSimulator(Simulator):
         ("GET", rf"{PREFIX}/appointment/appointments", "appointments"),
     ]
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(host, port)
-        # Send headers and body without waiting ~40 ms for the client's delayed ACK.
-        self.server.RequestHandlerClass.disable_nagle_algorithm = True
-
     def reset(self) -> None:
         super().reset()
         with self.lock:

@@ -384,22 +384,26 @@ class NexHealthSimulator(Simulator):
         ]
         return Reply(200, envelope(found, count=len(found)))
 
-    def show_appointment(self, request: Request) -> Reply:
+    def _named(self, request: Request) -> dict[str, Any] | Reply:
+        """The appointment the path names, or the refusal (a bad subdomain, an unknown id)."""
         _, refusal = self._scope(request, location=False)
-        appt = self.appointments.get(int(request.match["id"]))
         if refusal:
             return refusal
+        appt = self.appointments.get(int(request.match["id"]))
         if appt is None:
             return refuse(404, "Appointment not found")
+        return appt
+
+    def show_appointment(self, request: Request) -> Reply:
+        appt = self._named(request)
+        if isinstance(appt, Reply):
+            return appt
         return Reply(200, envelope({"appt": self._with_patient(appt)}))
 
     def update_appointment(self, request: Request) -> Reply:
-        _, refusal = self._scope(request, location=False)
-        if refusal:
-            return refusal
-        appt = self.appointments.get(int(request.match["id"]))
-        if appt is None:
-            return refuse(404, "Appointment not found")
+        appt = self._named(request)
+        if isinstance(appt, Reply):
+            return appt
         body = request.json
         changes = body.get("appt") if isinstance(body, dict) else None
         if not isinstance(changes, dict) or not changes:

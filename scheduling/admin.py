@@ -160,16 +160,7 @@ class WorkingHoursFormSet(BaseInlineFormSet):
 
 
 # A block as a manager edits it under its practitioner (and sees it in the list).
-WORKING_HOURS_FIELDS = [
-    "location",
-    "weekday",
-    "start_time",
-    "end_time",
-    "slot_interval_minutes",
-    "modality",
-    "valid_from",
-    "valid_until",
-]
+WORKING_HOURS_FIELDS = ["location", *WorkingHours.BLOCK_FIELDS]
 
 
 class WorkingHoursInline(ScopedTabularInline):

@@ -212,16 +212,7 @@ def load_schedule(
         Q(valid_from__isnull=True) | Q(valid_from__lte=last_day),
         Q(valid_until__isnull=True) | Q(valid_until__gte=first_day),
     )
-    for row in hours.values_list(
-        "practitioner_id",
-        "weekday",
-        "start_time",
-        "end_time",
-        "slot_interval_minutes",
-        "modality",
-        "valid_from",
-        "valid_until",
-    ):
+    for row in hours.values_list("practitioner_id", *WorkingHours.BLOCK_FIELDS):
         pid, weekday, start, end, interval, offer, valid_from, valid_until = row
         blocks[pid].append(
             Block(

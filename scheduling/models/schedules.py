@@ -88,6 +88,17 @@ class WorkingHours(models.Model):
             ),
         ]
 
+    # What makes a weekly block, in the order the slot engine reads and the admin shows it.
+    BLOCK_FIELDS = (
+        "weekday",
+        "start_time",
+        "end_time",
+        "slot_interval_minutes",
+        "modality",
+        "valid_from",
+        "valid_until",
+    )
+
     # Set by a form set that holds all of the practitioner's blocks and compares them itself
     # (the database still has the rows as they were before the save).
     siblings_checked_by_form = False

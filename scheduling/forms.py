@@ -414,13 +414,20 @@ class BookingChoicesForm(SlotSearchForm):
         add_booking_error(self, error, self.field_of_error)
 
     def kept(self, *, without: Sequence[str] = ()) -> str:
-        """The query string of the choices made (as submitted), for links that change one."""
-        query = QueryDict(mutable=True)
-        query["location"] = str(self.location.pk)
-        for name in self.KEPT:
-            if name not in without and self.data.get(name):
-                query[name] = self.data[name]
-        return query.urlencode()
+        return kept_choices(self.data, self.location, without=without)
+
+
+def kept_choices(
+    data: Mapping[str, Any], location: Location, *, without: Sequence[str] = ()
+) -> str:
+    """The query string of the booking page's choices made so far (as submitted), for links
+    that change one of them; reads no records."""
+    query = QueryDict(mutable=True)
+    query["location"] = str(location.pk)
+    for name in BookingChoicesForm.KEPT:
+        if name not in without and data.get(name):
+            query[name] = data[name]
+    return query.urlencode()
 
 
 class RescheduleForm(forms.Form):

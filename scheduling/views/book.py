@@ -28,7 +28,7 @@ from django_htmx.http import retarget
 
 from scheduling import availability, booking
 from scheduling.errors import BookingError, RuleViolation, SlotConflict
-from scheduling.forms import BookingChoicesForm, PatientForm, SwitchClinicForm
+from scheduling.forms import BookingChoicesForm, PatientForm, SwitchClinicForm, kept_choices
 from scheduling.localtime import HALF_DAYS, half_day
 from scheduling.models import Appointment, Patient, Room
 from scheduling.patients import search_patients
@@ -177,13 +177,13 @@ def _page(request: HttpRequest, form: BookingChoicesForm, **extra: Any) -> dict[
 
 def _respond(
     request: HttpRequest,
-    form: BookingChoicesForm,
+    form: BookingChoicesForm | None,
     region: str,
     context: dict[str, Any],
 ) -> HttpResponse:
     """The region for htmx; the whole page (with `context` on top) otherwise."""
     if not wants_region(request):
-        context = {**_page(request, form), **context}
+        context = {**_page(request, form or _form(request, request.GET)), **context}
     return render_page(request, TEMPLATE, {"desk": request.desk, **context}, region=region)
 
 
@@ -279,15 +279,13 @@ def slot_options(request: HttpRequest) -> HttpResponse:
 @require_GET
 def patient_search(request: HttpRequest) -> HttpResponse:
     """Patients matching `q`, each a link to the page with that patient chosen."""
-    form = _form(request, request.GET)
     text = request.GET.get("q", "")
     context = {
-        "form": form,
         "patients": list(search_patients(request.desk.clinic, text)),
         "q": text,
-        "kept": form.kept(),
+        "kept": kept_choices(request.GET, request.desk.location),
     }
-    return _respond(request, form, "patient-results", context)
+    return _respond(request, None, "patient-results", context)
 
 
 @desk_view

@@ -186,6 +186,20 @@ def test_patient_search_by_name_phone_or_national_id(desk, world, attribute):
     assert f"patient-option-{stranger.pk}" not in page
 
 
+@pytest.mark.parametrize("found", [1, 8])
+def test_patient_search_costs_a_fixed_number_of_queries(
+    desk, world, found, django_assert_num_queries
+):
+    for _ in range(found):
+        PatientFactory(clinic=world.clinic, family_name="Rojas")
+
+    # session, user, the desk (clinics, locations), the search: none per patient found
+    with django_assert_num_queries(5):
+        response = desk.get(reverse("desk:patient-search"), {"q": "rojas"}, headers=HTMX)
+
+    assert response.content.decode().count('role="option"') == found
+
+
 def test_register_a_new_patient_inline(desk, world):
     url = reverse("desk:patient-create")
 

@@ -29,17 +29,6 @@ CREATE_PATH = "/api/v1/appointments"
 VENDOR = "flextell"
 
 
-@pytest.fixture(autouse=True)
-def _environment(environment):
-    """Every test here runs with the connection's secrets set (some change one)."""
-
-
-@pytest.fixture
-def simulator(simulator):
-    simulator.timeout_seconds = 1.0
-    return simulator
-
-
 def api_calls(simulator):
     return [r for r in simulator.requests if r.path != TOKEN_PATH]
 

@@ -33,17 +33,6 @@ NO_SLOT = "No appropriate time slot can be found for the proposed time slot."
 VENDOR = "meddbase"
 
 
-@pytest.fixture(autouse=True)
-def _environment(environment):
-    """Every test here runs with the connection's secrets set (some change one)."""
-
-
-@pytest.fixture
-def simulator(simulator):
-    simulator.timeout_seconds = 1.0
-    return simulator
-
-
 @pytest.fixture(params=[True, False], ids=["http-status", "inside-200"])
 def error_style(request, simulator):
     """Run a test with errors as HTTP statuses and as error envelopes inside a 200."""

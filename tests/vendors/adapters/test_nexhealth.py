@@ -42,15 +42,9 @@ NO_ACCESS = "You don't have access to perform this action."
 VENDOR = "nexhealth"
 
 
-@pytest.fixture(autouse=True)
-def _environment(environment):
-    """Every test here runs with the connection's secrets set (some change one)."""
-
-
 @pytest.fixture
 def simulator(simulator):
     # Insertions run when a test says so (run_insertions), unless it sets a delay.
-    simulator.timeout_seconds = 1.0
     simulator.webhook_delay, simulator.webhook_url, simulator.webhook_secret = None, "", ""
     return simulator
 

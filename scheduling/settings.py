@@ -198,3 +198,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"ModalityEnum": "scheduling.models.modality.Modality"},
 }
+
+# --- Vendor connections: which secrets and hosts a connection may name (DESIGN §9) ---
+
+# --- Sign-in, sessions, two-factor and the shared cache (DESIGN §9) ---
+
+# --- Deployment: HTTPS, security headers, caching of patient data (DESIGN §9) ---
+
+# --- Audit trail (DESIGN §9) ---

@@ -22,17 +22,18 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 migrate: install
-	DEBUG=true $(BIN)/python manage.py migrate --no-input
+	env $(DEMO_ENV) DEBUG=true $(BIN)/python manage.py migrate --no-input
 
 seed: migrate
-	DEBUG=true $(BIN)/python manage.py seed_demo
+	env $(DEMO_ENV) DEBUG=true $(BIN)/python manage.py seed_demo
 
 # The simulators' demo credentials (the demo connections name these variables).
-DEMO_ENV := DEMO_DENTALINK_TOKEN=dentalink-simulator-token DEMO_TREATSVET_API_KEY=vk_c2ltdWxhdG9yLWtleQ
+DEMO_ENV := PMS_DEMO_DENTALINK_TOKEN=dentalink-simulator-token PMS_DEMO_TREATSVET_API_KEY=vk_c2ltdWxhdG9yLWtleQ VENDOR_ALLOWED_HOSTS=127.0.0.1:8101,127.0.0.1:8102,127.0.0.1:8103,127.0.0.1:8104,127.0.0.1:8105
 
 run: seed
 	@echo "== web on http://127.0.0.1:8000/, a delivery worker, the sweeper, five PMS simulators =="
-	@echo "== sign in as reception / demo-reception or manager / demo-manager; Ctrl-C stops all =="
+	@echo "== sign in as reception / demo-reception or manager / demo-manager (the admin also asks"
+	@echo "== the manager for an authenticator code: add the key seed_demo printed above); Ctrl-C stops all =="
 	env DEBUG=true $(DEMO_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 lint: install

@@ -7,6 +7,7 @@ from scheduling.models import (
     Appointment,
     AppointmentEvent,
     AppointmentType,
+    AuditEvent,
     Clinic,
     ClinicMembership,
     Location,
@@ -40,6 +41,7 @@ CLINIC_PATHS: dict[type[Model], tuple[str, ...]] = {
     ExternalId: ("connection__clinic",),
     Delivery: ("appointment__clinic",),
     DeliveryAttempt: ("delivery__appointment__clinic",),
+    AuditEvent: ("clinic",),  # rows of no clinic (sign-ins, tokens): superusers only
 }
 
 MANAGING_ROLES = (Role.MANAGER, Role.ADMIN)

@@ -9,8 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
-from scheduling import access, booking
+from scheduling import access, audit, booking
 from scheduling.api.authentication import revoke_tokens
 from scheduling.errors import BookingError
 from scheduling.forms import BookingForm
@@ -20,6 +21,7 @@ from scheduling.models import (
     AppointmentEvent,
     AppointmentStatus,
     AppointmentType,
+    AuditEvent,
     Clinic,
     ClinicMembership,
     Location,
@@ -85,8 +87,90 @@ class ClinicScopedMixin:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
-class ScopedAdmin(ClinicScopedMixin, admin.ModelAdmin):
-    pass
+def _clinic_id(obj: Model) -> int | None:
+    """The clinic a record belongs to, by its first path in access.CLINIC_PATHS that leads
+    somewhere (a record of no clinic: None)."""
+    for path in access.CLINIC_PATHS.get(type(obj), ()):
+        if path == "pk":
+            return obj.pk
+        *hops, last = path.split("__")
+        holder: Any = obj
+        for hop in hops:
+            holder = getattr(holder, hop) if holder is not None else None
+        if holder is not None and getattr(holder, f"{last}_id", None) is not None:
+            return getattr(holder, f"{last}_id")
+    return None
+
+
+class AuditedAdminMixin:
+    """Every add, change and delete (inlines too) is audited with before/after
+    (scheduling.audit); opening a patient's or an appointment's page is audited as a view."""
+
+    viewed_models = (Patient, Appointment)
+
+    def _audit(
+        self, request: HttpRequest, obj: Model, action: str, changes: dict, **known: Any
+    ) -> None:
+        if obj._meta.label_lower in audit.SELF_AUDITED or audit.recorded(action, obj):
+            return
+        known.setdefault("clinic_id", _clinic_id(obj))
+        audit.record(action, obj, changes=changes, object_repr=str(obj), **known)
+
+    def construct_change_message(
+        self, request: HttpRequest, form: Any, formsets: Any, add: bool = False
+    ) -> Any:
+        # Called once the form and its inlines are saved, right before log_addition or
+        # log_change (which record the form's changes; the inlines' are in save_formset).
+        request._audit_changes = audit.form_changes(form, add=add)
+        return super().construct_change_message(request, form, formsets, add)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        doomed = [
+            (inline.instance, inline.instance.pk, audit.snapshot(inline.instance))
+            for inline in formset.deleted_forms
+            if inline.instance.pk is not None
+        ]
+        super().save_formset(request, form, formset, change)
+        changed = [obj for obj, _fields in formset.changed_objects]
+        for inline in formset.forms:
+            obj = inline.instance
+            if any(obj is new for new in formset.new_objects):
+                self._audit(
+                    request, obj, audit.Action.CREATED, audit.form_changes(inline, add=True)
+                )
+            elif any(obj is old for old in changed):
+                self._audit(request, obj, audit.Action.CHANGED, audit.form_changes(inline))
+        for obj, pk, before in doomed:  # deleted now: their pk is gone from the instance
+            self._audit(request, obj, audit.Action.DELETED, {"before": before}, object_id=pk)
+
+    def log_addition(self, request: HttpRequest, obj: Model, message: Any) -> Any:
+        changes = vars(request).pop("_audit_changes", None) or {}
+        self._audit(request, obj, audit.Action.CREATED, changes)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Model, message: Any) -> Any:
+        changes = vars(request).pop("_audit_changes", None) or {}
+        self._audit(request, obj, audit.Action.CHANGED, changes)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        for obj in queryset:
+            self._audit(request, obj, audit.Action.DELETED, {"before": audit.snapshot(obj)})
+        return super().log_deletions(request, queryset)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        shown = getattr(response, "context_data", None) or {}
+        obj = shown.get("original")
+        if request.method == "GET" and isinstance(obj, self.viewed_models):
+            audit.record(audit.Action.VIEWED, obj, object_repr=str(obj))
+        return response
+
+
+class ScopedAdmin(ClinicScopedMixin, AuditedAdminMixin, admin.ModelAdmin):
+    """Scoped to the manager's clinics, and audited."""
 
 
 class ScopedTabularInline(ClinicScopedMixin, admin.TabularInline):
@@ -105,6 +189,13 @@ class ClinicAdmin(ScopedAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [ClinicMembershipInline]
+
+    # Managers change their own clinic's settings; only superusers open or close a clinic.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Clinic | None = None) -> bool:
+        return request.user.is_superuser
 
 
 class RoomInline(ScopedTabularInline):
@@ -504,9 +595,121 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class ClinicUserAdmin(UserAdmin):
+class ClinicUserAdmin(AuditedAdminMixin, UserAdmin):
     inlines = [*UserAdmin.inlines, MembershipOfUserInline]
 
 
 admin.site.site_header = "Clinic booking desk — administration"
 admin.site.site_title = "Clinic booking desk"
+
+
+# -- the audit trail (DESIGN §9): read-only, scoped to the manager's clinics ----------------
+
+
+class AuditUserFilter(admin.SimpleListFilter):
+    """The members of the manager's clinics (not every user of the server)."""
+
+    title = "user"
+    parameter_name = "user"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[int, str]]:
+        users = User.objects.order_by("username")
+        if not request.user.is_superuser:
+            managed = access.clinic_ids(request.user, roles=MANAGING)
+            members = ClinicMembership.objects.filter(clinic_id__in=managed)
+            users = users.filter(pk__in=members.values("user_id"))
+        return [(user.pk, user.get_username()) for user in users]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        return queryset.filter(user_id=value) if value and value.isdigit() else queryset
+
+
+class AuditPatientFilter(admin.SimpleListFilter):
+    """One patient's rows: follow a link in the patient column (a clinic has too many
+    patients to list them all here)."""
+
+    title = "patient"
+    parameter_name = "patient"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = self.value()
+        if not value:
+            return []  # nothing chosen: the filter is not shown
+        found = None
+        if value.isdigit():
+            patients = Patient.objects.filter(pk=value)
+            found = access.scope(patients, request.user, roles=MANAGING).first()
+        return [(value, str(found) if found else f"#{value}")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if not value:
+            return queryset
+        return queryset.filter(patient_id=value) if value.isdigit() else queryset.none()
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ScopedAdmin):
+    """Who viewed, changed or signed in, when, from where: seen here, never added, changed
+    or deleted (the model refuses it too)."""
+
+    list_display = [
+        "at",
+        "username",
+        "action",
+        "object_shown",
+        "patient_link",
+        "clinic",
+        "address",
+        "what_changed",
+    ]
+    list_filter = ["action", AuditUserFilter, AuditPatientFilter, "clinic"]
+    list_select_related = ["clinic", "patient"]
+    search_fields = ["username", "patient__given_name", "patient__family_name", "object_repr"]
+    date_hierarchy = "at"
+    show_full_result_count = False  # the trail grows large: no second COUNT(*) per page
+    actions = None
+    fields = [
+        "at",
+        "user",
+        "username",
+        "action",
+        "clinic",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "patient",
+        "appointment",
+        "address",
+        "what_changed",
+        "changes",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="object")
+    def object_shown(self, obj: AuditEvent) -> str:
+        if not obj.object_type:
+            return "—"
+        name = obj.object_type.partition(".")[2]
+        return " ".join(part for part in (name, obj.object_id, obj.object_repr) if part)
+
+    @admin.display(description="patient", ordering="patient__family_name")
+    def patient_link(self, obj: AuditEvent) -> str:
+        if obj.patient_id is None:
+            return "—"
+        shown = obj.patient or f"#{obj.patient_id}"
+        return format_html('<a href="?patient={}">{}</a>', obj.patient_id, shown)
+
+    @admin.display(description="what changed")
+    def what_changed(self, obj: AuditEvent) -> str:
+        return "; ".join(audit.describe(obj)) or "—"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -361,6 +361,8 @@ class DemoSummary:
     appointments_created: int = 0
     appointments_next_week: int = 0
     users: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Staff demo users' authenticator set-up (otpauth:// URLs): the admin asks for a code.
+    authenticators: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @transaction.atomic
@@ -372,6 +374,7 @@ def seed_demo(*, today: datetime.date | None = None) -> DemoSummary:
     for clinic, spec in zip(clinics, DEMO_CLINICS, strict=True):
         summary.appointments_created += _seed_appointments(clinic, spec, week_start)
     summary.users = _seed_users(clinics)
+    summary.authenticators = _seed_authenticators()
 
     clinic_ids = [clinic.pk for clinic in clinics]
     summary.clinics = len(clinics)
@@ -609,9 +612,23 @@ def _seed_users(clinics: Iterable[Clinic]) -> dict[str, str]:
     return credentials
 
 
+def _seed_authenticators() -> dict[str, str]:
+    """One TOTP device per staff demo user (kept across seeds): its otpauth:// URL."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from scheduling.signin import add_totp_device
+
+    urls = {}
+    for user in get_user_model().objects.filter(username__in=DEMO_USERS, is_staff=True):
+        device = TOTPDevice.objects.filter(user=user).first() or add_totp_device(user=user)
+        urls[user.get_username()] = device.config_url
+    return urls
+
+
 # -- PMS connections: the demo clinics talk to the simulators that `make run` starts --------
 
-# The environment variables named here hold the simulators' credentials (see Makefile).
+# The environment variables named here hold the simulators' credentials, and the simulators'
+# host:port pairs are allowed by VENDOR_ALLOWED_HOSTS (both set by the Makefile's DEMO_ENV).
 DENTALINK_URL = "http://127.0.0.1:8101/api/v1"
 TREATSVET_URL = "http://127.0.0.1:8105/api/v1"
 DEMO_IDS = uuid.UUID("5b0f3c52-0c1e-4f53-9b7a-5d1ad0c1e9a1")
@@ -627,7 +644,7 @@ def connect_to_simulators(sonrisa: Clinic, lilas: Clinic) -> None:
         vendor="dentalink",
         defaults={
             "base_url": DENTALINK_URL,
-            "secrets": {"api_token": "DEMO_DENTALINK_TOKEN"},
+            "secrets": {"api_token": "PMS_DEMO_DENTALINK_TOKEN"},
             # Video visits and overbooking both go to the sobrecupo chair (7).
             "options": {"cancel_state_id": 1, "video_chair_id": 7, "overflow_chair_id": 7},
         },
@@ -652,7 +669,10 @@ def connect_to_simulators(sonrisa: Clinic, lilas: Clinic) -> None:
     treatsvet, _ = VendorConnection.objects.update_or_create(
         clinic=lilas,
         vendor="treatsvet",
-        defaults={"base_url": TREATSVET_URL, "secrets": {"api_key": "DEMO_TREATSVET_API_KEY"}},
+        defaults={
+            "base_url": TREATSVET_URL,
+            "secrets": {"api_key": "PMS_DEMO_TREATSVET_API_KEY"},
+        },
     )
     treats_mapping: list[tuple[Any, str, str]] = [
         *(

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
+from scheduling import audit
 from scheduling.models import Clinic, Patient
 from scheduling.models.people import DUPLICATE_NATIONAL_ID
 
@@ -58,7 +59,7 @@ def search_patients(clinic: Clinic, text: str, *, limit: int = 10) -> QuerySet[P
 
 def register_patient(*, clinic: Clinic, **fields: Any) -> Patient:
     """A new patient of the clinic, checked by the model's rules (full_clean), whichever
-    page or endpoint registers them."""
+    page or endpoint registers them; audited (by the request's user)."""
     patient = Patient(clinic=clinic, **fields)
     patient.full_clean()
     try:
@@ -67,4 +68,10 @@ def register_patient(*, clinic: Clinic, **fields: Any) -> Patient:
     except IntegrityError as error:
         # Another desk registered the same national ID between the check and the save.
         raise ValidationError(DUPLICATE_NATIONAL_ID) from error
+    audit.record(
+        audit.Action.REGISTERED,
+        patient,
+        object_repr=patient.display_name,
+        changes={"after": {field: audit.plain(getattr(patient, field)) for field in fields}},
+    )
     return patient

@@ -1,5 +1,6 @@
 """Settings, read once from the environment (see .env.example for every variable)."""
 
+import datetime
 import os
 import tempfile
 from pathlib import Path
@@ -39,6 +40,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "django_tasks",
     "django_tasks_db",
     "scheduling",
@@ -48,13 +53,19 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "scheduling.headers.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "scheduling.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "scheduling.sessions.SessionExpiryMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "scheduling.urls"
@@ -107,9 +118,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes first: it refuses a locked-out (username, address) before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -184,8 +203,9 @@ REST_FRAMEWORK = {
         "token": env.str("API_THROTTLE_TOKEN", default="20/minute"),
     },
     "UNAUTHENTICATED_USER": None,
-    # Proxies in front of the app, so that throttling sees the client's address.
-    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=None),
+    # Trusted proxies in front of the app, so that throttling and sign-in lock-out see the
+    # client's address (0: the connecting address; X-Forwarded-For is not trusted).
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clinic booking desk API",
@@ -200,9 +220,102 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Vendor connections: which secrets and hosts a connection may name (DESIGN §9) ---
+# A connection names the environment variables holding its PMS credentials; it may only name
+# those starting with this prefix (empty: none by prefix) or listed in VENDOR_SECRET_ENV_NAMES
+# (comma-separated). This server's own settings (SECRET_KEY, DATABASE_URL…) never qualify.
+VENDOR_SECRET_ENV_PREFIX = env.str("VENDOR_SECRET_ENV_PREFIX", default="PMS_")
+VENDOR_SECRET_ENV_NAMES = env.list("VENDOR_SECRET_ENV_NAMES", default=[])
+# Hosts a connection may reach besides each vendor's documented production hosts (https only):
+# comma-separated "host" (its default port) or "host:port" entries, for vendor sandboxes and
+# local simulators. Listed hosts may use http and private or loopback addresses.
+VENDOR_ALLOWED_HOSTS = env.list("VENDOR_ALLOWED_HOSTS", default=[])
 
 # --- Sign-in, sessions, two-factor and the shared cache (DESIGN §9) ---
+# The cache every process shares (API throttles, sign-in lock-out): the database by default
+# (table django_cache, made by migrate); Redis with CACHE_URL=redis://host:6379/0.
+CACHES = {
+    "default": env.cache_url_config(env.str("CACHE_URL", default="") or "dbcache://django_cache")
+}
+
+# Lock-out (django-axes, scheduling.signin): SIGN_IN_FAILURE_LIMIT failed sign-ins for one
+# username from one address within SIGN_IN_LOCKOUT_MINUTES lock that pair out for
+# SIGN_IN_LOCKOUT_MINUTES, on the desk, the admin and the API alike, even with the right
+# password. Counted in the shared cache; further attempts do not extend the lock-out.
+AXES_FAILURE_LIMIT = env.int("SIGN_IN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("SIGN_IN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "scheduling.signin.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# The client's address: the API throttles' rule, API_NUM_PROXIES hops back (REST_FRAMEWORK
+# above). Not ipware's own count, which expects the proxies' addresses in X-Forwarded-For and
+# finds no address without the header; kept equal for anything that does read it.
+AXES_CLIENT_IP_CALLABLE = "scheduling.clients.client_address"
+AXES_IPWARE_PROXY_COUNT = REST_FRAMEWORK["NUM_PROXIES"]
+# Attempts are in the cache, not in axes' tables: no empty admin pages for them.
+AXES_ENABLE_ADMIN = False
+
+# Sessions (scheduling.sessions): signed out after SESSION_IDLE_MINUTES without activity
+# (pages warn a minute before) and SESSION_MAX_HOURS after signing in, whichever comes first;
+# the cookie ends with the browser. A deactivated user's sessions and API tokens end at once.
+SESSION_ENGINE = "scheduling.sessions"
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=15)
+SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", default=12)
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 60 * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Two-factor (django-otp, TOTP): the admin site lets in only staff verified by a TOTP code
+# (scheduling/urls.py). Enrol with `manage.py add_totp_device <username>`, or a superuser
+# adds a TOTP device in the admin (Django OTP › TOTP devices) and opens its QR code.
+OTP_TOTP_ISSUER = "Clinic booking desk"
 
 # --- Deployment: HTTPS, security headers, caching of patient data (DESIGN §9) ---
+# HTTPS when DEBUG is off. Plain http:// is redirected to https://; set
+# SECURE_SSL_REDIRECT=false when the proxy in front already does that (the app still learns the
+# scheme from X-Forwarded-Proto, SECURE_PROXY_SSL_HEADER above).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers probe the health check over plain HTTP: it is never redirected.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+# HSTS: browsers use only HTTPS for this long (default one year when DEBUG is off; 0 = no header),
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 60 * 60)
+# for every subdomain too (false if another site under this domain still needs plain HTTP),
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# and the domain consents to browsers' preload lists (it takes effect only if the registrable
+# domain itself sends it and is submitted at hstspreload.org).
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=SECURE_HSTS_INCLUDE_SUBDOMAINS)
+
+# Content-Security-Policy (django-csp): scripts, styles and everything else from our own
+# origin only, never inline; images may also be data: URLs; no plugins; never in a frame;
+# forms post back to us only. htmx injects no indicator <style> (htmx-config in
+# templates/base.html); the Swagger UI page has no inline script or style either
+# (scheduling/api/docs.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+# Cache-Control: no-store on every response but static files: scheduling.headers.
+
+# The API's schema and Swagger UI (/api/v1/schema/, /api/v1/docs/): for anyone when true;
+# otherwise for signed-in users only (session or token).
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
+# Swagger UI's validator badge would send the schema's address to validator.swagger.io (and
+# load an image the policy above refuses).
+SPECTACULAR_SETTINGS.setdefault("SWAGGER_UI_SETTINGS", {"deepLinking": True})["validatorUrl"] = None
 
 # --- Audit trail (DESIGN §9) ---
+# scheduling.audit: who viewed, created, changed or cancelled patients and appointments, and
+# sign-ins, failures, lock-outs, API tokens and PMS connection changes, in AuditEvent rows
+# (append-only; shown in the admin and on the appointment page to managers). AuditMiddleware
+# (in MIDDLEWARE, after AuthenticationMiddleware) writes a request's rows with one insert when
+# the response is ready. The client address recorded is the one the API's throttling sees
+# (REST_FRAMEWORK["NUM_PROXIES"] above). Nothing to configure.

@@ -3,7 +3,17 @@ from django.contrib.auth.models import Permission
 
 from scheduling.models import Role
 from tests.factories import ClinicFactory, ClinicMembershipFactory, UserFactory
+from tests.scheduling.two_factor import verify_otp
 from tests.worlds import World, build_world
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each test process gets its own in-memory cache (API throttles, sign-in lock-out):
+    the database cache of production would add queries to every count and need a table
+    before the schema is loaded at collection."""
+    from django.conf import settings
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +35,7 @@ def superuser(db):
 @pytest.fixture
 def superuser_client(client, superuser):
     client.force_login(superuser)
+    verify_otp(client, superuser)
     return client
 
 
@@ -40,6 +51,7 @@ def manager(clinic):
 @pytest.fixture
 def manager_client(client, manager):
     client.force_login(manager)
+    verify_otp(client, manager)
     return client
 
 

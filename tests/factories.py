@@ -20,6 +20,8 @@ from scheduling.models import (
     AppointmentEvent,
     AppointmentStatus,
     AppointmentType,
+    AuditAction,
+    AuditEvent,
     Clinic,
     ClinicKind,
     ClinicMembership,
@@ -274,7 +276,7 @@ class VendorConnectionFactory(factory.django.DjangoModelFactory):
     clinic = factory.SubFactory(ClinicFactory)
     vendor = Vendor.TREATSVET
     base_url = "http://127.0.0.1:9/api/v1"
-    secrets = factory.LazyFunction(lambda: {"api_key": "TEST_TREATSVET_API_KEY"})
+    secrets = factory.LazyFunction(lambda: {"api_key": "PMS_TEST_TREATSVET_API_KEY"})
 
 
 class ExternalIdFactory(factory.django.DjangoModelFactory):
@@ -321,6 +323,23 @@ class ApiTokenFactory(factory.django.DjangoModelFactory):
     expires_at = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=30))
 
 
+class AuditEventFactory(factory.django.DjangoModelFactory):
+    """Someone viewed an appointment of the clinic."""
+
+    class Meta:
+        model = AuditEvent
+
+    appointment = factory.SubFactory(AppointmentFactory)
+    clinic = factory.SelfAttribute("appointment.clinic")
+    patient = factory.SelfAttribute("appointment.patient")
+    user = factory.SubFactory(UserFactory)
+    username = factory.SelfAttribute("user.username")
+    action = AuditAction.VIEWED
+    object_type = "scheduling.appointment"
+    object_id = factory.LazyAttribute(lambda event: str(event.appointment.pk))
+    address = "192.0.2.10"
+
+
 def make_in_clinic(model: type[Model], clinic: Clinic, **kwargs: Any) -> Model:
     """One record of `model` that belongs to `clinic` (for scoping tests)."""
     makers: dict[type[Model], Callable[..., Model]] = {
@@ -339,6 +358,7 @@ def make_in_clinic(model: type[Model], clinic: Clinic, **kwargs: Any) -> Model:
         TimeOff: lambda: TimeOffFactory(practitioner__clinic=clinic, **kwargs),
         Appointment: lambda: AppointmentFactory(clinic=clinic, **kwargs),
         AppointmentEvent: lambda: AppointmentEventFactory(appointment__clinic=clinic, **kwargs),
+        AuditEvent: lambda: AuditEventFactory(appointment__clinic=clinic, **kwargs),
         VendorConnection: lambda: VendorConnectionFactory(clinic=clinic, **kwargs),
         ExternalId: lambda: ExternalIdFactory(connection__clinic=clinic, **kwargs),
         Delivery: lambda: DeliveryFactory(appointment__clinic=clinic, **kwargs),

@@ -5,7 +5,9 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from scheduling import access
 from scheduling.admin import ScopedAdmin
+from scheduling.models import Role
 from vendors import delivery
 from vendors.errors import ConfigurationError, VendorError
 from vendors.models import (
@@ -16,15 +18,51 @@ from vendors.models import (
     VendorConnection,
 )
 
+# Who may create, change or delete a clinic's connections (DESIGN §9): its administrators.
+# Managers see them read-only and may still test them.
+ADMINISTERING = (Role.ADMIN,)
+
 
 @admin.register(VendorConnection)
 class VendorConnectionAdmin(ScopedAdmin):
+    """A connection names secrets and a host; only a clinic's administrators (and superusers)
+    set them. Managers see the connections of their clinics read-only and may test them."""
+
     list_display = ["__str__", "vendor", "clinic", "location", "base_url", "active"]
     list_filter = ["vendor", "active", "clinic"]
     list_select_related = ["clinic", "location"]
     search_fields = ["clinic__name", "base_url"]
     actions = ["test_connection"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def _administers(self, request: HttpRequest, obj: VendorConnection | None = None) -> bool:
+        """A superuser, or an administrator of the connection's clinic (of any clinic, when
+        there is no connection yet)."""
+        user = request.user
+        if user.is_superuser:
+            return True
+        clinics = access.clinic_ids(user, roles=ADMINISTERING)
+        if obj is not None:
+            clinics = clinics.filter(clinic_id=obj.clinic_id)
+        return clinics.exists()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and self._administers(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._administers(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._administers(request, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # A connection is made only for a clinic (or location) the user administers.
+        model = db_field.related_model
+        if model in access.CLINIC_PATHS and not request.user.is_superuser:
+            kwargs["queryset"] = access.scope(
+                model._default_manager.all(), request.user, roles=ADMINISTERING
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.action(description="Test connection", permissions=["view"])
     def test_connection(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -7,8 +7,9 @@ class VendorsConfig(AppConfig):
     verbose_name = "PMS vendors"
 
     def ready(self) -> None:
-        from vendors.checks import vendor_connections
+        from vendors.checks import vendor_connections, vendor_settings
 
         # A plain check (not Tags.database, which runs only with --database): it reads the
         # connections itself and skips quietly when the tables do not exist yet.
+        checks.register(vendor_settings, "vendors")
         checks.register(vendor_connections, "vendors")

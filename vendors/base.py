@@ -13,14 +13,16 @@ import email.utils
 import functools
 import json
 import logging
-import os
+import socket
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import requests
 
+from vendors import allowed
 from vendors.errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -188,6 +190,11 @@ class Adapter:
     # Secret roles and options a connection must name (checked at start-up: vendors.checks).
     required_secrets: tuple[str, ...] = ()
     required_options: tuple[str, ...] = ()
+    # The vendor's documented production hosts: the only ones a connection may reach (https,
+    # public addresses) unless the operator lists others in VENDOR_ALLOWED_HOSTS.
+    production_hosts: tuple[str, ...] = ()
+    # Options holding a URL the adapter calls: held to the same hosts as the base URL.
+    url_options: tuple[str, ...] = ()
 
     # Where `book` sends its payload (POST, relative to the base URL).
     booking_path = ""
@@ -469,7 +476,14 @@ class Adapter:
 
     def secret(self, role: str) -> str:
         variable = self.settings.secrets.get(role)
-        value = os.environ.get(variable or "")
+        refusal = allowed.secret_refusal(variable) if variable else None
+        if refusal:  # never read: a connection may not name this variable
+            raise ConfigurationError(
+                f"The {self.label} connection's {role.replace('_', ' ')} cannot be read: "
+                f"{refusal} Fix the connection's secrets in the admin.",
+                vendor=self.vendor,
+            )
+        value = allowed.secret_value(variable) if variable else ""
         if not variable or not value:
             raise ConfigurationError(
                 f"The {self.label} connection has no {role.replace('_', ' ')}: set the "
@@ -481,6 +495,31 @@ class Adapter:
 
     def url(self, path: str) -> str:
         return f"{self.settings.base_url.rstrip('/')}/{path.lstrip('/')}"
+
+    @classmethod
+    def url_refusal(cls, url: str) -> str | None:
+        """Why a connection of this vendor may not use this URL (no look-up); None if it may."""
+        return allowed.url_refusal(url, label=cls.label, production_hosts=cls.production_hosts)
+
+    def check_destination(self, url: str) -> None:
+        """At send time, before anything leaves: the URL's host must be allowed and, unless the
+        operator listed it, resolve only to public addresses."""
+        try:
+            refusal = allowed.address_refusal(
+                url, label=self.label, production_hosts=self.production_hosts
+            )
+        except (socket.gaierror, UnicodeError):
+            raise VendorUnavailable(
+                f"{self.label} cannot be reached (its host name does not resolve); it will be "
+                "tried again.",
+                vendor=self.vendor,
+            ) from None
+        if refusal:
+            raise ConfigurationError(
+                f"Nothing was sent to {self.label}: {refusal} Fix the connection's base URL in "
+                "the admin.",
+                vendor=self.vendor,
+            )
 
     def call(
         self,
@@ -527,6 +566,11 @@ class Adapter:
             method.upper(), url, None, 0, redact(json_body or form, self.redacted_keys), None
         )
         self.exchanges.append(exchange)
+        try:
+            self.check_destination(url)
+        except (ConfigurationError, VendorError) as error:
+            exchange.error = type(error).__name__
+            raise
         started = time.monotonic()
         try:
             response = self.session.request(
@@ -540,6 +584,8 @@ class Adapter:
                     min(self.settings.connect_timeout, MAX_CONNECT_TIMEOUT),
                     min(self.settings.read_timeout, MAX_READ_TIMEOUT),
                 ),
+                # A redirect could lead our credentials anywhere: never followed (below).
+                allow_redirects=False,
             )
         except requests.ConnectTimeout as error:
             raise self._transport_error(exchange, started, error, sent=False) from None
@@ -566,6 +612,9 @@ class Adapter:
             "%s %s %s -> %s in %sms",
             self.vendor, method.upper(), path, response.status_code, exchange.latency_ms,
         )  # fmt: skip
+        if 300 <= response.status_code < 400:
+            exchange.error = "redirect"
+            raise self.redirected(response, url)
         if response.status_code >= 400:
             error = self.error_for(response.status_code, body, response)
             exchange.error = type(error).__name__
@@ -584,6 +633,17 @@ class Adapter:
             unreadable = isinstance(error, UnexpectedResponse)
             exchange.error = "malformed answer" if unreadable else type(error).__name__
             raise
+
+    def redirected(self, response: requests.Response, url: str) -> ConfigurationError:
+        """A 3xx answer: never followed. It names where it pointed (without its query) so a
+        manager can judge whether the base URL must change."""
+        where = _without_query(urllib.parse.urljoin(url, response.headers.get("Location", "")))
+        return ConfigurationError(
+            f"{self.label} answered with a redirect (HTTP {response.status_code}) to {where}; "
+            "redirects are never followed. Check the connection's base URL in the admin.",
+            vendor=self.vendor,
+            status=response.status_code,
+        )
 
     def _transport_error(
         self, exchange: Exchange, started: float, error: Exception, *, sent: bool
@@ -616,6 +676,18 @@ def _refused(error: requests.ConnectionError) -> bool:
         marker in text
         for marker in ("NewConnectionError", "Connection refused", "NameResolutionError")
     )
+
+
+def _without_query(url: str) -> str:
+    """Scheme, host, port and path of a URL: no credentials, query or fragment."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return urllib.parse.urlunsplit((parts.scheme, host + port, parts.path, "", "")) or "nowhere"
 
 
 def _json_or_text(response: requests.Response) -> Any:

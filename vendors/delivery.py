@@ -38,6 +38,7 @@ from vendors.models import (
     Operation,
     VendorConnection,
 )
+from vendors.redaction import Scrubber
 from vendors.types import BookingRequest, PatientDetails, VendorAppointment
 
 logger = logging.getLogger("vendors.delivery")
@@ -312,10 +313,14 @@ def run(delivery: Delivery, *, now: datetime.datetime | None = None) -> Delivery
         update |= _after_error(delivery, error, adapter, now, polling=polling)
     else:
         update |= _after_result(delivery, result, now, polling=polling)
+    scrub = scrubber_for(delivery.appointment)
+    for field in ("last_error", "vendor_status"):
+        if field in update:
+            update[field] = scrub.text(update[field])
     for field, value in update.items():
         setattr(delivery, field, value)
     delivery.save()
-    _log_attempt(delivery, adapter, now, error_text, polling=polling)
+    _log_attempt(delivery, adapter, now, scrub.text(error_text), scrub, polling=polling)
     return delivery
 
 
@@ -387,9 +392,41 @@ def _after_error(
     }
 
 
+def scrubber_for(appointment: Appointment) -> Scrubber:
+    """What of this appointment must never be stored with its attempts: its patient's (and
+    guardian's) names, phones, e-mails, national ID and birth date, its comment and its
+    cancellation reason, wherever the vendor echoes them (vendors.redaction)."""
+    patient = appointment.patient
+    given = (patient.given_name, patient.preferred_name)
+    return Scrubber.of(
+        names=(
+            *given,
+            patient.family_name,
+            patient.guardian_name,
+            *(f"{name} {patient.family_name}" for name in given if name),
+        ),
+        numbers=(patient.phone, patient.national_id, patient.guardian_phone),
+        texts=(
+            patient.email,
+            patient.guardian_email,
+            patient.birth_date.isoformat() if patient.birth_date else "",
+            appointment.comment,
+            appointment.cancellation_reason,
+        ),
+    )
+
+
 def _log_attempt(
-    delivery: Delivery, adapter: Any, now: datetime.datetime, error: str, *, polling: bool
+    delivery: Delivery,
+    adapter: Any,
+    now: datetime.datetime,
+    error: str,
+    scrub: Scrubber,
+    *,
+    polling: bool,
 ) -> None:
+    """One DeliveryAttempt: every exchange already redacted by key (vendors.base) and now
+    scrubbed of the appointment's own values, whatever the content type."""
     exchanges = list(getattr(adapter, "exchanges", []))
     DeliveryAttempt.objects.create(
         delivery=delivery,
@@ -399,7 +436,7 @@ def _log_attempt(
         http_status=exchanges[-1].status if exchanges else None,
         outcome=("poll: " if polling else "") + delivery.state,
         error=error,
-        exchanges=[dataclasses.asdict(e) for e in exchanges],
+        exchanges=scrub([dataclasses.asdict(e) for e in exchanges]),
     )
 
 

@@ -1,7 +1,7 @@
 import datetime
 import json
-import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -11,10 +11,9 @@ from django.db import models
 from django.db.models import Q
 
 from scheduling.models import Appointment, Clinic, Location
-from vendors import secrets
+from vendors import allowed, secrets
 from vendors.base import MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT, Adapter, ConnectionSettings
-
-ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+from vendors.errors import ConfigurationError
 
 
 class Vendor(models.TextChoices):
@@ -44,7 +43,7 @@ class VendorConnection(models.Model):
         default=dict,
         blank=True,
         help_text='Role → NAME of the environment variable holding it, e.g. {"api_key": '
-        '"DENTALINK_TOKEN"}. Never the secret itself.',
+        '"PMS_DENTALINK_TOKEN"}. Never the secret itself; only names the server allows.',
     )
     options = models.JSONField(
         default=dict, blank=True, help_text="Vendor options: tenant, subdomain, status ids…"
@@ -88,19 +87,54 @@ class VendorConnection(models.Model):
         return f"{self.get_vendor_display()} for {where}"
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
-        if not isinstance(self.secrets, dict) or not all(
-            isinstance(value, str) and ENV_NAME.match(value) for value in self.secrets.values()
-        ):
-            errors["secrets"] = (
-                "Give environment variable NAMES (like DENTALINK_TOKEN), never the secrets."
-            )
+        errors: dict[str, list[str]] = {}
         if not isinstance(self.options, dict):
-            errors["options"] = 'Options are a JSON object, e.g. {"tenant": "42"}.'
+            errors["options"] = ['Options are a JSON object, e.g. {"tenant": "42"}.']
         if self.location_id and self.location.clinic_id != self.clinic_id:
-            errors["location"] = "Choose a location of this clinic."
+            errors["location"] = ["Choose a location of this clinic."]
+        owners = secret_owners(VendorConnection.objects.exclude(pk=self.pk))
+        for field, messages in self.refusals(owners).items():
+            errors.setdefault(field, []).extend(messages)
         if errors:
             raise ValidationError(errors)
+
+    def refusals(self, owners: Mapping[str, set[int]] | None = None) -> dict[str, list[str]]:
+        """What DESIGN §9 forbids in this connection, by field: secrets it may not name (also
+        one another clinic names, when `owners` maps variable names to clinic IDs) and hosts it
+        may not reach. Model validation and the system check (vendors.E001/E002) share it."""
+        found: dict[str, list[str]] = {}
+        named = self.secrets if isinstance(self.secrets, dict) else None
+        if named is None or not all(isinstance(role, str) for role in named):
+            found["secrets"] = [allowed.secret_refusal(None) or ""]
+        else:
+            for role, variable in named.items():
+                refusal = allowed.secret_refusal(variable)
+                others = (owners or {}).get(variable, set()) - {self.clinic_id}
+                if refusal is None and others:
+                    refusal = (
+                        f"{variable} is named by another clinic's connection; each clinic "
+                        "names variables of its own."
+                    )
+                if refusal:
+                    found.setdefault("secrets", []).append(f"{role}: {refusal}")
+        try:
+            from vendors.adapters import adapter_class
+
+            adapter = adapter_class(self.vendor)
+        except ConfigurationError:
+            return found  # the vendor field's own validation says so
+        if self.base_url:
+            refusal = adapter.url_refusal(self.base_url)
+            if refusal:
+                found["base_url"] = [refusal]
+        options = self.options if isinstance(self.options, dict) else {}
+        for option in adapter.url_options:
+            value = options.get(option)
+            if value not in (None, ""):
+                refusal = adapter.url_refusal(str(value))
+                if refusal:
+                    found.setdefault("options", []).append(f"{option}: {refusal}")
+        return found
 
     def settings(self) -> ConnectionSettings:
         return ConnectionSettings(
@@ -116,6 +150,16 @@ class VendorConnection(models.Model):
         from vendors.adapters import adapter_class
 
         return adapter_class(self.vendor)(self.settings(), store=ConnectionStore(self))
+
+
+def secret_owners(connections: Any) -> dict[str, set[int]]:
+    """Variable name → IDs of the clinics whose connections name it."""
+    owners: dict[str, set[int]] = {}
+    for clinic_id, named in connections.values_list("clinic_id", "secrets"):
+        for variable in named.values() if isinstance(named, dict) else ():
+            if isinstance(variable, str):
+                owners.setdefault(variable, set()).add(clinic_id)
+    return owners
 
 
 class ConnectionStore:
@@ -260,3 +304,28 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number}: {self.outcome}"
+
+
+class WebhookReceipt(models.Model):
+    """A signed webhook already acted on, kept while its timestamp is inside the vendor's
+    freshness window: the same delivery sent again (a replay) is then recognised and ignored.
+    Rows older than the window are pruned as new webhooks arrive."""
+
+    connection = models.ForeignKey(
+        VendorConnection, on_delete=models.CASCADE, related_name="webhook_receipts"
+    )
+    # The webhook's signature (hex HMAC over its timestamp and body): unique per delivery.
+    signature = models.CharField(max_length=128)
+    sent_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "signature"], name="one_receipt_per_webhook"
+            ),
+        ]
+        indexes = [models.Index(fields=["sent_at"])]
+
+    def __str__(self) -> str:
+        return f"webhook {self.signature[:12]}… for {self.connection_id}"

@@ -1,14 +1,28 @@
-"""Webhooks from PMS vendors: signature checked, duplicates ignored, no 500s."""
+"""Webhooks from PMS vendors: signature checked, replays and duplicates ignored, no 500s.
 
-import os
+NexHealth signs each delivery (`timestamp` and `signature` headers) and we accept it for five
+minutes around its timestamp. Inside that window the very same delivery could be sent again
+by anyone who saw it: each accepted delivery's signature is remembered per connection
+(WebhookReceipt, pruned once its timestamp leaves the window), and a replay is answered
+200 {"received": true, "settled": false, "duplicate": true} with nothing done. A 2xx, not a
+4xx, because NexHealth retries every non-2xx answer for about 48 hours and then deactivates
+the endpoint; the first delivery was already acted on.
+"""
 
+import datetime
+
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from vendors import delivery
-from vendors.models import Vendor, VendorConnection
+from vendors import allowed, delivery
+from vendors.models import Vendor, VendorConnection, WebhookReceipt
+
+# NexHealth's freshness window: a webhook whose timestamp is further from now is refused.
+NEXHEALTH_TOLERANCE = datetime.timedelta(minutes=5)
 
 
 @csrf_exempt
@@ -19,16 +33,35 @@ def nexhealth(request: HttpRequest, connection_id: int) -> JsonResponse:
     connection = get_object_or_404(
         VendorConnection, pk=connection_id, vendor=Vendor.NEXHEALTH, active=True
     )
-    secret = os.environ.get(connection.secrets.get("webhook_secret", ""), "")
+    named = connection.secrets if isinstance(connection.secrets, dict) else {}
+    variable = named.get("webhook_secret", "")
+    secret = "" if allowed.secret_refusal(variable) else allowed.secret_value(variable)
     if not secret:
         return JsonResponse({"error": "This connection has no webhook secret set."}, status=403)
     try:
-        event = parse_webhook(request.headers, request.body, secret)
+        event = parse_webhook(
+            request.headers,
+            request.body,
+            secret,
+            tolerance_seconds=int(NEXHEALTH_TOLERANCE.total_seconds()),
+        )
     except InvalidWebhook as error:
         return JsonResponse({"error": str(error)}, status=403)
-    if event.sync is None:  # an event we do not act on: acknowledge, or NexHealth retries
-        return JsonResponse({"received": True, "settled": False})
-    settled = delivery.settle(
-        connection, event.external_id, ok=event.sync == "synced", vendor_status=event.event
-    )
+    now = timezone.now()
+    WebhookReceipt.objects.filter(sent_at__lt=now - NEXHEALTH_TOLERANCE).delete()
+    signature = request.headers.get("signature", "").strip().lower()
+    try:
+        # The receipt and what the webhook settles commit together: a failure leaves neither,
+        # so the vendor's retry is not mistaken for a replay.
+        with transaction.atomic():
+            WebhookReceipt.objects.create(
+                connection=connection, signature=signature, sent_at=event.sent_at
+            )
+            if event.sync is None:  # an event we do not act on: acknowledge, or NexHealth retries
+                return JsonResponse({"received": True, "settled": False})
+            settled = delivery.settle(
+                connection, event.external_id, ok=event.sync == "synced", vendor_status=event.event
+            )
+    except IntegrityError:  # this very delivery was accepted before: a replay
+        return JsonResponse({"received": True, "settled": False, "duplicate": True})
     return JsonResponse({"received": True, "settled": settled})

@@ -4,7 +4,8 @@ Each view parses its input with an input serializer, makes one call to the booki
 (`scheduling.booking`, where every rule lives) and answers with `AppointmentSerializer`.
 The service's errors are raised as they are and rendered by `scheduling.api.errors`:
 a broken rule → 400 with field messages, a taken slot → 409 with `alternatives`, a status
-that does not allow the change → 409.
+that does not allow the change → 409. Reading an appointment, or a page of them, is audited
+(`scheduling.audit`: one row per request); the service's changes are audited by the service.
 
 IDs: an appointment ID in the path that is not one of the user's clinics' answers 404. An ID
 in the body or the query (a location, practitioner, patient, room...) that names no record
@@ -43,7 +44,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scheduling import booking
+from scheduling import audit, booking
 from scheduling.api import idempotency
 from scheduling.api.errors import RETRY_AFTER, ErrorSerializer, error_responses
 from scheduling.api.fields import (
@@ -398,6 +399,7 @@ class AppointmentList(AtLocation, ListView):
     def get(self, request: Request) -> Response:
         query = parse_query(AppointmentFilterSerializer, request)
         page = self.paginate_queryset(appointment_list(user=request.user, **query))
+        audit.record_list_viewed(page)
         data = AppointmentSerializer(page, many=True, context={"sync": sync_of(page)}).data
         return self.get_paginated_response(data)
 
@@ -435,7 +437,9 @@ class AppointmentDetail(APIView):
         responses={200: AppointmentSerializer, **error_responses(401, 403, 404, 429)},
     )
     def get(self, request: Request, pk: int) -> Response:
-        return Response(present(appointment_or_404(request, pk)))
+        appointment = appointment_or_404(request, pk)
+        audit.record(audit.Action.VIEWED, appointment)
+        return Response(present(appointment))
 
 
 class AppointmentCancel(APIView):

@@ -3,7 +3,7 @@
 A key is issued by `POST auth/token/` (scheduling.api.tokens), shown once; only its SHA-256
 digest is stored. A key dies when it expires (settings.API_TOKEN_DAYS), when it is revoked
 (`DELETE auth/token/`, or the admin's *Revoke* action: both call `revoke_tokens`) or when
-its user is deactivated.
+its user is deactivated (`scheduling.signin.end_sign_ins` revokes them at once).
 
 DRF imports this module while `rest_framework.views` is still loading (APIView's class
 attributes read DEFAULT_AUTHENTICATION_CLASSES): it must not import `rest_framework.views`,
@@ -23,6 +23,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from scheduling import audit
 from scheduling.models import ApiToken
 from scheduling.models.api import hash_token
 
@@ -52,8 +53,12 @@ def issue_token(
 
 def revoke_tokens(tokens: QuerySet[ApiToken], *, now: datetime.datetime | None = None) -> int:
     """Revoke the tokens not yet revoked; returns how many. The one way a token is revoked:
-    the token endpoint's DELETE, the admin's action and a deactivated user's sign-in."""
-    return tokens.filter(revoked_at__isnull=True).update(revoked_at=now or timezone.now())
+    the token endpoint's DELETE, the admin's action and deactivating a user."""
+    now = now or timezone.now()
+    revoked = tokens.filter(revoked_at__isnull=True).update(revoked_at=now)
+    if revoked:
+        audit.record_tokens_revoked(tokens, at=now)
+    return revoked
 
 
 def token_for_key(key: str, *, now: datetime.datetime | None = None) -> ApiToken:
@@ -62,14 +67,16 @@ def token_for_key(key: str, *, now: datetime.datetime | None = None) -> ApiToken
     token = ApiToken.objects.select_related("user").filter(digest=hash_token(key)).first()
     if token is None:
         raise exceptions.AuthenticationFailed(f"Invalid token. {SIGN_IN_AGAIN}")
+    if not token.user.is_active:
+        # Deactivating a user revokes their tokens (scheduling.signin.end_sign_ins); this
+        # catches a deactivation that skipped save(), e.g. a queryset update. They die for
+        # good, even if the account comes back.
+        revoke_tokens(ApiToken.objects.filter(user_id=token.user_id), now=now)
+        raise exceptions.AuthenticationFailed("This user account is disabled.")
     if token.revoked_at is not None:
         raise exceptions.AuthenticationFailed(f"This token has been revoked. {SIGN_IN_AGAIN}")
     if token.expires_at <= now:
         raise exceptions.AuthenticationFailed(f"This token has expired. {SIGN_IN_AGAIN}")
-    if not token.user.is_active:
-        # A deactivated user's tokens die for good, even if the account comes back.
-        revoke_tokens(ApiToken.objects.filter(user_id=token.user_id), now=now)
-        raise exceptions.AuthenticationFailed("This user account is disabled.")
     _touch(token, now=now)
     return token
 

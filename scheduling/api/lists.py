@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from scheduling import audit
 from scheduling.api.errors import ErrorSerializer, error_responses
 
 PAGE_NOT_FOUND = OpenApiResponse(
@@ -28,9 +29,16 @@ class ListView(GenericAPIView):
     """A list endpoint: paginated by the project's pagination class (settings)."""
 
     def page_of(
-        self, records: QuerySet, serializer_class: type[serializers.Serializer]
+        self,
+        records: QuerySet,
+        serializer_class: type[serializers.Serializer],
+        *,
+        audited: bool = False,
     ) -> Response:
         """The requested page of `records`, each as `serializer_class` shows it, with the
-        links to the other pages."""
+        links to the other pages; `audited`: the page is patient data, its viewing is
+        recorded (one audit row naming what was shown)."""
         page = self.paginate_queryset(records)
+        if audited:
+            audit.record_list_viewed(page)
         return self.get_paginated_response(serializer_class(page, many=True).data)

@@ -232,6 +232,25 @@ class PatientQuerySerializer(ClinicQuerySerializer):
     )
 
 
+class PatientSearchSerializer(StrictInput, serializers.Serializer):
+    """A patient search in the body, where it stays out of URLs and so out of access logs."""
+
+    search = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=SEARCH_MAX_LENGTH,
+        help_text="Words that must all appear in a name, a phone or a national ID "
+        f"(at most {SEARCH_LIMIT} patients are found). Empty: every patient of the clinic.",
+    )
+    clinic = RecordField(
+        Clinic,
+        visible=visible_clinics,
+        message=NOT_A_MEMBER,
+        required=False,
+        help_text="One of your clinics; required when you work in several.",
+    )
+
+
 def location_field(help_text: str, *, required: bool = False) -> QueryRecordField:
     return QueryRecordField(
         Location, visible=visible_locations, required=required, help_text=help_text
@@ -375,6 +394,11 @@ class PatientListView(ListView):
     @extend_schema(
         operation_id="patients_list",
         summary="Find a patient of a clinic by name, phone or national ID",
+        description="Kept for compatibility. The search text travels in the URL, so it lands "
+        "in the access logs of every server and proxy on the way (and in browser history): "
+        "a patient's name, phone or national ID would be stored there. Prefer `POST "
+        "/api/v1/patients/search/`, which answers the same list and takes the search in "
+        "the body.",
         parameters=[PatientQuerySerializer, RETRY_AFTER],
         responses=list_responses(PatientSerializer, 400, 401, 403, 429),
     )
@@ -382,7 +406,7 @@ class PatientListView(ListView):
         query = parse_query(PatientQuerySerializer, request)
         clinic = clinic_for(user=request.user, clinic=query.get("clinic"))
         patients = patient_list(clinic=clinic, search=query.get("search", ""))
-        return self.page_of(patients, PatientSerializer)
+        return self.page_of(patients, PatientSerializer, audited=True)
 
     @extend_schema(
         operation_id="patients_create",
@@ -399,6 +423,28 @@ class PatientListView(ListView):
         except ModelValidationError as error:
             raise ValidationError(error.message_dict) from error
         return Response(PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
+
+
+class PatientSearchView(ListView):
+    parser_classes = [JSONBodyParser]
+    serializer_class = PatientSearchSerializer  # what OPTIONS describes for POST
+
+    @extend_schema(
+        operation_id="patients_search",
+        summary="Find a patient of a clinic by name, phone or national ID (search in the body)",
+        description="The same list as `GET /api/v1/patients/`, with the search in the JSON "
+        "body, so that no name, phone or national ID lands in access or proxy logs. Pages "
+        "stay in the query string (`?page=2`): the `next` and `previous` links name the "
+        "page only, so follow them with POST and the same body.",
+        request=PatientSearchSerializer,
+        parameters=[RETRY_AFTER],
+        responses=list_responses(PatientSerializer, 400, 401, 403, 429),
+    )
+    def post(self, request: Request) -> Response:
+        query = parse(PatientSearchSerializer, request.data, request)
+        clinic = clinic_for(user=request.user, clinic=query.get("clinic"))
+        patients = patient_list(clinic=clinic, search=query.get("search", ""))
+        return self.page_of(patients, PatientSerializer, audited=True)
 
 
 class AvailabilityView(APIView):
@@ -438,5 +484,6 @@ urlpatterns = [
     path("rooms/", RoomListView.as_view(), name="rooms"),
     path("appointment-types/", AppointmentTypeListView.as_view(), name="appointment-types"),
     path("patients/", PatientListView.as_view(), name="patients"),
+    path("patients/search/", PatientSearchView.as_view(), name="patients-search"),
     path("availability/", AvailabilityView.as_view(), name="availability"),
 ]

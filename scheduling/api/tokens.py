@@ -1,13 +1,18 @@
 """The token endpoint: `POST auth/token/` trades a username and password for a key, shown
 once; `DELETE auth/token/` revokes the token in use. The tokens themselves (issue, check,
-revoke) are `scheduling.api.authentication`'s."""
+revoke) are `scheduling.api.authentication`'s.
+
+Signing in goes through `authenticate(request=...)`, so django-axes counts failures and locks
+(username, address) out like on the desk's and the admin's sign-in pages (scheduling.signin);
+a locked-out attempt answers 429 saying when to try again. Attempts per address are also
+throttled (`TokenRateThrottle`, in the shared cache)."""
 
 from typing import Any
 
 from django.contrib.auth import authenticate
 from django.urls import path
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +24,7 @@ from scheduling.api.authentication import TokenAuthentication, issue_token, revo
 from scheduling.api.errors import RETRY_AFTER, error_responses
 from scheduling.api.serializers import StrictInput, parse
 from scheduling.models import ApiToken
+from scheduling.signin import lockout_message, seconds_locked
 
 # Used when REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] has no "token" rate.
 DEFAULT_TOKEN_RATE = "20/minute"
@@ -37,6 +43,18 @@ class TokenRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
+class SignInLockedOut(exceptions.APIException):
+    """Too many failed sign-ins for this username from this address (a 429 with
+    Retry-After, in the API's error shape)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "locked_out"
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(lockout_message(wait))
+        self.wait = wait
+
+
 class SignInSerializer(StrictInput, serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(
@@ -44,9 +62,11 @@ class SignInSerializer(StrictInput, serializers.Serializer):
     )
 
     def validate(self, attrs: dict) -> dict:
-        user = authenticate(
-            self.context["request"], username=attrs["username"], password=attrs["password"]
-        )
+        request = self.context["request"]
+        user = authenticate(request=request, username=attrs["username"], password=attrs["password"])
+        # Set by django-axes: this failure reached the limit, or the pair was already locked.
+        if getattr(request, "axes_locked_out", False):
+            raise SignInLockedOut(seconds_locked(request, attrs["username"]))
         # Never say which of the two was wrong; inactive users are refused the same way.
         if user is None or not user.is_active:
             raise serializers.ValidationError(SIGN_IN_REFUSED)
@@ -84,7 +104,9 @@ class TokenView(APIView):
         description=(
             "Trade a username and password for a token key, returned only in this answer. "
             "Wrong credentials and disabled accounts get the same 400. Attempts per client are "
-            "throttled."
+            "throttled, and after too many failed sign-ins with one username from one address "
+            "(5 by default) that pair is refused for a while (30 minutes by default), even "
+            "with the right password: both answer 429 with `Retry-After`."
         ),
         request=SignInSerializer,
         responses={201: TokenSerializer, **error_responses(400, 429)},

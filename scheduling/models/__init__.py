@@ -8,11 +8,13 @@ from scheduling.models.appointments import (
     AppointmentStatus,
     AppointmentType,
 )
+from scheduling.models.audit import AuditAction, AuditEvent
 from scheduling.models.clinics import Clinic, ClinicKind, ClinicMembership, Location, Role
 from scheduling.models.modality import Modality, ModalityOffer
 from scheduling.models.people import IdentityDocument, Patient, Practitioner, Sex, Specialty
 from scheduling.models.rooms import Room, RoomKind
 from scheduling.models.schedules import TimeOff, Weekday, WorkingHours
+from scheduling.models.sessions import UserSession
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -23,6 +25,8 @@ __all__ = [
     "AppointmentEvent",
     "AppointmentStatus",
     "AppointmentType",
+    "AuditAction",
+    "AuditEvent",
     "Clinic",
     "ClinicKind",
     "ClinicMembership",
@@ -39,6 +43,7 @@ __all__ = [
     "Sex",
     "Specialty",
     "TimeOff",
+    "UserSession",
     "Weekday",
     "WorkingHours",
 ]

@@ -2,7 +2,8 @@
 
 Every action parses its input and calls the booking service (`scheduling.booking`); the
 rules (status table, reschedule, cancellation reason) live there. Times are shown in the
-appointment location's zone.
+appointment location's zone. Opening the page is audited (`scheduling.audit`); those who
+manage the clinic see the appointment's latest audit rows on it.
 
 The delivery block is the partial "desk/appointment.html#sync"; other pages include it with
 `appointment` and `sync` (that appointment's value of `vendors.selectors.sync_of`), and it
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch, Value
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
@@ -25,7 +26,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url, retarget
 
-from scheduling import access, availability, booking
+from scheduling import access, audit, availability, booking
 from scheduling.errors import BookingError, RuleViolation, SlotConflict, TransitionNotAllowed
 from scheduling.forms import CancelForm, RescheduleForm, StatusForm
 from scheduling.localtime import UTC, by_half_day
@@ -58,10 +59,17 @@ STATUS_DONE = {
 
 
 def _appointment(request: HttpRequest, pk: int) -> Appointment:
-    """The appointment, if it belongs to the desk's current clinic (else 404)."""
+    """The appointment, if it belongs to the desk's current clinic (else 404), with
+    `shows_audit`: whether the user manages its clinic (and so sees its audit rows)."""
     appointments = access.scope(Appointment.objects.all(), request.user).filter(
         clinic=request.desk.clinic
     )
+    user = request.user
+    if user.is_superuser:
+        manages = Value(True)
+    else:
+        managed = access.clinic_ids(user, roles=access.MANAGING_ROLES)
+        manages = Exists(managed.filter(clinic_id=OuterRef("clinic_id")))
     return get_object_or_404(
         appointments.select_related(
             "location",
@@ -71,7 +79,7 @@ def _appointment(request: HttpRequest, pk: int) -> Appointment:
             "appointment_type",
             "assistant",
             "created_by",
-        ),
+        ).annotate(shows_audit=manages),
         pk=pk,
     )
 
@@ -133,6 +141,31 @@ def _history(appointment: Appointment) -> list[HistoryRow]:
             details=_event_details(event, zone),
         )
         for event in appointment.events.select_related("by").order_by("at", "pk")
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditRow:
+    at: datetime.datetime
+    action: str
+    by: str
+    address: str
+    details: list[str]
+
+
+def _audit(appointment: Appointment) -> list[AuditRow] | None:
+    """The latest audit rows, for those who manage the clinic (None: not shown)."""
+    if not getattr(appointment, "shows_audit", False):
+        return None
+    return [
+        AuditRow(
+            at=event.at,
+            action=event.get_action_display(),
+            by=event.username or "—",
+            address=event.address or "—",
+            details=audit.describe(event),
+        )
+        for event in audit.appointment_audit(appointment)
     ]
 
 
@@ -272,6 +305,7 @@ def _page(
 ) -> HttpResponse:
     """The page (or, for htmx, one of its partials), always with status 200."""
     allowed = booking.TRANSITIONS[appointment.status]
+    whole = fragment == "page" or not wants_region(request)  # the audit is in the page only
     near, top = _split(errors or {}, ("reason",))
     context = {
         "desk": request.desk,
@@ -280,6 +314,7 @@ def _page(
         "sync": sync_of([appointment])[appointment.pk],
         "deliveries": _deliveries(appointment),
         "history": _history(appointment),
+        "audit_rows": _audit(appointment) if whole else None,
         "status_actions": [
             (status, label) for status, label in STATUS_BUTTONS.items() if status in allowed
         ],
@@ -309,7 +344,9 @@ def _done(request: HttpRequest, appointment: Appointment, message: str) -> HttpR
 @desk_view
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _page(request, _appointment(request, pk))
+    appointment = _appointment(request, pk)
+    audit.record(audit.Action.VIEWED, appointment)
+    return _page(request, appointment)
 
 
 @desk_view
@@ -368,6 +405,8 @@ def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
         form.is_valid()
         picker = _picker(appointment, form)
         fragment = "reschedule" if request.htmx.target == "reschedule" else "page"
+        if fragment == "page":  # the whole appointment page, not the picker alone
+            audit.record(audit.Action.VIEWED, appointment)
         return _page(request, appointment, picker=picker, fragment=fragment)
     form = RescheduleForm(request.POST, move=True)
     if not form.is_valid():

@@ -6,7 +6,7 @@ the region for htmx, the whole page otherwise):
     GET  book                 the page                       POST book: book, or #options
     GET  slots                #slots (the free times)        with the errors
     GET  slot-options         #options (the chosen slot)     GET booked/<pk> the page with
-    GET  patient-search       #patient-results               the confirmation (#booked)
+    POST patient-search       #patient-results               the confirmation (#booked)
     GET  patient-finder       #patient-finder
     GET  patient-choose <pk>  #patient
     GET, POST patient-create  #patient-form, then #patient
@@ -26,7 +26,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import retarget
 
-from scheduling import availability, booking
+from scheduling import audit, availability, booking
 from scheduling.errors import BookingError, RuleViolation, SlotConflict
 from scheduling.forms import BookingChoicesForm, PatientForm, SwitchClinicForm, kept_choices
 from scheduling.localtime import HALF_DAYS, half_day
@@ -276,16 +276,21 @@ def slot_options(request: HttpRequest) -> HttpResponse:
 
 
 @desk_view
-@require_GET
+@require_POST
 def patient_search(request: HttpRequest) -> HttpResponse:
-    """Patients matching `q`, each a link to the page with that patient chosen."""
-    text = request.GET.get("q", "")
+    """Patients matching `q`, each a link to the page with that patient chosen. By POST only:
+    a name, phone or ID in a URL would land in access and proxy logs (DESIGN §9); the links
+    carry the chosen patient's ID and the booking choices, never the search text."""
+    text = request.POST.get("q", "")
+    patients = list(search_patients(request.desk.clinic, text))
+    audit.record_list_viewed(patients)
     context = {
-        "patients": list(search_patients(request.desk.clinic, text)),
+        "patients": patients,
         "q": text,
-        "kept": kept_choices(request.GET, request.desk.location),
+        "kept": kept_choices(request.POST, request.desk.location),
     }
-    return _respond(request, None, "patient-results", context)
+    form = None if wants_region(request) else _form(request, request.POST)
+    return _respond(request, form, "patient-results", context)
 
 
 @desk_view
@@ -300,6 +305,7 @@ def patient_finder(request: HttpRequest) -> HttpResponse:
 @require_GET
 def patient_choose(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient, pk=pk, clinic=request.desk.clinic)
+    audit.record(audit.Action.VIEWED, patient)  # choosing a patient shows their details
     form = _form(request, request.GET)
     if not wants_region(request):
         return redirect(f"{reverse('desk:book')}?{form.kept()}&patient={patient.pk}")

@@ -12,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import close_old_connections, connection
 
 from tests.factories import ClinicMembershipFactory, UserFactory, VendorConnectionFactory
+from tests.vendors.allow import allow
 from vendors import delivery
 from vendors.models import ExternalId
 from vendors.simulators.dentalink import TOKEN, DentalinkSimulator
@@ -63,15 +64,16 @@ def page(chromium, request):
 
 
 @pytest.fixture
-def dentalink(world, monkeypatch):
+def dentalink(world, monkeypatch, settings):
     """The world's clinic books into a Dentalink simulator; its records are mapped."""
-    monkeypatch.setenv("BROWSER_DENTALINK_TOKEN", TOKEN)
+    monkeypatch.setenv("PMS_BROWSER_DENTALINK_TOKEN", TOKEN)
     simulator = DentalinkSimulator().start()
+    allow(settings, simulator.url)
     connection_ = VendorConnectionFactory(
         clinic=world.clinic,
         vendor="dentalink",
         base_url=f"{simulator.url}/api/v1",
-        secrets={"api_token": "BROWSER_DENTALINK_TOKEN"},
+        secrets={"api_token": "PMS_BROWSER_DENTALINK_TOKEN"},
         options={"cancel_state_id": 1},
         read_timeout=1,
     )

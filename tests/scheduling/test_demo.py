@@ -4,6 +4,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.http import HttpRequest
 
 from scheduling import access
 from scheduling.demo import DEMO_CLINICS, format_rut, rut_check_digit, seed_demo
@@ -42,8 +43,8 @@ def test_seed_demo_command_is_idempotent_and_prints_the_logins(client):
     for output in (first.getvalue(), second.getvalue()):
         assert "reception / demo-reception" in output
         assert "manager / demo-manager" in output
-    assert client.login(username="reception", password="demo-reception")
-    assert client.login(username="manager", password="demo-manager")
+    assert client.login(request=HttpRequest(), username="reception", password="demo-reception")
+    assert client.login(request=HttpRequest(), username="manager", password="demo-manager")
 
 
 def test_seed_demo_builds_realistic_valid_clinics():

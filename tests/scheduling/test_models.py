@@ -22,6 +22,7 @@ from scheduling.models import (
     Patient,
     Role,
     TimeOff,
+    UserSession,
     Weekday,
     WorkingHours,
 )
@@ -60,7 +61,7 @@ def change(instance, **values):
 
 
 # Records that belong to a user, not to a clinic: only their owner ever reads them.
-USER_OWNED = {ApiToken, IdempotencyRecord}
+USER_OWNED = {ApiToken, IdempotencyRecord, UserSession}
 CLINIC_OWNED = [m for m in apps.get_app_config("scheduling").get_models() if m not in USER_OWNED]
 
 

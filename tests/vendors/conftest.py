@@ -8,6 +8,7 @@ import importlib
 
 import pytest
 
+from tests.vendors.allow import allowing
 from tests.vendors.scenario import Scenario
 
 
@@ -30,9 +31,11 @@ def environment(scenario, monkeypatch) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def running(scenario):
-    """One simulator for the module (stopping one takes time); `simulator` resets it."""
+    """One simulator for the module (stopping one takes time); `simulator` resets it. Its
+    host:port is allowed (VENDOR_ALLOWED_HOSTS) while the module runs, as an operator would."""
     simulator = scenario.simulator_class().start()
-    yield simulator
+    with allowing(simulator.url):
+        yield simulator
     simulator.stop()
 
 

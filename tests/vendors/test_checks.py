@@ -7,9 +7,16 @@ from django.db import connection as db
 from django.db.utils import OperationalError
 
 from tests.factories import VendorConnectionFactory
+from vendors.adapters import adapter_class
 from vendors.checks import vendor_connections
 
 pytestmark = pytest.mark.django_db
+
+
+def at_the_vendor(*, vendor: str, **fields):
+    """A connection to the vendor's documented production host (allowed by default)."""
+    host = adapter_class(vendor).production_hosts[0]
+    return VendorConnectionFactory(vendor=vendor, base_url=f"https://{host}/api", **fields)
 
 
 def ids_and_messages():
@@ -17,32 +24,30 @@ def ids_and_messages():
 
 
 def test_a_complete_connection_is_not_reported(monkeypatch):
-    monkeypatch.setenv("CHECK_TREATS_KEY", "vk_test")
-    VendorConnectionFactory(vendor="treatsvet", secrets={"api_key": "CHECK_TREATS_KEY"})
+    monkeypatch.setenv("PMS_CHECK_TREATS_KEY", "vk_test")
+    at_the_vendor(vendor="treatsvet", secrets={"api_key": "PMS_CHECK_TREATS_KEY"})
 
     assert vendor_connections() == []
 
 
 def test_a_secret_missing_from_the_environment_is_a_warning(monkeypatch):
-    monkeypatch.delenv("CHECK_TREATS_KEY", raising=False)
-    connection = VendorConnectionFactory(
-        vendor="treatsvet", secrets={"api_key": "CHECK_TREATS_KEY"}
-    )
+    monkeypatch.delenv("PMS_CHECK_TREATS_KEY", raising=False)
+    connection = at_the_vendor(vendor="treatsvet", secrets={"api_key": "PMS_CHECK_TREATS_KEY"})
 
     (warning,) = vendor_connections()
 
     assert isinstance(warning, checks.Warning)
     assert (warning.id, warning.obj) == ("vendors.W001", connection)
     assert warning.msg == (
-        f"{connection}: the environment variable CHECK_TREATS_KEY (api key) is not set; "
+        f"{connection}: the environment variable PMS_CHECK_TREATS_KEY (api key) is not set; "
         "deliveries will stop at send time."
     )
-    assert warning.hint == "Set CHECK_TREATS_KEY in this server's environment."
+    assert warning.hint == "Set PMS_CHECK_TREATS_KEY in this server's environment."
 
 
 def test_a_secret_the_vendor_needs_but_the_connection_does_not_name(monkeypatch):
-    monkeypatch.setenv("CHECK_DENTALINK", "t")
-    connection = VendorConnectionFactory(vendor="dentalink", secrets={})
+    monkeypatch.setenv("PMS_CHECK_DENTALINK", "t")
+    connection = at_the_vendor(vendor="dentalink", secrets={})
 
     assert ids_and_messages() == [
         (
@@ -58,16 +63,20 @@ def test_a_secret_the_vendor_needs_but_the_connection_does_not_name(monkeypatch)
     [
         (
             "flextell",
-            {"client_id": "CHECK_ID", "client_secret": "CHECK_SECRET", "refresh_token": "CHECK_RT"},
+            {
+                "client_id": "PMS_CHECK_ID",
+                "client_secret": "PMS_CHECK_SECRET",
+                "refresh_token": "PMS_CHECK_RT",
+            },
             "tenant",
         ),
-        ("nexhealth", {"api_key": "CHECK_ID"}, "subdomain"),
+        ("nexhealth", {"api_key": "PMS_CHECK_ID"}, "subdomain"),
     ],
 )
 def test_a_missing_required_option_is_a_warning(monkeypatch, vendor, secrets, option):
     for variable in secrets.values():
         monkeypatch.setenv(variable, "set")
-    connection = VendorConnectionFactory(vendor=vendor, secrets=secrets, options={})
+    connection = at_the_vendor(vendor=vendor, secrets=secrets, options={})
 
     (warning,) = vendor_connections()
 
@@ -79,8 +88,8 @@ def test_a_missing_required_option_is_a_warning(monkeypatch, vendor, secrets, op
 
 
 def test_inactive_connections_are_not_checked(monkeypatch):
-    monkeypatch.delenv("CHECK_TREATS_KEY", raising=False)
-    VendorConnectionFactory(vendor="treatsvet", secrets={"api_key": "CHECK_TREATS_KEY"},
+    monkeypatch.delenv("PMS_CHECK_TREATS_KEY", raising=False)
+    at_the_vendor(vendor="treatsvet", secrets={"api_key": "PMS_CHECK_TREATS_KEY"},
                             active=False)  # fmt: skip
 
     assert vendor_connections() == []

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.vendors.allow import allow
 from tests.vendors.conftest import load_scenario
 from vendors.adapters import ADAPTERS
 from vendors.errors import (
@@ -15,13 +16,14 @@ from vendors.errors import (
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
-def vendor(request, monkeypatch):
+def vendor(request, monkeypatch, settings):
     scenario = load_scenario(request.param)
     for name, value in scenario.environment.items():
         monkeypatch.setenv(name, value)
     simulator = scenario.simulator_class()
     simulator.timeout_seconds = 1.0
     simulator.start()
+    allow(settings, simulator.url)
     scenario.prepare(simulator)
     yield scenario, simulator
     simulator.stop()
@@ -78,6 +80,28 @@ def test_an_unreachable_vendor_is_unavailable_not_unknown(vendor):
         adapter.book(scenario.request(key="down"))
 
     assert not error.value.outcome_unknown
+
+
+def test_a_redirect_is_refused_without_following_it(vendor, settings):
+    scenario, simulator = vendor
+    elsewhere = scenario.simulator_class().start()
+    allow(settings, elsewhere.url)  # even a host we may reach is not reached by a redirect
+    simulator.redirect_to = f"{elsewhere.url}/collect?token=abc#x"
+    simulator.inject("302")
+    adapter = scenario.adapter(simulator)
+    try:
+        with pytest.raises(ConfigurationError) as error:
+            adapter.book(scenario.request(key="redirected"))
+    finally:
+        elsewhere.stop()
+
+    assert error.value.message == (
+        f"{adapter.label} answered with a redirect (HTTP 302) to {elsewhere.url}/collect; "
+        "redirects are never followed. Check the connection's base URL in the admin."
+    )
+    assert (error.value.status, error.value.retryable) == (302, False)
+    assert len(simulator.requests) == 1
+    assert elsewhere.requests == []
 
 
 def test_a_missing_secret_is_a_configuration_error(vendor, monkeypatch):

@@ -12,6 +12,7 @@ from django.utils import timezone
 from scheduling import booking
 from scheduling.models import Appointment
 from tests.factories import VendorConnectionFactory
+from tests.vendors.allow import allow
 from vendors.delivery import MAX_ATTEMPTS, build_request, claim, deliver, deliver_due
 from vendors.errors import OutcomeUnknown
 from vendors.models import Delivery, DeliveryState, ExternalId, Operation
@@ -35,16 +36,17 @@ def map_ids(connection, pairs) -> None:
 
 
 @pytest.fixture
-def dentalink(world, monkeypatch):
-    monkeypatch.setenv("DEMO_DENTALINK_TOKEN", TOKEN)
+def dentalink(world, monkeypatch, settings):
+    monkeypatch.setenv("PMS_DEMO_DENTALINK_TOKEN", TOKEN)
     simulator = DentalinkSimulator()
     simulator.timeout_seconds = 1.0
     simulator.start()
+    allow(settings, simulator.url)
     connection = VendorConnectionFactory(
         clinic=world.clinic,
         vendor="dentalink",
         base_url=f"{simulator.url}/api/v1",
-        secrets={"api_token": "DEMO_DENTALINK_TOKEN"},
+        secrets={"api_token": "PMS_DEMO_DENTALINK_TOKEN"},
         options={"cancel_state_id": 1},
         read_timeout=0.5,
     )
@@ -63,16 +65,17 @@ def dentalink(world, monkeypatch):
 
 
 @pytest.fixture
-def treatsvet(world, monkeypatch):
-    monkeypatch.setenv("DEMO_TREATS_KEY", API_KEY)
+def treatsvet(world, monkeypatch, settings):
+    monkeypatch.setenv("PMS_DEMO_TREATS_KEY", API_KEY)
     simulator = TreatsVetSimulator()
     simulator.timeout_seconds = 1.0
     simulator.start()
+    allow(settings, simulator.url)
     connection = VendorConnectionFactory(
         clinic=world.clinic,
         vendor="treatsvet",
         base_url=f"{simulator.url}/api/v1",
-        secrets={"api_key": "DEMO_TREATS_KEY"},
+        secrets={"api_key": "PMS_DEMO_TREATS_KEY"},
         read_timeout=0.5,
     )
     map_ids(
@@ -307,7 +310,7 @@ def test_without_patient_registration_an_unmapped_patient_needs_attention(world,
 def test_a_missing_secret_needs_attention_at_once_and_is_never_retried(
     world, dentalink, monkeypatch
 ):
-    monkeypatch.delenv("DEMO_DENTALINK_TOKEN")
+    monkeypatch.delenv("PMS_DEMO_DENTALINK_TOKEN")
     appointment = world.book("09:00")
 
     final = deliver(only_delivery(appointment).pk)
@@ -315,7 +318,7 @@ def test_a_missing_secret_needs_attention_at_once_and_is_never_retried(
     assert final.state == State.NEEDS_ATTENTION
     assert final.last_error == (
         "The Dentalink connection has no api token: set the environment variable "
-        "DEMO_DENTALINK_TOKEN and name it on the connection. Once that is fixed, retry this "
+        "PMS_DEMO_DENTALINK_TOKEN and name it on the connection. Once that is fixed, retry this "
         "delivery from the admin."
     )
     assert final.attempts == 1
@@ -357,18 +360,18 @@ def test_two_sweepers_never_send_one_delivery_twice(world, dentalink):
 
 @pytest.mark.django_db(transaction=True)
 def test_nexhealth_stays_accepted_until_its_signed_webhook_settles_it(
-    world, live_server, monkeypatch
+    world, live_server, monkeypatch, settings
 ):
     from django.urls import reverse
 
     from vendors.simulators import nexhealth
 
-    monkeypatch.setenv("NX_KEY", nexhealth.API_KEY)
-    monkeypatch.setenv("NX_HOOK", "hook-secret")
+    monkeypatch.setenv("PMS_NX_KEY", nexhealth.API_KEY)
+    monkeypatch.setenv("PMS_NX_HOOK", "hook-secret")
     connection = VendorConnectionFactory(
         clinic=world.clinic,
         vendor="nexhealth",
-        secrets={"api_key": "NX_KEY", "webhook_secret": "NX_HOOK"},
+        secrets={"api_key": "PMS_NX_KEY", "webhook_secret": "PMS_NX_HOOK"},
         options={"subdomain": nexhealth.SUBDOMAIN},
         base_url="http://127.0.0.1:9",
     )
@@ -377,6 +380,7 @@ def test_nexhealth_stays_accepted_until_its_signed_webhook_settles_it(
         webhook_secret="hook-secret",
         webhook_delay=None,
     ).start()
+    allow(settings, simulator.url)
     connection.base_url = simulator.url
     connection.save()
     mapping = [
@@ -404,9 +408,9 @@ def test_nexhealth_stays_accepted_until_its_signed_webhook_settles_it(
 def test_a_webhook_with_a_bad_signature_is_refused(client, monkeypatch):
     from django.urls import reverse
 
-    monkeypatch.setenv("NX_HOOK", "hook-secret")
+    monkeypatch.setenv("PMS_NX_HOOK", "hook-secret")
     connection = VendorConnectionFactory(vendor="nexhealth",
-                                         secrets={"webhook_secret": "NX_HOOK"})  # fmt: skip
+                                         secrets={"webhook_secret": "PMS_NX_HOOK"})  # fmt: skip
 
     response = client.post(
         reverse("vendors:nexhealth-webhook", args=[connection.pk]),
@@ -468,9 +472,9 @@ def test_secrets_appear_in_no_log_record_or_admin_page(world, dentalink, caplog,
 def test_a_duplicate_webhook_changes_nothing(world, monkeypatch, client):
     from vendors.simulators import nexhealth
 
-    monkeypatch.setenv("NX_HOOK", "hook-secret")
+    monkeypatch.setenv("PMS_NX_HOOK", "hook-secret")
     connection = VendorConnectionFactory(clinic=world.clinic, vendor="nexhealth",
-                                         secrets={"webhook_secret": "NX_HOOK"})  # fmt: skip
+                                         secrets={"webhook_secret": "PMS_NX_HOOK"})  # fmt: skip
     appointment = world.book("09:00")
     from vendors.models import Delivery as DeliveryModel
 

@@ -76,6 +76,8 @@ class DentalinkAdapter(Adapter):
     label = "Dentalink"
 
     required_secrets = ("api_token",)
+    # Documented base URL: https://api.dentalink.healthatom.com/api/v1/
+    production_hosts = ("api.dentalink.healthatom.com",)
     booking_path = "citas/"
     booking_roles = {
         "practitioner": False,

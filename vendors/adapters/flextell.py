@@ -80,6 +80,10 @@ class FlextellAdapter(Adapter):
 
     required_secrets = ("client_id", "client_secret", "refresh_token")
     required_options = ("tenant",)
+    # The only published host (https://dev.flextell.ai/api); no other production host is
+    # documented: others go in VENDOR_ALLOWED_HOSTS.
+    production_hosts = ("dev.flextell.ai",)
+    url_options = ("token_url",)
     booking_path = "v1/appointments"
     booking_roles = {
         "patient": True,

@@ -91,6 +91,8 @@ class MeddbaseAdapter(Adapter):
     label = "Meddbase"
 
     required_secrets = ("client_key", "username", "password")
+    # Documented base URL: https://api.meddbase.com/patientportalapi/
+    production_hosts = ("api.meddbase.com",)
     booking_path = BOOK
     booking_roles = {
         "appointment_type": True,

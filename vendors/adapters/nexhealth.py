@@ -96,6 +96,8 @@ class NexHealthAdapter(Adapter):
 
     required_secrets = ("api_key",)
     required_options = ("subdomain",)
+    # Documented base URL (sandbox and production; the key decides): https://nexhealth.info
+    production_hosts = ("nexhealth.info",)
     booking_path = "appointments"
     booking_roles = {
         "patient": True,

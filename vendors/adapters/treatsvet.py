@@ -63,6 +63,8 @@ class TreatsVetAdapter(Adapter):
     supports_cancel = False
 
     required_secrets = ("api_key",)
+    # Documented base URL: https://api.treats.vet/api/v1
+    production_hosts = ("api.treats.vet",)
     booking_path = "appointments"
     booking_roles = {
         "guardian": True,

@@ -3,7 +3,9 @@
 A vendor simulator subclasses `Simulator`, lists its `routes` and answers with the vendor's
 documented shapes. Faults are queued per path and consumed one request at a time; the
 `*_after` faults act first (store the booking) and then fail the answer, which is how a
-client ends up not knowing whether its request was acted on.
+client ends up not knowing whether its request was acted on. `500_echo` answers a plain-text
+error page that quotes the request it got, as some servers' error pages do. `302` redirects
+to `redirect_to`.
 
 Control endpoints (also used by the browser tests):
   POST /__simulator/faults  {"faults": ["500", "timeout_after", ...], "path": "/citas",
@@ -28,7 +30,7 @@ from typing import Any
 
 FAULTS = {
     "500", "503", "429", "timeout", "drop", "garbage", "empty", "huge", "wrong_types",
-    "500_after", "timeout_after", "drop_after", "garbage_after",
+    "500_after", "timeout_after", "drop_after", "garbage_after", "500_echo", "302",
 }  # fmt: skip
 HUGE = {"items": ["x" * 1000] * 10_000}  # about 10 MB of JSON
 
@@ -69,6 +71,8 @@ class Simulator:
     # (method, path regex with named groups, name of the handler method)
     routes: list[tuple[str, str, str]] = []
     timeout_seconds = 12.0  # longer than any client read timeout
+    # Where the "302" fault sends the client (a client must never follow it).
+    redirect_to = "https://pms.example.net/moved"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.lock = threading.RLock()
@@ -171,6 +175,10 @@ class Simulator:
             return self._write(handler, Reply(504, {"message": "too late"}))
         if fault == "drop":
             return self._drop(handler)
+        if fault == "302":
+            return self._write(handler, Reply(302, None, {"Location": self.redirect_to}))
+        if fault == "500_echo":
+            return self._write(handler, self.echo_reply(request))
         if fault == "garbage":
             return self._write(handler, Reply(200, "<html>Bad gateway</html>"))
         if fault == "empty":
@@ -207,6 +215,13 @@ class Simulator:
         if status == 429:
             return Reply(429, {"message": "Rate limit exceeded"}, {"Retry-After": "1"})
         return Reply(status, {"message": "Internal error"})
+
+    def echo_reply(self, request: Request) -> Reply:
+        """A server error page that quotes the request (query string and body included)."""
+        query = urllib.parse.urlencode(request.query)
+        body = request.body.decode("utf-8", "replace")
+        page = f"Internal Server Error while handling {request.method} {request.path}?{query}"
+        return Reply(500, f"{page}\n{body}")
 
     def _control(self, request: Request) -> Reply:
         if request.path == "/__simulator/faults" and request.method == "POST":

@@ -16,7 +16,8 @@ What it decides where the documentation is silent (the adapter reads the same sh
   `[{"fecha", "hora_inicio", "hora_fin", "id_dentista", "id_sillon"}]`, up to three;
 - lists page by `?page=N` (`page_size` items) with a `links` entry `rel: "next"`;
 - patients are not a closed list: any positive `id_paciente` is accepted (the clinic's real
-  patients live in Dentalink, not here); dentists, branches, chairs and states are.
+  patients live in Dentalink, not here); dentists, branches, chairs and states are;
+- POST /pacientes with a `rut` some patient already has is HTTP 400 naming that patient.
 
 Catalogue (ids match the demo's dental clinic):
   sucursales 1 Providencia (chairs 1-3), 2 Las Condes (chairs 4-5); chair 7 = sobrecupo;
@@ -224,6 +225,11 @@ class DentalinkSimulator(Simulator):
             return self.error(400, "nombre y apellidos son obligatorios")
         if body.get("fecha_nacimiento") and not DATE.match(str(body["fecha_nacimiento"])):
             return self.error(400, "fecha_nacimiento debe tener el formato AAAA-MM-DD")
+        rut = body.get("rut")
+        same = [p for p in self.pacientes.values() if rut and p.get("rut") == rut]
+        if same:  # the RUT is the patient's key: Dentalink names who already has it
+            return self.error(400, f"Ya existe un paciente con el RUT {rut}: "
+                                   f"{same[0]['nombre']} {same[0]['apellidos']}")  # fmt: skip
         self.next_patient += 1
         patient = {"id": self.next_patient, "habilitado": 1, **body}
         self.pacientes[patient["id"]] = patient

@@ -120,7 +120,7 @@ def build_large_clinic() -> None:
     # A PMS that never answers: bookings must not wait for it (delivery is in the background).
     VendorConnection.objects.create(
         clinic=clinic, vendor="dentalink", base_url="http://127.0.0.1:9/api/v1",
-        secrets={"api_token": "BENCH_DENTALINK_TOKEN"},
+        secrets={"api_token": "PMS_BENCH_DENTALINK_TOKEN"},
     )  # fmt: skip
     today = timezone.localdate()
 
@@ -340,7 +340,7 @@ def measure_pages(runs: int) -> list[str]:
             "who": lambda run: f"p:{practitioners[run % PRACTITIONERS].pk}",
             "date": busy_day.isoformat()}, **htmx)),
         _time("ui_patient_search", runs, page("/desk/patients/search/", {
-            "q": lambda run: f"Patient{run * 37}"}, **htmx)),
+            "q": lambda run: f"Patient{run * 37}"}, post=True, **htmx)),
         _time("ui_day_calendar", runs, page("/desk/day/", {
             "location": location.pk, "date": busy_day.isoformat()})),
         _time("ui_book_post", runs, page("/desk/", {

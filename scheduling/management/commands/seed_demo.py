@@ -16,6 +16,11 @@ class Command(BaseCommand):
             f"{summary.patients} patients, {summary.appointments_next_week} appointments "
             f"next week ({summary.appointments_created} new)."
         )
-        self.stdout.write("Sign in at http://127.0.0.1:8000/admin/ with:")
+        self.stdout.write("Sign in at http://127.0.0.1:8000/ (desk) with:")
         for username, password in summary.users.items():
             self.stdout.write(f"  {username} / {password}")
+        for username, url in summary.authenticators.items():
+            self.stdout.write(
+                f"The admin (http://127.0.0.1:8000/admin/) also asks {username} for a code from "
+                f"an authenticator app; add this key to one:\n  {url}"
+            )

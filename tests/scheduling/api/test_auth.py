@@ -332,10 +332,79 @@ def test_the_token_rate_defaults_to_20_a_minute(settings):
     assert TokenRateThrottle().rate == DEFAULT_TOKEN_RATE == "20/minute"
 
 
+def test_the_throttle_ignores_a_forged_forwarded_for_header(api, user, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "token": "2/minute",
+        },
+    }
+    for n in range(2):
+        sign_in(api, HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+
+    assert sign_in(api, HTTP_X_FORWARDED_FOR="198.51.100.99").status_code == 429
+
+
+# --- Lock-out (the desk's and the admin's: tests/scheduling/test_signin.py) ------------------
+
+LOCKED = "Too many failed sign-ins with this username: try again in 30 minutes."
+
+
+def lock_out(api: APIClient, **extra) -> None:
+    for _ in range(5):
+        sign_in(api, password="wrong password", **extra)
+
+
+def test_the_fifth_failed_sign_in_locks_the_username_out(api, user):
+    for _ in range(4):
+        assert sign_in(api, password="wrong password").status_code == 400
+
+    response = sign_in(api, password="wrong password")
+
+    assert response.status_code == 429
+    assert response.json() == refusal(LOCKED)
+    assert 1790 <= int(response["Retry-After"]) <= 1800
+
+
+def test_the_right_password_is_refused_while_locked_out(api, user):
+    lock_out(api)
+
+    response = sign_in(api)
+
+    assert response.status_code == 429
+    assert response.json() == refusal(LOCKED)
+    assert not ApiToken.objects.exists()
+
+
+def test_another_address_is_not_locked_out(api, user):
+    lock_out(api)
+
+    assert sign_in(api, REMOTE_ADDR="192.0.2.7").status_code == 201
+
+
+def test_a_forged_forwarded_for_header_does_not_change_the_locked_address(api, user):
+    for n in range(5):
+        sign_in(api, password="wrong password", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+
+    response = sign_in(api, HTTP_X_FORWARDED_FOR="198.51.100.99")
+
+    assert response.status_code == 429
+    assert response.json() == refusal(LOCKED)
+
+
+def test_failures_on_the_desk_lock_the_api_too(api, client, user):
+    for _ in range(5):
+        client.post("/accounts/login/", {"username": "mobile", "password": "wrong password"})
+
+    assert sign_in(api).status_code == 429
+
+
 # --- Schema and docs -------------------------------------------------------------------------
 
 
-def test_the_schema_is_openapi_3_and_declares_the_token_scheme(api):
+def test_the_schema_is_openapi_3_and_declares_the_token_scheme(api, user):
+    api.force_login(user)
     response = api.get("/api/v1/schema/", {"format": "json"})
 
     assert response.status_code == 200
@@ -353,7 +422,8 @@ def test_the_schema_is_openapi_3_and_declares_the_token_scheme(api):
     assert set(token_path["post"]["responses"]) == {"201", "400", "429"}
 
 
-def test_the_docs_page_uses_local_assets_only(api):
+def test_the_docs_page_uses_local_assets_only(api, user):
+    api.force_login(user)
     response = api.get("/api/v1/docs/")
 
     assert response.status_code == 200
@@ -373,7 +443,8 @@ def test_the_docs_page_uses_local_assets_only(api):
         assert finders.find(source.removeprefix("/static/"))
 
 
-def test_the_docs_script_reads_the_schema_next_to_it(api):
+def test_the_docs_script_reads_the_schema_next_to_it(api, user):
+    api.force_login(user)
     response = api.get("/api/v1/docs/", {"script": ""})
 
     assert response.status_code == 200
@@ -383,7 +454,9 @@ def test_the_docs_script_reads_the_schema_next_to_it(api):
 
 
 @pytest.mark.parametrize("url", ["/api/v1/schema/", "/api/v1/docs/"])
-def test_the_schema_and_docs_are_public_even_with_a_stale_token(url):
+def test_published_schema_and_docs_ignore_a_stale_token(settings, url):
+    settings.API_DOCS_PUBLIC = True
+
     assert with_token("bd_expired-long-ago").get(url).status_code == 200
 
 

@@ -507,7 +507,120 @@ def test_patients_list_in_a_constant_number_of_queries(api, world, search):
     few = query_count(api, url)
     PatientFactory.create_batch(18, clinic=world.clinic)
 
-    assert query_count(api, url) == few <= 3
+    # count, page, and one insert: the audit row naming the patients shown
+    assert query_count(api, url) == few <= 4
+
+
+# --- Patients: find by POST (the search in the body, out of URLs and access logs) -----------
+
+
+def search(api: APIClient, body, query: str = "") -> object:
+    return api.post(f"{API}/patients/search/{query}", body, format="json")
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [("varas", ["Varas"]), ("+56 9 7777", ["Varas"]), ("12.345.678-5", ["Soto"]), ("nobody", [])],
+)
+def test_patients_are_found_by_a_search_in_the_body(api, world, elsewhere, text, found):
+    PatientFactory(clinic=world.clinic, given_name="Ana", family_name="Varas", phone="+56 9 7777")
+    PatientFactory(clinic=world.clinic, given_name="Luis", family_name="Soto",
+                   national_id="12.345.678-5", national_id_type=IdentityDocument.RUT)  # fmt: skip
+
+    response = search(api, {"search": text})
+
+    assert [row["family_name"] for row in results(response)] == found
+    assert response.json() == api.get(f"{API}/patients/", {"search": text}).json()
+    assert text not in response.wsgi_request.get_full_path()
+
+
+def test_a_search_without_words_lists_every_patient_of_the_clinic(api, world, elsewhere):
+    everyone = api.get(f"{API}/patients/").json()
+
+    assert search(api, {}).json() == everyone
+    assert search(api, {"search": ""}).json() == everyone
+
+
+def test_search_pages_stay_in_the_query_string(api, world):
+    PatientFactory.create_batch(50, clinic=world.clinic, family_name="Mistral")
+
+    first = search(api, {"search": "mistral"}).json()
+    second = search(api, {"search": "mistral"}, "?page=2").json()
+
+    assert first["count"] == 53
+    assert first["next"].endswith("/api/v1/patients/search/?page=2")
+    assert len(second["results"]) == 3
+    assert search(api, {"search": "mistral"}, "?page=3").status_code == 404
+
+
+def test_a_member_of_several_clinics_names_the_clinic_in_the_search(api, user, world, elsewhere):
+    ClinicMembershipFactory(user=user, clinic=elsewhere["clinic"])
+
+    unchosen = search(api, {"search": "mistral"})
+    chosen = search(api, {"clinic": elsewhere["clinic"].pk})
+
+    assert unchosen.status_code == 400
+    assert unchosen.json()["errors"] == {"clinic": ["You work in several clinics: choose one."]}
+    assert ids(chosen) == [elsewhere["patient"].pk]
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"search": "x" * 201}, {"search": ["Ensure this field has no more than 200 characters."]}),
+        ({"search": 5}, {"search": ["Not a valid string."]}),
+        ({"q": "varas"}, {"q": ["Unknown field; remove it."]}),
+        ({"clinic": "1"}, {"clinic": ["Give the clinic's ID as a whole number."]}),
+    ],
+)
+def test_a_bad_search_is_refused_per_field(api, world, body, errors):
+    response = search(api, body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == errors
+
+
+def test_another_clinic_is_refused_in_the_search(api, elsewhere):
+    response = search(api, {"search": "", "clinic": elsewhere["clinic"].pk})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"clinic": ["You are not a member of this clinic."]}
+
+
+@pytest.mark.django_db
+def test_a_search_without_credentials_finds_nothing():
+    response = APIClient().post(f"{API}/patients/search/", {"search": "a"}, format="json")
+
+    assert response.status_code == 401
+
+
+def test_the_search_in_a_query_string_is_documented_as_landing_in_logs(api):
+    schema = api.get(f"{API}/schema/", {"format": "json"}).json()
+    listed = schema["paths"]["/api/v1/patients/"]["get"]
+    searched = schema["paths"]["/api/v1/patients/search/"]["post"]
+
+    assert "lands in the access logs" in listed["description"]
+    assert "POST /api/v1/patients/search/" in listed["description"]
+    assert searched["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PatientSearchRequest"
+    }
+    assert searched["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PaginatedPatientList"
+    }
+
+
+@pytest.mark.parametrize("text", ["", "Mistral"])
+def test_patients_search_in_a_constant_number_of_queries(api, world, text):
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = search(api, {"search": text})
+        assert response.status_code == 200, response.content
+        return len(queries)
+
+    few = count()
+    PatientFactory.create_batch(18, clinic=world.clinic)
+
+    assert count() == few == query_count(api, f"{API}/patients/?search={text}")
 
 
 # --- Patients: register ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from scheduling.api.authentication import SIGN_IN_AGAIN, issue_token
 from scheduling.models import ApiToken, Role
 from tests.factories import ClinicFactory, ClinicMembershipFactory, UserFactory
+from tests.scheduling.two_factor import force_login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +45,7 @@ def clinic_admin(client, clinics):
         )
     )
     ClinicMembershipFactory(user=user, clinic=clinics[0], role=Role.ADMIN)
-    client.force_login(user)
+    force_login_verified(client, user)
     return client
 
 
@@ -159,7 +160,7 @@ def test_other_roles_do_not_see_tokens(client, clinics, role):
     user.user_permissions.set(Permission.objects.filter(content_type__app_label="scheduling"))
     ClinicMembershipFactory(user=user, clinic=clinics[0], role=role)
     issue_token(user=member(clinics[0], "mobile"))
-    client.force_login(user)
+    force_login_verified(client, user)
 
     assert client.get(CHANGELIST).status_code == 403
     assertNotContains(client.get(reverse("admin:index")), "API tokens")

@@ -10,7 +10,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from scheduling.models import Appointment, AppointmentEvent, AppointmentStatus
+from scheduling.models import (
+    Appointment,
+    AppointmentEvent,
+    AppointmentStatus,
+    AuditAction,
+    AuditEvent,
+)
 from scheduling.views.context import SESSION_CLINIC
 from tests.factories import (
     AppointmentEventFactory,
@@ -436,6 +442,12 @@ def test_cancel_with_a_reason(desk, booked, receptionist):
     booked.refresh_from_db()
     assert booked.status == Status.CANCELLED
     assert booked.cancellation_reason == "Patient has the flu"
+    audited = AuditEvent.objects.filter(appointment=booked).latest("pk")
+    assert (audited.action, audited.user, audited.changes["after"]) == (
+        AuditAction.CANCELLED,
+        receptionist,
+        {"status": "cancelled", "reason": "Patient has the flu"},
+    )
 
 
 def test_cancel_without_htmx_redirects(desk, booked):

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -178,8 +180,8 @@ def test_patient_search_by_name_phone_or_national_id(desk, world, attribute):
     stranger = PatientFactory(national_id_type="rut", national_id="12.345.678-5",
                               family_name=patient.family_name)  # fmt: skip
 
-    response = desk.get(reverse("desk:patient-search"), {"q": getattr(patient, attribute)},
-                        headers=HTMX)  # fmt: skip
+    response = desk.post(reverse("desk:patient-search"), {"q": getattr(patient, attribute)},
+                         headers=HTMX)  # fmt: skip
 
     page = response.content.decode()
     assert f"patient-option-{patient.pk}" in page
@@ -193,11 +195,49 @@ def test_patient_search_costs_a_fixed_number_of_queries(
     for _ in range(found):
         PatientFactory(clinic=world.clinic, family_name="Rojas")
 
-    # session, user, the desk (clinics, locations), the search: none per patient found
-    with django_assert_num_queries(5):
-        response = desk.get(reverse("desk:patient-search"), {"q": "rojas"}, headers=HTMX)
+    # session, user, the desk (clinics, locations), the search, the audit row of what was
+    # shown: none per patient found
+    with django_assert_num_queries(6):
+        response = desk.post(reverse("desk:patient-search"), {"q": "rojas"}, headers=HTMX)
 
     assert response.content.decode().count('role="option"') == found
+
+
+def test_patient_search_is_by_post_so_the_search_text_stays_out_of_urls(desk, world):
+    patient = world.patients[0]
+    url = reverse("desk:patient-search")
+
+    by_get = desk.get(url, {"q": patient.family_name}, headers=HTMX)
+    page = desk.get(BOOK).content.decode()
+    found = desk.post(f"{url}?location={world.location.pk}", {"q": patient.family_name},
+                      headers=HTMX).content.decode()  # fmt: skip
+
+    assert by_get.status_code == 405
+    assert f'method="post" action="{url}?location={world.location.pk}"' in page
+    assert f'hx-post="{url}?location={world.location.pk}"' in page
+    assert f'hx-get="{url}' not in page
+    assert f"patient-option-{patient.pk}" in found
+    for link in re.findall(r'(?:href|hx-get|hx-post)="([^"]*)"', found):
+        assert patient.family_name.lower() not in link.lower()
+
+
+def test_patient_search_without_javascript_answers_the_page_with_the_results(desk, world):
+    patient = world.patients[0]
+
+    response = desk.post(
+        f"{reverse('desk:patient-search')}?location={world.location.pk}",
+        {"q": patient.family_name, **choose(world)},
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" in page
+    assert f'value="{patient.family_name}"' in page  # the box keeps what was typed
+    kept = (
+        f"location={world.location.pk}&amp;who=p%3A{world.practitioner.pk}"
+        f"&amp;appointment_type={world.appointment_type.pk}&amp;date=2027-01-04"
+    )
+    assert f'href="{BOOK}?{kept}&amp;patient={patient.pk}"' in page
 
 
 def test_register_a_new_patient_inline(desk, world):
@@ -474,7 +514,7 @@ def test_a_rule_of_the_booking_service_is_shown_with_its_message(desk, world):
 def test_search_results_are_links_to_the_page_with_the_patient_chosen(desk, world):
     patient = world.patients[0]
 
-    response = desk.get(
+    response = desk.post(
         reverse("desk:patient-search"), {"q": patient.family_name, **choose(world)}, headers=HTMX
     )
 

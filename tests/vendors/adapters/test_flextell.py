@@ -308,7 +308,7 @@ def test_a_new_refresh_token_in_the_environment_wins_over_the_stored_one(
     simulator, adapter, monkeypatch
 ):
     adapter.check()
-    monkeypatch.setenv("FLEXTELL_TEST_REFRESH_TOKEN", "flextell-sim-rt-new-consent")
+    monkeypatch.setenv("PMS_FLEXTELL_TEST_REFRESH_TOKEN", "flextell-sim-rt-new-consent")
     adapter.store.put("access_token", "", None)
 
     adapter.check()
@@ -343,11 +343,11 @@ def test_a_second_401_is_an_authentication_failure(simulator, adapter, monkeypat
     ("variable", "value", "vendor_message"),
     [
         (
-            "FLEXTELL_TEST_REFRESH_TOKEN",
+            "PMS_FLEXTELL_TEST_REFRESH_TOKEN",
             "revoked-or-typo",
             "The refresh token is invalid or was revoked.",
         ),
-        ("FLEXTELL_TEST_CLIENT_SECRET", "wrong", "Client authentication failed."),
+        ("PMS_FLEXTELL_TEST_CLIENT_SECRET", "wrong", "Client authentication failed."),
     ],
 )
 def test_a_refused_token_exchange_asks_for_a_new_consent(
@@ -486,9 +486,9 @@ def test_missing_mappings_and_options_are_refused_before_any_call(
 
 
 def test_a_missing_secret_is_refused_before_any_call(simulator, adapter, monkeypatch):
-    monkeypatch.delenv("FLEXTELL_TEST_CLIENT_SECRET")
+    monkeypatch.delenv("PMS_FLEXTELL_TEST_CLIENT_SECRET")
 
-    with pytest.raises(ConfigurationError, match="FLEXTELL_TEST_CLIENT_SECRET"):
+    with pytest.raises(ConfigurationError, match="PMS_FLEXTELL_TEST_CLIENT_SECRET"):
         adapter.book(request())
 
     assert simulator.requests == []

@@ -204,8 +204,8 @@ def test_a_lost_session_is_renewed_once(simulator, adapter, error_style, cause):
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("MEDDBASE_TEST_CLIENT_KEY", "wrong", "Meddbase refused the client key"),
-        ("MEDDBASE_TEST_PASSWORD", "wrong", "refused the service user's username or password"),
+        ("PMS_MEDDBASE_TEST_CLIENT_KEY", "wrong", "Meddbase refused the client key"),
+        ("PMS_MEDDBASE_TEST_PASSWORD", "wrong", "refused the service user's username or password"),
     ],
 )
 def test_refused_credentials_are_not_retried(
@@ -366,9 +366,9 @@ def test_missing_mappings_and_options_are_refused_before_any_call(
 
 
 def test_a_missing_secret_is_refused_before_any_call(simulator, adapter, monkeypatch):
-    monkeypatch.delenv("MEDDBASE_TEST_CLIENT_KEY")
+    monkeypatch.delenv("PMS_MEDDBASE_TEST_CLIENT_KEY")
 
-    with pytest.raises(ConfigurationError, match="MEDDBASE_TEST_CLIENT_KEY"):
+    with pytest.raises(ConfigurationError, match="PMS_MEDDBASE_TEST_CLIENT_KEY"):
         adapter.book(request())
 
     assert simulator.requests == []

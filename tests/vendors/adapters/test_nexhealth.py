@@ -200,9 +200,9 @@ def test_book_payload_variants(simulator, options, changes, query, appt):
 @pytest.mark.parametrize(
     ("options", "changes", "environment", "message"),
     [
-        pytest.param({}, {}, {"NEXHEALTH_TEST_API_KEY": ""},
+        pytest.param({}, {}, {"PMS_NEXHEALTH_TEST_API_KEY": ""},
                      "The NexHealth connection has no api key: set the environment variable "
-                     "NEXHEALTH_TEST_API_KEY and name it on the connection.", id="api-key"),
+                     "PMS_NEXHEALTH_TEST_API_KEY and name it on the connection.", id="api-key"),
         pytest.param({"subdomain": ""}, {}, {},
                      "The nexhealth connection needs the option “subdomain”; set it in the admin.",
                      id="subdomain"),
@@ -440,7 +440,7 @@ def test_a_refused_token_is_dropped_and_renewed_once(simulator, adapter, store):
 
 
 def test_a_refused_api_key_is_asked_once(simulator, monkeypatch, adapter):
-    monkeypatch.setenv("NEXHEALTH_TEST_API_KEY", "wrong")
+    monkeypatch.setenv("PMS_NEXHEALTH_TEST_API_KEY", "wrong")
 
     with pytest.raises(AuthenticationFailed) as raised:
         adapter.book(booking())

@@ -8,7 +8,7 @@ from vendors.simulators.dentalink import TOKEN, DentalinkSimulator
 from vendors.types import BookingRequest
 
 TIME_ZONE = "America/Santiago"
-TOKEN_VARIABLE = "DENTALINK_TEST_TOKEN"
+TOKEN_VARIABLE = "PMS_DENTALINK_TEST_TOKEN"
 
 
 def settings(url: str, **options: object) -> ConnectionSettings:

@@ -8,9 +8,9 @@ from vendors.simulators import flextell as simulator
 from vendors.types import BookingRequest
 
 ENVIRONMENT = {
-    "FLEXTELL_TEST_CLIENT_ID": simulator.CLIENT_ID,
-    "FLEXTELL_TEST_CLIENT_SECRET": simulator.CLIENT_SECRET,
-    "FLEXTELL_TEST_REFRESH_TOKEN": simulator.INITIAL_REFRESH_TOKEN,
+    "PMS_FLEXTELL_TEST_CLIENT_ID": simulator.CLIENT_ID,
+    "PMS_FLEXTELL_TEST_CLIENT_SECRET": simulator.CLIENT_SECRET,
+    "PMS_FLEXTELL_TEST_REFRESH_TOKEN": simulator.INITIAL_REFRESH_TOKEN,
 }
 
 
@@ -20,9 +20,9 @@ def settings(url: str, **options: object) -> ConnectionSettings:
         base_url=f"{url}/api",
         options={"tenant": simulator.TENANT, **options},
         secrets={
-            "client_id": "FLEXTELL_TEST_CLIENT_ID",
-            "client_secret": "FLEXTELL_TEST_CLIENT_SECRET",
-            "refresh_token": "FLEXTELL_TEST_REFRESH_TOKEN",
+            "client_id": "PMS_FLEXTELL_TEST_CLIENT_ID",
+            "client_secret": "PMS_FLEXTELL_TEST_CLIENT_SECRET",
+            "refresh_token": "PMS_FLEXTELL_TEST_REFRESH_TOKEN",
         },
         read_timeout=0.5,
     )

@@ -8,9 +8,9 @@ from vendors.simulators import meddbase as simulator
 from vendors.types import BookingRequest
 
 ENVIRONMENT = {
-    "MEDDBASE_TEST_CLIENT_KEY": simulator.CLIENT_KEY,
-    "MEDDBASE_TEST_USERNAME": simulator.USERNAME,
-    "MEDDBASE_TEST_PASSWORD": simulator.PASSWORD,
+    "PMS_MEDDBASE_TEST_CLIENT_KEY": simulator.CLIENT_KEY,
+    "PMS_MEDDBASE_TEST_USERNAME": simulator.USERNAME,
+    "PMS_MEDDBASE_TEST_PASSWORD": simulator.PASSWORD,
 }
 CONSULTATION = "00000000fc0af8e9"
 
@@ -21,9 +21,9 @@ def settings(url: str, **options: object) -> ConnectionSettings:
         base_url=url,
         options={"payer_type": "PA", **options},
         secrets={
-            "client_key": "MEDDBASE_TEST_CLIENT_KEY",
-            "username": "MEDDBASE_TEST_USERNAME",
-            "password": "MEDDBASE_TEST_PASSWORD",
+            "client_key": "PMS_MEDDBASE_TEST_CLIENT_KEY",
+            "username": "PMS_MEDDBASE_TEST_USERNAME",
+            "password": "PMS_MEDDBASE_TEST_PASSWORD",
         },
         read_timeout=0.5,
     )

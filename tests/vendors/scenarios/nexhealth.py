@@ -5,7 +5,7 @@ from vendors.base import ConnectionSettings
 from vendors.simulators import nexhealth as sim
 from vendors.types import BookingRequest
 
-ENVIRONMENT = {"NEXHEALTH_TEST_API_KEY": sim.API_KEY}
+ENVIRONMENT = {"PMS_NEXHEALTH_TEST_API_KEY": sim.API_KEY}
 
 
 def settings(url: str, **options: object) -> ConnectionSettings:
@@ -13,7 +13,7 @@ def settings(url: str, **options: object) -> ConnectionSettings:
         vendor="nexhealth",
         base_url=url,
         options={"subdomain": sim.SUBDOMAIN, "map_by_operatory": True, **options},
-        secrets={"api_key": "NEXHEALTH_TEST_API_KEY"},
+        secrets={"api_key": "PMS_NEXHEALTH_TEST_API_KEY"},
         read_timeout=0.5,
     )
 

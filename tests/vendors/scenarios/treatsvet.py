@@ -8,7 +8,7 @@ from vendors.simulators.treatsvet import API_KEY, TreatsVetSimulator, stable_id
 from vendors.types import BookingRequest
 
 TIME_ZONE = "Europe/Paris"
-KEY_VARIABLE = "TREATSVET_TEST_API_KEY"
+KEY_VARIABLE = "PMS_TREATSVET_TEST_API_KEY"
 VET = stable_id("vet:Claire Martin")
 OWNER = stable_id("client:Camille Dubois")
 ANIMAL = stable_id("patient:Rex")

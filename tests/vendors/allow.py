@@ -1,0 +1,43 @@
+"""Let tests reach a simulator on its random loopback port: its host:port is added to
+VENDOR_ALLOWED_HOSTS (DESIGN §9), exactly as an operator lists a sandbox. Production code has no
+"allow everything" switch; tests name what they reach.
+
+    with allowing(simulator.url):          # any scope (module/session fixtures too)
+        ...
+    allow(settings, simulator.url)         # with pytest-django's function-scoped `settings`
+"""
+
+from __future__ import annotations
+
+import contextlib
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.test import override_settings
+
+
+def host_port(url: str) -> str:
+    """ "http://127.0.0.1:8101/api/v1" -> "127.0.0.1:8101" (the VENDOR_ALLOWED_HOSTS entry)."""
+    parts = urllib.parse.urlsplit(url if "//" in url else f"//{url}")
+    if not parts.hostname or not parts.port:
+        raise ValueError(f"{url!r} names no host and port")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{host}:{parts.port}"
+
+
+def _with(current: list[str], urls: tuple[str, ...]) -> list[str]:
+    return [*current, *(host_port(url) for url in urls if host_port(url) not in current)]
+
+
+@contextlib.contextmanager
+def allowing(*urls: str) -> Iterator[None]:
+    """VENDOR_ALLOWED_HOSTS plus the host:port of each URL, while the block runs."""
+    with override_settings(VENDOR_ALLOWED_HOSTS=_with(django_settings.VENDOR_ALLOWED_HOSTS, urls)):
+        yield
+
+
+def allow(settings: Any, *urls: str) -> None:
+    """The same through pytest-django's `settings` fixture (undone after the test)."""
+    settings.VENDOR_ALLOWED_HOSTS = _with(list(settings.VENDOR_ALLOWED_HOSTS), urls)

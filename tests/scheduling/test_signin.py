@@ -24,8 +24,8 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 from rest_framework.test import APIClient
 
 from scheduling.api.authentication import issue_token
-from scheduling.models import ApiToken, UserSession
 from scheduling.clients import client_address
+from scheduling.models import ApiToken, UserSession
 from scheduling.signin import lockout_message
 from tests.factories import PASSWORD, ClinicMembershipFactory, UserFactory
 from tests.scheduling.two_factor import force_login_verified, verify_otp

@@ -88,7 +88,10 @@ TEMPLATES = [
 
 # Databases: SQLite file by default; PostgreSQL with DATABASE_URL=postgres://…
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    # An empty DATABASE_URL (as in .env.example) means the default too.
+    "default": env.db_url_config(
+        env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -205,7 +208,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     # Trusted proxies in front of the app, so that throttling and sign-in lock-out see the
     # client's address (0: the connecting address; X-Forwarded-For is not trusted).
-    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
+    "NUM_PROXIES": int(env.str("API_NUM_PROXIES", default="") or 0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clinic booking desk API",
@@ -256,6 +259,8 @@ AXES_CLIENT_IP_CALLABLE = "scheduling.clients.client_address"
 AXES_IPWARE_PROXY_COUNT = REST_FRAMEWORK["NUM_PROXIES"]
 # Attempts are in the cache, not in axes' tables: no empty admin pages for them.
 AXES_ENABLE_ADMIN = False
+# Lock-outs are logged by scheduling.signin, once each; no start-up banner on every command.
+AXES_VERBOSE = False
 
 # Sessions (scheduling.sessions): signed out after SESSION_IDLE_MINUTES without activity
 # (pages warn a minute before) and SESSION_MAX_HOURS after signing in, whichever comes first;

@@ -9,8 +9,12 @@ clinic's receptionist must get 404 for them (never a hint that they exist).
 from collections.abc import Iterator
 
 import pytest
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from scheduling.demo import MANAGER_GROUP
 from scheduling.models import Role
 from tests.factories import (
     AppointmentFactory,
@@ -20,6 +24,7 @@ from tests.factories import (
     PatientFactory,
     UserFactory,
 )
+from tests.scheduling.two_factor import verify_otp
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +32,7 @@ VISITORS = ("anonymous", "stranger", "other_clinic", "receptionist", "manager", 
 MEMBERS = ("receptionist", "manager", "admin")
 
 # What each visitor gets. A single code applies to every member; `LOGIN` is the sign-in
-# redirect of the desk. The admin site has its own test (tests/scheduling/test_admin.py).
+# redirect of the desk. The admin site has its own matrix below.
 LOGIN = "login"
 
 
@@ -187,3 +192,69 @@ def test_access(client, places, name, who):
         assert response["Location"].startswith(reverse("login")), response["Location"]
     else:
         assert response.status_code == wanted, (name, who, response.status_code)
+
+
+# --- The admin site ----------------------------------------------------------------------------
+# Staff only, with an authenticator (django-otp); which clinic's records a manager sees is
+# tested model by model in tests/scheduling/test_admin.py.
+
+
+def admin_pages() -> list[tuple[str, str]]:
+    """(model label, URL name) of every registered model's list and add pages."""
+    return [
+        (model._meta.label_lower, f"admin:{model._meta.app_label}_{model._meta.model_name}_{page}")
+        for model in admin.site._registry
+        for page in ("changelist", "add")
+    ]
+
+
+# Admin pages staff of a clinic may not open (403): other people's accounts and devices,
+# tokens (clinic admins only), adding what only superusers or nobody adds.
+NOT_FOR_MANAGERS = {
+    "auth.group",
+    "auth.user",
+    "django_tasks_database.dbtaskresult",
+    "otp_totp.totpdevice",
+    "scheduling.apitoken",
+}
+NO_ADD_PAGE = {
+    "scheduling.apitoken",
+    "scheduling.auditevent",
+    "scheduling.clinic",
+    "vendors.delivery",
+}
+MANAGERS_MAY_NOT_ADD = {"vendors.vendorconnection"}
+
+
+def expected_admin(label: str, url_name: str, who: str) -> int | str:
+    if who not in ("manager", "admin"):
+        return "admin-login"  # not staff: the admin's sign-in page
+    adding = url_name.endswith("_add")
+    if label in NOT_FOR_MANAGERS and not (who == "admin" and label == "scheduling.apitoken"):
+        return 403
+    if adding and (label in NO_ADD_PAGE or (who == "manager" and label in MANAGERS_MAY_NOT_ADD)):
+        return 403
+    return 200
+
+
+@pytest.mark.parametrize("who", VISITORS)
+@pytest.mark.parametrize(("label", "url_name"), admin_pages())
+def test_admin_access(client, places, label, url_name, who):
+    client = visitor(client, who, places)
+    if who in ("manager", "admin"):
+        group, _ = Group.objects.get_or_create(name=MANAGER_GROUP)
+        group.permissions.set(
+            Permission.objects.filter(content_type__app_label__in=["scheduling", "vendors"])
+        )
+        user = get_user_model().objects.get(username=who)
+        user.groups.add(group)
+        verify_otp(client, user)
+
+    response = client.get(reverse(url_name))
+
+    wanted = expected_admin(label, url_name, who)
+    if wanted == "admin-login":
+        assert response.status_code == 302, (url_name, who, response.status_code)
+        assert response["Location"].startswith(reverse("admin:login"))
+    else:
+        assert response.status_code == wanted, (url_name, who, response.status_code)

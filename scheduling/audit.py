@@ -131,7 +131,9 @@ class _Buffer:
         # now (a test's, say); the insert below joins it.
         pending = {call for _ids, call, _robust in transaction.get_connection().run_on_commit}
         kept = [entry.event for entry in entries if entry.kept(pending)]
-        if kept:
+        if len(kept) == 1:
+            kept[0].save(force_insert=True)  # one INSERT, without bulk_create's transaction
+        elif kept:
             AuditEvent.objects.bulk_create(kept)
 
 

@@ -56,14 +56,16 @@ def run(*arguments: str, environment: dict[str, str]) -> subprocess.CompletedPro
 # --- manage.py check --deploy ----------------------------------------------------------------
 
 
-def test_the_deploy_check_passes_with_production_settings():
+def test_the_deploy_check_passes_with_production_settings(tmp_path):
+    # A database of its own: the checks also read the vendor connections stored there.
+    database = f"sqlite:///{tmp_path / 'deploy.sqlite3'}"
     result = run(
         "manage.py",
         "check",
         "--deploy",
         "--fail-level",
         "WARNING",
-        environment=production_environment(),
+        environment=production_environment(DATABASE_URL=database),
     )
 
     assert result.returncode == 0, result.stdout + result.stderr

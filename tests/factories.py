@@ -340,6 +340,17 @@ class AuditEventFactory(factory.django.DjangoModelFactory):
     address = "192.0.2.10"
 
 
+def map_ids(connection: VendorConnection, pairs: Any) -> None:
+    """Map our records to the vendor's IDs at `connection`: (record, external ID[, role])."""
+    for record, external_id, *role in pairs:
+        ExternalId.objects.create(
+            connection=connection,
+            record=record,
+            external_id=external_id,
+            role=role[0] if role else "",
+        )
+
+
 def make_in_clinic(model: type[Model], clinic: Clinic, **kwargs: Any) -> Model:
     """One record of `model` that belongs to `clinic` (for scoping tests)."""
     makers: dict[type[Model], Callable[..., Model]] = {

@@ -8,13 +8,11 @@ import threading
 import time
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.db import close_old_connections, connection
 
-from tests.factories import ClinicMembershipFactory, UserFactory, VendorConnectionFactory
+from tests.factories import ClinicMembershipFactory, UserFactory, VendorConnectionFactory, map_ids
 from tests.vendors.allow import allow
 from vendors import delivery
-from vendors.models import ExternalId
 from vendors.simulators.dentalink import TOKEN, DentalinkSimulator
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls of the tests
@@ -77,18 +75,15 @@ def dentalink(world, monkeypatch, settings):
         options={"cancel_state_id": 1},
         read_timeout=1,
     )
-    for record, external_id in [
-        (world.practitioner, "1"),
-        (world.location, "1"),
-        (world.rooms[0], "1"),
-        (world.rooms[1], "2"),
-    ]:
-        ExternalId.objects.create(
-            connection=connection_,
-            content_type=ContentType.objects.get_for_model(record),
-            object_id=record.pk,
-            external_id=external_id,
-        )
+    map_ids(
+        connection_,
+        [
+            (world.practitioner, "1"),
+            (world.location, "1"),
+            (world.rooms[0], "1"),
+            (world.rooms[1], "2"),
+        ],
+    )
     yield simulator
     simulator.stop()
 

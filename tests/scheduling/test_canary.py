@@ -7,7 +7,6 @@ import json
 import logging
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -18,9 +17,10 @@ from tests.factories import (
     PatientFactory,
     UserFactory,
     VendorConnectionFactory,
+    map_ids,
 )
 from vendors.delivery import deliver
-from vendors.models import Delivery, DeliveryAttempt, DeliveryState, ExternalId, Operation
+from vendors.models import Delivery, DeliveryAttempt, DeliveryState, Operation
 from vendors.simulators.dentalink import TOKEN, DentalinkSimulator
 
 GIVEN, FAMILY = "Zyxwvut", "Canarybird"
@@ -60,14 +60,15 @@ def dentalink(world, monkeypatch, settings):
         options={"cancel_state_id": 1},
         read_timeout=0.5,
     )
-    for record, external_id in [(world.practitioner, "1"), (world.location, "1"),
-                                (world.rooms[0], "1"), (world.rooms[1], "2")]:  # fmt: skip
-        ExternalId.objects.create(
-            connection=connection,
-            content_type=ContentType.objects.get_for_model(record),
-            object_id=record.pk,
-            external_id=external_id,
-        )
+    map_ids(
+        connection,
+        [
+            (world.practitioner, "1"),
+            (world.location, "1"),
+            (world.rooms[0], "1"),
+            (world.rooms[1], "2"),
+        ],
+    )
     yield simulator
     simulator.stop()
 

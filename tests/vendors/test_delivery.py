@@ -5,13 +5,12 @@ import json
 import threading
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
 
 from scheduling import booking
 from scheduling.models import Appointment
-from tests.factories import VendorConnectionFactory
+from tests.factories import VendorConnectionFactory, map_ids
 from tests.vendors.allow import allow
 from vendors.delivery import MAX_ATTEMPTS, build_request, claim, deliver, deliver_due
 from vendors.errors import OutcomeUnknown
@@ -22,17 +21,6 @@ from vendors.simulators.treatsvet import API_KEY, TreatsVetSimulator, stable_id
 
 State = DeliveryState
 LATER = datetime.timedelta(hours=1)
-
-
-def map_ids(connection, pairs) -> None:
-    for record, external_id, *role in pairs:
-        ExternalId.objects.create(
-            connection=connection,
-            content_type=ContentType.objects.get_for_model(record),
-            object_id=record.pk,
-            external_id=external_id,
-            role=role[0] if role else "",
-        )
 
 
 @pytest.fixture

@@ -6,15 +6,14 @@ import datetime
 import json
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import VendorConnectionFactory
+from tests.factories import VendorConnectionFactory, map_ids
 from tests.vendors.adapters.test_nexhealth import Receiver
 from tests.vendors.allow import allow
 from vendors.delivery import deliver
-from vendors.models import Delivery, DeliveryState, ExternalId, WebhookReceipt
+from vendors.models import Delivery, DeliveryState, WebhookReceipt
 from vendors.simulators import nexhealth
 
 pytestmark = pytest.mark.django_db
@@ -46,18 +45,15 @@ def nexhealth_world(world, monkeypatch, settings, receiver):
         secrets={"api_key": "PMS_NX_KEY", "webhook_secret": "PMS_NX_HOOK"},
         options={"subdomain": nexhealth.SUBDOMAIN},
     )
-    for record, external_id in [
-        (world.practitioner, "201"),
-        (world.location, "101"),
-        (world.rooms[0], "301"),
-        (world.patients[0], "501"),
-    ]:
-        ExternalId.objects.create(
-            connection=connection,
-            content_type=ContentType.objects.get_for_model(record),
-            object_id=record.pk,
-            external_id=external_id,
-        )
+    map_ids(
+        connection,
+        [
+            (world.practitioner, "201"),
+            (world.location, "101"),
+            (world.rooms[0], "301"),
+            (world.patients[0], "501"),
+        ],
+    )
     yield world, connection, simulator
     simulator.stop()
 

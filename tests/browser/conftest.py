@@ -10,10 +10,9 @@ import time
 import pytest
 from django.db import close_old_connections, connection
 
-from tests.factories import ClinicMembershipFactory, UserFactory, VendorConnectionFactory, map_ids
-from tests.vendors.allow import allow
+from tests.factories import ClinicMembershipFactory, UserFactory
+from tests.vendors.allow import world_at_dentalink
 from vendors import delivery
-from vendors.simulators.dentalink import TOKEN, DentalinkSimulator
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls of the tests
 # themselves are still plain synchronous code.
@@ -64,28 +63,10 @@ def page(chromium, request):
 @pytest.fixture
 def dentalink(world, monkeypatch, settings):
     """The world's clinic books into a Dentalink simulator; its records are mapped."""
-    monkeypatch.setenv("PMS_BROWSER_DENTALINK_TOKEN", TOKEN)
-    simulator = DentalinkSimulator().start()
-    allow(settings, simulator.url)
-    connection_ = VendorConnectionFactory(
-        clinic=world.clinic,
-        vendor="dentalink",
-        base_url=f"{simulator.url}/api/v1",
-        secrets={"api_token": "PMS_BROWSER_DENTALINK_TOKEN"},
-        options={"cancel_state_id": 1},
-        read_timeout=1,
-    )
-    map_ids(
-        connection_,
-        [
-            (world.practitioner, "1"),
-            (world.location, "1"),
-            (world.rooms[0], "1"),
-            (world.rooms[1], "2"),
-        ],
-    )
-    yield simulator
-    simulator.stop()
+    with world_at_dentalink(
+        world, monkeypatch, settings, variable="PMS_BROWSER_DENTALINK_TOKEN", read_timeout=1
+    ) as simulator:
+        yield simulator
 
 
 @pytest.fixture

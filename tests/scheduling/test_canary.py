@@ -16,12 +16,10 @@ from tests.factories import (
     ClinicMembershipFactory,
     PatientFactory,
     UserFactory,
-    VendorConnectionFactory,
-    map_ids,
 )
+from tests.vendors.allow import world_at_dentalink
 from vendors.delivery import deliver
 from vendors.models import Delivery, DeliveryAttempt, DeliveryState, Operation
-from vendors.simulators.dentalink import TOKEN, DentalinkSimulator
 
 GIVEN, FAMILY = "Zyxwvut", "Canarybird"
 PHONE = "+56 9 7531 8642"
@@ -47,30 +45,10 @@ def canary(world) -> Patient:
 def dentalink(world, monkeypatch, settings):
     """Dentalink's simulator with the world mapped, all but the canary (registered on first
     delivery, so that the vendor hears their name, phone, e-mail and RUT)."""
-    monkeypatch.setenv("PMS_CANARY_DENTALINK_TOKEN", TOKEN)
-    simulator = DentalinkSimulator()
-    simulator.timeout_seconds = 1.0
-    simulator.start()
-    settings.VENDOR_ALLOWED_HOSTS = [simulator.url.removeprefix("http://")]
-    connection = VendorConnectionFactory(
-        clinic=world.clinic,
-        vendor="dentalink",
-        base_url=f"{simulator.url}/api/v1",
-        secrets={"api_token": "PMS_CANARY_DENTALINK_TOKEN"},
-        options={"cancel_state_id": 1},
-        read_timeout=0.5,
-    )
-    map_ids(
-        connection,
-        [
-            (world.practitioner, "1"),
-            (world.location, "1"),
-            (world.rooms[0], "1"),
-            (world.rooms[1], "2"),
-        ],
-    )
-    yield simulator
-    simulator.stop()
+    with world_at_dentalink(
+        world, monkeypatch, settings, variable="PMS_CANARY_DENTALINK_TOKEN"
+    ) as simulator:
+        yield simulator
 
 
 @pytest.fixture

@@ -41,3 +41,43 @@ def allowing(*urls: str) -> Iterator[None]:
 def allow(settings: Any, *urls: str) -> None:
     """The same through pytest-django's `settings` fixture (undone after the test)."""
     settings.VENDOR_ALLOWED_HOSTS = _with(list(settings.VENDOR_ALLOWED_HOSTS), urls)
+
+
+@contextlib.contextmanager
+def world_at_dentalink(
+    world: Any,
+    monkeypatch: Any,
+    settings: Any,
+    *,
+    variable: str,
+    read_timeout: float = 0.5,
+    patients: bool = False,
+) -> Iterator[Any]:
+    """A running Dentalink simulator the world's clinic books into: its token in `variable`,
+    its host allowed, the practitioner, location and two chairs mapped (and the patients, as
+    500, 501…, with `patients`). Yields the simulator; stops it afterwards."""
+    from tests.factories import VendorConnectionFactory, map_ids
+    from vendors.simulators.dentalink import TOKEN, DentalinkSimulator
+
+    monkeypatch.setenv(variable, TOKEN)
+    simulator = DentalinkSimulator()
+    simulator.timeout_seconds = 1.0
+    simulator.start()
+    allow(settings, simulator.url)
+    connection = VendorConnectionFactory(
+        clinic=world.clinic,
+        vendor="dentalink",
+        base_url=f"{simulator.url}/api/v1",
+        secrets={"api_token": variable},
+        options={"cancel_state_id": 1},
+        read_timeout=read_timeout,
+    )
+    records = [(world.practitioner, "1"), (world.location, "1"), (world.rooms[0], "1"),
+               (world.rooms[1], "2")]  # fmt: skip
+    if patients:
+        records += [(patient, str(500 + n)) for n, patient in enumerate(world.patients)]
+    map_ids(connection, records)
+    try:
+        yield simulator
+    finally:
+        simulator.stop()

@@ -11,12 +11,12 @@ from django.utils import timezone
 from scheduling import booking
 from scheduling.models import Appointment
 from tests.factories import VendorConnectionFactory, map_ids
-from tests.vendors.allow import allow
+from tests.vendors.allow import allow, world_at_dentalink
 from vendors.delivery import MAX_ATTEMPTS, build_request, claim, deliver, deliver_due
 from vendors.errors import OutcomeUnknown
 from vendors.models import Delivery, DeliveryState, ExternalId, Operation
 from vendors.selectors import sync_of
-from vendors.simulators.dentalink import TOKEN, DentalinkSimulator
+from vendors.simulators.dentalink import TOKEN
 from vendors.simulators.treatsvet import API_KEY, TreatsVetSimulator, stable_id
 
 State = DeliveryState
@@ -25,31 +25,10 @@ LATER = datetime.timedelta(hours=1)
 
 @pytest.fixture
 def dentalink(world, monkeypatch, settings):
-    monkeypatch.setenv("PMS_DEMO_DENTALINK_TOKEN", TOKEN)
-    simulator = DentalinkSimulator()
-    simulator.timeout_seconds = 1.0
-    simulator.start()
-    allow(settings, simulator.url)
-    connection = VendorConnectionFactory(
-        clinic=world.clinic,
-        vendor="dentalink",
-        base_url=f"{simulator.url}/api/v1",
-        secrets={"api_token": "PMS_DEMO_DENTALINK_TOKEN"},
-        options={"cancel_state_id": 1},
-        read_timeout=0.5,
-    )
-    map_ids(
-        connection,
-        [
-            (world.practitioner, "1"),
-            (world.location, "1"),
-            (world.rooms[0], "1"),
-            (world.rooms[1], "2"),
-            *[(patient, str(500 + n)) for n, patient in enumerate(world.patients)],
-        ],
-    )
-    yield simulator
-    simulator.stop()
+    with world_at_dentalink(
+        world, monkeypatch, settings, variable="PMS_DEMO_DENTALINK_TOKEN", patients=True
+    ) as simulator:
+        yield simulator
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from vendors.errors import (
     VendorUnavailable,
     VendorValidationError,
 )
-from vendors.redaction import REDACTED, SENSITIVE_KEYS, key_set, redact
+from vendors.redaction import REDACTED, SENSITIVE_KEYS, key_set, redact, redact_query
 from vendors.types import BookingRequest, Exchange, PatientDetails, VendorAppointment
 
 __all__ = ["REDACTED", "Adapter", "ConnectionSettings", "IdFormat", "MemoryStore"]
@@ -282,6 +282,11 @@ class Adapter:
     @property
     def registers_patients(self) -> bool:
         return type(self).register_patient is not Adapter.register_patient
+
+    @property
+    def finds(self) -> bool:
+        """Whether an earlier attempt's appointment can be looked up at the vendor."""
+        return type(self).find is not Adapter.find
 
     def lookup(self, external_id: str) -> VendorAppointment:
         """The current state of a known appointment (used to settle accepted writes)."""
@@ -560,10 +565,14 @@ class Adapter:
         all_headers = {"Accept": "application/json", **(headers or {})}
         if authenticate:
             all_headers.update(self.auth_headers())
-        params = {**self.auth_params(), **(params or {})} or None
+        auth = self.auth_params()
+        params = {**auth, **(params or {})} or None
         url = self.url(path)
+        # The query is kept (a location or patient ID matters when debugging), its secrets
+        # redacted by key; patient values are scrubbed by value where exchanges are stored.
+        recorded = redact_query(url, params, self.redacted_keys | key_set(auth))
         exchange = Exchange(
-            method.upper(), url, None, 0, redact(json_body or form, self.redacted_keys), None
+            method.upper(), recorded, None, 0, redact(json_body or form, self.redacted_keys), None
         )
         self.exchanges.append(exchange)
         try:
@@ -650,8 +659,8 @@ class Adapter:
     ) -> VendorError:
         exchange.latency_ms = int((time.monotonic() - started) * 1000)
         exchange.error = type(error).__name__
-        logger.warning("%s %s %s failed: %s", self.vendor, exchange.method, exchange.url,
-                       type(error).__name__)  # fmt: skip
+        logger.warning("%s %s %s failed: %s", self.vendor, exchange.method,
+                       _without_query(exchange.url), type(error).__name__)  # fmt: skip
         if sent:
             return OutcomeUnknown(
                 f"{self.label} did not answer in time after receiving the request; the "

@@ -18,6 +18,7 @@ import datetime
 import logging
 import random
 import socket
+import time
 from typing import Any
 
 from django.conf import settings
@@ -48,6 +49,9 @@ MAX_ATTEMPTS = 8
 MAX_AGE = datetime.timedelta(hours=24)
 BACKOFF_BASE = datetime.timedelta(seconds=2)
 BACKOFF_CAP = datetime.timedelta(minutes=10)
+# After an unknown outcome the PMS may still be finishing the write we gave up waiting for:
+# its look-up comes no sooner than this after the attempt ended, so it sees that write.
+LOOKUP_DELAY = datetime.timedelta(seconds=30)
 POLL_EVERY = datetime.timedelta(minutes=1)
 UNSETTLED = (State.QUEUED, State.SENDING)
 
@@ -245,10 +249,7 @@ def _book(delivery: Delivery, adapter: Any, request: BookingRequest) -> VendorAp
         try:
             existing = adapter.find(request)
         except NotSupported:
-            raise NeedsAttention(
-                f"An earlier attempt may have booked this in {adapter.label}, which cannot be "
-                f"asked: check {adapter.label}, then retry here only if it is not there."
-            ) from None
+            raise NeedsAttention(check_by_hand(adapter.label)) from None
         if existing is not None:
             return existing
     return adapter.book(request)
@@ -278,18 +279,34 @@ def _poll(delivery: Delivery, adapter: Any) -> VendorAppointment:
     return adapter.lookup(delivery.external_id)
 
 
-def backoff(attempts: int, retry_after: float | None = None) -> datetime.timedelta:
-    """Full-jitter exponential backoff, capped at ten minutes; never sooner than asked."""
+def check_by_hand(label: str) -> str:
+    """What a person must do when a PMS without a look-up may have stored the booking."""
+    return (
+        f"{label} gave no clear answer, so it may have stored this booking, and {label} "
+        f"cannot be asked whether the appointment exists: a person must check in {label} "
+        "before retrying here, and retry only if it is not there."
+    )
+
+
+def backoff(
+    attempts: int,
+    retry_after: float | None = None,
+    *,
+    at_least: datetime.timedelta = datetime.timedelta(0),
+) -> datetime.timedelta:
+    """Full-jitter exponential backoff, capped at ten minutes; never sooner than asked (the
+    vendor's Retry-After) nor than `at_least`. Counted from the end of the attempt."""
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
     delay = datetime.timedelta(seconds=random.uniform(0, ceiling.total_seconds()))
     if retry_after is not None:
         delay = max(delay, datetime.timedelta(seconds=retry_after))
-    return delay
+    return max(delay, at_least)
 
 
 def run(delivery: Delivery, *, now: datetime.datetime | None = None) -> Delivery:
     """Send (or poll) a claimed delivery once and record what happened."""
     now = now or timezone.now()
+    clock = time.monotonic()
     polling = delivery.state == State.ACCEPTED
     adapter = None
     update: dict[str, Any] = {"lease_until": None, "lease_owner": ""}
@@ -310,9 +327,9 @@ def run(delivery: Delivery, *, now: datetime.datetime | None = None) -> Delivery
         update |= {"state": State.NEEDS_ATTENTION, "last_error": error_text, "settled_at": now}
     except VendorError as error:
         error_text = str(error)
-        update |= _after_error(delivery, error, adapter, now, polling=polling)
+        update |= _after_error(delivery, error, adapter, _ended(now, clock), polling=polling)
     else:
-        update |= _after_result(delivery, result, now, polling=polling)
+        update |= _after_result(delivery, result, _ended(now, clock), polling=polling)
     scrub = scrubber_for(delivery.appointment)
     for field in ("last_error", "vendor_status"):
         if field in update:
@@ -322,6 +339,12 @@ def run(delivery: Delivery, *, now: datetime.datetime | None = None) -> Delivery
     delivery.save()
     _log_attempt(delivery, adapter, now, scrub.text(error_text), scrub, polling=polling)
     return delivery
+
+
+def _ended(started: datetime.datetime, clock: float) -> datetime.datetime:
+    """When the attempt that began at `started` (monotonic `clock`) ended: after the vendor
+    answered or timed out. Waits are counted from here, never from the start."""
+    return started + datetime.timedelta(seconds=time.monotonic() - clock)
 
 
 def _after_result(
@@ -370,15 +393,19 @@ def _after_error(
             "state": State.NEEDS_ATTENTION,
             "outcome_unknown": True,
             "settled_at": now,
-            "last_error": f"{error} {adapter.label} cannot be asked whether it stored the "
-            f"booking: check {adapter.label}, then retry here only if it is not there.",
+            "last_error": check_by_hand(adapter.label),
         }
     within_budget = delivery.attempts < MAX_ATTEMPTS and now - delivery.created_at < MAX_AGE
     if error.retryable and within_budget:
         return {
             "state": State.QUEUED,
             "outcome_unknown": unknown,
-            "next_attempt_at": now + backoff(delivery.attempts, error.retry_after),
+            "next_attempt_at": now
+            + backoff(
+                delivery.attempts,
+                error.retry_after,
+                at_least=LOOKUP_DELAY if unknown else datetime.timedelta(0),
+            ),
             "last_error": str(error),
         }
     message = str(error)
@@ -465,11 +492,17 @@ def retry_now(delivery: Delivery) -> Delivery:
     """A manager's "retry now": one more attempt, immediately."""
     if delivery.state not in RETRYABLE_STATES:
         return delivery
+    changes: dict[str, Any] = {}
+    if delivery.outcome_unknown and not delivery.connection.adapter().finds:
+        # The vendor cannot be asked, so the message asked a person to check by hand and to
+        # retry only if the appointment is not there: their retry is that answer.
+        changes["outcome_unknown"] = False
     Delivery.objects.filter(pk=delivery.pk).update(
         state=State.QUEUED if delivery.state != State.ACCEPTED else State.ACCEPTED,
         next_attempt_at=timezone.now(),
         attempts=min(delivery.attempts, MAX_ATTEMPTS - 1),
         settled_at=None,
+        **changes,
     )
     delivery.refresh_from_db()
     transaction.on_commit(lambda: enqueue(delivery.pk))

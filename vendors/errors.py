@@ -105,3 +105,11 @@ class ConfigurationError(VendorProblem, ImproperlyConfigured):
 
     Deliberately not a VendorError: the vendor said nothing, so `except VendorError` must
     never swallow it (as django-anymail's AnymailConfigurationError)."""
+
+
+class LookupIncomplete(OutcomeUnknown):
+    """An earlier attempt may have stored the booking, and the look-up that should tell
+    could not be finished (too many records to read through): never send again, a person
+    must check in the PMS. Not retried: the next look-up would stop at the same place."""
+
+    retryable = False

@@ -32,7 +32,8 @@ REDACTED = "***"
 # Keys whose values never reach a log or the attempt log: secrets and patient data.
 SENSITIVE_KEYS = frozenset({
     "authorization", "token", "accesstoken", "refreshtoken", "password", "secret",
-    "clientsecret", "apikey", "xapikey", "sessionid", "username",
+    "clientsecret", "apikey", "xapikey", "sessionid", "username", "key", "clientkey",
+    "accesskey", "privatekey", "apitoken", "authtoken", "signature", "sig", "hmac",
     "nombre", "apellidos", "nombresocial", "nombrepaciente", "nombresocialpaciente",
     "firstname", "lastname", "middlename", "name", "fullname", "email", "phone",
     "phonenumber", "celular", "telefono", "rut", "identitynumber", "dateofbirth",
@@ -71,6 +72,19 @@ def redact(value: Any, keys: frozenset[str] = SENSITIVE_KEYS) -> Any:
     if isinstance(value, list):
         return [redact(item, keys) for item in value]
     return value
+
+
+def redact_query(url: str, params: Mapping[str, Any] | None, keys: frozenset[str]) -> str:
+    """`url` with `params` (and any query it already had) as the query string, the values of
+    `keys` (normalised) replaced: `location_id=7&api_key=***`."""
+    parts = urllib.parse.urlsplit(url)
+    pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    for key, value in (params or {}).items():
+        values = value if isinstance(value, list | tuple) else [value]
+        pairs += [(str(key), str(item)) for item in values if item is not None]
+    shown = [(key, REDACTED if normalised(key) in keys else value) for key, value in pairs]
+    query = urllib.parse.urlencode(shown, safe="*")
+    return urllib.parse.urlunsplit((*parts[:3], query, parts.fragment))
 
 
 # -- by value ----------------------------------------------------------------------------------

@@ -12,7 +12,15 @@ from scheduling import booking
 from scheduling.models import Appointment
 from tests.factories import VendorConnectionFactory, map_ids
 from tests.vendors.allow import allow, world_at_dentalink
-from vendors.delivery import MAX_ATTEMPTS, build_request, claim, deliver, deliver_due
+from vendors.delivery import (
+    LOOKUP_DELAY,
+    MAX_ATTEMPTS,
+    build_request,
+    claim,
+    deliver,
+    deliver_due,
+    retry_now,
+)
 from vendors.errors import OutcomeUnknown
 from vendors.models import Delivery, DeliveryState, ExternalId, Operation
 from vendors.selectors import sync_of
@@ -136,9 +144,42 @@ def test_without_a_lookup_an_unknown_outcome_needs_a_person(world, treatsvet):
     final = deliver(only_delivery(appointment).pk)
 
     assert final.state == State.NEEDS_ATTENTION
-    assert "cannot be asked" in final.last_error
+    assert final.last_error == (
+        "Treats.vet gave no clear answer, so it may have stored this booking, and Treats.vet "
+        "cannot be asked whether the appointment exists: a person must check in Treats.vet "
+        "before retrying here, and retry only if it is not there."
+    )
     assert deliver_due(now=timezone.now() + LATER) == 0
     assert booked_at_vendor(treatsvet) == 1
+
+
+def test_a_retry_after_checking_by_hand_books_once_where_the_vendor_cannot_be_asked(
+    world, treatsvet
+):
+    treatsvet.inject("timeout", path="/api/v1/appointments")  # it never stored the booking
+    appointment = world.book("09:00")
+    assert deliver(only_delivery(appointment).pk).state == State.NEEDS_ATTENTION
+    assert booked_at_vendor(treatsvet) == 0
+
+    retry_now(only_delivery(appointment))  # a person checked Treats.vet: not there
+    final = deliver(only_delivery(appointment).pk)
+
+    assert final.state == State.SYNCED
+    assert booked_at_vendor(treatsvet) == 1
+
+
+def test_after_a_timeout_the_look_up_waits_the_backoff_from_the_attempt_s_end(world, dentalink):
+    dentalink.inject("timeout", path="/api/v1/citas")
+    appointment = world.book("09:00")
+
+    first = deliver(only_delivery(appointment).pk)
+
+    attempt = first.attempts_log.get()
+    ended = attempt.started_at + datetime.timedelta(milliseconds=attempt.latency_ms)
+    assert (first.state, first.outcome_unknown) == (State.QUEUED, True)
+    assert attempt.latency_ms >= 500  # the connection's read timeout
+    assert first.next_attempt_at >= ended + LOOKUP_DELAY
+    assert deliver_due(now=ended + LOOKUP_DELAY - datetime.timedelta(seconds=1)) == 0
 
 
 def test_retry_after_is_honoured(world, dentalink):

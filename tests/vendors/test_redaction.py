@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from vendors.redaction import REDACTED, Scrubber, key_set, redact
+from vendors.redaction import REDACTED, SENSITIVE_KEYS, Scrubber, key_set, redact, redact_query
 
 CANARY = Scrubber.of(
     names=["Zyxwvut", "Canarybird", "Zyxwvut Canarybird", "María José", "de las Casas", "Li"],
@@ -92,3 +92,16 @@ def test_a_stored_exchange_keeps_no_value_whatever_its_shape():
     assert '"status": 500' in stored
     assert "Internal Server Error" in stored
     assert "OutcomeUnknown" in stored
+
+
+def test_a_recorded_url_keeps_its_query_with_secret_parameters_redacted():
+    url = redact_query(
+        "https://pms.example/api/appointments?subdomain=demo",
+        {"location_id": 7, "api_key": "k-123", "client-key": "c-9", "skip": None},
+        SENSITIVE_KEYS,
+    )
+
+    assert url == (
+        "https://pms.example/api/appointments?subdomain=demo&location_id=7&api_key=***"
+        "&client-key=***"
+    )

@@ -18,9 +18,15 @@ Decisions where the documentation is silent:
   Dentalink check the same thing instead of guessing; a mismatch comes back as a refusal.
 - A taken time is not documented. We read HTTP 409, or a 400/422 whose message says the time
   is not available (“no está disponible”, “ocupado”) or that carries options, as slot
-  unavailable. We send `return_options: 1`; the options are read from `opciones` (or
+  unavailable. We send `return_options: true` (the document's Bool, “en caso de fallar”: it
+  only changes the answer when the time fails); the options are read from `opciones` (or
   `options`) at the top of the body or inside `error`/`data`, each `{"fecha": "YYYY-MM-DD",
   "hora_inicio": "HH:MM[:SS]"}` in clinic-local time, and returned as aware UTC alternatives.
+- `id_tratamiento` is never sent. It names the *patient's* treatment plan, not a clinic-wide
+  appointment type (DESIGN §3), and nothing here records that an appointment belongs to one
+  patient's open plan (ExternalId has no such role). Omitted, Dentalink itself reuses the
+  patient's active plan for that dentist and branch, or opens “Diagnóstico”. An appointment
+  type's mapping is not read.
 - Canonical status comes from the cita's flags first (`estado_anulacion` = 1 -> cancelled,
   `estado_confirmacion` = 1 -> confirmed), then from the small table of known state ids.
 - Lists follow `links` with `rel: "next"` only while they stay on the connection's base URL,
@@ -85,7 +91,6 @@ class DentalinkAdapter(Adapter):
         "location": True,
         "patient": True,
         "room": False,
-        "appointment_type": False,
     }
     id_formats = {"": POSITIVE_NUMBER}
     envelope_key = "data"
@@ -93,7 +98,6 @@ class DentalinkAdapter(Adapter):
         "practitioner": "dentist (or specialty)",
         "location": "branch (sucursal)",
         "room": "chair (sillón)",
-        "appointment_type": "treatment plan",
     }
 
     # -- booking -------------------------------------------------------------------------
@@ -116,10 +120,8 @@ class DentalinkAdapter(Adapter):
             "hora_inicio": local.strftime("%H:%M"),
             "duracion": request.duration_minutes,
             "videoconsulta": 1 if request.modality == "video" else 0,
-            "return_options": 1,
+            "return_options": True,
         }
-        if "appointment_type" in ids:
-            payload["id_tratamiento"] = ids["appointment_type"]
         if request.comment:
             payload["comentario"] = request.comment
         return payload

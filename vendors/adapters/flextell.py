@@ -17,7 +17,10 @@ Where the public docs are silent we decided (research notes §2; [INF] = our inf
   ``cancellation_reason`` [INF]: no update page is published.
 - ``GET /v1/appointments`` is filtered with ``customer_id``, ``user_id``, ``from`` and ``to``
   [INF]; ``find`` matches customer, doctor and start locally as well, so a server ignoring
-  those filters only costs pages.
+  those filters only costs pages. ``from``/``to`` are dates in an unstated zone: we send the
+  appointment's local date (the location's zone), widened to its UTC date when that differs.
+  ``find`` reads every page, up to LOOKUP_PAGES pages and LOOKUP_SECONDS; a look-up it
+  cannot finish raises LookupIncomplete, never "not there", so nothing is sent twice.
 - The seed revision requires ``status`` on create: unconfirmed → pending, confirmed →
   approved; Flextell has no "arrived", so arrived is sent as approved.
 - ``description`` is cut to Flextell's 1000 characters rather than refusing the booking.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import time
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -36,6 +40,7 @@ from vendors.base import NUMBER, Adapter
 from vendors.errors import (
     AuthenticationFailed,
     ConfigurationError,
+    LookupIncomplete,
     NotFound,
     SlotUnavailable,
     VendorError,
@@ -67,7 +72,9 @@ OPTIONAL_FIELDS = {"room": "room_id", "assistant": "assistant_id",
                    "follow_up_of": "parent_appointment_id"}  # fmt: skip
 MAX_TEXT = 1000
 PAGE_SIZE = 100
-MAX_PAGES = 10
+MAX_PAGES = 10  # reference lists
+LOOKUP_PAGES = 100  # find: 10,000 appointments
+LOOKUP_SECONDS = 60.0
 DEFAULT_TOKEN_LIFETIME = 3600
 
 REFRESH_TOKEN = "refresh_token"
@@ -102,10 +109,10 @@ class FlextellAdapter(Adapter):
         "assistant": "user",
         "follow_up_of": "appointment (deliver it first)",
     }
-    # Patient data in Flextell's answers, and the OAuth client id (not a secret, but one of
-    # the connection's credentials).
+    # Patient data in Flextell's answers and queries (a customer search is a name), and the
+    # OAuth client id (not a secret, but one of the connection's credentials).
     sensitive_keys = frozenset(
-        {"customer", "gender", "job", "country_name", "avatar_url", "tags", "client_id"}
+        {"customer", "gender", "job", "country_name", "avatar_url", "tags", "client_id", "search"}
     )
     token_name = "access_token"
     token_margin = datetime.timedelta(seconds=60)
@@ -142,14 +149,15 @@ class FlextellAdapter(Adapter):
     def find(self, request: BookingRequest) -> VendorAppointment | None:
         customer = self.external_id(request.refs, "patient")
         doctor = self.external_id(request.refs, "practitioner")
-        day = request.start.astimezone(datetime.UTC).date()
+        days = sorted({request.local_start.date(), request.start.astimezone(datetime.UTC).date()})
         params = {
             "customer_id": customer,
             "user_id": doctor,
-            "from": day.isoformat(),
-            "to": (day + datetime.timedelta(days=1)).isoformat(),
+            "from": days[0].isoformat(),
+            "to": (days[-1] + datetime.timedelta(days=1)).isoformat(),
         }
-        for item in self._pages("v1/appointments", params):
+        pages = self._pages("v1/appointments", params, pages=LOOKUP_PAGES, whole=True)
+        for item in pages:
             if (
                 item.get("customer_id") == customer
                 and _doctor_id(item) in (doctor, None)
@@ -306,15 +314,32 @@ class FlextellAdapter(Adapter):
             },
         )
 
-    def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-        """Every item of a (Laravel-style) paginated list, up to MAX_PAGES pages."""
-        for page in range(1, MAX_PAGES + 1):
+    def _pages(
+        self, path: str, params: Mapping[str, Any], *, pages: int = MAX_PAGES, whole: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a (Laravel-style) paginated list, up to `pages` pages. With `whole`,
+        a list that does not end within `pages` pages and LOOKUP_SECONDS raises
+        LookupIncomplete instead of ending early."""
+        deadline = time.monotonic() + LOOKUP_SECONDS
+        for page in range(1, pages + 1):
             answer = self.call("GET", path, params={**params, "page": page, "per_page": PAGE_SIZE})
             items = answer.get("data") if isinstance(answer, Mapping) else answer
             yield from (item for item in items or [] if isinstance(item, dict))
             meta = answer.get("meta") if isinstance(answer, Mapping) else None
             if not isinstance(meta, Mapping) or page >= int(meta.get("last_page") or 1):
                 return
+            if whole and time.monotonic() > deadline:
+                raise self._incomplete(page)
+        if whole:
+            raise self._incomplete(pages)
+
+    def _incomplete(self, pages: int) -> LookupIncomplete:
+        return LookupIncomplete(
+            f"Flextell lists more appointments for that day than we could read "
+            f"({pages} pages), so we cannot tell whether an earlier attempt booked this: "
+            "check Flextell, then retry here only if it is not there.",
+            vendor=self.vendor,
+        )
 
     def _same_time(self, value: Any, moment: datetime.datetime) -> bool:
         try:

@@ -13,17 +13,20 @@ EventCode 8 "not logged in" or 11 "invalid token"). Every answer is the envelope
 ``{status, result, error}``, and an error may come inside a 200 with ``status: "error"``.
 
 Where the public docs are silent we decided ([INF] = our inference):
-- ``Start`` is sent as the location's wall-clock time, ``yyyy-MM-ddTHH:mm:ss`` without an
-  offset: book-time-slot books a proposed slot, whose start is the site's LocalDateTime. (A
-  DateTime without offset means London time; for UK sites both readings agree.)
+- ``Start`` is a DateTime, and a DateTime without an offset is London time (DESIGN §3,
+  research notes §4.6), whatever the site's own zone. So the appointment's instant is sent as
+  Europe/London wall-clock time, ``yyyy-MM-ddTHH:mm:ss`` as in the documented example: a
+  Santiago or Paris site books the same instant as a London one. Only in London's repeated
+  hour (the last Sunday of October, 01:00-01:59 twice) does the wall clock not say which
+  instant it is; there the DateTime's optional offset is added (``+01:00`` or ``+00:00``).
 - A slot taken meanwhile has no documented EventCode. An error from book-time-slot with
   EventCode 0 ("not specified") and HTTP 400, 409 or 424 is read as SlotUnavailable [INF].
 - The practitioner must be mapped: booking "any clinician" (0) could place the appointment
   with someone else than the practitioner booked here. A manager may still map a
   practitioner to 0 on purpose.
 - ``find`` reads ``GET appointment/appointments?patient&start-from&start-to`` over a window
-  of a day either side and matches start (wall-clock) and clinician itself, so how Meddbase
-  reads the window's offsets does not matter.
+  of a day either side and matches start (London wall-clock, as sent) and clinician itself,
+  so how Meddbase reads the window's offsets does not matter.
 - There is no "read one appointment" method, so ``lookup`` is not offered; cancellation
   takes no reason, so the reason stays in this system only.
 - Sites and clinicians are listed per appointment type; the reference lists are the union
@@ -35,6 +38,7 @@ from __future__ import annotations
 import datetime
 import json
 import urllib.parse
+import zoneinfo
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -78,6 +82,7 @@ CREDENTIAL_MESSAGES = {
 }
 SLOT_TAKEN_STATUSES = {400, 409, 424}
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"
+LONDON = zoneinfo.ZoneInfo("Europe/London")  # what a DateTime without offset means
 PAGE_SIZE = 50
 MAX_PAGES = 10
 
@@ -121,7 +126,7 @@ class MeddbaseAdapter(Adapter):
     def booking_payload(self, request: BookingRequest, ids: Mapping[str, Any]) -> dict[str, Any]:
         slot: dict[str, Any] = {
             "Type": {"Key": ids["appointment_type"]},
-            "Start": request.local_start.strftime(LOCAL_FORMAT),
+            "Start": london_time(request.start),
             "Site": {"Key": ids["location"]},
         }
         if "room" in ids:
@@ -165,7 +170,7 @@ class MeddbaseAdapter(Adapter):
 
     def find(self, request: BookingRequest) -> VendorAppointment | None:
         clinician = self.external_id(request.refs, "practitioner")
-        start = request.local_start.strftime(LOCAL_FORMAT)
+        start = request.start.astimezone(LONDON).strftime(LOCAL_FORMAT)
         day = request.local_start.replace(hour=0, minute=0, second=0, microsecond=0)
         params = {
             "patient": self.external_id(request.refs, "patient"),
@@ -387,6 +392,16 @@ class MeddbaseAdapter(Adapter):
         return super().error_for(
             status, body, response if response is not None else requests.Response()
         )
+
+
+def london_time(instant: datetime.datetime) -> str:
+    """An aware instant as the DateTime Meddbase reads back as that instant: London
+    wall-clock time without an offset, or with London's offset in its repeated hour."""
+    london = instant.astimezone(LONDON)
+    text = london.strftime(LOCAL_FORMAT)
+    if london.replace(fold=1 - london.fold).utcoffset() != london.utcoffset():
+        text += london.isoformat()[19:]  # "+01:00" or "+00:00"
+    return text
 
 
 def _appointment(data: Mapping[str, Any]) -> VendorAppointment:

@@ -4,9 +4,10 @@ What it checks, as ../shared/vendor-docs/dentalink-post-citas.txt describes:
 `Authorization: Token <token>`; POST /citas/ with `id_dentista` or `id_especialidad`,
 `id_sucursal`, `id_sillon`, `id_paciente`, `fecha` (YYYY-MM-DD), `hora_inicio` (HH:MM),
 `duracion` (a positive multiple of the dentist's `intervalo`), optional `id_estado` (default 7),
-`id_tratamiento` (default: a “Diagnóstico” plan for that patient, dentist and branch),
+`id_tratamiento` (the patient's treatment plan: one the simulator opened for another patient
+is refused; default: a “Diagnóstico” plan for that patient, dentist and branch),
 `comentario`, `videoconsulta` (required when the dentist works in both modalities, and must
-match otherwise) and `return_options`.
+match otherwise) and `return_options` (a Bool: true/false or 1/0).
 
 What it decides where the documentation is silent (the adapter reads the same shapes):
 - errors are `{"error": {"message": "..."}}` with 400 (bad data), 401, 404 and 429;
@@ -322,7 +323,15 @@ class DentalinkSimulator(Simulator):
             return refuse("El campo videoconsulta debe ser 1 (videoconsulta) o 0 (presencial)")
         if video is not None and bool(video) and not dentist.video:
             return refuse("La modalidad no coincide con el horario del profesional")
-        plan = body.get("id_tratamiento") or self._plan(body["id_paciente"], dentist.id, branch)
+        if body.get("return_options") not in (None, 0, 1, True, False):
+            return refuse("El campo return_options debe ser booleano")
+        plan = body.get("id_tratamiento")
+        if plan is not None and any(
+            found == plan and owner != body["id_paciente"]
+            for (owner, _, _), found in self.plans.items()
+        ):
+            return refuse("El tratamiento indicado no pertenece al paciente")
+        plan = plan or self._plan(body["id_paciente"], dentist.id, branch)
         cita = {
             "id": None,
             "id_paciente": body["id_paciente"],

@@ -14,6 +14,7 @@ import itertools
 import re
 import secrets
 import time
+import zoneinfo
 from typing import Any
 
 from vendors.simulators.base import Reply, Request, Simulator
@@ -83,6 +84,27 @@ class FlextellSimulator(Simulator):
             self.exchanges = 0
             self.appointments: dict[int, dict[str, Any]] = {}
             self.ids = itertools.count(101)
+            # Knobs: the tenant's zone, in which the list's `from`/`to` dates are read; and
+            # whether the list honours its filters (the docs do not say so: notes §2).
+            self.time_zone = "UTC"
+            self.honours_filters = True
+
+    def prefill(
+        self, count: int, *, start: datetime.datetime, customer_id: int = 32, user_id: int = 12
+    ) -> None:
+        """`count` approved appointments, one every SLOT_MINUTES from `start` (a tenant with
+        a long history), stored as created."""
+        with self.lock:
+            for index in range(count):
+                begins = start + datetime.timedelta(minutes=SLOT_MINUTES * index)
+                number = next(self.ids)
+                self.appointments[number] = {
+                    "id": number, "customer_id": customer_id, "user_id": user_id,
+                    "room_id": None, "assistant_id": None, "parent_appointment_id": None,
+                    "treatments": [41], "description": None, "cancellation_reason": None,
+                    "status": "approved", "start": begins,
+                    "end": begins + datetime.timedelta(minutes=SLOT_MINUTES),
+                }  # fmt: skip
 
     def state(self) -> dict[str, Any]:
         return {
@@ -190,14 +212,17 @@ class FlextellSimulator(Simulator):
             return refused
         query = request.query
         items = list(self.appointments.values())
+        if not self.honours_filters:
+            return self._page(request, [self._resource(a) for a in items])
+        zone = zoneinfo.ZoneInfo(self.time_zone)
         for field in ("customer_id", "user_id"):
             if query.get(field):
                 if not query[field].isdigit():
                     return _error(422, "validation_error", f"The {field} must be an integer.")
                 items = [a for a in items if a[field] == int(query[field])]
         for field, keep in (
-            ("from", lambda a, d: a["start"].date() >= d),
-            ("to", lambda a, d: a["start"].date() <= d),
+            ("from", lambda a, d: a["start"].astimezone(zone).date() >= d),
+            ("to", lambda a, d: a["start"].astimezone(zone).date() <= d),
         ):
             if query.get(field):
                 try:

@@ -26,7 +26,8 @@ CLIENT_KEY = "meddbase-sim-client-key"
 USERNAME = "booking-desk@clinic.example"
 PASSWORD = "meddbase-sim-password"
 SITE_ZONE = zoneinfo.ZoneInfo("Europe/London")  # offset-less DateTime = London time
-LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
+# A DateTime: ISO 8601, with an optional offset; without one it is London time.
+DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})?$")
 PREFIX = "/patientportalapi"
 ACTIVE = {"Booked", "NotArrived", "Arrived", "BeingSeen"}
 STATE_NAMES = {"NotArrived": "Not arrived", "DNA": "Did not attend", "BeingSeen": "Being seen"}
@@ -195,7 +196,8 @@ class MeddbaseSimulator(Simulator):
         clinician = data.get("clinician", 0)
         if clinician and _by_key(CLINICIANS, clinician) is None:
             return self._error(404, 0, "Clinician not found.")
-        start = datetime.datetime.fromisoformat(slot["Start"]).replace(tzinfo=SITE_ZONE)
+        # As Meddbase reads it: the offset if it has one, else London time (never the site's).
+        start = _datetime(slot["Start"])
         end = start + datetime.timedelta(minutes=rules["minutes"])
         chosen = self._free(kind, site["Key"], clinician, slot.get("Location"), start, end)
         total = rules["price"] + SHORT_CONSULT["GrossPrice"] * len(modules)
@@ -359,7 +361,7 @@ class MeddbaseSimulator(Simulator):
     # -- shapes ---------------------------------------------------------------------------
 
     def _appointment(self, booked: dict[str, Any]) -> dict[str, Any]:
-        """The documented AppointmentData (times are the site's wall-clock)."""
+        """The documented AppointmentData (times are London wall-clock, as Meddbase reads them)."""
         kind = _by_key(TYPES, booked["Type"])
         site = _by_key(SITES, booked["Site"])
         room = _by_key(site["Locations"], booked["Location"])
@@ -368,8 +370,8 @@ class MeddbaseSimulator(Simulator):
         return {
             "Key": booked["Key"],
             "Type": {"Key": kind["Key"], "Name": kind["Name"]},
-            "Start": booked["Start"].strftime("%Y-%m-%dT%H:%M:%S"),
-            "Finish": booked["Finish"].strftime("%Y-%m-%dT%H:%M:%S"),
+            "Start": _london(booked["Start"]),
+            "Finish": _london(booked["Finish"]),
             "Telemedicine": kind["TelemedicineOption"],
             "TelemedicineConnection": "",
             "AuthorisationCode": None,
@@ -429,8 +431,8 @@ def _slot_problem(slot: dict[str, Any], data: dict[str, Any]) -> tuple[int, str]
         not isinstance(slot["Location"], dict) or not _typed(slot["Location"].get("Key"), int)
     ):
         return 2, "proposedTimeSlot.Location.Key has incorrect format."
-    if not isinstance(slot.get("Start"), str) or not LOCAL_DATETIME.match(slot["Start"]):
-        return 2, "proposedTimeSlot.Start must be a LocalDateTime (yyyy-MM-ddTHH:mm:ss)."
+    if not isinstance(slot.get("Start"), str) or not DATETIME.match(slot["Start"]):
+        return 2, "proposedTimeSlot.Start must be a DateTime (yyyy-MM-ddTHH:mm:ss[+hh:mm])."
     modules = slot.get("Modules", [])
     if not isinstance(modules, list) or not all(
         isinstance(m, dict) and _typed(m.get("Key"), int) for m in modules
@@ -459,11 +461,16 @@ def _by_key(records: list[dict[str, Any]], key: Any) -> dict[str, Any] | None:
 
 
 def _datetime(value: str | None) -> datetime.datetime | None:
-    """A DateTime parameter: ISO 8601, London time when it carries no offset."""
+    """A DateTime: ISO 8601, London time when it carries no offset; as a UTC instant."""
     if not value:
         return None
     moment = datetime.datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=SITE_ZONE)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=SITE_ZONE)
+    return moment.astimezone(datetime.UTC)  # instants in UTC: London's fold never compares
+
+
+def _london(instant: datetime.datetime) -> str:
+    return instant.astimezone(SITE_ZONE).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _invoice(booked: dict[str, Any], gross: float) -> dict[str, Any]:

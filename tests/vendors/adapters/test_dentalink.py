@@ -78,15 +78,17 @@ def test_book_sends_the_documented_cita(adapter, simulator):
         "id_sucursal": 1,
         "id_sillon": 1,
         "id_paciente": 2,
-        "id_tratamiento": 2,
         "id_estado": 7,
         "fecha": f"{NEXT_YEAR}-03-02",
         "hora_inicio": "09:00",
         "duracion": 30,
         "comentario": "Control exodoncia",
         "videoconsulta": 0,
-        "return_options": 1,
+        "return_options": True,
     }
+    # The document's Bool, as JSON says it (1 == True in Python: read the text itself).
+    assert b'"return_options": true' in sent.body
+    assert b'"videoconsulta": 0' in sent.body
 
 
 def test_book_reads_the_cita_back(adapter):
@@ -106,7 +108,7 @@ def test_book_reads_the_cita_back(adapter):
         "id_dentista": 1,
         "id_sucursal": 1,
         "id_sillon": 1,
-        "id_tratamiento": 2,
+        "id_tratamiento": 100,  # the patient's plan Dentalink chose (“Diagnóstico”)
         "fecha": f"{NEXT_YEAR}-03-02",
         "hora_inicio": "09:00:00",
         "hora_fin": "09:30:00",
@@ -169,15 +171,67 @@ def test_booking_by_specialty_lets_dentalink_choose_the_dentist(adapter, simulat
     assert result.details["id_dentista"] == 2
 
 
-def test_comment_and_treatment_are_optional(adapter, simulator):
+def test_the_comment_is_optional(adapter, simulator):
+    adapter.book(booking(comment=""))
+
+    assert "comentario" not in last_sent(simulator)[2]
+
+
+def test_an_appointment_types_mapping_never_becomes_a_treatment_plan(adapter, simulator):
+    """`id_tratamiento` is one patient's plan (DESIGN §3): a clinic-wide type mapped to
+    Dentalink's id must not send that id for every patient of the type."""
+    first = adapter.book(booking(local(3, 2, 9), refs={"patient": "2", "appointment_type": "2"}))
+    first_body = last_sent(simulator)[2]
+    second = adapter.book(booking(local(3, 2, 10), refs={"patient": "9", "appointment_type": "2"}))
+    second_body = last_sent(simulator)[2]
+
+    assert "id_tratamiento" not in first_body
+    assert "id_tratamiento" not in second_body
+    # Dentalink chose each patient's own plan: neither carries the other's.
+    assert (first.details["id_tratamiento"], second.details["id_tratamiento"]) == (100, 101)
+
+
+def test_without_a_type_mapping_the_body_is_the_same(adapter, simulator):
     refs = {key: value for key, value in request().refs.items() if key != "appointment_type"}
+    adapter.book(booking(local(3, 2, 9)))
+    mapped = last_sent(simulator)[2]
 
-    result = adapter.book(dataclasses.replace(booking(comment=""), refs=refs))
+    adapter.book(dataclasses.replace(booking(local(3, 2, 10)), refs=refs))
 
-    body = last_sent(simulator)[2]
-    assert "comentario" not in body
-    assert "id_tratamiento" not in body
-    assert result.details["id_tratamiento"] == 100  # Dentalink's new “Diagnóstico” plan
+    assert last_sent(simulator)[2] == mapped | {"hora_inicio": "10:00"}
+
+
+def test_the_simulator_refuses_another_patients_plan(adapter, simulator):
+    first = adapter.book(booking(local(3, 2, 9), refs={"patient": "2"}))
+    body = {**last_sent(simulator)[2], "id_paciente": 9, "hora_inicio": "10:00"}
+
+    answer = requests.post(
+        f"{simulator.url}/api/v1/citas/",
+        json=body | {"id_tratamiento": first.details["id_tratamiento"]},
+        headers={"Authorization": f"Token {TOKEN}"},
+        timeout=2,
+    )
+
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": {"message": "El tratamiento indicado no pertenece al paciente"}
+    }
+
+
+@pytest.mark.parametrize("value", ["1", "si", 2])
+def test_the_simulator_refuses_return_options_that_is_not_a_bool(simulator, adapter, value):
+    adapter.book(booking(local(3, 2, 9)))
+    body = {**last_sent(simulator)[2], "hora_inicio": "10:00", "return_options": value}
+
+    answer = requests.post(
+        f"{simulator.url}/api/v1/citas/",
+        json=body,
+        headers={"Authorization": f"Token {TOKEN}"},
+        timeout=2,
+    )
+
+    assert answer.status_code == 400
+    assert answer.json() == {"error": {"message": "El campo return_options debe ser booleano"}}
 
 
 def test_configured_state_is_sent(connect, simulator):

@@ -2,15 +2,18 @@
 
 import datetime
 import urllib.parse
+import zoneinfo
 
 import pytest
 import requests
 
 from tests.vendors.scenarios.flextell import ENVIRONMENT, request, settings
+from vendors.adapters import flextell as flextell_adapter
 from vendors.adapters.flextell import STATUSES, FlextellAdapter
 from vendors.errors import (
     AuthenticationFailed,
     ConfigurationError,
+    LookupIncomplete,
     NotFound,
     NotSupported,
     OutcomeUnknown,
@@ -161,7 +164,8 @@ def test_cancel_without_reason_sends_only_the_status(simulator, adapter):
 
 
 def test_find_returns_what_an_unanswered_attempt_created(simulator, adapter):
-    booking = request()
+    # 15:00 UTC is noon in Santiago: the local and the UTC date are one.
+    booking = request(hours_ahead=48 - datetime.datetime.now(datetime.UTC).hour + 15)
     simulator.inject("timeout_after", path=CREATE_PATH)
     with pytest.raises(OutcomeUnknown):
         adapter.book(booking)
@@ -195,6 +199,56 @@ def test_find_ignores_other_appointments(adapter, other):
     adapter.book(request())
 
     assert adapter.find(request(**other)) is None
+
+
+def test_find_asks_for_the_tenant_s_local_day(simulator, adapter):
+    simulator.time_zone = "America/Santiago"
+    santiago = zoneinfo.ZoneInfo("America/Santiago")
+    local_day = datetime.date.today() + datetime.timedelta(days=3)
+    start = datetime.datetime.combine(local_day, datetime.time(22, 30), santiago)
+    booking = request(start=start, end=start + datetime.timedelta(minutes=30))
+    assert start.astimezone(datetime.UTC).date() == local_day + datetime.timedelta(days=1)
+    booked = adapter.book(booking)
+
+    found = adapter.find(booking)
+
+    assert found is not None and found.external_id == booked.external_id
+    sent = simulator.requests[-1].query
+    assert (sent["from"], sent["to"]) == (
+        local_day.isoformat(),
+        (local_day + datetime.timedelta(days=2)).isoformat(),
+    )
+
+
+def test_find_reads_every_page_of_a_tenant_with_over_a_thousand_appointments(simulator, adapter):
+    simulator.honours_filters = False
+    simulator.prefill(1050, start=datetime.datetime(2024, 1, 1, 12, tzinfo=datetime.UTC))
+    booking = request()
+    booked = adapter.book(booking)
+
+    found = adapter.find(booking)
+
+    assert found is not None and found.external_id == booked.external_id
+    pages = [r.query["page"] for r in api_calls(simulator) if r.method == "GET"]
+    assert pages == [str(page) for page in range(1, 12)]
+
+
+def test_a_look_up_that_cannot_finish_never_answers_not_there(simulator, adapter, monkeypatch):
+    monkeypatch.setattr(flextell_adapter, "LOOKUP_PAGES", 10)
+    simulator.honours_filters = False
+    simulator.prefill(1050, start=datetime.datetime(2024, 1, 1, 12, tzinfo=datetime.UTC))
+    booking = request()
+    adapter.book(booking)
+
+    with pytest.raises(LookupIncomplete) as error:
+        adapter.find(booking)
+
+    assert (error.value.retryable, error.value.outcome_unknown) == (False, True)
+    assert str(error.value) == (
+        "Flextell lists more appointments for that day than we could read (10 pages), so we "
+        "cannot tell whether an earlier attempt booked this: check Flextell, then retry here "
+        "only if it is not there."
+    )
 
 
 def test_find_ignores_a_cancelled_attempt(adapter):
@@ -599,4 +653,12 @@ def test_exchanges_keep_patient_data_and_secrets_out(simulator, adapter):
     ]
     for value in [*(str(customer[k]) for k in customer if k != "id"), "Lucía", *secrets]:
         assert value not in logged
-    assert all(urllib.parse.urlsplit(e.url).query == "" for e in adapter.exchanges)
+    queries = [urllib.parse.urlsplit(e.url).query for e in adapter.exchanges]
+    assert queries[2].startswith("customer_id=31&user_id=11&from=")
+    assert queries[-1] == "search=***&page=1&per_page=100"
+
+
+def test_recorded_urls_keep_their_query_with_secret_parameters_redacted(adapter):
+    adapter.call("GET", "v1/rooms", params={"location_id": 7, "signature": "s3cr3t"})
+
+    assert adapter.exchanges[-1].url.endswith("/api/v1/rooms?location_id=7&signature=***")

@@ -3,6 +3,7 @@
 import datetime
 import json
 import re
+import zoneinfo
 
 import pytest
 import requests
@@ -27,6 +28,7 @@ API = "/patientportalapi"
 LOGIN_PATH = f"{API}/auth/login"
 BOOK_PATH = f"{API}/appointment/book-time-slot"
 KEY = meddbase_simulator.CLIENT_KEY
+LONDON = zoneinfo.ZoneInfo("Europe/London")
 NO_SLOT = "No appropriate time slot can be found for the proposed time slot."
 
 
@@ -66,7 +68,7 @@ def test_book_logs_in_then_books_the_proposed_slot(simulator, adapter):
     assert book.json == {
         "proposedTimeSlot": {
             "Type": {"Key": CONSULTATION},
-            "Start": booking.local_start.strftime("%Y-%m-%dT%H:%M:%S"),
+            "Start": booking.start.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M:%S"),
             "Site": {"Key": 1123},
             "Location": {"Key": 214},
             "Modules": [],
@@ -131,23 +133,58 @@ def test_book_without_a_room_lets_meddbase_choose_the_location(simulator, adapte
     assert appointment.external_id
 
 
-@pytest.mark.parametrize(
-    ("time_zone", "start", "sent"),
-    [
-        ("Europe/London", datetime.datetime(2031, 7, 1, 8, 30), "2031-07-01T09:30:00"),
-        ("Europe/London", datetime.datetime(2031, 1, 6, 8, 30), "2031-01-06T08:30:00"),
-        ("America/Santiago", datetime.datetime(2031, 7, 1, 13, 30), "2031-07-01T09:30:00"),
-    ],
-    ids=["bst", "gmt", "santiago"],
-)
-def test_book_sends_start_as_the_site_s_wall_clock_time(simulator, adapter, time_zone, start, sent):
-    start = start.replace(tzinfo=datetime.UTC)
+def _site_time(time_zone: str, wall: str) -> datetime.datetime:
+    """A site's wall-clock time as the aware UTC instant a booking holds."""
+    moment = datetime.datetime.fromisoformat(wall).replace(tzinfo=zoneinfo.ZoneInfo(time_zone))
+    return moment.astimezone(datetime.UTC)
 
-    adapter.book(
-        request(start=start, end=start + datetime.timedelta(minutes=30), time_zone=time_zone)
-    )
+
+@pytest.mark.parametrize(
+    ("time_zone", "wall", "sent"),
+    [
+        ("Europe/London", "2031-07-01T09:30", "2031-07-01T09:30:00"),
+        ("Europe/London", "2031-01-06T08:30", "2031-01-06T08:30:00"),
+        # Paris and London change on the same instants (last Sundays of March and October).
+        ("Europe/Paris", "2027-03-26T10:00", "2027-03-26T09:00:00"),
+        ("Europe/Paris", "2027-03-29T10:00", "2027-03-29T09:00:00"),
+        ("Europe/Paris", "2027-10-29T10:00", "2027-10-29T09:00:00"),
+        ("Europe/Paris", "2027-11-01T10:00", "2027-11-01T09:00:00"),
+        # Santiago: UTC-3 in its summer, UTC-4 from 4 April to 5 September 2027.
+        ("America/Santiago", "2027-03-26T10:00", "2027-03-26T13:00:00"),
+        ("America/Santiago", "2027-03-29T10:00", "2027-03-29T14:00:00"),
+        ("America/Santiago", "2027-04-02T10:00", "2027-04-02T14:00:00"),
+        ("America/Santiago", "2027-04-05T10:00", "2027-04-05T15:00:00"),
+        ("America/Santiago", "2027-09-03T10:00", "2027-09-03T15:00:00"),
+        ("America/Santiago", "2027-09-06T10:00", "2027-09-06T14:00:00"),
+        ("America/Santiago", "2027-10-29T10:00", "2027-10-29T14:00:00"),
+        ("America/Santiago", "2027-11-01T10:00", "2027-11-01T13:00:00"),
+        # London's repeated hour (01:00-01:59 twice on 31 October): the offset says which.
+        ("America/Santiago", "2027-10-30T21:30", "2027-10-31T01:30:00+01:00"),
+        ("America/Santiago", "2027-10-30T22:30", "2027-10-31T01:30:00+00:00"),
+    ],
+)
+def test_book_sends_the_instant_as_london_time(simulator, adapter, time_zone, wall, sent):
+    start = _site_time(time_zone, wall)
+    booking = request(start=start, end=start + datetime.timedelta(minutes=30), time_zone=time_zone)
+
+    appointment = adapter.book(booking)
 
     assert simulator.requests[-1].json["proposedTimeSlot"]["Start"] == sent
+    # The instant Meddbase understood (read as London time) is the appointment's instant.
+    assert simulator.booked[appointment.external_id]["Start"].astimezone(datetime.UTC) == start
+    assert appointment.details["start"] == sent[:19]
+    assert adapter.find(booking).external_id == appointment.external_id
+
+
+def test_a_site_outside_the_uk_is_found_at_its_own_instant_only(adapter):
+    start = _site_time("America/Santiago", "2027-04-05T10:00")
+    booking = request(start=start, end=start + datetime.timedelta(minutes=30),
+                      time_zone="America/Santiago")  # fmt: skip
+    adapter.book(booking)
+    # The same wall-clock time in London, five hours earlier, is another appointment.
+    elsewhere = _site_time("Europe/London", "2027-04-05T10:00")
+
+    assert adapter.find(request(start=elsewhere, end=elsewhere)) is None
 
 
 # -- states ------------------------------------------------------------------------------
@@ -541,7 +578,7 @@ def test_simulator_refuses_bad_client_key_and_session(simulator, session, query,
         ({}, 7),
         ({"proposedTimeSlot": _slot(Type=...)}, 7),
         ({"proposedTimeSlot": _slot(Site={"Key": "1123"})}, 2),
-        ({"proposedTimeSlot": _slot(Start="2031-01-06T09:30:00+00:00")}, 2),
+        ({"proposedTimeSlot": _slot(Start="2031-01-06T09:30:00+0000")}, 2),
         ({"proposedTimeSlot": _slot(Start="06/01/2031 09:30")}, 2),
         ({"proposedTimeSlot": _slot(Modules=[10382])}, 2),
         ({"proposedTimeSlot": _slot(PayerType="XX")}, 2),
@@ -551,7 +588,7 @@ def test_simulator_refuses_bad_client_key_and_session(simulator, session, query,
         "no-slot",
         "no-type",
         "site-as-text",
-        "start-with-offset",
+        "start-with-a-malformed-offset",
         "start-not-iso",
         "modules-not-objects",
         "unknown-payer",

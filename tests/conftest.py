@@ -61,6 +61,21 @@ def world(db) -> World:
     return build_world()
 
 
+@pytest.fixture
+def receptionist(world):
+    """A receptionist of the world's clinic."""
+    user = UserFactory(username="recepcion")
+    ClinicMembershipFactory(user=user, clinic=world.clinic)
+    return user
+
+
+@pytest.fixture
+def desk(client, receptionist):
+    """The receptionist's browser, signed in to the desk."""
+    client.force_login(receptionist)
+    return client
+
+
 DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_setup"}
 
 

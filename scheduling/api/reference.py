@@ -387,6 +387,14 @@ class AppointmentTypeListView(ListView):
         return self.page_of(types, AppointmentTypeSerializer)
 
 
+def patients_page(view: ListView, request: Request, query: dict[str, Any]) -> Response:
+    """The page of the clinic's patients matching `query` (clinic, search), its viewing
+    audited: what the GET list and the POST search answer alike."""
+    clinic = clinic_for(user=request.user, clinic=query.get("clinic"))
+    patients = patient_list(clinic=clinic, search=query.get("search", ""))
+    return view.page_of(patients, PatientSerializer, audited=True)
+
+
 class PatientListView(ListView):
     parser_classes = [JSONBodyParser]
     serializer_class = PatientCreateSerializer  # what OPTIONS describes for POST
@@ -403,10 +411,7 @@ class PatientListView(ListView):
         responses=list_responses(PatientSerializer, 400, 401, 403, 429),
     )
     def get(self, request: Request) -> Response:
-        query = parse_query(PatientQuerySerializer, request)
-        clinic = clinic_for(user=request.user, clinic=query.get("clinic"))
-        patients = patient_list(clinic=clinic, search=query.get("search", ""))
-        return self.page_of(patients, PatientSerializer, audited=True)
+        return patients_page(self, request, parse_query(PatientQuerySerializer, request))
 
     @extend_schema(
         operation_id="patients_create",
@@ -442,9 +447,7 @@ class PatientSearchView(ListView):
     )
     def post(self, request: Request) -> Response:
         query = parse(PatientSearchSerializer, request.data, request)
-        clinic = clinic_for(user=request.user, clinic=query.get("clinic"))
-        patients = patient_list(clinic=clinic, search=query.get("search", ""))
-        return self.page_of(patients, PatientSerializer, audited=True)
+        return patients_page(self, request, query)
 
 
 class AvailabilityView(APIView):

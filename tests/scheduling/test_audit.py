@@ -65,13 +65,6 @@ def _local_cache(settings):
 
 
 @pytest.fixture
-def receptionist(world):
-    user = UserFactory(username="recepcion")
-    ClinicMembershipFactory(user=user, clinic=world.clinic)
-    return user
-
-
-@pytest.fixture
 def boss(world):
     """The world clinic's manager (staff, every permission of the app, TOTP-verified)."""
     from django.contrib.auth.models import Permission
@@ -82,12 +75,6 @@ def boss(world):
     )
     ClinicMembershipFactory(user=user, clinic=world.clinic, role=Role.MANAGER)
     return user
-
-
-@pytest.fixture
-def desk(client, receptionist):
-    client.force_login(receptionist)
-    return client
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from django.utils.cache import get_max_age
 from rest_framework.test import APIClient
 
 from scheduling.api.authentication import issue_token
-from tests.factories import ClinicMembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -48,19 +47,6 @@ def production(settings):
     settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     settings.SECURE_HSTS_PRELOAD = True
     return settings
-
-
-@pytest.fixture
-def receptionist(world):
-    user = UserFactory(username="recepcion")
-    ClinicMembershipFactory(user=user, clinic=world.clinic)
-    return user
-
-
-@pytest.fixture
-def desk(client, receptionist):
-    client.force_login(receptionist)
-    return client
 
 
 @pytest.fixture

@@ -5,14 +5,13 @@ clock back, never by sleeping."""
 
 import time
 
-import pytest
 from django.contrib.auth import SESSION_KEY
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from scheduling.models import UserSession
 from scheduling.sessions import BACKGROUND_HEADER, LAST_ACTIVITY, SIGNED_IN_AT
-from tests.factories import PASSWORD, ClinicMembershipFactory, UserFactory
+from tests.factories import PASSWORD, UserFactory
 from tests.scheduling.two_factor import verify_otp
 
 BOOK = reverse("desk:book")
@@ -23,14 +22,6 @@ IDLE = "You were signed out after 15 minutes without activity. Sign in again to 
 TOO_OLD = "You were signed out 12 hours after signing in. Sign in again to continue."
 MINUTE = 60
 HOUR = 60 * MINUTE
-
-
-@pytest.fixture
-def desk(client, world):
-    user = UserFactory(username="reception")
-    ClinicMembershipFactory(user=user, clinic=world.clinic)
-    client.force_login(user)
-    return client
 
 
 def set_clock(client, *, signed_in: float = 0, idle: float = 0) -> float:
@@ -190,7 +181,7 @@ def test_the_stored_session_lives_at_most_12_hours_and_its_cookie_ends_with_the_
 def test_the_session_row_names_its_user(desk):
     session = UserSession.objects.get(session_key=desk.session.session_key)
 
-    assert session.user.username == "reception"
+    assert session.user.username == "recepcion"
 
 
 # --- The warning and "Stay signed in" ---------------------------------------------------------

@@ -27,7 +27,6 @@ from tests.factories import (
     DeliveryFactory,
     LocationFactory,
     PatientFactory,
-    UserFactory,
     VendorConnectionFactory,
 )
 from vendors.models import DeliveryState
@@ -38,19 +37,6 @@ POLLING = 'hx-trigger="every 2s"'
 
 
 # -- fixtures ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def receptionist(world):
-    user = UserFactory(username="recepcion")
-    ClinicMembershipFactory(user=user, clinic=world.clinic)
-    return user
-
-
-@pytest.fixture
-def desk(client, receptionist):
-    client.force_login(receptionist)
-    return client
 
 
 @pytest.fixture

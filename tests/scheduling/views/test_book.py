@@ -19,14 +19,6 @@ OPTIONS = reverse("desk:slot-options")
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def desk(client, world):
-    user = UserFactory(username="reception")
-    ClinicMembershipFactory(user=user, clinic=world.clinic)
-    client.force_login(user)
-    return client
-
-
 def choose(world, **extra) -> dict:
     return {
         "location": world.location.pk,
@@ -125,7 +117,7 @@ def test_booking_shows_the_confirmation(desk, world):
     assert "Booked" in page
     assert "09:30" in page
     assert appointment.room == world.rooms[1]
-    assert appointment.created_by.username == "reception"
+    assert appointment.created_by.username == "recepcion"
     assert appointment.comment == "First visit"
     assert "nothing is sent to a PMS" in page
 

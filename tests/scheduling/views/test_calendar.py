@@ -21,14 +21,12 @@ from scheduling.models import (
 from tests.factories import (
     AppointmentFactory,
     ClinicFactory,
-    ClinicMembershipFactory,
     DeliveryFactory,
     LocationFactory,
     PatientFactory,
     PractitionerFactory,
     RoomFactory,
     TimeOffFactory,
-    UserFactory,
     VendorConnectionFactory,
     WorkingHoursFactory,
 )
@@ -43,14 +41,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 @pytest.fixture(autouse=True)
 def _now(monkeypatch):
     monkeypatch.setattr("django.utils.timezone.now", lambda: NOW)
-
-
-@pytest.fixture
-def desk(client, world):
-    user = UserFactory(username="reception")
-    ClinicMembershipFactory(user=user, clinic=world.clinic)
-    client.force_login(user)
-    return client
 
 
 def day_url(world, **params) -> str:

@@ -37,7 +37,14 @@ from vendors.errors import (
     VendorValidationError,
 )
 from vendors.redaction import REDACTED, SENSITIVE_KEYS, key_set, redact, redact_query
-from vendors.types import BookingRequest, Exchange, PatientDetails, VendorAppointment
+from vendors.types import (
+    BookingRequest,
+    CalendarQuery,
+    CalendarRead,
+    Exchange,
+    PatientDetails,
+    VendorAppointment,
+)
 
 __all__ = ["REDACTED", "Adapter", "ConnectionSettings", "IdFormat", "MemoryStore"]
 
@@ -46,7 +53,14 @@ logger = logging.getLogger("vendors")
 MAX_CONNECT_TIMEOUT = 3.0
 MAX_READ_TIMEOUT = 10.0
 MAX_BODY_BYTES = 2 * 1024 * 1024
-OPERATIONS = ("book", "cancel", "find", "lookup", "reference", "check", "register_patient")
+OPERATIONS = (
+    "book", "cancel", "find", "lookup", "reference", "check", "register_patient",
+    "read_calendar", "is_free",
+)  # fmt: skip
+# Operations that only read: an unreadable answer of theirs changes nothing at the vendor.
+READ_OPERATIONS = ("read_calendar", "is_free", "reference", "check")
+# The longest Retry-After a read waits for in place; a longer one ends the read.
+MAX_RATE_WAIT = 5.0
 # What reading a vendor's answer of the wrong shape raises (a missing key, a list for a dict).
 SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
@@ -165,9 +179,13 @@ def _typed_answers(operation: Any) -> Any:
         except SHAPE_ERRORS as error:
             logger.warning("%s %s: unreadable answer (%s)", self.vendor, operation.__name__,
                            type(error).__name__)  # fmt: skip
+            then = (
+                ""
+                if operation.__name__ in READ_OPERATIONS
+                else "; it will be checked before sending again"
+            )
             raise UnexpectedResponse(
-                f"{self.label} answered in a shape we cannot read; it will be checked before "
-                "sending again.",
+                f"{self.label} answered in a shape we cannot read{then}.",
                 vendor=self.vendor,
             ) from None
 
@@ -301,6 +319,46 @@ class Adapter:
     def check(self) -> str:
         """One cheap authenticated call; returns a line saying what answered."""
         raise NotImplementedError
+
+    # -- the PMS's calendar (DESIGN §8) -------------------------------------------------
+
+    # How far ahead a pull reads, at most (a vendor whose reads are costly reads less).
+    calendar_days = 60
+    # The shortest time between two pulls of one connection this vendor's limits allow.
+    min_pull_seconds = 0.0
+
+    def read_calendar(self, query: CalendarQuery) -> CalendarRead:
+        """The PMS's busy time in the query's window (or what changed since `query.since`),
+        from its documented read endpoints, every page read; a read that cannot finish
+        raises, so the last good copy stays."""
+        raise NotSupported(f"{self.label} offers no way to read its calendar.", vendor=self.vendor)
+
+    @property
+    def reads_calendar(self) -> bool:
+        return type(self).read_calendar is not Adapter.read_calendar
+
+    def is_free(self, request: BookingRequest) -> bool:
+        """The vendor's own free-slot check of the request's time (a pre-flight before
+        booking): True when it offers that start for that practitioner."""
+        raise NotSupported(f"{self.label} offers no free-slot check.", vendor=self.vendor)
+
+    @property
+    def checks_free(self) -> bool:
+        return type(self).is_free is not Adapter.is_free
+
+    def read(self, path: str, *, params: Mapping[str, Any] | None = None,
+             json_body: Any = None, method: str = "GET") -> Any:  # fmt: skip
+        """A read that waits out the vendor's short 429s (Retry-After up to MAX_RATE_WAIT
+        seconds, three times) instead of failing the whole pull."""
+        for _ in range(3):
+            try:
+                return self.call(method, path, params=params, json_body=json_body)
+            except RateLimited as limited:
+                wait = limited.retry_after if limited.retry_after is not None else 1.0
+                if wait > MAX_RATE_WAIT:
+                    raise
+                time.sleep(wait)
+        return self.call(method, path, params=params, json_body=json_body)
 
     # -- booking hooks -------------------------------------------------------------------
 

@@ -51,6 +51,18 @@ class VendorConnection(models.Model):
     connect_timeout = models.FloatField(default=MAX_CONNECT_TIMEOUT)
     read_timeout = models.FloatField(default=MAX_READ_TIMEOUT)
     active = models.BooleanField(default=True)
+    preflight = models.BooleanField(
+        "check the PMS before booking",
+        default=False,
+        help_text="Ask the PMS whether the time is still free before booking it here, where "
+        "the vendor offers a free-slot check. A slow or unavailable PMS never blocks the "
+        "booking: the check is then skipped.",
+    )
+    preflight_timeout = models.FloatField(
+        "pre-flight timeout (seconds)",
+        default=1.5,
+        help_text="How long the pre-flight check may wait for the PMS (at most 3 seconds).",
+    )
     # Tokens the adapter must remember (access tokens, rotated refresh tokens), encrypted.
     stored_secrets = models.TextField(blank=True, editable=False)
 
@@ -74,6 +86,11 @@ class VendorConnection(models.Model):
                 condition=Q(connect_timeout__gt=0, connect_timeout__lte=MAX_CONNECT_TIMEOUT),
                 name="connection_connect_timeout_bounded",
                 violation_error_message="The connect timeout must be between 0 and 3 seconds.",
+            ),
+            models.CheckConstraint(
+                condition=Q(preflight_timeout__gt=0, preflight_timeout__lte=MAX_CONNECT_TIMEOUT),
+                name="connection_preflight_timeout_bounded",
+                violation_error_message="The pre-flight timeout must be between 0 and 3 seconds.",
             ),
             models.CheckConstraint(
                 condition=Q(read_timeout__gt=0, read_timeout__lte=MAX_READ_TIMEOUT),
@@ -226,6 +243,9 @@ class Operation(models.TextChoices):
     BOOK = "book", "Book"
     RESCHEDULE = "reschedule", "Reschedule"
     CANCEL = "cancel", "Cancel"
+    # Not sent anywhere: a change made in the PMS that could not be applied here (the status
+    # table forbids it, or the new time clashes), kept as needs attention for a person.
+    PMS_CHANGE = "pms_change", "Change made in the PMS"
 
 
 class DeliveryState(models.TextChoices):
@@ -329,3 +349,87 @@ class WebhookReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"webhook {self.signature[:12]}… for {self.connection_id}"
+
+
+class BusyKind(models.TextChoices):
+    APPOINTMENT = "appointment", "Appointment"
+    BLOCK = "block", "Blocked time"
+    BUSY = "busy", "Not free"
+
+
+class PmsBusy(models.Model):
+    """Time the PMS holds that the desk did not book (DESIGN §8): its own appointments and
+    blocks of mapped practitioners and rooms, pulled for a rolling window and subtracted by
+    the slot engine like our appointments. Our own delivered appointments are never here.
+    A span longer than a day is kept as one row per day, so reads stay bounded."""
+
+    connection = models.ForeignKey(
+        VendorConnection, on_delete=models.CASCADE, related_name="busy_spans"
+    )
+    practitioner = models.ForeignKey(
+        "scheduling.Practitioner", on_delete=models.CASCADE, null=True, blank=True,
+        related_name="+",
+    )  # fmt: skip
+    room = models.ForeignKey(
+        "scheduling.Room", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    # Shown on the calendar when the PMS's patient is mapped here; never copied as text.
+    patient = models.ForeignKey(
+        "scheduling.Patient", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    kind = models.CharField(max_length=12, choices=BusyKind.choices, default=BusyKind.APPOINTMENT)
+    external_id = models.CharField(max_length=100, blank=True)
+    vendor_status = models.CharField(max_length=100, blank=True)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "busy time in the PMS"
+        verbose_name_plural = "busy time in the PMS"
+        ordering = ["start", "pk"]
+        indexes = [
+            models.Index(fields=["practitioner", "end"]),
+            models.Index(fields=["room", "end"]),
+            models.Index(fields=["connection", "external_id"]),
+            models.Index(fields=["connection", "start"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=models.F("start")), name="pms_busy_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(practitioner__isnull=False) | Q(room__isnull=False),
+                name="pms_busy_holds_someone",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M} UTC"
+
+
+class CalendarPull(models.Model):
+    """How one connection's PMS calendar was last read: when it succeeded (freshness), the
+    last error, the cursor for the next incremental read, and the lease that keeps two
+    processes from pulling it at once. Apart from the connection, so that saving the
+    connection in the admin never overwrites it."""
+
+    connection = models.OneToOneField(
+        VendorConnection, on_delete=models.CASCADE, related_name="calendar", primary_key=True
+    )
+    read_at = models.DateTimeField(null=True, blank=True)  # last complete, successful read
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    cursor = models.CharField(max_length=200, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    spans = models.PositiveIntegerField(default=0)
+    next_pull_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = "PMS calendar read"
+        indexes = [models.Index(fields=["next_pull_at"])]
+
+    def __str__(self) -> str:
+        return f"calendar of {self.connection_id}"

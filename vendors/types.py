@@ -72,3 +72,80 @@ class PatientDetails:
     email: str = ""
     national_id: str = ""
     national_id_type: str = ""
+
+
+# -- reading the PMS's calendar (DESIGN §8) ---------------------------------------------------
+
+APPOINTMENT = "appointment"  # one of the PMS's appointments
+BLOCK = "block"  # time the PMS blocks (a "Bloqueo", NexHealth's `unavailable`)
+BUSY = "busy"  # taken, without saying by what (derived from the vendor's free times)
+BUSY_KINDS = (APPOINTMENT, BLOCK, BUSY)
+
+
+@dataclasses.dataclass(frozen=True)
+class CalendarQuery:
+    """What a calendar read covers. IDs are the vendor's, of the records mapped at the
+    connection; an adapter reads what it can of them and ignores the rest."""
+
+    start: datetime.datetime  # aware UTC, inclusive
+    end: datetime.datetime  # aware UTC, exclusive
+    time_zone: str  # the locations' zone: local dates for vendors that page by day
+    practitioners: tuple[str, ...] = ()
+    rooms: tuple[str, ...] = ()
+    locations: tuple[str, ...] = ()
+    appointment_types: tuple[str, ...] = ()
+    # The vendor IDs of the appointments we delivered that fall in the window: a vendor that
+    # cannot list its appointments looks these up one by one for their status.
+    ours: tuple[str, ...] = ()
+    # The cursor the previous complete-or-incremental read returned: "" = read the window.
+    since: str = ""
+    # Practitioner ID -> its working intervals in the window (aware UTC), for vendors that
+    # only say which times are free (Treats.vet): everything else inside them is busy.
+    working_hours: dict[str, tuple[tuple[datetime.datetime, datetime.datetime], ...]] = (
+        dataclasses.field(default_factory=dict)
+    )
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def local_days(self) -> tuple[datetime.date, datetime.date]:
+        """The first and last local dates the window touches."""
+        last = self.end - datetime.timedelta(microseconds=1)
+        return self.start.astimezone(self.zone).date(), last.astimezone(self.zone).date()
+
+
+@dataclasses.dataclass(frozen=True)
+class BusySpan:
+    """Time the PMS holds: one of its appointments, a block, or time it says is not free.
+    Patient data stays at the vendor: only the patient's vendor ID crosses (to show a mapped
+    patient's name)."""
+
+    start: datetime.datetime  # aware UTC
+    end: datetime.datetime
+    kind: str = APPOINTMENT
+    external_id: str = ""  # the vendor's ID of the appointment or block, if it has one
+    practitioner: str = ""  # vendor IDs
+    room: str = ""
+    location: str = ""
+    patient: str = ""
+    vendor_status: str = ""  # the vendor's own word for its state (no patient data)
+    status: str | None = None  # the canonical status it maps to, when it maps to one
+    # False: cancelled or deleted at the vendor; the time is free again.
+    active: bool = True
+
+
+@dataclasses.dataclass
+class CalendarRead:
+    """What one read of the PMS's calendar found."""
+
+    spans: list[BusySpan]
+    # True: the whole query window was read, so anything not in `spans` is gone from it.
+    # False: only what changed since `query.since` (an incremental read or a webhook).
+    complete: bool = True
+    # The cursor to pass as `since` next time ("" when the vendor has no incremental read).
+    cursor: str = ""
+    # Whether `spans` are the vendor's appointments with their IDs (so that one of ours
+    # missing from a complete read was deleted there). False for free-time vendors.
+    lists_appointments: bool = True

@@ -12,6 +12,15 @@ Control endpoints (also used by the browser tests):
                              "latency_ms": 0}
   POST /__simulator/reset
   GET  /__simulator/state
+  POST /__simulator/direct  {"action": "book", "practitioner": "1",
+                             "start": "2027-01-04T10:00:00-03:00", "minutes": 30,
+                             "room": "2", "location": "1", "patient": "501",
+                             "kind": "appointment" | "block"}
+                            {"action": "move", "id": "754", "start": "...", "minutes": 30}
+                            {"action": "cancel", "id": "754"}   {"action": "delete", "id": "754"}
+       What staff do in the PMS itself (not through its API): book, block, move, cancel or
+       delete directly. IDs are the vendor's; answers {"id": ...}. `manage.py simulate_vendor
+       <vendor> --book-direct …` calls it on a running simulator.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ FAULTS = {
     "500", "503", "429", "timeout", "drop", "garbage", "empty", "huge", "wrong_types",
     "500_after", "timeout_after", "drop_after", "garbage_after", "500_echo", "302",
 }  # fmt: skip
+DIRECT_ACTIONS = ("book", "move", "cancel", "delete")
 HUGE = {"items": ["x" * 1000] * 10_000}  # about 10 MB of JSON
 
 
@@ -210,6 +220,11 @@ class Simulator:
     def not_found(self, request: Request) -> Reply:
         return Reply(404, {"message": f"No route for {request.method} {request.path}"})
 
+    def direct(self, action: str, data: dict[str, Any]) -> Reply:
+        """A change made directly in the PMS (see the module's docstring); each simulator
+        applies it to its own records, the way its read endpoints then show it."""
+        return Reply(404, {"message": f"{self.vendor} simulator: no direct changes"})
+
     def fault_reply(self, status: int) -> Reply:
         """The vendor's way of saying 500 / 503 / 429 (subclasses adapt the body)."""
         if status == 429:
@@ -236,6 +251,14 @@ class Simulator:
         if request.path == "/__simulator/reset" and request.method == "POST":
             self.reset()
             return Reply(200, {"reset": True})
+        if request.path == "/__simulator/direct" and request.method == "POST":
+            data = request.json
+            if not isinstance(data, dict) or data.get("action") not in DIRECT_ACTIONS:
+                return Reply(
+                    400, {"message": f"Send a JSON object with an action: {DIRECT_ACTIONS}"}
+                )
+            with self.lock:
+                return self.direct(data["action"], data)
         if request.path == "/__simulator/state":
             with self.lock:
                 return Reply(200, self.state())

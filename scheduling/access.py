@@ -19,7 +19,7 @@ from scheduling.models import (
     TimeOff,
     WorkingHours,
 )
-from vendors.models import Delivery, DeliveryAttempt, ExternalId, VendorConnection
+from vendors.models import Delivery, DeliveryAttempt, ExternalId, PmsBusy, VendorConnection
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -41,6 +41,7 @@ CLINIC_PATHS: dict[type[Model], tuple[str, ...]] = {
     ExternalId: ("connection__clinic",),
     Delivery: ("appointment__clinic",),
     DeliveryAttempt: ("delivery__appointment__clinic",),
+    PmsBusy: ("connection__clinic",),
     AuditEvent: ("clinic",),  # rows of no clinic (sign-ins, tokens): superusers only
 }
 

@@ -1,5 +1,5 @@
-"""The slot engine: free slots and next available, from working hours, time off, rooms and
-appointments.
+"""The slot engine: free slots and next available, from working hours, time off, rooms,
+appointments and the time held in the PMS.
 
 One loader (`load_schedule`, a fixed number of queries whatever the range) and pure
 functions over sorted intervals (`compute_slots`). Definitions every caller relies on:
@@ -47,6 +47,7 @@ from scheduling.models import (
 )
 from scheduling.models.schedules import applies_on
 from scheduling.selectors import practitioners_at
+from vendors.models import PmsBusy
 
 MAX_RANGE_DAYS = 31
 NEXT_AVAILABLE_HORIZON_DAYS = 90
@@ -202,7 +203,8 @@ def load_schedule(
     *,
     exclude_appointment_id: int | None = None,
 ) -> Schedule:
-    """Four queries: working hours, time off and closures, rooms, appointments."""
+    """Five queries: working hours, time off and closures, rooms, appointments, and the
+    time held in the PMS."""
     first_day = (window_start - MAX_SPAN).date()
     last_day = (window_end + MAX_SPAN).date()
     blocks: dict[int, list[Block]] = {pid: [] for pid in practitioner_ids}
@@ -260,13 +262,25 @@ def load_schedule(
     )
     if exclude_appointment_id is not None:
         appointments = appointments.exclude(pk=exclude_appointment_id)
-    for pid, room_id, busy_from, busy_until in _with_instants(
-        appointments, "practitioner_id", "room_id", instants=("busy_from", "busy_until")
+    # Time the PMS holds (its own appointments and blocks, DESIGN §8) counts like ours; it
+    # has no buffers, and is stored in pieces of at most a day.
+    held_in_pms = PmsBusy.objects.filter(
+        Q(practitioner_id__in=practitioner_ids) | Q(room_id__in=regular),
+        end__gt=window_start - MAX_BUFFER,
+        end__lt=window_end + MAX_BUFFER + MAX_SPAN,
+        start__lt=window_end + MAX_BUFFER,
+    )
+    for source in (
+        _with_instants(
+            appointments, "practitioner_id", "room_id", instants=("busy_from", "busy_until")
+        ),
+        _with_instants(held_in_pms, "practitioner_id", "room_id", instants=("start", "end")),
     ):
-        if pid in practitioner_spans:
-            practitioner_spans[pid].append((busy_from, busy_until))
-        if room_id in room_spans:
-            room_spans[room_id].append((busy_from, busy_until))
+        for pid, room_id, busy_from, busy_until in source:
+            if pid in practitioner_spans:
+                practitioner_spans[pid].append((busy_from, busy_until))
+            if room_id in room_spans:
+                room_spans[room_id].append((busy_from, busy_until))
 
     return Schedule(
         location_id=location.pk,

@@ -39,7 +39,7 @@ from scheduling.models import (
 )
 from scheduling.models.appointments import outside_clinic
 from vendors import delivery
-from vendors.models import Operation
+from vendors.models import Operation, PmsBusy
 
 Status = AppointmentStatus
 Action = AppointmentEvent.Action
@@ -315,8 +315,11 @@ def _busy_clash(active: QuerySet, plan: Plan, **holder: object) -> Appointment |
     return _busy_spans_overlapping(plan, active.filter(**holder)).order_by("start").first()
 
 
-def _clash_messages(plan: Plan, exclude_id: int | None) -> dict[str, str]:
-    """Which of practitioner, room and patient are already taken (inside the transaction)."""
+def _clash_messages(
+    plan: Plan, exclude_id: int | None, *, held_in_pms: bool = True
+) -> dict[str, str]:
+    """Which of practitioner, room and patient are already taken (inside the transaction),
+    here or (with `held_in_pms`) in the PMS."""
     active = Appointment.objects.filter(status__in=ACTIVE_STATUSES)
     if exclude_id is not None:
         active = active.exclude(pk=exclude_id)
@@ -335,6 +338,8 @@ def _clash_messages(plan: Plan, exclude_id: int | None) -> dict[str, str]:
                 f"{plan.room.name} is taken from {_hhmm(clash.start, location)} to "
                 f"{_hhmm(clash.end, location)}; choose another room or time."
             )
+        if held_in_pms and not messages:
+            messages.update(_held_in_pms(plan))
     clash = (
         active.filter(patient=plan.patient, end__gt=plan.start, start__lt=plan.end)
         .select_related("practitioner", "location")
@@ -349,13 +354,40 @@ def _clash_messages(plan: Plan, exclude_id: int | None) -> dict[str, str]:
     return messages
 
 
+def _held_in_pms(plan: Plan) -> dict[str, str]:
+    """The practitioner or room is busy in the PMS (booked or blocked there directly)."""
+    holders = Q(practitioner=plan.practitioner)
+    if plan.room is not None:
+        holders |= Q(room=plan.room)
+    held = (
+        PmsBusy.objects.filter(holders, start__lt=plan.busy_until, end__gt=plan.busy_from)
+        .select_related("connection")
+        .order_by("start")
+        .first()
+    )
+    if held is None:
+        return {}
+    field, who = ("start", str(plan.practitioner))
+    if held.practitioner_id != plan.practitioner.pk:
+        field, who = ("room", plan.room.name if plan.room else "")
+    return {
+        field: f"{who} is busy in {held.connection.get_vendor_display()} from "
+        f"{_hhmm(held.start, plan.location)} to {_hhmm(held.end, plan.location)} (booked "
+        "there directly); choose another time."
+    }
+
+
 def _pick_room(plan: Plan, exclude_id: int | None) -> Room | None:
     taken = _busy_spans_overlapping(plan, Appointment.objects.filter(room__isnull=False))
     if exclude_id is not None:
         taken = taken.exclude(pk=exclude_id)
+    held = PmsBusy.objects.filter(
+        room__isnull=False, start__lt=plan.busy_until, end__gt=plan.busy_from
+    )
     return (
         Room.objects.filter(location=plan.location, active=True, is_overflow=False)
         .exclude(pk__in=taken.values("room_id"))
+        .exclude(pk__in=held.values("room_id"))
         .order_by("name", "pk")
         .first()
     )
@@ -582,8 +614,10 @@ def change_status(
     by: AbstractBaseUser | None = None,
     reason: str = "",
     now: datetime.datetime | None = None,
+    pms: str = "",
 ) -> Appointment:
-    """Move along the status table, recording who and when."""
+    """Move along the status table, recording who and when. With `pms` (the PMS's name) the
+    change was made in the PMS: it is recorded as made there and not sent back to it."""
     now = now or timezone.now()
     if to_status == Status.CANCELLED:
         reason = reason.strip()
@@ -623,16 +657,91 @@ def change_status(
             appointment.cancellation_reason = reason
             fields.append("cancellation_reason")
         appointment.save(update_fields=fields)
-        if to_status == Status.CANCELLED:
+        if to_status == Status.CANCELLED and not pms:
             delivery.record(appointment, Operation.CANCEL)
+        details: dict[str, str] = {"reason": reason} if reason else {}
+        if pms:
+            details["by_pms"] = pms
         AppointmentEvent.objects.create(
             appointment=appointment,
             action=action,
             from_status=current.status,
             to_status=to_status,
             by=by,
-            details={"reason": reason} if reason else {},
+            details=details,
         )
+    return appointment
+
+
+def move_from_pms(
+    appointment: Appointment,
+    *,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    practitioner: Practitioner | None = None,
+    room: Room | None = None,
+    pms: str,
+) -> Appointment:
+    """The PMS moved one of our appointments (to another time, practitioner or room): the PMS
+    decided, so its hours are not checked here, but nothing may overlap what is booked here
+    (SlotConflict) and only an appointment that could be rescheduled moves
+    (TransitionNotAllowed). Recorded as made in the PMS; nothing is sent back."""
+    buffers = appointment.appointment_type
+    before = datetime.timedelta(minutes=buffers.buffer_before_minutes if buffers else 0)
+    after = datetime.timedelta(minutes=buffers.buffer_after_minutes if buffers else 0)
+
+    def write() -> None:
+        current = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if current.status not in RESCHEDULABLE:
+            raise TransitionNotAllowed(
+                f"A {current.get_status_display().lower()} appointment cannot be moved."
+            )
+        changes = {
+            "practitioner": practitioner or current.practitioner,
+            "room": room or current.room,
+            "start": start,
+            "end": end,
+            "busy_from": start - before,
+            "busy_until": end + after,
+        }
+        plan = Plan(
+            location=current.location,
+            practitioner=changes["practitioner"],
+            patient=current.patient,
+            appointment_type=current.appointment_type,
+            start=start,
+            end=end,
+            busy_from=changes["busy_from"],
+            busy_until=changes["busy_until"],
+            modality=current.modality,
+            room=changes["room"] if current.modality == Modality.IN_PERSON else None,
+            demand=None,  # type: ignore[arg-type]  # not searched: no alternatives here
+        )
+        # The PMS itself put it there: its own busy time is not held against it.
+        messages = _clash_messages(plan, current.pk, held_in_pms=False)
+        if messages:
+            raise _Taken(messages)
+        was = {"start": current.start.isoformat(), "end": current.end.isoformat()}
+        for field, value in changes.items():
+            setattr(appointment, field, value)
+        appointment.save()
+        AppointmentEvent.objects.create(
+            appointment=appointment,
+            action=Action.RESCHEDULED,
+            from_status=current.status,
+            to_status=current.status,
+            details={
+                "from": was,
+                "to": {"start": start.isoformat(), "end": end.isoformat()},
+                "by_pms": pms,
+            },
+        )
+
+    try:
+        _save_guarded(write)
+    except _Taken as taken:
+        appointment.refresh_from_db()
+        raise SlotConflict(taken.messages, alternatives=[]) from None
     return appointment
 
 

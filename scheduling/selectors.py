@@ -27,6 +27,7 @@ from scheduling.models import (
     WorkingHours,
 )
 from scheduling.patients import search_patients
+from vendors.models import PmsBusy
 
 SEARCH_LIMIT = 100  # a search is for finding someone: refine it rather than page far
 
@@ -191,6 +192,30 @@ def calendar_time_off(
         Q(location=location) | Q(practitioner_id__in=list(practitioner_ids)),
         start__lt=end,
         end__gt=start,
+    )
+    return list(access.scope(rows, user))
+
+
+def calendar_held_in_pms(
+    *,
+    user: Any,
+    location: Location,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    practitioner_ids: Iterable[int] = (),
+    room_ids: Iterable[int] = (),
+) -> list[PmsBusy]:
+    """Time the PMS holds (booked or blocked there directly, DESIGN §8) for these
+    practitioners or rooms, overlapping [start, end): read-only blocks on the calendars."""
+    rows = (
+        PmsBusy.objects.filter(
+            Q(practitioner_id__in=list(practitioner_ids)) | Q(room_id__in=list(room_ids)),
+            connection__clinic_id=location.clinic_id,
+            start__lt=end,
+            end__gt=start,
+        )
+        .select_related("connection", "patient")
+        .order_by("start", "pk")
     )
     return list(access.scope(rows, user))
 

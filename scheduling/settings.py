@@ -186,6 +186,16 @@ VENDOR_SECRETS_KEY = env.str("VENDOR_SECRETS_KEY", default="")
 # How long a worker holds a delivery before another may take it back.
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=60)
 
+# Reading the PMS's calendar (DESIGN §8)
+# Seconds between two pulls of one connection's calendar (by the sweeper).
+PMS_PULL_SECONDS = env.int("PMS_PULL_SECONDS", default=30)
+# A calendar last read longer ago than this is stale: the desk warns that times may be taken.
+PMS_STALE_SECONDS = env.int("PMS_STALE_SECONDS", default=300)
+# How many days ahead the busy time is kept (a vendor with costly reads reads fewer).
+PMS_PULL_DAYS = env.int("PMS_PULL_DAYS", default=60)
+# How long a process holds a connection's pull before another may take it over.
+PMS_PULL_LEASE_SECONDS = env.int("PMS_PULL_LEASE_SECONDS", default=120)
+
 # REST API v1
 API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=30)
 REST_FRAMEWORK = {

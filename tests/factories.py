@@ -45,6 +45,7 @@ from vendors.models import (
     DeliveryAttempt,
     ExternalId,
     Operation,
+    PmsBusy,
     Vendor,
     VendorConnection,
 )
@@ -292,6 +293,22 @@ class ExternalIdFactory(factory.django.DjangoModelFactory):
     external_id = factory.Sequence(lambda n: f"ext-{n}")
 
 
+class PmsBusyFactory(factory.django.DjangoModelFactory):
+    """Half an hour a practitioner of the connection's clinic is busy in its PMS."""
+
+    class Meta:
+        model = PmsBusy
+
+    connection = factory.SubFactory(VendorConnectionFactory)
+    practitioner = factory.SubFactory(
+        PractitionerFactory, clinic=factory.SelfAttribute("..connection.clinic")
+    )
+    start = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=1))
+    end = factory.LazyAttribute(lambda busy: busy.start + datetime.timedelta(minutes=30))
+    external_id = factory.Sequence(lambda n: f"pms-{n}")
+    last_seen = factory.LazyFunction(timezone.now)
+
+
 class DeliveryFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Delivery
@@ -376,5 +393,6 @@ def make_in_clinic(model: type[Model], clinic: Clinic, **kwargs: Any) -> Model:
         DeliveryAttempt: lambda: DeliveryAttemptFactory(
             delivery__appointment__clinic=clinic, **kwargs
         ),
+        PmsBusy: lambda: PmsBusyFactory(connection__clinic=clinic, **kwargs),
     }
     return makers[model]()

@@ -8,15 +8,19 @@ from django.http import HttpRequest
 from scheduling import access
 from scheduling.admin import ScopedAdmin
 from scheduling.models import Role
-from vendors import delivery
+from vendors import calendar, delivery
 from vendors.errors import ConfigurationError, VendorError
 from vendors.models import (
     RETRYABLE_STATES,
     Delivery,
     DeliveryAttempt,
+    DeliveryState,
     ExternalId,
+    Operation,
+    PmsBusy,
     VendorConnection,
 )
+from vendors.selectors import freshness_of
 
 # Who may create, change or delete a clinic's connections (DESIGN §9): its administrators.
 # Managers see them read-only and may still test them.
@@ -28,11 +32,13 @@ class VendorConnectionAdmin(ScopedAdmin):
     """A connection names secrets and a host; only a clinic's administrators (and superusers)
     set them. Managers see the connections of their clinics read-only and may test them."""
 
-    list_display = ["__str__", "vendor", "clinic", "location", "base_url", "active"]
+    list_display = ["__str__", "vendor", "clinic", "location", "base_url", "active",
+                    "calendar_read"]  # fmt: skip
     list_filter = ["vendor", "active", "clinic"]
-    list_select_related = ["clinic", "location"]
+    list_select_related = ["clinic", "location", "calendar"]
     search_fields = ["clinic__name", "base_url"]
-    actions = ["test_connection"]
+    actions = ["test_connection", "refresh_calendar"]
+    readonly_fields = ["calendar_read"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def _administers(self, request: HttpRequest, obj: VendorConnection | None = None) -> bool:
@@ -63,6 +69,17 @@ class VendorConnectionAdmin(ScopedAdmin):
                 model._default_manager.all(), request.user, roles=ADMINISTERING
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description="PMS calendar")
+    def calendar_read(self, obj: VendorConnection) -> str:
+        return freshness_of(obj).summary
+
+    @admin.action(description="Refresh calendar from PMS", permissions=["view"])
+    def refresh_calendar(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for connection in queryset.filter(active=True):
+            outcome = calendar.pull(connection, full=True)
+            level = messages.SUCCESS if outcome.pulled else messages.WARNING
+            self.message_user(request, f"{connection}: {outcome.message}", level)
 
     @admin.action(description="Test connection", permissions=["view"])
     def test_connection(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -117,7 +134,7 @@ class DeliveryAdmin(ScopedAdmin):
     search_fields = ["external_id", "appointment__patient__family_name"]
     date_hierarchy = "created_at"
     inlines = [DeliveryAttemptInline]
-    actions = ["retry_now"]
+    actions = ["retry_now", "mark_resolved"]
     readonly_fields = [
         "appointment",
         "connection",
@@ -144,7 +161,32 @@ class DeliveryAdmin(ScopedAdmin):
     @admin.action(description="Retry now", permissions=["change"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         retried = 0
-        for item in queryset.filter(state__in=RETRYABLE_STATES):
+        for item in queryset.filter(state__in=RETRYABLE_STATES).exclude(
+            operation=Operation.PMS_CHANGE
+        ):
             delivery.retry_now(item)
             retried += 1
         self.message_user(request, f"{retried} delivery(ies) queued for another attempt.")
+
+    @admin.action(description="Mark a change made in the PMS as resolved", permissions=["change"])
+    def mark_resolved(self, request: HttpRequest, queryset: QuerySet) -> None:
+        resolved = queryset.filter(
+            operation=Operation.PMS_CHANGE, state=DeliveryState.NEEDS_ATTENTION
+        ).update(state=DeliveryState.SYNCED, vendor_status="resolved by hand")
+        self.message_user(request, f"{resolved} change(s) made in the PMS marked resolved.")
+
+
+@admin.register(PmsBusy)
+class PmsBusyAdmin(ScopedAdmin):
+    """Busy time held in the PMS, as last read: looked at, never edited here."""
+
+    list_display = ["start", "end", "kind", "practitioner", "room", "connection", "last_seen"]
+    list_filter = ["kind", "connection"]
+    list_select_related = ["practitioner", "room", "connection__clinic", "connection__location"]
+    date_hierarchy = "start"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -49,6 +49,11 @@ PROTECTED_NAMES = frozenset(
     }
 )
 PROTECTED_PREFIXES = ("DJANGO_",)
+# This server's settings that share the default prefix on purpose: the PMS calendar's tuning
+# (no secrets). Like every setting they are never a connection's secret (`protected`).
+PMS_TUNING = frozenset(
+    {"PMS_PULL_SECONDS", "PMS_STALE_SECONDS", "PMS_PULL_DAYS", "PMS_PULL_LEASE_SECONDS"}
+)
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
@@ -116,7 +121,11 @@ def settings_problems() -> list[str]:
     elif prefix and (
         any(name.startswith(prefix) for name in PROTECTED_NAMES)
         or any(p.startswith(prefix) or prefix.startswith(p) for p in PROTECTED_PREFIXES)
-        or any(name.startswith(prefix) for name in dir(settings) if name.isupper())
+        or any(
+            name.startswith(prefix) and name not in PMS_TUNING
+            for name in dir(settings)
+            if name.isupper()
+        )
     ):
         problems.append(
             f"VENDOR_SECRET_ENV_PREFIX “{prefix}” also covers this server's own settings; "

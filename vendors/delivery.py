@@ -37,6 +37,7 @@ from vendors.models import (
     DeliveryState,
     ExternalId,
     Operation,
+    PmsBusy,
     VendorConnection,
 )
 from vendors.redaction import Scrubber
@@ -65,12 +66,23 @@ class NeedsAttention(Exception):
 
 def connection_for(appointment: Appointment) -> VendorConnection | None:
     """The location's own active connection, else the clinic-wide one, else none (local)."""
-    candidates = VendorConnection.objects.filter(
-        Q(location_id=appointment.location_id) | Q(location__isnull=True),
-        clinic_id=appointment.clinic_id,
-        active=True,
-    ).order_by("location_id")
-    found = [c for c in candidates if c.location_id == appointment.location_id]
+    return connection_serving(appointment.location_id, appointment.clinic_id)
+
+
+def connection_serving(
+    location_id: int, clinic_id: int, *, related: tuple[str, ...] = ()
+) -> VendorConnection | None:
+    """The active connection a location's bookings go to, in one query."""
+    candidates = (
+        VendorConnection.objects.filter(
+            Q(location_id=location_id) | Q(location__isnull=True),
+            clinic_id=clinic_id,
+            active=True,
+        )
+        .select_related(*related)
+        .order_by("location_id")
+    )
+    found = [c for c in candidates if c.location_id == location_id]
     return found[0] if found else next(iter(candidates), None)
 
 
@@ -202,6 +214,8 @@ def build_request(delivery: Delivery) -> BookingRequest:
 
 
 def _remember_external_id(delivery: Delivery, external_id: str) -> None:
+    # A pull that saw it before we knew it was ours held it as the PMS's own busy time.
+    PmsBusy.objects.filter(connection=delivery.connection, external_id=external_id).delete()
     ExternalId.objects.update_or_create(
         connection=delivery.connection,
         content_type=ContentType.objects.get_for_model(Appointment),
@@ -490,8 +504,8 @@ def deliver_due(*, limit: int = 50, now: datetime.datetime | None = None) -> int
 
 def retry_now(delivery: Delivery) -> Delivery:
     """A manager's "retry now": one more attempt, immediately."""
-    if delivery.state not in RETRYABLE_STATES:
-        return delivery
+    if delivery.state not in RETRYABLE_STATES or delivery.operation == Operation.PMS_CHANGE:
+        return delivery  # a change made in the PMS is not sent anywhere
     changes: dict[str, Any] = {}
     if delivery.outcome_unknown and not delivery.connection.adapter().finds:
         # The vendor cannot be asked, so the message asked a person to check by hand and to

@@ -4,10 +4,21 @@ appointment's state at its PMS."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Iterable
 from typing import Any
 
-from vendors.models import IN_FLIGHT_STATES, Delivery, DeliveryState, Vendor
+from django.conf import settings
+from django.utils import timezone
+
+from vendors.models import (
+    IN_FLIGHT_STATES,
+    CalendarPull,
+    Delivery,
+    DeliveryState,
+    Vendor,
+    VendorConnection,
+)
 
 NOT_REQUIRED = "not_required"
 NOT_REQUIRED_LABEL = "Not required (no PMS)"
@@ -107,3 +118,93 @@ def sync_of(appointments: Iterable[Any]) -> dict[int, Sync]:
             attempts=delivery.attempts,
         )
     return result
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Freshness:
+    """How fresh the desk's copy of a PMS's calendar is (DESIGN §8): when it was last read
+    successfully, the last error, and the plain warning pages show once it is stale."""
+
+    vendor: str
+    read_at: datetime.datetime | None
+    error: str
+    now: datetime.datetime
+
+    @property
+    def vendor_label(self) -> str:
+        return Vendor(self.vendor).label if self.vendor in Vendor.values else self.vendor
+
+    @property
+    def age(self) -> datetime.timedelta | None:
+        return None if self.read_at is None else max(self.now - self.read_at, ZERO)
+
+    @property
+    def stale(self) -> bool:
+        age = self.age
+        return age is None or age.total_seconds() > settings.PMS_STALE_SECONDS
+
+    @property
+    def ago(self) -> str:
+        """e.g. "12 min ago"; "never" before the first successful read."""
+        age = self.age
+        if age is None:
+            return "never"
+        minutes = int(age.total_seconds() // 60)
+        if minutes < 1:
+            return "just now"
+        if minutes < 120:
+            return f"{minutes} min ago"
+        if minutes < 48 * 60:
+            return f"{minutes // 60} h ago"
+        return f"{minutes // (24 * 60)} days ago"
+
+    @property
+    def warning(self) -> str:
+        """The desk's warning, empty while fresh."""
+        if not self.stale:
+            return ""
+        if self.read_at is None:
+            return f"{self.vendor_label} calendar not read yet — times may be taken there."
+        return f"{self.vendor_label} calendar last read {self.ago} — times may be taken there."
+
+    @property
+    def summary(self) -> str:
+        """For the admin: when it was read and the last error."""
+        text = f"read {self.ago}" if self.read_at else "never read"
+        return f"{text}; last error: {self.error}" if self.error else text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "vendor": self.vendor,
+            "read_at": self.read_at,
+            "stale": self.stale,
+            "warning": self.warning or None,
+        }
+
+
+ZERO = datetime.timedelta(0)
+
+
+def freshness_of(
+    connection: VendorConnection, *, now: datetime.datetime | None = None
+) -> Freshness:
+    """The connection's calendar freshness (select_related("calendar") saves a query)."""
+    try:
+        state = connection.calendar
+    except CalendarPull.DoesNotExist:
+        state = None
+    return Freshness(
+        vendor=connection.vendor,
+        read_at=state.read_at if state else None,
+        error=state.error if state else "",
+        now=now or timezone.now(),
+    )
+
+
+def freshness_at(location: Any, *, now: datetime.datetime | None = None) -> Freshness | None:
+    """The freshness of the calendar of the PMS a location books into; None without one.
+    One query."""
+    from vendors.delivery import connection_serving
+
+    connection = connection_serving(location.pk, location.clinic_id, related=("calendar",))
+    return None if connection is None else freshness_of(connection, now=now)

@@ -2,9 +2,17 @@
 
 from django_tasks import task
 
-from vendors import delivery
+from vendors import calendar, delivery
+from vendors.models import VendorConnection
 
 
 @task()
 def send_delivery(delivery_id: int) -> None:
     delivery.deliver(delivery_id)
+
+
+@task()
+def pull_calendar(connection_id: int) -> None:
+    connection = VendorConnection.objects.filter(pk=connection_id, active=True).first()
+    if connection is not None:
+        calendar.pull(connection)

@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scheduling import availability
-from scheduling.api.errors import RETRY_AFTER, error_responses
+from scheduling.api.errors import PMS_CALENDAR_HEADERS, RETRY_AFTER, error_responses
 from scheduling.api.fields import (
     DATE_FORMATS,
     DayField,
@@ -69,6 +69,7 @@ from scheduling.selectors import (
     visible_practitioners,
     visible_specialties,
 )
+from vendors.selectors import freshness_at
 
 SEARCH_MAX_LENGTH = 200
 NOT_A_MEMBER = "You are not a member of this clinic."
@@ -457,7 +458,7 @@ class AvailabilityView(APIView):
         description="Free slots of a practitioner (or anyone of a specialty) for an "
         "appointment type (or a duration) on local dates, earliest first, with the location's "
         f"UTC offset; not paginated: at most {availability.MAX_RANGE_DAYS} days per request.",
-        parameters=[AvailabilityQuerySerializer, RETRY_AFTER],
+        parameters=[AvailabilityQuerySerializer, RETRY_AFTER, *PMS_CALENDAR_HEADERS],
         responses={200: SlotSerializer(many=True), **error_responses(400, 401, 403, 429)},
     )
     def get(self, request: Request) -> Response:
@@ -478,7 +479,17 @@ class AvailabilityView(APIView):
             )
         except RuleViolation as error:
             raise ValidationError(error.messages) from error
-        return Response(SlotSerializer(slots, many=True, context={"zone": location.zone}).data)
+        response = Response(SlotSerializer(slots, many=True, context={"zone": location.zone}).data)
+        freshness = freshness_at(location)
+        if freshness is not None:
+            response.headers["PMS-Calendar-Read-At"] = (
+                freshness.read_at.isoformat() if freshness.read_at else "never"
+            )
+            response.headers["PMS-Calendar-Stale"] = "true" if freshness.stale else "false"
+            if freshness.warning:
+                # Header values are Latin-1: the dash of the desk's sentence becomes "-".
+                response.headers["PMS-Calendar-Warning"] = freshness.warning.replace("—", "-")
+        return response
 
 
 urlpatterns = [

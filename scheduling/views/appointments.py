@@ -126,9 +126,15 @@ def _event_details(event: AppointmentEvent, zone: Any) -> list[str]:
         lines.append(booked)
     if details.get("reason"):
         lines.append(f"Reason: {details['reason']}")
-    known = {"from", "to", "start", "end", "reason"}
+    known = {"from", "to", "start", "end", "reason", "by_pms"}
     lines.extend(f"{key}: {value}" for key, value in details.items() if key not in known)
     return lines
+
+
+def _pms_of(event: AppointmentEvent) -> str:
+    """The PMS a change was made in ("Dentalink"), when it came from there."""
+    details = event.details if isinstance(event.details, dict) else {}
+    return str(details.get("by_pms") or "")
 
 
 def _history(appointment: Appointment) -> list[HistoryRow]:
@@ -137,7 +143,7 @@ def _history(appointment: Appointment) -> list[HistoryRow]:
         HistoryRow(
             at=event.at,
             action=event.get_action_display(),
-            by=event.by.get_username() if event.by else "—",
+            by=event.by.get_username() if event.by else _pms_of(event) or "—",
             details=_event_details(event, zone),
         )
         for event in appointment.events.select_related("by").order_by("at", "pk")

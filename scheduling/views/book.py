@@ -19,6 +19,7 @@ import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -34,7 +35,7 @@ from scheduling.models import Appointment, Patient, Room
 from scheduling.patients import search_patients
 from scheduling.views.context import SESSION_CLINIC, desk_view
 from scheduling.views.render import render_page, wants_region
-from vendors.selectors import sync_of
+from vendors.selectors import freshness_at, sync_of
 
 TEMPLATE = "desk/book.html"
 NEXT_AVAILABLE_COUNT = 12
@@ -80,6 +81,9 @@ def _search(form: BookingChoicesForm) -> dict[str, Any]:
         return found
     found.update(slots=_grouped(slots, form), all_slots=slots, practitioner_ids=ids, demand=demand)
     found["next"] = asks_next
+    # How fresh the PMS's busy time behind these slots is (None: no PMS).
+    found["pms_calendar"] = freshness_at(location)
+    found["poll_seconds"] = settings.PMS_PULL_SECONDS
     return found
 
 

@@ -14,8 +14,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from scheduling.calendar_layout import Column, Minutes, Off, Visit, hours_note, lay_out
 from scheduling.forms import CalendarQuery
@@ -32,6 +35,7 @@ from scheduling.models import (
 )
 from scheduling.selectors import (
     calendar_appointments,
+    calendar_held_in_pms,
     calendar_practitioners,
     calendar_time_off,
     calendar_working_hours,
@@ -39,8 +43,11 @@ from scheduling.selectors import (
     room_list,
 )
 from scheduling.views.context import desk_view
-from scheduling.views.render import render_page
-from vendors.selectors import Sync, sync_of
+from scheduling.views.render import render_page, wants_region
+from vendors import calendar
+from vendors.delivery import connection_serving
+from vendors.models import BusyKind, PmsBusy
+from vendors.selectors import Sync, freshness_at, sync_of
 
 POLL_SECONDS = 5
 VIDEO_COLUMN = "video"
@@ -195,6 +202,24 @@ def _off(time_off: list[TimeOff], *, practitioner_id: int | None) -> list[Off]:
     return bands
 
 
+def _held(
+    held: list[PmsBusy], *, practitioner_id: int | None = None, room_id: int | None = None
+) -> list[Off]:
+    """Time the PMS holds for one practitioner or room, as read-only bands: "Busy in
+    Dentalink", with the patient's name when the PMS's patient is mapped here."""
+    bands = []
+    for busy in held:
+        if (practitioner_id is not None and busy.practitioner_id == practitioner_id) or (
+            room_id is not None and busy.room_id == room_id
+        ):
+            words = "Blocked" if busy.kind == BusyKind.BLOCK else "Busy"
+            label = f"{words} in {busy.connection.get_vendor_display()}"
+            if busy.patient is not None:
+                label += f": {busy.patient.display_name}"
+            bands.append(Off(busy.start, busy.end, "pms", label))
+    return bands
+
+
 def _room_note(room: Room) -> str:
     parts = [room.get_kind_display()]
     if room.is_overflow:
@@ -237,13 +262,22 @@ def day(request: HttpRequest) -> HttpResponse:
         | {a.practitioner_id for a in appointments},
     )
 
+    held = calendar_held_in_pms(
+        user=user,
+        location=location,
+        start=start,
+        end=end,
+        practitioner_ids={b.practitioner_id for b in blocks}
+        | {a.practitioner_id for a in appointments},
+        room_ids=[room.pk for room in rooms],
+    )
     shown = _shown(appointments, asked)
     if asked.by == "practitioner":
         visits = _visits(shown, zone=zone, detail=_where)
-        columns = _practitioner_columns(the_day, blocks, shown, visits, time_off)
+        columns = _practitioner_columns(the_day, blocks, shown, visits, time_off, held)
     else:
         visits = _visits(shown, zone=zone, detail=_practitioner_of)
-        columns = _room_columns(the_day, rooms, blocks, shown, visits, time_off)
+        columns = _room_columns(the_day, rooms, blocks, shown, visits, time_off, held)
     grid = lay_out(columns, zone=zone, now=asked.now)
 
     def link(**changes: Any) -> str:
@@ -264,6 +298,7 @@ def day(request: HttpRequest) -> HttpResponse:
         "grid": grid,
         "notices": asked.notices,
         "counts": _counts(appointments),
+        "pms_calendar": freshness_at(location),
         "polling": _polling(visit.item for visit in visits),
         "poll_url": _poll_url(request, "desk:day-sync"),
         "poll_seconds": POLL_SECONDS,
@@ -283,6 +318,30 @@ def day(request: HttpRequest) -> HttpResponse:
 
 
 @desk_view
+@require_POST
+def refresh_from_pms(request: HttpRequest) -> HttpResponse:
+    """ "Refresh from PMS": read the location's PMS calendar now (the whole window), then draw
+    the freshness line again and tell the calendar to redraw itself."""
+    location = request.desk.location
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = _link("desk:day", location=location.pk)
+    connection = connection_serving(location.pk, location.clinic_id)
+    refreshed = calendar.pull(connection, full=True) if connection is not None else None
+    if not wants_region(request):
+        return redirect(back)
+    context = {
+        "desk": request.desk,
+        "pms_calendar": freshness_at(location),
+        "refreshed": refreshed,
+        "back": back,
+    }
+    response = render_page(request, "desk/day.html", context, region="pms_calendar")
+    response["HX-Trigger"] = "pms-refreshed"
+    return response
+
+
+@desk_view
 def day_sync(request: HttpRequest) -> HttpResponse:
     """GET with the day's query: the sync poller of the day and every delivery badge."""
     location, zone = request.desk.location, request.desk.location.zone
@@ -299,6 +358,7 @@ def _room_columns(
     appointments: list[Appointment],
     visits: list[Visit[Entry]],
     time_off: list[TimeOff],
+    held: list[PmsBusy],
 ) -> list[Column[Entry]]:
     """One column per room (plus rooms no longer active that hold a visit of the day), and
     a Video column for video visits without a room or when someone offers video today."""
@@ -311,7 +371,8 @@ def _room_columns(
     closures = _off(time_off, practitioner_id=None)
 
     def room_column(room: Room) -> Column[Entry]:
-        return Column(str(room.pk), room.name, the_day, _room_note(room), in_person, closures)
+        bands = closures + _held(held, room_id=room.pk)
+        return Column(str(room.pk), room.name, the_day, _room_note(room), in_person, bands)
 
     def video_column() -> Column[Entry]:
         return Column(VIDEO_COLUMN, "Video", the_day, "no room", video, closures)
@@ -334,6 +395,7 @@ def _practitioner_columns(
     appointments: list[Appointment],
     visits: list[Visit[Entry]],
     time_off: list[TimeOff],
+    held: list[PmsBusy],
 ) -> list[Column[Entry]]:
     """One column per practitioner who works at the location that day or has a visit."""
     people = {b.practitioner_id: b.practitioner for b in blocks}
@@ -348,7 +410,8 @@ def _practitioner_columns(
             the_day,
             hours_note(hours) or "not working",
             hours,
-            _off(time_off, practitioner_id=practitioner.pk),
+            _off(time_off, practitioner_id=practitioner.pk)
+            + _held(held, practitioner_id=practitioner.pk),
         )
     for appointment, visit in zip(appointments, visits, strict=True):
         columns[appointment.practitioner_id].visits.append(visit)
@@ -404,6 +467,9 @@ def week(request: HttpRequest) -> HttpResponse:
         time_off = calendar_time_off(
             user=user, location=location, start=start, end=end, practitioner_ids=[practitioner.pk]
         )
+        held = calendar_held_in_pms(
+            user=user, location=location, start=start, end=end, practitioner_ids=[practitioner.pk]
+        )
         counts = _counts(appointments)
         columns = {}
         for day_ in days:
@@ -414,7 +480,8 @@ def week(request: HttpRequest) -> HttpResponse:
                 day_,
                 hours_note(hours) or "not working",
                 hours,
-                _off(time_off, practitioner_id=practitioner.pk),
+                _off(time_off, practitioner_id=practitioner.pk)
+                + _held(held, practitioner_id=practitioner.pk),
             )
         shown = _shown(appointments, asked)
         visits = _visits(shown, zone=zone, detail=_where)
@@ -448,6 +515,7 @@ def week(request: HttpRequest) -> HttpResponse:
         "grid": grid,
         "notices": asked.notices,
         "counts": counts,
+        "pms_calendar": freshness_at(location),
         "polling": _polling(visit.item for visit in visits),
         "poll_url": _poll_url(request, "desk:week-sync"),
         "poll_seconds": POLL_SECONDS,
@@ -505,6 +573,7 @@ def _sync_answer(request: HttpRequest, appointments: list[Appointment]) -> HttpR
 urlpatterns = [
     path("day/", day, name="day"),
     path("day/sync/", day_sync, name="day-sync"),
+    path("calendar/refresh/", refresh_from_pms, name="calendar-refresh"),
     path("week/", week, name="week"),
     path("week/sync/", week_sync, name="week-sync"),
 ]

@@ -87,6 +87,7 @@ ACCESS: dict[str, tuple[str, dict[str, int | str]]] = {
     "desk:day-sync": ("GET", members(200)),
     "desk:week": ("GET", members(200)),
     "desk:week-sync": ("GET", members(200)),
+    "desk:calendar-refresh": ("POST", members(302)),
     "desk:appointment": ("GET", members(200, other_clinic=404)),
     "desk:appointment-status": ("POST", members(200, other_clinic=404)),
     "desk:appointment-cancel": ("POST", members(200, other_clinic=404)),
@@ -222,6 +223,7 @@ NO_ADD_PAGE = {
     "scheduling.auditevent",
     "scheduling.clinic",
     "vendors.delivery",
+    "vendors.pmsbusy",
 }
 MANAGERS_MAY_NOT_ADD = {"vendors.vendorconnection"}
 

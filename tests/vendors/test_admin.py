@@ -66,6 +66,7 @@ def form(clinic, **changes) -> dict:
         "options": "{}",
         "connect_timeout": "3.0",
         "read_timeout": "10.0",
+        "preflight_timeout": "1.5",
         "active": "on",
     }
     return values | changes

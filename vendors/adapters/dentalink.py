@@ -31,6 +31,54 @@ Decisions where the documentation is silent:
   `estado_confirmacion` = 1 -> confirmed), then from the small table of known state ids.
 - Lists follow `links` with `rel: "next"` only while they stay on the connection's base URL,
   so the token is never sent to another host.
+
+Reading the calendar (DESIGN §8; research-notes §1.4 "Agenda grid", "Free slots", "Status
+catalogue"). Dentalink has no change feed, so every pull reads the whole window:
+
+- Busy time: the agenda of each mapped branch × mapped dentist,
+  `GET sucursales/{id}/dentistas/{id}/agendas?q={"fecha_inicio":{"eq":…},"fecha_fin":{"eq":…},
+  "mostrar_detalles":{"eq":"1"}}` (the document's example spelling; it also writes
+  `mostar_detalles`). Every grid cell of a cita or Bloqueo repeats the whole item, so cells are
+  merged into one span per cita (its `id_cita`) or block (`bloqueo:<dentist>:<date>:<HH:MM>`:
+  blocks have no ID, and a block's dentist, day and start name it stably). `inicio`/`fin` are
+  clinic-local wall-clock times, placed in the query's zone (a repeated hour means its first
+  occurrence). A cita's room is its chair (none for the sobrecupo chair); a block holds the
+  dentist's time, so it has no room. A cell of another `tipo` is a plain busy span
+  (`ocupado:<dentist>:<date>:<HH:MM>`). An unavailable cell without details, or any shape but
+  `true`/an object, is an unreadable answer. IDs that are not Dentalink IDs are skipped.
+  Chairs are not read on their own (there is no agenda per chair): a chair is busy as far as
+  the mapped dentists' agendas say.
+- The window is read in chunks of 14 local days: the range limit HealthAtom documents for its
+  other agenda read (`horariosdisponibles`, 2 weeks), and a 14-day detailed grid stays far under
+  the transport's 2 MiB answer cap (about 0.5 MB for a fully booked 15-minute grid on 3 chairs)
+  while 60 days cost 5 calls per dentist and branch.
+- Statuses, only when some of our appointments fall in the window (`query.ours`): the state
+  catalogue `GET citas/estados` (every page) and the citas list
+  `GET citas?q={"fecha":{"gte":…,"lte":…}}`, every `rel: next` page (a next link off our base
+  URL, or a list that does not end, fails the read instead of returning part of it). The list
+  gives our citas' state, new date and time (a move), and our cancelled citas, which the agenda
+  no longer shows; one of ours not in the list (moved out of the window, or deleted) is read
+  with `GET citas/{id}`: 404 = deleted, left out of the complete read. The catalogue is read
+  once per read: the list may carry only `id_estado` (Medilink's list has no flags).
+- Canonical status of a cita: cancelled when `estado_anulacion` or its state's `anulacion` is 1
+  (then `active` is False), confirmed when `estado_confirmacion` (or a `confirmacion` flag in
+  the catalogue, if a clinic's has one) is 1, then the known/configured state table
+  (`status_by_state_id`), then completed for a *reserved* state named “Atendido”: reserved
+  states are the ones Dentalink ships, so that name is Dentalink's own word for a visit that
+  took place, not a clinic's label. Any other state: no canonical status. `vendor_status` is
+  the state's name (`estado_cita` or the catalogue's `nombre`), never the cita's comment.
+- Rate limits are not documented: a 429 is waited out (Retry-After up to 5 s), nothing is paced.
+- Pre-flight (`is_free`): `GET horariosdisponibles` with the JSON body `{"ids_dentista": [id],
+  "id_sucursal", "fecha_inicio", "fecha_fin"}` for the local day; the free blocks that touch
+  are joined, and the request is free when its local start and end fit inside one. A dentist
+  or day absent from the answer (no schedule; PHP may send an empty map as `[]`) is not free.
+  A booking by specialty (no dentist) cannot be checked: NotSupported. One call, no 429 wait:
+  a pre-flight that cannot answer at once is skipped by the caller.
+- What fails a read: any call that fails (an agenda answering 404 too: a dentist or branch
+  mapping Dentalink does not know), a page of the wrong shape, a list that does not end. With
+  no mapped branch or dentist no agenda is read. Agenda spans outside
+  the query's UTC window (agenda days are local days) are left out; a cita of ours keeps its
+  own time wherever it was moved.
 """
 
 from __future__ import annotations
@@ -39,12 +87,29 @@ import datetime
 import json
 import re
 import zoneinfo
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from vendors.base import POSITIVE_NUMBER, Adapter
-from vendors.errors import ConfigurationError, SlotUnavailable, UnexpectedResponse, VendorError
-from vendors.types import BookingRequest, PatientDetails, VendorAppointment
+from vendors.errors import (
+    ConfigurationError,
+    NotFound,
+    NotSupported,
+    SlotUnavailable,
+    UnexpectedResponse,
+    VendorError,
+)
+from vendors.types import (
+    APPOINTMENT,
+    BLOCK,
+    BUSY,
+    BookingRequest,
+    BusySpan,
+    CalendarQuery,
+    CalendarRead,
+    PatientDetails,
+    VendorAppointment,
+)
 
 OVERFLOW_CHAIR_ID = 7  # “Los sobrecupos usan el sillón/recurso con ID 7”
 UNCONFIRMED_STATE_ID = 7  # “la cita se crea con estado "No confirmado" (7)”
@@ -53,6 +118,12 @@ STATUS_BY_STATE_ID = {7: "unconfirmed"}
 CANONICAL_STATUSES = {"unconfirmed", "confirmed", "arrived", "completed", "cancelled", "no_show"}
 SLOT_TAKEN_WORDS = re.compile(r"no\s+(?:se\s+encuentra\s+|est[aá]\s+)?disponible|ocupad", re.I)
 MAX_PAGES = 20
+# A calendar read follows a list to its end; this only stops a list that never ends.
+MAX_READ_PAGES = 1000
+# Local days per agenda call (see the module's docstring).
+AGENDA_CHUNK_DAYS = 14
+# The reserved state whose name says the visit took place.
+ATTENDED = "atendido"
 # Reference kinds -> paths.
 REFERENCE_PATHS = {
     "locations": "sucursales",
@@ -94,6 +165,8 @@ class DentalinkAdapter(Adapter):
     }
     id_formats = {"": POSITIVE_NUMBER}
     envelope_key = "data"
+    # The agenda's cells name the patient beside `id_paciente`.
+    sensitive_keys = frozenset({"apellidos_paciente"})
     vendor_terms = {
         "practitioner": "dentist (or specialty)",
         "location": "branch (sucursal)",
@@ -208,6 +281,194 @@ class DentalinkAdapter(Adapter):
     def check(self) -> str:
         branches = self.record(self.call("GET", "sucursales"), many=True, what="its branches")
         return f"Dentalink answered with {len(branches)} branch(es) (sucursales)."
+
+    # -- the calendar (DESIGN §8) ---------------------------------------------------------
+
+    def read_calendar(self, query: CalendarQuery) -> CalendarRead:
+        first, last = query.local_days
+        spans: dict[str, BusySpan] = {}
+        for branch in _ids(query.locations):
+            for dentist in _ids(query.practitioners):
+                for since, until in _chunks(first, last, AGENDA_CHUNK_DAYS):
+                    for span in self._agenda(branch, dentist, since, until, query.zone):
+                        spans.setdefault(span.external_id, span)
+        spans = {key: span for key, span in spans.items()
+                 if span.start < query.end and query.start < span.end}  # fmt: skip
+        ours = {str(number) for number in _ids(query.ours)}
+        if ours:
+            spans |= self._states(spans, ours, first, last, query.zone)
+        return CalendarRead(
+            sorted(spans.values(), key=lambda span: (span.start, span.external_id)),
+            complete=True,
+            cursor="",
+            lists_appointments=True,
+        )
+
+    def is_free(self, request: BookingRequest) -> bool:
+        if not request.refs.get("practitioner"):
+            raise NotSupported(
+                "Dentalink's free-time check needs the dentist; a booking by specialty is not "
+                "checked.",
+                vendor=self.vendor,
+            )
+        dentist = self.external_id(request.refs, "practitioner")
+        branch = self.external_id(request.refs, "location")
+        start = request.local_start.replace(tzinfo=None)
+        end = start + datetime.timedelta(minutes=request.duration_minutes)
+        day = start.date().isoformat()
+        body = {"ids_dentista": [dentist], "id_sucursal": branch, "fecha_inicio": day,
+                "fecha_fin": day}  # fmt: skip
+        answer = self.call("GET", "horariosdisponibles", json_body=body)
+        days = _mapping(_mapping(answer["data"]).get(str(dentist), {}))
+        free = _joined(_free_range(start.date(), block) for block in _list(days.get(day, [])))
+        return any(since <= start and end <= until for since, until in free)
+
+    def calendar_status(
+        self, cita: Mapping[str, Any], catalogue: Mapping[int, Mapping[str, Any]]
+    ) -> str | None:
+        """A listed cita's canonical status: its own flags, its state's catalogue flags, the
+        state table, then Dentalink's reserved “Atendido” (see the module's docstring)."""
+        state = catalogue.get(_int_or_none(cita.get("id_estado")), {})
+        if _flag(cita.get("estado_anulacion")) or _flag(state.get("anulacion")):
+            return "cancelled"
+        if _flag(cita.get("estado_confirmacion")) or _flag(state.get("confirmacion")):
+            return "confirmed"
+        known = self.status_of(cita)
+        if known is not None:
+            return known
+        named = str(state.get("nombre", "")).strip().lower()
+        return "completed" if _flag(state.get("reservado")) and named == ATTENDED else None
+
+    def _agenda(
+        self,
+        branch: int,
+        dentist: int,
+        since: datetime.date,
+        until: datetime.date,
+        zone: zoneinfo.ZoneInfo,
+    ) -> Iterator[BusySpan]:
+        """The citas and blocks in one dentist's agenda at one branch, one span per cell."""
+        query = {
+            "fecha_inicio": {"eq": since.isoformat()},
+            "fecha_fin": {"eq": until.isoformat()},
+            "mostrar_detalles": {"eq": "1"},
+        }
+        body = self.read(f"sucursales/{branch}/dentistas/{dentist}/agendas",
+                         params={"q": _compact(query)})  # fmt: skip
+        days = _mapping(_mapping(body["data"])["fechas"])
+        for fecha, day in days.items():
+            for hours in _mapping(_mapping(day).get("horas", {})).values():
+                for chair, cell in _mapping(_mapping(hours)["sillones"]).items():
+                    if cell is True:
+                        continue
+                    if not isinstance(cell, Mapping):
+                        raise ValueError("an unavailable cell without details")
+                    yield self._cell_span(cell, fecha, chair, branch, dentist, zone)
+
+    def _cell_span(
+        self,
+        cell: Mapping[str, Any],
+        fecha: str,
+        chair: str,
+        branch: int,
+        dentist: int,
+        zone: zoneinfo.ZoneInfo,
+    ) -> BusySpan:
+        day = datetime.date.fromisoformat(fecha)
+        start, end = _local_span(day, cell["inicio"], cell.get("fin"), cell.get("duracion_total"))
+        begins, ends = _utc(start, zone), _utc(end, zone)
+        where = {"practitioner": str(dentist), "location": str(branch)}
+        if cell.get("tipo") == "Cita":
+            if cell.get("id_cita") in (None, ""):
+                raise ValueError("a cita without its id")
+            return BusySpan(begins, ends, APPOINTMENT, external_id=str(cell["id_cita"]),
+                            room=self._room(chair), patient=_text(cell.get("id_paciente")),
+                            **where)  # fmt: skip
+        # A block holds the dentist's time, whichever chair's cell shows it: no room.
+        kind = BLOCK if cell.get("tipo") == "Bloqueo" else BUSY
+        name = f"{'bloqueo' if kind == BLOCK else 'ocupado'}:{dentist}:{fecha}:{start:%H:%M}"
+        return BusySpan(begins, ends, kind, external_id=name, **where)
+
+    def _states(
+        self,
+        spans: Mapping[str, BusySpan],
+        ours: set[str],
+        first: datetime.date,
+        last: datetime.date,
+        zone: zoneinfo.ZoneInfo,
+    ) -> dict[str, BusySpan]:
+        """Our citas (and the agenda's) with their state and current time, from the citas
+        list; ours it does not hold are read one by one (404: deleted, left out)."""
+        catalogue = {
+            _int_or_none(state.get("id")): state for state in self._read_pages("citas/estados")
+        }
+        query = {"fecha": {"gte": first.isoformat(), "lte": last.isoformat()}}
+        found: dict[str, BusySpan] = {}
+        for cita in self._read_pages("citas", {"q": _compact(query)}):
+            key = str(cita.get("id", ""))
+            if key in ours or key in spans:
+                found[key] = self._cita_span(cita, catalogue, zone)
+        for key in sorted(ours - found.keys(), key=int):
+            try:
+                cita = _mapping(self.read(f"citas/{key}")["data"])
+            except NotFound:
+                continue
+            found[key] = self._cita_span(cita, catalogue, zone)
+        return found
+
+    def _cita_span(
+        self,
+        cita: Mapping[str, Any],
+        catalogue: Mapping[int, Mapping[str, Any]],
+        zone: zoneinfo.ZoneInfo,
+    ) -> BusySpan:
+        if cita.get("id") in (None, ""):
+            raise ValueError("a cita without its id")
+        day = datetime.date.fromisoformat(str(cita["fecha"]))
+        start, end = _local_span(day, cita["hora_inicio"], cita.get("hora_fin"),
+                                 cita.get("duracion"))  # fmt: skip
+        status = self.calendar_status(cita, catalogue)
+        state = catalogue.get(_int_or_none(cita.get("id_estado")), {})
+        return BusySpan(
+            _utc(start, zone),
+            _utc(end, zone),
+            APPOINTMENT,
+            external_id=str(cita["id"]),
+            practitioner=_text(cita.get("id_dentista")),
+            room=self._room(cita.get("id_sillon")),
+            location=_text(cita.get("id_sucursal")),
+            patient=_text(cita.get("id_paciente")),
+            vendor_status=str(cita.get("estado_cita") or state.get("nombre") or ""),
+            status=status,
+            active=status != "cancelled",
+        )
+
+    def _room(self, chair: Any) -> str:
+        """The chair as a room's vendor ID; the sobrecupo chair is no room."""
+        number = _int_or_none(chair)
+        overflow = self._option_id("overflow_chair_id", OVERFLOW_CHAIR_ID)
+        return "" if number is None or number == overflow else str(number)
+
+    def _read_pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
+        """Every item of a list, to its end (429s waited out); a list that cannot be read to
+        its end raises."""
+        base = self.settings.base_url.rstrip("/") + "/"
+        for _ in range(MAX_READ_PAGES):
+            body = self.read(path, params=params)
+            yield from _list(body["data"])
+            following = _next_link(body)
+            if not following:
+                return
+            if not following.startswith(base):
+                raise UnexpectedResponse(
+                    "Dentalink pointed the next page of a list away from the connection's base "
+                    "URL; the list was not read to its end.",
+                    vendor=self.vendor,
+                )
+            path, params = following[len(base) :], None
+        raise UnexpectedResponse(
+            f"Dentalink's list did not end after {MAX_READ_PAGES} pages.", vendor=self.vendor
+        )
 
     # -- mapping ------------------------------------------------------------------------
 
@@ -326,6 +587,94 @@ def _in_zone(moments: list[datetime.datetime], time_zone: str) -> list[datetime.
         if instant.astimezone(zone).replace(tzinfo=None) == moment:
             aware.append(instant)
     return aware
+
+
+def _ids(values: Iterable[str]) -> list[int]:
+    """The values that are Dentalink IDs, as numbers; anything else is not read."""
+    numbers = []
+    for value in values:
+        try:
+            numbers.append(POSITIVE_NUMBER.parse(value))
+        except (TypeError, ValueError):
+            continue
+    return numbers
+
+
+def _chunks(
+    first: datetime.date, last: datetime.date, days: int
+) -> Iterator[tuple[datetime.date, datetime.date]]:
+    """[first, last] (inclusive local dates) in consecutive pieces of at most `days` days."""
+    while first <= last:
+        until = min(last, first + datetime.timedelta(days=days - 1))
+        yield first, until
+        first = until + datetime.timedelta(days=1)
+
+
+def _compact(query: Mapping[str, Any]) -> str:
+    return json.dumps(query, separators=(",", ":"))
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """A JSON object; an empty list is PHP's empty object."""
+    if value == []:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _local_span(
+    day: datetime.date, begins: Any, ends: Any, minutes: Any
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """Naive clinic-local start and end: `ends` (HH:MM[:SS]) when it is after the start, else
+    the start plus `minutes`."""
+    start = datetime.datetime.combine(day, datetime.time.fromisoformat(str(begins)))
+    if ends not in (None, ""):
+        end = datetime.datetime.combine(day, datetime.time.fromisoformat(str(ends)))
+        if end > start:
+            return start, end
+    return start, start + datetime.timedelta(minutes=_number_of(minutes))
+
+
+def _free_range(
+    day: datetime.date, block: Mapping[str, Any]
+) -> tuple[datetime.datetime, datetime.datetime]:
+    return _local_span(day, block["hora_inicio"], block.get("hora_fin"), block.get("intervalo"))
+
+
+def _joined(
+    ranges: Iterable[tuple[datetime.datetime, datetime.datetime]],
+) -> list[tuple[datetime.datetime, datetime.datetime]]:
+    """Ranges that touch or overlap, joined."""
+    joined: list[tuple[datetime.datetime, datetime.datetime]] = []
+    for since, until in sorted(ranges):
+        if joined and since <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], until))
+        else:
+            joined.append((since, until))
+    return joined
+
+
+def _utc(moment: datetime.datetime, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
+    """A clinic-local wall-clock time as aware UTC (a repeated hour: its first occurrence)."""
+    return moment.replace(tzinfo=zone).astimezone(datetime.UTC)
+
+
+def _number_of(value: Any) -> int:
+    number = _int_or_none(value)
+    if number is None or number <= 0:
+        raise ValueError(f"{value!r} is not a duration in minutes")
+    return number
+
+
+def _text(value: Any) -> str:
+    return "" if value in (None, "") else str(value)
 
 
 def _flag(value: Any) -> bool:

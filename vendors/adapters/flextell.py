@@ -24,6 +24,50 @@ Where the public docs are silent we decided (research notes §2; [INF] = our inf
 - The seed revision requires ``status`` on create: unconfirmed → pending, confirmed →
   approved; Flextell has no "arrived", so arrived is sent as approved.
 - ``description`` is cut to Flextell's 1000 characters rather than refusing the booking.
+
+The clinic's calendar in Flextell (DESIGN §8; research notes §2.4 "Availability"):
+- Flextell documents no free-slot endpoint, so ``is_free`` stays the base's NotSupported: no
+  pre-flight before booking; a taken time is refused by the create call (409).
+- ``read_calendar`` reads the window (no ``updated_since`` exists, so never incrementally) from
+  three documented lists, every page of each:
+  1. ``GET /v1/appointments/calendar?from&to``: what is busy, with ``start_at``/``end_at``
+     (the appointments list has no end), ``kind``, ``appointment_id`` and ``meta.status``.
+     Its items name the doctor only by ``doctor_name`` and carry no room or customer.
+  2. ``GET /v1/appointments?from&to``: each appointment's doctor (``doctor.id``/``user_id``),
+     ``room_id`` and ``customer_id``, by ``id``. We use this documented list rather than an
+     ID field of our own making; the from/to filters are [INF] as in ``find``: a server that
+     ignores them only costs pages (read to the end, at most CALENDAR_PAGES).
+  3. ``GET /v1/users``: user ``name`` → ``id``, for blocks and absences (which name nothing
+     else) and for an appointment missing from the list (it then has no room or patient).
+     A name shared by several users: a block blocks each of them; an appointment without a
+     list entry is left without a doctor.
+- ``from``/``to`` are the tenant's local dates (the locations' zone, as in ``find``), widened
+  by a day on each side: the docs say neither whether ``to`` is inclusive nor that the
+  tenant's ``timezone`` is the locations' one. Items are kept where they overlap the window.
+  The calendar is asked CALENDAR_CHUNK_DAYS at a time (60 days = 5 requests), consecutive
+  ranges sharing their boundary day (duplicates dropped): no maximum range is documented and
+  the endpoint serves a UI's week or month view, so we do not bet a 60-day answer on it. An
+  answer whose own ``from``/``to`` does not cover what was asked raises (never a partial read
+  taken as complete).
+- ``start_at``/``end_at`` are ISO 8601; one without an offset is read in the answer's
+  ``timezone``.
+- Kinds: ``block`` and ``absence`` → block; ``appointment`` (or any other kind with an
+  ``appointment_id``) → appointment; any other kind without one → block (busy time is never
+  offered).
+- Status: ``meta.status`` (else the list's ``status``) by the table below; cancelled and
+  rejected are inactive. A reschedule proposal (``meta.proposed_scheduled_at``) moves nothing
+  until Flextell applies it: ``start_at`` counts. ``reason``, ``treatment_name`` and names are
+  free text about the patient: never copied.
+- Spans returned: each of our appointments (``query.ours``) found, wherever it now is; the
+  others of mapped doctors or rooms (all of them when neither is mapped).
+- One of ours not in the calendar (moved beyond the window, or a calendar that leaves out
+  cancelled appointments): ``GET /v1/appointments/{id}``; a 404 is an inactive span with
+  vendor status "deleted" (times: the window's start), otherwise its status and
+  ``scheduled_at``, the end from the calendar of that day (else DEFAULT_MINUTES, the
+  simulator's slot_duration: the tenant's is not readable).
+- Rate limits: Flextell publishes none (only X-RateLimit-* headers); every request waits out
+  short 429s (``read``) and ``min_pull_seconds`` stays 0. A pull costs the users page(s), the
+  list's pages (1 per 100 appointments) and ⌈days/14⌉ calendar requests.
 """
 
 from __future__ import annotations
@@ -32,6 +76,7 @@ import datetime
 import hashlib
 import time
 import urllib.parse
+import zoneinfo
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -43,10 +88,19 @@ from vendors.errors import (
     LookupIncomplete,
     NotFound,
     SlotUnavailable,
+    UnexpectedResponse,
     VendorError,
     VendorValidationError,
 )
-from vendors.types import BookingRequest, VendorAppointment
+from vendors.types import (
+    APPOINTMENT,
+    BLOCK,
+    BookingRequest,
+    BusySpan,
+    CalendarQuery,
+    CalendarRead,
+    VendorAppointment,
+)
 
 # Flextell status → canonical status.
 STATUSES = {
@@ -76,6 +130,12 @@ MAX_PAGES = 10  # reference lists
 LOOKUP_PAGES = 100  # find: 10,000 appointments
 LOOKUP_SECONDS = 60.0
 DEFAULT_TOKEN_LIFETIME = 3600
+# The calendar: days per request, pages of a list at most, and kinds that are blocks.
+CALENDAR_CHUNK_DAYS = 14
+CALENDAR_PAGES = 100
+BLOCK_KINDS = frozenset({"block", "absence"})
+DEFAULT_MINUTES = 30
+ONE_DAY = datetime.timedelta(days=1)
 
 REFRESH_TOKEN = "refresh_token"
 REFRESH_SEED = "refresh_token_seed"
@@ -213,6 +273,115 @@ class FlextellAdapter(Adapter):
         tenant = self.settings.option("tenant", required=True)
         rooms = f"{total} rooms" if total is not None else "its rooms"
         return f"Flextell tenant {tenant} answered with {rooms}."
+
+    # -- the clinic's calendar (DESIGN §8) ------------------------------------------------
+
+    def read_calendar(self, query: CalendarQuery) -> CalendarRead:
+        first, last = query.local_days
+        first, last = first - ONE_DAY, last + ONE_DAY
+        doctors = self._doctors()
+        window = {"from": first.isoformat(), "to": last.isoformat()}
+        listed = {str(item["id"]): item for item in self._every_page("v1/appointments", window)}
+        wanted = _Wanted(query)
+        spans: dict[BusySpan, None] = {}
+        for start, end in _ranges(first, last):
+            items, zone = self._calendar(start, end, query.time_zone)
+            for item in items:
+                spans |= dict.fromkeys(
+                    span for span in self._spans(item, zone, doctors, listed) if wanted(span)
+                )
+        found = {span.external_id for span in spans}
+        for missing in dict.fromkeys(query.ours):
+            if missing not in found:
+                spans[self._elsewhere(missing, query)] = None
+        return CalendarRead(list(spans), complete=True, lists_appointments=True)
+
+    def _calendar(
+        self, start: datetime.date, end: datetime.date, zone: str
+    ) -> tuple[list[Mapping[str, Any]], str]:
+        """One calendar answer's items, and the zone its times without offset are in."""
+        asked = {"from": start.isoformat(), "to": end.isoformat()}
+        answer = self.read("v1/appointments/calendar", params=asked)
+        if isinstance(answer, Mapping) and "items" not in answer:
+            answer = answer.get("data")  # the envelope of Flextell's other answers
+        items = answer["items"]
+        if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+            raise TypeError("calendar items")
+        said = [str(answer.get(key) or asked[key])[:10] for key in ("from", "to")]
+        if said[0] > asked["from"] or said[1] < asked["to"]:
+            raise UnexpectedResponse(
+                f"Flextell answered its calendar from {said[0]} to {said[1]}, not from "
+                f"{asked['from']} to {asked['to']} as asked; the read was not used.",
+                vendor=self.vendor,
+            )
+        return items, str(answer.get("timezone") or zone)
+
+    def _spans(
+        self,
+        item: Mapping[str, Any],
+        zone: str,
+        doctors: Mapping[str, list[str]],
+        listed: Mapping[str, Mapping[str, Any]],
+    ) -> list[BusySpan]:
+        start, end = _moment(item["start_at"], zone), _moment(item["end_at"], zone)
+        if end <= start:
+            raise ValueError("a calendar item ends before it starts")
+        kind, number = str(item.get("kind") or ""), item.get("appointment_id")
+        named = doctors.get(_name_key(item.get("doctor_name")), [])
+        if kind in BLOCK_KINDS or number in (None, ""):
+            return [
+                BusySpan(start, end, kind=BLOCK, practitioner=doctor, vendor_status=kind)
+                for doctor in named or [""]
+            ]
+        meta = item.get("meta") if isinstance(item.get("meta"), Mapping) else {}
+        external_id = str(number)
+        record = listed.get(external_id) or {}
+        word = str(meta.get("status") or record.get("status") or "")
+        return [_appointment_span(external_id, start, end, word, record, named)]
+
+    def _elsewhere(self, external_id: str, query: CalendarQuery) -> BusySpan:
+        """One of ours the calendar did not show: deleted, or where it now is."""
+        try:
+            answer = self.read(f"v1/appointments/{urllib.parse.quote(external_id, safe='')}")
+        except NotFound:
+            return BusySpan(
+                query.start, query.start, kind=APPOINTMENT, external_id=external_id,
+                vendor_status="deleted", active=False,
+            )  # fmt: skip
+        record = answer["data"]
+        start = self.parse_time(record["scheduled_at"])
+        day = start.astimezone(query.zone).date()
+        items, zone = self._calendar(day - ONE_DAY, day + ONE_DAY, query.time_zone)
+        ends = [_moment(i["end_at"], zone) for i in items
+                if str(i.get("appointment_id")) == external_id]  # fmt: skip
+        end = ends[0] if ends else start + datetime.timedelta(minutes=DEFAULT_MINUTES)
+        word = str(record.get("status") or "")
+        return _appointment_span(external_id, start, end, word, record, [])
+
+    def _doctors(self) -> dict[str, list[str]]:
+        """User IDs by name (the calendar names doctors only by name)."""
+        doctors: dict[str, list[str]] = {}
+        for user in self._every_page("v1/users", {}):
+            doctors.setdefault(_name_key(user.get("name")), []).append(str(user["id"]))
+        return doctors
+
+    def _every_page(self, path: str, params: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        """Every item of a list, each page waiting out short 429s; a page that cannot be read,
+        or a list longer than CALENDAR_PAGES pages, raises."""
+        for page in range(1, CALENDAR_PAGES + 1):
+            answer = self.read(path, params={**params, "page": page, "per_page": PAGE_SIZE})
+            items = answer["data"] if isinstance(answer, Mapping) else answer
+            if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+                raise TypeError(f"{path} items")
+            yield from items
+            meta = answer.get("meta") if isinstance(answer, Mapping) else None
+            if not isinstance(meta, Mapping) or page >= int(meta.get("last_page") or 1):
+                return
+        raise VendorError(
+            f"Flextell lists more than {CALENDAR_PAGES * PAGE_SIZE} records at /{path}; the "
+            "calendar was not read.",
+            vendor=self.vendor,
+        )
 
     # -- auth ---------------------------------------------------------------------------
 
@@ -353,3 +522,76 @@ def _doctor_id(data: Mapping[str, Any]) -> int | None:
     if isinstance(doctor, Mapping) and isinstance(doctor.get("id"), int):
         return doctor["id"]
     return data.get("user_id") if isinstance(data.get("user_id"), int) else None
+
+
+class _Wanted:
+    """Which spans a read returns: ours wherever they are; others in the window, of mapped
+    doctors or rooms (all when neither is mapped)."""
+
+    def __init__(self, query: CalendarQuery) -> None:
+        self.query = query
+        self.ours = set(query.ours)
+        self.doctors, self.rooms = set(query.practitioners), set(query.rooms)
+
+    def __call__(self, span: BusySpan) -> bool:
+        if span.external_id and span.external_id in self.ours:
+            return True
+        if not (span.start < self.query.end and self.query.start < span.end):
+            return False
+        if not self.doctors and not self.rooms:
+            return True
+        return span.practitioner in self.doctors or span.room in self.rooms
+
+
+def _appointment_span(
+    external_id: str,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    word: str,
+    record: Mapping[str, Any],
+    named: list[str],
+) -> BusySpan:
+    doctor = _doctor_id(record)
+    lone = named[0] if len(named) == 1 else ""
+    practitioner = str(doctor) if doctor is not None else lone
+    return BusySpan(
+        start,
+        end,
+        kind=APPOINTMENT,
+        external_id=external_id,
+        practitioner=practitioner,
+        room=_text(record.get("room_id")),
+        patient=_text(record.get("customer_id")),
+        vendor_status=word,
+        status=STATUSES.get(word),
+        active=word not in INACTIVE,
+    )
+
+
+def _ranges(
+    first: datetime.date, last: datetime.date
+) -> Iterator[tuple[datetime.date, datetime.date]]:
+    """[first, last] in ranges of CALENDAR_CHUNK_DAYS days, each sharing its last day with the
+    next (whether Flextell's `to` is inclusive is not documented)."""
+    start = first
+    while True:
+        end = min(start + datetime.timedelta(days=CALENDAR_CHUNK_DAYS), last)
+        yield start, end
+        if end >= last:
+            return
+        start = end
+
+
+def _moment(value: Any, zone: str) -> datetime.datetime:
+    moment = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(zone))
+    return moment.astimezone(datetime.UTC)
+
+
+def _name_key(name: Any) -> str:
+    return " ".join(str(name or "").split()).casefold()
+
+
+def _text(value: Any) -> str:
+    return "" if value in (None, "") else str(value)

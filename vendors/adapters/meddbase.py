@@ -31,6 +31,36 @@ Where the public docs are silent we decided ([INF] = our inference):
   takes no reason, so the reason stays in this system only.
 - Sites and clinicians are listed per appointment type; the reference lists are the union
   over the bookable types.
+
+The calendar (DESIGN §8). The portal lists a patient's appointments, not a site's, so the
+busy time of a mapped clinician is derived from the free times Meddbase proposes: for each
+appointment type mapped at the connection (else every bookable one) and each mapped site
+(else any site, 0), ``GET appointment/proposed-time-slots?appointment-type&clinician&site
+&from-date&to-date&payer-type`` a week at a time over the window (a day either side, so a
+site in another zone than the desk's loses nothing at the edges); busy = the clinician's
+working hours here (``query.working_hours``) minus the union of the proposed slots, as spans
+of kind "busy" without an ID. ``from-date``/``to-date`` are LocalDateTimes: the site's
+wall-clock time, written in the locations' zone; the slots' ``Start``/``Finish`` are DateTimes
+(an offset-less one is London time). Our delivered appointments (``query.ours``) are read for
+their state from ``GET appointment/appointments`` (no ``patient``: every patient the service
+user may see; ``start-from``/``start-to`` over the window; pages of 50 read to the end) and
+come back with their IDs, times and ``State``. The read is complete but does not list the
+site's appointments (``lists_appointments`` False): one of ours it does not mention is not
+taken for deleted. The free-slot check asks proposed-time-slots for the request's clinician,
+site, room and type over its day (a day either side) and looks for a slot starting at the
+request's instant.
+
+Decided where the documents are silent:
+- ``calendar_days`` is 28: every read is a free-slot search per clinician, type and site for
+  each week, with no documented rate limit, on an API made for one patient's search; the
+  desk's grids look at most a few weeks ahead, and beyond 28 days the pre-flight check at
+  booking still asks Meddbase itself.
+- Slots are of the type's length on Meddbase's own grid, so a gap too short for any mapped
+  type reads as busy (conservative: it could not be booked here anyway).
+- A practitioner mapped to clinician 0 ("any") has no time of its own: none is derived.
+- ``modules`` (a POST body on a GET) are not sent with the searches.
+- ``NotArrived`` stays "unconfirmed": it says the patient has not arrived, not that anyone
+  confirmed; there is no confirmation state in the portal API.
 """
 
 from __future__ import annotations
@@ -39,7 +69,7 @@ import datetime
 import json
 import urllib.parse
 import zoneinfo
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import requests
@@ -49,15 +79,26 @@ from vendors.errors import (
     AuthenticationFailed,
     ConfigurationError,
     SlotUnavailable,
+    UnexpectedResponse,
     VendorError,
     VendorUnavailable,
     VendorValidationError,
 )
-from vendors.types import BookingRequest, VendorAppointment
+from vendors.types import (
+    APPOINTMENT,
+    BUSY,
+    BookingRequest,
+    BusySpan,
+    CalendarQuery,
+    CalendarRead,
+    VendorAppointment,
+)
 
 API = "patientportalapi"
 LOGIN = f"{API}/auth/login"
 BOOK = f"{API}/appointment/book-time-slot"
+PROPOSED = f"{API}/appointment/proposed-time-slots"
+APPOINTMENTS = f"{API}/appointment/appointments"
 
 # AppointmentData.State → canonical status.
 STATES = {
@@ -85,6 +126,13 @@ LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"
 LONDON = zoneinfo.ZoneInfo("Europe/London")  # what a DateTime without offset means
 PAGE_SIZE = 50
 MAX_PAGES = 10
+# Reading the calendar: searches of a week, a day beyond the window on either side, and
+# at most this many pages of our appointments (10,000) before the read gives up.
+SEARCH_DAYS = datetime.timedelta(days=7)
+MARGIN = datetime.timedelta(days=1)
+MAX_CALENDAR_PAGES = 200
+
+Interval = tuple[datetime.datetime, datetime.datetime]
 
 
 class SessionGone(AuthenticationFailed):
@@ -120,6 +168,7 @@ class MeddbaseAdapter(Adapter):
         "emailaddress", "worktelephone", "workemailaddress", "nextofkin", "employeenumber",
     })  # fmt: skip
     token_name = "session"
+    calendar_days = 28  # why: the module's docstring
 
     # -- booking -------------------------------------------------------------------------
 
@@ -239,6 +288,121 @@ class MeddbaseAdapter(Adapter):
         payers = self.call("GET", f"{API}/appointment/payer-types") or []
         names = ", ".join(str(payer.get("Key")) for payer in payers if isinstance(payer, Mapping))
         return f"Meddbase accepted the client key and service user; payer types: {names or '-'}."
+
+    # -- the calendar (DESIGN §8) ------------------------------------------------------
+
+    def read_calendar(self, query: CalendarQuery) -> CalendarRead:
+        types = list(query.appointment_types) or [
+            str(kind.get("Key"))
+            for kind in self._types()
+            if kind.get("CanBookAppointment") is not False
+        ]
+        spans = []
+        for clinician in query.practitioners:
+            hours = query.working_hours.get(clinician)
+            if not hours or self.parse_id(clinician, "practitioner") == 0:
+                continue
+            free = self._free_times(query, clinician, types)
+            for start, end in _minus(_within(hours, query.start, query.end), free):
+                spans.append(BusySpan(start=start, end=end, kind=BUSY, practitioner=clinician))
+        spans += self._ours(query)
+        return CalendarRead(spans, complete=True, lists_appointments=False)
+
+    def is_free(self, request: BookingRequest) -> bool:
+        ids = {role: self.external_id(request.refs, role)
+               for role in ("appointment_type", "practitioner", "location")}  # fmt: skip
+        day = request.local_start.replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+        params: dict[str, Any] = {
+            "appointment-type": ids["appointment_type"],
+            "clinician": ids["practitioner"],
+            "site": ids["location"],
+            "from-date": (day - MARGIN).strftime(LOCAL_FORMAT),
+            "to-date": (day + MARGIN * 2).strftime(LOCAL_FORMAT),
+            "payer-type": self._payer_type(),
+        }
+        if request.refs.get("room"):
+            params["location"] = self.external_id(request.refs, "room")
+        if request.refs.get("patient"):
+            params["patient"] = self.external_id(request.refs, "patient")
+        # One call, no waiting out a 429: a pre-flight that cannot answer at once is skipped.
+        slots = self._slot_times(self.call("GET", PROPOSED, params=params))
+        return any(start == request.start for start, _ in slots)
+
+    def _free_times(self, query: CalendarQuery, clinician: str, types: list[str]) -> list[Interval]:
+        """The union of the slots Meddbase proposes for the clinician over the window."""
+        first = (query.start - MARGIN).astimezone(query.zone).replace(tzinfo=None)
+        last = (query.end + MARGIN).astimezone(query.zone).replace(tzinfo=None)
+        sites = [self.parse_id(site, "location") for site in query.locations] or [0]
+        free: list[Interval] = []
+        for kind in types:
+            for site in sites:
+                begin = first
+                while begin < last:
+                    end = min(begin + SEARCH_DAYS, last)
+                    params = {
+                        "appointment-type": kind,
+                        "clinician": self.parse_id(clinician, "practitioner"),
+                        "site": site,
+                        "from-date": begin.strftime(LOCAL_FORMAT),
+                        "to-date": end.strftime(LOCAL_FORMAT),
+                        "payer-type": self._payer_type(),
+                    }
+                    free += self._slot_times(self.read(PROPOSED, params=params))
+                    begin = end
+        return free
+
+    def _slot_times(self, result: Any) -> list[Interval]:
+        """The (start, finish) instants of a TimeSlotsData's slots."""
+        slots = result.get("TimeSlots") if isinstance(result, Mapping) else None
+        if not isinstance(slots, list) or not all(isinstance(s, Mapping) for s in slots):
+            raise self._unreadable("its proposed time slots")
+        times = [(meddbase_time(slot["Start"]), meddbase_time(slot["Finish"])) for slot in slots]
+        if any(end <= start for start, end in times):
+            raise self._unreadable("slots that end after they start")
+        return times
+
+    def _ours(self, query: CalendarQuery) -> list[BusySpan]:
+        """Our delivered appointments in the window, as Meddbase has them now."""
+        if not query.ours:
+            return []
+        params = {
+            "start-from": (query.start - MARGIN).isoformat(),
+            "start-to": query.end.isoformat(),
+        }
+        ours = set(query.ours)
+        return [
+            appointment_span(item)
+            for item in self._listing(APPOINTMENTS, params)
+            if str(item.get("Key")) in ours
+        ]
+
+    def _listing(self, path: str, params: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        """Every item of a paged listing, to its last page; an answer that does not add up
+        raises (the calendar keeps its last good copy)."""
+        read = 0
+        for page in range(1, MAX_CALENDAR_PAGES + 1):
+            result = self.read(path, params={**params, "page-number": page, "page-size": PAGE_SIZE})
+            items = result.get("Items") if isinstance(result, Mapping) else None
+            total = result.get("TotalCount") if isinstance(result, Mapping) else None
+            if (
+                not isinstance(items, list)
+                or not isinstance(total, int)
+                or not all(isinstance(item, Mapping) for item in items)
+            ):
+                raise self._unreadable("its list of appointments")
+            yield from items
+            read += len(items)
+            if read >= total:
+                return
+            if not items:
+                raise self._unreadable("the rest of its list of appointments")
+        raise self._unreadable(f"its list of appointments within {MAX_CALENDAR_PAGES} pages")
+
+    def _unreadable(self, what: str) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            f"Meddbase answered the calendar read without {what}; nothing was changed.",
+            vendor=self.vendor,
+        )
 
     # -- session ------------------------------------------------------------------------
 
@@ -402,6 +566,70 @@ def london_time(instant: datetime.datetime) -> str:
     if london.replace(fold=1 - london.fold).utcoffset() != london.utcoffset():
         text += london.isoformat()[19:]  # "+01:00" or "+00:00"
     return text
+
+
+def meddbase_time(value: Any) -> datetime.datetime:
+    """A DateTime as the instant it is: its offset, or London's when it has none."""
+    moment = datetime.datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=LONDON)
+    return moment.astimezone(datetime.UTC)
+
+
+def appointment_span(item: Mapping[str, Any]) -> BusySpan:
+    """One AppointmentData as busy time, with its state (and no patient data but the key)."""
+    state = str(item.get("State") or "")
+    return BusySpan(
+        start=meddbase_time(item["Start"]),
+        end=meddbase_time(item["Finish"]),
+        kind=APPOINTMENT,
+        external_id=str(item["Key"]),
+        practitioner=_key(item.get("Clinician")),
+        room=_key(item.get("Location")),
+        location=_key(item.get("Site")),
+        patient=_key(item.get("Patient")),
+        vendor_status=state,
+        status=STATES.get(state),
+        active=state != "Cancelled",
+    )
+
+
+def _key(record: Any) -> str:
+    key = record.get("Key") if isinstance(record, Mapping) else None
+    return "" if key in (None, "") else str(key)
+
+
+def _within(
+    intervals: Iterable[Interval], start: datetime.datetime, end: datetime.datetime
+) -> list[Interval]:
+    """The intervals cut to [start, end), overlapping ones merged."""
+    merged: list[Interval] = []
+    for a, b in sorted((max(a, start), min(b, end)) for a, b in intervals):
+        if a >= b:
+            continue
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _minus(pieces: list[Interval], holes: list[Interval]) -> list[Interval]:
+    """What of `pieces` no hole covers."""
+    left: list[Interval] = []
+    holes = sorted(holes)
+    for start, end in sorted(pieces):
+        for hole_start, hole_end in holes:
+            if hole_end <= start or hole_start >= end:
+                continue
+            if hole_start > start:
+                left.append((start, hole_start))
+            start = max(start, hole_end)
+            if start >= end:
+                break
+        if start < end:
+            left.append((start, end))
+    return left
 
 
 def _appointment(data: Mapping[str, Any]) -> VendorAppointment:

@@ -4,6 +4,37 @@ Writes are asynchronous: `POST /appointments` answers 201 once NexHealth has *ac
 appointment; it reaches the practice's EHR later and NexHealth then sends the webhook
 `appointment_insertion.complete` (or `.failed` / `.timed_out`). `book` therefore returns
 `settled=False`; the delivery settles on `parse_webhook` or on `lookup` (foreign_id set).
+
+The practice's calendar (DESIGN §8) is read from `GET /appointments` per location, in cursor
+pages (`per_page` 1000, the documented maximum; the next page is asked with the previous
+page's `page_info.end_cursor`; `page_info` sits beside `data` in the envelope), at most ten
+requests a second (the documented limit of that endpoint: consecutive pages start at least
+0.1 s after the previous one ended; a 429 is waited out by `read`). Without a cursor the
+whole window is read (a complete read); with one, `updated_since=<cursor>` reads only what
+changed (cancelled and deleted appointments come back as inactive spans). Appointment changes
+are also pushed: the webhooks `appointment_created` / `appointment_updated` (resource_type
+Appointment), verified like the insertion webhook, carry the appointment; `parse_webhook`
+puts its span in `WebhookEvent.spans` (and `webhook_spans` reads a verified payload).
+The free-slot check is `GET /available_slots` for the request's day.
+
+Where the documents are silent we decided:
+- `provider_ids[]` / `operatory_ids[]` are not sent when reading the calendar: one of our
+  appointments moved in the EHR to an unmapped provider would vanish from a complete read and
+  be taken for deleted. A complete read keeps the mapped providers' and operatories' spans
+  (and ours) itself; an incremental read returns every change in the location.
+- `GET /appointments` returns appointments *starting* in the window, so the read starts a day
+  early (a block or appointment begun before the window still holds time in it).
+- One of our appointments missing from a complete read (moved out of the window, or
+  deleted) is looked up by ID (`GET /appointments/{id}`); only a 404 leaves it out.
+- The cursor is the moment the read started (our clock) minus two minutes, so that a change
+  committed while we read, or a clock up to two minutes ahead of NexHealth's, is read again
+  rather than missed (re-reading a change is harmless). An unreadable cursor means a complete
+  read.
+- A block (`unavailable`) has no patient status: its span carries vendor_status
+  "unavailable" (or "cancelled"/"deleted") and no canonical status.
+- The free-slot check asks for slots of the request's length starting every 5 minutes (every
+  minute if the start is off that grid), so that a free start between two default slot
+  starts is still offered.
 """
 
 from __future__ import annotations
@@ -14,20 +45,30 @@ import datetime
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import requests
 
 from scheduling.localtime import utc_iso
-from vendors.base import NUMBER, Adapter
+from vendors.base import NUMBER, SHAPE_ERRORS, Adapter
 from vendors.errors import (
     ConfigurationError,
+    NotFound,
     UnexpectedResponse,
     VendorError,
     VendorValidationError,
 )
-from vendors.types import BookingRequest, VendorAppointment
+from vendors.types import (
+    APPOINTMENT,
+    BLOCK,
+    BookingRequest,
+    BusySpan,
+    CalendarQuery,
+    CalendarRead,
+    VendorAppointment,
+)
 
 API_VERSION = "v3.0.0"
 # Tokens live one hour in production (24 h in the sandbox); renew a little before that.
@@ -63,6 +104,15 @@ REFERENCE_PATHS = {
     "patients": "patients",
 }
 
+# Reading the calendar: GET /appointments allows 10 requests a second per key; pages of the
+# documented maximum; how far before the window the read starts and how far back the cursor.
+APPOINTMENTS_PACE = 0.1
+PER_PAGE = 1000
+READ_BEFORE = datetime.timedelta(days=1)
+CURSOR_OVERLAP = datetime.timedelta(minutes=2)
+# Webhook events that carry an appointment changed in the EHR (DESIGN §8).
+CALENDAR_EVENTS = ("appointment_created", "appointment_updated")
+
 # Appointment fields kept in VendorAppointment.details: identifiers and times, no patient data.
 DETAIL_FIELDS = (
     "foreign_id", "location_id", "provider_id", "operatory_id", "appointment_type_id",
@@ -88,6 +138,8 @@ class WebhookEvent:
     sync: str | None
     appointment: VendorAppointment
     sent_at: datetime.datetime
+    # appointment_created / appointment_updated: the appointment as busy time (DESIGN §8).
+    spans: tuple[BusySpan, ...] = ()
 
 
 class NexHealthAdapter(Adapter):
@@ -109,6 +161,9 @@ class NexHealthAdapter(Adapter):
     vendor_terms = {"practitioner": "provider", "room": "operatory"}
     token_name = "token"
     token_margin = TOKEN_MARGIN
+    # When the next GET /appointments may start (monotonic clock), and the last page_info.
+    _appointments_ready = 0.0
+    _page_info: Any = None
 
     # -- booking -------------------------------------------------------------------------
 
@@ -212,6 +267,119 @@ class NexHealthAdapter(Adapter):
             f"{len(locations)} location(s)."
         )
 
+    # -- the practice's calendar (DESIGN §8) -----------------------------------------------
+
+    def read_calendar(self, query: CalendarQuery) -> CalendarRead:
+        started = datetime.datetime.now(datetime.UTC)
+        since = _since(query.since)
+        params: dict[str, Any] = {
+            "subdomain": self._subdomain(),
+            "start": utc_iso(query.start - READ_BEFORE),
+            "end": utc_iso(query.end),
+        }
+        if since is not None:
+            params["updated_since"] = utc_iso(since)
+        spans = [
+            appointment_span(appt)
+            for location in self._calendar_locations(query)
+            for appt in self._appointment_pages({**params, "location_id": location})
+        ]
+        if since is None:
+            spans = [span for span in spans if _wanted(span, query)]
+            spans += self._missing_ours(query, {span.external_id for span in spans})
+        cursor = utc_iso(started - CURSOR_OVERLAP)
+        return CalendarRead(spans, complete=since is None, cursor=cursor)
+
+    def is_free(self, request: BookingRequest) -> bool:
+        provider = self.external_id(request.refs, "practitioner")
+        scope = self._scope(request)
+        params: dict[str, Any] = {
+            "subdomain": scope["subdomain"],
+            "start_date": request.local_start.date().isoformat(),
+            "days": 1,
+            "lids[]": scope["location_id"],
+            "pids[]": provider,
+            "slot_length": request.duration_minutes,
+            "slot_interval": 5 if request.local_start.minute % 5 == 0 else 1,
+        }
+        if request.refs.get("room"):
+            params["operatory_ids[]"] = self.external_id(request.refs, "room")
+        if request.refs.get("appointment_type"):
+            params["appointment_type_id"] = self.external_id(request.refs, "appointment_type")
+        # One call, no waiting out a 429: a pre-flight that cannot answer at once is skipped.
+        for group in self._rows(self.call("GET", "available_slots", params=params)):
+            for slot in group["slots"]:
+                who = slot.get("provider_id", group.get("pid"))
+                if _instant(slot["time"]) == request.start and who in (None, provider):
+                    return True
+        return False
+
+    def webhook_spans(self, payload: Mapping[str, Any]) -> list[BusySpan]:
+        """The busy time a verified `appointment_created` / `appointment_updated` webhook
+        carries (same mapping as the read); nothing for other events."""
+        return list(calendar_spans(payload))
+
+    def _calendar_locations(self, query: CalendarQuery) -> list[str]:
+        locations = list(query.locations) or [self.settings.option("location_id")]
+        if not all(locations):
+            raise self.unmapped("location", option="location_id")
+        return [str(self.parse_id(location, "location")) for location in locations]
+
+    def _appointment_pages(self, params: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        """Every appointment the listing answers, page after page to the last one."""
+        cursors: set[str] = set()
+        cursor = ""
+        while True:
+            page = {**params, "per_page": PER_PAGE}
+            if cursor:
+                page["end_cursor"] = cursor
+            rows = self._rows(self._paced("appointments", page))
+            info = self._page_info
+            yield from rows
+            more = info.get("has_next_page") if isinstance(info, Mapping) else None
+            if more is False:
+                return
+            cursor = info.get("end_cursor") if more is True and rows else None
+            if not isinstance(cursor, str) or not cursor or cursor in cursors:
+                raise self._unreadable("its appointment pages")
+            cursors.add(cursor)
+
+    def _paced(self, path: str, params: Mapping[str, Any]) -> Any:
+        """A GET /appointments no sooner than 0.1 s after the previous one ended."""
+        wait = self._appointments_ready - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        try:
+            return self.read(path, params=params)
+        finally:
+            self._appointments_ready = time.monotonic() + APPOINTMENTS_PACE
+
+    def _missing_ours(self, query: CalendarQuery, found: set[str]) -> list[BusySpan]:
+        """Our appointments a complete read did not list, as NexHealth has them now."""
+        spans = []
+        for external_id in sorted(set(query.ours) - found):
+            try:
+                data = self.read(
+                    f"appointments/{self.parse_id(external_id, 'appointment')}",
+                    params={"subdomain": self._subdomain()},
+                )
+            except NotFound:
+                continue  # gone from NexHealth: the complete read says it was deleted
+            spans.append(appointment_span(self._appt(data)))
+        return spans
+
+    def _rows(self, data: Any) -> list[Mapping[str, Any]]:
+        """A listing's records; anything else in it means the answer cannot be trusted."""
+        if not isinstance(data, list) or not all(isinstance(item, Mapping) for item in data):
+            raise self._unreadable("a list")
+        return data
+
+    def _unreadable(self, what: str) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            f"NexHealth answered the calendar read without {what}; nothing was changed.",
+            vendor=self.vendor,
+        )
+
     # -- auth ----------------------------------------------------------------------------
 
     def auth_headers(self) -> dict[str, str]:
@@ -270,9 +438,15 @@ class NexHealthAdapter(Adapter):
                 vendor=self.vendor,
                 vendor_message=said,
             )
+        # Cursor-paged lists carry their page_info beside `data`.
+        self._page_info = body.get("page_info")
         return body.get("data")
 
     def _appt(self, data: Any) -> Mapping[str, Any]:
+        # Writes answer {"appt": {...}}; the documented GET /appointments/{id} answers the
+        # appointment itself.
+        if isinstance(data, Mapping) and "appt" not in data and "start_time" in data:
+            data = {"appt": data}
         record = data.get("appt") if isinstance(data, Mapping) else None
         if not isinstance(record, Mapping) or record.get("id") in (None, ""):
             raise self.answered_without("the appointment")
@@ -326,6 +500,73 @@ def status_of(appt: Mapping[str, Any]) -> tuple[str, str]:
     return UNCONFIRMED, UNCONFIRMED
 
 
+def appointment_span(appt: Mapping[str, Any]) -> BusySpan:
+    """One NexHealth appointment (or block) as busy time; raises on unreadable times."""
+    active = not (appt.get("cancelled") or appt.get("deleted"))
+    vendor_status, status = status_of(appt)
+    if appt.get("unavailable"):
+        vendor_status = "unavailable" if active else vendor_status
+    return BusySpan(
+        start=_instant(appt["start_time"]),
+        end=_instant(appt["end_time"]),
+        kind=BLOCK if appt.get("unavailable") else APPOINTMENT,
+        external_id=_vendor_id(appt["id"]),
+        practitioner=_vendor_id(appt.get("provider_id")),
+        room=_vendor_id(appt.get("operatory_id")),
+        location=_vendor_id(appt.get("location_id")),
+        patient=_vendor_id(appt.get("patient_id")),
+        vendor_status=vendor_status,
+        status=None if appt.get("unavailable") else status,
+        active=active,
+    )
+
+
+def calendar_spans(payload: Any) -> tuple[BusySpan, ...]:
+    """The span of the appointment an `appointment_created`/`_updated` webhook carries; none
+    for other events, or when its appointment cannot be read (acknowledged all the same: the
+    next pull reads it)."""
+    if not isinstance(payload, Mapping) or payload.get("event_name") not in CALENDAR_EVENTS:
+        return ()
+    data = payload.get("data")
+    appt = data.get("appointment", data.get("appt")) if isinstance(data, Mapping) else None
+    try:
+        return (appointment_span(appt),)  # type: ignore[arg-type]
+    except SHAPE_ERRORS:
+        return ()
+
+
+def _instant(value: Any) -> datetime.datetime:
+    moment = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no UTC offset")
+    return moment.astimezone(datetime.UTC)
+
+
+def _vendor_id(value: Any) -> str:
+    """A NexHealth ID as text; "" for none (appointment_type_id is 0 when not set)."""
+    return "" if value in (None, "", 0) or isinstance(value, bool) else str(value)
+
+
+def _since(cursor: str) -> datetime.datetime | None:
+    """The incremental read's `updated_since`, or None for a complete read."""
+    try:
+        return _instant(cursor) if cursor else None
+    except ValueError:
+        return None
+
+
+def _wanted(span: BusySpan, query: CalendarQuery) -> bool:
+    """What a complete read keeps: ours, and the mapped providers' and operatories' time in
+    the window."""
+    if span.external_id in query.ours:
+        return True
+    if span.end <= query.start or span.start >= query.end:
+        return False
+    if not query.practitioners and not query.rooms:
+        return True
+    return span.practitioner in query.practitioners or span.room in query.rooms
+
+
 def signature_of(secret: str, timestamp: str, body: bytes) -> str:
     """NexHealth's webhook signature: hex HMAC-SHA256 over "{timestamp}.{base64(body)}"."""
     message = f"{timestamp}.{base64.b64encode(body).decode('ascii')}"
@@ -375,7 +616,9 @@ def parse_webhook(
         settled=sync is not None or bool(appt.get("foreign_id")),
         details={name: appt.get(name) for name in DETAIL_FIELDS if name in appt},
     )
-    return WebhookEvent(event, appointment.external_id, sync, appointment, sent_at)
+    return WebhookEvent(
+        event, appointment.external_id, sync, appointment, sent_at, calendar_spans(payload)
+    )
 
 
 def _invalid(why: str) -> InvalidWebhook:

@@ -18,7 +18,38 @@ What it decides where the documentation is silent (the adapter reads the same sh
 - lists page by `?page=N` (`page_size` items) with a `links` entry `rel: "next"`;
 - patients are not a closed list: any positive `id_paciente` is accepted (the clinic's real
   patients live in Dentalink, not here); dentists, branches, chairs and states are;
-- POST /pacientes with a `rut` some patient already has is HTTP 400 naming that patient.
+- POST /pacientes with a `rut` some patient already has is HTTP 400 naming that patient;
+- every dentist works every day 08:00–21:00 at every branch, in slots of their `intervalo`,
+  in the branch's chairs and the sobrecupo chair (tests may set `days_off`, weekdays with no
+  schedule); the clinic's wall clock is `time_zone` (America/Santiago).
+
+Calendar reads (research-notes §1.4):
+- GET /sucursales/{id}/dentistas/{id}/agendas?q={"fecha_inicio":{"eq":…},"fecha_fin":{"eq":…},
+  "mostrar_detalles":{"eq":"1"}} (also spelt `mostar_detalles`): `data.fechas[date].horas
+  ["HH:MM"].sillones[id] = true` (free) or, with details, the cita or Bloqueo in that slot
+  `{tipo, id_cita, id_paciente, nombre_paciente, apellidos_paciente, comentario, bloque: "k/n",
+  duracion_total, inicio, fin}`; without details an unavailable chair is left out. A day off is
+  `[]`. Only this dentist's citas and blocks show; a chair another dentist holds in a slot is
+  not this dentist's then and is left out of that slot. Cancelled citas free their slots.
+- GET /horariosdisponibles with a JSON body `{ids_dentista: [...] (1-100), id_sucursal,
+  fecha_inicio, fecha_fin}` (at most 2 weeks apart): `data[id][date] = [{hora_inicio, hora_fin,
+  intervalo}]`, each free slot of the dentist (no active cita or block of theirs, any chair);
+  unknown dentists are absent; an answer with no dentist at all is `"data": []` (PHP's empty
+  object).
+- GET /citas/?q={"fecha":{"gte":…,"lte":…}} filters and pages like every list; GET
+  /citas/estados is the state catalogue (reserved = the states Dentalink ships: 1, 2 and 7).
+
+Direct changes (`POST /__simulator/direct`, what staff do in Dentalink itself):
+- book: a cita (`practitioner`, `start`, `minutes` (default 30), `room` = chair (default: the
+  branch's first chair free then), `location` (default: the chair's branch, else 1), `patient`
+  (default 1)) checked exactly as POST /citas/ checks it, so it is refused where the time is
+  taken; or with `kind: "block"` a Bloqueo of the dentist (optional `location`: shown only in
+  that branch's agenda; `room`: only in that chair) that later bookings of the dentist conflict
+  with. Answers `{"id": "754"}` (a cita's id) or `{"id": "B1"}` (blocks have no API id).
+- move: `id`, `start`, optional `minutes` (default: keep the duration), `practitioner`, `room`;
+  refused where the new time is taken (by anything but itself).
+- cancel: a cita takes the first state whose `anulacion` is 1; a block is removed.
+- delete: the cita or block is gone from every list.
 
 Catalogue (ids match the demo's dental clinic):
   sucursales 1 Providencia (chairs 1-3), 2 Las Condes (chairs 4-5); chair 7 = sobrecupo;
@@ -36,7 +67,8 @@ import datetime
 import json
 import re
 import urllib.parse
-from collections.abc import Callable
+import zoneinfo
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from vendors.simulators.base import Reply, Request, Simulator
@@ -47,6 +79,9 @@ OVERFLOW_CHAIR = 7
 DEFAULT_STATE = 7
 SLOT_TAKEN = "El horario seleccionado no se encuentra disponible"
 DAY_OPENS, DAY_CLOSES = datetime.time(8), datetime.time(21)
+MAX_FREE_DAYS = 14  # horariosdisponibles: “el plazo máx … es de 2 semanas”
+MAX_FREE_DENTISTS = 100
+DIRECT_MINUTES = 30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +92,17 @@ class Dentist:
     id_especialidad: int
     intervalo: int
     video: bool = False  # also works by video: `videoconsulta` becomes required
+
+
+@dataclasses.dataclass(frozen=True)
+class Held:
+    """A cita or block in a dentist's agenda: its span, its chair (None: every regular chair)
+    and the cell the agenda shows for it."""
+
+    start: datetime.datetime
+    end: datetime.datetime
+    chair: int | None
+    cell: dict[str, Any]
 
 
 SUCURSALES = {
@@ -84,6 +130,9 @@ DENTISTAS = {
 # id -> (nombre, anulacion, confirmacion)
 ESTADOS = {1: ("Anulado", 1, 0), 2: ("Atendido", 0, 0), 3: ("Confirmado por teléfono", 0, 1),
            DEFAULT_STATE: ("No confirmado", 0, 0)}  # fmt: skip
+# The states Dentalink ships (`reservado`); the others are this clinic's own.
+RESERVED_STATES = {1, 2, DEFAULT_STATE}
+CANCEL_STATE = min(key for key, (_, anulacion, _) in ESTADOS.items() if anulacion)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TIME = re.compile(r"^\d{2}:\d{2}$")
 
@@ -92,7 +141,14 @@ class DentalinkSimulator(Simulator):
     vendor = "dentalink"
     token = TOKEN
     page_size = 50
+    time_zone = "America/Santiago"
     routes = [
+        (
+            "GET",
+            rf"{PREFIX}/sucursales/(?P<branch>\d+)/dentistas/(?P<dentist>\d+)/agendas/?",
+            "agenda",
+        ),
+        ("GET", rf"{PREFIX}/horariosdisponibles/?", "free_times"),
         ("POST", rf"{PREFIX}/citas/?", "create_cita"),
         ("GET", rf"{PREFIX}/citas/?", "list_citas"),
         ("GET", rf"{PREFIX}/citas/estados/?", "list_estados"),
@@ -113,9 +169,12 @@ class DentalinkSimulator(Simulator):
             self.next_plan = 100
             self.pacientes: dict[int, dict[str, Any]] = {}
             self.next_patient = 90_000
+            self.bloqueos: dict[str, dict[str, Any]] = {}
+            self.next_block = 1
+            self.days_off: set[int] = set()  # weekdays (0 = Monday) without a schedule
 
     def state(self) -> dict[str, Any]:
-        return {"citas": list(self.citas.values())}
+        return {"citas": list(self.citas.values()), "bloqueos": list(self.bloqueos.values())}
 
     # -- answers in Dentalink's shape ----------------------------------------------------------
 
@@ -196,8 +255,9 @@ class DentalinkSimulator(Simulator):
 
     def list_estados(self, request: Request) -> Reply:
         items = [
-            {"id": key, "nombre": name, "color": "#999999", "reservado": int(key == DEFAULT_STATE),
-             "anulacion": anulacion, "uso_interno": 0, "habilitado": 1}
+            {"id": key, "nombre": name, "color": "#999999",
+             "reservado": int(key in RESERVED_STATES), "anulacion": anulacion, "uso_interno": 0,
+             "habilitado": 1}
             for key, (name, anulacion, _) in ESTADOS.items()
         ]  # fmt: skip
         return self.listing(request, items)
@@ -248,9 +308,7 @@ class DentalinkSimulator(Simulator):
             if _truthy(body.get("return_options")):
                 return self.error(400, SLOT_TAKEN, opciones=self._options(cita, start, end))
             return self.error(400, SLOT_TAKEN)
-        cita["id"] = self.next_id
-        self.next_id += 1
-        self.citas[cita["id"]] = cita
+        self._add(cita)
         return Reply(201, {"data": self.public(cita)})
 
     def update_cita(self, request: Request) -> Reply:
@@ -274,6 +332,261 @@ class DentalinkSimulator(Simulator):
             cita["comentarios"] = str(body["comentarios"])
         cita["fecha_actualizacion"] = _now()
         return Reply(200, {"data": self.public(cita)})
+
+    # -- calendar reads -----------------------------------------------------------------------
+
+    def agenda(self, request: Request) -> Reply:
+        branch = int(request.match["branch"])
+        dentist = DENTISTAS.get(int(request.match["dentist"]))
+        if branch not in SUCURSALES:
+            return self.error(404, "La sucursal indicada no existe")
+        if dentist is None:
+            return self.error(404, "El dentista indicado no existe")
+        try:
+            query = json.loads(request.query.get("q") or "{}")
+            first = _date(query["fecha_inicio"]["eq"])
+            last = _date(query["fecha_fin"]["eq"])
+            shown = query.get("mostrar_detalles", query.get("mostar_detalles", {"eq": "0"}))
+            details = _truthy(shown["eq"])
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return self.error(
+                400, "fecha_inicio y fecha_fin son obligatorios, con el formato AAAA-MM-DD"
+            )
+        if last < first:
+            return self.error(400, "fecha_fin no puede ser anterior a fecha_inicio")
+        fechas = {
+            day.isoformat(): self._agenda_day(dentist, branch, day, details)
+            for day in _days(first, last)
+        }
+        return Reply(200, {"data": {"fechas": fechas}})
+
+    def free_times(self, request: Request) -> Reply:
+        body = request.json
+        try:
+            ids, branch = body["ids_dentista"], body["id_sucursal"]
+            first, last = _date(body["fecha_inicio"]), _date(body["fecha_fin"])
+            if not isinstance(ids, list) or not ids or not all(map(_positive, ids)):
+                raise ValueError("ids_dentista")
+        except (ValueError, TypeError, KeyError):
+            return self.error(
+                400, "Debe indicar ids_dentista, id_sucursal, fecha_inicio y fecha_fin"
+            )
+        if len(ids) > MAX_FREE_DENTISTS:
+            return self.error(400, f"El máximo de ids_dentista es {MAX_FREE_DENTISTS}")
+        if branch not in SUCURSALES:
+            return self.error(400, "La sucursal indicada no existe")
+        if last < first or (last - first).days > MAX_FREE_DAYS:
+            return self.error(400, "El plazo máximo entre fecha_inicio y fecha_fin es de 2 semanas")
+        data = {
+            str(dentist.id): {day.isoformat(): self._free_day(dentist, day)
+                              for day in _days(first, last)}
+            for dentist in (DENTISTAS[key] for key in ids if key in DENTISTAS)
+        }  # fmt: skip
+        return Reply(200, {"data": data or []})
+
+    def _agenda_day(
+        self, dentist: Dentist, branch: int, day: datetime.date, details: bool
+    ) -> dict[str, Any] | list[Any]:
+        if day.weekday() in self.days_off:
+            return []
+        chairs = [chair for chair, (_, where) in SILLONES.items() if where in (branch, None)]
+        citas = self._citas_on(day)
+        held = list(self._held(dentist.id, branch, day, citas))
+        # Chairs another dentist's citas hold that day: not this dentist's chairs then.
+        others = [
+            (_span(cita), cita["id_sillon"])
+            for cita in citas
+            if cita["id_dentista"] != dentist.id and cita["id_sillon"] != OVERFLOW_CHAIR
+        ]
+        step = datetime.timedelta(minutes=dentist.intervalo)
+        horas = {}
+        for moment in _slots(day, step):
+            sillones: dict[str, Any] = {}
+            for chair in chairs:
+                cell = _cell(held, chair, moment, step)
+                if cell is not None:
+                    if details:
+                        sillones[str(chair)] = cell
+                elif not any(
+                    where == chair and _overlaps(span, moment, moment + step)
+                    for span, where in others
+                ):
+                    sillones[str(chair)] = True
+            horas[moment.strftime("%H:%M")] = {"sillones": sillones}
+        return {"horas": horas}
+
+    def _citas_on(self, day: datetime.date) -> list[dict[str, Any]]:
+        return [cita for cita in self._active() if cita["fecha"] == day.isoformat()]
+
+    def _held(
+        self, dentist: int, branch: int, day: datetime.date, citas: list[dict[str, Any]]
+    ) -> Iterator[Held]:
+        """This dentist's active citas at the branch (of `citas`, the day's) and the blocks
+        shown there, that day."""
+        for cita in citas:
+            if (cita["id_dentista"], cita["id_sucursal"]) == (dentist, branch):
+                yield Held(*_span(cita), cita["id_sillon"], {
+                    "tipo": "Cita", "id_cita": cita["id"], "id_paciente": cita["id_paciente"],
+                    "nombre_paciente": cita["nombre_paciente"], "apellidos_paciente": "",
+                    "comentario": cita["comentarios"],
+                })  # fmt: skip
+        for block in self.bloqueos.values():
+            if (
+                block["id_dentista"] == dentist
+                and block["id_sucursal"] in (None, branch)
+                and block["fecha"] == day.isoformat()
+            ):
+                yield Held(*_span(block), block["id_sillon"],
+                           {"tipo": "Bloqueo", "comentario": block["comentario"]})  # fmt: skip
+
+    def _free_day(self, dentist: Dentist, day: datetime.date) -> list[dict[str, Any]]:
+        if day.weekday() in self.days_off:
+            return []
+        busy = [
+            _span(cita)
+            for cita in self._citas_on(day)
+            if cita["id_dentista"] == dentist.id and cita["id_sillon"] != OVERFLOW_CHAIR
+        ]
+        busy += [
+            _span(block)
+            for block in self.bloqueos.values()
+            if block["id_dentista"] == dentist.id and block["fecha"] == day.isoformat()
+        ]
+        step = datetime.timedelta(minutes=dentist.intervalo)
+        return [
+            {"hora_inicio": moment.strftime("%H:%M:%S"),
+             "hora_fin": (moment + step).strftime("%H:%M:%S"), "intervalo": dentist.intervalo}
+            for moment in _slots(day, step)
+            if not any(_overlaps(span, moment, moment + step) for span in busy)
+        ]  # fmt: skip
+
+    # -- direct changes (staff in Dentalink itself) -------------------------------------------
+
+    def direct(self, action: str, data: dict[str, Any]) -> Reply:
+        handlers: dict[str, Callable[[dict[str, Any]], Reply]] = {
+            "book": self._direct_book,
+            "move": self._direct_move,
+            "cancel": self._direct_cancel,
+            "delete": self._direct_delete,
+        }
+        try:
+            return handlers[action](data)
+        except (KeyError, ValueError, TypeError) as error:
+            return self.error(400, f"Cambio directo inválido ({type(error).__name__}: {error})")
+
+    def _direct_book(self, data: dict[str, Any]) -> Reply:
+        dentist = DENTISTAS.get(int(data["practitioner"]))
+        if dentist is None:
+            return self.error(400, "El dentista indicado no existe")
+        start = self._local(data["start"])
+        minutes = int(data.get("minutes") or DIRECT_MINUTES)
+        kind = data.get("kind") or "appointment"
+        if kind == "block":
+            return self._direct_block(dentist, start, minutes, data)
+        if kind != "appointment":
+            return self.error(400, "kind debe ser appointment o block")
+        chair = int(data["room"]) if data.get("room") else None
+        if data.get("location"):
+            branch = int(data["location"])
+        else:
+            branch = (SILLONES.get(chair or 0, ("", None))[1]) or 1
+        if chair is None:
+            chair = self._free_chair(branch, start, minutes)
+        body = {
+            "id_dentista": dentist.id, "id_sucursal": branch, "id_sillon": chair,
+            "id_paciente": int(data.get("patient") or 1), "fecha": start.date().isoformat(),
+            "hora_inicio": start.strftime("%H:%M"), "duracion": minutes, "videoconsulta": 0,
+        }  # fmt: skip
+        problem, cita = self._new_cita(body)
+        if problem is not None:
+            return problem
+        if cita["id_sillon"] != OVERFLOW_CHAIR and self._taken(cita, *_span(cita)):
+            return self.error(400, SLOT_TAKEN)
+        self._add(cita)
+        return Reply(201, {"id": str(cita["id"])})
+
+    def _direct_block(
+        self, dentist: Dentist, start: datetime.datetime, minutes: int, data: dict[str, Any]
+    ) -> Reply:
+        branch = int(data["location"]) if data.get("location") else None
+        chair = int(data["room"]) if data.get("room") else None
+        if branch is not None and branch not in SUCURSALES:
+            return self.error(400, "La sucursal indicada no existe")
+        if chair is not None and chair not in SILLONES:
+            return self.error(400, "El sillón indicado no existe")
+        if minutes <= 0:
+            return self.error(400, "La duración del bloqueo debe ser positiva")
+        key = f"B{self.next_block}"
+        self.next_block += 1
+        block = {"id": key, "id_dentista": dentist.id, "id_sucursal": branch, "id_sillon": chair,
+                 "comentario": str(data.get("comment") or "Bloqueo")}  # fmt: skip
+        self.bloqueos[key] = _timed(block, start, minutes)
+        return Reply(201, {"id": key})
+
+    def _direct_move(self, data: dict[str, Any]) -> Reply:
+        key, start = str(data["id"]), self._local(data["start"])
+        if key in self.bloqueos:
+            block = self.bloqueos[key]
+            _timed(block, start, int(data.get("minutes") or block["duracion"]))
+            return Reply(200, {"id": key})
+        cita = self.citas.get(int(key)) if key.isdigit() else None
+        if cita is None:
+            return self.error(404, "La cita no existe")
+        trial = _timed(dict(cita), start, int(data.get("minutes") or cita["duracion"]))
+        if data.get("practitioner"):
+            dentist = DENTISTAS.get(int(data["practitioner"]))
+            if dentist is None:
+                return self.error(400, "El dentista indicado no existe")
+            trial |= {"id_dentista": dentist.id,
+                      "nombre_dentista": f"{dentist.nombre} {dentist.apellidos}"}  # fmt: skip
+        if data.get("room"):
+            chair = int(data["room"])
+            if chair not in SILLONES or SILLONES[chair][1] not in (None, trial["id_sucursal"]):
+                return self.error(400, "El sillón indicado no existe en la sucursal")
+            trial |= {"id_sillon": chair, "nombre_sillon": SILLONES[chair][0]}
+        if trial["id_sillon"] != OVERFLOW_CHAIR and self._taken(
+            trial, *_span(trial), ignore=cita["id"]
+        ):
+            return self.error(400, SLOT_TAKEN)
+        cita.update(trial, fecha_actualizacion=_now())
+        return Reply(200, {"id": key})
+
+    def _direct_cancel(self, data: dict[str, Any]) -> Reply:
+        key = str(data["id"])
+        if key in self.bloqueos:  # a block has no state: cancelling it removes it
+            return self._direct_delete(data)
+        cita = self.citas.get(int(key)) if key.isdigit() else None
+        if cita is None:
+            return self.error(404, "La cita no existe")
+        cita.update(_estado(CANCEL_STATE), fecha_actualizacion=_now())
+        return Reply(200, {"id": key})
+
+    def _direct_delete(self, data: dict[str, Any]) -> Reply:
+        key = str(data["id"])
+        if self.bloqueos.pop(key, None) is not None:
+            return Reply(200, {"id": key})
+        if not key.isdigit() or self.citas.pop(int(key), None) is None:
+            return self.error(404, "La cita no existe")
+        return Reply(200, {"id": key})
+
+    def _local(self, value: Any) -> datetime.datetime:
+        """An ISO time as the clinic's naive wall-clock time (one without offset already is)."""
+        moment = datetime.datetime.fromisoformat(str(value))
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(zoneinfo.ZoneInfo(self.time_zone)).replace(tzinfo=None)
+        return moment
+
+    def _free_chair(self, branch: int, start: datetime.datetime, minutes: int) -> int:
+        """The branch's first chair no active cita holds then (else its first chair)."""
+        chairs = [chair for chair, (_, where) in SILLONES.items() if where == branch]
+        end = start + datetime.timedelta(minutes=minutes)
+        for chair in chairs:
+            if not any(
+                cita["id_sillon"] == chair and _overlaps(_span(cita), start, end)
+                for cita in self._active()
+            ):
+                return chair
+        return chairs[0] if chairs else 1
 
     # -- rules ------------------------------------------------------------------------------
 
@@ -376,18 +689,38 @@ class DentalinkSimulator(Simulator):
             self.next_plan += 1
         return self.plans[key]
 
+    def _add(self, cita: dict[str, Any]) -> None:
+        cita["id"] = self.next_id
+        self.next_id += 1
+        self.citas[cita["id"]] = cita
+
     def _taken(
-        self, cita: dict[str, Any], start: datetime.datetime, end: datetime.datetime
+        self,
+        cita: dict[str, Any],
+        start: datetime.datetime,
+        end: datetime.datetime,
+        *,
+        ignore: int | None = None,
     ) -> bool:
-        for other in self.citas.values():
-            if other["estado_anulacion"] or other["id_sillon"] == OVERFLOW_CHAIR:
+        """Whether the same dentist or chair holds an active cita then (the sobrecupo chair
+        holds nothing), or the dentist has a block then; `ignore` = the cita being moved."""
+        for other in self._active():
+            if other["id"] == ignore or other["id_sillon"] == OVERFLOW_CHAIR:
                 continue
             same = (other["id_dentista"] == cita["id_dentista"]
                     or other["id_sillon"] == cita["id_sillon"])  # fmt: skip
-            other_start, other_end = _span(other)
-            if same and other_start < end and start < other_end:
+            if same and _overlaps(_span(other), start, end):
                 return True
-        return False
+        return self._blocked(cita["id_dentista"], start, end)
+
+    def _blocked(self, dentist: int, start: datetime.datetime, end: datetime.datetime) -> bool:
+        return any(
+            block["id_dentista"] == dentist and _overlaps(_span(block), start, end)
+            for block in self.bloqueos.values()
+        )
+
+    def _active(self) -> Iterator[dict[str, Any]]:
+        return (cita for cita in self.citas.values() if not cita["estado_anulacion"])
 
     def _options(
         self, cita: dict[str, Any], start: datetime.datetime, end: datetime.datetime
@@ -425,6 +758,61 @@ def _span(cita: dict[str, Any]) -> tuple[datetime.datetime, datetime.datetime]:
         datetime.time.fromisoformat(cita["hora_inicio"]),
     )
     return start, start + datetime.timedelta(minutes=cita["duracion"])
+
+
+def _overlaps(
+    span: tuple[datetime.datetime, datetime.datetime],
+    start: datetime.datetime,
+    end: datetime.datetime,
+) -> bool:
+    return span[0] < end and start < span[1]
+
+
+def _timed(item: dict[str, Any], start: datetime.datetime, minutes: int) -> dict[str, Any]:
+    """`item` (a cita or block) placed at `start` for `minutes`, in place."""
+    item |= {"fecha": start.date().isoformat(), "hora_inicio": start.strftime("%H:%M:%S"),
+             "duracion": minutes}  # fmt: skip
+    item["hora_fin"] = _span(item)[1].strftime("%H:%M:%S")
+    return item
+
+
+def _cell(
+    held: list[Held], chair: int, moment: datetime.datetime, step: datetime.timedelta
+) -> dict[str, Any] | None:
+    """What the agenda shows in one chair and slot: the cita or block there, with its `bloque`
+    ("2/4": the slot's place among the slots it covers), or None when nothing is."""
+    for item in held:
+        here = item.chair == chair or (item.chair is None and chair != OVERFLOW_CHAIR)
+        if here and _overlaps((item.start, item.end), moment, moment + step):
+            minutes = int((item.end - item.start).total_seconds() // 60)
+            count = -(-(item.end - item.start) // step)
+            place = max(1, (moment - item.start) // step + 1)
+            return item.cell | {
+                "bloque": f"{place}/{count}", "duracion_total": minutes,
+                "inicio": item.start.strftime("%H:%M:%S"), "fin": item.end.strftime("%H:%M:%S"),
+            }  # fmt: skip
+    return None
+
+
+def _slots(day: datetime.date, step: datetime.timedelta) -> Iterator[datetime.datetime]:
+    """The working day's slots of one dentist, 08:00 to 21:00."""
+    moment = datetime.datetime.combine(day, DAY_OPENS)
+    closes = datetime.datetime.combine(day, DAY_CLOSES)
+    while moment + step <= closes:
+        yield moment
+        moment += step
+
+
+def _days(first: datetime.date, last: datetime.date) -> Iterator[datetime.date]:
+    while first <= last:
+        yield first
+        first += datetime.timedelta(days=1)
+
+
+def _date(value: Any) -> datetime.date:
+    if not DATE.match(str(value)):
+        raise ValueError(value)
+    return datetime.date.fromisoformat(str(value))
 
 
 def _matches(cita: dict[str, Any], query: dict[str, Any]) -> bool:

@@ -5,6 +5,24 @@ Served under ``/api`` like ``https://dev.flextell.ai/api``; the token endpoint i
 ``/oauth/token`` on the same host. Refresh tokens rotate: each exchange revokes the one
 used. Any token of the simulator's form that was not revoked is accepted, so the demo keeps
 working when the simulator restarts while the app remembers a rotated token.
+
+The calendar (research notes §2.4 "Availability"): ``GET /api/v1/appointments/calendar?from&to``
+answers ``{from, to, timezone, items}``, not paginated and without the ``success``/``data``
+envelope, as documented. Where the docs are silent:
+- ``from`` and ``to`` are required dates (422 otherwise), both inclusive, read in the tenant's
+  zone (the ``time_zone`` knob, also answered as ``timezone``);
+- items are appointments (every status: ``meta.status`` says which) and blocks, by local start
+  date, sorted by start; ``start_at``/``end_at`` are ISO 8601 with the tenant's offset;
+  ``reason`` is the appointment's description (a block's reason), free text;
+- a block (``kind: "block"``) holds its doctor (and room, if it names one): API bookings that
+  overlap it are refused like an overlapping appointment. Blocks have no ``appointment_id``.
+
+``direct`` (what staff do in Flextell itself, see simulators/base.py): ``book`` an appointment
+(status ``approved`` unless ``status`` says otherwise; treatment 41 unless
+``appointment_type``; refused 409 when it overlaps, as the API's create) or a block
+(``kind: "block"``, allowed over anything); ``move`` (to ``start``, keeping its length unless
+``minutes``; 409 on overlap); ``cancel`` (an appointment's status becomes ``cancelled``; a block
+is removed); ``delete`` (gone: 404 from then on). Appointments and blocks share one ID sequence.
 """
 
 from __future__ import annotations
@@ -27,6 +45,14 @@ INITIAL_REFRESH_TOKEN = f"{REFRESH_PREFIX}initial"
 TOKEN_LIFETIME = 3600
 SLOT_MINUTES = 30  # the tenant's appointment slot_duration setting
 STATUSES = ("pending", "approved", "cancelled", "rejected", "completed", "no_show")
+STATUS_LABELS = {
+    "pending": "Pending",
+    "approved": "Approved",
+    "cancelled": "Cancelled",
+    "rejected": "Rejected",
+    "completed": "Completed",
+    "no_show": "No show",
+}
 INACTIVE = {"cancelled", "rejected"}
 MAX_TEXT = 1000
 ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$")
@@ -68,6 +94,7 @@ class FlextellSimulator(Simulator):
         ("POST", r"/oauth/token", "token"),
         ("POST", r"/api/v1/appointments", "create"),
         ("GET", r"/api/v1/appointments", "list_appointments"),
+        ("GET", r"/api/v1/appointments/calendar", "calendar"),
         ("GET", r"/api/v1/appointments/(?P<id>\d+)", "read"),
         ("PATCH", r"/api/v1/appointments/(?P<id>\d+)", "update"),
         ("GET", r"/api/v1/users", "users"),
@@ -83,6 +110,7 @@ class FlextellSimulator(Simulator):
             self.revoked: set[str] = set()
             self.exchanges = 0
             self.appointments: dict[int, dict[str, Any]] = {}
+            self.blocks: dict[int, dict[str, Any]] = {}
             self.ids = itertools.count(101)
             # Knobs: the tenant's zone, in which the list's `from`/`to` dates are read; and
             # whether the list honours its filters (the docs do not say so: notes §2).
@@ -111,6 +139,7 @@ class FlextellSimulator(Simulator):
             "tenant": TENANT,
             "token_exchanges": self.exchanges,
             "appointments": [self._resource(a) for a in self.appointments.values()],
+            "blocks": [self._item(block, "block") for block in self.blocks.values()],
         }
 
     def revoke_access_tokens(self) -> None:
@@ -173,17 +202,8 @@ class FlextellSimulator(Simulator):
             return _error(422, "validation_error", "The selected parent appointment id is invalid.")
         start = _parse(data["scheduled_at"])
         end = start + datetime.timedelta(minutes=SLOT_MINUTES)
-        for other in self.appointments.values():
-            if other["status"] in INACTIVE or not (other["start"] < end and start < other["end"]):
-                continue
-            if other["user_id"] == data["user_id"] or (
-                data.get("room_id") is not None and other["room_id"] == data.get("room_id")
-            ):
-                return _error(
-                    409,
-                    "slot_unavailable",
-                    "The selected time is no longer available for this doctor or room.",
-                )
+        if self._overlaps(data["user_id"], data.get("room_id"), start, end):
+            return _taken()
         number = next(self.ids)
         self.appointments[number] = {
             "id": number,
@@ -231,6 +251,153 @@ class FlextellSimulator(Simulator):
                     return _error(422, "validation_error", f"The {field} must be a date.")
                 items = [a for a in items if keep(a, day)]
         return self._page(request, [self._resource(a) for a in items])
+
+    def calendar(self, request: Request) -> Reply:
+        if refused := self._refused(request):
+            return refused
+        days = []
+        for field in ("from", "to"):
+            try:
+                days.append(datetime.date.fromisoformat(request.query.get(field, "")[:10]))
+            except ValueError:
+                return _error(422, "validation_error", f"The {field} must be a date.")
+        if days[1] < days[0]:
+            return _error(422, "validation_error", "The to must be a date after or equal to from.")
+        zone = zoneinfo.ZoneInfo(self.time_zone)
+        records = [(a, "appointment") for a in self.appointments.values()]
+        records += [(b, "block") for b in self.blocks.values()]
+        items = [
+            self._item(record, kind)
+            for record, kind in sorted(records, key=lambda pair: pair[0]["start"])
+            if days[0] <= record["start"].astimezone(zone).date() <= days[1]
+        ]
+        return Reply(
+            200,
+            {
+                "from": days[0].isoformat(),
+                "to": days[1].isoformat(),
+                "timezone": self.time_zone,
+                "items": items,
+            },
+        )
+
+    def _item(self, record: dict[str, Any], kind: str) -> dict[str, Any]:
+        """One calendar item (the documented fields)."""
+        zone = zoneinfo.ZoneInfo(self.time_zone)
+        user = _by_id(USERS, record["user_id"]) or {}
+        is_block = kind == "block"
+        treatment = None if is_block else _by_id(TREATMENTS, record["treatments"][0])
+        status = None if is_block else record["status"]
+        return {
+            "kind": kind,
+            "reason": record["reason"] if is_block else record["description"],
+            "start_at": record["start"].astimezone(zone).isoformat(),
+            "end_at": record["end"].astimezone(zone).isoformat(),
+            "doctor_name": user.get("name"),
+            "treatment_name": treatment["name"] if treatment else None,
+            "appointment_id": None if is_block else record["id"],
+            "meta": {
+                "status": status,
+                "status_label": STATUS_LABELS.get(status or "", "Blocked"),
+                "is_hard_reserved": is_block,
+                "reschedule_confirmation_pending": False,
+                "original_scheduled_at": None,
+                "proposed_scheduled_at": None,
+                "pending_expires_at": None,
+            },
+        }
+
+    def _overlaps(
+        self,
+        user_id: Any,
+        room_id: Any,
+        start: datetime.datetime,
+        end: datetime.datetime,
+        *,
+        besides: int | None = None,
+    ) -> bool:
+        """Whether an active appointment or a block holds that doctor or room then."""
+        active = [a for a in self.appointments.values() if a["status"] not in INACTIVE]
+        for other in [*active, *self.blocks.values()]:
+            if other["id"] == besides or not (other["start"] < end and start < other["end"]):
+                continue
+            if other["user_id"] == user_id or (room_id is not None and other["room_id"] == room_id):
+                return True
+        return False
+
+    # -- changes made in Flextell itself -------------------------------------------------
+
+    def direct(self, action: str, data: dict[str, Any]) -> Reply:
+        try:
+            return getattr(self, f"_direct_{action}")(data)
+        except (KeyError, TypeError, ValueError) as problem:
+            return _error(400, "bad_request", f"Cannot {action} that: {problem!r}.")
+
+    def _direct_book(self, data: dict[str, Any]) -> Reply:
+        user_id, room_id = int(data["practitioner"]), _number_or_none(data.get("room"))
+        if not _by_id(USERS, user_id) or (room_id is not None and not _by_id(ROOMS, room_id)):
+            return _error(422, "validation_error", "Unknown doctor or room.")
+        start = _aware(data["start"])
+        end = start + datetime.timedelta(minutes=int(data.get("minutes") or SLOT_MINUTES))
+        number = next(self.ids)
+        record = {"id": number, "user_id": user_id, "room_id": room_id, "start": start, "end": end}
+        if data.get("kind", "appointment") == "block":
+            self.blocks[number] = record | {"reason": data.get("reason") or "Blocked"}
+            return Reply(201, {"id": str(number)})
+        if self._overlaps(user_id, room_id, start, end):
+            return _taken()
+        status = data.get("status") or "approved"
+        if status not in STATUSES:
+            return _error(422, "validation_error", "The selected status is invalid.")
+        self.appointments[number] = record | {
+            "customer_id": _number_or_none(data.get("patient")),
+            "assistant_id": None,
+            "parent_appointment_id": None,
+            "treatments": [int(data.get("appointment_type") or 41)],
+            "description": data.get("description"),
+            "cancellation_reason": None,
+            "status": status,
+        }
+        return Reply(201, {"id": str(number)})
+
+    def _direct_move(self, data: dict[str, Any]) -> Reply:
+        record = self._record(data)
+        if record is None:
+            return _error(404, "not_found", "Appointment not found.")
+        start = _aware(data["start"])
+        minutes = data.get("minutes")
+        length = (
+            datetime.timedelta(minutes=int(minutes)) if minutes else record["end"] - record["start"]
+        )
+        is_block = record["id"] in self.blocks
+        if not is_block and self._overlaps(
+            record["user_id"], record["room_id"], start, start + length, besides=record["id"]
+        ):
+            return _taken()
+        record["start"], record["end"] = start, start + length
+        return Reply(200, {"id": str(record["id"])})
+
+    def _direct_cancel(self, data: dict[str, Any]) -> Reply:
+        record = self._record(data)
+        if record is None:
+            return _error(404, "not_found", "Appointment not found.")
+        if record["id"] in self.blocks:
+            del self.blocks[record["id"]]
+        else:
+            record["status"] = "cancelled"
+        return Reply(200, {"id": str(record["id"])})
+
+    def _direct_delete(self, data: dict[str, Any]) -> Reply:
+        record = self._record(data)
+        if record is None:
+            return _error(404, "not_found", "Appointment not found.")
+        self.appointments.pop(record["id"], None)
+        self.blocks.pop(record["id"], None)
+        return Reply(200, {"id": str(record["id"])})
+
+    def _record(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        number = int(data["id"])
+        return self.appointments.get(number) or self.blocks.get(number)
 
     def _named(self, request: Request) -> dict[str, Any] | Reply:
         """The appointment the path names, or the refusal (a bad token, an unknown id)."""
@@ -434,6 +601,23 @@ def _by_id(records: list[dict[str, Any]], key: Any) -> dict[str, Any] | None:
 
 def _parse(value: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(datetime.UTC)
+
+
+def _aware(value: Any) -> datetime.datetime:
+    moment = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no UTC offset")
+    return moment.astimezone(datetime.UTC)
+
+
+def _number_or_none(value: Any) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
+def _taken() -> Reply:
+    return _error(
+        409, "slot_unavailable", "The selected time is no longer available for this doctor or room."
+    )
 
 
 def _error(status: int, code: str, message: str) -> Reply:

@@ -8,6 +8,17 @@ False to answer errors inside an HTTP 200 envelope, as some Meddbase methods do.
 
 A taken slot has no documented EventCode; the simulator answers HTTP 424 with EventCode 0
 and the message the docs paraphrase ("no appropriate slot can be found").
+
+The calendar (DESIGN §8): ``GET appointment/proposed-time-slots`` offers, per site (each in its
+own zone: SITE_ZONES; ``from-date``/``to-date`` are LocalDateTimes at the site, to-date
+exclusive on a slot's start), every start on a 15-minute grid where the appointment type fits
+a clinician's working hours (all day unless ``set_hours`` narrows them) without touching
+another active appointment or block of that clinician or room, nearest first; slots carry
+DateTimes (London wall-clock; with London's offset in its repeated autumn hour) and no
+clinician. ``GET appointment/appointments`` without ``patient`` lists every patient's
+appointments (never blocks). ``POST /__simulator/direct`` books (``kind`` appointment or
+block; ``appointment_type`` optional, default Consultation), moves, cancels (State
+Cancelled) or deletes (gone) as staff would in Meddbase; API bookings then find that time taken.
 """
 
 from __future__ import annotations
@@ -26,6 +37,10 @@ CLIENT_KEY = "meddbase-sim-client-key"
 USERNAME = "booking-desk@clinic.example"
 PASSWORD = "meddbase-sim-password"
 SITE_ZONE = zoneinfo.ZoneInfo("Europe/London")  # offset-less DateTime = London time
+# LocalDateTime: a site's wall-clock time, no offset (proposed-time-slots' from/to dates).
+LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
+SLOT_STEP = datetime.timedelta(minutes=15)
+ALL_DAY = (datetime.time(0), datetime.time(0))
 # A DateTime: ISO 8601, with an optional offset; without one it is London time.
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})?$")
 PREFIX = "/patientportalapi"
@@ -57,8 +72,8 @@ TYPES = [
 ]  # fmt: skip
 # What the API does not show: length, price and who offers a type where.
 TYPE_RULES = {
-    "00000000fc0af8e9": {"minutes": 30, "price": 100, "clinicians": {84, 85},
-                         "sites": {1123, 1124}},
+    "00000000fc0af8e9": {"minutes": 30, "price": 100, "clinicians": {84, 85, 86},
+                         "sites": {1123, 1124, 1125}},
     "00000000fc0af8ea": {"minutes": 60, "price": 240, "clinicians": {85}, "sites": {1124}},
     "00000000fc0af8eb": {"minutes": 20, "price": 80, "clinicians": {84}, "sites": {1123}},
 }  # fmt: skip
@@ -71,12 +86,23 @@ SITES = [
      "Address": {"Address1": "10 Harley Street", "City": "London", "PostCode": "W1G 9PF",
                  "Country": "United Kingdom"},
      "Locations": [{"Key": 300, "Name": "Room A"}]},
+    {"Key": 1125, "Name": "Providencia",
+     "Address": {"Address1": "Av. Providencia 1208", "City": "Santiago", "PostCode": "7500000",
+                 "Country": "Chile"},
+     "Locations": [{"Key": 400, "Name": "Box 1"}]},
 ]  # fmt: skip
+# What SiteData does not show: each site's own zone.
+SITE_ZONES = {
+    1123: zoneinfo.ZoneInfo("Europe/London"),
+    1124: zoneinfo.ZoneInfo("Europe/London"),
+    1125: zoneinfo.ZoneInfo("America/Santiago"),
+}
 CLINICIANS = [
     {"Key": 84, "FullName": "Dr. Gregory House", "SexType": 1},
     {"Key": 85, "FullName": "Dr. Lisa Cuddy", "SexType": 2},
+    {"Key": 86, "FullName": "Dr. Camila Rojas", "SexType": 2},
 ]
-CLINICIAN_SITES = {84: {1123}, 85: {1123, 1124}}
+CLINICIAN_SITES = {84: {1123}, 85: {1123, 1124}, 86: {1125}}
 PATIENTS = {
     "pat1001": {"Key": "pat1001", "Title": "Mr", "Name": "John", "Surname": "Lemon",
                 "DateOfBirth": "1958-08-02T00:00:00", "Mobile": "+44 7700 900123",
@@ -98,6 +124,7 @@ class MeddbaseSimulator(Simulator):
         ("POST", rf"{PREFIX}/appointment/book-time-slot", "book"),
         ("GET", rf"{PREFIX}/appointment/cancel", "cancel"),
         ("GET", rf"{PREFIX}/appointment/appointments", "appointments"),
+        ("GET", rf"{PREFIX}/appointment/proposed-time-slots", "proposed_time_slots"),
     ]
 
     def reset(self) -> None:
@@ -108,12 +135,30 @@ class MeddbaseSimulator(Simulator):
             self.logins = 0
             self.booked: dict[str, dict[str, Any]] = {}
             self.numbers = itertools.count(58462)
+            # Clinician -> local (opens, closes) at each of its sites; absent = all day.
+            self.hours: dict[int, tuple[datetime.time, datetime.time]] = {}
 
     def state(self) -> dict[str, Any]:
         return {
             "logins": self.logins,
-            "appointments": [self._appointment(a) for a in self.booked.values()],
-        }
+            "appointments": [
+                self._appointment(a) for a in self.booked.values() if a["Kind"] == "appointment"
+            ],
+            "blocks": [
+                {"Key": a["Key"], "Start": _london(a["Start"]), "Finish": _london(a["Finish"]),
+                 "Clinician": a["Clinician"], "Location": a["Location"]}
+                for a in self.booked.values()
+                if a["Kind"] == "block"
+            ],
+        }  # fmt: skip
+
+    def set_hours(self, clinician: int, opens: str, closes: str) -> None:
+        """The clinician works these local hours every day at its sites ("00:00" = midnight)."""
+        with self.lock:
+            self.hours[clinician] = (
+                datetime.time.fromisoformat(opens),
+                datetime.time.fromisoformat(closes),
+            )
 
     def expire_sessions(self) -> None:
         """End every session, as Meddbase does after its session timeout."""
@@ -223,6 +268,7 @@ class MeddbaseSimulator(Simulator):
             "PayerType": slot["PayerType"],
             "State": "Booked",
             "Price": total,
+            "Kind": "appointment",
         }
         return _ok(self._appointment(self.booked[key]))
 
@@ -251,12 +297,138 @@ class MeddbaseSimulator(Simulator):
                 continue
             if site not in CLINICIAN_SITES.get(doctor, set()):
                 continue
+            if not self._works(doctor, site, start, end):
+                continue
             if any(a["Clinician"] == doctor for a in busy):
                 continue
             for room in rooms:
                 if not any(a["Location"] == room for a in busy):
                     return doctor, room
         return None
+
+    def _works(
+        self, doctor: int, site: int, start: datetime.datetime, end: datetime.datetime
+    ) -> bool:
+        """Whether [start, end) lies in one of the clinician's working days at the site."""
+        opens, closes = self.hours.get(doctor, ALL_DAY)
+        if (opens, closes) == ALL_DAY:
+            return True
+        zone = SITE_ZONES[site]
+        day = start.astimezone(zone).date()
+        begins = datetime.datetime.combine(day, opens, zone)
+        ends = datetime.datetime.combine(
+            day + datetime.timedelta(days=1) if closes == datetime.time(0) else day, closes, zone
+        )
+        return begins <= start and end <= ends
+
+    # -- free time ------------------------------------------------------------------------
+
+    def proposed_time_slots(self, request: Request) -> Reply:
+        if refused := self._guard(request):
+            return refused
+        query = request.query
+        kind = query.get("appointment-type")
+        if not kind:
+            return self._error(400, 1, "Parameter 'appointment-type' is missing.")
+        if kind not in TYPE_RULES:
+            return self._error(404, 0, "Appointment type not found.")
+        if query.get("payer-type") and query["payer-type"] not in {p["Key"] for p in PAYER_TYPES}:
+            return self._error(400, 2, "Unknown payer type.")
+        try:
+            clinician, site, room = (
+                int(query.get(name) or 0) for name in ("clinician", "site", "location")
+            )
+            dates = [query.get(name) for name in ("from-date", "to-date")]
+            if not dates[1] or not all(LOCAL_DATETIME.match(d) for d in dates if d):
+                raise ValueError(dates)
+        except ValueError:
+            return self._error(400, 2, "Parameter has incorrect format.")
+        rules = TYPE_RULES[kind]
+        found: list[tuple[datetime.datetime, dict[str, Any]]] = []
+        for key in sorted(rules["sites"]):
+            if site in (0, key):
+                found += self._slots(kind, key, clinician, room, *dates)
+        found.sort(key=lambda pair: (pair[0], pair[1]["SiteKey"]))
+        return _ok(_time_slots(kind, [slot for _, slot in found]))
+
+    def _slots(
+        self, kind: str, site: int, clinician: int, room: int, begin: str | None, end: str
+    ) -> list[tuple[datetime.datetime, dict[str, Any]]]:
+        """Free starts at one site between two of its wall-clock times (end exclusive)."""
+        zone = SITE_ZONES[site]
+        now = datetime.datetime.now(datetime.UTC)
+        low = datetime.datetime.fromisoformat(begin).replace(tzinfo=zone) if begin else now
+        high = datetime.datetime.fromisoformat(end).replace(tzinfo=zone)
+        length = datetime.timedelta(minutes=TYPE_RULES[kind]["minutes"])
+        location = {"Key": room} if room else None
+        day = datetime.datetime.combine(low.astimezone(zone).date(), datetime.time(0), zone)
+        start = day.astimezone(datetime.UTC)
+        found = []
+        while start < high:
+            if start >= max(low, now):
+                chosen = self._free(kind, site, clinician, location, start, start + length)
+                if chosen is not None:
+                    found.append((start, _slot(kind, site, chosen[1], start, start + length)))
+            start += SLOT_STEP
+        return found
+
+    # -- what staff do in Meddbase itself (POST /__simulator/direct) ------------------------
+
+    def direct(self, action: str, data: dict[str, Any]) -> Reply:
+        try:
+            return self._direct(action, data)
+        except (TypeError, ValueError):
+            return Reply(400, {"message": "IDs and minutes must be numbers"})
+
+    def _direct(self, action: str, data: dict[str, Any]) -> Reply:
+        if action == "book":
+            return self._direct_book(data)
+        booked = self.booked.get(str(data.get("id")))
+        if booked is None:
+            return Reply(404, {"message": f"No appointment {data.get('id')!r}"})
+        if action == "move":
+            times = _direct_times(data, booked["Finish"] - booked["Start"])
+            if isinstance(times, Reply):
+                return times
+            booked["Start"], booked["Finish"] = times
+            for name, field in (("practitioner", "Clinician"), ("room", "Location")):
+                if data.get(name):
+                    booked[field] = int(data[name])
+        elif action == "cancel":
+            booked["State"] = "Cancelled"
+        else:
+            del self.booked[booked["Key"]]
+        return Reply(200, {"id": booked["Key"]})
+
+    def _direct_book(self, data: dict[str, Any]) -> Reply:
+        try:
+            clinician = int(data.get("practitioner") or 0)
+            sites = sorted(CLINICIAN_SITES.get(clinician, ()))
+            site = _by_key(SITES, int(data.get("location") or (sites[0] if sites else 0)))
+        except ValueError:
+            return Reply(400, {"message": "practitioner and location must be numbers"})
+        block = data.get("kind") == "block"
+        kind = str(data.get("appointment_type") or "00000000fc0af8e9")
+        patient = None if block else str(data.get("patient") or "")
+        if _by_key(CLINICIANS, clinician) is None or site is None or kind not in TYPE_RULES:
+            return Reply(400, {"message": "Unknown clinician, site or appointment type"})
+        if not block and patient not in PATIENTS:
+            return Reply(400, {"message": "patient must be a patient key (or kind: block)"})
+        rooms = [room["Key"] for room in site["Locations"]]
+        room = int(data["room"]) if data.get("room") else (None if block else rooms[0])
+        if room is not None and room not in rooms:
+            return Reply(400, {"message": "room must be a location of the site"})
+        times = _direct_times(data, datetime.timedelta(minutes=TYPE_RULES[kind]["minutes"]))
+        if isinstance(times, Reply):
+            return times
+        key = f"apt{next(self.numbers)}"
+        self.booked[key] = {
+            "Key": key, "Type": kind, "Start": times[0], "Finish": times[1],
+            "Site": site["Key"], "Location": room, "Clinician": clinician, "Patient": patient,
+            "Modules": [], "PayerType": "PA", "State": "Booked",
+            "Price": TYPE_RULES[kind]["price"], "Kind": "block" if block else "appointment",
+        }  # fmt: skip
+        return Reply(200, {"id": key})
 
     def cancel(self, request: Request) -> Reply:
         if refused := self._guard(request):
@@ -265,7 +437,7 @@ class MeddbaseSimulator(Simulator):
         if not key:
             return self._error(400, 1, "Parameter 'appointment' is missing.")
         appointment = self.booked.get(key)
-        if appointment is None:
+        if appointment is None or appointment["Kind"] != "appointment":
             return self._error(404, 0, "Appointment not found.")
         if appointment["State"] == "Cancelled":
             return _ok(None)
@@ -295,7 +467,8 @@ class MeddbaseSimulator(Simulator):
             (
                 a
                 for a in self.booked.values()
-                if (not patient or a["Patient"] == patient)
+                if a["Kind"] == "appointment"
+                and (not patient or a["Patient"] == patient)
                 and (low is None or a["Start"] >= low)
                 and (high is None or a["Start"] <= high)
             ),
@@ -496,3 +669,62 @@ def _invoice(booked: dict[str, Any], gross: float) -> dict[str, Any]:
 
 def _ok(result: Any) -> Reply:
     return Reply(200, {"status": "ok", "result": result, "error": None})
+
+
+def _direct_times(
+    data: dict[str, Any], length: datetime.timedelta
+) -> tuple[datetime.datetime, datetime.datetime] | Reply:
+    try:
+        start = datetime.datetime.fromisoformat(str(data.get("start")))
+        minutes = int(data["minutes"]) if data.get("minutes") else None
+    except ValueError:
+        start = None
+    if start is None or start.tzinfo is None:
+        return Reply(400, {"message": "start must be an ISO 8601 time with its offset"})
+    start = start.astimezone(datetime.UTC)
+    return start, start + (datetime.timedelta(minutes=minutes) if minutes else length)
+
+
+def _datetime_text(instant: datetime.datetime) -> str:
+    """A DateTime as Meddbase writes it: London wall-clock time, with London's offset only
+    in the repeated autumn hour (where the wall clock alone is ambiguous)."""
+    london = instant.astimezone(SITE_ZONE)
+    text = london.strftime("%Y-%m-%dT%H:%M:%S")
+    if london.replace(fold=1 - london.fold).utcoffset() != london.utcoffset():
+        text += london.isoformat()[19:]
+    return text
+
+
+def _slot(
+    kind: str, site: int, room: int, start: datetime.datetime, end: datetime.datetime
+) -> dict[str, Any]:
+    gross = TYPE_RULES[kind]["price"]
+    return {
+        "Start": _datetime_text(start),
+        "Finish": _datetime_text(end),
+        "SiteKey": site,
+        "LocationKey": room,
+        "GrossPrice": gross,
+        "NetPrice": round(gross / 1.2, 2),
+    }
+
+
+def _time_slots(kind: str, slots: list[dict[str, Any]]) -> dict[str, Any]:
+    """The documented TimeSlotsData: the slots, their sites (with only the slots' rooms)."""
+    rooms: dict[int, set[int]] = {}
+    for slot in slots:
+        rooms.setdefault(slot["SiteKey"], set()).add(slot["LocationKey"])
+    sites = [
+        {**site, "Locations": [r for r in site["Locations"] if r["Key"] in rooms[site["Key"]]]}
+        for site in SITES
+        if site["Key"] in rooms
+    ]
+    type_data = _by_key(TYPES, kind) or {}
+    return {
+        "TimeSlots": slots,
+        "Type": {"Key": kind, "Name": type_data.get("Name", "")},
+        "Sites": sites,
+        "Services": [],
+        "Modules": type_data.get("Modules", []),
+        "Currency": {"Code": "GBP", "Symbol": "£"},
+    }

@@ -10,12 +10,31 @@ its pretend EHR (sets `foreign_id`) and, when a webhook target is set, POSTs the
 `appointment_insertion.complete`, `.failed` or `.timed_out`. NexHealth has no slot-taken
 answer: like the EHR behind it, the simulator accepts an overlapping booking and fails its
 insertion later. Extra control endpoint:
-  POST /__simulator/webhook {"url": ..., "secret": ..., "delay": 1.0, "fail_insertions": 0}
+  POST /__simulator/webhook {"url": ..., "secret": ..., "delay": 1.0, "fail_insertions": 0,
+                             "change_delay": 0.0}
+
+The calendar (DESIGN §8): `GET /appointments` filters by location, start (appointments
+*starting* in [start, end]), `cancelled`, `unavailable`, `updated_since` (each appointment
+keeps its `updated_at`), `patient_ids[]`, `provider_ids[]`, `operatory_ids[]` (comma-separated,
+as documented: explode false) and pages by cursor (`per_page` default 5, at most 1000;
+`end_cursor` for the next page, `start_cursor` for the previous; `page_info` beside `data`).
+Deleted appointments stay as tombstones (`deleted: true`) that only `updated_since` reads and
+`GET /appointments/{id}` show. `GET /available_slots` offers every provider's working hours
+(WORKING_HOURS, every day, the location's zone) minus active appointments and blocks.
+Both allow 10 requests a second (the documented limit) and answer 429 past it.
+
+`POST /__simulator/direct` (vendors/simulators/base.py) books, blocks (`unavailable`), moves,
+cancels or deletes as the practice would in its EHR, and pushes the signed webhook
+`appointment_created` or `appointment_updated` (resource_type Appointment), signed like the
+insertion webhook, `change_delay` seconds later (default at once, from another thread).
+NexHealth also sends those for writes made through its API once it reads them back (about ten
+minutes later); the simulator does not.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import collections
 import datetime
 import hashlib
@@ -39,6 +58,13 @@ TOKEN_SECONDS = 3600
 NO_ACCESS = "You don't have access to perform this action."
 FIRST_APPOINTMENT_ID = 1001
 NOTE_LIMIT = 128
+# Every provider works these local hours every day, at each of its locations.
+WORKING_HOURS = (datetime.time(8), datetime.time(18))
+# GET /appointments and GET /available_slots: 10 requests a second per key.
+RATE_LIMITED = ("/appointments", "/available_slots")
+RATE_LIMIT = 10
+DEFAULT_PER_PAGE = 5
+MAX_PER_PAGE = 1000
 
 LOCATIONS = [
     {"id": 101, "name": "Downtown Dental", "tz": "America/New_York", "map_by_operatory": True},
@@ -107,6 +133,7 @@ class NexHealthSimulator(Simulator):
         ("GET", r"/operatories", "list_operatories"),
         ("GET", r"/appointment_types", "list_appointment_types"),
         ("GET", r"/patients", "list_patients"),
+        ("GET", r"/available_slots", "available_slots"),
     ]
 
     def __init__(
@@ -117,11 +144,13 @@ class NexHealthSimulator(Simulator):
         webhook_delay: float | None = 1.0,
         webhook_url: str = "",
         webhook_secret: str = "",
+        change_delay: float = 0.0,
     ) -> None:
-        # Webhook target and delay are configuration: they survive reset().
+        # Webhook target and delays are configuration: they survive reset().
         self.webhook_delay = webhook_delay  # None: insert only when run_insertions() is called
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
+        self.change_delay = change_delay  # before a direct change's webhook is sent
         self.generation = 0
         self.timers: list[threading.Timer] = []
         super().__init__(host, port)
@@ -144,6 +173,8 @@ class NexHealthSimulator(Simulator):
             self.soft_refusals: collections.deque[str] = collections.deque()
             self.webhooks: list[dict[str, Any]] = []
             self.next_id = FIRST_APPOINTMENT_ID
+            # When each rate-limited GET arrived (monotonic), per path.
+            self.arrivals: dict[str, list[float]] = {path: [] for path in RATE_LIMITED}
 
     def state(self) -> dict[str, Any]:
         return {
@@ -151,7 +182,11 @@ class NexHealthSimulator(Simulator):
             "insertions": {str(key): value for key, value in self.insertions.items()},
             "tokens": len(self.tokens),
             "webhooks": [dict(webhook) for webhook in self.webhooks],
-            "webhook": {"url": self.webhook_url, "delay": self.webhook_delay},
+            "webhook": {
+                "url": self.webhook_url,
+                "delay": self.webhook_delay,
+                "change_delay": self.change_delay,
+            },
         }
 
     def stop(self) -> None:
@@ -187,7 +222,7 @@ class NexHealthSimulator(Simulator):
         return [self._insert(key, generation) or "" for key in pending]
 
     def wait_for_webhooks(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        """Block until `count` insertion events are done (delivered or not); all of them."""
+        """Block until `count` webhook events are done (delivered or not); all of them."""
         deadline = time.monotonic() + timeout
         with self.delivered:
             while sum(1 for w in self.webhooks if w["done"]) < count:
@@ -204,12 +239,14 @@ class NexHealthSimulator(Simulator):
                 delay = data.get("delay", self.webhook_delay)
                 delay = None if delay is None else float(delay)
                 failing = int(data.get("fail_insertions", 0))
+                change_delay = float(data.get("change_delay", self.change_delay))
             except (TypeError, ValueError):
                 return Reply(400, {"message": "delay must be a number or null"})
             with self.lock:
                 self.webhook_url = str(data.get("url", self.webhook_url))
                 self.webhook_secret = str(data.get("secret", self.webhook_secret))
                 self.webhook_delay = delay
+                self.change_delay = change_delay
                 self.fail_insertions += failing
                 return Reply(200, self.state()["webhook"])
         return super()._control(request)
@@ -229,6 +266,12 @@ class NexHealthSimulator(Simulator):
                     return refuse(401, "Invalid Credentials")
                 if self.soft_refusals:
                     return Reply(200, envelope(errors=[self.soft_refusals.popleft()]))
+                if request.method == "GET" and request.path in RATE_LIMITED:
+                    arrived = time.monotonic()
+                    recent = [t for t in self.arrivals[request.path] if arrived - t < 1.0]
+                    self.arrivals[request.path].append(arrived)
+                    if len(recent) >= RATE_LIMIT:
+                        return self.fault_reply(429)
         return super().dispatch(request)
 
     def not_found(self, request: Request) -> Reply:
@@ -324,32 +367,8 @@ class NexHealthSimulator(Simulator):
         start: datetime.datetime,
         end: datetime.datetime,
     ) -> dict[str, Any]:
-        appointment_id = self.next_id
-        self.next_id += 1
-        provider = next(p for p in PROVIDERS if p["id"] == appt["provider_id"])
-        zone = zoneinfo.ZoneInfo(location["tz"])
-        stamp = iso(now())
-        record = {
-            "id": appointment_id,
-            "patient_id": appt["patient_id"],
-            "provider_id": appt["provider_id"],
-            "provider_name": f"{provider['first_name']} {provider['last_name']}",
-            "start_time": iso(start),
-            "end_time": iso(end),
-            "confirmed": False, "patient_confirmed": False, "patient_missed": False,
-            "cancelled": False, "checkin_at": None, "checked_out": False, "deleted": False,
-            "unavailable": False, "is_guardian": False,
-            "created_at": stamp, "updated_at": stamp,
-            "note": appt.get("note") or "",
-            "timezone": location["tz"],
-            "timezone_offset": start.astimezone(zone).strftime("%z"),
-            "institution_id": INSTITUTION_ID,
-            "location_id": location["id"],
-            "appointment_type_id": appt.get("appointment_type_id"),
-            "operatory_id": appt.get("operatory_id"),
-            "foreign_id": None, "foreign_id_type": None, "last_sync_time": None,
-        }  # fmt: skip
-        self.appointments[appointment_id] = record
+        record = self._record(location, appt, start, end)
+        appointment_id = record["id"]
         self.insertions[appointment_id] = "pending"
         if self.fail_insertions:
             self.fail_insertions -= 1
@@ -363,26 +382,89 @@ class NexHealthSimulator(Simulator):
             timer.start()
         return record
 
+    def _record(
+        self,
+        location: dict[str, Any],
+        appt: dict[str, Any],
+        start: datetime.datetime,
+        end: datetime.datetime,
+    ) -> dict[str, Any]:
+        """A new appointment (or block, `unavailable`) in the simulator's copy."""
+        appointment_id = self.next_id
+        self.next_id += 1
+        provider = next(p for p in PROVIDERS if p["id"] == appt["provider_id"])
+        stamp = iso(now())
+        record = {
+            "id": appointment_id,
+            "patient_id": appt.get("patient_id"),
+            "provider_id": appt["provider_id"],
+            "provider_name": f"{provider['first_name']} {provider['last_name']}",
+            "start_time": iso(start),
+            "end_time": iso(end),
+            "confirmed": False, "patient_confirmed": False, "patient_missed": False,
+            "cancelled": False, "checkin_at": None, "checked_out": False, "deleted": False,
+            "unavailable": bool(appt.get("unavailable")), "is_guardian": False,
+            "created_at": stamp, "updated_at": stamp,
+            "note": appt.get("note") or "",
+            "timezone": location["tz"],
+            "timezone_offset": _offset(start, location),
+            "institution_id": INSTITUTION_ID,
+            "location_id": location["id"],
+            "appointment_type_id": appt.get("appointment_type_id"),
+            "operatory_id": appt.get("operatory_id"),
+            "foreign_id": appt.get("foreign_id"), "foreign_id_type": None,
+            "last_sync_time": None,
+        }  # fmt: skip
+        self.appointments[appointment_id] = record
+        return record
+
     def list_appointments(self, request: Request) -> Reply:
         location, refusal = self._scope(request, location=True)
         if refusal or location is None:
             return refusal or refuse(403, NO_ACCESS)
+        query = request.query
         errors: list[str] = []
-        start = _moment(request.query, "start", errors)
-        end = _moment(request.query, "end", errors)
+        start = _moment(query, "start", errors)
+        end = _moment(query, "end", errors)
+        since = _moment(query, "updated_since", errors, required=False)
+        flags = {name: _flag(query, name, errors) for name in ("cancelled", "unavailable")}
+        wanted = {name: _ids(query, f"{name}_ids[]", errors)
+                  for name in ("patient", "provider", "operatory")}  # fmt: skip
+        per_page = _per_page(query, errors)
         if errors or start is None or end is None:
             return refuse(400, *(errors or ["start and end are required"]))
-        patient = request.query.get("patient_ids[]")
-        provider = request.query.get("provider_ids[]")
         found = [
             appt
             for appt in self.appointments.values()
             if appt["location_id"] == location["id"]
             and start <= _parse(appt["start_time"]) <= end
-            and (patient is None or str(appt["patient_id"]) == patient)
-            and (provider is None or str(appt["provider_id"]) == provider)
+            and (not appt["deleted"] or since is not None)
+            and (since is None or _parse(appt["updated_at"]) >= since)
+            and all(value is None or bool(appt[name]) == value for name, value in flags.items())
+            and all(ids is None or appt[f"{name}_id"] in ids for name, ids in wanted.items())
         ]
-        return Reply(200, envelope(found, count=len(found)))
+        return self._page(sorted(found, key=_position), query, per_page)
+
+    def _page(self, found: list[dict[str, Any]], query: dict[str, str], per_page: int) -> Reply:
+        """One cursor page of a sorted listing, with its page_info beside `data`."""
+        total = len(found)
+        after, before = query.get("end_cursor"), query.get("start_cursor")
+        try:
+            if after:
+                found = [appt for appt in found if _position(appt) > _decode(after)]
+            elif before:
+                found = [appt for appt in found if _position(appt) < _decode(before)]
+        except ValueError:
+            return refuse(400, "Invalid cursor")
+        page = found[-per_page:] if before and not after else found[:per_page]
+        body = envelope(page, count=total)
+        body["page_info"] = {
+            "has_previous_page": bool(after) or (bool(before) and len(found) > per_page),
+            "has_next_page": bool(before) or len(found) > per_page,
+            "start_cursor": _encode(page[0]) if page else None,
+            "end_cursor": _encode(page[-1]) if page else None,
+        }
+        return Reply(200, body)
 
     def _named(self, request: Request) -> dict[str, Any] | Reply:
         """The appointment the path names, or the refusal (a bad subdomain, an unknown id)."""
@@ -423,6 +505,210 @@ class NexHealthSimulator(Simulator):
         patient = _known(PATIENTS, appt["patient_id"]) or {}
         return {**appt, "patient": _patient(patient) if patient else None}
 
+    # -- free slots ----------------------------------------------------------------------------
+
+    def available_slots(self, request: Request) -> Reply:
+        _, refusal = self._scope(request, location=False)
+        if refusal:
+            return refusal
+        query, errors = request.query, []
+        location = _known(LOCATIONS, _number(query, "lids[]", errors))
+        providers = _ids(query, "pids[]", errors)
+        operatories = _ids(query, "operatory_ids[]", errors)
+        kind = _known(APPOINTMENT_TYPES, _number(query, "appointment_type_id", errors, False))
+        days = _number(query, "days", errors) or 0
+        try:
+            first = datetime.date.fromisoformat(query.get("start_date", ""))
+        except ValueError:
+            errors.append("start_date must be a date, YYYY-MM-DD")
+        if location is None:
+            errors.append("lids[] must name a location")
+        if providers is None and kind is None:
+            errors.append("At least one of pids or appointment_type_id must be provided")
+        length = _number(query, "slot_length", errors, False) or (kind or {}).get("minutes", 15)
+        step = _number(query, "slot_interval", errors, False) or length
+        if errors or location is None or days < 1 or length < 1 or step < 1:
+            return refuse(400, *(errors or ["days, slot_length and slot_interval must be > 0"]))
+        found = []
+        for provider in PROVIDERS:
+            if location["id"] not in provider["location_ids"] or (
+                providers is not None and provider["id"] not in providers
+            ):
+                continue
+            for operatory in sorted(operatories) if operatories else [None]:
+                slots = self._slots(location, provider["id"], operatory, first, days, length, step)
+                group = {
+                    "lid": location["id"],
+                    "pid": provider["id"],
+                    "slots": slots,
+                    "next_available_date": slots[0]["time"][:10] if slots else None,
+                }
+                if operatory is not None:
+                    group["operatory_id"] = operatory
+                found.append(group)  # fmt: skip
+        return Reply(200, envelope(found, count=len(found)))
+
+    def _slots(
+        self,
+        location: dict[str, Any],
+        provider: int,
+        operatory: int | None,
+        first: datetime.date,
+        days: int,
+        length: int,
+        step: int,
+    ) -> list[dict[str, Any]]:
+        zone = zoneinfo.ZoneInfo(location["tz"])
+        slots = []
+        for day in (first + datetime.timedelta(days=n) for n in range(days)):
+            opens, closes = (datetime.datetime.combine(day, hour, zone) for hour in WORKING_HOURS)
+            start = opens
+            while start + datetime.timedelta(minutes=length) <= closes:
+                end = start + datetime.timedelta(minutes=length)
+                if start > now() and self._free(location, provider, operatory, start, end):
+                    slot = {
+                        "time": _local(start, zone),
+                        "end_time": _local(end, zone),
+                        "provider_id": provider,
+                        "working_hour_label_id": None,
+                    }
+                    if operatory is not None:
+                        slot["operatory_id"] = operatory
+                    slots.append(slot)  # fmt: skip
+                start += datetime.timedelta(minutes=step)
+        return slots
+
+    def _free(
+        self,
+        location: dict[str, Any],
+        provider: int,
+        operatory: int | None,
+        start: datetime.datetime,
+        end: datetime.datetime,
+    ) -> bool:
+        return not any(
+            not appt["cancelled"]
+            and not appt["deleted"]
+            and appt["location_id"] == location["id"]
+            and (
+                appt["provider_id"] == provider
+                or (operatory is not None and appt["operatory_id"] == operatory)
+            )
+            and _parse(appt["start_time"]) < end
+            and start < _parse(appt["end_time"])
+            for appt in self.appointments.values()
+        )
+
+    # -- what the practice does in its EHR (POST /__simulator/direct) ---------------------------
+
+    def direct(self, action: str, data: dict[str, Any]) -> Reply:
+        try:
+            return self._direct(action, data)
+        except (TypeError, ValueError):
+            return Reply(400, {"message": "IDs and minutes must be numbers"})
+
+    def _direct(self, action: str, data: dict[str, Any]) -> Reply:
+        if action == "book":
+            return self._direct_book(data)
+        appt = self.appointments.get(_int(data.get("id")) or 0)
+        if appt is None or appt["deleted"]:
+            return Reply(404, {"message": f"No appointment {data.get('id')!r}"})
+        if action == "move":
+            moved = self._direct_times(data, appt)
+            if isinstance(moved, Reply):
+                return moved
+            appt["start_time"], appt["end_time"] = iso(moved[0]), iso(moved[1])
+            for key, field in (("practitioner", "provider_id"), ("room", "operatory_id")):
+                if data.get(key):
+                    appt[field] = _int(data[key])
+        elif action == "cancel":
+            appt["cancelled"], appt["cancelled_at"] = True, iso(now())
+        else:  # delete: a tombstone that updated_since reads still report
+            appt["deleted"] = True
+        appt["updated_at"] = appt["last_sync_time"] = iso(now())
+        self._announce(appt, "appointment_updated")
+        return Reply(200, {"id": appt["id"]})
+
+    def _direct_book(self, data: dict[str, Any]) -> Reply:
+        provider = _known(PROVIDERS, _int(data.get("practitioner")))
+        if provider is None:
+            return Reply(400, {"message": "practitioner must be a provider's id"})
+        location = _known(LOCATIONS, _int(data.get("location")) or provider["location_ids"][0])
+        block = data.get("kind") == "block"
+        patient = None if block else _known(PATIENTS, _int(data.get("patient")))
+        if location is None or location["id"] not in provider["location_ids"]:
+            return Reply(400, {"message": "location must be one of the provider's locations"})
+        if patient is None and not block:
+            return Reply(400, {"message": "patient must be a patient's id (or kind: block)"})
+        times = self._direct_times(data, None)
+        if isinstance(times, Reply):
+            return times
+        appt = {
+            "provider_id": provider["id"],
+            "patient_id": patient["id"] if patient else None,
+            "operatory_id": _int(data.get("room")),
+            "unavailable": block,
+            "foreign_id": f"EHR-D{self.next_id}",
+        }
+        record = self._record(location, appt, *times)
+        record["last_sync_time"] = record["updated_at"]
+        self._announce(record, "appointment_created")
+        return Reply(200, {"id": record["id"]})
+
+    def _direct_times(
+        self, data: dict[str, Any], appt: dict[str, Any] | None
+    ) -> tuple[datetime.datetime, datetime.datetime] | Reply:
+        errors: list[str] = []
+        start = _moment(data, "start", errors)
+        if start is None:
+            return Reply(400, {"message": "; ".join(errors)})
+        if data.get("minutes"):
+            minutes = datetime.timedelta(minutes=int(data["minutes"]))
+        elif appt is not None:
+            minutes = _parse(appt["end_time"]) - _parse(appt["start_time"])
+        else:
+            minutes = datetime.timedelta(minutes=30)
+        return start, start + minutes
+
+    def _announce(self, appt: dict[str, Any], event_name: str) -> None:
+        """Push appointment_created/_updated, signed like the insertion webhook, from another
+        thread (so that a receiver calling back into the simulator never waits on its lock)."""
+        payload = {
+            "resource_type": "Appointment",
+            "event_name": event_name,
+            "event_time": iso(now()),
+            "delivery_errors": [],
+            "data": {"appointment": self._with_patient(appt)},
+        }
+        webhook = self._webhook(event_name, appt["id"])
+        timer = threading.Timer(
+            self.change_delay,
+            self._send,
+            args=(webhook, self.webhook_url, self.webhook_secret, json.dumps(payload).encode()),
+        )
+        timer.daemon = True
+        self.timers.append(timer)
+        timer.start()
+
+    def _webhook(self, event_name: str, appointment_id: int) -> dict[str, Any]:
+        webhook: dict[str, Any] = {
+            "event_name": event_name,
+            "appointment_id": appointment_id,
+            "url": self.webhook_url,
+            "status": None,
+            "error": "",
+            "done": False,
+        }
+        self.webhooks.append(webhook)
+        return webhook
+
+    def _send(self, webhook: dict[str, Any], url: str, secret: str, body: bytes) -> None:
+        if url:
+            self._deliver(webhook, url, secret, body)
+        with self.delivered:
+            webhook["done"] = True
+            self.delivered.notify_all()
+
     # -- the pretend EHR and its webhooks ------------------------------------------------------
 
     def _insert(self, appointment_id: int, generation: int) -> str | None:
@@ -443,21 +729,9 @@ class NexHealthSimulator(Simulator):
                 "delivery_errors": [],
                 "data": {"appointment": self._with_patient(appt)},
             }
-            webhook: dict[str, Any] = {
-                "event_name": payload["event_name"],
-                "appointment_id": appointment_id,
-                "url": self.webhook_url,
-                "status": None,
-                "error": "",
-                "done": False,
-            }
-            self.webhooks.append(webhook)
+            webhook = self._webhook(payload["event_name"], appointment_id)
             url, secret = self.webhook_url, self.webhook_secret
-        if url:
-            self._deliver(webhook, url, secret, json.dumps(payload).encode())
-        with self.delivered:
-            webhook["done"] = True
-            self.delivered.notify_all()
+        self._send(webhook, url, secret, json.dumps(payload).encode())
         return outcome
 
     def _outcome(self, appt: dict[str, Any]) -> str:
@@ -603,6 +877,8 @@ def _moment(
     try:
         if not isinstance(value, str):
             raise TypeError(name)
+        if len(value) == 10:  # a date (documented for updated_since): midnight UTC
+            return datetime.datetime.fromisoformat(value).replace(tzinfo=datetime.UTC)
         return _parse(value)
     except (TypeError, ValueError):
         errors.append(f"{name} must be an ISO 8601 datetime with a UTC offset")
@@ -614,3 +890,77 @@ def _parse(value: str) -> datetime.datetime:
     if moment.tzinfo is None:
         raise ValueError(f"{value!r} has no UTC offset")
     return moment.astimezone(datetime.UTC)
+
+
+def _local(moment: datetime.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    """A slot time as NexHealth gives it: the practice's zone, with milliseconds."""
+    return moment.astimezone(zone).isoformat(timespec="milliseconds")
+
+
+def _offset(moment: datetime.datetime, location: dict[str, Any]) -> str:
+    return moment.astimezone(zoneinfo.ZoneInfo(location["tz"])).strftime("%z")
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _number(
+    query: dict[str, str], name: str, errors: list[str], required: bool = True
+) -> int | None:
+    value = query.get(name)
+    if value in (None, ""):
+        if required:
+            errors.append(f"{name} is required")
+        return None
+    number = _int(value)
+    if number is None:
+        errors.append(f"{name} must be an integer")
+    return number
+
+
+def _ids(query: dict[str, str], name: str, errors: list[str]) -> set[int] | None:
+    """An ID filter (comma-separated: the documented explode=false), or None when absent."""
+    value = query.get(name)
+    if value is None:
+        return None
+    ids = {_int(part) for part in value.split(",")}
+    if None in ids:
+        errors.append(f"{name} must list integers")
+    return {number for number in ids if number is not None}
+
+
+def _flag(query: dict[str, str], name: str, errors: list[str]) -> bool | None:
+    value = query.get(name)
+    if value is None:
+        return None
+    if value not in ("true", "false"):
+        errors.append(f"{name} must be true or false")
+    return value == "true"
+
+
+def _per_page(query: dict[str, str], errors: list[str]) -> int:
+    number = _number(query, "per_page", errors, False) or DEFAULT_PER_PAGE
+    if not 1 <= number <= MAX_PER_PAGE:
+        errors.append(f"per_page must be between 1 and {MAX_PER_PAGE}")
+    return number
+
+
+def _position(appt: dict[str, Any]) -> tuple[datetime.datetime, int]:
+    """Where an appointment sits in a listing: by start, then id."""
+    return _parse(appt["start_time"]), appt["id"]
+
+
+def _encode(appt: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(f"{appt['start_time']}|{appt['id']}".encode()).decode()
+
+
+def _decode(cursor: str) -> tuple[datetime.datetime, int]:
+    try:
+        start, _, number = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return _parse(start), int(number)
+    except (binascii.Error, UnicodeDecodeError, TypeError) as error:
+        raise ValueError(cursor) from error

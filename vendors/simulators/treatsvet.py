@@ -9,11 +9,24 @@ that time; errors as `{"message": "..."}`; 429 with `retryAfter` and `Retry-Afte
 
 Where the documentation is silent:
 - an appointment lasts its type's `durationMinutes`, or 30 minutes without a type;
-- available slots are the vet's free starts from 09:00 to 19:00 on the given date, read in
-  the clinic's zone (Europe/Paris), every type duration (30 minutes without a type);
+- available slots are the vet's free starts within their working hours on the given date,
+  read in the clinic's zone (Europe/Paris), stepping by the type's duration from the start of
+  each working period (30 minutes without a type), later than now. Working hours (HOURS) are
+  those of the demo's veterinary clinic (scheduling/demo.py, Lilas), both locations joined,
+  so the desk's hours and the simulator's agree: a slot is free when no appointment that is
+  not CANCELLED and no block of that vet overlaps it;
+- bookings through the API are not held to working hours (only to overlaps: 409);
 - owners and animals are not a closed list: any well-formed `clientId` / `patientId` is
   accepted (the clinic's real ones live in Treats.vet); but an animal the simulator knows must
   belong to the owner sent with it. Vets and appointment types must be known.
+
+`direct` (what staff do in Treats.vet itself, see simulators/base.py): `book` an appointment
+(`practitioner` = vetId, `patient` = the animal, `guardian` = the owner (the known animal's
+owner by default), `appointment_type`, `minutes` (default the type's, else 30); status
+SCHEDULED; 409 when it overlaps, as the API's create) or a block (`kind: "block"`: not an
+appointment, no GET, allowed over anything); `move` (to `start`, keeping its length unless
+`minutes`; 409 on overlap); `cancel` (status CANCELLED, its time free again; a block is
+removed); `delete` (gone: GET answers 404).
 
 Catalogue (names match the demo's veterinary clinic; ids are stable, see VETS and TYPES):
   vets Claire Martin, Julien Bernard, Sophie Lefèvre, Thomas Moreau; types Consultation 20,
@@ -36,8 +49,9 @@ API_KEY = "vk_c2ltdWxhdG9yLWtleQ"
 CLINIC_ZONE = zoneinfo.ZoneInfo("Europe/Paris")
 NAMESPACE = uuid.UUID("6f1d2a0e-4b8c-4d7e-9a31-2f5c8e7b9d10")
 DEFAULT_MINUTES = 30
-OPENS, CLOSES = datetime.time(9), datetime.time(19)
 SLOT_TAKEN = "This time slot is no longer available"
+MON, TUE, WED, THU, FRI = range(5)
+WEEKDAYS = (MON, TUE, WED, THU, FRI)
 
 
 def stable_id(name: str) -> str:
@@ -65,6 +79,35 @@ TYPES = {
         ("Consultation NAC", 30, "#1abc9c"),
     )
 }
+
+
+def _weekly(
+    *periods: tuple[tuple[int, ...], str, str],
+) -> dict[int, list[tuple[datetime.time, ...]]]:
+    """Weekday -> its (start, end) working periods, in order."""
+    week: dict[int, list[tuple[datetime.time, ...]]] = {}
+    for days, start, end in periods:
+        for day in days:
+            week.setdefault(day, []).append(
+                (datetime.time.fromisoformat(start), datetime.time.fromisoformat(end))
+            )
+    return {day: sorted(times) for day, times in week.items()}
+
+
+# Each vet's working hours: the demo clinic's (scheduling/demo.py), both locations joined.
+HOURS = {
+    stable_id(f"vet:{name}"): _weekly(*periods)
+    for name, periods in (
+        ("Claire Martin", ((WEEKDAYS, "09:00", "12:30"), ((MON, TUE, THU), "14:00", "19:00"))),
+        ("Julien Bernard", (((TUE, THU), "08:00", "13:00"), ((MON, WED, FRI), "09:00", "13:00"))),
+        ("Sophie Lefèvre", (((MON, TUE, WED, THU), "14:00", "18:00"), ((FRI,), "14:00", "17:00"))),
+        (
+            "Thomas Moreau",
+            (((TUE, THU), "09:00", "12:00"), ((WED, FRI), "14:00", "19:00"),
+             ((MON,), "18:00", "20:00")),
+        ),
+    )
+}  # fmt: skip
 CLIENTS = {
     stable_id(f"client:{given} {family}"): {
         "id": stable_id(f"client:{given} {family}"),
@@ -107,9 +150,13 @@ class TreatsVetSimulator(Simulator):
         super().reset()
         with self.lock:
             self.appointments: dict[str, dict[str, Any]] = {}
+            self.blocks: dict[str, dict[str, Any]] = {}
 
     def state(self) -> dict[str, Any]:
-        return {"appointments": list(self.appointments.values())}
+        return {
+            "appointments": list(self.appointments.values()),
+            "blocks": list(self.blocks.values()),
+        }
 
     # -- answers in Treats.vet's shape ------------------------------------------------------
 
@@ -168,13 +215,13 @@ class TreatsVetSimulator(Simulator):
         except ValueError:
             return self.error(400, "date must be a date (YYYY-MM-DD)")
         length = datetime.timedelta(minutes=_minutes(kind))
-        moment = datetime.datetime.combine(date, OPENS, CLINIC_ZONE).astimezone(datetime.UTC)
-        closes = datetime.datetime.combine(date, CLOSES, CLINIC_ZONE).astimezone(datetime.UTC)
         now, slots = datetime.datetime.now(datetime.UTC), []
-        while moment + length <= closes:
-            if moment > now and not self._taken(vet, moment, moment + length):
-                slots.append({"startTime": _z(moment), "endTime": _z(moment + length)})
-            moment += length
+        for opens, closes in HOURS[vet].get(date.weekday(), []):
+            moment = _instant_on(date, opens)
+            while moment + length <= _instant_on(date, closes):
+                if moment > now and not self._taken(vet, moment, moment + length):
+                    slots.append({"startTime": _z(moment), "endTime": _z(moment + length)})
+                moment += length
         return Reply(200, slots)
 
     # -- appointments ----------------------------------------------------------------------
@@ -212,13 +259,95 @@ class TreatsVetSimulator(Simulator):
         self.appointments[appointment["id"]] = appointment
         return Reply(201, copy.deepcopy(appointment))
 
-    def _taken(self, vet: str, start: datetime.datetime, end: datetime.datetime) -> bool:
-        for other in self.appointments.values():
-            if other["vetId"] != vet or other["status"] == "CANCELLED":
+    def _taken(
+        self,
+        vet: str,
+        start: datetime.datetime,
+        end: datetime.datetime,
+        *,
+        besides: str | None = None,
+    ) -> bool:
+        """Whether an appointment that is not cancelled, or a block, holds the vet then."""
+        for other in [*self.appointments.values(), *self.blocks.values()]:
+            if other["vetId"] != vet or other["status"] == "CANCELLED" or other["id"] == besides:
                 continue
             if _instant(other["scheduledAt"]) < end and start < _instant(other["endTime"]):
                 return True
         return False
+
+    # -- changes made in Treats.vet itself ---------------------------------------------------
+
+    def direct(self, action: str, data: dict[str, Any]) -> Reply:
+        try:
+            return getattr(self, f"_direct_{action}")(data)
+        except (KeyError, TypeError, ValueError) as problem:
+            return self.error(400, f"Cannot {action} that: {problem!r}")
+
+    def _direct_book(self, data: dict[str, Any]) -> Reply:
+        vet, kind = str(data["practitioner"]), data.get("appointment_type") or None
+        if vet not in VETS or (kind is not None and kind not in TYPES):
+            return self.error(400, "Unknown vet or appointment type")
+        start = _aware(data["start"])
+        end = start + datetime.timedelta(minutes=int(data.get("minutes") or _minutes(kind)))
+        record = {"id": str(uuid.uuid4()), "vetId": vet, "scheduledAt": _z(start),
+                  "endTime": _z(end), "status": "SCHEDULED"}  # fmt: skip
+        if data.get("kind", "appointment") == "block":
+            self.blocks[record["id"]] = record
+            return Reply(201, {"id": record["id"]})
+        if self._taken(vet, start, end):
+            return self.error(409, SLOT_TAKEN)
+        animal = str(data.get("patient") or uuid.uuid4())
+        owner = data.get("guardian") or PATIENTS.get(animal, {}).get("clientId")
+        self.appointments[record["id"]] = record | {
+            "clientId": owner,
+            "patientId": animal,
+            "appointmentTypeId": kind,
+            "reason": "",
+            "isUrgent": False,
+            "displayStatus": "Planifié",
+            "createdAt": _z(datetime.datetime.now(datetime.UTC)),
+        }
+        return Reply(201, {"id": record["id"]})
+
+    def _direct_move(self, data: dict[str, Any]) -> Reply:
+        record = self._record(data)
+        if record is None:
+            return self._missing()
+        start = _aware(data["start"])
+        length = (
+            datetime.timedelta(minutes=int(data["minutes"]))
+            if data.get("minutes")
+            else _instant(record["endTime"]) - _instant(record["scheduledAt"])
+        )
+        if record["id"] in self.appointments and self._taken(
+            record["vetId"], start, start + length, besides=record["id"]
+        ):
+            return self.error(409, SLOT_TAKEN)
+        record["scheduledAt"], record["endTime"] = _z(start), _z(start + length)
+        return Reply(200, {"id": record["id"]})
+
+    def _direct_cancel(self, data: dict[str, Any]) -> Reply:
+        record = self._record(data)
+        if record is None:
+            return self._missing()
+        if self.blocks.pop(record["id"], None) is None:
+            record["status"], record["displayStatus"] = "CANCELLED", "Annulé"
+        return Reply(200, {"id": record["id"]})
+
+    def _direct_delete(self, data: dict[str, Any]) -> Reply:
+        record = self._record(data)
+        if record is None:
+            return self._missing()
+        self.appointments.pop(record["id"], None)
+        self.blocks.pop(record["id"], None)
+        return Reply(200, {"id": record["id"]})
+
+    def _record(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        key = str(data["id"])
+        return self.appointments.get(key) or self.blocks.get(key)
+
+    def _missing(self) -> Reply:
+        return self.error(404, "Resource not found")
 
 
 def _problem(body: dict[str, Any]) -> str:
@@ -264,6 +393,18 @@ def _is_uuid(value: Any) -> bool:
 
 def _minutes(kind: str | None) -> int:
     return TYPES[kind]["durationMinutes"] if kind in TYPES else DEFAULT_MINUTES
+
+
+def _instant_on(date: datetime.date, time: datetime.time) -> datetime.datetime:
+    """That wall-clock time at the clinic, as a UTC instant."""
+    return datetime.datetime.combine(date, time, CLINIC_ZONE).astimezone(datetime.UTC)
+
+
+def _aware(value: Any) -> datetime.datetime:
+    moment = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no UTC offset")
+    return moment.astimezone(datetime.UTC)
 
 
 def _instant(text: str) -> datetime.datetime:

@@ -1137,7 +1137,7 @@ def test_availability_in_a_constant_number_of_queries(api, world):
     few = query_count(api, url)
     add(18)
 
-    assert query_count(api, url) == few <= 8
+    assert query_count(api, url) == few <= 10  # 5 of them the slot engine's, 1 the PMS's freshness
     assert len(json.loads(api.get(url).content)) > 11
 
 

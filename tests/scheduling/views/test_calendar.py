@@ -667,7 +667,7 @@ def test_the_day_takes_the_same_queries_for_10_and_200_visits(desk, world, by):
 
     assert appointments_in(page) == 200
     assert many == few
-    assert few <= 10
+    assert few <= 11  # with the PMS's busy time and its freshness
 
 
 def test_twenty_rooms_and_150_visits_in_bounded_queries(desk, world):
@@ -704,4 +704,4 @@ def test_the_week_takes_the_same_queries_for_few_and_many_visits(desk, world):
 
     assert appointments_in(page) == 77
     assert many == few
-    assert few <= 10
+    assert few <= 11  # with the PMS's busy time and its freshness

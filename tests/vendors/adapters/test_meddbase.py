@@ -479,7 +479,11 @@ def test_lookup_of_one_appointment_is_not_offered(adapter):
         ("payer_types", [{"id": "PA", "name": "Patient"}, {"id": "IN", "name": "Insurer"}]),
         (
             "locations",
-            [{"id": "1123", "name": "2CP (Eye Room)"}, {"id": "1124", "name": "Harley Street"}],
+            [
+                {"id": "1123", "name": "2CP (Eye Room)"},
+                {"id": "1124", "name": "Harley Street"},
+                {"id": "1125", "name": "Providencia"},
+            ],
         ),
         (
             "rooms",
@@ -487,11 +491,16 @@ def test_lookup_of_one_appointment_is_not_offered(adapter):
                 {"id": "214", "name": "Room 1", "location": "1123"},
                 {"id": "45", "name": "Surgery", "location": "1123"},
                 {"id": "300", "name": "Room A", "location": "1124"},
+                {"id": "400", "name": "Box 1", "location": "1125"},
             ],
         ),
         (
             "practitioners",
-            [{"id": "84", "name": "Dr. Gregory House"}, {"id": "85", "name": "Dr. Lisa Cuddy"}],
+            [
+                {"id": "84", "name": "Dr. Gregory House"},
+                {"id": "85", "name": "Dr. Lisa Cuddy"},
+                {"id": "86", "name": "Dr. Camila Rojas"},
+            ],
         ),
     ],
 )

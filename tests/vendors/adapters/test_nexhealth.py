@@ -552,7 +552,7 @@ def test_webhook_after_the_configured_delay_via_the_control_endpoint(simulator, 
             json={"url": receiver.url, "secret": SECRET, "delay": 0.05, "fail_insertions": 1},
             timeout=2,
         )
-        assert answer.json() == {"url": receiver.url, "delay": 0.05}
+        assert answer.json() == {"url": receiver.url, "delay": 0.05, "change_delay": 0.0}
         assert SECRET not in json.dumps(simulator.state())
 
         failed = adapter.book(booking("k1"))

@@ -4,13 +4,14 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from vendors import delivery
+from vendors import calendar, delivery
 
 
 class Command(BaseCommand):
     help = (
-        "Send every due delivery to the PMS, take back expired leases and poll accepted "
-        "writes. With --loop, keep doing so (the sweeper beside the db_worker processes)."
+        "Send every due delivery to the PMS, take back expired leases, poll accepted writes "
+        "and read every PMS calendar that is due (PMS_PULL_SECONDS). With --loop, keep doing "
+        "so (the sweeper beside the db_worker processes; several may run)."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -23,6 +24,9 @@ class Command(BaseCommand):
             sent = delivery.deliver_due()
             if sent:
                 self.stdout.write(f"{sent} deliveries handled")
+            read = calendar.pull_due()
+            if read:
+                self.stdout.write(f"{read} PMS calendars read")
             if not loop:
                 return
             time.sleep(interval)

@@ -1,0 +1,617 @@
+"""The PMS's own calendar in the desk (DESIGN §8): pull it, keep its busy time, bring our
+delivered appointments in line with it, and say how fresh it is.
+
+`pull(connection)` takes the connection's lease (so two processes never pull one connection
+at once), builds the CalendarQuery from the connection's mappings, reads it through the
+adapter and applies it in one transaction:
+
+- time the PMS holds for mapped practitioners and rooms that is not one of ours becomes
+  PmsBusy rows (a complete read replaces the window; an incremental read or a webhook patches
+  by the vendor's ID), which the slot engine subtracts like local appointments;
+- our delivered appointments (recognised by external ID, never counted twice) follow what
+  was done to them in the PMS — cancelled, confirmed, arrived, no-show, completed, moved,
+  deleted — through the booking service, recorded as made by the PMS and never sent back;
+  a change the status table forbids, or a move onto taken time, is kept as a delivery that
+  needs attention (operation "Change made in the PMS"), never applied silently.
+
+A read that fails leaves the last good copy in place and records the error; `read_at` (the
+start of the last successful read) is what the freshness warning is about.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import socket
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from scheduling import booking
+from scheduling.errors import BookingError
+from scheduling.localtime import to_utc
+from scheduling.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    AppointmentType,
+    Location,
+    Patient,
+    Practitioner,
+    Room,
+    WorkingHours,
+)
+from scheduling.models.schedules import applies_on
+from vendors.errors import ConfigurationError, NotSupported, VendorError
+from vendors.models import (
+    IN_FLIGHT_STATES,
+    CalendarPull,
+    Delivery,
+    DeliveryState,
+    ExternalId,
+    Operation,
+    PmsBusy,
+    VendorConnection,
+)
+from vendors.types import BusySpan, CalendarQuery, CalendarRead
+
+logger = logging.getLogger("vendors.calendar")
+
+Status = AppointmentStatus
+DAY = datetime.timedelta(days=1)
+# A read is incremental while the last complete one still covers the rolling window to
+# within this much; past it (about once a day) the whole window is read again.
+WINDOW_SLACK = DAY
+# How the canonical statuses follow one another: a PMS that is only behind us (we do not
+# send confirmations or arrivals to it) is not a discrepancy.
+PROGRESS = {Status.UNCONFIRMED: 0, Status.CONFIRMED: 1, Status.ARRIVED: 2, Status.COMPLETED: 3}
+# PmsBusy rows that ended this long ago are dropped.
+KEEP_PAST = DAY
+
+
+@dataclasses.dataclass(frozen=True)
+class PullOutcome:
+    """What one pull did, for the admin, the desk's refresh button and the sweeper's log."""
+
+    pulled: bool
+    message: str
+    busy: int = 0
+    changed: int = 0
+    attention: int = 0
+
+
+# -- which connection serves what ------------------------------------------------------------
+
+
+def served_locations(connection: VendorConnection) -> list[Location]:
+    """The locations whose bookings this connection delivers."""
+    if connection.location_id:
+        return [connection.location]
+    return list(Location.objects.filter(clinic_id=connection.clinic_id).order_by("pk"))
+
+
+def _content_types() -> dict[type, int]:
+    types = ContentType.objects.get_for_models(
+        Practitioner, Room, Location, AppointmentType, Patient, Appointment
+    )
+    return {model: content_type.pk for model, content_type in types.items()}
+
+
+# -- the lease ---------------------------------------------------------------------------------
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{id(object())}"[:64]
+
+
+def _claim(connection: VendorConnection, now: datetime.datetime) -> str | None:
+    """Take the connection's pull lease, or None while another process holds it. One UPDATE
+    whose condition the database re-checks under its row lock: only one claimer wins."""
+    CalendarPull.objects.get_or_create(connection=connection)  # handles a concurrent create
+    owner = _owner()
+    lease = datetime.timedelta(seconds=settings.PMS_PULL_LEASE_SECONDS)
+    claimed = (
+        CalendarPull.objects.filter(pk=connection.pk)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + lease, lease_owner=owner)
+    )
+    return owner if claimed else None
+
+
+# -- the query ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Mappings:
+    """The vendor's IDs of the connection's records, both ways."""
+
+    practitioners: dict[str, int]
+    rooms: dict[str, int]
+    locations: dict[str, int]
+    types: dict[str, int]
+
+    @classmethod
+    def load(cls, connection: VendorConnection, locations: Iterable[Location]) -> Mappings:
+        types = _content_types()
+        location_ids = {location.pk for location in locations}
+        found: dict[int, dict[str, int]] = {types[m]: {} for m in (Practitioner, Room, Location,
+                                                                   AppointmentType)}  # fmt: skip
+        rows = ExternalId.objects.filter(
+            connection=connection, role="", content_type_id__in=list(found)
+        ).values_list("content_type_id", "object_id", "external_id")
+        for type_id, object_id, external_id in rows:
+            found[type_id].setdefault(external_id, object_id)
+        rooms = dict(
+            Room.objects.filter(
+                pk__in=list(found[types[Room]].values()), location_id__in=location_ids
+            ).values_list("pk", "pk")
+        )
+        return cls(
+            practitioners=found[types[Practitioner]],
+            rooms={vid: pk for vid, pk in found[types[Room]].items() if pk in rooms},
+            locations={vid: pk for vid, pk in found[types[Location]].items() if pk in location_ids},
+            types=found[types[AppointmentType]],
+        )
+
+
+def build_query(
+    connection: VendorConnection,
+    adapter: Any,
+    state: CalendarPull,
+    now: datetime.datetime,
+    *,
+    full: bool = False,
+) -> tuple[CalendarQuery, Mappings]:
+    locations = served_locations(connection)
+    zone_key = locations[0].time_zone if locations else "UTC"
+    zone = locations[0].zone if locations else datetime.UTC
+    today = now.astimezone(zone).date()
+    days = max(1, min(adapter.calendar_days, settings.PMS_PULL_DAYS))
+    start = to_utc(today, datetime.time(0), zone)
+    end = to_utc(today + datetime.timedelta(days=days), datetime.time(0), zone)
+    mappings = Mappings.load(connection, locations)
+    incremental = (
+        not full
+        and state.cursor
+        and state.window_end is not None
+        and state.window_end >= end - WINDOW_SLACK
+    )
+    appointments = Appointment.objects.filter(
+        location__in=[location.pk for location in locations], start__lt=end, end__gt=start
+    )
+    ours = ExternalId.objects.filter(
+        connection=connection,
+        role="",
+        content_type_id=_content_types()[Appointment],
+        object_id__in=appointments.values("pk"),
+    ).values_list("external_id", flat=True)
+    query = CalendarQuery(
+        start=start,
+        end=end,
+        time_zone=zone_key,
+        practitioners=tuple(sorted(mappings.practitioners)),
+        rooms=tuple(sorted(mappings.rooms)),
+        locations=tuple(sorted(mappings.locations)),
+        appointment_types=tuple(sorted(mappings.types)),
+        ours=tuple(sorted(ours)),
+        since=state.cursor if incremental else "",
+        working_hours=_working_hours(mappings, locations, start, end, zone),
+    )
+    return query, mappings
+
+
+def _working_hours(
+    mappings: Mappings,
+    locations: list[Location],
+    start: datetime.datetime,
+    end: datetime.datetime,
+    zone: Any,
+) -> dict[str, tuple[tuple[datetime.datetime, datetime.datetime], ...]]:
+    """Each mapped practitioner's working intervals (UTC) at the served locations, for
+    vendors that only say which times are free."""
+    vendor_of = {pk: vid for vid, pk in mappings.practitioners.items()}
+    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    blocks = WorkingHours.objects.filter(
+        practitioner_id__in=list(vendor_of), location__in=[loc.pk for loc in locations]
+    ).values_list("practitioner_id", *WorkingHours.BLOCK_FIELDS)
+    intervals: dict[str, list[tuple[datetime.datetime, datetime.datetime]]] = {}
+    for pid, weekday, opens, closes, _interval, _offer, valid_from, valid_until in blocks:
+        day = first
+        while day <= last:
+            if applies_on(day, weekday=weekday, valid_from=valid_from, valid_until=valid_until):
+                span = (to_utc(day, opens, zone), to_utc(day, closes, zone))
+                if span[1] > start and span[0] < end:
+                    intervals.setdefault(vendor_of[pid], []).append(span)
+            day += DAY
+    return {vid: tuple(sorted(spans)) for vid, spans in intervals.items()}
+
+
+# -- pulling -----------------------------------------------------------------------------------
+
+
+def pull(
+    connection: VendorConnection, *, now: datetime.datetime | None = None, full: bool = False
+) -> PullOutcome:
+    """Read the connection's PMS calendar once and apply it (see the module docstring)."""
+    now = now or timezone.now()
+    owner = _claim(connection, now)
+    label = connection.get_vendor_display()
+    if owner is None:
+        return PullOutcome(False, f"{label}'s calendar is being read right now.")
+    interval = datetime.timedelta(seconds=settings.PMS_PULL_SECONDS)
+    update: dict[str, Any] = {"attempted_at": now, "lease_until": None, "lease_owner": ""}
+    outcome = PullOutcome(False, "")
+    try:
+        adapter = connection.adapter()
+        interval = max(interval, datetime.timedelta(seconds=adapter.min_pull_seconds))
+        state = CalendarPull.objects.get(pk=connection.pk)
+        query, mappings = build_query(connection, adapter, state, now, full=full)
+        read = adapter.read_calendar(query)
+        outcome = apply(connection, read, query=query, mappings=mappings, now=now)
+    except NotSupported as error:
+        update |= {"error": str(error), "next_pull_at": now + DAY}
+        outcome = PullOutcome(False, str(error))
+    except (VendorError, ConfigurationError) as error:
+        wait = getattr(error, "retry_after", None) or 0
+        update |= {
+            "error": f"{label}'s calendar could not be read: {error}",
+            "next_pull_at": now + max(interval, datetime.timedelta(seconds=wait)),
+        }
+        outcome = PullOutcome(False, update["error"])
+        logger.warning("calendar pull of connection %s failed: %s", connection.pk,
+                       type(error).__name__)  # fmt: skip
+    except Exception:
+        update |= {"error": f"{label}'s calendar could not be read (internal error).",
+                   "next_pull_at": now + interval}  # fmt: skip
+        raise
+    else:
+        update |= {"read_at": now, "error": "", "cursor": read.cursor[:200],
+                   "next_pull_at": now + interval, "spans": outcome.busy}  # fmt: skip
+        if read.complete:
+            update["window_end"] = query.end
+    finally:
+        CalendarPull.objects.filter(pk=connection.pk, lease_owner=owner).update(**update)
+    return outcome
+
+
+def pull_due(*, now: datetime.datetime | None = None, limit: int = 20) -> int:
+    """What the sweeper runs: every active connection whose next pull is due (and that no
+    other process is pulling). Returns how many were read."""
+    now = now or timezone.now()
+    due = (
+        VendorConnection.objects.filter(active=True)
+        .filter(
+            Q(calendar__isnull=True)
+            | Q(calendar__next_pull_at__isnull=True)
+            | Q(calendar__next_pull_at__lte=now)
+        )
+        .filter(
+            Q(calendar__isnull=True)
+            | Q(calendar__lease_until__isnull=True)
+            | Q(calendar__lease_until__lt=now)
+        )
+        .select_related("location")
+        .order_by("pk")[:limit]
+    )
+    pulled = 0
+    for connection in due:
+        if pull(connection, now=now).pulled:
+            pulled += 1
+    return pulled
+
+
+# -- applying ----------------------------------------------------------------------------------
+
+
+def apply(
+    connection: VendorConnection,
+    read: CalendarRead,
+    *,
+    query: CalendarQuery | None = None,
+    mappings: Mappings | None = None,
+    now: datetime.datetime | None = None,
+) -> PullOutcome:
+    """Store what a read found and bring our appointments in line. A complete read needs the
+    query it answered; an incremental one (or a webhook's spans) does not."""
+    now = now or timezone.now()
+    if read.complete and query is None:
+        raise ValueError("a complete read is applied with the query it answered")
+    if mappings is None:
+        mappings = Mappings.load(connection, served_locations(connection))
+    spans = read.spans
+    mentioned = {span.external_id for span in spans if span.external_id}
+    ours = _ours(connection, mentioned | set(query.ours if query else ()))
+    foreign = [span for span in spans if span.external_id not in ours or not span.external_id]
+    rows = _busy_rows(connection, foreign, mappings, now)
+    with transaction.atomic():
+        existing = PmsBusy.objects.filter(connection=connection)
+        if read.complete:
+            existing.filter(end__gt=query.start, start__lt=query.end).delete()
+        else:
+            existing.filter(external_id__in=mentioned - {""}).delete()
+        existing.filter(Q(external_id__in=list(ours)) | Q(end__lt=now - KEEP_PAST)).delete()
+        PmsBusy.objects.bulk_create(rows, batch_size=500)
+    seen = {span.external_id: span for span in spans if span.external_id in ours}
+    if read.complete and read.lists_appointments and query is not None:
+        for external_id in set(query.ours) - set(seen):
+            if external_id in ours:
+                seen[external_id] = BusySpan(
+                    start=now, end=now, external_id=external_id, vendor_status="deleted",
+                    active=False,
+                )  # fmt: skip
+    changed, attention = _follow(connection, seen, ours, mappings, now)
+    return PullOutcome(True, _summary(connection, len(rows), changed, attention),
+                       busy=len(rows), changed=changed, attention=attention)  # fmt: skip
+
+
+def _summary(connection: VendorConnection, busy: int, changed: int, attention: int) -> str:
+    text = (
+        f"{connection.get_vendor_display()} calendar read: {busy} busy time(s) held there, "
+        f"{changed} of our appointment(s) updated from it"
+    )
+    if attention:
+        text += f", {attention} change(s) that need attention"
+    return text + "."
+
+
+def _ours(connection: VendorConnection, external_ids: set[str]) -> dict[str, int]:
+    """The vendor's appointment ID -> our appointment, for those that are ours."""
+    if not external_ids:
+        return {}
+    return dict(
+        ExternalId.objects.filter(
+            connection=connection,
+            role="",
+            content_type_id=_content_types()[Appointment],
+            external_id__in=list(external_ids),
+        ).values_list("external_id", "object_id")
+    )
+
+
+def _busy_rows(
+    connection: VendorConnection,
+    spans: list[BusySpan],
+    mappings: Mappings,
+    now: datetime.datetime,
+) -> list[PmsBusy]:
+    patients = _patients(connection, {span.patient for span in spans if span.patient})
+    derived = [span for span in spans if span.kind == "busy"]
+    local = _local_busy(mappings, derived) if derived else {}
+    rows = []
+    for span in spans:
+        if not span.active or span.end <= span.start:
+            continue
+        practitioner = mappings.practitioners.get(span.practitioner)
+        room = mappings.rooms.get(span.room)
+        if practitioner is None and room is None:
+            continue  # nobody we book for
+        pieces = [(span.start, span.end)]
+        if span.kind == "busy" and practitioner is not None:
+            # Time derived from the vendor's free slots includes our own appointments.
+            pieces = _minus(pieces, local.get(practitioner, []))
+        for start, end in pieces:
+            for piece_start, piece_end in _by_day(start, end):
+                rows.append(
+                    PmsBusy(
+                        connection=connection,
+                        practitioner_id=practitioner,
+                        room_id=room,
+                        patient_id=patients.get(span.patient),
+                        start=piece_start,
+                        end=piece_end,
+                        kind=span.kind,
+                        external_id=span.external_id[:100],
+                        vendor_status=span.vendor_status[:100],
+                        last_seen=now,
+                    )
+                )
+    return rows
+
+
+def _patients(connection: VendorConnection, external_ids: set[str]) -> dict[str, int]:
+    if not external_ids:
+        return {}
+    return dict(
+        ExternalId.objects.filter(
+            connection=connection,
+            role="",
+            content_type_id=_content_types()[Patient],
+            external_id__in=list(external_ids),
+        ).values_list("external_id", "object_id")
+    )
+
+
+def _local_busy(
+    mappings: Mappings, spans: list[BusySpan]
+) -> dict[int, list[tuple[datetime.datetime, datetime.datetime]]]:
+    start = min(span.start for span in spans)
+    end = max(span.end for span in spans)
+    found: dict[int, list[tuple[datetime.datetime, datetime.datetime]]] = {}
+    for pid, busy_from, busy_until in Appointment.objects.filter(
+        practitioner_id__in=list(mappings.practitioners.values()),
+        status__in=ACTIVE_STATUSES,
+        start__lt=end,
+        end__gt=start,
+    ).values_list("practitioner_id", "start", "end"):
+        found.setdefault(pid, []).append((busy_from, busy_until))
+    return found
+
+
+def _minus(
+    pieces: list[tuple[datetime.datetime, datetime.datetime]],
+    holes: list[tuple[datetime.datetime, datetime.datetime]],
+) -> list[tuple[datetime.datetime, datetime.datetime]]:
+    for hole_start, hole_end in holes:
+        kept = []
+        for start, end in pieces:
+            if hole_end <= start or hole_start >= end:
+                kept.append((start, end))
+                continue
+            if start < hole_start:
+                kept.append((start, hole_start))
+            if hole_end < end:
+                kept.append((hole_end, end))
+        pieces = kept
+    return pieces
+
+
+def _by_day(
+    start: datetime.datetime, end: datetime.datetime
+) -> Iterable[tuple[datetime.datetime, datetime.datetime]]:
+    """A span in pieces of at most a day (the slot engine reads bounded ranges)."""
+    while end - start > DAY:
+        yield start, start + DAY
+        start += DAY
+    yield start, end
+
+
+# -- our appointments, as the PMS now has them --------------------------------------------------
+
+
+def _follow(
+    connection: VendorConnection,
+    seen: Mapping[str, BusySpan],
+    ours: Mapping[str, int],
+    mappings: Mappings,
+    now: datetime.datetime,
+) -> tuple[int, int]:
+    """Apply what the PMS did to our appointments; returns (changed, needing attention)."""
+    if not seen:
+        return 0, 0
+    by_pk = {ours[external_id]: span for external_id, span in seen.items()}
+    in_flight = Delivery.objects.filter(appointment=OuterRef("pk"), state__in=IN_FLIGHT_STATES)
+    attention = Delivery.objects.filter(
+        appointment=OuterRef("pk"), state=DeliveryState.NEEDS_ATTENTION
+    )
+    appointments = (
+        Appointment.objects.filter(pk__in=list(by_pk))
+        .annotate(in_flight=Exists(in_flight), attention=Exists(attention))
+        .select_related("location", "appointment_type", "practitioner", "room")
+    )
+    label = connection.get_vendor_display()
+    changed = flagged = 0
+    settled: list[int] = []
+    for appointment in appointments:
+        if appointment.in_flight:
+            continue  # our own write is on its way: the PMS's copy is older than ours
+        span = by_pk[appointment.pk]
+        try:
+            did = _follow_one(appointment, span, mappings, label)
+        except _Discrepancy as problem:
+            if not appointment.attention:
+                _needs_attention(connection, appointment, span, str(problem), now)
+                flagged += 1
+            continue
+        changed += did
+        settled.append(appointment.pk)
+    if settled:
+        # Consistent again: what was flagged about these is no longer true.
+        Delivery.objects.filter(
+            appointment_id__in=settled,
+            operation=Operation.PMS_CHANGE,
+            state=DeliveryState.NEEDS_ATTENTION,
+        ).update(state=DeliveryState.SYNCED, last_error="", settled_at=now)
+    return changed, flagged
+
+
+class _Discrepancy(Exception):
+    """The PMS did something to our appointment that cannot be applied here."""
+
+
+def _follow_one(appointment: Appointment, span: BusySpan, mappings: Mappings, label: str) -> int:
+    """Bring one of our appointments in line with the PMS; returns 1 if it changed."""
+    ours = appointment.status
+    if not span.active:
+        if ours == Status.CANCELLED:
+            return 0
+        verb = "Deleted" if span.vendor_status == "deleted" else "Cancelled"
+        if Status.CANCELLED not in booking.TRANSITIONS[ours]:
+            raise _Discrepancy(
+                f"{verb} in {label}, but here it is {appointment.get_status_display().lower()}:"
+                f" check which is right, in {label} and here."
+            )
+        _change(appointment, Status.CANCELLED, label, reason=f"{verb} in {label}.")
+        return 1
+    did = 0
+    practitioner = mappings.practitioners.get(span.practitioner)
+    room = mappings.rooms.get(span.room)
+    moved = (span.start, span.end) != (appointment.start, appointment.end) or (
+        practitioner not in (None, appointment.practitioner_id)
+        or room not in (None, appointment.room_id)
+    )
+    if moved and span.end > span.start:
+        try:
+            booking.move_from_pms(
+                appointment,
+                start=span.start,
+                end=span.end,
+                practitioner=Practitioner.objects.get(pk=practitioner) if practitioner else None,
+                room=Room.objects.get(pk=room) if room else None,
+                pms=label,
+            )
+        except BookingError as refused:
+            raise _Discrepancy(
+                f"Moved in {label} to {_local(span.start, appointment)}, which cannot be "
+                f"applied here: {_text(refused)} Move it here or in {label} by hand."
+            ) from None
+        did = 1
+    wanted = span.status
+    if wanted and wanted != appointment.status:
+        if wanted in booking.TRANSITIONS[appointment.status]:
+            _change(appointment, wanted, label)
+            did = 1
+        elif not _behind(wanted, appointment.status):
+            raise _Discrepancy(
+                f"{label} has it as {Status(wanted).label.lower()}, but here it is "
+                f"{appointment.get_status_display().lower()}: check which is right."
+            )
+    return did
+
+
+def _change(appointment: Appointment, status: str, label: str, *, reason: str = "") -> None:
+    if status == Status.CANCELLED:
+        reason = reason or f"Cancelled in {label}."
+    try:
+        booking.change_status(appointment, status, pms=label, reason=reason)
+    except BookingError as refused:
+        raise _Discrepancy(
+            f"{label} has it as {Status(status).label.lower()}, which cannot be applied here: "
+            f"{_text(refused)}"
+        ) from None
+
+
+def _behind(theirs: str, ours: str) -> bool:
+    return theirs in PROGRESS and ours in PROGRESS and PROGRESS[theirs] < PROGRESS[ours]
+
+
+def _text(error: BookingError) -> str:
+    return " ".join(text for texts in error.messages.values() for text in texts)
+
+
+def _local(moment: datetime.datetime, appointment: Appointment) -> str:
+    return f"{moment.astimezone(appointment.location.zone):%a %d %b %H:%M}"
+
+
+def _needs_attention(
+    connection: VendorConnection,
+    appointment: Appointment,
+    span: BusySpan,
+    message: str,
+    now: datetime.datetime,
+) -> None:
+    Delivery.objects.create(
+        appointment=appointment,
+        connection=connection,
+        operation=Operation.PMS_CHANGE,
+        state=DeliveryState.NEEDS_ATTENTION,
+        external_id=span.external_id[:100],
+        vendor_status=span.vendor_status[:100],
+        last_error=message,
+        settled_at=now,
+    )

@@ -38,7 +38,7 @@ from scheduling.models import (
     WorkingHours,
 )
 from scheduling.models.appointments import outside_clinic
-from vendors import delivery
+from vendors import delivery, preflight
 from vendors.models import Operation, PmsBusy
 
 Status = AppointmentStatus
@@ -473,6 +473,20 @@ def book_appointment(
         assistant=assistant,
         now=now,
     )
+    refusal = preflight.taken_in_pms(
+        location=location,
+        practitioner=practitioner,
+        patient=patient,
+        room=plan.room,
+        appointment_type=appointment_type,
+        start=plan.start,
+        end=plan.end,
+        modality=plan.modality,
+    )
+    if refusal:
+        raise SlotConflict(
+            {"start": refusal}, alternatives=_alternatives(plan, now=now, exclude_id=None)
+        )
     created: list[Appointment] = []
 
     def write() -> None:

@@ -48,7 +48,14 @@ from scheduling.models import (
     WorkingHours,
 )
 from scheduling.models.schedules import applies_on
-from vendors.errors import ConfigurationError, NotSupported, VendorError
+from vendors.errors import (
+    ConfigurationError,
+    NotSupported,
+    OutcomeUnknown,
+    RateLimited,
+    VendorError,
+    VendorUnavailable,
+)
 from vendors.models import (
     IN_FLIGHT_STATES,
     CalendarPull,
@@ -71,6 +78,9 @@ WINDOW_SLACK = DAY
 # How the canonical statuses follow one another: a PMS that is only behind us (we do not
 # send confirmations or arrivals to it) is not a discrepancy.
 PROGRESS = {Status.UNCONFIRMED: 0, Status.CONFIRMED: 1, Status.ARRIVED: 2, Status.COMPLETED: 3}
+# Busy time a pre-flight check found (vendors.preflight) is kept this long by incremental
+# reads, which cannot say it is gone; a complete read replaces it at once.
+PROVISIONAL = datetime.timedelta(minutes=10)
 # PmsBusy rows that ended this long ago are dropped.
 KEEP_PAST = DAY
 
@@ -183,7 +193,10 @@ def build_query(
         and state.window_end >= end - WINDOW_SLACK
     )
     appointments = Appointment.objects.filter(
-        location__in=[location.pk for location in locations], start__lt=end, end__gt=start
+        location__in=[location.pk for location in locations],
+        status__in=ACTIVE_STATUSES,
+        start__lt=end,
+        end__gt=start,
     )
     ours = ExternalId.objects.filter(
         connection=connection,
@@ -260,7 +273,7 @@ def pull(
     except (VendorError, ConfigurationError) as error:
         wait = getattr(error, "retry_after", None) or 0
         update |= {
-            "error": f"{label}'s calendar could not be read: {error}",
+            "error": f"{label}'s calendar could not be read: {_why(error, label)}",
             "next_pull_at": now + max(interval, datetime.timedelta(seconds=wait)),
         }
         outcome = PullOutcome(False, update["error"])
@@ -278,6 +291,20 @@ def pull(
     finally:
         CalendarPull.objects.filter(pk=connection.pk, lease_owner=owner).update(**update)
     return outcome
+
+
+def _why(error: VendorError | ConfigurationError, label: str) -> str:
+    """Why a read failed, in words about reading (the adapters' messages speak of bookings)."""
+    status = f" (HTTP {error.status})" if getattr(error, "status", None) else ""
+    if isinstance(error, RateLimited):
+        return f"{label} asks us to slow down{status}; the last copy is kept."
+    if isinstance(error, VendorUnavailable):
+        return f"{label} cannot be reached or is unavailable{status}; the last copy is kept."
+    if isinstance(error, OutcomeUnknown):  # 5xx, timeouts after sending, unreadable answers
+        return (
+            f"{label} failed or answered something we cannot read{status}; the last copy is kept."
+        )
+    return str(error)
 
 
 def pull_due(*, now: datetime.datetime | None = None, limit: int = 20) -> int:
@@ -335,6 +362,8 @@ def apply(
             existing.filter(end__gt=query.start, start__lt=query.end).delete()
         else:
             existing.filter(external_id__in=mentioned - {""}).delete()
+            # What a pre-flight found taken, until a read shows what took it.
+            existing.filter(external_id="", kind="busy", last_seen__lt=now - PROVISIONAL).delete()
         existing.filter(Q(external_id__in=list(ours)) | Q(end__lt=now - KEEP_PAST)).delete()
         PmsBusy.objects.bulk_create(rows, batch_size=500)
     seen = {span.external_id: span for span in spans if span.external_id in ours}

@@ -161,23 +161,37 @@ def claim(
 
 def _refs(connection: VendorConnection, appointment: Appointment) -> dict[str, str]:
     """The vendor's IDs of everything the appointment involves, in one query."""
-    types = ContentType.objects.get_for_models(
-        Practitioner, Patient, Room, Location, AppointmentType, Appointment
+    return refs_of(
+        connection,
+        {
+            "practitioner": (Practitioner, appointment.practitioner_id, ""),
+            "patient": (Patient, appointment.patient_id, ""),
+            "guardian": (Patient, appointment.patient_id, "guardian"),
+            "room": (Room, appointment.room_id, ""),
+            "location": (Location, appointment.location_id, ""),
+            "appointment_type": (AppointmentType, appointment.appointment_type_id, ""),
+            "assistant": (Practitioner, appointment.assistant_id, ""),
+            "follow_up_of": (Appointment, appointment.follow_up_of_id, ""),
+            "appointment": (Appointment, appointment.pk, ""),
+        },
     )
-    wanted = {
-        ("practitioner", types[Practitioner].pk, appointment.practitioner_id, ""),
-        ("patient", types[Patient].pk, appointment.patient_id, ""),
-        ("guardian", types[Patient].pk, appointment.patient_id, "guardian"),
-        ("room", types[Room].pk, appointment.room_id, ""),
-        ("location", types[Location].pk, appointment.location_id, ""),
-        ("appointment_type", types[AppointmentType].pk, appointment.appointment_type_id, ""),
-        ("assistant", types[Practitioner].pk, appointment.assistant_id, ""),
-        ("follow_up_of", types[Appointment].pk, appointment.follow_up_of_id, ""),
-        ("appointment", types[Appointment].pk, appointment.pk, ""),
+
+
+def refs_of(
+    connection: VendorConnection, wanted: dict[str, tuple[type, int | None, str]]
+) -> dict[str, str]:
+    """BookingRequest.refs: role -> the vendor's ID of (model, pk, mapping role), for those
+    mapped at the connection; in one query."""
+    types = ContentType.objects.get_for_models(*{model for model, _, _ in wanted.values()})
+    entries = {
+        name: (types[model].pk, object_id, role)
+        for name, (model, object_id, role) in wanted.items()
+        if object_id is not None
     }
-    wanted = {entry for entry in wanted if entry[2] is not None}
+    if not entries:
+        return {}
     condition = Q()
-    for _, type_id, object_id, role in wanted:
+    for type_id, object_id, role in entries.values():
         condition |= Q(content_type_id=type_id, object_id=object_id, role=role)
     found = {
         (type_id, object_id, role): external
@@ -185,11 +199,7 @@ def _refs(connection: VendorConnection, appointment: Appointment) -> dict[str, s
             condition, connection=connection
         ).values_list("content_type_id", "object_id", "role", "external_id")
     }
-    return {
-        name: found[(type_id, object_id, role)]
-        for name, type_id, object_id, role in wanted
-        if (type_id, object_id, role) in found
-    }
+    return {name: found[key] for name, key in entries.items() if key in found}
 
 
 def build_request(delivery: Delivery) -> BookingRequest:

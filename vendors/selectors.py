@@ -138,10 +138,17 @@ class Freshness:
     def age(self) -> datetime.timedelta | None:
         return None if self.read_at is None else max(self.now - self.read_at, ZERO)
 
+    # A vendor read less often than PMS_STALE_SECONDS allows (its rate limits) is stale only
+    # once it is late for its own next read.
+    min_pull_seconds: float = 0.0
+
     @property
     def stale(self) -> bool:
         age = self.age
-        return age is None or age.total_seconds() > settings.PMS_STALE_SECONDS
+        limit = max(
+            settings.PMS_STALE_SECONDS, self.min_pull_seconds + 2 * settings.PMS_PULL_SECONDS
+        )
+        return age is None or age.total_seconds() > limit
 
     @property
     def ago(self) -> str:
@@ -193,11 +200,14 @@ def freshness_of(
         state = connection.calendar
     except CalendarPull.DoesNotExist:
         state = None
+    from vendors.adapters import adapter_class
+
     return Freshness(
         vendor=connection.vendor,
         read_at=state.read_at if state else None,
         error=state.error if state else "",
         now=now or timezone.now(),
+        min_pull_seconds=adapter_class(connection.vendor).min_pull_seconds,
     )
 
 

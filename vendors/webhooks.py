@@ -7,6 +7,10 @@ by anyone who saw it: each accepted delivery's signature is remembered per conne
 200 {"received": true, "settled": false, "duplicate": true} with nothing done. A 2xx, not a
 4xx, because NexHealth retries every non-2xx answer for about 48 hours and then deactivates
 the endpoint; the first delivery was already acted on.
+
+Appointment events (`appointment_created`, `appointment_updated`) carry a change made in
+NexHealth's calendar: applied at once like an incremental read (vendors.calendar), so time
+booked there leaves our grid within seconds rather than at the next pull.
 """
 
 import datetime
@@ -18,8 +22,9 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from vendors import allowed, delivery
+from vendors import allowed, calendar, delivery
 from vendors.models import Vendor, VendorConnection, WebhookReceipt
+from vendors.types import CalendarRead
 
 # NexHealth's freshness window: a webhook whose timestamp is further from now is refused.
 NEXHEALTH_TOLERANCE = datetime.timedelta(minutes=5)
@@ -57,6 +62,11 @@ def nexhealth(request: HttpRequest, connection_id: int) -> JsonResponse:
             WebhookReceipt.objects.create(
                 connection=connection, signature=signature, sent_at=event.sent_at
             )
+            if event.spans:  # appointment_created / _updated: a change in its calendar
+                outcome = calendar.apply(
+                    connection, CalendarRead(list(event.spans), complete=False)
+                )
+                return JsonResponse({"received": True, "settled": False, "calendar": outcome.busy})
             if event.sync is None:  # an event we do not act on: acknowledge, or NexHealth retries
                 return JsonResponse({"received": True, "settled": False})
             settled = delivery.settle(

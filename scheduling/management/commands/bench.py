@@ -6,6 +6,7 @@ BENCH <name> backend=<sqlite|postgresql> runs=<n> p50_ms=<x> p95_ms=<y> queries=
 
 import datetime
 import itertools
+import os
 import random
 import statistics
 import time
@@ -14,6 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -30,13 +32,17 @@ from scheduling.models import (
     Specialty,
     WorkingHours,
 )
-from vendors.models import VendorConnection
+from vendors import calendar
+from vendors.models import ExternalId, PmsBusy, VendorConnection
+from vendors.simulators.dentalink import TOKEN, DentalinkSimulator
 
 LARGE = "bench-large"
 ZONE = "America/Santiago"
 PRACTITIONERS, ROOMS, PATIENTS = 50, 20, 5000
 PAST, FUTURE = 200_000, 5_000
 CALENDAR_DAY_APPOINTMENTS = 150
+PMS_BUSY = 2_000
+PULLED = 500
 SMALL_CLINICS = 50
 DAY_START, DAY_SLOTS, SLOT = datetime.time(8), 20, datetime.timedelta(minutes=30)
 WEEKDAYS = range(5)
@@ -63,7 +69,7 @@ class Command(BaseCommand):
             f"data ready in {time.perf_counter() - started:.1f}s: "
             f"{Appointment.objects.count()} appointments, {Clinic.objects.count()} clinics"
         )
-        for line in [*measure(runs), *measure_pages(runs), *measure_api(runs)]:
+        for line in [*measure(runs), *measure_pages(runs), *measure_api(runs), measure_pull()]:
             self.stdout.write(line)
 
 
@@ -182,6 +188,28 @@ def build_large_clinic() -> None:
         taken.update(keys)
         future.append(confirmed(who, chair, patient, day, slot))
     _bulk(future)
+
+    # Time held in the PMS itself (DESIGN §8): 2,000 busy spans over the next 14 days, across
+    # the practitioners and chairs, which every slot search subtracts.
+    connection_row = VendorConnection.objects.get(clinic=clinic)
+    seen = timezone.now()
+    PmsBusy.objects.bulk_create(
+        PmsBusy(
+            connection=connection_row,
+            practitioner=practitioners[n % PRACTITIONERS],
+            room=rooms[n % ROOMS] if n % 2 else None,
+            start=_start(location, day, slot) + datetime.timedelta(minutes=15),
+            end=_start(location, day, slot) + datetime.timedelta(minutes=45),
+            external_id=f"pms-{n}",
+            last_seen=seen,
+        )
+        for n, (day, slot) in enumerate(
+            (day, slot)
+            for day in _working_days(today + datetime.timedelta(days=1), 1, 10)
+            for slot in range(DAY_SLOTS)
+            for _ in range(PMS_BUSY // (10 * DAY_SLOTS))
+        )
+    )
 
 
 def _appointment(clinic, location, practitioner, room, patient, kind, start, status) -> Appointment:
@@ -473,3 +501,66 @@ def measure(runs: int) -> list[str]:
 
     lines.append(_time("book", runs, book))
     return lines
+
+
+def measure_pull(runs: int = 5) -> str:
+    """`pms_pull_500`: read a Dentalink simulator's calendar over a real socket and apply it,
+    each time with 500 appointments booked directly there since the last read (a fresh
+    simulator per run, so every one of them is new)."""
+    clinic, _ = Clinic.objects.get_or_create(
+        slug="bench-pms", defaults={"name": "Bench PMS clinic", "kind": "dental"}
+    )
+    location, _ = Location.objects.get_or_create(clinic=clinic, name="Providencia",
+                                                 defaults={"time_zone": ZONE})  # fmt: skip
+    dentists = list(Practitioner.objects.filter(clinic=clinic).order_by("pk"))
+    if not dentists:
+        dentists = [Practitioner.objects.create(clinic=clinic, given_name=f"Dentist{n}",
+                                                family_name="Bench") for n in range(5)]  # fmt: skip
+    chairs = list(Room.objects.filter(location=location).order_by("pk")) or [
+        Room.objects.create(location=location, name=f"Sillón {n}") for n in (1, 2, 3)
+    ]
+    durations, queries, busy = [], 0, 0
+    os.environ["PMS_BENCH_DENTALINK_TOKEN"] = TOKEN
+    today = timezone.localdate()
+    for run in range(runs + 1):  # the first is the warm-up
+        simulator = DentalinkSimulator().start()
+        try:
+            with override_settings(VENDOR_ALLOWED_HOSTS=[simulator.url.split("//")[1]]):
+                VendorConnection.objects.filter(clinic=clinic).delete()
+                pms = VendorConnection.objects.create(
+                    clinic=clinic, vendor="dentalink", base_url=f"{simulator.url}/api/v1",
+                    secrets={"api_token": "PMS_BENCH_DENTALINK_TOKEN"},
+                )  # fmt: skip
+                for record, external in [(location, "1"), *[(d, str(n)) for n, d in
+                                         enumerate(dentists, 1)], *[(c, str(n)) for n, c in
+                                         enumerate(chairs, 1)]]:  # fmt: skip
+                    ExternalId.objects.create(connection=pms, record=record, external_id=external)
+                for n in range(PULLED):
+                    day = today + datetime.timedelta(days=1 + n // 50)
+                    hour, quarter = 8 + (n % 50) // 5, n % 5
+                    local = datetime.datetime.combine(
+                        day, datetime.time(hour), tzinfo=location.zone
+                    )
+                    chair = str(quarter + 1) if quarter < 3 else "7"  # 7: the sobrecupo chair
+                    booked = {"practitioner": str(n % 5 + 1), "location": "1", "room": chair,
+                              "minutes": 30, "start": local.isoformat()}  # fmt: skip
+                    reply = simulator.direct("book", booked)
+                    if reply.status >= 400:
+                        raise RuntimeError(f"the simulator refused a direct booking: {reply.body}")
+                with CaptureQueriesContext(connection) as captured:
+                    started = time.perf_counter()
+                    outcome = calendar.pull(pms, full=True)
+                    elapsed = (time.perf_counter() - started) * 1000
+                if not outcome.pulled:
+                    raise RuntimeError(outcome.message)
+                if run:
+                    durations.append(elapsed)
+                    queries, busy = max(queries, len(captured)), outcome.busy
+        finally:
+            simulator.stop()
+    p50 = statistics.median(durations)
+    p95 = max(durations)
+    return (
+        f"BENCH pms_pull_500 backend={connection.vendor} runs={runs} p50_ms={p50:.2f} "
+        f"p95_ms={p95:.2f} queries={queries} busy_spans={busy}"
+    )

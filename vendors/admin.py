@@ -71,7 +71,9 @@ class VendorConnectionAdmin(ScopedAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="PMS calendar")
-    def calendar_read(self, obj: VendorConnection) -> str:
+    def calendar_read(self, obj: VendorConnection | None) -> str:
+        if obj is None or obj.pk is None:
+            return "—"  # not saved yet: nothing read
         return freshness_of(obj).summary
 
     @admin.action(description="Refresh calendar from PMS", permissions=["view"])

@@ -56,6 +56,7 @@ from vendors.errors import (
     VendorError,
     VendorUnavailable,
 )
+from vendors.intervals import minus
 from vendors.models import (
     IN_FLIGHT_STATES,
     CalendarPull,
@@ -423,7 +424,7 @@ def _busy_rows(
         pieces = [(span.start, span.end)]
         if span.kind == "busy" and practitioner is not None:
             # Time derived from the vendor's free slots includes our own appointments.
-            pieces = _minus(pieces, local.get(practitioner, []))
+            pieces = minus(pieces, local.get(practitioner, []))
         for start, end in pieces:
             for piece_start, piece_end in _by_day(start, end):
                 rows.append(
@@ -470,24 +471,6 @@ def _local_busy(
     ).values_list("practitioner_id", "start", "end"):
         found.setdefault(pid, []).append((busy_from, busy_until))
     return found
-
-
-def _minus(
-    pieces: list[tuple[datetime.datetime, datetime.datetime]],
-    holes: list[tuple[datetime.datetime, datetime.datetime]],
-) -> list[tuple[datetime.datetime, datetime.datetime]]:
-    for hole_start, hole_end in holes:
-        kept = []
-        for start, end in pieces:
-            if hole_end <= start or hole_start >= end:
-                kept.append((start, end))
-                continue
-            if start < hole_start:
-                kept.append((start, hole_start))
-            if hole_end < end:
-                kept.append((hole_end, end))
-        pieces = kept
-    return pieces
 
 
 def _by_day(

@@ -69,7 +69,7 @@ import datetime
 import json
 import urllib.parse
 import zoneinfo
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import requests
@@ -84,6 +84,7 @@ from vendors.errors import (
     VendorUnavailable,
     VendorValidationError,
 )
+from vendors.intervals import Interval, merged, minus
 from vendors.types import (
     APPOINTMENT,
     BUSY,
@@ -131,8 +132,6 @@ MAX_PAGES = 10
 SEARCH_DAYS = datetime.timedelta(days=7)
 MARGIN = datetime.timedelta(days=1)
 MAX_CALENDAR_PAGES = 200
-
-Interval = tuple[datetime.datetime, datetime.datetime]
 
 
 class SessionGone(AuthenticationFailed):
@@ -303,7 +302,7 @@ class MeddbaseAdapter(Adapter):
             if not hours or self.parse_id(clinician, "practitioner") == 0:
                 continue
             free = self._free_times(query, clinician, types)
-            for start, end in _minus(_within(hours, query.start, query.end), free):
+            for start, end in minus(merged(hours, query.start, query.end), free):
                 spans.append(BusySpan(start=start, end=end, kind=BUSY, practitioner=clinician))
         spans += self._ours(query)
         return CalendarRead(spans, complete=True, lists_appointments=False)
@@ -597,39 +596,6 @@ def appointment_span(item: Mapping[str, Any]) -> BusySpan:
 def _key(record: Any) -> str:
     key = record.get("Key") if isinstance(record, Mapping) else None
     return "" if key in (None, "") else str(key)
-
-
-def _within(
-    intervals: Iterable[Interval], start: datetime.datetime, end: datetime.datetime
-) -> list[Interval]:
-    """The intervals cut to [start, end), overlapping ones merged."""
-    merged: list[Interval] = []
-    for a, b in sorted((max(a, start), min(b, end)) for a, b in intervals):
-        if a >= b:
-            continue
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    return merged
-
-
-def _minus(pieces: list[Interval], holes: list[Interval]) -> list[Interval]:
-    """What of `pieces` no hole covers."""
-    left: list[Interval] = []
-    holes = sorted(holes)
-    for start, end in sorted(pieces):
-        for hole_start, hole_end in holes:
-            if hole_end <= start or hole_start >= end:
-                continue
-            if hole_start > start:
-                left.append((start, hole_start))
-            start = max(start, hole_end)
-            if start >= end:
-                break
-        if start < end:
-            left.append((start, end))
-    return left
 
 
 def _appointment(data: Mapping[str, Any]) -> VendorAppointment:

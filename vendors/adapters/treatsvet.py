@@ -57,12 +57,13 @@ from __future__ import annotations
 import datetime
 import random
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scheduling.localtime import utc_iso
 from vendors.base import UUID, Adapter
 from vendors.errors import ConfigurationError, NotFound, SlotUnavailable, VendorError
+from vendors.intervals import Interval, local_days, merged, minus
 from vendors.types import (
     APPOINTMENT,
     BUSY,
@@ -100,7 +101,6 @@ OURS_PER_PULL = 15
 NO_NEWS = frozenset({"SCHEDULED"})
 INACTIVE = frozenset({"CANCELLED", "CANCELED"})
 SLOTS_PATH = "appointments/available-slots"
-Interval = tuple[datetime.datetime, datetime.datetime]
 DETAIL_FIELDS = (
     "clientId", "patientId", "vetId", "appointmentTypeId", "scheduledAt", "endTime", "isUrgent",
     "status", "displayStatus", "createdAt",
@@ -205,7 +205,7 @@ class TreatsVetAdapter(Adapter):
         now = datetime.datetime.now(datetime.UTC).replace(second=0, microsecond=0)
         hours = {}
         for vet in dict.fromkeys(query.practitioners):
-            intervals = _merged(query.working_hours.get(vet, ()), max(query.start, now), query.end)
+            intervals = merged(query.working_hours.get(vet, ()), max(query.start, now), query.end)
             if intervals and self._uuid(vet):
                 hours[vet] = intervals
         kind = self._finest_type(query.appointment_types) if hours else None
@@ -224,12 +224,12 @@ class TreatsVetAdapter(Adapter):
         params = {"vetId": self._uuid(vet)} | ({"appointmentTypeId": kind} if kind else {})
         free = [
             slot
-            for day in _local_days(intervals, query)
+            for day in local_days(intervals, query.zone)
             for slot in self._slots(params | {"date": day.isoformat()})
         ]
         return [
             BusySpan(start, end, kind=BUSY, practitioner=vet)
-            for start, end in _subtract(intervals, free)
+            for start, end in minus(intervals, free)
         ]
 
     def is_free(self, request: BookingRequest) -> bool:
@@ -315,55 +315,6 @@ class TreatsVetAdapter(Adapter):
             status=STATUSES.get(status.upper()),
             details={name: body[name] for name in DETAIL_FIELDS if name in body},
         )
-
-
-def _merged(
-    intervals: Iterable[Interval], since: datetime.datetime, until: datetime.datetime
-) -> list[Interval]:
-    """The intervals clipped to [since, until), overlapping ones joined, in order."""
-    clipped = sorted((max(a, since), min(b, until)) for a, b in intervals)
-    merged: list[Interval] = []
-    for start, end in clipped:
-        if end <= start:
-            continue
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def _local_days(intervals: Iterable[Interval], query: CalendarQuery) -> list[datetime.date]:
-    """The local dates the intervals touch, in order."""
-    days: dict[datetime.date, None] = {}
-    for start, end in intervals:
-        day = start.astimezone(query.zone).date()
-        last = (end - datetime.timedelta(microseconds=1)).astimezone(query.zone).date()
-        while day <= last:
-            days[day] = None
-            day += datetime.timedelta(days=1)
-    return list(days)
-
-
-def _subtract(intervals: Iterable[Interval], free: Iterable[Interval]) -> list[Interval]:
-    """What of the (ordered, disjoint) intervals no free interval covers."""
-    free = sorted(free)
-    left: list[Interval] = []
-    for start, end in intervals:
-        cursor = start
-        for free_start, free_end in free:
-            if free_end <= cursor:
-                continue
-            if free_start >= end:
-                break
-            if free_start > cursor:
-                left.append((cursor, free_start))
-            cursor = max(cursor, free_end)
-            if cursor >= end:
-                break
-        if cursor < end:
-            left.append((cursor, end))
-    return left
 
 
 def _sample(ours: Sequence[str]) -> list[str]:

@@ -354,7 +354,7 @@ def apply(
         mappings = Mappings.load(connection, served_locations(connection))
     spans = read.spans
     mentioned = {span.external_id for span in spans if span.external_id}
-    ours = _ours(connection, mentioned | set(query.ours if query else ()))
+    ours = _mapped(connection, Appointment, mentioned | set(query.ours if query else ()))
     foreign = [span for span in spans if span.external_id not in ours or not span.external_id]
     rows = _busy_rows(connection, foreign, mappings, now)
     with transaction.atomic():
@@ -390,15 +390,15 @@ def _summary(connection: VendorConnection, busy: int, changed: int, attention: i
     return text + "."
 
 
-def _ours(connection: VendorConnection, external_ids: set[str]) -> dict[str, int]:
-    """The vendor's appointment ID -> our appointment, for those that are ours."""
+def _mapped(connection: VendorConnection, model: type, external_ids: set[str]) -> dict[str, int]:
+    """The vendor's ID -> our record's pk, for those of `model` mapped at the connection."""
     if not external_ids:
         return {}
     return dict(
         ExternalId.objects.filter(
             connection=connection,
             role="",
-            content_type_id=_content_types()[Appointment],
+            content_type_id=_content_types()[model],
             external_id__in=list(external_ids),
         ).values_list("external_id", "object_id")
     )
@@ -410,7 +410,7 @@ def _busy_rows(
     mappings: Mappings,
     now: datetime.datetime,
 ) -> list[PmsBusy]:
-    patients = _patients(connection, {span.patient for span in spans if span.patient})
+    patients = _mapped(connection, Patient, {span.patient for span in spans if span.patient})
     derived = [span for span in spans if span.kind == "busy"]
     local = _local_busy(mappings, derived) if derived else {}
     rows = []
@@ -442,19 +442,6 @@ def _busy_rows(
                     )
                 )
     return rows
-
-
-def _patients(connection: VendorConnection, external_ids: set[str]) -> dict[str, int]:
-    if not external_ids:
-        return {}
-    return dict(
-        ExternalId.objects.filter(
-            connection=connection,
-            role="",
-            content_type_id=_content_types()[Patient],
-            external_id__in=list(external_ids),
-        ).values_list("external_id", "object_id")
-    )
 
 
 def _local_busy(

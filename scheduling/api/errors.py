@@ -56,34 +56,6 @@ class ConflictSerializer(ErrorSerializer):
     )
 
 
-# The freshness of the PMS calendar an availability answer was computed with (DESIGN §8),
-# as headers so that the answer stays the list of slots the contract names.
-PMS_CALENDAR_HEADERS = [
-    OpenApiParameter(
-        name="PMS-Calendar-Read-At",
-        type=OpenApiTypes.DATETIME,
-        location=OpenApiParameter.HEADER,
-        response=[status.HTTP_200_OK],
-        description="When the PMS's calendar was last read successfully (ISO 8601); "
-        "“never” before the first read. Absent for a clinic without a PMS.",
-    ),
-    OpenApiParameter(
-        name="PMS-Calendar-Stale",
-        type=OpenApiTypes.BOOL,
-        location=OpenApiParameter.HEADER,
-        response=[status.HTTP_200_OK],
-        description="“true” when that read is older than PMS_STALE_SECONDS: times booked "
-        "directly in the PMS since may still be listed as free.",
-    ),
-    OpenApiParameter(
-        name="PMS-Calendar-Warning",
-        type=OpenApiTypes.STR,
-        location=OpenApiParameter.HEADER,
-        response=[status.HTTP_200_OK],
-        description="The desk's warning in words, when stale.",
-    ),
-]
-
 RETRY_AFTER = OpenApiParameter(
     name="Retry-After",
     type=OpenApiTypes.INT,

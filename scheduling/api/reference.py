@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scheduling import availability
-from scheduling.api.errors import PMS_CALENDAR_HEADERS, RETRY_AFTER, error_responses
+from scheduling.api.errors import RETRY_AFTER, error_responses
 from scheduling.api.fields import (
     DATE_FORMATS,
     DayField,
@@ -36,6 +36,7 @@ from scheduling.api.fields import (
     StrictCharField,
     StrictEmailField,
 )
+from scheduling.api.freshness import PMS_CALENDAR_HEADERS, pms_calendar_headers
 from scheduling.api.lists import ListView, list_responses
 from scheduling.api.parsers import JSONBodyParser
 from scheduling.api.serializers import StrictInput, parse, parse_query
@@ -480,15 +481,8 @@ class AvailabilityView(APIView):
         except RuleViolation as error:
             raise ValidationError(error.messages) from error
         response = Response(SlotSerializer(slots, many=True, context={"zone": location.zone}).data)
-        freshness = freshness_at(location)
-        if freshness is not None:
-            response.headers["PMS-Calendar-Read-At"] = (
-                freshness.read_at.isoformat() if freshness.read_at else "never"
-            )
-            response.headers["PMS-Calendar-Stale"] = "true" if freshness.stale else "false"
-            if freshness.warning:
-                # Header values are Latin-1: the dash of the desk's sentence becomes "-".
-                response.headers["PMS-Calendar-Warning"] = freshness.warning.replace("—", "-")
+        for name, value in pms_calendar_headers(freshness_at(location)).items():
+            response.headers[name] = value
         return response
 
 

@@ -81,3 +81,41 @@ def world_at_dentalink(
         yield simulator
     finally:
         simulator.stop()
+
+
+@contextlib.contextmanager
+def world_at_nexhealth(
+    world: Any, live_server: Any, monkeypatch: Any, settings: Any
+) -> Iterator[Any]:
+    """A running NexHealth simulator the world's clinic books into, pushing its signed
+    webhooks to our endpoint on the live server (insertions only when the test runs them):
+    its key and webhook secret set, its host allowed, the practitioner (201), location (101),
+    first room (301) and first patient (501) mapped. Yields (simulator, connection)."""
+    from django.urls import reverse
+
+    from tests.factories import VendorConnectionFactory, map_ids
+    from vendors.simulators import nexhealth
+
+    monkeypatch.setenv("PMS_NX_KEY", nexhealth.API_KEY)
+    monkeypatch.setenv("PMS_NX_HOOK", "hook-secret")
+    connection = VendorConnectionFactory(
+        clinic=world.clinic,
+        vendor="nexhealth",
+        secrets={"api_key": "PMS_NX_KEY", "webhook_secret": "PMS_NX_HOOK"},
+        options={"subdomain": nexhealth.SUBDOMAIN},
+        base_url="http://127.0.0.1:9",
+    )
+    simulator = nexhealth.NexHealthSimulator(
+        webhook_url=live_server.url + reverse("vendors:nexhealth-webhook", args=[connection.pk]),
+        webhook_secret="hook-secret",
+        webhook_delay=None,
+    ).start()
+    allow(settings, simulator.url)
+    connection.base_url = simulator.url
+    connection.save()
+    map_ids(connection, [(world.practitioner, "201"), (world.location, "101"),
+                         (world.rooms[0], "301"), (world.patients[0], "501")])  # fmt: skip
+    try:
+        yield simulator, connection
+    finally:
+        simulator.stop()

@@ -7,14 +7,18 @@ import datetime
 import pytest
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
 
 from scheduling import booking
 from scheduling.errors import SlotConflict
 from scheduling.models import Appointment, AppointmentEvent, AppointmentStatus
 from tests.factories import VendorConnectionFactory, map_ids
-from tests.worlds import NOW, World
+from tests.scheduling.views.test_book import HTMX, choose
+from tests.worlds import MONDAY, NOW, World
 from vendors import calendar
-from vendors.models import Delivery, DeliveryState, Operation, PmsBusy
+from vendors.models import CalendarPull, Delivery, DeliveryState, Operation, PmsBusy
 from vendors.types import BLOCK, BUSY, BusySpan, CalendarQuery, CalendarRead
 
 Status = AppointmentStatus
@@ -264,3 +268,78 @@ def test_a_pms_change_is_never_retried_or_sent(world, pms):
     )  # fmt: skip
     assert delivery.retry_now(flagged).state == DeliveryState.NEEDS_ATTENTION
     assert delivery.claim(now=NOW + HOUR * 24 * 30) is None
+
+
+# -- what pages and the API say of it ---------------------------------------------------------
+
+
+def availability(world: World, user):
+    api = APIClient()
+    api.force_authenticate(user)
+    query = {"location": world.location.pk, "practitioner": world.practitioner.pk,
+             "appointment_type": world.appointment_type.pk, "date_from": MONDAY}  # fmt: skip
+    return api.get("/api/v1/availability/", query)
+
+
+def read_at(pms, moment) -> None:
+    CalendarPull.objects.update_or_create(connection=pms, defaults={"read_at": moment})
+
+
+@pytest.mark.parametrize(
+    ("age", "stale", "warning"),
+    [
+        (None, "true", "Dentalink calendar not read yet - times may be taken there."),
+        (datetime.timedelta(minutes=1), "false", None),
+        (datetime.timedelta(minutes=12), "true",
+         "Dentalink calendar last read 12 min ago - times may be taken there."),
+    ],
+)  # fmt: skip
+def test_the_api_s_availability_says_how_fresh_the_pms_calendar_is(
+    world, pms, receptionist, age, stale, warning
+):
+    now = timezone.now()
+    if age is not None:
+        read_at(pms, now - age)
+    answer = availability(world, receptionist)
+    assert answer.status_code == 200
+    assert answer.headers["PMS-Calendar-Stale"] == stale
+    assert answer.headers.get("PMS-Calendar-Warning") == warning
+    assert answer.headers["PMS-Calendar-Read-At"] == (
+        (now - age).isoformat() if age is not None else "never"
+    )
+
+
+def test_a_clinic_without_a_pms_gets_no_calendar_headers(world, receptionist):
+    answer = availability(world, receptionist)
+    assert "PMS-Calendar-Stale" not in answer.headers
+
+
+def test_the_slot_grid_warns_when_stale_and_redraws_itself(world, pms, desk):
+    read_at(pms, timezone.now() - datetime.timedelta(minutes=12))
+    page = desk.get(reverse("desk:slots"), choose(world), headers=HTMX).content.decode()
+    assert "Dentalink calendar last read 12 min ago — times may be taken there." in page
+    assert 'hx-trigger="every 30s"' in page
+
+
+def test_the_day_shows_pms_time_read_only_with_the_mapped_patient(world, pms, desk):
+    map_ids(pms, [(world.patients[1], "501")])
+    apply(pms, world, span(world, "10:00", patient="501", room="1"),
+          span(world, "11:00", kind=BLOCK, external_id="b1"))  # fmt: skip
+    page = desk.get(reverse("desk:day"), {"location": world.location.pk, "date": MONDAY,
+                                          "by": "practitioner"}).content.decode()  # fmt: skip
+    assert f"Busy in Dentalink: {world.patients[1].display_name}" in page
+    assert "Blocked in Dentalink" in page
+    assert page.count('class="band pms') == 2
+    assert "Refresh from Dentalink" in page
+
+
+def test_refresh_from_pms_reads_at_once_and_redraws_the_calendar(world, pms, desk):
+    # The connection's host answers nothing (port 9): the read fails and says so, nothing else.
+    answer = desk.post(
+        f"{reverse('desk:calendar-refresh')}?location={world.location.pk}",
+        {"next": "/desk/day/"},
+        headers=HTMX,
+    )
+    assert answer["HX-Trigger"] == "pms-refreshed"
+    assert "calendar could not be read" in answer.content.decode()
+    assert CalendarPull.objects.get(connection=pms).error

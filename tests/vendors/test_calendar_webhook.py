@@ -4,41 +4,19 @@ socket (live server), and the grid changes at once."""
 
 import pytest
 import requests
-from django.urls import reverse
 
 from scheduling.models import Appointment, AppointmentStatus
-from tests.factories import VendorConnectionFactory, map_ids
-from tests.vendors.allow import allow
+from tests.vendors.allow import world_at_nexhealth
 from tests.worlds import World
 from vendors.models import PmsBusy
-from vendors.simulators import nexhealth
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def pushing(world: World, live_server, monkeypatch, settings):
-    monkeypatch.setenv("PMS_NX_KEY", nexhealth.API_KEY)
-    monkeypatch.setenv("PMS_NX_HOOK", "hook-secret")
-    connection = VendorConnectionFactory(
-        clinic=world.clinic,
-        vendor="nexhealth",
-        secrets={"api_key": "PMS_NX_KEY", "webhook_secret": "PMS_NX_HOOK"},
-        options={"subdomain": nexhealth.SUBDOMAIN},
-        base_url="http://127.0.0.1:9",
-    )
-    simulator = nexhealth.NexHealthSimulator(
-        webhook_url=live_server.url + reverse("vendors:nexhealth-webhook", args=[connection.pk]),
-        webhook_secret="hook-secret",
-        webhook_delay=None,
-    ).start()
-    allow(settings, simulator.url)
-    connection.base_url = simulator.url
-    connection.save()
-    map_ids(connection, [(world.practitioner, "201"), (world.location, "101"),
-                         (world.rooms[0], "301"), (world.patients[0], "501")])  # fmt: skip
-    yield simulator
-    simulator.stop()
+    with world_at_nexhealth(world, live_server, monkeypatch, settings) as (simulator, _):
+        yield simulator
 
 
 def direct(simulator, **fields) -> str:

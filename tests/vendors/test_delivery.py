@@ -11,7 +11,7 @@ from django.utils import timezone
 from scheduling import booking
 from scheduling.models import Appointment
 from tests.factories import VendorConnectionFactory, map_ids
-from tests.vendors.allow import allow, world_at_dentalink
+from tests.vendors.allow import allow, world_at_dentalink, world_at_nexhealth
 from vendors.delivery import (
     LOOKUP_DELAY,
     MAX_ATTEMPTS,
@@ -370,35 +370,7 @@ def test_two_sweepers_never_send_one_delivery_twice(world, dentalink):
 def test_nexhealth_stays_accepted_until_its_signed_webhook_settles_it(
     world, live_server, monkeypatch, settings
 ):
-    from django.urls import reverse
-
-    from vendors.simulators import nexhealth
-
-    monkeypatch.setenv("PMS_NX_KEY", nexhealth.API_KEY)
-    monkeypatch.setenv("PMS_NX_HOOK", "hook-secret")
-    connection = VendorConnectionFactory(
-        clinic=world.clinic,
-        vendor="nexhealth",
-        secrets={"api_key": "PMS_NX_KEY", "webhook_secret": "PMS_NX_HOOK"},
-        options={"subdomain": nexhealth.SUBDOMAIN},
-        base_url="http://127.0.0.1:9",
-    )
-    simulator = nexhealth.NexHealthSimulator(
-        webhook_url=live_server.url + reverse("vendors:nexhealth-webhook", args=[connection.pk]),
-        webhook_secret="hook-secret",
-        webhook_delay=None,
-    ).start()
-    allow(settings, simulator.url)
-    connection.base_url = simulator.url
-    connection.save()
-    mapping = [
-        (world.practitioner, "201"),
-        (world.location, "101"),
-        (world.rooms[0], "301"),
-        (world.patients[0], "501"),
-    ]
-    map_ids(connection, mapping)
-    try:
+    with world_at_nexhealth(world, live_server, monkeypatch, settings) as (simulator, _):
         appointment = world.book("09:00")
         accepted = deliver(only_delivery(appointment).pk)
         assert accepted.state == State.ACCEPTED, accepted.last_error
@@ -408,8 +380,6 @@ def test_nexhealth_stays_accepted_until_its_signed_webhook_settles_it(
         simulator.wait_for_webhooks(1)
 
         assert only_delivery(appointment).state == State.SYNCED
-    finally:
-        simulator.stop()
 
 
 @pytest.mark.django_db

@@ -326,6 +326,9 @@ class Adapter:
     calendar_days = 60
     # The shortest time between two pulls of one connection this vendor's limits allow.
     min_pull_seconds = 0.0
+    # Whether the vendor keeps an appointment's length as booked. False: its end follows the
+    # vendor's appointment type, so an end read back says nothing about a change made there.
+    stores_duration = True
 
     def read_calendar(self, query: CalendarQuery) -> CalendarRead:
         """The PMS's busy time in the query's window (or what changed since `query.since`),

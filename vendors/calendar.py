@@ -48,6 +48,7 @@ from scheduling.models import (
     WorkingHours,
 )
 from scheduling.models.schedules import applies_on
+from vendors.adapters import adapter_class
 from vendors.errors import (
     ConfigurationError,
     NotSupported,
@@ -56,7 +57,7 @@ from vendors.errors import (
     VendorError,
     VendorUnavailable,
 )
-from vendors.intervals import minus
+from vendors.intervals import Interval, minus
 from vendors.models import (
     IN_FLIGHT_STATES,
     CalendarPull,
@@ -215,7 +216,7 @@ def build_query(
         appointment_types=tuple(sorted(mappings.types)),
         ours=tuple(sorted(ours)),
         since=state.cursor if incremental else "",
-        working_hours=_working_hours(mappings, locations, start, end, zone),
+        working_hours=_working_hours(mappings, locations, start, end),
     )
     return query, mappings
 
@@ -225,18 +226,18 @@ def _working_hours(
     locations: list[Location],
     start: datetime.datetime,
     end: datetime.datetime,
-    zone: Any,
-) -> dict[str, tuple[tuple[datetime.datetime, datetime.datetime], ...]]:
-    """Each mapped practitioner's working intervals (UTC) at the served locations, for
-    vendors that only say which times are free."""
+) -> dict[str, tuple[Interval, ...]]:
+    """Each mapped practitioner's working intervals (UTC) at the served locations, each in its
+    location's zone, for vendors that only say which times are free."""
     vendor_of = {pk: vid for vid, pk in mappings.practitioners.items()}
-    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    zones = {location.pk: location.zone for location in locations}
     blocks = WorkingHours.objects.filter(
-        practitioner_id__in=list(vendor_of), location__in=[loc.pk for loc in locations]
-    ).values_list("practitioner_id", *WorkingHours.BLOCK_FIELDS)
-    intervals: dict[str, list[tuple[datetime.datetime, datetime.datetime]]] = {}
-    for pid, weekday, opens, closes, _interval, _offer, valid_from, valid_until in blocks:
-        day = first
+        practitioner_id__in=list(vendor_of), location_id__in=list(zones)
+    ).values_list("practitioner_id", "location_id", *WorkingHours.BLOCK_FIELDS)
+    intervals: dict[str, list[Interval]] = {}
+    for pid, where, weekday, opens, closes, _step, _offer, valid_from, valid_until in blocks:
+        zone = zones[where]
+        day, last = start.astimezone(zone).date(), end.astimezone(zone).date()
         while day <= last:
             if applies_on(day, weekday=weekday, valid_from=valid_from, valid_until=valid_until):
                 span = (to_utc(day, opens, zone), to_utc(day, closes, zone))
@@ -329,8 +330,10 @@ def pull_due(*, now: datetime.datetime | None = None, limit: int = 20) -> int:
     )
     pulled = 0
     for connection in due:
-        if pull(connection, now=now).pulled:
-            pulled += 1
+        try:
+            pulled += pull(connection, now=now).pulled
+        except Exception:  # recorded on the connection; the sweeper goes on with the others
+            logger.exception("calendar pull of connection %s failed", connection.pk)
     return pulled
 
 
@@ -494,6 +497,7 @@ def _follow(
         .select_related("location", "appointment_type", "practitioner", "room")
     )
     label = connection.get_vendor_display()
+    stores_duration = adapter_class(connection.vendor).stores_duration
     changed = flagged = 0
     settled: list[int] = []
     for appointment in appointments:
@@ -501,7 +505,7 @@ def _follow(
             continue  # our own write is on its way: the PMS's copy is older than ours
         span = by_pk[appointment.pk]
         try:
-            did = _follow_one(appointment, span, mappings, label)
+            did = _follow_one(appointment, span, mappings, label, stores_duration=stores_duration)
         except _Discrepancy as problem:
             if not appointment.attention:
                 _needs_attention(connection, appointment, span, str(problem), now)
@@ -523,8 +527,16 @@ class _Discrepancy(Exception):
     """The PMS did something to our appointment that cannot be applied here."""
 
 
-def _follow_one(appointment: Appointment, span: BusySpan, mappings: Mappings, label: str) -> int:
-    """Bring one of our appointments in line with the PMS; returns 1 if it changed."""
+def _follow_one(
+    appointment: Appointment,
+    span: BusySpan,
+    mappings: Mappings,
+    label: str,
+    *,
+    stores_duration: bool = True,
+) -> int:
+    """Bring one of our appointments in line with the PMS; returns 1 if it changed. Where the
+    vendor does not keep the length we booked, ours is kept and only a new start moves it."""
     ours = appointment.status
     if not span.active:
         if ours == Status.CANCELLED:
@@ -540,16 +552,17 @@ def _follow_one(appointment: Appointment, span: BusySpan, mappings: Mappings, la
     did = 0
     practitioner = mappings.practitioners.get(span.practitioner)
     room = mappings.rooms.get(span.room)
-    moved = (span.start, span.end) != (appointment.start, appointment.end) or (
+    end = span.end if stores_duration else span.start + (appointment.end - appointment.start)
+    moved = (span.start, end) != (appointment.start, appointment.end) or (
         practitioner not in (None, appointment.practitioner_id)
         or room not in (None, appointment.room_id)
     )
-    if moved and span.end > span.start:
+    if moved and end > span.start:
         try:
             booking.move_from_pms(
                 appointment,
                 start=span.start,
-                end=span.end,
+                end=end,
                 practitioner=Practitioner.objects.get(pk=practitioner) if practitioner else None,
                 room=Room.objects.get(pk=room) if room else None,
                 pms=label,

@@ -343,3 +343,20 @@ def test_refresh_from_pms_reads_at_once_and_redraws_the_calendar(world, pms, des
     assert answer["HX-Trigger"] == "pms-refreshed"
     assert "calendar could not be read" in answer.content.decode()
     assert CalendarPull.objects.get(connection=pms).error
+
+
+@pytest.mark.parametrize(
+    ("vendor", "start", "end"),
+    [
+        ("dentalink", "10:00", "10:20"),  # a length changed in the PMS is applied
+        ("treatsvet", "10:00", "10:30"),  # its type's length there says nothing of ours
+        ("treatsvet", "11:00", "11:30"),  # a new start moves it, with our length
+    ],
+)
+def test_where_the_pms_keeps_no_length_ours_is_kept(world, pms, vendor, start, end):
+    type(pms).objects.filter(pk=pms.pk).update(vendor=vendor)
+    pms.refresh_from_db()
+    ours = delivered(pms, world.book("10:00"), "754")
+    apply(pms, world, span(world, start, minutes=20, external_id="754"))
+    ours.refresh_from_db()
+    assert (ours.start, ours.end) == (world.at(start), world.at(end))

@@ -200,6 +200,8 @@ class TreatsVetAdapter(Adapter):
 
     calendar_days = 14
     min_pull_seconds = 300.0
+    # An appointment lasts its type's length at Treats.vet (there is no end to send).
+    stores_duration = False
 
     def read_calendar(self, query: CalendarQuery) -> CalendarRead:
         now = datetime.datetime.now(datetime.UTC).replace(second=0, microsecond=0)

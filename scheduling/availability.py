@@ -25,8 +25,8 @@ from collections.abc import Iterable, Sequence
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BigIntegerField, CharField, Func, Q, QuerySet
-from django.db.models.functions import Cast
+from django.db.models import CharField, Func, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from scheduling.errors import RuleViolation
@@ -271,10 +271,8 @@ def load_schedule(
         start__lt=window_end + MAX_BUFFER,
     )
     for source in (
-        _with_instants(
-            appointments, "practitioner_id", "room_id", instants=("busy_from", "busy_until")
-        ),
-        _with_instants(held_in_pms, "practitioner_id", "room_id", instants=("start", "end")),
+        _busy_spans(appointments, "busy_from", "busy_until"),
+        _busy_spans(held_in_pms, "start", "end"),
     ):
         for pid, room_id, busy_from, busy_until in source:
             if pid in practitioner_spans:
@@ -294,45 +292,42 @@ def load_schedule(
     )
 
 
-def _with_instants(queryset: QuerySet, *fields: str, instants: tuple[str, ...]) -> Iterable:
-    """values_list(*fields, *instants), with the instants as aware UTC datetimes.
+def _busy_spans(queryset: QuerySet, start: str, end: str) -> Iterable:
+    """(practitioner_id, room_id, start, end) rows, the instants as aware UTC datetimes.
 
     The busy-span rows of a long range are the bulk of a slot search, and both database
-    drivers parse datetimes in Python as Django configures them; these rows are read as
-    text (SQLite) or epoch microseconds (PostgreSQL) and converted in C instead.
+    drivers parse datetimes in Python as Django configures them; these rows are read as ISO
+    text with a UTC offset, written by the database, and parsed in C instead.
     """
     queryset = queryset.order_by()
-    if connection.vendor == "sqlite":
-        raw = {f"{name}_raw": Cast(name, output_field=CharField()) for name in instants}
-        convert = _utc_from_text
+    if connection.vendor == "sqlite":  # stored as "YYYY-MM-DD HH:MM:SS[.ffffff]", in UTC
+        raw = {
+            f"{name}_raw": Concat(Cast(name, output_field=CharField()), Value("+00:00"),
+                                  output_field=CharField())
+            for name in (start, end)
+        }  # fmt: skip
     elif connection.vendor == "postgresql":
-        raw = {f"{name}_raw": EpochMicroseconds(name) for name in instants}
-        convert = _utc_from_microseconds
+        raw = {f"{name}_raw": UtcIsoText(name) for name in (start, end)}
     else:
-        return queryset.values_list(*fields, *instants)
-    sql, params = queryset.annotate(**raw).values_list(*fields, *raw).query.sql_with_params()
+        return queryset.values_list("practitioner_id", "room_id", start, end)
+    sql, params = (
+        queryset.annotate(**raw).values_list("practitioner_id", "room_id", *raw).query
+    ).sql_with_params()
     # Straight from the cursor: these rows need no per-value conversion by the ORM.
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    width = len(fields)
-    return [(*row[:width], *(convert(value) for value in row[width:])) for row in rows]
+    parse = datetime.datetime.fromisoformat
+    return [(pid, room, parse(since), parse(until)) for pid, room, since, until in rows]
 
 
-class EpochMicroseconds(Func):
-    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
-    output_field = BigIntegerField()
+class UtcIsoText(Func):
+    """A timestamptz as ISO 8601 text in UTC with its offset (PostgreSQL)."""
 
-
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _utc_from_microseconds(value: int) -> datetime.datetime:
-    return EPOCH + datetime.timedelta(microseconds=value)
-
-
-def _utc_from_text(text: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(text).replace(tzinfo=UTC)
+    template = (
+        "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+    )
+    output_field = CharField()
 
 
 def compute_slots(

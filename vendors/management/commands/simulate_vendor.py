@@ -16,6 +16,9 @@ class Command(BaseCommand):
         "calendar of a simulator already running on --port as staff would in the PMS itself "
         "(the desk sees it at its next read)."
     )
+    # It serves or calls a simulator and reads no database: the connections' checks (which
+    # need the demo's VENDOR_ALLOWED_HOSTS) do not concern it.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("vendor", choices=sorted(SIMULATORS))

@@ -9,7 +9,7 @@ import zoneinfo
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db.models import Exists, Model, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, Model, OuterRef, Prefetch, Q, QuerySet
 
 from scheduling import access
 from scheduling.localtime import EARLIEST_DAY, LATEST_DAY, to_utc
@@ -196,6 +196,11 @@ def calendar_time_off(
     return list(access.scope(rows, user))
 
 
+PATIENT_NAME_FIELDS = tuple(
+    f"patient__{name}" for name in ("given_name", "preferred_name", "family_name", "species")
+)
+
+
 def calendar_held_in_pms(
     *,
     user: Any,
@@ -214,7 +219,10 @@ def calendar_held_in_pms(
             start__lt=end,
             end__gt=start,
         )
-        .select_related("connection", "patient")
+        # Only what the band shows: the vendor's name and the mapped patient's name.
+        .annotate(vendor=F("connection__vendor"))
+        .select_related("patient")
+        .only("practitioner_id", "room_id", "start", "end", "kind", *PATIENT_NAME_FIELDS)
         .order_by("start", "pk")
     )
     return list(access.scope(rows, user))

@@ -46,7 +46,7 @@ from scheduling.views.context import desk_view
 from scheduling.views.render import render_page, wants_region
 from vendors import calendar
 from vendors.delivery import connection_serving
-from vendors.models import BusyKind, PmsBusy
+from vendors.models import BusyKind, PmsBusy, Vendor
 from vendors.selectors import Sync, freshness_at, sync_of
 
 POLL_SECONDS = 5
@@ -213,7 +213,7 @@ def _held(
             room_id is not None and busy.room_id == room_id
         ):
             words = "Blocked" if busy.kind == BusyKind.BLOCK else "Busy"
-            label = f"{words} in {busy.connection.get_vendor_display()}"
+            label = f"{words} in {Vendor(busy.vendor).label}"
             if busy.patient is not None:
                 label += f": {busy.patient.display_name}"
             bands.append(Off(busy.start, busy.end, "pms", label))

@@ -17,7 +17,7 @@ import socket
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 import requests
@@ -42,6 +42,7 @@ from vendors.types import (
     CalendarQuery,
     CalendarRead,
     Exchange,
+    ImportedRecord,
     PatientDetails,
     VendorAppointment,
 )
@@ -339,6 +340,22 @@ class Adapter:
     @property
     def reads_calendar(self) -> bool:
         return type(self).read_calendar is not Adapter.read_calendar
+
+    # -- onboarding from the PMS (issue 12) ----------------------------------------------
+
+    # Which of IMPORT_KINDS this vendor's API lists, and why not the others (for the report).
+    imports: tuple[str, ...] = ()
+    import_gaps: Mapping[str, str] = {}
+
+    def import_records(self, kind: str) -> Iterator[ImportedRecord]:
+        """The PMS's records of one kind, page after page as they are read (bounded memory:
+        never the whole list at once); every page read to the end, 429s waited out
+        (`self.read`), a malformed record yielded with `problem` set. A page that cannot be
+        read raises (what was yielded before it stays imported)."""
+        raise NotSupported(
+            self.import_gaps.get(kind) or f"{self.label} offers no “{kind}” list.",
+            vendor=self.vendor,
+        )
 
     def is_free(self, request: BookingRequest) -> bool:
         """The vendor's own free-slot check of the request's time (a pre-flight before

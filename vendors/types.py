@@ -149,3 +149,36 @@ class CalendarRead:
     # Whether `spans` are the vendor's appointments with their IDs (so that one of ours
     # missing from a complete read was deleted there). False for free-time vendors.
     lists_appointments: bool = True
+
+
+# -- onboarding a clinic from its PMS (issue 12) ------------------------------------------------
+
+# What an import reads, in the order it is applied (a room needs its location, hours their
+# practitioner and location).
+IMPORT_KINDS = ("locations", "practitioners", "rooms", "types", "hours", "patients")
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportedRecord:
+    """One record as the PMS lists it, in our model's words.
+
+    `fields` holds our model's field names and values (only those the vendor says something
+    about):
+    - locations: name, address, phone, time_zone (IANA, when the vendor tells it), active
+    - practitioners: title, given_name, family_name, email, phone, active
+    - rooms: name, active (refs["location"] when the room belongs to one)
+    - types: name, default_duration_minutes, active
+    - hours: weekday (0 = Monday), start_time, end_time (datetime.time, local wall clock),
+      slot_interval_minutes (refs["practitioner"], refs["location"])
+    - patients: given_name, family_name, birth_date (datetime.date), sex (female | male |
+      other | unknown), phone, email, national_id, national_id_type (rut | passport | …),
+      species, breed (animals), guardian_name, guardian_phone, guardian_email
+    `refs` are the vendor's IDs of related records (location, practitioner, guardian).
+    A record the vendor returned malformed comes with `problem` set (what is wrong, never
+    its patient data) and is skipped and reported, the rest imported."""
+
+    kind: str
+    external_id: str
+    fields: dict[str, Any] = dataclasses.field(default_factory=dict)
+    refs: dict[str, str] = dataclasses.field(default_factory=dict)
+    problem: str = ""

@@ -1,9 +1,11 @@
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db import models
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from scheduling import access
 from scheduling.admin import ScopedAdmin
@@ -16,15 +18,41 @@ from vendors.models import (
     DeliveryAttempt,
     DeliveryState,
     ExternalId,
+    ImportRun,
     Operation,
     PmsBusy,
     VendorConnection,
 )
 from vendors.selectors import freshness_of
+from vendors.types import IMPORT_KINDS
 
 # Who may create, change or delete a clinic's connections (DESIGN §9): its administrators.
 # Managers see them read-only and may still test them.
 ADMINISTERING = (Role.ADMIN,)
+
+
+class ImportRunInline(admin.TabularInline):
+    """The connection's imports from its PMS: progress while running, then the report."""
+
+    model = ImportRun
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "state", "dry_run", "summary", "error", "finished_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="report")
+    def summary(self, run: ImportRun) -> str:
+        report = run.report or {}
+        if report.get("lines"):
+            return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in report["lines"]))
+        counts = [
+            f"{kind}: {found.get('created', 0)} created, {found.get('updated', 0)} updated"
+            for kind, found in (report.get("kinds") or {}).items()
+        ]
+        return "; ".join(counts) or "—"
 
 
 @admin.register(VendorConnection)
@@ -37,7 +65,8 @@ class VendorConnectionAdmin(ScopedAdmin):
     list_filter = ["vendor", "active", "clinic"]
     list_select_related = ["clinic", "location", "calendar"]
     search_fields = ["clinic__name", "base_url"]
-    actions = ["test_connection", "refresh_calendar"]
+    actions = ["test_connection", "refresh_calendar", "import_from_pms", "import_dry_run"]
+    inlines = [ImportRunInline]
     readonly_fields = ["calendar_read"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
@@ -82,6 +111,29 @@ class VendorConnectionAdmin(ScopedAdmin):
             outcome = calendar.pull(connection, full=True)
             level = messages.SUCCESS if outcome.pulled else messages.WARNING
             self.message_user(request, f"{connection}: {outcome.message}", level)
+
+    @admin.action(description="Import set-up and patients from PMS", permissions=["change"])
+    def import_from_pms(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._import(request, queryset, dry_run=False)
+
+    @admin.action(description="Import from PMS: dry run (report only)", permissions=["change"])
+    def import_dry_run(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._import(request, queryset, dry_run=True)
+
+    def _import(self, request: HttpRequest, queryset: QuerySet, *, dry_run: bool) -> None:
+        from vendors.tasks import import_from_vendor
+
+        for connection in queryset.filter(active=True):
+            run = ImportRun.objects.create(
+                connection=connection, kinds=list(IMPORT_KINDS), dry_run=dry_run
+            )
+            transaction.on_commit(lambda pk=run.pk: import_from_vendor.enqueue(pk))
+            self.message_user(
+                request,
+                f"{connection}: import queued; its progress and report show on the "
+                "connection's page.",
+                messages.SUCCESS,
+            )
 
     @admin.action(description="Test connection", permissions=["view"])
     def test_connection(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -223,6 +223,9 @@ class ExternalId(models.Model):
     record = GenericForeignKey("content_type", "object_id")
     role = models.CharField(max_length=20, choices=Role.choices, blank=True, default="")
     external_id = models.CharField(max_length=100)
+    # The record's fields as the last import from the PMS set them (vendors.importing): a
+    # field that differs from this was changed here, and is never overwritten silently.
+    imported = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         verbose_name = "external ID"
@@ -433,3 +436,35 @@ class CalendarPull(models.Model):
 
     def __str__(self) -> str:
         return f"calendar of {self.connection_id}"
+
+
+class ImportRun(models.Model):
+    """One import of a clinic's set-up and patients from its PMS (vendors.importing), run in
+    the background from the admin or by `manage.py import_from_vendor`: its progress while it
+    runs, then its report (counts, conflicts, what was skipped and why)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    connection = models.ForeignKey(
+        VendorConnection, on_delete=models.CASCADE, related_name="import_runs"
+    )
+    kinds = models.JSONField(default=list)
+    dry_run = models.BooleanField(default=False)
+    take_theirs = models.BooleanField(
+        default=False, help_text="Where a field was changed here, take the PMS's value."
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} from {self.connection}: {self.get_state_display()}"

@@ -2,7 +2,7 @@
 
 from django_tasks import task
 
-from vendors import calendar, delivery
+from vendors import calendar, delivery, importing
 from vendors.models import VendorConnection
 
 
@@ -16,3 +16,8 @@ def pull_calendar(connection_id: int) -> None:
     connection = VendorConnection.objects.filter(pk=connection_id, active=True).first()
     if connection is not None:
         calendar.pull(connection)
+
+
+@task()
+def import_from_vendor(run_id: int) -> None:
+    importing.run_import(run_id)

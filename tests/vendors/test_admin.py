@@ -67,6 +67,9 @@ def form(clinic, **changes) -> dict:
         "connect_timeout": "3.0",
         "read_timeout": "10.0",
         "preflight_timeout": "1.5",
+        # The read-only inline of the connection's imports from its PMS.
+        "import_runs-TOTAL_FORMS": "0",
+        "import_runs-INITIAL_FORMS": "0",
         "active": "on",
     }
     return values | changes
@@ -202,3 +205,32 @@ def test_a_superuser_adds_a_connection(client, clinic):
 
     assert client.post(ADD, form(clinic)).status_code == 302
     assert VendorConnection.objects.get().clinic == clinic
+
+
+def test_an_administrator_imports_from_the_pms_in_the_background_and_reads_the_report(
+    client, clinic, connection, django_capture_on_commit_callbacks
+):
+    from vendors.models import ImportRun
+
+    client = signed_in(client, staff(clinic, Role.ADMIN))
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        answer = client.post(
+            CHANGELIST,
+            {"action": "import_dry_run", "_selected_action": [connection.pk]},
+            follow=True,
+        )
+    run = ImportRun.objects.get(connection=connection)
+    assert (run.dry_run, run.state, len(queued)) == (True, ImportRun.State.QUEUED, 1)
+    assert "import queued" in next(str(m) for m in answer.context["messages"])
+    run.report = {"lines": ["patients: 3 created, 0 linked, 0 updated"]}
+    run.save()
+    page = client.get(change_url(connection)).content.decode()
+    assert "patients: 3 created, 0 linked, 0 updated" in page
+
+
+def test_a_manager_may_not_import(client, clinic, connection):
+    from vendors.models import ImportRun
+
+    client = signed_in(client, staff(clinic, Role.MANAGER))
+    client.post(CHANGELIST, {"action": "import_from_pms", "_selected_action": [connection.pk]})
+    assert not ImportRun.objects.exists()

@@ -38,12 +38,14 @@ from vendors.errors import (
 )
 from vendors.redaction import REDACTED, SENSITIVE_KEYS, key_set, redact, redact_query
 from vendors.types import (
+    PATIENT_CRITERIA,
     BookingRequest,
     CalendarQuery,
     CalendarRead,
     Exchange,
     ImportedRecord,
     PatientDetails,
+    PatientMatch,
     VendorAppointment,
 )
 
@@ -56,10 +58,10 @@ MAX_READ_TIMEOUT = 10.0
 MAX_BODY_BYTES = 2 * 1024 * 1024
 OPERATIONS = (
     "book", "cancel", "find", "lookup", "reference", "check", "register_patient",
-    "read_calendar", "is_free",
+    "read_calendar", "is_free", "search_patients",
 )  # fmt: skip
 # Operations that only read: an unreadable answer of theirs changes nothing at the vendor.
-READ_OPERATIONS = ("read_calendar", "is_free", "reference", "check")
+READ_OPERATIONS = ("read_calendar", "is_free", "reference", "check", "search_patients")
 # The longest Retry-After a read waits for in place; a longer one ends the read.
 MAX_RATE_WAIT = 5.0
 # What reading a vendor's answer of the wrong shape raises (a missing key, a list for a dict).
@@ -301,6 +303,24 @@ class Adapter:
     @property
     def registers_patients(self) -> bool:
         return type(self).register_patient is not Adapter.register_patient
+
+    # Which of PATIENT_CRITERIA the vendor's documented patient search answers.
+    patient_search: tuple[str, ...] = ()
+
+    def search_patients(self, criterion: str, patient: PatientDetails) -> list[str]:
+        """The PMS's IDs of its patients matching `patient` by one criterion (exactly: the
+        same national ID, e-mail, phone digits, or name and birth date)."""
+        raise NotSupported(f"{self.label} offers no patient search.", vendor=self.vendor)
+
+    def find_patient(self, patient: PatientDetails) -> PatientMatch:
+        """Our patient at the PMS: each criterion the vendor answers, in PATIENT_CRITERIA's
+        order, until one finds anyone."""
+        for criterion in PATIENT_CRITERIA:
+            if criterion in self.patient_search and _can_search(patient, criterion):
+                found = tuple(dict.fromkeys(self.search_patients(criterion, patient)))
+                if found:
+                    return PatientMatch(criterion, found)
+        return PatientMatch()
 
     @property
     def finds(self) -> bool:
@@ -754,6 +774,12 @@ class Adapter:
         if moment.tzinfo is None:
             raise ValueError(f"{value!r} has no UTC offset")
         return moment.astimezone(datetime.UTC)
+
+
+def _can_search(patient: PatientDetails, criterion: str) -> bool:
+    if criterion == "name_birth_date":
+        return bool(patient.given_name and patient.family_name and patient.birth_date)
+    return bool(getattr(patient, criterion))
 
 
 def _refused(error: requests.ConnectionError) -> bool:

@@ -41,7 +41,7 @@ from vendors.models import (
     VendorConnection,
 )
 from vendors.redaction import Scrubber
-from vendors.types import BookingRequest, PatientDetails, VendorAppointment
+from vendors.types import CRITERION_WORDS, BookingRequest, PatientDetails, VendorAppointment
 
 logger = logging.getLogger("vendors.delivery")
 
@@ -238,26 +238,40 @@ def _remember_external_id(delivery: Delivery, external_id: str) -> None:
 # -- one attempt -----------------------------------------------------------------------------
 
 
-def _with_registered_patient(
+def _with_patient_at_vendor(
     delivery: Delivery, adapter: Any, request: BookingRequest
 ) -> BookingRequest:
-    """A patient the PMS does not know yet is registered there first (where the API allows),
-    and its new ID is kept at once, so that a retry never registers it twice."""
-    if "patient" in request.refs or not adapter.registers_patients:
+    """A patient not mapped at the PMS yet is looked for there first (national ID, then
+    e-mail, phone, name and birth date, as far as the vendor's search goes): one sure match is
+    linked; several need a person to choose; none is registered there where the API allows.
+    The ID found or made is kept at once, so that a retry never registers it twice."""
+    if "patient" in request.refs:
         return request
     patient = delivery.appointment.patient
-    external_id = adapter.register_patient(
-        PatientDetails(
-            given_name=patient.given_name,
-            family_name=patient.family_name,
-            birth_date=patient.birth_date,
-            sex=patient.sex,
-            phone=patient.phone,
-            email=patient.email,
-            national_id=patient.national_id,
-            national_id_type=patient.national_id_type,
-        )
+    details = PatientDetails(
+        given_name=patient.given_name,
+        family_name=patient.family_name,
+        birth_date=patient.birth_date,
+        sex=patient.sex,
+        phone=patient.phone,
+        email=patient.email,
+        national_id=patient.national_id,
+        national_id_type=patient.national_id_type,
     )
+    external_id = None
+    if adapter.patient_search:
+        match = adapter.find_patient(details)
+        if len(match.candidates) > 1:
+            raise NeedsAttention(
+                f"{adapter.label} has {len(match.candidates)} patients with this patient's "
+                f"{CRITERION_WORDS[match.criterion]} (its IDs {', '.join(match.candidates)}): "
+                "map the right one to this patient in the admin (External IDs), then retry."
+            )
+        external_id = match.sure
+    if external_id is None and adapter.registers_patients:
+        external_id = adapter.register_patient(details)
+    if external_id is None:
+        return request  # booking_ids then says to map the patient by hand
     ExternalId.objects.create(
         connection=delivery.connection,
         content_type=ContentType.objects.get_for_model(Patient),
@@ -268,7 +282,7 @@ def _with_registered_patient(
 
 
 def _book(delivery: Delivery, adapter: Any, request: BookingRequest) -> VendorAppointment:
-    request = _with_registered_patient(delivery, adapter, request)
+    request = _with_patient_at_vendor(delivery, adapter, request)
     if delivery.outcome_unknown:
         try:
             existing = adapter.find(request)

@@ -182,3 +182,28 @@ class ImportedRecord:
     fields: dict[str, Any] = dataclasses.field(default_factory=dict)
     refs: dict[str, str] = dataclasses.field(default_factory=dict)
     problem: str = ""
+
+
+# How a patient is looked for at the PMS before being created there, in this order: the first
+# criterion that finds anyone decides (one: linked; several: a person chooses).
+PATIENT_CRITERIA = ("national_id", "email", "phone", "name_birth_date")
+CRITERION_WORDS = {
+    "national_id": "national ID",
+    "email": "e-mail",
+    "phone": "phone",
+    "name_birth_date": "name and birth date",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class PatientMatch:
+    """What a look-up of one of our patients at the PMS found: the criterion that found
+    anyone, and the PMS's IDs of those it found (no patient data)."""
+
+    criterion: str = ""
+    candidates: tuple[str, ...] = ()
+
+    @property
+    def sure(self) -> str | None:
+        """The PMS's ID when exactly one patient matched."""
+        return self.candidates[0] if len(self.candidates) == 1 else None

@@ -166,6 +166,8 @@ def import_from_vendor(
                 continue
             report.kinds[kind] = KindReport()
             for batch in _batches(adapter.import_records(kind)):
+                # Nothing keeps the calls' log (a delivery attempt would): memory stays bounded.
+                getattr(adapter, "exchanges", []).clear()
                 with transaction.atomic():
                     importer.apply(kind, batch, report.kinds[kind])
                 if progress is not None:

@@ -68,25 +68,53 @@ The clinic's calendar in Flextell (DESIGN §8; research notes §2.4 "Availabilit
 - Rate limits: Flextell publishes none (only X-RateLimit-* headers); every request waits out
   short 429s (``read``) and ``min_pull_seconds`` stays 0. A pull costs the users page(s), the
   list's pages (1 per 100 appointments) and ⌈days/14⌉ calendar requests.
+
+Onboarding a clinic (issue 12; research notes §2.4 "Reference data"). Each list is read with
+``page`` and ``per_page`` (100, the documented maximum), page after page as the import consumes
+it, to ``meta.last_page``; the users list is documented without ``meta`` (bare ``data``), so it
+ends at a page shorter than ``per_page`` (or one that repeats the first: a server that does
+not page it). 429s are waited out (``read``; no limit is published, so no pacing). A page that
+cannot be read raises (the class of error the call gave, saying which page of which list); a
+record that cannot be read is yielded with its ``problem`` (never quoting its data):
+- practitioners: ``GET /v1/users?role=doctor`` (the option ``doctor_role`` names another role
+  name; users whose ``roles`` are listed without it are left out too, in case the filter is
+  ignored). ``name`` is one string: its leading ``title`` (or Dr./Dra.) -> title, the last
+  word -> family_name, the rest -> given_name (``first_name``/``last_name`` when a user has
+  them); email, phone, is_active -> active (inactive doctors are imported inactive).
+- rooms: ``GET /v1/rooms``: name, status -> active (only ``active``; ``inactive`` and
+  ``maintenance`` are not bookable). Flextell rooms belong to no location: the import puts
+  them in the connection's location.
+- types: ``GET /v1/treatments``: name, is_active (true/false or 1/0, as text or not) ->
+  active. Flextell documents no length for a treatment (``session`` counts sessions, and a
+  session plan's gaps are days), so default_duration_minutes is left out.
+- patients: ``GET /v1/customers``: first_name, last_name, phone_number -> phone, email,
+  date_of_birth (a date, or a date-time whose date part is taken as written) -> birth_date,
+  gender male/female/other -> sex, identity_number -> national_id. Flextell does not say which
+  document it is: the option ``identity_type`` (e.g. "rut", "dni", "passport") says it for the
+  tenant; without it a valid Chilean RUT (check digit) is "rut", anything else "other".
+- locations and working hours are not imported (``import_gaps``): Flextell has no locations
+  (a tenant is one clinic) and lists no working hours.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
+import re
 import time
 import urllib.parse
 import zoneinfo
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from scheduling.localtime import utc_iso
-from vendors.base import NUMBER, Adapter
+from vendors.base import NUMBER, SHAPE_ERRORS, Adapter
 from vendors.errors import (
     AuthenticationFailed,
     ConfigurationError,
     LookupIncomplete,
     NotFound,
+    RateLimited,
     SlotUnavailable,
     UnexpectedResponse,
     VendorError,
@@ -99,6 +127,7 @@ from vendors.types import (
     BusySpan,
     CalendarQuery,
     CalendarRead,
+    ImportedRecord,
     VendorAppointment,
 )
 
@@ -136,6 +165,18 @@ CALENDAR_PAGES = 100
 BLOCK_KINDS = frozenset({"block", "absence"})
 DEFAULT_MINUTES = 30
 ONE_DAY = datetime.timedelta(days=1)
+
+# Onboarding (see the module's docstring): pages a list may have before it is taken for one
+# that never ends, the calls kept in `exchanges`, and how records read.
+MAX_IMPORT_PAGES = 100_000
+KEEP_EXCHANGES = 20
+DOCTOR_ROLE = "doctor"
+ROOM_STATUSES = {"active": True, "inactive": False, "maintenance": False}
+SEXES = {"female": "female", "male": "male", "other": "other"}
+TITLES = ("dr.", "dra.", "dr", "dra")
+# (True and False are 1 and 0 as keys, too.)
+FLAGS = {True: True, False: False, "1": True, "0": False, "true": True, "false": False}
+RUT = re.compile(r"^(\d{1,2}(?:\.?\d{3}){2})-?([\dkK])$")
 
 REFRESH_TOKEN = "refresh_token"
 REFRESH_SEED = "refresh_token_seed"
@@ -176,6 +217,18 @@ class FlextellAdapter(Adapter):
     )
     token_name = "access_token"
     token_margin = datetime.timedelta(seconds=60)
+    imports = ("practitioners", "rooms", "types", "patients")
+    import_gaps = {
+        "locations": (
+            "Flextell has no locations or branches (a tenant is one clinic): create the "
+            "clinic's location here and set it on the connection; rooms are imported into it."
+        ),
+        "hours": (
+            "Flextell lists no working hours (its calendar only shows booked and blocked "
+            "time): set each doctor's working hours here."
+        ),
+    }
+    import_per_page = PAGE_SIZE
 
     # -- booking -------------------------------------------------------------------------
 
@@ -380,6 +433,119 @@ class FlextellAdapter(Adapter):
         raise VendorError(
             f"Flextell lists more than {CALENDAR_PAGES * PAGE_SIZE} records at /{path}; the "
             "calendar was not read.",
+            vendor=self.vendor,
+        )
+
+    # -- onboarding (issue 12; see the module's docstring) ---------------------------------
+
+    def import_records(self, kind: str) -> Iterator[ImportedRecord]:
+        readers: dict[str, Callable[[], Iterator[ImportedRecord]]] = {
+            "practitioners": self._import_doctors,
+            "rooms": lambda: self._import("rooms", "v1/rooms", _room_fields),
+            "types": lambda: self._import("types", "v1/treatments", _treatment_fields),
+            "patients": lambda: self._import("patients", "v1/customers", self._customer_fields),
+        }
+        if kind not in readers:
+            return super().import_records(kind)
+        return readers[kind]()
+
+    def _import(
+        self,
+        kind: str,
+        path: str,
+        build: Callable[[Mapping[str, Any]], dict[str, Any]],
+        params: Mapping[str, Any] | None = None,
+    ) -> Iterator[ImportedRecord]:
+        for item in self._import_pages(path, params or {}, kind):
+            yield _imported(kind, item, build)
+
+    def _import_doctors(self) -> Iterator[ImportedRecord]:
+        role = str(self.settings.option("doctor_role") or DOCTOR_ROLE)
+        for item in self._import_pages("v1/users", {"role": role}, "practitioners"):
+            if _has_other_roles(item, role):
+                continue  # not a doctor: the server did not filter by role
+            yield _imported("practitioners", item, _doctor_fields)
+
+    def _customer_fields(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        national_id = _field(item, "identity_number")
+        kind = self.settings.option("identity_type") or ("rut" if _is_rut(national_id) else "other")
+        return _filled({
+            "given_name": _field(item, "first_name"),
+            "family_name": _field(item, "last_name"),
+            "birth_date": _birth_date(item.get("date_of_birth")),
+            "sex": _choice(item, "gender", SEXES),
+            "phone": _field(item, "phone_number"),
+            "email": _field(item, "email"),
+            "national_id": national_id,
+            "national_id_type": str(kind) if national_id else "",
+        }) | _named(item)  # fmt: skip
+
+    def _import_pages(self, path: str, params: Mapping[str, Any], what: str) -> Iterator[Any]:
+        """Every item of a list, each page read when the previous one is consumed."""
+        per_page = self.import_per_page
+        first: list[Any] = []
+        for page in range(1, MAX_IMPORT_PAGES + 1):
+            try:
+                answer = self.read(path, params={**params, "page": page, "per_page": per_page})
+            except VendorError as error:
+                raise self._list_failed(error, what, page) from None
+            if len(self.exchanges) > KEEP_EXCHANGES:
+                del self.exchanges[:-KEEP_EXCHANGES]
+            items, meta = self._page_of(answer, what, page)
+            if page > 1 and meta is None and items and items[:1] == first:
+                return  # the same page again: a server that answers the whole list at once
+            first = items[:1] if page == 1 else first
+            yield from items
+            if meta is None:
+                if len(items) < per_page:
+                    return
+                continue
+            last = meta.get("last_page")
+            if not isinstance(last, int) or isinstance(last, bool) or (page < last and not items):
+                raise self._list_unreadable(what, page)
+            if page >= last:
+                return
+        raise UnexpectedResponse(
+            f"Flextell's list of {what} did not end after {MAX_IMPORT_PAGES} pages; the import "
+            "stopped there.",
+            vendor=self.vendor,
+        )
+
+    def _page_of(
+        self, answer: Any, what: str, page: int
+    ) -> tuple[list[Any], Mapping[str, Any] | None]:
+        """A page's items and its `meta` (None when the list has none, as users)."""
+        items = answer.get("data") if isinstance(answer, Mapping) else answer
+        meta = answer.get("meta") if isinstance(answer, Mapping) else None
+        if not isinstance(items, list) or (meta is not None and not isinstance(meta, Mapping)):
+            raise self._list_unreadable(what, page)
+        return items, meta
+
+    def _list_failed(self, error: VendorError, what: str, page: int) -> VendorError:
+        """The error a list page gave, saying which page of which list (same class)."""
+        if isinstance(error, AuthenticationFailed):
+            return error
+        if isinstance(error, RateLimited):
+            reason = "Flextell kept answering 429 (too many requests)"
+        elif isinstance(error, UnexpectedResponse):
+            reason = "its answer had a shape we cannot read"
+        elif error.status is not None:
+            reason = f"Flextell answered HTTP {error.status}"
+        else:
+            reason = "Flextell did not answer (timeout or connection)"
+        return type(error)(
+            f"Page {page} of Flextell's {what} could not be read: {reason}; the import "
+            "stopped there.",
+            vendor=self.vendor,
+            status=error.status,
+            vendor_message=error.vendor_message,
+            retry_after=error.retry_after,
+        )
+
+    def _list_unreadable(self, what: str, page: int) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            f"Page {page} of Flextell's {what} could not be read: its answer had a shape we "
+            "cannot read (no list, or pages that do not follow on); the import stopped there.",
             vendor=self.vendor,
         )
 
@@ -595,3 +761,141 @@ def _name_key(name: Any) -> str:
 
 def _text(value: Any) -> str:
     return "" if value in (None, "") else str(value)
+
+
+# -- onboarding: one listed record in our model's words ------------------------------------------
+
+
+class Malformed(ValueError):
+    """What is wrong with a listed record, in words that quote none of its data."""
+
+
+def _imported(
+    kind: str, item: Any, build: Callable[[Mapping[str, Any]], dict[str, Any]]
+) -> ImportedRecord:
+    if not isinstance(item, Mapping):
+        return ImportedRecord(kind, "", problem="an item of the list is not an object")
+    key = _id_text(item.get("id"))
+    if not key:
+        return ImportedRecord(kind, "", problem="it has no valid id")
+    try:
+        return ImportedRecord(kind, key, build(item))
+    except Malformed as wrong:
+        return ImportedRecord(kind, key, problem=str(wrong))
+    except SHAPE_ERRORS as error:
+        return ImportedRecord(kind, key, problem=f"it cannot be read ({type(error).__name__})")
+
+
+def _has_other_roles(item: Any, role: str) -> bool:
+    """Whether a listed user's roles are given and `role` is not among them."""
+    roles = item.get("roles") if isinstance(item, Mapping) else None
+    if not isinstance(roles, list):
+        return False  # not said: the role filter is trusted
+    names = {str(r.get("name", "")).casefold() for r in roles if isinstance(r, Mapping)}
+    return role.casefold() not in names
+
+
+def _doctor_fields(item: Mapping[str, Any]) -> dict[str, Any]:
+    title = _field(item, "title")
+    given, family = _field(item, "first_name"), _field(item, "last_name")
+    if not (given or family):
+        words = _field(item, "name").split()
+        if words and (words[0].casefold() == title.casefold() or words[0].casefold() in TITLES):
+            title = title or words[0]
+            words = words[1:]
+        given, family = " ".join(words[:-1]), " ".join(words[-1:])
+    if not (given or family):
+        raise Malformed("it has no name")
+    fields = {"title": title, "given_name": given, "family_name": family,
+              "email": _field(item, "email"), "phone": _field(item, "phone")}  # fmt: skip
+    return _filled(fields) | _flag(item, "is_active")
+
+
+def _room_fields(item: Mapping[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {"name": _required_name(item)}
+    status = item.get("status")
+    if status is not None:
+        if status not in ROOM_STATUSES:
+            raise Malformed("its status is not one Flextell documents (active, inactive, "
+                            "maintenance)")  # fmt: skip
+        fields["active"] = ROOM_STATUSES[status]
+    return fields
+
+
+def _treatment_fields(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {"name": _required_name(item)} | _flag(item, "is_active")
+
+
+def _named(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Nothing; raises when a customer has neither first nor last name."""
+    if not (_field(item, "first_name") or _field(item, "last_name")):
+        raise Malformed("it has no name")
+    return {}
+
+
+def _required_name(item: Mapping[str, Any]) -> str:
+    name = _field(item, "name")
+    if not name:
+        raise Malformed("it has no name")
+    return name
+
+
+def _birth_date(value: Any) -> datetime.date | None:
+    """A date (YYYY-MM-DD), or a date-time whose date is taken as written."""
+    if value in (None, ""):
+        return None
+    try:
+        return datetime.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise Malformed("its date of birth is not a date (YYYY-MM-DD)") from None
+
+
+def _choice(item: Mapping[str, Any], key: str, choices: Mapping[str, str]) -> str:
+    word = _field(item, key).casefold()
+    if word and word not in choices:
+        raise Malformed(f"its {key} is not one Flextell documents")
+    return choices.get(word, "")
+
+
+def _flag(item: Mapping[str, Any], key: str) -> dict[str, bool]:
+    """`active` from a flag Flextell writes as a boolean, 1/0 or their text."""
+    value = item.get(key)
+    if value is None:
+        return {}
+    found = FLAGS.get(value.strip().lower() if isinstance(value, str) else value)
+    if found is None or isinstance(value, float):
+        raise Malformed(f"its {key} is not true or false")
+    return {"active": found}
+
+
+def _is_rut(value: str) -> bool:
+    """Whether an identity number is a Chilean RUT with a valid check digit."""
+    found = RUT.match(value.strip())
+    if found is None:
+        return False
+    number = int(found.group(1).replace(".", ""))
+    total = sum(int(digit) * (2 + n % 6) for n, digit in enumerate(reversed(str(number))))
+    expected = {10: "K", 11: "0"}.get(11 - total % 11, str(11 - total % 11))
+    return found.group(2).upper() == expected
+
+
+def _field(item: Mapping[str, Any], key: str) -> str:
+    value = item.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise Malformed(f"its {key.replace('_', ' ')} is not text")
+    return str(value).strip()
+
+
+def _filled(fields: dict[str, Any]) -> dict[str, Any]:
+    """Only what Flextell says something about: empty values are left out."""
+    return {key: value for key, value in fields.items() if value not in (None, "")}
+
+
+def _id_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int):
+        return str(value) if value > 0 else ""
+    return value.strip() if isinstance(value, str) and value.strip().isdigit() else ""

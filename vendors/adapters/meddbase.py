@@ -61,6 +61,43 @@ Decided where the documents are silent:
 - ``modules`` (a POST body on a GET) are not sent with the searches.
 - ``NotArrived`` stays "unconfirmed": it says the patient has not arrived, not that anyone
   confirmed; there is no confirmation state in the portal API.
+
+Onboarding (issue 12, ``import_records``): what the portal lists, read as the service user
+sees it, each kind a generator that yields as it reads.
+- locations: the sites of every bookable appointment type (``POST appointment/sites?
+  appointment-type&payer-type`` with ``{clinicians: [], modules: []}``, one call per type, a
+  site yielded the first time it is seen): ``Key`` → the ID, ``Name`` → name, ``Address``
+  (AddressData: Address1-3, City, County, PostCode, Country, the non-empty ones joined by ", ")
+  → address. SiteData tells no phone and no time zone: set the zone of each imported site
+  by hand (a DateTime without offset is London time, but the site may be elsewhere).
+- rooms: the same answers' ``Locations[]`` (LocationData: rooms, floors or wings of a site),
+  each room once: ``Key`` → the ID, ``Name`` → name, refs["location"] = its site's Key.
+- practitioners: ``POST appointment/clinicians?appointment-type&payer-type`` with ``{sites:
+  [], locations: [], modules: []}`` per bookable type, each clinician once: ``Key`` → the ID,
+  ``FullName`` split (``split_name``) into title (leading Dr., Prof., Mr…), given and family
+  name (the last word, with the particles before it: "de la Cruz", "van Dijk"; after a comma,
+  post-nominals such as "FRCS" are dropped and "House, Gregory" reads family first).
+  ``SexType`` is not kept: our practitioners have no sex.
+- types: ``GET appointment/types?payer-type`` (not paged): ``Key`` → the ID, ``Name`` →
+  name, ``CanBookAppointment`` → active. AppointmentTypeData has no length: the default
+  duration is left as it is here (a proposed slot's length would tell it, at one slot search
+  per type, which the import does not spend).
+- patients: ``GET patients/patients?page-number&page-size=50`` (pages of the documented
+  maximum, from 1, until ``TotalCount`` are read; a page whose ``CurrentPage`` is not the one
+  asked, or an empty one before the count, stops the import with UnexpectedResponse), only the
+  patients the service user may view. PersonDemographicData: ``Key`` → the ID; ``Name`` /
+  ``Surname`` → given / family name; ``DateOfBirth`` (a DateTime; an offset is read as the
+  London date) → birth date; ``SexType`` 1 male, 2 female, 0 ("any") unknown; ``Mobile``, else
+  ``Telephone``, else ``WorkTelephone`` → phone; ``EmailAddress``, else ``WorkEmailAddress``
+  → email. ``NextOfKin`` (Name Surname, Mobile, else WorkTelephone) → guardian name and phone
+  only for a patient under 18 (a minor's guardian is needed here; an adult's next of kin is
+  an emergency contact, not a guardian) [INF]. There is no national ID in the portal's data
+  (``EmployeeNumber`` is the employer's number, not kept). A record of the wrong shape (a
+  field of the wrong type, a date that is not one, no Key or no name) is yielded with its
+  ``problem`` said in words, naming only its Key; the rest continue.
+- hours: not offered (``import_gaps``): the portal proposes free slots, never the hours.
+Sites and clinicians are only those of bookable types (``CanBookAppointment`` not false);
+a 429 is waited out by ``read``; a page that cannot be read raises.
 """
 
 from __future__ import annotations
@@ -69,12 +106,12 @@ import datetime
 import json
 import urllib.parse
 import zoneinfo
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import requests
 
-from vendors.base import NUMBER, TEXT, Adapter
+from vendors.base import NUMBER, SHAPE_ERRORS, TEXT, Adapter, IdFormat
 from vendors.errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -92,6 +129,7 @@ from vendors.types import (
     BusySpan,
     CalendarQuery,
     CalendarRead,
+    ImportedRecord,
     VendorAppointment,
 )
 
@@ -132,6 +170,23 @@ MAX_PAGES = 10
 SEARCH_DAYS = datetime.timedelta(days=7)
 MARGIN = datetime.timedelta(days=1)
 MAX_CALENDAR_PAGES = 200
+# Onboarding: the lists it reads, and the most pages of patients it reads (a million
+# patients) before it stops, in case the answers never add up to their TotalCount.
+TYPES = f"{API}/appointment/types"
+SITES = f"{API}/appointment/sites"
+CLINICIANS = f"{API}/appointment/clinicians"
+PATIENTS = f"{API}/patients/patients"
+MAX_IMPORT_PAGES = 20_000
+ADULT_AGE = 18
+# What each imported kind is called in a problem's sentence.
+IMPORT_NOUNS = {
+    "locations": "site",
+    "rooms": "location (room)",
+    "practitioners": "clinician",
+    "types": "appointment type",
+    "patients": "patient",
+}
+SEX_TYPES = {0: "unknown", 1: "male", 2: "female"}
 
 
 class SessionGone(AuthenticationFailed):
@@ -168,6 +223,11 @@ class MeddbaseAdapter(Adapter):
     })  # fmt: skip
     token_name = "session"
     calendar_days = 28  # why: the module's docstring
+    imports = ("locations", "practitioners", "rooms", "types", "patients")
+    import_gaps = {
+        "hours": "Meddbase's patient-portal API lists no working hours (it only proposes "
+        "free slots): enter each clinician's hours by hand.",
+    }
 
     # -- booking -------------------------------------------------------------------------
 
@@ -403,6 +463,114 @@ class MeddbaseAdapter(Adapter):
             vendor=self.vendor,
         )
 
+    # -- onboarding (issue 12) -----------------------------------------------------------
+
+    def import_records(self, kind: str) -> Iterator[ImportedRecord]:
+        readers: dict[str, Callable[[], Iterator[ImportedRecord]]] = {
+            "locations": self._import_sites,
+            "rooms": self._import_rooms,
+            "practitioners": self._import_clinicians,
+            "types": self._import_types,
+            "patients": self._import_patients,
+        }
+        if kind not in readers:
+            return super().import_records(kind)
+        return readers[kind]()
+
+    def _import_types(self) -> Iterator[ImportedRecord]:
+        for item in self._type_list():
+            yield imported("types", item, TEXT, _type_fields)
+
+    def _import_sites(self) -> Iterator[ImportedRecord]:
+        seen: set[str] = set()
+        for site in self._sites():
+            if _first_time(site, seen):
+                yield imported("locations", site, NUMBER, _site_fields)
+
+    def _import_rooms(self) -> Iterator[ImportedRecord]:
+        seen: set[str] = set()
+        for site in self._sites():
+            try:
+                location = str(NUMBER.parse(site["Key"]))
+                rooms = site.get("Locations") or []
+            except SHAPE_ERRORS:
+                continue  # the site itself is reported by the import of locations
+            if not isinstance(rooms, list):
+                if _first_time({"Key": f"site {location}"}, seen):
+                    problem = f"Meddbase site {location} has Locations that are not a list."
+                    yield ImportedRecord("rooms", "", problem=problem)
+                continue
+            for room in rooms:
+                if _first_time(room, seen):
+                    yield imported("rooms", room, NUMBER, _room_fields(location))
+
+    def _import_clinicians(self) -> Iterator[ImportedRecord]:
+        seen: set[str] = set()
+        body = {"sites": [], "locations": [], "modules": []}
+        for kind in self._bookable_types():
+            for clinician in self._listed(CLINICIANS, kind, body, "clinicians"):
+                if _first_time(clinician, seen):
+                    yield imported("practitioners", clinician, NUMBER, _clinician_fields)
+
+    def _import_patients(self) -> Iterator[ImportedRecord]:
+        for page in self._import_pages(PATIENTS, "its list of patients"):
+            for item in page:
+                yield imported("patients", item, TEXT, _patient_fields)
+
+    def _type_list(self) -> list[Any]:
+        found = self.read(TYPES, params={"payer-type": self._payer_type()})
+        if not isinstance(found, list):
+            raise self._unreadable_import("its appointment types")
+        return found
+
+    def _bookable_types(self) -> list[str]:
+        """The keys of the types the service user may book (the rest list no sites)."""
+        return [
+            str(item["Key"])
+            for item in self._type_list()
+            if isinstance(item, Mapping)
+            and item.get("Key") not in (None, "")
+            and item.get("CanBookAppointment") is not False
+        ]
+
+    def _sites(self) -> Iterator[Any]:
+        """Every site every bookable type lists, as listed (repeats included)."""
+        body = {"clinicians": [], "modules": []}
+        for kind in self._bookable_types():
+            yield from self._listed(SITES, kind, body, "sites")
+
+    def _listed(self, path: str, kind: str, body: dict[str, Any], what: str) -> list[Any]:
+        params = {"appointment-type": kind, "payer-type": self._payer_type()}
+        found = self.read(path, params=params, json_body=body, method="POST")
+        if not isinstance(found, list):
+            raise self._unreadable_import(f"the {what} of appointment type {kind}")
+        return found
+
+    def _import_pages(self, path: str, what: str) -> Iterator[list[Any]]:
+        """Each page of a paged list (``page-number`` from 1, ``page-size`` 50) as it is
+        read, until TotalCount items came; one that does not add up raises."""
+        read = 0
+        for number in range(1, MAX_IMPORT_PAGES + 1):
+            result = self.read(path, params={"page-number": number, "page-size": PAGE_SIZE})
+            items = result.get("Items") if isinstance(result, Mapping) else None
+            total = result.get("TotalCount") if isinstance(result, Mapping) else None
+            current = result.get("CurrentPage", number) if isinstance(result, Mapping) else None
+            if not isinstance(items, list) or not _whole(total) or current != number:
+                raise self._unreadable_import(f"page {number} of {what}")
+            if not items and read < total:
+                raise self._unreadable_import(f"the rest of {what} (it counts {total})")
+            yield items
+            read += len(items)
+            if read >= total:
+                return
+        raise self._unreadable_import(f"{what} within {MAX_IMPORT_PAGES} pages")
+
+    def _unreadable_import(self, what: str) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            f"Meddbase answered {what} in a shape we cannot read; the import stopped there.",
+            vendor=self.vendor,
+        )
+
     # -- session ------------------------------------------------------------------------
 
     def auth_params(self) -> dict[str, str]:
@@ -591,6 +759,217 @@ def appointment_span(item: Mapping[str, Any]) -> BusySpan:
         status=STATES.get(state),
         active=state != "Cancelled",
     )
+
+
+# -- onboarding: one record of each kind in our words --------------------------------------
+
+
+class Malformed(ValueError):
+    """What is wrong with one record, in words that hold none of its data."""
+
+
+Fields = tuple[dict[str, Any], dict[str, str]]
+
+
+def imported(
+    kind: str, item: Any, key_format: IdFormat, read: Callable[[Mapping[str, Any]], Fields]
+) -> ImportedRecord:
+    """One listed record in our model's words, or with its problem (naming only its Key)."""
+    key = item.get("Key") if isinstance(item, Mapping) else None
+    external_id = str(key) if isinstance(key, str | int) and not isinstance(key, bool) else ""
+    noun = IMPORT_NOUNS[kind]
+    try:
+        if not isinstance(item, Mapping):
+            raise Malformed("is not an object")
+        if key in (None, ""):
+            raise Malformed("has no Key")
+        if not external_id:
+            raise Malformed("has a Key that is neither text nor a number")
+        try:
+            external_id = str(key_format.parse(key))
+        except (TypeError, ValueError):
+            raise Malformed("has a Key that is not a whole number") from None
+        fields, refs = read(item)
+    except Malformed as problem:
+        return ImportedRecord(kind, external_id, problem=_problem(noun, external_id, problem))
+    except SHAPE_ERRORS as error:
+        shape = Malformed(f"is not in the shape Meddbase documents ({type(error).__name__})")
+        return ImportedRecord(kind, external_id, problem=_problem(noun, external_id, shape))
+    return ImportedRecord(kind, external_id, fields, refs)
+
+
+def _problem(noun: str, external_id: str, problem: Exception) -> str:
+    which = f"Meddbase {noun} {external_id}" if external_id else f"A Meddbase {noun}"
+    return f"{which} {problem}."
+
+
+def _first_time(item: Any, seen: set[str]) -> bool:
+    """Whether a listed record's Key is new (a record without one always is: it is reported)."""
+    key = item.get("Key") if isinstance(item, Mapping) else None
+    if key is None:
+        return True
+    if repr(key) in seen:
+        return False
+    seen.add(repr(key))
+    return True
+
+
+def _type_fields(item: Mapping[str, Any]) -> Fields:
+    fields: dict[str, Any] = {"name": _required(item, "Name", "name")}
+    bookable = item.get("CanBookAppointment")
+    if bookable is not None:
+        if not isinstance(bookable, bool):
+            raise Malformed("says CanBookAppointment neither true nor false")
+        fields["active"] = bookable
+    return fields, {}
+
+
+def _site_fields(item: Mapping[str, Any]) -> Fields:
+    return {"name": _required(item, "Name", "name"), "address": _address(item.get("Address"))}, {}
+
+
+def _room_fields(location: str) -> Callable[[Mapping[str, Any]], Fields]:
+    def read(item: Mapping[str, Any]) -> Fields:
+        return {"name": _required(item, "Name", "name")}, {"location": location}
+
+    return read
+
+
+def _clinician_fields(item: Mapping[str, Any]) -> Fields:
+    title, given, family = split_name(_required(item, "FullName", "full name"))
+    return {"title": title, "given_name": given, "family_name": family}, {}
+
+
+def _patient_fields(item: Mapping[str, Any]) -> Fields:
+    fields: dict[str, Any] = {
+        "given_name": _text(item, "Name"),
+        "family_name": _text(item, "Surname"),
+    }
+    if not (fields["given_name"] or fields["family_name"]):
+        raise Malformed("has no name")
+    if "DateOfBirth" in item:
+        fields["birth_date"] = birth_date(item["DateOfBirth"])
+    if "SexType" in item:
+        fields["sex"] = _sex(item["SexType"])
+    if {"Mobile", "Telephone", "WorkTelephone"} & item.keys():
+        fields["phone"] = _first(item, "Mobile", "Telephone", "WorkTelephone")
+    if {"EmailAddress", "WorkEmailAddress"} & item.keys():
+        fields["email"] = _first(item, "EmailAddress", "WorkEmailAddress")
+    if _minor(fields.get("birth_date")) and item.get("NextOfKin") is not None:
+        fields.update(_next_of_kin(item["NextOfKin"]))
+    return fields, {}
+
+
+def _next_of_kin(kin: Any) -> dict[str, str]:
+    if not isinstance(kin, Mapping):
+        raise Malformed("has a NextOfKin that is not an object")
+    name = " ".join(part for part in (_text(kin, "Name"), _text(kin, "Surname")) if part)
+    return {"guardian_name": name, "guardian_phone": _first(kin, "Mobile", "WorkTelephone")}
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def _text(item: Mapping[str, Any], name: str) -> str:
+    value = item.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Malformed(f"has {_a(name)} that is not text")
+    return value.strip()
+
+
+def _required(item: Mapping[str, Any], name: str, words: str) -> str:
+    value = _text(item, name)
+    if not value:
+        raise Malformed(f"has no {words}")
+    return value
+
+
+def _first(item: Mapping[str, Any], *names: str) -> str:
+    return next((value for value in (_text(item, name) for name in names) if value), "")
+
+
+def _address(address: Any) -> str:
+    """An AddressData on one line: its non-empty parts, joined by commas."""
+    if address is None:
+        return ""
+    if not isinstance(address, Mapping):
+        raise Malformed("has an Address that is not an object")
+    parts = ("Address1", "Address2", "Address3", "City", "County", "PostCode", "Country")
+    return ", ".join(value for value in (_text(address, part) for part in parts) if value)
+
+
+def birth_date(value: Any) -> datetime.date | None:
+    """A DateOfBirth (a DateTime): its date as written, or in London when it has an offset."""
+    if value in (None, ""):
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise Malformed("has a DateOfBirth that is not a date") from None
+    return (moment.astimezone(LONDON) if moment.tzinfo else moment).date()
+
+
+def _sex(value: Any) -> str:
+    try:
+        return SEX_TYPES[NUMBER.parse(value)]
+    except (KeyError, TypeError, ValueError):
+        raise Malformed("has a SexType that is not 0, 1 or 2") from None
+
+
+def _minor(born: datetime.date | None) -> bool:
+    if born is None:
+        return False
+    today = datetime.datetime.now(LONDON).date()
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return age < ADULT_AGE
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# Words before a name that are a title, and lower-case words that begin a family name.
+TITLES = frozenset({
+    "dr", "dr.", "dra", "dra.", "doctor", "prof", "prof.", "professor", "mr", "mr.", "mrs",
+    "mrs.", "ms", "ms.", "miss", "mx", "mx.", "sir", "dame", "nurse",
+})  # fmt: skip
+PARTICLES = frozenset({
+    "de", "del", "della", "di", "da", "das", "do", "dos", "du", "la", "le", "van", "von",
+    "der", "den", "ter", "ten", "bin", "ibn", "al", "el", "y",
+})  # fmt: skip
+SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"})
+# Letters after a name that are not in capitals.
+POST_NOMINALS = frozenset({"phd", "dphil", "msc", "bsc", "mbbs", "mbchb", "jr", "sr"})
+
+
+def _post_nominal(word: str) -> bool:
+    return word == word.upper() or word.lower().replace(".", "") in POST_NOMINALS
+
+
+def split_name(full: str) -> tuple[str, str, str]:
+    """A clinician's FullName as (title, given name, family name): leading titles; the last
+    word with the particles before it as the family name ("Ana de la Cruz" → "de la Cruz");
+    after a comma, post-nominals (all capitals: "FRCS") are dropped, and anything else means
+    the family name came first ("House, Gregory")."""
+    head, _, tail = full.partition(",")
+    words, after = head.split(), tail.split()
+    if after and not all(_post_nominal(word) for word in after):
+        words = after + words  # "House, Gregory" → "Gregory House"
+    titles = []
+    while len(words) > 1 and words[0].lower() in TITLES:
+        titles.append(words.pop(0))
+    suffixes: list[str] = []
+    while len(words) > 2 and words[-1].lower() in SUFFIXES:
+        suffixes.insert(0, words.pop())
+    if not words:
+        return " ".join(titles), "", ""
+    family = [words.pop()]
+    while len(words) > 1 and words[-1].lower() in PARTICLES:
+        family.insert(0, words.pop())
+    return " ".join(titles), " ".join(words), " ".join(family + suffixes)
 
 
 def _key(record: Any) -> str:

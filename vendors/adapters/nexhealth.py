@@ -35,6 +35,46 @@ Where the documents are silent we decided:
 - The free-slot check asks for slots of the request's length starting every 5 minutes (every
   minute if the start is off that grid), so that a free start between two default slot
   starts is still offered.
+
+Onboarding a clinic (issue 12; research notes §3.4, and the v3.0.0 = v20240412 OpenAPI the
+notes cite as NX-OAS). Every list is read for the connection's `location_id`, or else for each
+of the institution's locations (a record listed at several is yielded once), page after page
+as the import consumes it. `GET /providers`, `/operatories`, `/working_hours` and `/patients`
+page by cursor in v3 (`per_page`, at most 1000, and `end_cursor`; `page_info` beside `data`);
+an answer without `page_info` is read the older way the notes describe (`page` from 1 with
+`per_page`, to a short page or `count`). Pages of IMPORT_PER_PAGE records; GET /patients at
+most once every 60 ms (1,000 requests a minute, documented) and the other lists every 30 ms
+(2,000 a minute); a 429 is waited out (`read`). A page that cannot be read raises (the class
+of error the call gave, saying which page of which list); a record that cannot be read is
+yielded with its `problem` (never quoting its data):
+- locations: `GET /locations?subdomain` answers the institution with its `locations` (a bare
+  list of locations is read too); not paged. name, street_address(_2)/city/state/zip_code/
+  country_code -> address, phone_number -> phone, tz -> time_zone (a zone we do not know is a
+  problem: hours would be read in the wrong zone), inactive -> active. With the option
+  `location_id`, only that location.
+- practitioners: `GET /providers?location_id` (v3 lists active providers unless asked):
+  first_name (+ middle_name) -> given_name, last_name -> family_name (else `name` split at
+  its last space), email, bio.phone_number -> phone, inactive -> active. NexHealth has no
+  title.
+- rooms: `GET /operatories?location_id`: display_name (else name) -> name, active; refs
+  location = its location_id.
+- types: `GET /appointment_types?location_id` (not paged; per location, for the types
+  belonging to a location as well as the institution's): name, minutes ->
+  default_duration_minutes. NexHealth has no active flag for types.
+- hours: `GET /working_hours?location_id&active=true&ignore_past_dates=true` (v3; v2's
+  `/availabilities` is refused to new accounts). A working hour's `days` (weekday names)
+  become one weekly block each, `<working hour id>:<weekday 0-6>`, begin_time/end_time
+  ("HH:MM", the practice's local time as the v3 entity documents it) -> start_time/end_time;
+  refs practitioner = provider_id, location = location_id. NexHealth has no slot length
+  there (it is asked per slot search), so slot_interval_minutes is left out. Reported, not
+  imported: a working hour for one date (`specific_date`) or a custom recurrence (not a weekly
+  schedule), one with a `label` (hours for some appointment types only, on top of the base
+  hours), one without a provider, times that do not read or end before they start.
+- patients: `GET /patients?location_id&location_strict=true&inactive=false&non_patient=false`
+  (each location's own active patients, no guarantors who are not patients): first_name (+
+  middle_name), last_name, bio.date_of_birth -> birth_date, bio.gender -> sex (Female/Male,
+  other values "other"), bio.phone_number (else cell, home, work) -> phone, email. NexHealth
+  lists no national ID. Empty values are left out.
 """
 
 from __future__ import annotations
@@ -45,17 +85,21 @@ import datetime
 import hashlib
 import hmac
 import json
+import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import requests
 
 from scheduling.localtime import utc_iso
+from scheduling.validators import known_time_zones
 from vendors.base import NUMBER, SHAPE_ERRORS, Adapter
 from vendors.errors import (
+    AuthenticationFailed,
     ConfigurationError,
     NotFound,
+    RateLimited,
     UnexpectedResponse,
     VendorError,
     VendorValidationError,
@@ -67,6 +111,7 @@ from vendors.types import (
     BusySpan,
     CalendarQuery,
     CalendarRead,
+    ImportedRecord,
     VendorAppointment,
 )
 
@@ -112,6 +157,24 @@ READ_BEFORE = datetime.timedelta(days=1)
 CURSOR_OVERLAP = datetime.timedelta(minutes=2)
 # Webhook events that carry an appointment changed in the EHR (DESIGN §8).
 CALENDAR_EVENTS = ("appointment_created", "appointment_updated")
+
+# Onboarding (see the module's docstring): records per page (the documented maximum is 1000;
+# 500 full patient records stay well below MAX_BODY_BYTES), the least time between two
+# requests of a list (1,000 a minute for patients, 2,000 for the others), the pages a list may
+# have before it is taken for one that never ends, and the calls kept in `exchanges`.
+IMPORT_PER_PAGE = 500
+PATIENTS_PACE = 0.06
+LISTS_PACE = 0.03
+MAX_IMPORT_PAGES = 100_000
+KEEP_EXCHANGES = 20
+WEEKDAYS = {name: number for number, name in enumerate(
+    ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))}  # fmt: skip
+SEXES = {"female": "female", "f": "female", "male": "male", "m": "male"}
+UNKNOWN_SEXES = {"", "unknown", "u", "not specified", "unspecified"}
+CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+# The fixed filters of the patients and working hours lists (see the docstring).
+PATIENT_FILTERS = {"location_strict": "true", "inactive": "false", "non_patient": "false"}
+HOURS_FILTERS = {"active": "true", "ignore_past_dates": "true"}
 
 # Appointment fields kept in VendorAppointment.details: identifiers and times, no patient data.
 DETAIL_FIELDS = (
@@ -161,9 +224,15 @@ class NexHealthAdapter(Adapter):
     vendor_terms = {"practitioner": "provider", "room": "operatory"}
     token_name = "token"
     token_margin = TOKEN_MARGIN
-    # When the next GET /appointments may start (monotonic clock), and the last page_info.
+    imports = ("locations", "practitioners", "rooms", "types", "hours", "patients")
+    import_per_page = IMPORT_PER_PAGE
+    # When the next GET /appointments may start (monotonic clock), and the last page_info
+    # and count (the total a list answer says it has).
     _appointments_ready = 0.0
     _page_info: Any = None
+    _count: Any = None
+    # When the next request of each list an import reads may start (monotonic clock).
+    _lists_ready: dict[str, float] | None = None
 
     # -- booking -------------------------------------------------------------------------
 
@@ -248,7 +317,8 @@ class NexHealthAdapter(Adapter):
             return super().reference(kind)
         subdomain = self._subdomain()
         if kind == "locations":
-            return self._records(path, {"subdomain": subdomain})
+            answer = self.call("GET", path, params={"subdomain": subdomain})
+            return [dict(item) for item in _locations_in(self._list(answer))]
         # Without a location option: the union over the institution's locations.
         location = self.settings.option("location_id")
         locations = [location] if location else [loc["id"] for loc in self.reference("locations")]
@@ -259,9 +329,8 @@ class NexHealthAdapter(Adapter):
         return list(found.values())
 
     def check(self) -> str:
-        locations = self._list(
-            self.call("GET", "locations", params={"subdomain": self._subdomain()})
-        )
+        answer = self.call("GET", "locations", params={"subdomain": self._subdomain()})
+        locations = list(_locations_in(self._list(answer)))
         return (
             f"NexHealth answered for the institution “{self._subdomain()}” with "
             f"{len(locations)} location(s)."
@@ -380,6 +449,170 @@ class NexHealthAdapter(Adapter):
             vendor=self.vendor,
         )
 
+    # -- onboarding (issue 12; see the module's docstring) ---------------------------------
+
+    def import_records(self, kind: str) -> Iterator[ImportedRecord]:
+        readers: dict[str, Callable[[], Iterator[ImportedRecord]]] = {
+            "locations": self._import_locations,
+            "practitioners": lambda: _once(
+                self._per_location("practitioners", "providers", _practitioner_fields)
+            ),
+            "rooms": lambda: _once(self._per_location("rooms", "operatories", _room_fields)),
+            "types": lambda: _once(self._import_types()),
+            "hours": self._import_hours,
+            "patients": lambda: _once(
+                self._per_location("patients", "patients", _patient_fields, PATIENT_FILTERS)
+            ),
+        }
+        if kind not in readers:
+            return super().import_records(kind)
+        return readers[kind]()
+
+    def _import_locations(self) -> Iterator[ImportedRecord]:
+        only = self.settings.option("location_id")
+        for item in self._listed_locations():
+            record = _imported("locations", item, _location_fields, "")
+            if not only or record.external_id == str(only):
+                yield record
+
+    def _per_location(
+        self,
+        kind: str,
+        path: str,
+        build: Builder,
+        filters: Mapping[str, str] | None = None,
+    ) -> Iterator[ImportedRecord]:
+        """A paged list, read for each location."""
+        for location in self._import_locations_ids():
+            params = {"subdomain": self._subdomain(), "location_id": location, **(filters or {})}
+            for item in self._import_pages(path, params, kind):
+                yield _imported(kind, item, build, location)
+
+    def _import_types(self) -> Iterator[ImportedRecord]:
+        """Not paged: one answer per location (its types and the institution's)."""
+        for location in self._import_locations_ids():
+            params = {"subdomain": self._subdomain(), "location_id": location}
+            for item in self._import_page("appointment_types", params, "types", 1)[0]:
+                yield _imported("types", item, _type_fields, location)
+
+    def _import_hours(self) -> Iterator[ImportedRecord]:
+        for location in self._import_locations_ids():
+            params = {"subdomain": self._subdomain(), "location_id": location, **HOURS_FILTERS}
+            for item in self._import_pages("working_hours", params, "hours"):
+                yield from _hours_records(item, location)
+
+    def _listed_locations(self) -> Iterator[Any]:
+        """The institution's locations (GET /locations is not paged)."""
+        try:
+            data = self.read("locations", params={"subdomain": self._subdomain()})
+        except VendorError as error:
+            raise self._list_failed(error, "locations", 1) from None
+        if not isinstance(data, list):
+            raise self._list_unreadable("locations", 1)
+        yield from _locations_in(data)
+
+    def _import_locations_ids(self) -> list[str]:
+        """The locations whose lists an import reads: the connection's, else every one."""
+        only = self.settings.option("location_id")
+        if only:
+            return [str(self.parse_id(only, "location"))]
+        found = [_id_text(item.get("id")) for item in self._listed_locations()
+                 if isinstance(item, Mapping)]  # fmt: skip
+        return [location for location in found if location]
+
+    def _import_pages(self, path: str, params: Mapping[str, Any], what: str) -> Iterator[Any]:
+        """Every item of a paged list, each page read when the previous one is consumed: by
+        cursor while the answers carry `page_info`, else by page number."""
+        per_page = self.import_per_page
+        cursors: set[str] = set()
+        cursor, first = "", None
+        for number in range(1, MAX_IMPORT_PAGES + 1):
+            asked = {**params, "per_page": per_page}
+            if cursor:
+                asked["end_cursor"] = cursor
+            elif number > 1:
+                asked["page"] = number
+            rows, info, count = self._import_page(path, asked, what, number)
+            if number > 1 and not cursor and rows and rows[0] == first:
+                raise self._list_unreadable(what, number)  # `page` ignored: page 1 again
+            first = rows[0] if number == 1 and rows else first
+            yield from rows
+            if info is None and cursor:
+                raise self._list_unreadable(what, number)
+            if info is None:  # page numbers: a short page, or the total reached, ends it
+                if len(rows) < per_page or (_whole(count) and number * per_page >= count):
+                    return
+                continue
+            more = info.get("has_next_page") if isinstance(info, Mapping) else None
+            if more is False:
+                return
+            cursor = info.get("end_cursor") if more is True and rows else None
+            if not isinstance(cursor, str) or not cursor or cursor in cursors:
+                raise self._list_unreadable(what, number)
+            cursors.add(cursor)
+        raise UnexpectedResponse(
+            f"NexHealth's list of {what} did not end after {MAX_IMPORT_PAGES} pages; the "
+            "import stopped there.",
+            vendor=self.vendor,
+        )
+
+    def _import_page(
+        self, path: str, params: Mapping[str, Any], what: str, number: int
+    ) -> tuple[list[Any], Any, Any]:
+        """One page: its items, its page_info and its count; raises if it cannot be read."""
+        try:
+            data = self._list_paced(path, params)
+        except VendorError as error:
+            raise self._list_failed(error, what, number) from None
+        info, count = self._page_info, self._count
+        if len(self.exchanges) > KEEP_EXCHANGES:
+            del self.exchanges[:-KEEP_EXCHANGES]
+        if not isinstance(data, list) or (info is not None and not isinstance(info, Mapping)):
+            raise self._list_unreadable(what, number)
+        return data, info, count
+
+    def _list_paced(self, path: str, params: Mapping[str, Any]) -> Any:
+        """A list request no sooner than its documented pace after the previous one."""
+        if self._lists_ready is None:
+            self._lists_ready = {}
+        ready = self._lists_ready
+        wait = ready.get(path, 0.0) - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        try:
+            return self.read(path, params=params)
+        finally:
+            pace = PATIENTS_PACE if path == "patients" else LISTS_PACE
+            ready[path] = time.monotonic() + pace
+
+    def _list_failed(self, error: VendorError, what: str, number: int) -> VendorError:
+        """The error a list page gave, saying which page of which list (same class)."""
+        if isinstance(error, AuthenticationFailed):
+            return error
+        if isinstance(error, RateLimited):
+            reason = "NexHealth kept answering 429 (too many requests)"
+        elif isinstance(error, UnexpectedResponse):
+            reason = "its answer had a shape we cannot read"
+        elif error.status is not None:
+            reason = f"NexHealth answered HTTP {error.status}"
+        else:
+            reason = "NexHealth did not answer (timeout or connection)"
+        return type(error)(
+            f"Page {number} of NexHealth's {what} could not be read: {reason}; the import "
+            "stopped there.",
+            vendor=self.vendor,
+            status=error.status,
+            vendor_message=error.vendor_message,
+            retry_after=error.retry_after,
+        )
+
+    def _list_unreadable(self, what: str, number: int) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            f"Page {number} of NexHealth's {what} could not be read: its answer had a shape we "
+            "cannot read (no list, or pages that do not follow on); the import stopped there.",
+            vendor=self.vendor,
+        )
+
     # -- auth ----------------------------------------------------------------------------
 
     def auth_headers(self) -> dict[str, str]:
@@ -438,8 +671,9 @@ class NexHealthAdapter(Adapter):
                 vendor=self.vendor,
                 vendor_message=said,
             )
-        # Cursor-paged lists carry their page_info beside `data`.
+        # Cursor-paged lists carry their page_info beside `data`; lists their total in `count`.
         self._page_info = body.get("page_info")
+        self._count = body.get("count")
         return body.get("data")
 
     def _appt(self, data: Any) -> Mapping[str, Any]:
@@ -650,3 +884,261 @@ def _strings(value: Any) -> Iterable[str]:
     elif isinstance(value, list):
         for item in value:
             yield from _strings(item)
+
+
+# -- onboarding: one listed record in our model's words ------------------------------------------
+
+# Maps one listed record (and the location it was listed for) to our fields and refs.
+Builder = Callable[[Mapping[str, Any], str], tuple[dict[str, Any], dict[str, str]]]
+
+
+class Malformed(ValueError):
+    """What is wrong with a listed record, in words that quote none of its data."""
+
+
+def _imported(kind: str, item: Any, build: Builder, location: str) -> ImportedRecord:
+    if not isinstance(item, Mapping):
+        return ImportedRecord(kind, "", problem="an item of the list is not an object")
+    key = _id_text(item.get("id"))
+    if not key:
+        return ImportedRecord(kind, "", problem="it has no valid id")
+    try:
+        fields, refs = build(item, location)
+    except Malformed as wrong:
+        return ImportedRecord(kind, key, problem=str(wrong))
+    except SHAPE_ERRORS as error:
+        return ImportedRecord(kind, key, problem=f"it cannot be read ({type(error).__name__})")
+    return ImportedRecord(kind, key, fields, refs)
+
+
+def _once(records: Iterator[ImportedRecord]) -> Iterator[ImportedRecord]:
+    """Each record once, where several locations list it (IDs are the institution's)."""
+    seen: set[str] = set()
+    for record in records:
+        if record.external_id in seen:
+            continue
+        if record.external_id:
+            seen.add(record.external_id)
+        yield record
+
+
+def _locations_in(data: list[Any]) -> Iterator[Any]:
+    """The locations of GET /locations: inside each institution (v3), or listed bare."""
+    for item in data:
+        inner = item.get("locations") if isinstance(item, Mapping) else None
+        if isinstance(inner, list):
+            yield from inner
+        elif not (isinstance(item, Mapping) and "subdomain" in item):
+            yield item  # a location (an institution without `locations` has none)
+
+
+def _location_fields(item: Mapping[str, Any], _: str) -> tuple[dict[str, Any], dict[str, str]]:
+    zone = _text(item, "tz")
+    if zone and not _known_zone(zone):
+        raise Malformed("its time zone is not one we know (IANA), so its hours cannot be read")
+    fields = {
+        "name": _required(item, "name"),
+        "address": ", ".join(
+            part
+            for part in (
+                _text(item, "street_address"),
+                _text(item, "street_address_2"),
+                _text(item, "city"),
+                " ".join(filter(None, (_text(item, "state"), _text(item, "zip_code")))),
+                _text(item, "country_code"),
+            )
+            if part
+        ),
+        "phone": _text(item, "phone_number"),
+        "time_zone": zone,
+    }
+    return _filled(fields) | _active(item, inverse="inactive"), {}
+
+
+def _practitioner_fields(item: Mapping[str, Any], _: str) -> tuple[dict[str, Any], dict[str, str]]:
+    given, family = _person_name(item)
+    bio = _bio(item)
+    phone = _text(bio, "phone_number") or _text(bio, "cell_phone_number")
+    fields = {"given_name": given, "family_name": family, "email": _text(item, "email"),
+              "phone": phone}  # fmt: skip
+    return _filled(fields) | _active(item, inverse="inactive"), {}
+
+
+def _room_fields(item: Mapping[str, Any], location: str) -> tuple[dict[str, Any], dict[str, str]]:
+    name = _text(item, "display_name") or _required(item, "name")
+    where = _id_text(item.get("location_id")) or location
+    return {"name": name} | _active(item, direct="active"), {"location": where}
+
+
+def _type_fields(item: Mapping[str, Any], _: str) -> tuple[dict[str, Any], dict[str, str]]:
+    fields: dict[str, Any] = {"name": _required(item, "name")}
+    minutes = item.get("minutes")
+    if minutes is not None:
+        if not _whole(minutes) or minutes <= 0:
+            raise Malformed("its length in minutes is not a whole number above 0")
+        fields["default_duration_minutes"] = minutes
+    return fields, {}
+
+
+def _patient_fields(item: Mapping[str, Any], _: str) -> tuple[dict[str, Any], dict[str, str]]:
+    given, family = _person_name(item)
+    bio = _bio(item)
+    phones = ("phone_number", "cell_phone_number", "home_phone_number", "work_phone_number")
+    fields = {
+        "given_name": given,
+        "family_name": family,
+        "birth_date": _birth_date(bio.get("date_of_birth")),
+        "sex": _sex(bio.get("gender")),
+        "phone": next((phone for key in phones if (phone := _text(bio, key))), ""),
+        "email": _text(item, "email"),
+    }
+    return _filled(fields), {}
+
+
+def _hours_records(item: Any, location: str) -> Iterator[ImportedRecord]:
+    """A working hour's weekly blocks, one per day it names (see the module's docstring)."""
+    key = _id_text(item.get("id")) if isinstance(item, Mapping) else ""
+    if not isinstance(item, Mapping) or not key:
+        yield _imported("hours", item, lambda *_: ({}, {}), location)
+        return
+    try:
+        days, start, end, refs = _working_hour(item, location)
+    except Malformed as wrong:
+        yield ImportedRecord("hours", key, problem=str(wrong))
+        return
+    except SHAPE_ERRORS as error:
+        yield ImportedRecord("hours", key, problem=f"it cannot be read ({type(error).__name__})")
+        return
+    for day in days:
+        fields = {"weekday": day, "start_time": start, "end_time": end}
+        yield ImportedRecord("hours", f"{key}:{day}", fields, refs)
+
+
+def _working_hour(
+    item: Mapping[str, Any], location: str
+) -> tuple[list[int], datetime.time, datetime.time, dict[str, str]]:
+    provider = _id_text(item.get("provider_id"))
+    if not provider:
+        raise Malformed("it names no provider")
+    label = item.get("label")
+    if label:
+        raise Malformed(
+            "it is a labelled working hour (for some appointment types only, on top of the "
+            "provider's base hours): set such hours by hand"
+        )
+    start, end = _clock(item.get("begin_time")), _clock(item.get("end_time"))
+    if end <= start:
+        raise Malformed("it ends before it starts (or at midnight or later)")
+    days = item.get("days")
+    if not days:
+        raise Malformed(_not_weekly(item))
+    if not isinstance(days, list) or not all(
+        isinstance(day, str) and day.strip().lower() in WEEKDAYS for day in days
+    ):
+        raise Malformed("its days are not weekday names")
+    weekdays = sorted({WEEKDAYS[day.strip().lower()] for day in days})
+    where = _id_text(item.get("location_id")) or location
+    return weekdays, start, end, {"practitioner": provider, "location": where}
+
+
+def _not_weekly(item: Mapping[str, Any]) -> str:
+    if item.get("specific_date"):
+        return "it is for one date only, not a weekly schedule: add that day by hand if needed"
+    if item.get("custom_recurrence"):
+        return "it repeats on a custom recurrence, not on weekdays: set these hours by hand"
+    return "it names no days"
+
+
+def _person_name(item: Mapping[str, Any]) -> tuple[str, str]:
+    """(given, family): first (+ middle) and last name, else the full name split at its last
+    space; a record without any name is malformed."""
+    given = " ".join(filter(None, (_text(item, "first_name"), _text(item, "middle_name"))))
+    family = _text(item, "last_name")
+    if not given and not family:
+        given, _, family = (_text(item, "name") or _text(item, "display_name")).rpartition(" ")
+    if not given and not family:
+        raise Malformed("it has no name")
+    return given, family
+
+
+def _bio(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    bio = item.get("bio")
+    if bio is None:
+        return {}
+    if not isinstance(bio, Mapping):
+        raise Malformed("its bio is not an object")
+    return bio
+
+
+def _birth_date(value: Any) -> datetime.date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return datetime.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise Malformed("its date of birth is not a date (YYYY-MM-DD)") from None
+
+
+def _sex(value: Any) -> str:
+    word = str(value or "").strip().lower()
+    if word in UNKNOWN_SEXES:
+        return ""  # NexHealth says nothing: left out
+    return SEXES.get(word, "other")
+
+
+def _clock(value: Any) -> datetime.time:
+    found = CLOCK.match(value) if isinstance(value, str) else None
+    try:
+        if found is None:
+            raise ValueError(value)
+        return datetime.time(*(int(part) for part in found.groups(default="0")))
+    except ValueError:
+        raise Malformed("its begin or end time is not a time of day (HH:MM)") from None
+
+
+def _active(item: Mapping[str, Any], *, inverse: str = "", direct: str = "") -> dict[str, bool]:
+    """`active` from the record's flag (inverted for `inactive`), when it has one."""
+    key = inverse or direct
+    value = item.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, bool):
+        raise Malformed(f"its “{key}” is not true or false")
+    return {"active": not value if inverse else value}
+
+
+def _required(item: Mapping[str, Any], key: str) -> str:
+    value = _text(item, key)
+    if not value:
+        raise Malformed("it has no name" if key == "name" else f"it has no {key}")
+    return value
+
+
+def _text(item: Mapping[str, Any], key: str) -> str:
+    value = item.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise Malformed(f"its {key.replace('_', ' ')} is not text")
+    return str(value).strip()
+
+
+def _filled(fields: dict[str, Any]) -> dict[str, Any]:
+    """Only what NexHealth says something about: empty values are left out."""
+    return {key: value for key, value in fields.items() if value not in (None, "")}
+
+
+def _id_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int):
+        return str(value) if value > 0 else ""
+    return value.strip() if isinstance(value, str) and value.strip().isdigit() else ""
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _known_zone(name: str) -> bool:
+    return name in known_time_zones()

@@ -50,6 +50,43 @@ The clinic's calendar in Treats.vet (DESIGN §8; research notes §5.4):
 - `is_free`: the same available-slots for the request's vet, local date and type (none when
   unmapped) offers the request's exact start. One call, no waiting out 429s: a pre-flight must
   be quick.
+
+Onboarding (issue 12, `import_records`): Treats.vet lists appointment types, owners (clients)
+and animals (patients), nothing else (`import_gaps` says so for vets, locations, rooms and
+hours).
+- types: `GET /appointments/types` (one list, as documented: not paged): `id` → the ID,
+  `name` → name, `durationMinutes` → default duration. No `active` is told.
+- patients are the animals, each with its owner as guardian: `id` → the ID, `name` → given
+  name, the owner's `lastName` (else its whole name) → family name (as the desk files an
+  animal), `species`, `breed`, `birthDate` (`YYYY-MM-DD`, or an ISO date-time whose date is
+  taken as written) → birth date, `sex` (`MALE…` / `FEMALE…`; anything else: unknown);
+  the owner's `firstName lastName` → guardian name, `phone` (else `mobile`, `phoneNumber`) →
+  guardian phone, `email` → guardian email; refs["guardian"] = `clientId`, the owner's ID
+  that a booking sends. The public documents name the lists but not their fields: these
+  names follow the API's camelCase (`clientId`, `durationMinutes`) and are checked against our
+  simulator only [INF]; compare them with a real answer first. IDs must be UUIDs (as
+  bookings send them).
+- Paging is not documented. We send `page` (from 1) and `limit` (PAGE_LIMIT = 100) and read
+  pages until an empty one (a short page is not taken for the last: the server may cap
+  `limit` lower). The answer may be a bare list (as the documented lists are) or `{"data":
+  [...]}`. A server that ignores the parameters is noticed: a first page longer than `limit`
+  is the whole list; a page starting with the previous page's first record ends the read when
+  it is shorter than `limit` (the whole list again) and raises when it is exactly `limit` long
+  (a list cut at `limit` that cannot be paged, or, alike to us, a whole list of exactly
+  `limit`: rather stop than miss records silently).
+- The join of animals to owners: the owners' list is read first, page by page, into an index
+  of what an animal needs of its owner (ID → name, family name, phone, e-mail: about 450
+  bytes each, 23 MB for 50,000 owners; never the owners' whole records), then the
+  animals are read and yielded page by page. Why not `GET /clients/{id}` per owner of each
+  page: that is one request per owner against an hourly request budget (the documents'
+  example: 1,000 an hour), so 5,000 owners would take five hours of budget, where the paged
+  list takes 51 requests. An owner an animal names that the list did not hold (added
+  meanwhile) is read with `GET /clients/{id}` (once); one Treats.vet does not know (404) makes
+  that animal a problem, as does an owner without a name.
+- A record of the wrong shape (not an object, an ID that is not a UUID, no name, a field of
+  the wrong type, a birth date or duration that is not one) is yielded with `problem` set in
+  words naming only its ID; the rest continue. A page that cannot be read raises; 429s are
+  waited out by `read`.
 """
 
 from __future__ import annotations
@@ -57,12 +94,18 @@ from __future__ import annotations
 import datetime
 import random
 import urllib.parse
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from scheduling.localtime import utc_iso
-from vendors.base import UUID, Adapter
-from vendors.errors import ConfigurationError, NotFound, SlotUnavailable, VendorError
+from vendors.base import SHAPE_ERRORS, UUID, Adapter
+from vendors.errors import (
+    ConfigurationError,
+    NotFound,
+    SlotUnavailable,
+    UnexpectedResponse,
+    VendorError,
+)
 from vendors.intervals import Interval, local_days, merged, minus
 from vendors.types import (
     APPOINTMENT,
@@ -71,6 +114,7 @@ from vendors.types import (
     BusySpan,
     CalendarQuery,
     CalendarRead,
+    ImportedRecord,
     VendorAppointment,
 )
 
@@ -101,6 +145,10 @@ OURS_PER_PULL = 15
 NO_NEWS = frozenset({"SCHEDULED"})
 INACTIVE = frozenset({"CANCELLED", "CANCELED"})
 SLOTS_PATH = "appointments/available-slots"
+# Onboarding: the page size asked for, and the most pages of one list read before giving up.
+PAGE_LIMIT = 100
+MAX_IMPORT_PAGES = 10_000
+IMPORT_NOUNS = {"types": "appointment type", "patients": "animal"}
 DETAIL_FIELDS = (
     "clientId", "patientId", "vetId", "appointmentTypeId", "scheduledAt", "endTime", "isUrgent",
     "status", "displayStatus", "createdAt",
@@ -125,6 +173,19 @@ class TreatsVetAdapter(Adapter):
     }
     id_formats = {"": UUID}
     vendor_terms = {"guardian": "client", "patient": "animal", "practitioner": "vet"}
+    # An animal's and its owner's data in list answers, beyond the shared set.
+    sensitive_keys = frozenset({"birthdate", "dateofbirth", "mobile", "mobilephone"})
+    imports = ("types", "patients")
+    import_gaps = {
+        "practitioners": "Treats.vet lists no vets: map each vet by hand in External IDs "
+        "(its UUID).",
+        "locations": "Treats.vet lists no locations (its API key is the clinic): create the "
+        "clinic's locations by hand.",
+        "rooms": "Treats.vet lists no rooms (its bookings name none): create rooms by hand if "
+        "the desk uses them.",
+        "hours": "Treats.vet lists no working hours (it only offers each vet's free slots): "
+        "enter each vet's hours by hand.",
+    }
 
     # -- booking -------------------------------------------------------------------------
 
@@ -302,6 +363,101 @@ class TreatsVetAdapter(Adapter):
         except ConfigurationError:
             return None
 
+    # -- onboarding (issue 12) ---------------------------------------------------------
+
+    def import_records(self, kind: str) -> Iterator[ImportedRecord]:
+        if kind == "types":
+            return self._import_types()
+        if kind == "patients":
+            return self._import_animals()
+        return super().import_records(kind)
+
+    def _import_types(self) -> Iterator[ImportedRecord]:
+        for item in self._items(self.read("appointments/types"), "its appointment types"):
+            yield imported("types", item, _type_fields)
+
+    def _import_animals(self) -> Iterator[ImportedRecord]:
+        owners = self._owner_index()
+        for page in self._import_pages("patients", "its list of animals (patients)"):
+            for item in page:
+                yield imported("patients", item, lambda animal: self._animal(animal, owners))
+
+    def _owner_index(self) -> dict[str, Owner | str]:
+        """Owner ID → what an animal needs of its owner (or why it cannot be read)."""
+        owners: dict[str, Owner | str] = {}
+        for page in self._import_pages("clients", "its list of owners (clients)"):
+            for item in page:
+                try:
+                    key = _uuid(item["id"], "id")
+                except (Malformed, *SHAPE_ERRORS):
+                    continue  # no ID to index it by: an animal naming it looks it up
+                owners[key] = _owner_or_problem(item)
+        return owners
+
+    def _animal(self, item: Mapping[str, Any], owners: dict[str, Owner | str]) -> Fields:
+        fields = _animal_fields(item)
+        client = _uuid(item.get("clientId"), "clientId", missing="names no owner (clientId)")
+        if client not in owners:
+            owners[client] = self._owner_by_id(client)
+        found = owners[client]
+        if isinstance(found, str):
+            raise Malformed(f"has an owner (client {client}) that {found}")
+        fields["family_name"] = found.family_name or found.name
+        fields |= {
+            "guardian_name": found.name,
+            "guardian_phone": found.phone,
+            "guardian_email": found.email,
+        }
+        return fields, {"guardian": client}
+
+    def _owner_by_id(self, client: str) -> Owner | str:
+        """An owner the list did not hold (added meanwhile): `GET /clients/{id}`."""
+        try:
+            found = self.read(f"clients/{urllib.parse.quote(client, safe='')}")
+        except NotFound:
+            return "Treats.vet does not know"
+        if isinstance(found, Mapping) and isinstance(found.get("data"), Mapping):
+            found = found["data"]
+        return _owner_or_problem(found)
+
+    def _import_pages(self, path: str, what: str) -> Iterator[list[Any]]:
+        """Each page of a list (`page` from 1, `limit` PAGE_LIMIT) as it is read, until an
+        empty one; a server that ignores the paging is noticed (the module's docstring)."""
+        previous: Any = None
+        for page in range(1, MAX_IMPORT_PAGES + 1):
+            params = {"page": page, "limit": PAGE_LIMIT}
+            items = self._items(self.read(path, params=params), f"page {page} of {what}")
+            if not items:
+                return
+            first = items[0].get("id") if isinstance(items[0], Mapping) else None
+            if page > 1 and first is not None and first == previous:
+                if len(items) < PAGE_LIMIT:
+                    return  # the whole list again: paging ignored, all was read
+                raise UnexpectedResponse(
+                    f"Treats.vet answered page {page} of {what} with page {page - 1} again: it "
+                    f"does not page with page and limit, and its list stops at {PAGE_LIMIT}; "
+                    "the import stopped there rather than miss the rest.",
+                    vendor=self.vendor,
+                )
+            previous = first
+            yield items
+            if len(items) > PAGE_LIMIT:
+                return  # paging ignored: that was the whole list
+        raise self._unreadable_import(f"{what} within {MAX_IMPORT_PAGES} pages")
+
+    def _items(self, body: Any, what: str) -> list[Any]:
+        """The records of a list answer: a bare list or `{"data": [...]}`."""
+        items = body.get("data") if isinstance(body, Mapping) else body
+        if not isinstance(items, list):
+            raise self._unreadable_import(what)
+        return items
+
+    def _unreadable_import(self, what: str) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            f"Treats.vet answered {what} in a shape we cannot read; the import stopped there.",
+            vendor=self.vendor,
+        )
+
     # -- mapping ------------------------------------------------------------------------
 
     def auth_headers(self) -> dict[str, str]:
@@ -317,6 +473,141 @@ class TreatsVetAdapter(Adapter):
             status=STATUSES.get(status.upper()),
             details={name: body[name] for name in DETAIL_FIELDS if name in body},
         )
+
+
+# -- onboarding: records in our words ---------------------------------------------------------
+
+
+class Malformed(ValueError):
+    """What is wrong with one record, in words that hold none of its data."""
+
+
+class Owner(NamedTuple):
+    """What an animal needs of its owner (the import's index holds only this)."""
+
+    name: str
+    family_name: str
+    phone: str
+    email: str
+
+
+Fields = tuple[dict[str, Any], dict[str, str]]
+
+
+def imported(kind: str, item: Any, read: Callable[[Mapping[str, Any]], Fields]) -> ImportedRecord:
+    """One listed record in our model's words, or with its problem (naming only its ID)."""
+    external_id = ""
+    try:
+        if not isinstance(item, Mapping):
+            raise Malformed("is not an object")
+        external_id = _uuid(item.get("id"), "id")
+        fields, refs = read(item)
+    except Malformed as problem:
+        return ImportedRecord(kind, external_id, problem=_problem(kind, external_id, problem))
+    except SHAPE_ERRORS as error:
+        shape = Malformed(f"is not in the shape we read ({type(error).__name__})")
+        return ImportedRecord(kind, external_id, problem=_problem(kind, external_id, shape))
+    return ImportedRecord(kind, external_id, fields, refs)
+
+
+def _problem(kind: str, external_id: str, problem: Exception) -> str:
+    noun = IMPORT_NOUNS[kind]
+    which = f"Treats.vet {noun} {external_id}" if external_id else f"A Treats.vet {noun}"
+    return f"{which} {problem}."
+
+
+def _uuid(value: Any, name: str, *, missing: str = "") -> str:
+    if value in (None, ""):
+        raise Malformed(missing or f"has no {name}")
+    try:
+        return UUID.parse(value)
+    except (TypeError, ValueError, AttributeError):
+        raise Malformed(f"has {_a(name)} that is not a UUID") from None
+
+
+def _type_fields(item: Mapping[str, Any]) -> Fields:
+    fields: dict[str, Any] = {"name": _required(item, "name")}
+    minutes = item.get("durationMinutes")
+    if minutes is not None:
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes <= 0:
+            raise Malformed("has a durationMinutes that is not a number of minutes")
+        fields["default_duration_minutes"] = minutes
+    return fields, {}
+
+
+def _animal_fields(item: Mapping[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "given_name": _required(item, "name"),
+        "species": _text(item, "species"),
+    }
+    if "breed" in item:
+        fields["breed"] = _text(item, "breed")
+    for name in ("birthDate", "dateOfBirth"):
+        if name in item:
+            fields["birth_date"] = _date(item[name], name)
+            break
+    if "sex" in item:
+        fields["sex"] = _sex(_text(item, "sex"))
+    return fields
+
+
+def _owner_or_problem(item: Any) -> Owner | str:
+    """An owner as an animal needs it, or why it cannot be read (words without its data)."""
+    if not isinstance(item, Mapping):
+        return "is not an object"
+    try:
+        given, family = _text(item, "firstName"), _text(item, "lastName")
+        phone = _first(item, "phone", "mobile", "phoneNumber")
+        email = _text(item, "email")
+    except Malformed as problem:
+        return str(problem)
+    name = " ".join(part for part in (given, family) if part)
+    return Owner(name, family, phone, email) if name else "has no name"
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def _text(item: Mapping[str, Any], name: str) -> str:
+    value = item.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Malformed(f"has {_a(name)} that is not text")
+    return value.strip()
+
+
+def _first(item: Mapping[str, Any], *names: str) -> str:
+    return next((value for value in (_text(item, name) for name in names) if value), "")
+
+
+def _required(item: Mapping[str, Any], name: str) -> str:
+    value = _text(item, name)
+    if not value:
+        raise Malformed(f"has no {name}")
+    return value
+
+
+def _date(value: Any, name: str) -> datetime.date | None:
+    """A birth date: `YYYY-MM-DD`, or the date of an ISO date-time as written."""
+    if value in (None, ""):
+        return None
+    try:
+        text = str(value)
+        datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))  # the whole must read
+        return datetime.date.fromisoformat(text[:10])
+    except ValueError:
+        raise Malformed(f"has {_a(name)} that is not a date") from None
+
+
+def _sex(word: str) -> str:
+    word = word.upper()
+    if word.startswith("FEMALE") or word == "F":
+        return "female"
+    if word.startswith("MALE") or word == "M":
+        return "male"
+    return "unknown"
 
 
 def _sample(ours: Sequence[str]) -> list[str]:

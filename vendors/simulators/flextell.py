@@ -23,6 +23,18 @@ envelope, as documented. Where the docs are silent:
 (``kind: "block"``, allowed over anything); ``move`` (to ``start``, keeping its length unless
 ``minutes``; 409 on overlap); ``cancel`` (an appointment's status becomes ``cancelled``; a block
 is removed); ``delete`` (gone: 404 from then on). Appointments and blocks share one ID sequence.
+
+The reference lists an import reads (issue 12; research notes §2.4), each paged with ``page``
+and ``per_page`` (1-100, Laravel's default 15): ``GET /api/v1/users`` answers a bare ``data``
+list without ``links``/``meta``, as documented (filters ``role`` by role name, ``is_active``,
+``search``); ``/rooms`` (``status``), ``/treatments`` and ``/customers`` (``search``,
+``gender``) answer Laravel's ``data``/``links``/``meta``. Customers are made from their index
+(``customer(n)``, so thousands cost no memory): the catalogue's two (31, 32), then generated
+ones up to ``patient_count`` (DEFAULT_PATIENT_COUNT), with valid Chilean RUTs as
+``identity_number``. Knobs for tests: ``patient_count``; ``malform(listing, id)`` serves that
+record of ``users``, ``rooms``, ``treatments`` or ``customers`` broken; ``fail_request(path,
+nth, fault)`` makes the nth request to a path from now answer 429, 500, 503 or garbage (a
+fault on a later page); ``POST /__simulator/patients {"count": N}`` sets the count.
 """
 
 from __future__ import annotations
@@ -32,7 +44,9 @@ import itertools
 import re
 import secrets
 import time
+import unicodedata
 import zoneinfo
+from collections.abc import Callable
 from typing import Any
 
 from vendors.simulators.base import Reply, Request, Simulator
@@ -65,6 +79,8 @@ USERS = [
      "phone": "+56 2 2345 6712", "is_active": True, "roles": [{"id": 2, "name": "doctor"}]},
     {"id": 13, "name": "Carla Díaz", "email": "carla.diaz@clinic.example", "title": "",
      "phone": "+56 2 2345 6713", "is_active": True, "roles": [{"id": 3, "name": "assistant"}]},
+    {"id": 14, "name": "Dra. Elena Vidal", "email": "elena.vidal@clinic.example",
+     "title": "Dra.", "phone": None, "is_active": False, "roles": [{"id": 2, "name": "doctor"}]},
 ]  # fmt: skip
 ROOMS = [
     {"id": 21, "name": "Room 1", "status": "active"},
@@ -79,6 +95,32 @@ CUSTOMERS = [
      "email": "tomas.munoz@example.com", "date_of_birth": "1975-11-30T00:00:00Z",
      "gender": "male", "identity_number": "9.876.543-2"},
 ]  # fmt: skip
+# Customers the simulator holds unless told otherwise (`patient_count`): the catalogue's, then
+# generated ones.
+DEFAULT_PATIENT_COUNT = 2000
+FIRST_GENERATED_CUSTOMER = 33
+FIRST_NAMES = ("Sofía", "Mateo", "Valentina", "Benjamín", "Isidora", "Agustín", "Josefa",
+               "Vicente", "Emilia", "Joaquín", "Florencia", "Maximiliano", "Antonella",
+               "Martín", "Catalina", "Santiago", "Trinidad", "Gaspar", "Amanda", "Lucas",
+               "Renata", "Cristóbal", "Javiera", "Ignacio", "Constanza", "Diego", "Fernanda",
+               "Felipe", "Antonia")  # fmt: skip
+LAST_NAMES = ("González", "Rodríguez", "Silva", "Contreras", "Sepúlveda", "Morales",
+              "Fuentes", "Valenzuela", "Araya", "Espinoza", "Castillo", "Tapia", "Reyes",
+              "Gutiérrez", "Castro", "Pizarro", "Álvarez", "Vásquez", "Sánchez", "Fernández",
+              "Ramírez", "Carrasco", "Gómez", "Cortés", "Herrera", "Núñez", "Jara", "Vergara",
+              "Rivera", "Figueroa", "Riquelme", "García", "Miranda", "Bravo", "Vera", "Molina",
+              "Vega", "Campos", "Sandoval", "Orellana")  # fmt: skip
+GENDERS = ("female", "male", "female", "male", "other", None)
+BORN_FROM = datetime.date(1940, 1, 1)
+# The lists `malform` can break, how it breaks one record of each, and the faults
+# `fail_request` can plan.
+BROKEN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "users": lambda record: {**record, "name": None},
+    "rooms": lambda record: {**record, "name": None},
+    "treatments": lambda record: {**record, "is_active": "perhaps"},
+    "customers": lambda record: {**record, "date_of_birth": "31-02-1990"},
+}
+PLANNED_FAULTS = ("429", "500", "503", "garbage")
 TREATMENTS = [
     {"id": 41, "group_id": 1, "name": "Consultation", "price": "45000", "tax_rate": 19,
      "session": 1, "is_active": "1", "users": [{"id": 11, "name": "Dr. Ana Rojas"},
@@ -113,9 +155,62 @@ class FlextellSimulator(Simulator):
             self.blocks: dict[int, dict[str, Any]] = {}
             self.ids = itertools.count(101)
             # Knobs: the tenant's zone, in which the list's `from`/`to` dates are read; and
-            # whether the list honours its filters (the docs do not say so: notes §2).
+            # whether the list honours its filters (the docs do not say so: notes §2; the
+            # users list then answers every user at once, unfiltered and unpaged).
             self.time_zone = "UTC"
             self.honours_filters = True
+            # The reference lists (see the module's docstring).
+            self.patient_count = DEFAULT_PATIENT_COUNT
+            self.malformed: set[tuple[str, int]] = set()
+            self.planned: dict[tuple[str, int], str] = {}
+
+    def customer_with_id(self, customer_id: Any) -> dict[str, Any] | None:
+        """The customer with this id, if the simulator holds it (as listed)."""
+        if not _integer(customer_id):
+            return None
+        found = _by_id(CUSTOMERS, customer_id)
+        index = customer_id - FIRST_GENERATED_CUSTOMER + len(CUSTOMERS)
+        if found is None and len(CUSTOMERS) <= index < self.patient_count:
+            found = customer(index)
+        return found
+
+    def malform(self, listing: str, record_id: int) -> None:
+        """From now on, the list `listing` (a key of BROKEN) serves this record broken."""
+        if listing not in BROKEN:
+            raise ValueError(f"unknown listing {listing!r}; choose from {sorted(BROKEN)}")
+        with self.lock:
+            self.malformed.add((listing, int(record_id)))
+
+    def fail_request(self, path: str, nth: int = 2, fault: str = "429") -> None:
+        """The `nth` request to `path` from now on (1 = the next one) answers `fault`."""
+        if fault not in PLANNED_FAULTS or nth < 1:
+            raise ValueError(f"fault must be one of {PLANNED_FAULTS} and nth at least 1")
+        with self.lock:
+            done = sum(1 for request in self.requests if request.path == path)
+            self.planned[(path, done + nth)] = fault
+
+    def dispatch(self, request: Request) -> Reply:
+        fault = None
+        with self.lock:
+            if self.planned:
+                number = sum(1 for earlier in self.requests if earlier.path == request.path)
+                fault = self.planned.pop((request.path, number), None)
+        if fault == "garbage":
+            return Reply(200, "<html><body>502 Bad Gateway</body></html>")
+        if fault is not None:
+            return self.fault_reply(int(fault))
+        return super().dispatch(request)
+
+    def _control(self, request: Request) -> Reply:
+        if request.path == "/__simulator/patients" and request.method == "POST":
+            data = request.json if isinstance(request.json, dict) else {}
+            count = data.get("count")
+            if not _integer(count) or count < 0:
+                return _error(400, "bad_request", "count must be a whole number")
+            with self.lock:
+                self.patient_count = count
+            return Reply(200, {"patient_count": count})
+        return super()._control(request)
 
     def prefill(
         self, count: int, *, start: datetime.datetime, customer_id: int = 32, user_id: int = 12
@@ -194,7 +289,7 @@ class FlextellSimulator(Simulator):
         data = request.json
         if not isinstance(data, dict):
             return _error(400, "bad_request", "The request body must be a JSON object.")
-        problem = _validate(data)
+        problem = _validate(data, self.customer_with_id)
         if problem:
             return _error(422, "validation_error", problem)
         parent = data.get("parent_appointment_id")
@@ -449,32 +544,62 @@ class FlextellSimulator(Simulator):
     # -- reference lists ------------------------------------------------------------------
 
     def users(self, request: Request) -> Reply:
-        # Documented to answer a bare `data` list, without pagination.
-        return self._refused(request) or Reply(200, {"data": USERS})
+        """Documented to answer a bare `data` list (no links or meta); paged all the same."""
+        if refused := self._refused(request):
+            return refused
+        query = request.query
+        role = query.get("role", "").casefold()
+        active = query.get("is_active")
+        search = query.get("search", "").casefold()
+        found = [
+            user
+            for user in USERS
+            if (not role or role in (r["name"].casefold() for r in user["roles"]))
+            and (active in (None, "") or user["is_active"] == (active in ("1", "true")))
+            and (not search or search in f"{user['name']} {user['email']}".casefold())
+        ]
+        if not self.honours_filters:  # the whole list at once, whatever was asked
+            return Reply(200, {"data": [self._served("users", user) for user in USERS]})
+        page = self._page(request, [self._served("users", user) for user in found])
+        if page.status == 200:
+            page.body = {"data": page.body["data"]}
+        return page
 
     def rooms(self, request: Request) -> Reply:
         if refused := self._refused(request):
             return refused
         status = request.query.get("status")
-        return self._page(request, [r for r in ROOMS if not status or r["status"] == status])
+        found = [self._served("rooms", r) for r in ROOMS if not status or r["status"] == status]
+        return self._page(request, found)
 
     def customers(self, request: Request) -> Reply:
         if refused := self._refused(request):
             return refused
         search = request.query.get("search", "").casefold()
-        found = [
-            c
-            for c in CUSTOMERS
-            if not search or search in f"{c['first_name']} {c['last_name']} {c['email']}".casefold()
-        ]
-        return self._page(request, found)
+        gender = request.query.get("gender")
+
+        def keep(found: dict[str, Any]) -> bool:
+            text = f"{found['first_name']} {found['last_name']} {found['email']}"
+            return (not search or search in text.casefold()) and (
+                not gender or found["gender"] == gender
+            )
+
+        return self._page(request, _Customers(self, keep, narrowed=bool(search or gender)))
 
     def treatments(self, request: Request) -> Reply:
-        return self._refused(request) or self._page(request, TREATMENTS)
+        return self._refused(request) or self._page(
+            request, [self._served("treatments", t) for t in TREATMENTS]
+        )
+
+    def _served(self, listing: str, record: dict[str, Any]) -> dict[str, Any]:
+        """The record as its list serves it: broken if `malform` said so."""
+        if (listing, record["id"]) not in self.malformed:
+            return record
+        return BROKEN[listing](record)
 
     # -- shapes ---------------------------------------------------------------------------
 
-    def _page(self, request: Request, items: list[dict[str, Any]]) -> Reply:
+    def _page(self, request: Request, items: list[dict[str, Any]] | _Customers) -> Reply:
         """Laravel's paginated shape: data, links, meta."""
         try:
             page = int(request.query.get("page", "1"))
@@ -523,7 +648,7 @@ class FlextellSimulator(Simulator):
             "created_at": STAMP,
             "updated_at": STAMP,
             "deleted_at": None,
-            "customer": _by_id(CUSTOMERS, appointment["customer_id"]),
+            "customer": self.customer_with_id(appointment["customer_id"]),
             "doctor": {"id": user.get("id"), "name": user.get("name")},
             "room": {**room, "created_at": STAMP, "updated_at": STAMP, "deleted_at": None}
             if room
@@ -548,14 +673,78 @@ class FlextellSimulator(Simulator):
         return _error(status, "server_error", "An unexpected error occurred.")
 
 
-def _validate(data: dict[str, Any]) -> str:
+class _Customers:
+    """The customers a list shows, as a sequence made on demand (len and slices), so that a
+    page of thousands of customers generates only that page."""
+
+    def __init__(
+        self,
+        simulator: FlextellSimulator,
+        keep: Callable[[dict[str, Any]], bool],
+        *,
+        narrowed: bool,
+    ) -> None:
+        self.simulator, self.keep = simulator, keep
+        self.count = simulator.patient_count
+        # A search reads them all once; the whole list is only counted.
+        self.found: list[dict[str, Any]] | None = None
+        if narrowed:
+            self.found = [c for n in range(self.count) if keep(c := self._served(n))]
+
+    def _served(self, index: int) -> dict[str, Any]:
+        return self.simulator._served("customers", customer(index))
+
+    def __len__(self) -> int:
+        return self.count if self.found is None else len(self.found)
+
+    def __getitem__(self, span: slice) -> list[dict[str, Any]]:
+        if self.found is not None:
+            return self.found[span]
+        return [self._served(n) for n in range(*span.indices(self.count))]
+
+
+def customer(index: int) -> dict[str, Any]:
+    """The simulator's customer number `index` (from 0) as listed: the catalogue's first,
+    then generated ones, the same on every run."""
+    if index < len(CUSTOMERS):
+        return CUSTOMERS[index]
+    first = FIRST_NAMES[index % len(FIRST_NAMES)]
+    last = LAST_NAMES[(index // len(FIRST_NAMES)) % len(LAST_NAMES)]
+    born = BORN_FROM + datetime.timedelta(days=index * 7919 % 25_000)
+    number = 5_000_000 + index * 7_777
+    return {
+        "id": FIRST_GENERATED_CUSTOMER + index - len(CUSTOMERS),
+        "first_name": first,
+        "last_name": last,
+        "phone_number": f"+56 9 {index // 10_000 % 10_000:04d} {index % 10_000:04d}",
+        "email": f"{_ascii(first)}.{_ascii(last)}.{index}@example.com",
+        "date_of_birth": f"{born.isoformat()}T00:00:00Z",
+        "gender": GENDERS[index % len(GENDERS)],
+        "identity_number": f"{number:,}".replace(",", ".") + f"-{rut_check_digit(number)}",
+    }
+
+
+def rut_check_digit(number: int) -> str:
+    """The check digit of a Chilean RUT (modulo 11)."""
+    total = sum(int(digit) * (2 + n % 6) for n, digit in enumerate(reversed(str(number))))
+    digit = 11 - total % 11
+    return {10: "K", 11: "0"}.get(digit, str(digit))
+
+
+def _ascii(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return plain.lower()
+
+
+def _validate(data: dict[str, Any], known_customer: Callable[[Any], Any]) -> str:
     """The first problem with a create body, in Laravel's wording, or ""."""
-    for field, records in (("customer_id", CUSTOMERS), ("user_id", USERS)):
+    known_user: Callable[[Any], Any] = lambda key: _by_id(USERS, key)  # noqa: E731
+    for field, known in (("customer_id", known_customer), ("user_id", known_user)):
         if data.get(field) is None:
             return f"The {field.replace('_', ' ')} field is required."
         if not _integer(data[field]):
             return f"The {field.replace('_', ' ')} must be an integer."
-        if not _by_id(records, data[field]):
+        if not known(data[field]):
             return f"The selected {field.replace('_', ' ')} is invalid."
     scheduled = data.get("scheduled_at")
     if not scheduled:

@@ -19,6 +19,19 @@ clinician. ``GET appointment/appointments`` without ``patient`` lists every pati
 appointments (never blocks). ``POST /__simulator/direct`` books (``kind`` appointment or
 block; ``appointment_type`` optional, default Consultation), moves, cancels (State
 Cancelled) or deletes (gone) as staff would in Meddbase; API bookings then find that time taken.
+
+Patients (onboarding, issue 12): ``GET patients/patients`` lists ``patient_count`` patients
+(default PATIENT_COUNT; tests shrink it) as the documented PersonDemographicData, paged as
+documented (``page-number`` from 1, ``page-size`` 5-50, default 10; answer ``{Items,
+TotalCount, CurrentPage, PageSize, SortColumn, SortDescending}``). Patient n (from 1) has the
+key ``pat{1000 + n}``: pat1001 and pat1002 are the catalogue's (PATIENTS), the others are made
+on demand from n (``patient(n)``), never all held. The list is in key order whatever
+``page-sort-column`` (0-3) says. Filters: ``text`` (part of the name, an e-mail or the
+employee number), ``name``, ``surname``, ``personal-email``, ``work-email``,
+``employee-number`` (whole value, without case), ``dob-from``/``dob-to`` (dates; patients
+without one left out). Tests may break one patient (``malform(n, Name=7, drop=("Key",))``)
+and fault a later request (``inject_on("429", path=..., nth=2)``: the second request to that
+path from now, where ``inject`` faults the next one).
 """
 
 from __future__ import annotations
@@ -28,10 +41,12 @@ import http.cookies
 import itertools
 import re
 import secrets
+import unicodedata
 import zoneinfo
+from collections.abc import Sequence
 from typing import Any
 
-from vendors.simulators.base import Reply, Request, Simulator
+from vendors.simulators.base import FAULTS, Reply, Request, Simulator
 
 CLIENT_KEY = "meddbase-sim-client-key"
 USERNAME = "booking-desk@clinic.example"
@@ -111,6 +126,21 @@ PATIENTS = {
                 "DateOfBirth": "1961-03-14T00:00:00", "Mobile": "+44 7700 900456",
                 "EmailAddress": "mariel.lemon@example.com"},
 }  # fmt: skip
+# How many patients GET patients/patients lists unless a test says otherwise.
+PATIENT_COUNT = 3000
+FIRST_KEY = 1000  # patient n has the key pat{FIRST_KEY + n}
+PATIENT_KEY = re.compile(r"^pat(\d+)$")
+GIVEN_NAMES = (
+    "Oliver", "Amelia", "George", "Isla", "Harry", "Ava", "Noah", "Mia", "Jack", "Ivy", "Leo",
+    "Freya", "Arthur", "Lily", "Muhammad", "Sophia", "Thomas", "Zoë", "Oscar", "Chloé",
+)  # fmt: skip
+FAMILY_NAMES = (
+    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel",
+    "Robinson", "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall",
+    "O'Brien", "Nowak", "Khan", "MacDonald", "Ó Súilleabháin",
+)  # fmt: skip
+TOWNS = (("London", "SW1A 1AA"), ("Manchester", "M1 1AE"), ("Leeds", "LS1 4AP"),
+         ("Bristol", "BS1 4DJ"), ("Glasgow", "G1 1XQ"))  # fmt: skip
 
 
 class MeddbaseSimulator(Simulator):
@@ -125,6 +155,7 @@ class MeddbaseSimulator(Simulator):
         ("GET", rf"{PREFIX}/appointment/cancel", "cancel"),
         ("GET", rf"{PREFIX}/appointment/appointments", "appointments"),
         ("GET", rf"{PREFIX}/appointment/proposed-time-slots", "proposed_time_slots"),
+        ("GET", rf"{PREFIX}/patients/patients", "patients"),
     ]
 
     def reset(self) -> None:
@@ -137,6 +168,11 @@ class MeddbaseSimulator(Simulator):
             self.numbers = itertools.count(58462)
             # Clinician -> local (opens, closes) at each of its sites; absent = all day.
             self.hours: dict[int, tuple[datetime.time, datetime.time]] = {}
+            self.patient_count = PATIENT_COUNT
+            # Patient n -> (fields replaced, fields dropped): what `malform` broke.
+            self.malformed: dict[int, tuple[dict[str, Any], tuple[str, ...]]] = {}
+            # [fault, path prefix, requests to that path still let through]: `inject_on`.
+            self.later_faults: list[list[Any]] = []
 
     def state(self) -> dict[str, Any]:
         return {
@@ -168,6 +204,47 @@ class MeddbaseSimulator(Simulator):
     def set_state(self, key: str, state: str) -> None:
         with self.lock:
             self.booked[key]["State"] = state
+
+    def malform(self, number: int, *, drop: Sequence[str] = (), **changes: Any) -> None:
+        """Patient `number` (from 1) comes with these fields replaced and `drop` left out."""
+        with self.lock:
+            self.malformed[number] = (changes, tuple(drop))
+
+    def inject_on(self, fault: str, *, path: str, nth: int) -> None:
+        """Fault the `nth` request (from 1, counted from now) whose path starts with `path`,
+        e.g. the second page of a list; `inject` faults the next one."""
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; choose from {sorted(FAULTS)}")
+        if nth < 1:
+            raise ValueError("nth counts from 1")
+        with self.lock:
+            self.later_faults.append([fault, path, nth - 1])
+
+    def _take_fault(self, path: str) -> str | None:
+        """The next queued fault, else a later one now due (every request counts)."""
+        queued = super()._take_fault(path)
+        due = None
+        with self.lock:
+            for later in list(self.later_faults):
+                if not path.startswith(later[1]):
+                    continue
+                if later[2] == 0:
+                    self.later_faults.remove(later)
+                    due = due or later[0]
+                else:
+                    later[2] -= 1
+        return queued or due
+
+    def _patient(self, key: str) -> dict[str, Any] | None:
+        """The patient with this key as the API shows it (broken if `malform` says so)."""
+        found = PATIENT_KEY.match(key)
+        number = int(found.group(1)) - FIRST_KEY if found else 0
+        return self._numbered(number) if 1 <= number <= self.patient_count else None
+
+    def _numbered(self, number: int) -> dict[str, Any]:
+        record = patient(number)
+        changes, drop = self.malformed.get(number, ({}, ()))
+        return {name: value for name, value in (record | changes).items() if name not in drop}
 
     # -- auth -----------------------------------------------------------------------------
 
@@ -215,7 +292,7 @@ class MeddbaseSimulator(Simulator):
             return self._error(
                 400, 1, "Parameter 'patient' is missing: the logged-in user is not a patient."
             )
-        if patient not in PATIENTS:
+        if self._patient(patient) is None:
             return self._error(404, 0, "Patient not found.")
         data = request.json
         slot = data.get("proposedTimeSlot") if isinstance(data, dict) else None
@@ -412,7 +489,7 @@ class MeddbaseSimulator(Simulator):
         patient = None if block else str(data.get("patient") or "")
         if _by_key(CLINICIANS, clinician) is None or site is None or kind not in TYPE_RULES:
             return Reply(400, {"message": "Unknown clinician, site or appointment type"})
-        if not block and patient not in PATIENTS:
+        if not block and self._patient(patient or "") is None:
             return Reply(400, {"message": "patient must be a patient key (or kind: block)"})
         rooms = [room["Key"] for room in site["Locations"]]
         room = int(data["room"]) if data.get("room") else (None if block else rooms[0])
@@ -453,7 +530,7 @@ class MeddbaseSimulator(Simulator):
             return refused
         query = request.query
         patient = query.get("patient")
-        if patient and patient not in PATIENTS:
+        if patient and self._patient(patient) is None:
             return self._error(404, 0, "Patient not found.")
         try:
             low, high = (_datetime(query.get(name)) for name in ("start-from", "start-to"))
@@ -481,6 +558,43 @@ class MeddbaseSimulator(Simulator):
                 "CurrentPage": number,
                 "PageSize": size,
                 "SortColumn": 0,
+                "SortDescending": False,
+            }
+        )
+
+    # -- patients -------------------------------------------------------------------------
+
+    def patients(self, request: Request) -> Reply:
+        """GetPatients: PersonDemographicData paged, in key order, filtered as documented."""
+        if refused := self._guard(request):
+            return refused
+        query = request.query
+        try:
+            number = int(query.get("page-number", "1"))
+            size = int(query.get("page-size", "10"))
+            column = int(query.get("page-sort-column", "0"))
+            filters = _patient_filters(query)
+        except ValueError:
+            return self._error(400, 2, "Parameter has incorrect format.")
+        if number < 1 or not 5 <= size <= 50:
+            return self._error(400, 2, "The page-size must be between 5 and 50.")
+        if column not in (0, 1, 2, 3):
+            return self._error(400, 2, "The page-sort-column must be 0, 1, 2 or 3.")
+        first = (number - 1) * size
+        if filters:
+            everyone = range(1, self.patient_count + 1)
+            found = [n for n in everyone if _matches(self._numbered(n), filters)]
+            total, numbers = len(found), found[first : first + size]
+        else:
+            total = self.patient_count
+            numbers = list(range(first + 1, min(first + size, total) + 1))
+        return _ok(
+            {
+                "Items": [self._numbered(n) for n in numbers],
+                "TotalCount": total,
+                "CurrentPage": number,
+                "PageSize": size,
+                "SortColumn": column,
                 "SortDescending": False,
             }
         )
@@ -550,7 +664,7 @@ class MeddbaseSimulator(Simulator):
             "AuthorisationCode": None,
             "Site": {"Key": site["Key"], "Name": site["Name"], "Address": site["Address"]},
             "Location": {"Key": room["Key"], "Name": room["Name"]},
-            "Patient": PATIENTS[booked["Patient"]],
+            "Patient": patient_by_key(booked["Patient"]),
             "Clinician": {"Key": clinician["Key"], "FullName": clinician["FullName"]},
             "State": state,
             "StateDisplayName": STATE_NAMES.get(state, state),
@@ -625,6 +739,100 @@ def _slot_problem(slot: dict[str, Any], data: dict[str, Any]) -> tuple[int, str]
     return None
 
 
+def patient(number: int) -> dict[str, Any]:
+    """Patient `number` (from 1): the catalogue's first two, then made from the number alone
+    (the same in every run), as the documented PersonDemographicData."""
+    key = f"pat{FIRST_KEY + number}"
+    if key in PATIENTS:
+        return dict(PATIENTS[key])
+    given = GIVEN_NAMES[number % len(GIVEN_NAMES)]
+    family = FAMILY_NAMES[(number // len(GIVEN_NAMES)) % len(FAMILY_NAMES)]
+    sex = 0 if number % 7 == 0 else 1 + number % 2  # GIVEN_NAMES alternate male, female
+    town, postcode = TOWNS[number % len(TOWNS)]
+    handle = f"{_ascii(given)}.{_ascii(family)}{number}"
+    born = None
+    if number % 17:
+        born = datetime.date(1940 + number % 85, 1 + number % 12, 1 + number % 28)
+    kin = None
+    if born and born.year >= 2000:  # a parent as next of kin (the guardian of a minor)
+        kin = {"Relationship": "Mother", "Name": GIVEN_NAMES[(number + 1) % 20],
+               "Surname": family, "Mobile": f"+44 7700 9{number:05d}", "WorkTelephone": "",
+               "Address": None}  # fmt: skip
+    return {
+        "Key": key,
+        "Title": {1: "Mr", 2: "Ms"}.get(sex, "Mx"),
+        "Name": given,
+        "Surname": family,
+        "SexType": sex,
+        "Initials": f"{given[0]}{family[0]}",
+        "DateOfBirth": f"{born.isoformat()}T00:00:00" if born else None,
+        "Mobile": "" if number % 11 == 0 else f"+44 7700 {number:06d}",
+        "Telephone": f"+44 20 7946 {number % 10000:04d}" if number % 3 == 0 else "",
+        "EmailAddress": None if number % 13 == 0 else f"{handle}@example.com",
+        "WorkEmailAddress": f"{handle}@work.example.com" if number % 2 == 0 else None,
+        "Address": {"Address1": f"{number} High Street", "Address2": "", "Address3": "",
+                    "City": town, "County": "", "PostCode": postcode,
+                    "Country": "United Kingdom"},
+        "EmployeeNumber": f"E{number:06d}" if number % 4 == 0 else None,
+        "NextOfKin": kin,
+    }  # fmt: skip
+
+
+def patient_by_key(key: str) -> dict[str, Any] | None:
+    """Any patient by key, whatever the simulator's count (for appointments already booked)."""
+    found = PATIENT_KEY.match(key or "")
+    number = int(found.group(1)) - FIRST_KEY if found else 0
+    return patient(number) if number >= 1 else None
+
+
+def _ascii(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z]", "", plain.lower())
+
+
+PATIENT_FILTERS = {
+    "name": ("Name",),
+    "surname": ("Surname",),
+    "personal-email": ("EmailAddress",),
+    "work-email": ("WorkEmailAddress",),
+    "employee-number": ("EmployeeNumber",),
+}
+
+
+def _patient_filters(query: dict[str, str]) -> dict[str, Any]:
+    """The filters a GetPatients query sets (dates parsed; ValueError when one is not)."""
+    filters: dict[str, Any] = {
+        name: query[name].strip().lower()
+        for name in (*PATIENT_FILTERS, "text")
+        if query.get(name, "").strip()
+    }
+    for name in ("dob-from", "dob-to"):
+        if query.get(name):
+            filters[name] = datetime.date.fromisoformat(query[name][:10])
+    return filters
+
+
+def _matches(record: dict[str, Any], filters: dict[str, Any]) -> bool:
+    def text(field: str) -> str:
+        return str(record.get(field) or "").lower()
+
+    for name, wanted in filters.items():
+        if name in PATIENT_FILTERS and text(PATIENT_FILTERS[name][0]) != wanted:
+            return False
+        if name == "text" and not any(
+            wanted in text(field)
+            for field in ("Name", "Surname", "EmailAddress", "WorkEmailAddress", "EmployeeNumber")
+        ):
+            return False
+    if "dob-from" in filters or "dob-to" in filters:
+        try:
+            born = datetime.date.fromisoformat(str(record.get("DateOfBirth"))[:10])
+        except ValueError:
+            return False
+        return filters.get("dob-from", born) <= born <= filters.get("dob-to", born)
+    return True
+
+
 def _typed(value: Any, kind: Any) -> bool:
     return isinstance(value, kind) and not isinstance(value, bool)
 
@@ -647,7 +855,7 @@ def _london(instant: datetime.datetime) -> str:
 
 
 def _invoice(booked: dict[str, Any], gross: float) -> dict[str, Any]:
-    patient = PATIENTS[booked["Patient"]]
+    patient = patient_by_key(booked["Patient"]) or {}
     return {
         "Key": f"inv{booked['Key'][3:]}",
         "Date": datetime.datetime.now(datetime.UTC).date().isoformat(),
@@ -659,7 +867,7 @@ def _invoice(booked: dict[str, Any], gross: float) -> dict[str, Any]:
         "TotalGross": gross,
         "Paid": 0,
         "Debtor": {
-            "Name": f"{patient['Title']}. {patient['Name']} {patient['Surname']}",
+            "Name": f"{patient.get('Title')}. {patient.get('Name')} {patient.get('Surname')}",
             "IsCompany": False,
             "Account": patient,
         },

@@ -29,6 +29,22 @@ cancels or deletes as the practice would in its EHR, and pushes the signed webho
 insertion webhook, `change_delay` seconds later (default at once, from another thread).
 NexHealth also sends those for writes made through its API once it reads them back (about ten
 minutes later); the simulator does not.
+
+The reference lists an import reads (issue 12), in the shapes of the v3.0.0 (v20240412)
+OpenAPI: `GET /locations` answers the institution with its `locations` inside (not paged);
+`GET /providers`, `/operatories`, `/working_hours` and `/patients` (each for one `location_id`)
+page by cursor like `/appointments`, in id order (`per_page` default 5, at most 1000;
+`end_cursor` asks for the page after it); `paging = "page"` serves the older page/per_page
+style instead (`page` from 1, no `page_info`, `count` the total). `GET /appointment_types` is
+not paged. Working hours (`self.working_hours`) are WORKING_HOURS every day for each provider
+at each of its locations (`add_working_hour` adds others). Patients are made from their index
+(`patient(n)`, so thousands cost no memory): the catalogue's three (501-503, at both
+locations) and then generated ones up to `patient_count`, each at one location, every 97th
+inactive; filters `location_strict`, `inactive`, `non_patient`, `name`, `email` or
+`phone_number`, `date_of_birth`. `GET /patients` allows 1,000 requests a minute.
+Knobs for tests: `patient_count`; `paging`; `malform(listing, id)` serves that record broken
+(as real lists sometimes are); `fail_request(path, nth, fault)` makes the nth request to a
+path from now answer 429, 500, 503 or garbage (a fault on a later page).
 """
 
 from __future__ import annotations
@@ -39,6 +55,7 @@ import collections
 import datetime
 import hashlib
 import hmac
+import itertools
 import json
 import secrets
 import threading
@@ -46,6 +63,7 @@ import time
 import urllib.error
 import urllib.request
 import zoneinfo
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from vendors.simulators.base import Reply, Request, Simulator
@@ -60,16 +78,29 @@ FIRST_APPOINTMENT_ID = 1001
 NOTE_LIMIT = 128
 # Every provider works these local hours every day, at each of its locations.
 WORKING_HOURS = (datetime.time(8), datetime.time(18))
-# GET /appointments and GET /available_slots: 10 requests a second per key.
+# GET /appointments and GET /available_slots: 10 requests a second per key; GET /patients
+# 1,000 a minute. Path -> (requests, seconds).
 RATE_LIMITED = ("/appointments", "/available_slots")
 RATE_LIMIT = 10
+LIMITS = dict.fromkeys(RATE_LIMITED, (RATE_LIMIT, 1.0)) | {"/patients": (1000, 60.0)}
 DEFAULT_PER_PAGE = 5
 MAX_PER_PAGE = 1000
+# The lists `malform` can break, and the faults `fail_request` can plan.
+LISTINGS = ("locations", "providers", "operatories", "appointment_types", "working_hours",
+            "patients")  # fmt: skip
+PLANNED_FAULTS = ("429", "500", "503", "garbage")
+PAGING = ("cursor", "page")
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+FIRST_WORKING_HOUR_ID = 601
 
 LOCATIONS = [
-    {"id": 101, "name": "Downtown Dental", "tz": "America/New_York", "map_by_operatory": True},
-    {"id": 102, "name": "Uptown Dental", "tz": "America/Chicago", "map_by_operatory": False},
-]
+    {"id": 101, "name": "Downtown Dental", "tz": "America/New_York", "map_by_operatory": True,
+     "street_address": "12 Main St", "street_address_2": "Suite 4", "city": "New York",
+     "state": "NY", "zip_code": "10001", "country_code": "US", "phone_number": "2125550100"},
+    {"id": 102, "name": "Uptown Dental", "tz": "America/Chicago", "map_by_operatory": False,
+     "street_address": "400 Lake Shore Dr", "street_address_2": "", "city": "Chicago",
+     "state": "IL", "zip_code": "60611", "country_code": "US", "phone_number": ""},
+]  # fmt: skip
 PROVIDERS = [
     {"id": 201, "first_name": "Ana", "last_name": "Ruiz", "location_ids": [101, 102]},
     {"id": 202, "first_name": "Ben", "last_name": "Okafor", "location_ids": [101]},
@@ -93,6 +124,24 @@ PATIENTS = [
     {"id": 503, "first_name": "Aiko", "last_name": "Tanaka", "email": "aiko@example.org",
      "date_of_birth": "2012-01-05", "phone_number": "5550102"},
 ]  # fmt: skip
+FIRST_PATIENT_ID = 501
+# Patients the simulator holds unless told otherwise: the catalogue only, because the
+# adapter's `reference("patients")` (one unpaged call per location) is tested to list exactly
+# it. Tests and the demo set `patient_count` (thousands are generated, not stored).
+DEFAULT_PATIENT_COUNT = len(PATIENTS)
+INACTIVE_EVERY = 97
+FIRST_NAMES = ("Olivia", "Liam", "Emma", "Noah", "Ava", "Elijah", "Sophia", "James", "Isabella",
+               "Lucas", "Mia", "Mateo", "Amelia", "Ethan", "Harper", "Aiden", "Evelyn", "Leo",
+               "Abigail", "Jack", "Emily", "Owen", "Ella", "Samuel", "Chloe", "Henry", "Grace",
+               "Daniel", "Zoe", "Wyatt", "Nora")  # fmt: skip
+LAST_NAMES = ("Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
+              "Martinez", "Hernandez", "Lopez", "Wilson", "Anderson", "Thomas", "Taylor",
+              "Moore", "Jackson", "Martin", "Lee", "Thompson", "White", "Harris", "Clark",
+              "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott",
+              "Hill", "Green", "Adams", "Baker", "Nelson", "Carter", "Mitchell",
+              "Roberts")  # fmt: skip
+GENDERS = ("Female", "Male", "Female", "Male", "Other", "")
+BORN_FROM = datetime.date(1940, 1, 1)
 
 
 def envelope(data: Any = None, *, errors: list[str] | None = None, description: Any = None,
@@ -134,6 +183,7 @@ class NexHealthSimulator(Simulator):
         ("GET", r"/appointment_types", "list_appointment_types"),
         ("GET", r"/patients", "list_patients"),
         ("GET", r"/available_slots", "available_slots"),
+        ("GET", r"/working_hours", "list_working_hours"),
     ]
 
     def __init__(
@@ -174,7 +224,20 @@ class NexHealthSimulator(Simulator):
             self.webhooks: list[dict[str, Any]] = []
             self.next_id = FIRST_APPOINTMENT_ID
             # When each rate-limited GET arrived (monotonic), per path.
-            self.arrivals: dict[str, list[float]] = {path: [] for path in RATE_LIMITED}
+            self.arrivals: dict[str, list[float]] = {path: [] for path in LIMITS}
+            # The reference lists (see the module's docstring).
+            self.patient_count = DEFAULT_PATIENT_COUNT
+            self.paging = "cursor"
+            self.malformed: set[tuple[str, int]] = set()
+            self.planned: dict[tuple[str, int], str] = {}
+            self.working_hours: list[dict[str, Any]] = [
+                _working_hour(FIRST_WORKING_HOUR_ID + n, provider["id"], location)
+                for n, (provider, location) in enumerate(
+                    (provider, location)
+                    for provider in PROVIDERS
+                    for location in provider["location_ids"]
+                )
+            ]
 
     def state(self) -> dict[str, Any]:
         return {
@@ -232,7 +295,46 @@ class NexHealthSimulator(Simulator):
                 self.delivered.wait(left)
             return [dict(webhook) for webhook in self.webhooks]
 
+    def patient_with_id(self, patient_id: Any) -> dict[str, Any] | None:
+        """The patient with this NexHealth id, if the simulator holds it (as listed)."""
+        number = _int(patient_id)
+        index = -1 if number is None else number - FIRST_PATIENT_ID
+        return patient(index) if 0 <= index < self.patient_count else None
+
+    def malform(self, listing: str, record_id: int) -> None:
+        """From now on, the list `listing` (one of LISTINGS) serves this record broken."""
+        if listing not in LISTINGS:
+            raise ValueError(f"unknown listing {listing!r}; choose from {LISTINGS}")
+        with self.lock:
+            self.malformed.add((listing, int(record_id)))
+
+    def fail_request(self, path: str, nth: int = 2, fault: str = "429") -> None:
+        """The `nth` request to `path` from now on (1 = the next one) answers `fault`."""
+        if fault not in PLANNED_FAULTS or nth < 1:
+            raise ValueError(f"fault must be one of {PLANNED_FAULTS} and nth at least 1")
+        with self.lock:
+            done = sum(1 for request in self.requests if request.path == path)
+            self.planned[(path, done + nth)] = fault
+
+    def add_working_hour(self, **fields: Any) -> dict[str, Any]:
+        """Another working hour (e.g. `specific_date=...` or other `days`), with a new id."""
+        with self.lock:
+            number = max((hour["id"] for hour in self.working_hours), default=600) + 1
+            location = _known(LOCATIONS, fields.get("location_id", LOCATIONS[0]["id"]))
+            hour = {**_working_hour(number, PROVIDERS[0]["id"], location or LOCATIONS[0]),
+                    **fields}  # fmt: skip
+            self.working_hours.append(hour)
+            return hour
+
     def _control(self, request: Request) -> Reply:
+        if request.path == "/__simulator/patients" and request.method == "POST":
+            data = request.json if isinstance(request.json, dict) else {}
+            count = data.get("count")
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                return Reply(400, {"message": "count must be a whole number"})
+            with self.lock:
+                self.patient_count = count
+            return Reply(200, {"patient_count": count})
         if request.path == "/__simulator/webhook" and request.method == "POST":
             data = request.json if isinstance(request.json, dict) else {}
             try:
@@ -254,6 +356,9 @@ class NexHealthSimulator(Simulator):
     # -- dispatch: version header, bearer token, soft refusals -------------------------------
 
     def dispatch(self, request: Request) -> Reply:
+        planned = self._planned_fault(request)
+        if planned is not None:
+            return planned
         version = request.header("nex-api-version")
         if version.lower() in ("v2", "2"):
             return refuse(400, "API version 'v2' is below the minimum allowed.")
@@ -266,13 +371,27 @@ class NexHealthSimulator(Simulator):
                     return refuse(401, "Invalid Credentials")
                 if self.soft_refusals:
                     return Reply(200, envelope(errors=[self.soft_refusals.popleft()]))
-                if request.method == "GET" and request.path in RATE_LIMITED:
+                if request.method == "GET" and request.path in LIMITS:
+                    limit, seconds = LIMITS[request.path]
                     arrived = time.monotonic()
-                    recent = [t for t in self.arrivals[request.path] if arrived - t < 1.0]
+                    recent = [t for t in self.arrivals[request.path] if arrived - t < seconds]
                     self.arrivals[request.path].append(arrived)
-                    if len(recent) >= RATE_LIMIT:
+                    if len(recent) >= limit:
                         return self.fault_reply(429)
         return super().dispatch(request)
+
+    def _planned_fault(self, request: Request) -> Reply | None:
+        """The fault `fail_request` planned for this request, if any."""
+        with self.lock:
+            if not self.planned:
+                return None
+            number = sum(1 for earlier in self.requests if earlier.path == request.path)
+            fault = self.planned.pop((request.path, number), None)
+        if fault is None:
+            return None
+        if fault == "garbage":
+            return Reply(200, "<html><body>502 Bad Gateway</body></html>")
+        return self.fault_reply(int(fault))
 
     def not_found(self, request: Request) -> Reply:
         return refuse(404, "Not Found")
@@ -327,7 +446,7 @@ class NexHealthSimulator(Simulator):
         start = _moment(appt, "start_time", errors)
         end = _moment(appt, "end_time", errors, required=False)
         note = appt.get("note")
-        if patient_id is not None and not _known(PATIENTS, patient_id):
+        if patient_id is not None and not self.patient_with_id(patient_id):
             errors.append(f"Patient {patient_id} not found")
         if provider_id is not None and not any(
             p["id"] == provider_id and location["id"] in p["location_ids"] for p in PROVIDERS
@@ -502,8 +621,7 @@ class NexHealthSimulator(Simulator):
         return Reply(200, envelope({"appt": self._with_patient(appt)}))
 
     def _with_patient(self, appt: dict[str, Any]) -> dict[str, Any]:
-        patient = _known(PATIENTS, appt["patient_id"]) or {}
-        return {**appt, "patient": _patient(patient) if patient else None}
+        return {**appt, "patient": self.patient_with_id(appt["patient_id"])}
 
     # -- free slots ----------------------------------------------------------------------------
 
@@ -635,7 +753,7 @@ class NexHealthSimulator(Simulator):
             return Reply(400, {"message": "practitioner must be a provider's id"})
         location = _known(LOCATIONS, _int(data.get("location")) or provider["location_ids"][0])
         block = data.get("kind") == "block"
-        patient = None if block else _known(PATIENTS, _int(data.get("patient")))
+        patient = None if block else self.patient_with_id(data.get("patient"))
         if location is None or location["id"] not in provider["location_ids"]:
             return Reply(400, {"message": "location must be one of the provider's locations"})
         if patient is None and not block:
@@ -776,54 +894,185 @@ class NexHealthSimulator(Simulator):
     # -- reference lists ------------------------------------------------------------------------
 
     def list_locations(self, request: Request) -> Reply:
+        """The institution with its locations inside (v3: not paged)."""
         _, refusal = self._scope(request, location=False)
         if refusal:
             return refusal
-        found = [{**loc, "institution_id": INSTITUTION_ID, "inactive": False} for loc in LOCATIONS]
-        return Reply(200, envelope(found, count=len(found)))
+        errors: list[str] = []
+        inactive = _flag(request.query, "inactive", errors)
+        if errors:
+            return refuse(400, *errors)
+        locations = [
+            self._served("locations", _location(location))
+            for location in LOCATIONS
+            if inactive is not True
+        ]
+        institution = {"id": INSTITUTION_ID, "name": "Sim Dental Group", "subdomain": SUBDOMAIN,
+                       "locations": locations}  # fmt: skip
+        return Reply(200, envelope([institution], count=1))
 
     def list_providers(self, request: Request) -> Reply:
-        return self._listing(
-            request,
-            [
-                {
-                    "id": p["id"], "first_name": p["first_name"], "last_name": p["last_name"],
-                    "name": f"{p['first_name']} {p['last_name']}", "inactive": False,
-                    "institution_id": INSTITUTION_ID,
-                }
-                for p in PROVIDERS
-                if str(request.query.get("location_id")) in map(str, p["location_ids"])
-            ],
-        )  # fmt: skip
+        errors: list[str] = []
+        inactive = _flag(request.query, "inactive", errors)
+        found = [
+            _provider(p)
+            for p in PROVIDERS
+            if str(request.query.get("location_id")) in map(str, p["location_ids"]) and not inactive
+        ]
+        return self._listing(request, "providers", found, errors)
 
     def list_operatories(self, request: Request) -> Reply:
-        return self._listing(
-            request,
-            [
-                {**o, "active": True, "bookable_online": True, "foreign_id": f"OP-{o['id']}"}
-                for o in OPERATORIES
-                if str(o["location_id"]) == request.query.get("location_id")
-            ],
-        )
+        found = [
+            {**o, "active": True, "bookable_online": True, "foreign_id": f"OP-{o['id']}"}
+            for o in OPERATORIES
+            if str(o["location_id"]) == request.query.get("location_id")
+        ]
+        return self._listing(request, "operatories", found, [])
+
+    def list_working_hours(self, request: Request) -> Reply:
+        query, errors = request.query, []
+        provider = _number(query, "provider_id", errors, False)
+        operatory = _number(query, "operatory_id", errors, False)
+        active = _flag(query, "active", errors)
+        past = _flag(query, "ignore_past_dates", errors)
+        today = now().date().isoformat()
+        found = [
+            dict(hour)
+            for hour in self.working_hours
+            if str(hour["location_id"]) == query.get("location_id")
+            and provider in (None, hour["provider_id"])
+            and operatory in (None, hour["operatory_id"])
+            and hour["active"] == (True if active is None else active)
+            and not (past and (hour.get("specific_date") or today) < today)
+        ]
+        return self._listing(request, "working_hours", found, errors)
 
     def list_appointment_types(self, request: Request) -> Reply:
-        return self._listing(
-            request,
-            [
-                {**kind, "parent_type": "Institution", "parent_id": INSTITUTION_ID,
-                 "bookable_online": True}
-                for kind in APPOINTMENT_TYPES
-            ],
-        )  # fmt: skip
-
-    def list_patients(self, request: Request) -> Reply:
-        return self._listing(request, [_patient(patient) for patient in PATIENTS])
-
-    def _listing(self, request: Request, found: list[dict[str, Any]]) -> Reply:
+        """Not paged (v3 documents no paging for this list)."""
         _, refusal = self._scope(request, location=True)
         if refusal:
             return refusal
+        found = [
+            self._served("appointment_types", {**kind, "parent_type": "Institution",
+                                               "parent_id": INSTITUTION_ID,
+                                               "bookable_online": True})
+            for kind in APPOINTMENT_TYPES
+        ]  # fmt: skip
         return Reply(200, envelope(found, count=len(found)))
+
+    def list_patients(self, request: Request) -> Reply:
+        location, refusal = self._scope(request, location=True)
+        if refusal or location is None:
+            return refusal or refuse(403, NO_ACCESS)
+        errors: list[str] = []
+        wanted = _PatientFilter(request.query, location["id"], errors)
+        if errors:
+            return refuse(400, *errors)
+        count = self.patient_count
+
+        def rows(after: int) -> Iterator[dict[str, Any]]:
+            first = max(0, after - FIRST_PATIENT_ID + 1)
+            for index in range(first, count):
+                if wanted.cheap(index) and wanted.listed(found := patient(index)):
+                    yield self._served("patients", found)
+
+        def total() -> int:
+            if wanted.searches:
+                return sum(1 for _ in rows(0))
+            return sum(1 for index in range(count) if wanted.cheap(index))
+
+        return self._page_of(request.query, rows, total)
+
+    def _listing(
+        self, request: Request, listing: str, found: list[dict[str, Any]], errors: list[str]
+    ) -> Reply:
+        """One page of a small list for one location (filtered already), in id order."""
+        _, refusal = self._scope(request, location=True)
+        if refusal:
+            return refusal
+        if errors:
+            return refuse(400, *errors)
+        found = sorted(found, key=lambda record: record["id"])
+
+        def rows(after: int) -> Iterator[dict[str, Any]]:
+            return (self._served(listing, item) for item in found if item["id"] > after)
+
+        return self._page_of(request.query, rows, lambda: len(found))
+
+    def _page_of(
+        self,
+        query: dict[str, str],
+        rows: Callable[[int], Iterator[dict[str, Any]]],
+        total: Callable[[], int],
+    ) -> Reply:
+        """One page: by cursor, v3's way (`end_cursor` = the last id of the previous page,
+        `page_info` beside `data`), or by page number (`paging = "page"`)."""
+        errors: list[str] = []
+        per_page = _per_page(query, errors)
+        page = _number(query, "page", errors, False) or 1
+        if query.get("start_cursor"):
+            errors.append("The simulator pages these lists forward only (end_cursor)")
+        try:
+            after = _decode_id(query["end_cursor"]) if query.get("end_cursor") else 0
+        except ValueError:
+            errors.append("Invalid cursor")
+        if errors or page < 1:
+            return refuse(400, *(errors or ["page must be 1 or more"]))
+        if self.paging == "page":
+            found = list(itertools.islice(rows(0), (page - 1) * per_page, page * per_page))
+            return Reply(200, envelope(found, count=total()))
+        found = list(itertools.islice(rows(after), per_page + 1))
+        shown = found[:per_page]
+        body = envelope(shown, count=total())
+        body["page_info"] = {
+            "has_previous_page": after > 0,
+            "has_next_page": len(found) > per_page,
+            "start_cursor": _encode_id(shown[0]) if shown else None,
+            "end_cursor": _encode_id(shown[-1]) if shown else None,
+        }
+        return Reply(200, body)
+
+    def _served(self, listing: str, record: dict[str, Any]) -> dict[str, Any]:
+        """The record as the list serves it: broken if `malform` said so."""
+        if (listing, _int(record.get("id"))) not in self.malformed:
+            return record
+        return BROKEN[listing](record)
+
+
+class _PatientFilter:
+    """What GET /patients keeps of the simulator's patients, from its query."""
+
+    def __init__(self, query: dict[str, str], location: int, errors: list[str]) -> None:
+        self.strict = _flag(query, "location_strict", errors)
+        self.inactive = _flag(query, "inactive", errors)
+        self.non_patient = _flag(query, "non_patient", errors)
+        self.location = location
+        self.name = query.get("name", "").casefold()
+        self.email = query.get("email", "").casefold()
+        self.phone = _digits(query.get("phone_number", ""))
+        self.born = query.get("date_of_birth", "")[:10]
+        # Filters that need the patient's data (the others read its index only).
+        self.searches = any((self.name, self.email, self.phone, self.born))
+
+    def cheap(self, index: int) -> bool:
+        """What the index alone tells: the patient's location and whether it is inactive."""
+        if self.non_patient:
+            return False  # the simulator's people are all patients
+        if self.strict and self.location not in _patient_locations(index):
+            return False
+        return self.inactive is None or _inactive(index) == self.inactive
+
+    def listed(self, found: dict[str, Any]) -> bool:
+        bio = found["bio"]
+        if self.name and self.name not in found["name"].casefold():
+            return False
+        if self.born and bio.get("date_of_birth") != self.born:
+            return False
+        if not (self.email or self.phone):
+            return True
+        # Documented: the email and phone_number filters are OR-ed.
+        by_email = bool(self.email) and found["email"].casefold() == self.email
+        return by_email or (bool(self.phone) and _digits(bio["phone_number"]) == self.phone)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -833,19 +1082,117 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def _patient(patient: dict[str, Any]) -> dict[str, Any]:
+    """A patient as NexHealth lists it (v3 PatientWithPrivacyAuthorization, in part)."""
+    bio = {
+        "date_of_birth": patient["date_of_birth"],
+        "phone_number": patient["phone_number"],
+        "new_patient": False,
+        "non_patient": False,
+    }
+    if patient.get("gender"):
+        bio["gender"] = patient["gender"]
     return {
         "id": patient["id"],
         "first_name": patient["first_name"],
         "last_name": patient["last_name"],
         "name": f"{patient['first_name']} {patient['last_name']}",
         "email": patient["email"],
-        "bio": {
-            "date_of_birth": patient["date_of_birth"],
-            "phone_number": patient["phone_number"],
-        },
-        "inactive": False,
+        "bio": bio,
+        "inactive": patient.get("inactive", False),
         "institution_id": INSTITUTION_ID,
     }
+
+
+def patient(index: int) -> dict[str, Any]:
+    """The simulator's patient number `index` (from 0) as listed: the catalogue's first,
+    then generated ones, the same on every run."""
+    if index < len(PATIENTS):
+        return _patient(PATIENTS[index])
+    first = FIRST_NAMES[index % len(FIRST_NAMES)]
+    last = LAST_NAMES[(index // len(FIRST_NAMES)) % len(LAST_NAMES)]
+    born = BORN_FROM + datetime.timedelta(days=index * 7919 % 25_000)
+    return _patient({
+        "id": FIRST_PATIENT_ID + index,
+        "first_name": first,
+        "last_name": last,
+        "email": f"{first}.{last}.{index}@example.org".lower(),
+        "date_of_birth": born.isoformat(),
+        "phone_number": f"555{index:07d}",
+        "gender": GENDERS[index % len(GENDERS)],
+        "inactive": _inactive(index),
+    })  # fmt: skip
+
+
+def _inactive(index: int) -> bool:
+    return index >= len(PATIENTS) and index % INACTIVE_EVERY == 0
+
+
+def _patient_locations(index: int) -> tuple[int, ...]:
+    """Where a patient belongs (`location_strict`): the catalogue's at every location."""
+    if index < len(PATIENTS):
+        return tuple(location["id"] for location in LOCATIONS)
+    return (LOCATIONS[index % len(LOCATIONS)]["id"],)
+
+
+def _location(location: dict[str, Any]) -> dict[str, Any]:
+    return {**location, "institution_id": INSTITUTION_ID, "inactive": False,
+            "email": None, "foreign_id": str(location["id"]), "specialty": None}  # fmt: skip
+
+
+def _provider(provider: dict[str, Any]) -> dict[str, Any]:
+    first, last = provider["first_name"], provider["last_name"]
+    return {
+        "id": provider["id"], "first_name": first, "middle_name": None, "last_name": last,
+        "name": f"{first} {last}", "display_name": f"Dr. {first} {last}",
+        "email": f"{first}.{last}@sim-dental.example".lower(), "inactive": False,
+        "institution_id": INSTITUTION_ID, "foreign_id": f"PROV-{provider['id']}",
+        "bio": {"phone_number": f"212555{provider['id']:04d}"},
+    }  # fmt: skip
+
+
+def _working_hour(number: int, provider: int, location: dict[str, Any] | int) -> dict[str, Any]:
+    """A weekly working hour: WORKING_HOURS local time every day (v3 WorkingHour)."""
+    found = location if isinstance(location, dict) else _known(LOCATIONS, location)
+    found = found or LOCATIONS[0]
+    opens, closes = WORKING_HOURS
+    return {
+        "id": number, "provider_id": provider, "location_id": found["id"],
+        "operatory_id": None, "begin_time": opens.strftime("%H:%M"),
+        "end_time": closes.strftime("%H:%M"), "days": list(DAY_NAMES), "specific_date": None,
+        "custom_recurrence": None, "tz_offset": _offset(now(), found), "active": True,
+        "source": "synced", "label": None,
+    }  # fmt: skip
+
+
+# How `malform` breaks one record of each list.
+BROKEN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "locations": lambda record: {**record, "tz": "Mars/Olympus_Mons"},
+    "providers": lambda record: {**record, "first_name": None, "last_name": None,
+                                 "name": None, "display_name": None},
+    "operatories": lambda record: {**record, "name": None, "display_name": None},
+    "appointment_types": lambda record: {**record, "minutes": "an hour"},
+    "working_hours": lambda record: {**record, "begin_time": "25:70"},
+    "patients": lambda record: {**record, "bio": {**record["bio"],
+                                                  "date_of_birth": "1990-02-31"}},
+}  # fmt: skip
+
+
+def _digits(value: str) -> str:
+    return "".join(character for character in value if character.isdigit())
+
+
+def _encode_id(record: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(f"id|{record['id']}".encode()).decode()
+
+
+def _decode_id(cursor: str) -> int:
+    try:
+        kind, _, number = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+    except (binascii.Error, UnicodeDecodeError) as error:
+        raise ValueError(cursor) from error
+    if kind != "id":
+        raise ValueError(cursor)
+    return int(number)
 
 
 def _known(records: list[dict[str, Any]], record_id: int | None) -> dict[str, Any] | None:

@@ -32,17 +32,38 @@ Catalogue (names match the demo's veterinary clinic; ids are stable, see VETS an
   vets Claire Martin, Julien Bernard, Sophie Lefèvre, Thomas Moreau; types Consultation 20,
   Vaccination 15, Chirurgie programmée 120, Consultation dermatologie 40, Téléconsultation 15,
   Consultation NAC 30 (minutes).
+
+Owners and animals (onboarding, issue 12). Treats.vet documents neither the fields of a
+client or an animal nor any paging, so the simulator answers what the adapter decided to
+read (vendors/adapters/treatsvet.py): ``GET /clients`` and ``GET /patients`` take ``page``
+(from 1, default 1) and ``limit`` (1-100, default 20) and answer a bare JSON list, as the
+documented lists (types, slots) are; a page past the end is ``[]``. An owner is ``{id,
+firstName, lastName, email, phone}``; an animal ``{id, name, species, breed, sex (MALE |
+FEMALE), birthDate (YYYY-MM-DD or null), clientId}``. There are ``patient_count`` animals
+(default PATIENT_COUNT; tests shrink it): animal n (from 1) is the catalogue's Rex, Minou,
+Noisette, Zorro for n ≤ 4, then made on demand from n (``animal(n)``, never all held), with
+``a0000000-0000-4000-8000-<n in hex>`` as id; their owners are the catalogue's three, then
+owners m ≥ 4 (``c0000000-0000-4000-8000-<m in hex>``) of one or two animals each (two owners
+for three animals: ``owner_of``). ``GET /clients/{id}`` and ``GET /patients/{id}`` answer
+one. Tests may break a record (``malform(n, name=7, drop=("clientId",))``,
+``malform_client(m, ...)``), make the lists ignore paging (``paging = "none"``: the whole
+list every time, or ``"limit"``: ``limit`` honoured, ``page`` ignored) and fault a later
+request (``inject_on("429", path="/api/v1/patients", nth=2)``: the second request to that
+path from now, where ``inject`` faults the next one).
 """
 
 from __future__ import annotations
 
 import copy
 import datetime
+import re
+import unicodedata
 import uuid
 import zoneinfo
+from collections.abc import Sequence
 from typing import Any
 
-from vendors.simulators.base import Reply, Request, Simulator
+from vendors.simulators.base import FAULTS, Reply, Request, Simulator
 
 PREFIX = "/api/v1"
 API_KEY = "vk_c2ltdWxhdG9yLWtleQ"
@@ -113,23 +134,99 @@ CLIENTS = {
         "id": stable_id(f"client:{given} {family}"),
         "firstName": given,
         "lastName": family,
+        "email": email,
+        "phone": phone,
     }
-    for given, family in (("Camille", "Dubois"), ("Hugo", "Petit"), ("Léa", "Durand"))
+    for given, family, email, phone in (
+        ("Camille", "Dubois", "camille.dubois@example.fr", "+33 6 12 34 56 78"),
+        ("Hugo", "Petit", "", "+33 6 98 76 54 32"),
+        ("Léa", "Durand", "lea.durand@example.fr", ""),
+    )
 }
 PATIENTS = {
     stable_id(f"patient:{name}"): {
         "id": stable_id(f"patient:{name}"),
         "name": name,
         "species": species,
+        "breed": breed,
+        "sex": sex,
+        "birthDate": born,
         "clientId": stable_id(f"client:{owner}"),
     }
-    for name, species, owner in (
-        ("Rex", "dog", "Camille Dubois"),
-        ("Minou", "cat", "Camille Dubois"),
-        ("Noisette", "rabbit", "Hugo Petit"),
-        ("Zorro", "ferret", "Léa Durand"),
+    for name, species, breed, sex, born, owner in (
+        ("Rex", "dog", "Berger allemand", "MALE", "2019-04-12", "Camille Dubois"),
+        ("Minou", "cat", "Européen", "FEMALE", "2021-06-01", "Camille Dubois"),
+        ("Noisette", "rabbit", "Bélier nain", "FEMALE", None, "Hugo Petit"),
+        ("Zorro", "ferret", "", "MALE", "2022-09-30", "Léa Durand"),
     )
 }
+# Onboarding: how many animals GET /patients lists unless a test says otherwise, and the
+# records made from a number (see the module's docstring).
+PATIENT_COUNT = 3000
+DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+CATALOGUE_ANIMALS, CATALOGUE_OWNERS = list(PATIENTS), list(CLIENTS)
+ANIMAL_ID = "a0000000-0000-4000-8000-{:012x}"
+OWNER_ID = "c0000000-0000-4000-8000-{:012x}"
+NUMBERED = re.compile(r"^[ac]0000000-0000-4000-8000-([0-9a-f]{12})$")
+PET_NAMES = (
+    "Filou", "Caramel", "Oscar", "Nala", "Simba", "Pepsi", "Moka", "Tigrou", "Luna", "Vanille",
+    "Gribouille", "Pompon", "Réglisse", "Chipie", "Ulysse",
+)  # fmt: skip
+BREEDS = (
+    ("dog", "Labrador"), ("cat", "Européen"), ("dog", "Golden retriever"), ("cat", "Maine coon"),
+    ("rabbit", "Bélier nain"), ("dog", "Border collie"), ("cat", "Siamois"), ("ferret", ""),
+    ("bird", "Perruche ondulée"), ("dog", ""),
+)  # fmt: skip
+OWNER_NAMES = (
+    ("Alice", "Martin"), ("Louis", "Bernard"), ("Emma", "Thomas"), ("Gabriel", "Robert"),
+    ("Jade", "Richard"), ("Raphaël", "Petit"), ("Louise", "Durand"), ("Arthur", "Leroy"),
+    ("Chloé", "Moreau"), ("Jules", "Simon"), ("Inès", "Laurent"), ("Adam", "Lefebvre"),
+    ("Manon", "Michel"), ("Hugo", "Garcia"), ("Zoé", "N'Diaye"),
+)  # fmt: skip
+
+
+def owner_of(number: int) -> int:
+    """The number of animal `number`'s owner: the catalogue's, then two owners for three."""
+    if number <= len(CATALOGUE_ANIMALS):
+        client_id = PATIENTS[CATALOGUE_ANIMALS[number - 1]]["clientId"]
+        return CATALOGUE_OWNERS.index(client_id) + 1
+    return len(CATALOGUE_OWNERS) + 1 + (number - len(CATALOGUE_ANIMALS) - 1) * 2 // 3
+
+
+def animal(number: int) -> dict[str, Any]:
+    """Animal `number` (from 1), the same in every run."""
+    if number <= len(CATALOGUE_ANIMALS):
+        return dict(PATIENTS[CATALOGUE_ANIMALS[number - 1]])
+    species, breed = BREEDS[number % len(BREEDS)]
+    born = None
+    if number % 9:
+        born = datetime.date(2008 + number % 17, 1 + number % 12, 1 + number % 28).isoformat()
+    return {
+        "id": ANIMAL_ID.format(number),
+        "name": PET_NAMES[number % len(PET_NAMES)],
+        "species": species,
+        "breed": breed,
+        "sex": ("MALE", "FEMALE")[number % 2],
+        "birthDate": born,
+        "clientId": owner(owner_of(number))["id"],
+    }
+
+
+def owner(number: int) -> dict[str, Any]:
+    """Owner `number` (from 1), the same in every run."""
+    if number <= len(CATALOGUE_OWNERS):
+        return dict(CLIENTS[CATALOGUE_OWNERS[number - 1]])
+    given, family = OWNER_NAMES[number % len(OWNER_NAMES)]
+    plain = unicodedata.normalize("NFKD", f"{given}.{family}".lower())
+    handle = re.sub(r"[^a-z.]", "", plain)
+    digits = f"{number:06d}"[-6:]
+    return {
+        "id": OWNER_ID.format(number),
+        "firstName": given,
+        "lastName": family,
+        "email": "" if number % 10 == 0 else f"{handle}{number}@example.fr",
+        "phone": "" if number % 7 == 0 else f"+33 6 {digits[:2]} {digits[2:4]} {digits[4:]} 00",
+    }
 
 
 class TreatsVetSimulator(Simulator):
@@ -151,6 +248,78 @@ class TreatsVetSimulator(Simulator):
         with self.lock:
             self.appointments: dict[str, dict[str, Any]] = {}
             self.blocks: dict[str, dict[str, Any]] = {}
+            self.patient_count = PATIENT_COUNT
+            # (kind, number) -> (fields replaced, fields dropped): what `malform` broke.
+            self.malformed: dict[tuple[str, int], tuple[dict[str, Any], tuple[str, ...]]] = {}
+            # [fault, path prefix, requests to that path still let through]: `inject_on`.
+            self.later_faults: list[list[Any]] = []
+            # How the lists page: "page" (page and limit), "none" (every answer is the whole
+            # list) or "limit" (limit honoured, page ignored): for servers we cannot see.
+            self.paging = "page"
+
+    @property
+    def client_count(self) -> int:
+        return max(len(CATALOGUE_OWNERS), owner_of(self.patient_count))
+
+    def malform(self, number: int, *, drop: Sequence[str] = (), **changes: Any) -> None:
+        """Animal `number` (from 1) comes with these fields replaced and `drop` left out."""
+        with self.lock:
+            self.malformed["animal", number] = (changes, tuple(drop))
+
+    def malform_client(self, number: int, *, drop: Sequence[str] = (), **changes: Any) -> None:
+        """Owner `number` (from 1) comes with these fields replaced and `drop` left out."""
+        with self.lock:
+            self.malformed["owner", number] = (changes, tuple(drop))
+
+    def inject_on(self, fault: str, *, path: str, nth: int) -> None:
+        """Fault the `nth` request (from 1, counted from now) whose path starts with `path`,
+        e.g. the second page of a list; `inject` faults the next one."""
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; choose from {sorted(FAULTS)}")
+        if nth < 1:
+            raise ValueError("nth counts from 1")
+        with self.lock:
+            self.later_faults.append([fault, path, nth - 1])
+
+    def _take_fault(self, path: str) -> str | None:
+        """The next queued fault, else a later one now due (every request counts)."""
+        queued = super()._take_fault(path)
+        due = None
+        with self.lock:
+            for later in list(self.later_faults):
+                if not path.startswith(later[1]):
+                    continue
+                if later[2] == 0:
+                    self.later_faults.remove(later)
+                    due = due or later[0]
+                else:
+                    later[2] -= 1
+        return queued or due
+
+    def _numbered(self, kind: str, number: int) -> dict[str, Any]:
+        record = animal(number) if kind == "animal" else owner(number)
+        changes, drop = self.malformed.get((kind, number), ({}, ()))
+        return {name: value for name, value in (record | changes).items() if name not in drop}
+
+    def _number_of(self, kind: str, record_id: str) -> int | None:
+        """The number of the animal or owner with this id, if the simulator holds it."""
+        catalogue = CATALOGUE_ANIMALS if kind == "animal" else CATALOGUE_OWNERS
+        count = self.patient_count if kind == "animal" else self.client_count
+        if record_id in catalogue:
+            number = catalogue.index(record_id) + 1
+        else:
+            found = NUMBERED.match(record_id)
+            prefix = "a" if kind == "animal" else "c"
+            if not found or record_id[0] != prefix:
+                return None
+            number = int(found.group(1), 16)
+            if number <= len(catalogue):
+                return None
+        return number if 1 <= number <= count else None
+
+    def _find(self, kind: str, record_id: str) -> dict[str, Any] | None:
+        number = self._number_of(kind, record_id)
+        return None if number is None else self._numbered(kind, number)
 
     def state(self) -> dict[str, Any]:
         return {
@@ -189,17 +358,34 @@ class TreatsVetSimulator(Simulator):
         return Reply(200, list(TYPES.values()))
 
     def list_clients(self, request: Request) -> Reply:
-        return Reply(200, list(CLIENTS.values()))
+        return self._page(request, "owner", self.client_count)
 
     def list_patients(self, request: Request) -> Reply:
-        return Reply(200, list(PATIENTS.values()))
+        return self._page(request, "animal", self.patient_count)
+
+    def _page(self, request: Request, kind: str, count: int) -> Reply:
+        """One page (`page` from 1, `limit` up to MAX_LIMIT) of owners or animals."""
+        try:
+            page = int(request.query.get("page", "1"))
+            limit = int(request.query.get("limit", str(DEFAULT_LIMIT)))
+        except ValueError:
+            return self.error(400, "page and limit must be whole numbers")
+        if page < 1 or not 1 <= limit <= MAX_LIMIT:
+            return self.error(400, f"page starts at 1; limit is between 1 and {MAX_LIMIT}")
+        if self.paging == "none":
+            page, limit = 1, count
+        elif self.paging == "limit":
+            page = 1
+        first = (page - 1) * limit + 1
+        numbers = range(first, min(first + limit - 1, count) + 1)
+        return Reply(200, [self._numbered(kind, number) for number in numbers])
 
     def get_client(self, request: Request) -> Reply:
-        found = CLIENTS.get(request.match["id"])
+        found = self._find("owner", request.match["id"])
         return Reply(200, found) if found else self.not_found(request)
 
     def get_patient(self, request: Request) -> Reply:
-        found = PATIENTS.get(request.match["id"])
+        found = self._find("animal", request.match["id"])
         return Reply(200, found) if found else self.not_found(request)
 
     def available_slots(self, request: Request) -> Reply:
@@ -235,6 +421,9 @@ class TreatsVetSimulator(Simulator):
         if not isinstance(body, dict):
             return self.error(400, "The request body must be a JSON object")
         problem = _problem(body)
+        known = None if problem else self._find("animal", body["patientId"])
+        if known and known.get("clientId") != body["clientId"]:
+            problem = "The patient does not belong to this client"
         if problem:
             return self.error(400, problem)
         start = _instant(body["scheduledAt"])
@@ -297,9 +486,9 @@ class TreatsVetSimulator(Simulator):
         if self._taken(vet, start, end):
             return self.error(409, SLOT_TAKEN)
         animal = str(data.get("patient") or uuid.uuid4())
-        owner = data.get("guardian") or PATIENTS.get(animal, {}).get("clientId")
+        guardian = data.get("guardian") or (self._find("animal", animal) or {}).get("clientId")
         self.appointments[record["id"]] = record | {
-            "clientId": owner,
+            "clientId": guardian,
             "patientId": animal,
             "appointmentTypeId": kind,
             "reason": "",
@@ -362,9 +551,6 @@ def _problem(body: dict[str, Any]) -> str:
         return "vetId must be the id of a vet of the clinic"
     if body.get("appointmentTypeId") is not None and body["appointmentTypeId"] not in TYPES:
         return "appointmentTypeId must be the id of an appointment type"
-    known = PATIENTS.get(body["patientId"])
-    if known and known["clientId"] != body["clientId"]:
-        return "The patient does not belong to this client"
     if not isinstance(body["scheduledAt"], str):
         return "scheduledAt must be an ISO 8601 date-time"
     try:

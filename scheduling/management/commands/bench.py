@@ -10,6 +10,7 @@ import os
 import random
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -32,9 +33,12 @@ from scheduling.models import (
     Specialty,
     WorkingHours,
 )
-from vendors import calendar
+from vendors import calendar, importing
 from vendors.models import ExternalId, PmsBusy, VendorConnection
 from vendors.simulators.dentalink import TOKEN, DentalinkSimulator
+from vendors.simulators.nexhealth import API_KEY as NEXHEALTH_KEY
+from vendors.simulators.nexhealth import SUBDOMAIN as NEXHEALTH_SUBDOMAIN
+from vendors.simulators.nexhealth import NexHealthSimulator
 
 LARGE = "bench-large"
 ZONE = "America/Santiago"
@@ -69,7 +73,9 @@ class Command(BaseCommand):
             f"data ready in {time.perf_counter() - started:.1f}s: "
             f"{Appointment.objects.count()} appointments, {Clinic.objects.count()} clinics"
         )
-        for line in [*measure(runs), *measure_pages(runs), *measure_api(runs), measure_pull()]:
+        lines = [*measure(runs), *measure_pages(runs), *measure_api(runs), measure_pull(),
+                 measure_import()]  # fmt: skip
+        for line in lines:
             self.stdout.write(line)
 
 
@@ -520,7 +526,7 @@ def measure_pull(runs: int = 5) -> str:
         Room.objects.create(location=location, name=f"Sillón {n}") for n in (1, 2, 3)
     ]
     durations, queries, busy = [], 0, 0
-    os.environ["PMS_BENCH_DENTALINK_TOKEN"] = TOKEN
+    os.environ["PMS_BENCH_PULL_TOKEN"] = TOKEN
     today = timezone.localdate()
     for run in range(runs + 1):  # the first is the warm-up
         simulator = DentalinkSimulator().start()
@@ -529,7 +535,7 @@ def measure_pull(runs: int = 5) -> str:
                 VendorConnection.objects.filter(clinic=clinic).delete()
                 pms = VendorConnection.objects.create(
                     clinic=clinic, vendor="dentalink", base_url=f"{simulator.url}/api/v1",
-                    secrets={"api_token": "PMS_BENCH_DENTALINK_TOKEN"},
+                    secrets={"api_token": "PMS_BENCH_PULL_TOKEN"},
                 )  # fmt: skip
                 for record, external in [(location, "1"), *[(d, str(n)) for n, d in
                                          enumerate(dentists, 1)], *[(c, str(n)) for n, c in
@@ -563,4 +569,37 @@ def measure_pull(runs: int = 5) -> str:
     return (
         f"BENCH pms_pull_500 backend={connection.vendor} runs={runs} p50_ms={p50:.2f} "
         f"p95_ms={p95:.2f} queries={queries} busy_spans={busy}"
+    )
+
+
+def measure_import(patients: int = 10_000) -> str:
+    """`import_patients_10k`: a clinic's patients imported from a NexHealth simulator over a
+    real socket (its documented cursor pages and pacing), into an empty clinic; with the peak
+    of Python memory the import allocated (streamed pages, bulk writes: bounded)."""
+    clinic = Clinic.objects.create(
+        name=f"Bench import {timezone.now():%H%M%S%f}", slug=f"bi-{time.time_ns()}"
+    )
+    os.environ["PMS_BENCH_NEXHEALTH_KEY"] = NEXHEALTH_KEY
+    simulator = NexHealthSimulator().start()
+    simulator.patient_count = patients
+    try:
+        with override_settings(VENDOR_ALLOWED_HOSTS=[simulator.url.split("//")[1]]):
+            pms = VendorConnection.objects.create(
+                clinic=clinic, vendor="nexhealth", base_url=simulator.url, active=False,
+                secrets={"api_key": "PMS_BENCH_NEXHEALTH_KEY"},
+                options={"subdomain": NEXHEALTH_SUBDOMAIN},
+            )  # fmt: skip
+            importing.import_from_vendor(pms, kinds=["locations"])
+            tracemalloc.start()
+            started = time.perf_counter()
+            report = importing.import_from_vendor(pms, kinds=["patients"])
+            elapsed = time.perf_counter() - started
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+    finally:
+        simulator.stop()
+    found = report.kinds["patients"]
+    return (
+        f"BENCH import_patients_10k backend={connection.vendor} runs=1 seconds={elapsed:.2f} "
+        f"created={found.created} skipped={len(found.skipped)} peak_mb={peak / 2**20:.1f}"
     )

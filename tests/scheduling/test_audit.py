@@ -759,6 +759,11 @@ def test_a_connection_saved_in_the_admin_is_one_row(client, boss, world, setting
         if value is not None
     }
     data["active"] = ""
+    for formset in page.context["inline_admin_formsets"]:  # the read-only imports from the PMS
+        data.update(
+            {f"{formset.formset.prefix}-{key}": value
+             for key, value in formset.formset.management_form.initial.items()}
+        )  # fmt: skip
 
     response = admin_client.post(admin_url(connection_, "change", connection_.pk), data)
 

@@ -79,6 +79,39 @@ catalogue"). Dentalink has no change feed, so every pull reads the whole window:
   no mapped branch or dentist no agenda is read. Agenda spans outside
   the query's UTC window (agenda days are local days) are left out; a cita of ours keeps its
   own time wherever it was moved.
+
+Onboarding a clinic (issue 12; research-notes §1.4 "Reference data"). Every list is read page
+by page as the import consumes it (`links` rel "next", 429s waited out), in `sort=id:asc`
+(documented for these lists) so that page-number paging stays stable; a page that cannot be
+read raises UnexpectedResponse, a record that cannot be read is yielded with its `problem`:
+
+- locations: `GET /sucursales` [DOC-copy]: nombre -> name, direccion, comuna and ciudad
+  (each once: a comuna is often its city's name too) -> address, telefono -> phone,
+  habilitada -> active. Dentalink says nothing of a time zone, so none is set (the clinic's
+  applies).
+- practitioners: `GET /dentistas` [DOC-copy]: nombre -> given_name, apellidos ->
+  family_name, email, celular (else telefono) -> phone, habilitado -> active. No title.
+- hours: `GET /dentistas/{id}/horarios` for each dentist whose `horarios_sucursal` (the
+  branches where they have a schedule) is not empty. `/dentistas` itself only lists those
+  branch ids, not the schedule. The schedule read is named in a third-party endpoint table
+  and reported working ("weekly schedule with interval"), but HealthAtom publishes no shape,
+  so it is read as the other Dentalink lists are: `data` a list of blocks `{id?, id_sucursal,
+  dia, hora_inicio, hora_fin, intervalo?}` (also `dia_semana`). `dia` is a number or a Spanish
+  day name: 1-6 are Monday-Saturday in both of PHP's numberings, 0 and 7 are Sunday. Times are
+  clinic-local wall clock (HH:MM[:SS]); the block's `intervalo`, else the dentist's, becomes
+  slot_interval_minutes. A block is `<dentist>:<block id>`, or without an id
+  `<dentist>:<branch>:<weekday>:<HH:MM>`; refs: practitioner and location. A 404 there is the
+  endpoint missing for this clinic: the import of hours fails saying so.
+- patients: `GET /pacientes?q={"habilitado":{"eq":1}}` [DOC-copy] (a disabled patient is left
+  at Dentalink: Dentalink does not de-duplicate RUTs, and a disabled chart is often a retired
+  duplicate that would clash with the live one here): nombre, apellidos, fecha_nacimiento
+  (YYYY-MM-DD, or DD/MM/YYYY as some outputs are said to write it; "0000-00-00" or empty =
+  unknown), celular (else telefono), email, rut -> national_id with type "rut"
+  (`tipo_documento` 1 = passport: "passport"), sexo M/F -> male/female (any other value:
+  other). Empty values are left out.
+- rooms and appointment types are not imported (`import_gaps`): Dentalink documents no chair
+  list (Medilink does; chair ids only appear on citas and in the agenda), and its only
+  "treatment" is one patient's plan (`id_tratamiento`), never a clinic-wide type.
 """
 
 from __future__ import annotations
@@ -86,11 +119,12 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import unicodedata
 import zoneinfo
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from vendors.base import POSITIVE_NUMBER, Adapter
+from vendors.base import POSITIVE_NUMBER, SHAPE_ERRORS, Adapter
 from vendors.errors import (
     ConfigurationError,
     NotFound,
@@ -107,6 +141,7 @@ from vendors.types import (
     BusySpan,
     CalendarQuery,
     CalendarRead,
+    ImportedRecord,
     PatientDetails,
     VendorAppointment,
 )
@@ -124,6 +159,25 @@ MAX_READ_PAGES = 1000
 AGENDA_CHUNK_DAYS = 14
 # The reserved state whose name says the visit took place.
 ATTENDED = "atendido"
+# An import follows a list to its end (50,000 patients at 20 a page are 2,500 pages); this only
+# stops a list that never ends.
+MAX_IMPORT_PAGES = 100_000
+# The calls an import keeps in `exchanges` (the latest): never every page of a long list.
+KEEP_EXCHANGES = 20
+# Documented ordering of the lists an import reads: page numbers then stay stable.
+BY_ID = {"sort": "id:asc"}
+# The patients an import reads (see the module's docstring).
+ENABLED = json.dumps({"habilitado": {"eq": 1}}, separators=(",", ":"))
+# A schedule block's day: 1-6 = Monday-Saturday in both of PHP's numberings, 0 and 7 Sunday.
+DAY_NAMES = {"lunes": 0, "martes": 1, "miercoles": 2, "jueves": 3, "viernes": 4, "sabado": 5,
+             "domingo": 6}  # fmt: skip
+SEXES = {"m": "male", "masculino": "male", "f": "female", "femenino": "female"}
+# `tipo_documento`: 0 = cédula/RUT, 1 = pasaporte.
+DOCUMENT_TYPES = {0: "rut", 1: "passport"}
+CLOCK = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
+NO_DATE = "0000-00-00"
+ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+CHILEAN_DATE = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
 # Reference kinds -> paths.
 REFERENCE_PATHS = {
     "locations": "sucursales",
@@ -165,12 +219,25 @@ class DentalinkAdapter(Adapter):
     }
     id_formats = {"": POSITIVE_NUMBER}
     envelope_key = "data"
-    # The agenda's cells name the patient beside `id_paciente`.
-    sensitive_keys = frozenset({"apellidos_paciente"})
+    # The agenda's cells name the patient beside `id_paciente`; a patient list holds the
+    # patient's address, chart number and notes.
+    sensitive_keys = frozenset({"apellidos_paciente", "direccion", "numero_ficha",
+                                "observaciones"})  # fmt: skip
     vendor_terms = {
         "practitioner": "dentist (or specialty)",
         "location": "branch (sucursal)",
         "room": "chair (sillón)",
+    }
+    imports = ("locations", "practitioners", "hours", "patients")
+    import_gaps = {
+        "rooms": (
+            "Dentalink documents no list of its chairs (sillones): map each room to its "
+            "chair's ID (id_sillon, shown on the chair's citas) by hand in External IDs."
+        ),
+        "types": (
+            "Dentalink has no clinic-wide appointment types (a cita's id_tratamiento is one "
+            "patient's treatment plan), so there are none to import or map."
+        ),
     }
 
     # -- booking -------------------------------------------------------------------------
@@ -449,11 +516,17 @@ class DentalinkAdapter(Adapter):
         overflow = self._option_id("overflow_chair_id", OVERFLOW_CHAIR_ID)
         return "" if number is None or number == overflow else str(number)
 
-    def _read_pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
+    def _read_pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        pages: int = MAX_READ_PAGES,
+    ) -> Iterator[dict]:
         """Every item of a list, to its end (429s waited out); a list that cannot be read to
         its end raises."""
         base = self.settings.base_url.rstrip("/") + "/"
-        for _ in range(MAX_READ_PAGES):
+        for _ in range(pages):
             body = self.read(path, params=params)
             yield from _list(body["data"])
             following = _next_link(body)
@@ -465,10 +538,90 @@ class DentalinkAdapter(Adapter):
                     "URL; the list was not read to its end.",
                     vendor=self.vendor,
                 )
+            if params is None and following[len(base) :] == path:
+                raise UnexpectedResponse(
+                    "Dentalink named a page of a list as its own next page; the list was not "
+                    "read to its end.",
+                    vendor=self.vendor,
+                )
             path, params = following[len(base) :], None
         raise UnexpectedResponse(
-            f"Dentalink's list did not end after {MAX_READ_PAGES} pages.", vendor=self.vendor
+            f"Dentalink's list did not end after {pages} pages.", vendor=self.vendor
         )
+
+    # -- onboarding (issue 12; see the module's docstring) --------------------------------
+
+    def import_records(self, kind: str) -> Iterator[ImportedRecord]:
+        readers: dict[str, Callable[[], Iterator[ImportedRecord]]] = {
+            "locations": lambda: self._records("locations", "sucursales", _location_fields),
+            "practitioners": lambda: self._records(
+                "practitioners", "dentistas", _practitioner_fields
+            ),
+            "hours": self._import_hours,
+            "patients": lambda: self._records(
+                "patients", "pacientes", _patient_fields, {"q": ENABLED}
+            ),
+        }
+        if kind not in readers:
+            return super().import_records(kind)
+        return readers[kind]()
+
+    def _records(
+        self,
+        kind: str,
+        path: str,
+        fields: Callable[[Mapping[str, Any]], dict[str, Any]],
+        params: Mapping[str, Any] | None = None,
+    ) -> Iterator[ImportedRecord]:
+        for item in self._import_pages(path, params):
+            yield _imported(kind, item, fields)
+
+    def _import_hours(self) -> Iterator[ImportedRecord]:
+        for dentist in self._import_pages("dentistas"):
+            yield from self._dentist_hours(dentist)
+
+    def _dentist_hours(self, dentist: Any) -> Iterator[ImportedRecord]:
+        """The blocks of one dentist's weekly schedule (none where `horarios_sucursal` says
+        the dentist has a schedule in no branch)."""
+        key = _id_of(dentist)
+        if not key:
+            yield ImportedRecord(
+                "hours", "", problem="a dentist without a valid id: their schedule was not read"
+            )
+            return
+        if dentist.get("horarios_sucursal") == []:
+            return
+        try:
+            for block in self._import_pages(f"dentistas/{key}/horarios"):
+                yield _hours_record(key, block, dentist.get("intervalo"))
+        except NotFound:
+            raise UnexpectedResponse(
+                f"Dentalink answered 404 to dentist {key}'s schedule (GET dentistas/{key}/"
+                "horarios), a read HealthAtom does not document publicly; set the working "
+                "hours here instead.",
+                vendor=self.vendor,
+                status=404,
+            ) from None
+
+    def _import_pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        """Every item of a list for an import, read page by page as they are consumed; a
+        page of the wrong shape raises UnexpectedResponse. Only the latest calls stay in
+        `exchanges`, so a long list is never held through them."""
+        pages = self._read_pages(path, {**(params or {}), **BY_ID}, pages=MAX_IMPORT_PAGES)
+        while True:
+            try:
+                item = next(pages)
+            except StopIteration:
+                return
+            except SHAPE_ERRORS:
+                raise UnexpectedResponse(
+                    f"Dentalink answered a page of its “{path}” list in a shape we cannot read; "
+                    "the list was not read to its end.",
+                    vendor=self.vendor,
+                ) from None
+            if len(self.exchanges) > KEEP_EXCHANGES:
+                del self.exchanges[:-KEEP_EXCHANGES]
+            yield item
 
     # -- mapping ------------------------------------------------------------------------
 
@@ -542,6 +695,204 @@ class DentalinkAdapter(Adapter):
             if not following or not following.startswith(base):
                 return
             path, params = following[len(base) :], None
+
+
+# -- onboarding: one listed record in our model's words -----------------------------------------
+
+
+class Malformed(ValueError):
+    """What is wrong with a listed record, in words that quote none of its data."""
+
+
+def _imported(
+    kind: str, item: Any, fields: Callable[[Mapping[str, Any]], dict[str, Any]]
+) -> ImportedRecord:
+    key = _id_of(item)
+    if not isinstance(item, Mapping):
+        return ImportedRecord(kind, "", problem="an item of the list is not an object")
+    if not key:
+        return ImportedRecord(kind, "", problem="it has no valid id")
+    try:
+        return ImportedRecord(kind, key, fields(item))
+    except Malformed as wrong:
+        return ImportedRecord(kind, key, problem=str(wrong))
+    except SHAPE_ERRORS as error:
+        return ImportedRecord(kind, key, problem=f"it cannot be read ({type(error).__name__})")
+
+
+def _location_fields(branch: Mapping[str, Any]) -> dict[str, Any]:
+    fields = {"name": _required(branch, "nombre"), "address": _address(branch),
+              "phone": _text_of(branch, "telefono")}  # fmt: skip
+    if branch.get("habilitada") is not None:
+        fields["active"] = _flag_of(branch, "habilitada")
+    return _filled(fields)
+
+
+def _practitioner_fields(dentist: Mapping[str, Any]) -> dict[str, Any]:
+    fields = {
+        "given_name": _required(dentist, "nombre"),
+        "family_name": _required(dentist, "apellidos"),
+        "email": _text_of(dentist, "email"),
+        "phone": _text_of(dentist, "celular") or _text_of(dentist, "telefono"),
+    }
+    if dentist.get("habilitado") is not None:
+        fields["active"] = _flag_of(dentist, "habilitado")
+    return _filled(fields)
+
+
+def _patient_fields(patient: Mapping[str, Any]) -> dict[str, Any]:
+    national_id = _text_of(patient, "rut")
+    return _filled({
+        "given_name": _required(patient, "nombre"),
+        "family_name": _required(patient, "apellidos"),
+        "birth_date": _birth_date(patient.get("fecha_nacimiento")),
+        "sex": _sex(_text_of(patient, "sexo")),
+        "phone": _text_of(patient, "celular") or _text_of(patient, "telefono"),
+        "email": _text_of(patient, "email"),
+        "national_id": national_id,
+        "national_id_type": _document_type(patient.get("tipo_documento")) if national_id else "",
+    })  # fmt: skip
+
+
+def _hours_record(dentist: str, block: Any, interval: Any) -> ImportedRecord:
+    """One block of a dentist's weekly schedule (see the module's docstring)."""
+    number = _id_of(block)
+    key = f"{dentist}:{number}" if number else ""
+    if not isinstance(block, Mapping):
+        return ImportedRecord("hours", "", problem=f"dentist {dentist}'s schedule holds a "
+                              "block that is not an object")  # fmt: skip
+    try:
+        fields, branch = _block_fields(block, interval)
+    except Malformed as wrong:
+        return ImportedRecord("hours", key, problem=f"dentist {dentist}'s schedule: {wrong}")
+    except SHAPE_ERRORS as error:
+        return ImportedRecord("hours", key, problem=f"dentist {dentist}'s schedule: a block "
+                              f"cannot be read ({type(error).__name__})")  # fmt: skip
+    key = key or f"{dentist}:{branch}:{fields['weekday']}:{fields['start_time']:%H:%M}"
+    return ImportedRecord("hours", key, fields, {"practitioner": dentist, "location": branch})
+
+
+def _block_fields(block: Mapping[str, Any], interval: Any) -> tuple[dict[str, Any], str]:
+    branch = _id_of({"id": block.get("id_sucursal")})
+    if not branch:
+        raise Malformed("a block has no valid branch (id_sucursal)")
+    start, end = _clock(block, "hora_inicio"), _clock(block, "hora_fin")
+    if end <= start:
+        raise Malformed("a block ends before it starts")
+    own = block.get("intervalo")
+    minutes = _int_or_none(interval if own in (None, "") else own)
+    if minutes is None or minutes <= 0:
+        raise Malformed("a block has no interval in minutes (intervalo)")
+    day = block.get("dia", block.get("dia_semana"))
+    fields = {"weekday": _weekday(day), "start_time": start, "end_time": end,
+              "slot_interval_minutes": minutes}  # fmt: skip
+    return fields, branch
+
+
+def _id_of(item: Any) -> str:
+    """A listed record's Dentalink id as text; "" when it has none that is one."""
+    if not isinstance(item, Mapping):
+        return ""
+    number = _int_or_none(item.get("id"))
+    return str(number) if number is not None and number > 0 else ""
+
+
+def _text_of(item: Mapping[str, Any], key: str) -> str:
+    """A text field, trimmed ("" when absent or null); a number is read as its digits."""
+    value = item.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise Malformed(f"{key} is not text")
+    return str(value).strip()
+
+
+def _required(item: Mapping[str, Any], key: str) -> str:
+    text = _text_of(item, key)
+    if not text:
+        raise Malformed(f"it has no {key}")
+    return text
+
+
+def _flag_of(item: Mapping[str, Any], key: str) -> bool:
+    value = item[key]
+    if value in (1, True, "1"):
+        return True
+    if value in (0, False, "0"):
+        return False
+    raise Malformed(f"{key} is neither 1 nor 0")
+
+
+def _filled(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields the vendor says something about: empty text and unknown dates left out."""
+    return {name: value for name, value in fields.items() if value not in ("", None)}
+
+
+def _address(branch: Mapping[str, Any]) -> str:
+    """direccion, comuna and ciudad, each once (a comuna is often its city's name too)."""
+    parts: list[str] = []
+    for key in ("direccion", "comuna", "ciudad"):
+        part = _text_of(branch, key)
+        if part and _folded(part) not in {_folded(known) for known in parts}:
+            parts.append(part)
+    return ", ".join(parts)
+
+
+def _folded(text: str) -> str:
+    """Text compared without case or accents."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _birth_date(value: Any) -> datetime.date | None:
+    """YYYY-MM-DD (or DD/MM/YYYY); empty or Dentalink's 0000-00-00 is no date."""
+    if value in (None, "", NO_DATE):
+        return None
+    text = str(value).strip()
+    iso, chilean = ISO_DATE.fullmatch(text), CHILEAN_DATE.fullmatch(text)
+    try:
+        if iso:
+            return datetime.date(*map(int, iso.groups()))
+        if chilean:
+            day, month, year = map(int, chilean.groups())
+            return datetime.date(year, month, day)
+    except ValueError:
+        pass
+    raise Malformed("its birth date (fecha_nacimiento) is not a date")
+
+
+def _sex(value: str) -> str:
+    if not value:
+        return ""
+    return SEXES.get(value.casefold(), "other")
+
+
+def _document_type(value: Any) -> str:
+    """`tipo_documento` as our national ID type; absent means the RUT (the list's default)."""
+    if value in (None, ""):
+        return "rut"
+    number = _int_or_none(value)
+    return "other" if number is None else DOCUMENT_TYPES.get(number, "other")
+
+
+def _weekday(value: Any) -> int:
+    """A schedule block's day as 0 = Monday (see DAY_NAMES)."""
+    number = _int_or_none(value)
+    if number is not None and 0 <= number <= 7:
+        return (number - 1) % 7
+    if isinstance(value, str) and _folded(value.strip()) in DAY_NAMES:
+        return DAY_NAMES[_folded(value.strip())]
+    raise Malformed("a block has no day of the week (dia)")
+
+
+def _clock(block: Mapping[str, Any], key: str) -> datetime.time:
+    value = block.get(key)
+    if not isinstance(value, str) or not CLOCK.match(value.strip()):
+        raise Malformed(f"a block's {key} is not a time of day")
+    try:
+        return datetime.time.fromisoformat(value.strip())
+    except ValueError:
+        raise Malformed(f"a block's {key} is not a time of day") from None
 
 
 def _next_link(body: Any) -> str | None:

@@ -51,6 +51,22 @@ Direct changes (`POST /__simulator/direct`, what staff do in Dentalink itself):
 - cancel: a cita takes the first state whose `anulacion` is 1; a block is removed.
 - delete: the cita or block is gone from every list.
 
+Onboarding reads (issue 12; every list pages like the others and accepts `sort`, served in
+id order):
+- GET /dentistas carries the documented `rut`, `celular`, `telefono`, `email`,
+  `contratos_sucursal` and `horarios_sucursal` (branch ids; [] when every day is off).
+- GET /dentistas/{id}/horarios (shape undocumented; the adapter's docstring says how it reads
+  it): one block per branch and worked weekday, `{id, id_dentista, id_sucursal, dia (1 =
+  lunes … 7 = domingo), hora_inicio "08:00:00", hora_fin "21:00:00", intervalo}`.
+- GET /pacientes?q=… (the documented filter columns) lists `patient_count` generated patients
+  (ids 1…patient_count, `patient(n)`: made on demand from their id, never all held) and then
+  those created with POST /pacientes, in the documented shape.
+- Test knobs: `corrupt(kind, id, changes)` makes one listed record malformed (kind
+  "sucursales", "dentistas", "horarios" or "pacientes"; `changes` a dict of fields to set,
+  DROP to remove one, or anything else to replace the whole item); `fault_page(path, page,
+  *faults)` answers the next requests for page N of a list with "429", "500", "503",
+  "garbage" (not JSON) or "wrong_shape" (`data` not a list), one request each.
+
 Catalogue (ids match the demo's dental clinic):
   sucursales 1 Providencia (chairs 1-3), 2 Las Condes (chairs 4-5); chair 7 = sobrecupo;
   dentistas 1 Camila Rojas (15 min, both modalities), 2 Matías González (10 min, both),
@@ -61,15 +77,17 @@ Catalogue (ids match the demo's dental clinic):
 
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import datetime
 import json
 import re
+import unicodedata
 import urllib.parse
 import zoneinfo
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, overload
 
 from vendors.simulators.base import Reply, Request, Simulator
 
@@ -82,6 +100,15 @@ DAY_OPENS, DAY_CLOSES = datetime.time(8), datetime.time(21)
 MAX_FREE_DAYS = 14  # horariosdisponibles: “el plazo máx … es de 2 semanas”
 MAX_FREE_DENTISTS = 100
 DIRECT_MINUTES = 30
+PATIENT_COUNT = 3000  # generated patients (tests shrink it, the bench grows it)
+DROP = object()  # `corrupt`: remove this field
+PAGE_FAULTS = {"429", "500", "503", "garbage", "wrong_shape"}
+CORRUPTIBLE = ("sucursales", "dentistas", "horarios", "pacientes")
+# The columns GET /pacientes filters by (get-pacientes.txt).
+PATIENT_FILTERS = {
+    "rut", "email", "nombre", "apellidos", "numero_ficha", "fecha_nacimiento",
+    "fecha_afiliacion", "sexo", "habilitado", "celular", "telefono",
+}  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,7 +183,9 @@ class DentalinkSimulator(Simulator):
         ("PUT", rf"{PREFIX}/citas/(?P<id>\d+)/?", "update_cita"),
         ("GET", rf"{PREFIX}/sucursales/?", "list_sucursales"),
         ("GET", rf"{PREFIX}/dentistas/?", "list_dentistas"),
+        ("GET", rf"{PREFIX}/dentistas/(?P<dentist>\d+)/horarios/?", "list_horarios"),
         ("GET", rf"{PREFIX}/especialidades/?", "list_especialidades"),
+        ("GET", rf"{PREFIX}/pacientes/?", "list_pacientes"),
         ("POST", rf"{PREFIX}/pacientes/?", "create_paciente"),
     ]
 
@@ -172,6 +201,56 @@ class DentalinkSimulator(Simulator):
             self.bloqueos: dict[str, dict[str, Any]] = {}
             self.next_block = 1
             self.days_off: set[int] = set()  # weekdays (0 = Monday) without a schedule
+            self.page_size = type(self).page_size
+            self.patient_count = PATIENT_COUNT
+            self.corrupted: dict[tuple[str, int], Any] = {}
+            self.page_faults: dict[tuple[str, int], collections.deque[str]] = {}
+            # The ids a patient filter matched, for its next pages: (q, count, created) -> ids.
+            self._matched: tuple[tuple[Any, ...], list[int]] | None = None
+
+    # -- test knobs -------------------------------------------------------------------------
+
+    def corrupt(self, kind: str, key: int, changes: Any) -> None:
+        """Make one listed record malformed (see the module's docstring)."""
+        if kind not in CORRUPTIBLE:
+            raise ValueError(f"unknown list {kind!r}; choose from {CORRUPTIBLE}")
+        with self.lock:
+            self.corrupted[(kind, key)] = changes
+
+    def fault_page(self, path: str, page: int, *faults: str) -> None:
+        """Answer the next requests for page `page` of the list at `path` (e.g.
+        "/api/v1/pacientes") with these faults, one request each."""
+        for fault in faults:
+            if fault not in PAGE_FAULTS:
+                raise ValueError(f"unknown page fault {fault!r}; choose from {PAGE_FAULTS}")
+        with self.lock:
+            self.page_faults.setdefault((path.rstrip("/"), page), collections.deque()).extend(
+                faults
+            )
+
+    def _page_fault(self, request: Request) -> Reply | None:
+        try:
+            page = int(request.query.get("page", "1"))
+        except ValueError:
+            return None
+        with self.lock:
+            queued = self.page_faults.get((request.path.rstrip("/"), page))
+            fault = queued.popleft() if queued else None
+        if fault == "garbage":
+            return Reply(200, "<html>Bad gateway</html>")
+        if fault == "wrong_shape":
+            return Reply(200, {"data": "sin datos", "links": []})
+        return self.fault_reply(int(fault)) if fault else None
+
+    def _shown(self, kind: str, item: dict[str, Any]) -> Any:
+        """The item as listed: with its corruption, if a test asked for one."""
+        changes = self.corrupted.get((kind, item["id"]))
+        if changes is None:
+            return item
+        if not isinstance(changes, dict):
+            return changes
+        shown = {**item, **changes}
+        return {key: value for key, value in shown.items() if value is not DROP}
 
     def state(self) -> dict[str, Any]:
         return {"citas": list(self.citas.values()), "bloqueos": list(self.bloqueos.values())}
@@ -194,7 +273,7 @@ class DentalinkSimulator(Simulator):
     def dispatch(self, request: Request) -> Reply:
         if request.header("Authorization") != f"Token {self.token}":
             return self.error(401, "Token inválido o ausente")
-        return super().dispatch(request)
+        return self._page_fault(request) or super().dispatch(request)
 
     def public(self, cita: dict[str, Any]) -> dict[str, Any]:
         """A cita as the API shows it, with its HATEOAS links."""
@@ -229,7 +308,7 @@ class DentalinkSimulator(Simulator):
     # -- reference data ----------------------------------------------------------------------
 
     def list_sucursales(self, request: Request) -> Reply:
-        return self.listing(request, list(SUCURSALES.values()))
+        return self.listing(request, [self._shown("sucursales", b) for b in SUCURSALES.values()])
 
     def list_especialidades(self, request: Request) -> Reply:
         items = [
@@ -238,20 +317,82 @@ class DentalinkSimulator(Simulator):
         return self.listing(request, items)
 
     def list_dentistas(self, request: Request) -> Reply:
+        scheduled = sorted(SUCURSALES) if len(self.days_off) < 7 else []
         items = [
-            {
+            self._shown("dentistas", {
                 "id": dentist.id,
+                "rut": _rut(15_000_000 + dentist.id),
                 "nombre": dentist.nombre,
                 "apellidos": dentist.apellidos,
+                "celular": f"+5698{dentist.id:07d}",
+                "telefono": "",
+                "ciudad": "Santiago",
+                "comuna": "Providencia",
+                "direccion": "",
+                "email": _mailbox(f"{dentist.nombre}.{dentist.apellidos}", "clinica.example"),
                 "id_especialidad": dentist.id_especialidad,
                 "especialidad": ESPECIALIDADES[dentist.id_especialidad],
-                "intervalo": dentist.intervalo,
                 "agenda_online": 1,
+                "intervalo": dentist.intervalo,
                 "habilitado": 1,
-            }
+                "contratos_sucursal": sorted(SUCURSALES),
+                "horarios_sucursal": scheduled,
+            })
             for dentist in DENTISTAS.values()
-        ]
+        ]  # fmt: skip
         return self.listing(request, items)
+
+    def list_horarios(self, request: Request) -> Reply:
+        dentist = DENTISTAS.get(int(request.match["dentist"]))
+        if dentist is None:
+            return self.error(404, "El dentista indicado no existe")
+        blocks = [
+            self._shown("horarios", {
+                "id": dentist.id * 100 + branch * 10 + weekday + 1,
+                "id_dentista": dentist.id, "id_sucursal": branch, "dia": weekday + 1,
+                "hora_inicio": DAY_OPENS.strftime("%H:%M:%S"),
+                "hora_fin": DAY_CLOSES.strftime("%H:%M:%S"), "intervalo": dentist.intervalo,
+            })
+            for branch in sorted(SUCURSALES)
+            for weekday in range(7)
+            if weekday not in self.days_off
+        ]  # fmt: skip
+        return self.listing(request, blocks)
+
+    def list_pacientes(self, request: Request) -> Reply:
+        try:
+            ids = self._patient_ids(request.query.get("q") or "")
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return self.error(400, "El parámetro q no es un filtro válido")
+        return self.listing(request, _Lazy(ids, self._listed_patient))
+
+    def _patient_ids(self, q: str) -> Sequence[int]:
+        """The ids of the patients the filter `q` matches, in id order (a filter is applied
+        once, then its pages are served from the ids it matched)."""
+        created = sorted(self.pacientes)
+        if not q:
+            return _Joined(range(1, self.patient_count + 1), created)
+        query = json.loads(q)
+        if not isinstance(query, dict) or not set(query) <= PATIENT_FILTERS:
+            raise ValueError(q)
+        key = (q, self.patient_count, tuple(created))
+        if self._matched is None or self._matched[0] != key:
+            every = _Joined(range(1, self.patient_count + 1), created)
+            matched = [n for n in every if _matches(self._patient(n), query)]
+            self._matched = (key, matched)
+        return self._matched[1]
+
+    def _patient(self, key: int) -> dict[str, Any]:
+        """A patient as stored: generated, or created with POST /pacientes."""
+        if key in self.pacientes:
+            return _blank_patient(key) | self.pacientes[key]
+        return patient(key)
+
+    def _listed_patient(self, key: int) -> Any:
+        item = self._patient(key)
+        item["links"] = [{"rel": "self", "href": f"{self.url}{PREFIX}/pacientes/{key}",
+                          "method": "GET"}]  # fmt: skip
+        return self._shown("pacientes", item)
 
     def list_estados(self, request: Request) -> Reply:
         items = [
@@ -744,6 +885,136 @@ class DentalinkSimulator(Simulator):
                 })  # fmt: skip
             moment += step
         return options
+
+
+# -- generated patients ---------------------------------------------------------------------------
+
+GIVEN_FEMALE = ("Sofía", "Isidora", "Florencia", "Agustina", "Josefa", "Emilia", "Martina",
+                "Catalina", "Trinidad", "Antonella", "Fernanda", "Constanza", "Javiera",
+                "Francisca", "Amanda", "Ignacia")  # fmt: skip
+GIVEN_MALE = ("Benjamín", "Vicente", "Martín", "Joaquín", "Agustín", "Maximiliano", "Cristóbal",
+              "Tomás", "Sebastián", "Diego", "Felipe", "Nicolás", "Lucas", "Gaspar", "Ignacio",
+              "Alonso")  # fmt: skip
+FAMILY_NAMES = ("González", "Muñoz", "Rojas", "Díaz", "Pérez", "Soto", "Contreras", "Silva",
+                "Martínez", "Sepúlveda", "Morales", "Rodríguez", "López", "Fuentes", "Hernández",
+                "Torres", "Araya", "Flores", "Espinoza", "Valenzuela", "Castillo", "Tapia",
+                "Reyes", "Gutiérrez", "Castro", "Pizarro", "Álvarez", "Vásquez", "Sánchez",
+                "Fernández", "Ramírez", "Carrasco")  # fmt: skip
+COMUNAS = ("Providencia", "Las Condes", "Ñuñoa", "Vitacura", "La Reina", "Santiago", "Macul",
+           "Peñalolén")  # fmt: skip
+BIRTHS_FROM = datetime.date(1940, 1, 1)
+NO_BIRTH_DATE = "0000-00-00"  # how Dentalink lists an unknown birth date
+
+
+def patient(n: int) -> dict[str, Any]:
+    """Generated patient `n` (1, 2, …) in GET /pacientes's documented shape, the same every
+    time. Every 50th has a passport instead of a RUT, every 30th no known birth date
+    ("0000-00-00"), every 11th no e-mail, every 9th only a landline, every 97th is disabled."""
+    mixed = (n * 2654435761) & 0xFFFFFFFF  # Knuth's multiplicative hash: varied, repeatable
+    female = mixed % 2 == 0
+    given = (GIVEN_FEMALE if female else GIVEN_MALE)[(mixed >> 1) % 16]
+    family = f"{FAMILY_NAMES[(mixed >> 5) % 32]} {FAMILY_NAMES[(mixed >> 10) % 32]}"
+    born = BIRTHS_FROM + datetime.timedelta(days=(mixed >> 3) % 29_000)
+    mobile = f"+569{10_000_000 + (mixed >> 4) % 90_000_000}"
+    disabled = n % 97 == 0
+    return {
+        "id": n,
+        "rut": f"X{n:07d}" if n % 50 == 0 else _rut(10_000_000 + n),
+        "tipo_documento": 1 if n % 50 == 0 else 0,
+        "nombre": given,
+        "nombre_social": "",
+        "apellidos": family,
+        "fecha_nacimiento": NO_BIRTH_DATE if n % 30 == 0 else born.isoformat(),
+        "fecha_afiliacion": (
+            datetime.date(2018, 1, 1) + datetime.timedelta(days=n % 2000)
+        ).isoformat(),
+        "telefono": f"22{2_000_000 + (mixed >> 7) % 7_000_000}" if n % 9 == 0 else "",
+        "celular": "" if n % 9 == 0 else mobile,
+        "ciudad": "Santiago",
+        "comuna": COMUNAS[(mixed >> 9) % len(COMUNAS)],
+        "direccion": f"Pasaje {FAMILY_NAMES[(mixed >> 13) % 32]} {(mixed >> 17) % 3000 + 1}",
+        "email": "" if n % 11 == 0 else _mailbox(f"{given}.{family.split()[0]}.{n}", "example.cl"),
+        "sexo": "F" if female else "M",
+        "id_genero": 2 if female else 1,
+        "numero_ficha": str(n),
+        "observaciones": "",
+        "tiene_cargas": 0,
+        "es_carga": 0,
+        "fecha_deshabilitacion": "2024-01-02" if disabled else "",
+        "id_usuario_deshabilitacion": 1 if disabled else "",
+        "habilitado": 0 if disabled else 1,
+    }
+
+
+def _blank_patient(n: int) -> dict[str, Any]:
+    """The fields of a listed patient that one created with only some of them lacks."""
+    return {
+        "id": n, "rut": "", "tipo_documento": 0, "nombre": "", "nombre_social": "",
+        "apellidos": "", "fecha_nacimiento": "", "fecha_afiliacion": "", "telefono": "",
+        "celular": "", "ciudad": "", "comuna": "", "direccion": "", "email": "", "sexo": "",
+        "id_genero": 5, "numero_ficha": "", "observaciones": "", "tiene_cargas": 0,
+        "es_carga": 0, "fecha_deshabilitacion": "", "id_usuario_deshabilitacion": "",
+        "habilitado": 1,
+    }  # fmt: skip
+
+
+def _rut(number: int) -> str:
+    """A RUT with its check digit (módulo 11), as Dentalink lists them: 12345678-5."""
+    total, factor = 0, 2
+    for digit in reversed(str(number)):
+        total += int(digit) * factor
+        factor = 2 if factor == 7 else factor + 1
+    check = {11: "0", 10: "K"}.get(11 - total % 11, str(11 - total % 11))
+    return f"{number}-{check}"
+
+
+def _mailbox(local: str, domain: str) -> str:
+    """local@domain, the local part in plain lower-case ASCII without spaces."""
+    plain = unicodedata.normalize("NFKD", local).encode("ascii", "ignore").decode().lower()
+    return f"{plain.replace(' ', '')}@{domain}"
+
+
+class _Lazy(Sequence[Any]):
+    """A list whose items are made from their keys only when a page asks for them."""
+
+    def __init__(self, keys: Sequence[int], make: Callable[[int], Any]) -> None:
+        self.keys, self.make = keys, make
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self.make(key) for key in self.keys[index]]
+        return self.make(self.keys[index])
+
+
+class _Joined(Sequence[int]):
+    """Two sequences of ids one after the other, neither copied."""
+
+    def __init__(self, first: Sequence[int], second: Sequence[int]) -> None:
+        self.first, self.second = first, second
+
+    def __len__(self) -> int:
+        return len(self.first) + len(self.second)
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return [self[position] for position in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        size = len(self.first)
+        return self.first[index] if index < size else self.second[index - size]
 
 
 def _estado(state: int) -> dict[str, Any]:

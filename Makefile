@@ -28,7 +28,7 @@ seed: migrate
 	env $(DEMO_ENV) DEBUG=true $(BIN)/python manage.py seed_demo
 
 # The simulators' demo credentials (the demo connections name these variables).
-DEMO_ENV := PMS_DEMO_DENTALINK_TOKEN=dentalink-simulator-token PMS_DEMO_TREATSVET_API_KEY=vk_c2ltdWxhdG9yLWtleQ VENDOR_ALLOWED_HOSTS=127.0.0.1:8101,127.0.0.1:8102,127.0.0.1:8103,127.0.0.1:8104,127.0.0.1:8105
+DEMO_ENV := PMS_DEMO_DENTALINK_TOKEN=dentalink-simulator-token PMS_DEMO_TREATSVET_API_KEY=vk_c2ltdWxhdG9yLWtleQ PMS_DEMO_NEXHEALTH_KEY=sim-nexhealth-api-key VENDOR_ALLOWED_HOSTS=127.0.0.1:8101,127.0.0.1:8102,127.0.0.1:8103,127.0.0.1:8104,127.0.0.1:8105
 
 run: seed
 	@echo "== web on http://127.0.0.1:8000/, a delivery worker, the sweeper, five PMS simulators =="

@@ -363,6 +363,8 @@ class DemoSummary:
     users: dict[str, str] = dataclasses.field(default_factory=dict)
     # Staff demo users' authenticator set-up (otpauth:// URLs): the admin asks for a code.
     authenticators: dict[str, str] = dataclasses.field(default_factory=dict)
+    # The import report of the clinic seeded from its PMS (Downtown Dental, NexHealth).
+    imported: list[str] = dataclasses.field(default_factory=list)
 
 
 @transaction.atomic
@@ -373,7 +375,8 @@ def seed_demo(*, today: datetime.date | None = None) -> DemoSummary:
     week_start = _next_monday(today or timezone.localdate())
     for clinic, spec in zip(clinics, DEMO_CLINICS, strict=True):
         summary.appointments_created += _seed_appointments(clinic, spec, week_start)
-    summary.users = _seed_users(clinics)
+    imported, summary.imported = import_demo_clinic()
+    summary.users = _seed_users([*clinics, imported])
     summary.authenticators = _seed_authenticators()
 
     clinic_ids = [clinic.pk for clinic in clinics]
@@ -631,6 +634,11 @@ def _seed_authenticators() -> dict[str, str]:
 # host:port pairs are allowed by VENDOR_ALLOWED_HOSTS (both set by the Makefile's DEMO_ENV).
 DENTALINK_URL = "http://127.0.0.1:8101/api/v1"
 TREATSVET_URL = "http://127.0.0.1:8105/api/v1"
+NEXHEALTH_URL = "http://127.0.0.1:8103"
+# The imported demo clinic: its patients as the NexHealth simulator of `make run` generates
+# them (the Procfile starts it with this many).
+NEXHEALTH_DEMO_PATIENTS = 300
+IMPORTED_CLINIC = "Downtown Dental"
 DEMO_IDS = uuid.UUID("5b0f3c52-0c1e-4f53-9b7a-5d1ad0c1e9a1")
 
 
@@ -712,3 +720,39 @@ def _map_external_ids(connection: Any, pairs: list[tuple[Any, str, str]], model:
                 )
             )
     model.objects.bulk_create(new)
+
+
+def import_demo_clinic() -> tuple[Clinic, list[str]]:
+    """Downtown Dental arrives the way a real clinic does: imported from its PMS (a NexHealth
+    simulator run here for the purpose, holding what the `make run` simulator on :8103 holds)
+    with `vendors.importing`, its locations, dentists, operatories, types, hours and patients
+    created with their NexHealth IDs. Returns the clinic and the import's report."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    from vendors import importing
+    from vendors.models import VendorConnection
+    from vendors.simulators import nexhealth
+
+    clinic, _ = Clinic.objects.update_or_create(
+        slug="downtown", defaults={"name": IMPORTED_CLINIC, "kind": ClinicKind.DENTAL}
+    )
+    connection, _ = VendorConnection.objects.update_or_create(
+        clinic=clinic,
+        vendor="nexhealth",
+        defaults={
+            "base_url": NEXHEALTH_URL,
+            "secrets": {"api_key": "PMS_DEMO_NEXHEALTH_KEY"},
+            "options": {"subdomain": nexhealth.SUBDOMAIN},
+        },
+    )
+    simulator = nexhealth.NexHealthSimulator().start()
+    simulator.patient_count = NEXHEALTH_DEMO_PATIENTS
+    here = simulator.url.split("//")[1]
+    try:
+        with override_settings(VENDOR_ALLOWED_HOSTS=[*settings.VENDOR_ALLOWED_HOSTS, here]):
+            connection.base_url = simulator.url  # this run's copy; :8103 once saved
+            report = importing.import_from_vendor(connection)
+    finally:
+        simulator.stop()
+    return clinic, report.lines()

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -210,6 +210,7 @@ class _Importer:
 
     def apply(self, kind: str, batch: list[ImportedRecord], report: KindReport) -> None:
         model = MODELS[kind]
+        self.new_hours: list[WorkingHours] = []
         mapped = self._mapped(model, [record.external_id for record in batch])
         objects = model._default_manager.in_bulk([link.object_id for link in mapped.values()])
         refs = self._refs(batch)
@@ -274,14 +275,20 @@ class _Importer:
         self, instance: models.Model, fields: Iterable[str], record: ImportedRecord,
         report: KindReport,
     ) -> bool:  # fmt: skip
-        """Our field rules (lengths, e-mails, choices) on what the PMS sent."""
+        """Our rules on what the PMS sent: the fields' (lengths, e-mails, choices) and the
+        record's own (a minor patient has a guardian, hours end after they start…)."""
         names = set(fields)
         exclude = [f.name for f in instance._meta.fields if f.name not in names]
         try:
             instance.clean_fields(exclude=exclude)
+            instance.clean()
         except ValidationError as error:
+            by_field = error.message_dict if hasattr(error, "error_dict") else {}
             why = "; ".join(
-                f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items()
+                " ".join(messages)
+                if field == NON_FIELD_ERRORS
+                else f"{field}: {' '.join(messages)}"
+                for field, messages in (by_field or {NON_FIELD_ERRORS: error.messages}).items()
             )
             report.skipped.append(f"{record.external_id}: {why}")
             return False
@@ -316,6 +323,13 @@ class _Importer:
         instance = MODELS[kind](**values)
         if not self._valid(instance, record.fields, record, report):
             return None
+        if kind == "hours":  # saved ones were checked by clean(); these are not saved yet
+            try:
+                instance.check_no_overlap(self.new_hours)
+            except ValidationError as overlap:
+                report.skipped.append(f"{record.external_id}: {' '.join(overlap.messages)}")
+                return None
+            self.new_hours.append(instance)
         return instance
 
     def _create(

@@ -21,7 +21,7 @@ from scheduling.models import (
 )
 from vendors.delivery import _refs
 from vendors.delivery import connection_for as delivery_connection
-from vendors.models import Delivery, VendorConnection
+from vendors.models import Delivery, ExternalId, VendorConnection
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +29,14 @@ pytestmark = pytest.mark.django_db
 def table_counts() -> dict[str, int]:
     models = [Clinic, Practitioner, Room, Patient, WorkingHours, Appointment]
     return {model.__name__: model.objects.count() for model in models}
+
+
+@pytest.fixture(autouse=True)
+def nexhealth_key(monkeypatch):
+    """seed_demo imports Downtown Dental from a NexHealth simulator with the demo's key."""
+    from vendors.simulators.nexhealth import API_KEY
+
+    monkeypatch.setenv("PMS_DEMO_NEXHEALTH_KEY", API_KEY)
 
 
 def test_seed_demo_command_is_idempotent_and_prints_the_logins(client):
@@ -54,6 +62,7 @@ def test_seed_demo_builds_realistic_valid_clinics():
     assert {c.locations.first().time_zone for c in Clinic.objects.all()} == {
         "America/Santiago",
         "Europe/Paris",
+        "America/New_York",  # Downtown Dental, imported from NexHealth
     }
     assert summary.locations == 5
     assert summary.practitioners >= 8
@@ -94,14 +103,14 @@ def test_seed_demo_builds_realistic_valid_clinics():
 
     reception = get_user_model().objects.get(username="reception")
     assert set(summary.users) == {"reception", "manager"}
-    assert access.scope(Clinic.objects.all(), reception).count() == 3
+    assert access.scope(Clinic.objects.all(), reception).count() == 4
 
 
 def test_demo_clinics_book_into_the_simulators_and_one_stays_local():
     seed_demo()
 
     vendors = dict(VendorConnection.objects.values_list("clinic__slug", "vendor"))
-    assert vendors == {"sonrisa": "dentalink", "lilas": "treatsvet"}
+    assert vendors == {"sonrisa": "dentalink", "lilas": "treatsvet", "downtown": "nexhealth"}
     connected = Appointment.objects.filter(clinic__slug__in=vendors)
     local = Appointment.objects.filter(clinic__slug="nunoa")
     assert local.exists()
@@ -119,3 +128,18 @@ def test_demo_clinics_book_into_the_simulators_and_one_stays_local():
 def test_rut_check_digit(number, digit):
     assert rut_check_digit(number) == digit
     assert format_rut(number).endswith(f"-{digit}")
+
+
+def test_one_demo_clinic_arrives_by_importing_it_from_its_pms():
+    summary = seed_demo()
+
+    downtown = Clinic.objects.get(slug="downtown")
+    assert summary.imported[0].startswith("locations: 2 created")
+    assert Patient.objects.filter(clinic=downtown).count() > 250
+    assert WorkingHours.objects.filter(location__clinic=downtown).exists()
+    assert ExternalId.objects.filter(connection__clinic=downtown).count() > 250
+
+    again = seed_demo()
+
+    counts = [line for line in again.imported if not line.startswith("skipped")]
+    assert all(" 0 created, 0 linked, 0 updated," in line for line in counts)

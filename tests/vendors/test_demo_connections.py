@@ -30,6 +30,14 @@ def simulator_ports() -> set[int]:
     return {int(port) for port in re.findall(r"--port (\d+)", (ROOT / "Procfile").read_text())}
 
 
+@pytest.fixture(autouse=True)
+def nexhealth_key(monkeypatch):
+    """seed_demo imports Downtown Dental from a NexHealth simulator with the demo's key."""
+    from vendors.simulators.nexhealth import API_KEY
+
+    monkeypatch.setenv("PMS_DEMO_NEXHEALTH_KEY", API_KEY)
+
+
 def test_make_run_allows_each_simulator_it_starts_and_nothing_else():
     listed = demo_environment()["VENDOR_ALLOWED_HOSTS"].split(",")
 
@@ -43,6 +51,7 @@ def test_the_demo_seed_passes_validation_and_the_checks_with_make_runs_environme
     seed_demo()
     # Without `make run`'s allowance the simulators' loopback addresses are refused.
     assert sorted(item.id for item in vendor_connections() if item.is_serious()) == [
+        "vendors.E002",  # Dentalink, Treats.vet, and NexHealth of the imported clinic
         "vendors.E002",
         "vendors.E002",
     ]
@@ -56,7 +65,9 @@ def test_the_demo_seed_passes_validation_and_the_checks_with_make_runs_environme
         connection.full_clean()
     named = {name for c in connections for name in c.secrets.values()}
 
-    assert len(connections) == 2
-    assert named == {"PMS_DEMO_DENTALINK_TOKEN", "PMS_DEMO_TREATSVET_API_KEY"} <= set(environment)
+    assert len(connections) == 3
+    assert named == {
+        "PMS_DEMO_DENTALINK_TOKEN", "PMS_DEMO_TREATSVET_API_KEY", "PMS_DEMO_NEXHEALTH_KEY"
+    } <= set(environment)  # fmt: skip
     assert vendor_settings() == []
     assert vendor_connections() == []

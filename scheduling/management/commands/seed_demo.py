@@ -16,6 +16,9 @@ class Command(BaseCommand):
             f"{summary.patients} patients, {summary.appointments_next_week} appointments "
             f"next week ({summary.appointments_created} new)."
         )
+        self.stdout.write("Downtown Dental imported from its PMS (the NexHealth simulator):")
+        for line in summary.imported:
+            self.stdout.write(f"  {line}")
         self.stdout.write("Sign in at http://127.0.0.1:8000/ (desk) with:")
         for username, password in summary.users.items():
             self.stdout.write(f"  {username} / {password}")

@@ -24,6 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("vendor", choices=sorted(SIMULATORS))
         parser.add_argument("--port", type=int, required=True)
         parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument(
+            "--patients", type=int, help="how many patients it lists, if not its default"
+        )
         direct = parser.add_mutually_exclusive_group()
         direct.add_argument("--book-direct", action="store_true", help="book (or --block) a time")
         direct.add_argument("--move-direct", metavar="ID", help="move an appointment to --start")
@@ -40,7 +43,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, vendor: str, port: int, host: str, **options: Any) -> None:
         change = self._change(options)
         if change is None:
-            return self._serve(vendor, host, port)
+            return self._serve(vendor, host, port, options["patients"])
         try:
             answer = requests.post(
                 f"http://{host}:{port}/__simulator/direct", json=change, timeout=5
@@ -86,11 +89,13 @@ class Command(BaseCommand):
             raise CommandError(f"--start/--time-zone: {error}") from None
         return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).isoformat()
 
-    def _serve(self, vendor: str, host: str, port: int) -> None:
+    def _serve(self, vendor: str, host: str, port: int, patients: int | None) -> None:
         try:
             simulator = import_string(SIMULATORS[vendor])(host=host, port=port)
         except OSError as error:
             raise CommandError(f"Cannot listen on {host}:{port}: {error}") from error
+        if patients is not None:
+            simulator.patient_count = patients
         self.stdout.write(f"{vendor} simulator on {simulator.url}")
         try:
             simulator.serve_forever()

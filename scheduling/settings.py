@@ -174,6 +174,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # urllib3 logs whole URLs at DEBUG, and a patient search at a PMS carries the patient's
+    # values in its query: never in our logs, whatever LOG_LEVEL says.
+    "loggers": {"urllib3": {"level": "WARNING"}},
 }
 
 # Booking rules

@@ -312,6 +312,13 @@ class Adapter:
         same national ID, e-mail, phone digits, or name and birth date)."""
         raise NotSupported(f"{self.label} offers no patient search.", vendor=self.vendor)
 
+    def can_look_for(self, patient: PatientDetails) -> bool:
+        """Whether the vendor's search can be asked about this patient at all."""
+        return any(
+            criterion in self.patient_search and _can_search(patient, criterion)
+            for criterion in PATIENT_CRITERIA
+        )
+
     def find_patient(self, patient: PatientDetails) -> PatientMatch:
         """Our patient at the PMS: each criterion the vendor answers, in PATIENT_CRITERIA's
         order, until one finds anyone."""

@@ -269,6 +269,10 @@ def _with_patient_at_vendor(
             )
         external_id = match.sure
     if external_id is None and adapter.registers_patients:
+        if delivery.outcome_unknown and not adapter.can_look_for(details):
+            # An earlier registration may have been stored without our hearing of it, and
+            # nothing of this patient can be searched for: never register them twice.
+            raise NeedsAttention(check_by_hand(adapter.label))
         external_id = adapter.register_patient(details)
     if external_id is None:
         return request  # booking_ids then says to map the patient by hand

@@ -88,21 +88,32 @@ def test_a_successful_delivery_keeps_no_patient_data(world, canary, dentalink, l
     assert_no_canary(logs.text, stored())
 
 
-@pytest.mark.parametrize("path", ["/api/v1/pacientes", "/api/v1/citas"])
+@pytest.mark.parametrize(
+    ("method", "path", "said"),
+    [
+        ("GET", "/api/v1/pacientes", "Dentalink could not finish a search for this patient"),
+        ("POST", "/api/v1/pacientes", "Dentalink failed (HTTP 500) and may or may not have"),
+        ("POST", "/api/v1/citas", "Dentalink failed (HTTP 500) and may or may not have"),
+    ],
+)
 def test_a_server_error_that_echoes_the_request_is_stored_scrubbed(
-    world, canary, dentalink, logs, path
+    world, canary, dentalink, logs, method, path, said
 ):
-    dentalink.inject("500_echo", path=path)
+    # The patient is looked for (GET, its values in the query), then registered (POST).
+    if (method, path) == ("POST", "/api/v1/pacientes"):
+        dentalink.fault_patient_creation("500_echo")
+    else:
+        dentalink.inject("500_echo", path=path)
     delivery = book(world, canary)
 
     failed = deliver(delivery.pk)
 
     assert failed.state == DeliveryState.QUEUED
-    assert failed.last_error.startswith("Dentalink failed (HTTP 500) and may or may not have")
+    assert failed.last_error.startswith(said)
     attempt = failed.attempts_log.get()
     echoed = attempt.exchanges[-1]
-    assert (echoed["status"], echoed["error"]) == (500, "OutcomeUnknown")
-    assert echoed["response"].startswith(f"Internal Server Error while handling POST {path}")
+    assert echoed["status"] == 500
+    assert echoed["response"].startswith(f"Internal Server Error while handling {method} {path}")
     assert "***" in echoed["response"]
     assert_no_canary(logs.text, stored())
 
@@ -125,7 +136,9 @@ def test_a_timeout_keeps_no_patient_data(world, canary, dentalink, logs):
 def test_a_refusal_that_quotes_the_patient_keeps_our_message_and_the_vendors_minus_them(
     world, canary, dentalink, logs
 ):
-    dentalink.pacientes[90_000] = {"id": 90_000, "nombre": GIVEN, "apellidos": FAMILY, "rut": RUT}
+    # A disabled chart with our patient's RUT: not found by the search, refused on creation.
+    dentalink.pacientes[90_000] = {"id": 90_000, "nombre": GIVEN, "apellidos": FAMILY, "rut": RUT,
+                                   "habilitado": 0}  # fmt: skip
     delivery = book(world, canary)
 
     refused = deliver(delivery.pk)

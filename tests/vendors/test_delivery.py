@@ -479,3 +479,18 @@ def test_a_duplicate_webhook_changes_nothing(world, monkeypatch, client):
     accepted.refresh_from_db()
     assert (first.json()["settled"], second.json()["settled"]) == (True, False)
     assert accepted.state == State.SYNCED
+
+
+def test_a_patient_who_cannot_be_searched_for_is_never_registered_twice(world, dentalink):
+    from tests.factories import PatientFactory
+
+    nobody = PatientFactory(clinic=world.clinic, phone="", email="", national_id="",
+                            national_id_type="", birth_date=None)  # fmt: skip
+    delivery = only_delivery(world.book("10:00", patient=nobody))
+    Delivery.objects.filter(pk=delivery.pk).update(outcome_unknown=True)
+
+    stopped = deliver(delivery.pk)
+
+    assert stopped.state == State.NEEDS_ATTENTION
+    assert "cannot be asked whether the appointment exists" in stopped.last_error
+    assert not [r for r in dentalink.requests if r.method == "POST"]

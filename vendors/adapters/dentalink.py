@@ -112,6 +112,34 @@ read raises UnexpectedResponse, a record that cannot be read is yielded with its
 - rooms and appointment types are not imported (`import_gaps`): Dentalink documents no chair
   list (Medilink does; chair ids only appear on citas and in the agenda), and its only
   "treatment" is one patient's plan (`id_tratamiento`), never a clinic-wide type.
+
+A patient not mapped yet is looked for before being registered (issue 12; research-notes §1.4
+"Patients": POST /pacientes does not de-duplicate RUTs, "search first"). Each criterion is one
+or a few `GET /pacientes?q={…,"habilitado":{"eq":1}}&sort=id:asc` (the documented filter
+columns), every page read (next links split into path and query, so no patient value reaches a
+log line; at most MAX_SEARCH_PAGES, more is an error asking to map the patient by hand). What
+Dentalink answers is only a shortlist; what is kept is decided here, and only enabled patients
+(`habilitado` 1; a disabled chart is often a retired duplicate) ever match:
+- national ID: a RUT (our type "rut") is asked as `rut eq` in the documented form
+  `12345678-9`, dotted `12.345.678-9` and as we wrote it (a K check digit also in lower case);
+  kept: a listed RUT (`tipo_documento` 0, or none given) with the same RUT ignoring dots,
+  dashes, spaces, case and leading zeros. A passport is asked as written and without
+  separators; kept: a passport (`tipo_documento` 1) with the same letters and digits.
+  Dentalink records no other document, so a DNI, NIR or "other" ID is not searched.
+- e-mail: `email eq` as we wrote it (and in lower case); kept: the same address ignoring case.
+- phone: `celular lk %<digits>%` and `telefono lk %<digits>%` (`lk` is reported, not
+  documented), our digits without a +56/0056 country code; kept: a celular or telefono with the
+  same digits, or where one ends with the other and the shorter has at least 8 digits (with or
+  without +56). A number Dentalink holds with spaces or dashes inside is not found this way.
+- name and birth date: `fecha_nacimiento eq YYYY-MM-DD` alone (a name filter would miss
+  another spelling of the accents and register the patient twice); kept: nombre and apellidos
+  equal to ours ignoring case, accents and spacing, with that birth date.
+An e-mail, phone or name match is not sure when the listed patient contradicts ours: another
+RUT (or passport), another birth date (e-mail and phone), or given names sharing no word
+(e-mail and phone: a family's shared address or number is not the patient). Such a candidate
+is left out, so the patient is registered rather than booked under a relative. A search that
+fails (5xx, no answer, an unreadable page) raises VendorUnavailable: nothing was changed at
+Dentalink, the delivery is tried again.
 """
 
 from __future__ import annotations
@@ -120,6 +148,7 @@ import datetime
 import json
 import re
 import unicodedata
+import urllib.parse
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -129,14 +158,18 @@ from vendors.errors import (
     ConfigurationError,
     NotFound,
     NotSupported,
+    OutcomeUnknown,
     SlotUnavailable,
     UnexpectedResponse,
     VendorError,
+    VendorUnavailable,
 )
 from vendors.types import (
     APPOINTMENT,
     BLOCK,
     BUSY,
+    CRITERION_WORDS,
+    PATIENT_CRITERIA,
     BookingRequest,
     BusySpan,
     CalendarQuery,
@@ -168,6 +201,10 @@ KEEP_EXCHANGES = 20
 BY_ID = {"sort": "id:asc"}
 # The patients an import reads (see the module's docstring).
 ENABLED = json.dumps({"habilitado": {"eq": 1}}, separators=(",", ":"))
+# Pages of one patient search read at most: more candidates cannot be told apart.
+MAX_SEARCH_PAGES = 50
+# Fewest digits a phone needs to be searched and matched by (research: "last 8+ digits").
+MIN_PHONE_DIGITS = 8
 # A schedule block's day: 1-6 = Monday-Saturday in both of PHP's numberings, 0 and 7 Sunday.
 DAY_NAMES = {"lunes": 0, "martes": 1, "miercoles": 2, "jueves": 3, "viernes": 4, "sabado": 5,
              "domingo": 6}  # fmt: skip
@@ -220,9 +257,10 @@ class DentalinkAdapter(Adapter):
     id_formats = {"": POSITIVE_NUMBER}
     envelope_key = "data"
     # The agenda's cells name the patient beside `id_paciente`; a patient list holds the
-    # patient's address, chart number and notes.
-    sensitive_keys = frozenset({"apellidos_paciente", "direccion", "numero_ficha",
-                                "observaciones"})  # fmt: skip
+    # patient's address (street, comuna, city), chart number and notes: a patient search's
+    # answer lists other patients too, whom no scrubbing of ours knows.
+    sensitive_keys = frozenset({"apellidos_paciente", "direccion", "comuna", "ciudad",
+                                "numero_ficha", "observaciones"})  # fmt: skip
     vendor_terms = {
         "practitioner": "dentist (or specialty)",
         "location": "branch (sucursal)",
@@ -239,6 +277,8 @@ class DentalinkAdapter(Adapter):
             "patient's treatment plan), so there are none to import or map."
         ),
     }
+    # GET /pacientes filters by every criterion (see the module's docstring).
+    patient_search = PATIENT_CRITERIA
 
     # -- booking -------------------------------------------------------------------------
 
@@ -623,6 +663,73 @@ class DentalinkAdapter(Adapter):
                 del self.exchanges[:-KEEP_EXCHANGES]
             yield item
 
+    # -- patients not mapped yet (issue 12; see the module's docstring) ------------------
+
+    def search_patients(self, criterion: str, patient: PatientDetails) -> list[str]:
+        if criterion not in self.patient_search:
+            raise NotSupported(
+                f"Dentalink cannot search its patients by {CRITERION_WORDS[criterion]}.",
+                vendor=self.vendor,
+            )
+        found: dict[str, None] = {}
+        try:
+            for query in _patient_queries(criterion, patient):
+                for item in self._searched(query, criterion):
+                    key = _id_of(item)
+                    if key and _enabled(item) and _same_patient(criterion, patient, item):
+                        found.setdefault(key, None)
+        except UnexpectedResponse as failed:  # a read changed nothing at Dentalink
+            raise self._search_failed("an answer we cannot read", failed.status) from None
+        except OutcomeUnknown as failed:
+            said = f"HTTP {failed.status}" if failed.status else "no answer in time"
+            raise self._search_failed(said, failed.status) from None
+        except SHAPE_ERRORS:
+            raise self._search_failed("an answer we cannot read") from None
+        return list(found)
+
+    def _searched(self, query: Mapping[str, Any], criterion: str) -> Iterator[Any]:
+        """Every enabled patient GET /pacientes answers for one filter, page after page
+        (429s waited out); a next link is split into path and query so that the patient's
+        values stay out of the log lines (they are scrubbed from stored exchanges)."""
+        base = self.settings.base_url.rstrip("/") + "/"
+        path = "pacientes"
+        params: dict[str, Any] = {"q": _compact({**query, "habilitado": {"eq": 1}}), **BY_ID}
+        asked: set[tuple[str, tuple[tuple[str, Any], ...]]] = set()
+        for _ in range(MAX_SEARCH_PAGES):
+            asked.add((path, tuple(sorted(params.items()))))
+            body = self.read(path, params=params)
+            yield from _list(body["data"])
+            following = _next_link(body)
+            if not following:
+                return
+            if not following.startswith(base):
+                raise UnexpectedResponse(
+                    "Dentalink pointed the next page of a patient search away from the "
+                    "connection's base URL.",
+                    vendor=self.vendor,
+                )
+            path, params = _split_link(following[len(base) :])
+            if (path, tuple(sorted(params.items()))) in asked:
+                raise UnexpectedResponse(
+                    "Dentalink named a page of a patient search as its own next page.",
+                    vendor=self.vendor,
+                )
+        raise VendorError(
+            f"Dentalink answered a search by this patient's {CRITERION_WORDS[criterion]} with "
+            f"more than {MAX_SEARCH_PAGES} pages of patients, too many to tell apart: map the "
+            "patient to its Dentalink ID in the admin (External IDs).",
+            vendor=self.vendor,
+        )
+
+    def _search_failed(self, what: str, status: int | None = None) -> VendorUnavailable:
+        """A patient search that could not be finished: retried, as nothing was sent yet."""
+        return VendorUnavailable(
+            f"Dentalink could not finish a search for this patient ({what}); nothing was "
+            "changed there, and it will be tried again.",
+            vendor=self.vendor,
+            status=status,
+        )
+
     # -- mapping ------------------------------------------------------------------------
 
     def auth_headers(self) -> dict[str, str]:
@@ -873,6 +980,144 @@ def _document_type(value: Any) -> str:
         return "rut"
     number = _int_or_none(value)
     return "other" if number is None else DOCUMENT_TYPES.get(number, "other")
+
+
+# -- finding a patient: what to ask, what to keep (see the module's docstring) --------------
+
+
+def _patient_queries(criterion: str, patient: PatientDetails) -> list[dict[str, Any]]:
+    """The `q` filters (without `habilitado`) one criterion asks; none when ours lacks it."""
+    if criterion == "national_id":
+        column, forms = "rut", _document_forms(patient)
+    elif criterion == "email":
+        email = patient.email.strip()
+        column, forms = "email", [email, email.lower()] if email else []
+    elif criterion == "phone":
+        digits = _searched_digits(patient.phone)
+        return [{column: {"lk": f"%{digits}%"}} for column in ("celular", "telefono")
+                if digits]  # fmt: skip
+    elif criterion == "name_birth_date" and patient.birth_date:
+        named = _name(patient.given_name) and _name(patient.family_name)
+        column, forms = "fecha_nacimiento", [patient.birth_date.isoformat()] if named else []
+    else:
+        return []
+    return [{column: {"eq": form}} for form in dict.fromkeys(forms)]
+
+
+def _document_forms(patient: PatientDetails) -> list[str]:
+    """How Dentalink may hold our RUT or passport (no other document is searched)."""
+    written = patient.national_id.strip()
+    if not written or patient.national_id_type not in ("rut", "passport"):
+        return []
+    key = _document_key(written)
+    if patient.national_id_type == "passport":
+        return [written, key]
+    body, check = key[:-1], key[-1:]
+    if not body.isdigit():
+        return [written]
+    dotted = f"{int(body):,}".replace(",", ".")
+    forms = [f"{body}-{check}", f"{dotted}-{check}", written]
+    return forms + [form.lower() for form in forms if check == "K"]
+
+
+def _document_key(text: str) -> str:
+    """A RUT or passport compared without separators, case or leading zeros."""
+    return "".join(char for char in text.upper() if char.isalnum()).lstrip("0")
+
+
+def _document_of(item: Mapping[str, Any]) -> tuple[str, str]:
+    """A listed patient's document kind ("rut", "passport" or "other") and key."""
+    kind = _document_type(item.get("tipo_documento"))
+    return kind, _document_key(_loose_text(item.get("rut")))
+
+
+def _searched_digits(phone: str) -> str:
+    """Our phone's digits as searched: without a +56 / 0056 country code (the digits the
+    scrubbing of stored exchanges knows); "" when too short to tell a patient by."""
+    digits = "".join(char for char in phone if char.isdigit())
+    if phone.lstrip().startswith(("+", "00")):
+        digits = digits[2:] if phone.lstrip().startswith("00") else digits
+        if digits.startswith("56") and len(digits) - 2 >= MIN_PHONE_DIGITS:
+            digits = digits[2:]
+    return digits if len(digits) >= MIN_PHONE_DIGITS else ""
+
+
+def _same_phone(ours: str, theirs: str) -> bool:
+    """The same digits, or one ending with the other, the shorter of at least 8 digits
+    (a number with and without +56 or 0056)."""
+    mine = "".join(char for char in ours if char.isdigit())
+    other = "".join(char for char in theirs if char.isdigit())
+    shorter, longer = sorted((mine, other), key=len)
+    return len(shorter) >= MIN_PHONE_DIGITS and longer.endswith(shorter)
+
+
+def _same_patient(criterion: str, patient: PatientDetails, item: Any) -> bool:
+    """Whether a listed patient is ours by this criterion exactly, and (but for the national
+    ID, which decides alone) nothing of theirs contradicts ours."""
+    if not isinstance(item, Mapping):
+        return False
+    if criterion == "national_id":
+        return _document_of(item) == (patient.national_id_type,
+                                       _document_key(patient.national_id))  # fmt: skip
+    if criterion == "email":
+        same = _loose_text(item.get("email")).casefold() == patient.email.strip().casefold()
+    elif criterion == "phone":
+        same = any(_same_phone(patient.phone, _loose_text(item.get(column)))
+                   for column in ("celular", "telefono"))  # fmt: skip
+    else:
+        same = (
+            _listed_birth_date(item) == patient.birth_date
+            and _name(_loose_text(item.get("nombre"))) == _name(patient.given_name)
+            and _name(_loose_text(item.get("apellidos"))) == _name(patient.family_name)
+        )
+    return same and not _contradicts(criterion, patient, item)
+
+
+def _contradicts(criterion: str, patient: PatientDetails, item: Mapping[str, Any]) -> bool:
+    """Another document of the same kind; for a shared e-mail or phone, another birth date
+    or given names sharing no word (a relative, not the patient)."""
+    kind, key = _document_of(item)
+    ours = _document_key(patient.national_id)
+    if key and ours and kind == patient.national_id_type and key != ours:
+        return True
+    if criterion == "name_birth_date":
+        return False
+    born = _listed_birth_date(item)
+    if born and patient.birth_date and born != patient.birth_date:
+        return True
+    theirs, mine = _name(_loose_text(item.get("nombre"))).split(), _name(patient.given_name).split()
+    return bool(theirs and mine and not set(theirs) & set(mine))
+
+
+def _enabled(item: Any) -> bool:
+    """Whether a listed patient is enabled (asked with `habilitado` 1: none given is)."""
+    value = item.get("habilitado") if isinstance(item, Mapping) else None
+    return value is None or _flag(value)
+
+
+def _listed_birth_date(item: Mapping[str, Any]) -> datetime.date | None:
+    try:
+        return _birth_date(item.get("fecha_nacimiento"))
+    except Malformed:
+        return None
+
+
+def _name(text: str) -> str:
+    """A name compared without case, accents or the exact spacing."""
+    return " ".join(_folded(text).split())
+
+
+def _loose_text(value: Any) -> str:
+    """A listed value as text, trimmed; anything but text or a number is no value."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return ""
+    return str(value).strip()
+
+
+def _split_link(relative: str) -> tuple[str, dict[str, str]]:
+    """A next link (relative to the base URL) as its path and its query's parameters."""
+    parts = urllib.parse.urlsplit(relative)
+    return parts.path, dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
 
 
 def _weekday(value: Any) -> int:

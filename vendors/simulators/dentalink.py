@@ -18,7 +18,9 @@ What it decides where the documentation is silent (the adapter reads the same sh
 - lists page by `?page=N` (`page_size` items) with a `links` entry `rel: "next"`;
 - patients are not a closed list: any positive `id_paciente` is accepted (the clinic's real
   patients live in Dentalink, not here); dentists, branches, chairs and states are;
-- POST /pacientes with a `rut` some patient already has is HTTP 400 naming that patient;
+- POST /pacientes with a `rut` some patient already has (a generated one too, enabled or not;
+  compared without dots, dashes, spaces, case or leading zeros) is HTTP 400 naming that
+  patient;
 - every dentist works every day 08:00–21:00 at every branch, in slots of their `intervalo`,
   in the branch's chairs and the sobrecupo chair (tests may set `days_off`, weekdays with no
   schedule); the clinic's wall clock is `time_zone` (America/Santiago).
@@ -61,6 +63,14 @@ id order):
 - GET /pacientes?q=… (the documented filter columns) lists `patient_count` generated patients
   (ids 1…patient_count, `patient(n)`: made on demand from their id, never all held) and then
   those created with POST /pacientes, in the documented shape.
+- GET /pacientes's `q` compares exactly (`eq` is `==`, `lk` a case-insensitive substring);
+  `loose_search = True` makes it a fuzzy vendor's search instead: `eq` on text becomes a
+  substring match ignoring case and accents, so a client must filter what it is answered.
+- Test knobs for patient matching: `add_patient(**fields)` stores a patient as if staff had
+  registered it (no checks; returns its id), `fault_patient_creation(*faults)` answers the
+  next POST /pacientes with "500" (nothing stored), "500_echo" (nothing stored, the base's
+  error page quoting the request) or "500_after" (stored, then HTTP 500), one request each (the
+  base's faults match by path only, and a patient search reads the same path).
 - Test knobs: `corrupt(kind, id, changes)` makes one listed record malformed (kind
   "sucursales", "dentistas", "horarios" or "pacientes"; `changes` a dict of fields to set,
   DROP to remove one, or anything else to replace the whole item); `fault_page(path, page,
@@ -103,6 +113,7 @@ DIRECT_MINUTES = 30
 PATIENT_COUNT = 3000  # generated patients (tests shrink it, the bench grows it)
 DROP = object()  # `corrupt`: remove this field
 PAGE_FAULTS = {"429", "500", "503", "garbage", "wrong_shape"}
+CREATION_FAULTS = {"500", "500_after", "500_echo"}
 CORRUPTIBLE = ("sucursales", "dentistas", "horarios", "pacientes")
 # The columns GET /pacientes filters by (get-pacientes.txt).
 PATIENT_FILTERS = {
@@ -205,6 +216,8 @@ class DentalinkSimulator(Simulator):
             self.patient_count = PATIENT_COUNT
             self.corrupted: dict[tuple[str, int], Any] = {}
             self.page_faults: dict[tuple[str, int], collections.deque[str]] = {}
+            self.creation_faults: collections.deque[str] = collections.deque()
+            self.loose_search = False
             # The ids a patient filter matched, for its next pages: (q, count, created) -> ids.
             self._matched: tuple[tuple[Any, ...], list[int]] | None = None
 
@@ -227,6 +240,22 @@ class DentalinkSimulator(Simulator):
             self.page_faults.setdefault((path.rstrip("/"), page), collections.deque()).extend(
                 faults
             )
+
+    def add_patient(self, **fields: Any) -> int:
+        """Store a patient as staff register one in Dentalink (no checks); its id."""
+        with self.lock:
+            self.next_patient += 1
+            self.pacientes[self.next_patient] = {"id": self.next_patient, "habilitado": 1,
+                                                 **fields}  # fmt: skip
+            return self.next_patient
+
+    def fault_patient_creation(self, *faults: str) -> None:
+        """Answer the next POST /pacientes with these faults, one request each."""
+        for fault in faults:
+            if fault not in CREATION_FAULTS:
+                raise ValueError(f"unknown fault {fault!r}; choose from {CREATION_FAULTS}")
+        with self.lock:
+            self.creation_faults.extend(faults)
 
     def _page_fault(self, request: Request) -> Reply | None:
         try:
@@ -375,10 +404,11 @@ class DentalinkSimulator(Simulator):
         query = json.loads(q)
         if not isinstance(query, dict) or not set(query) <= PATIENT_FILTERS:
             raise ValueError(q)
-        key = (q, self.patient_count, tuple(created))
+        key = (q, self.patient_count, tuple(created), self.loose_search)
         if self._matched is None or self._matched[0] != key:
             every = _Joined(range(1, self.patient_count + 1), created)
-            matched = [n for n in every if _matches(self._patient(n), query)]
+            matches = _loosely_matches if self.loose_search else _matches
+            matched = [n for n in every if matches(self._patient(n), query)]
             self._matched = (key, matched)
         return self._matched[1]
 
@@ -427,15 +457,29 @@ class DentalinkSimulator(Simulator):
             return self.error(400, "nombre y apellidos son obligatorios")
         if body.get("fecha_nacimiento") and not DATE.match(str(body["fecha_nacimiento"])):
             return self.error(400, "fecha_nacimiento debe tener el formato AAAA-MM-DD")
+        fault = self.creation_faults.popleft() if self.creation_faults else None
+        if fault in ("500", "500_echo"):
+            return self.fault_reply(500) if fault == "500" else self.echo_reply(request)
         rut = body.get("rut")
-        same = [p for p in self.pacientes.values() if rut and p.get("rut") == rut]
-        if same:  # the RUT is the patient's key: Dentalink names who already has it
+        holder = self._rut_holder(str(rut)) if rut else None
+        if holder is not None:  # the RUT is the patient's key: Dentalink names who has it
+            same = self._patient(holder)
             return self.error(400, f"Ya existe un paciente con el RUT {rut}: "
-                                   f"{same[0]['nombre']} {same[0]['apellidos']}")  # fmt: skip
+                                   f"{same['nombre']} {same['apellidos']}")  # fmt: skip
         self.next_patient += 1
         patient = {"id": self.next_patient, "habilitado": 1, **body}
         self.pacientes[patient["id"]] = patient
+        if fault == "500_after":
+            return self.fault_reply(500)
         return Reply(201, {"data": patient, "links": []})
+
+    def _rut_holder(self, rut: str) -> int | None:
+        """The patient (created or generated, enabled or not) whose document is `rut`."""
+        key = _document_key(rut)
+        for number, stored in self.pacientes.items():
+            if key and _document_key(str(stored.get("rut") or "")) == key:
+                return number
+        return _generated_holder(key, self.patient_count)
 
     def create_cita(self, request: Request) -> Reply:
         body = request.json
@@ -946,6 +990,22 @@ def patient(n: int) -> dict[str, Any]:
     }
 
 
+def _document_key(text: str) -> str:
+    """A RUT or passport compared without separators, case or leading zeros."""
+    return "".join(char for char in text.upper() if char.isalnum()).lstrip("0")
+
+
+def _generated_holder(key: str, count: int) -> int | None:
+    """The generated patient (1…count) whose document has this key: RUT 10000000+n with its
+    check digit, or passport X{n:07d} (see `patient`)."""
+    guesses = [int(key[1:])] if key[:1] == "X" and key[1:].isdigit() else []
+    guesses += [int(key[:-1]) - 10_000_000] if key[:-1].isdigit() else []
+    for n in guesses:
+        if 1 <= n <= count and _document_key(patient(n)["rut"]) == key:
+            return n
+    return None
+
+
 def _blank_patient(n: int) -> dict[str, Any]:
     """The fields of a listed patient that one created with only some of them lacks."""
     return {
@@ -1105,6 +1165,27 @@ def _matches(cita: dict[str, Any], query: dict[str, Any]) -> bool:
             if not operators[operator](value, wanted):
                 return False
     return True
+
+
+def _loosely_matches(item: dict[str, Any], query: dict[str, Any]) -> bool:
+    """A fuzzy vendor's `q`: `eq` on text is a substring match without case or accents;
+    every other condition as `_matches` has it."""
+    for column, condition in query.items():
+        if column not in item or not isinstance(condition, dict):
+            raise ValueError(column)
+        for operator, wanted in condition.items():
+            value = item[column]
+            if operator == "eq" and isinstance(value, str) and isinstance(wanted, str):
+                if _plain(wanted) not in _plain(value):
+                    return False
+            elif not _matches(item, {column: {operator: wanted}}):
+                return False
+    return True
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def _positive(value: Any) -> bool:

@@ -743,7 +743,12 @@ def import_demo_clinic() -> tuple[Clinic, list[str]]:
         defaults={
             "base_url": NEXHEALTH_URL,
             "secrets": {"api_key": "PMS_DEMO_NEXHEALTH_KEY"},
-            "options": {"subdomain": nexhealth.SUBDOMAIN},
+            # One location; new patients are registered there with its first dentist.
+            "options": {
+                "subdomain": nexhealth.SUBDOMAIN,
+                "location_id": 101,
+                "intake_provider_id": 201,
+            },
         },
     )
     simulator = nexhealth.NexHealthSimulator().start()

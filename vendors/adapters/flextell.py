@@ -94,6 +94,28 @@ record that cannot be read is yielded with its ``problem`` (never quoting its da
   tenant; without it a valid Chilean RUT (check digit) is "rut", anything else "other".
 - locations and working hours are not imported (``import_gaps``): Flextell has no locations
   (a tenant is one clinic) and lists no working hours.
+
+A patient not mapped yet is looked for before booking (issue 12). Flextell's one documented
+search is ``GET /v1/customers?search=`` (research notes §2.4), free text whose fields and
+matching the docs do not state [INF: the simulator matches any part of the first and last
+name, e-mail, phone number and identity number, without case or accents, as a Laravel
+``LIKE`` on a case- and accent-insensitive MySQL column would]. So every criterion is asked
+through it and its answer kept only where the customer matches exactly; every page is read
+(``per_page`` 100, at most SEARCH_PAGES; more candidates than that is an error asking to map
+the patient by hand). The terms, and what is kept:
+- national ID: our ID as written, and for a Chilean RUT also with and without its dots
+  (``12.345.678-5``, ``12345678-5``), else without any separator; kept: ``identity_number``
+  equal to ours ignoring dots, dashes, spaces and case.
+- e-mail: ours; kept: ``email`` equal ignoring case.
+- phone: ours as written, and its last four digits (a search by text cannot know how Flextell
+  groups the digits); kept: ``phone_number`` with the same digits, or where one ends with the
+  other and the shorter has at least 8 digits (with or without the country code).
+- name and birth date: our family name (the docs document no date filter); kept:
+  ``first_name`` and ``last_name`` equal to ours ignoring case and accents, and
+  ``date_of_birth`` (its date part) equal to our birth date.
+Flextell documents no way to create a customer (only ``GET /v1/customers``), so a patient it
+does not have is never registered there: the delivery asks for the customer to be created in
+Flextell and mapped in the admin (``register_patient`` stays the base's NotSupported).
 """
 
 from __future__ import annotations
@@ -102,6 +124,7 @@ import datetime
 import hashlib
 import re
 import time
+import unicodedata
 import urllib.parse
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
@@ -123,11 +146,14 @@ from vendors.errors import (
 from vendors.types import (
     APPOINTMENT,
     BLOCK,
+    CRITERION_WORDS,
+    PATIENT_CRITERIA,
     BookingRequest,
     BusySpan,
     CalendarQuery,
     CalendarRead,
     ImportedRecord,
+    PatientDetails,
     VendorAppointment,
 )
 
@@ -177,6 +203,11 @@ TITLES = ("dr.", "dra.", "dr", "dra")
 # (True and False are 1 and 0 as keys, too.)
 FLAGS = {True: True, False: False, "1": True, "0": False, "true": True, "false": False}
 RUT = re.compile(r"^(\d{1,2}(?:\.?\d{3}){2})-?([\dkK])$")
+
+# Looking a patient up (see the module's docstring): the most pages of one search read, and
+# the fewest digits two phone numbers share at their end to be one number.
+SEARCH_PAGES = 30
+PHONE_DIGITS = 8
 
 REFRESH_TOKEN = "refresh_token"
 REFRESH_SEED = "refresh_token_seed"
@@ -229,6 +260,8 @@ class FlextellAdapter(Adapter):
         ),
     }
     import_per_page = PAGE_SIZE
+    # Every criterion, through the one free-text search (see the module's docstring).
+    patient_search = PATIENT_CRITERIA
 
     # -- booking -------------------------------------------------------------------------
 
@@ -546,6 +579,40 @@ class FlextellAdapter(Adapter):
         return UnexpectedResponse(
             f"Page {page} of Flextell's {what} could not be read: its answer had a shape we "
             "cannot read (no list, or pages that do not follow on); the import stopped there.",
+            vendor=self.vendor,
+        )
+
+    # -- patients not mapped yet (issue 12; see the module's docstring) -------------------
+
+    def search_patients(self, criterion: str, patient: PatientDetails) -> list[str]:
+        found: dict[str, None] = {}
+        for term in _search_terms(criterion, patient):
+            for item in self._customers(term, criterion):
+                key = _id_text(item.get("id")) if isinstance(item, Mapping) else ""
+                if key and _same_customer(criterion, patient, item):
+                    found.setdefault(key, None)
+        return list(found)
+
+    def _customers(self, term: str, criterion: str) -> Iterator[Any]:
+        """Every customer `GET /v1/customers?search=` answers for one term, page after page."""
+        for page in range(1, SEARCH_PAGES + 1):
+            params = {"search": term, "page": page, "per_page": PAGE_SIZE}
+            answer = self.read("v1/customers", params=params)
+            items = answer.get("data") if isinstance(answer, Mapping) else None
+            meta = answer.get("meta") if isinstance(answer, Mapping) else None
+            last = meta.get("last_page") if isinstance(meta, Mapping) else None
+            if not isinstance(items, list) or (meta is not None and not _whole(last)):
+                raise UnexpectedResponse(
+                    "Flextell answered a customer search in a shape we cannot read.",
+                    vendor=self.vendor,
+                )
+            yield from items
+            if (meta is None and len(items) < PAGE_SIZE) or (meta is not None and page >= last):
+                return
+        raise VendorError(
+            f"Flextell has more than {SEARCH_PAGES * PAGE_SIZE} customers answering a search "
+            f"by this patient's {CRITERION_WORDS[criterion]}, too many to tell them apart: map "
+            "the patient to its Flextell customer in the admin (External IDs).",
             vendor=self.vendor,
         )
 
@@ -899,3 +966,85 @@ def _id_text(value: Any) -> str:
     if isinstance(value, int):
         return str(value) if value > 0 else ""
     return value.strip() if isinstance(value, str) and value.strip().isdigit() else ""
+
+
+# -- patients not mapped yet (issue 12; see the module's docstring) ---------------------------
+
+
+def _search_terms(criterion: str, patient: PatientDetails) -> list[str]:
+    """What `search` is asked to look for `patient` by one criterion."""
+    if criterion == "national_id":
+        terms = [patient.national_id.strip(), *_id_forms(patient.national_id)]
+    elif criterion == "email":
+        terms = [patient.email.strip()]
+    elif criterion == "phone":
+        digits = _digits(patient.phone)
+        terms = [patient.phone.strip(), digits[-4:] if len(digits) >= PHONE_DIGITS else ""]
+    elif criterion == "name_birth_date" and patient.birth_date:
+        terms = [patient.family_name.strip()]
+    else:
+        terms = []
+    return [term for term in dict.fromkeys(terms) if term]
+
+
+def _id_forms(national_id: str) -> list[str]:
+    """A Chilean RUT with and without its dots; any other ID without its separators."""
+    found = RUT.match(national_id.strip())
+    if found is None:
+        return [_compact(national_id)]
+    number, check = int(found.group(1).replace(".", "")), found.group(2).upper()
+    return [f"{number:,}".replace(",", ".") + f"-{check}", f"{number}-{check}"]
+
+
+def _same_customer(criterion: str, patient: PatientDetails, item: Mapping[str, Any]) -> bool:
+    """Whether a listed customer is ours by exactly this criterion (a record we cannot read
+    is not)."""
+    if criterion == "national_id":
+        theirs = item.get("identity_number")
+        ours = _compact(patient.national_id)
+        return bool(ours) and isinstance(theirs, str) and _compact(theirs) == ours
+    if criterion == "email":
+        theirs = item.get("email")
+        ours = patient.email.strip().casefold()
+        return bool(ours) and isinstance(theirs, str) and theirs.strip().casefold() == ours
+    if criterion == "phone":
+        return _same_phone(patient.phone, item.get("phone_number"))
+    if criterion != "name_birth_date" or patient.birth_date is None:
+        return False
+    return (
+        str(item.get("date_of_birth") or "")[:10] == patient.birth_date.isoformat()
+        and _folded(item.get("first_name")) == _folded(patient.given_name) != ""
+        and _folded(item.get("last_name")) == _folded(patient.family_name) != ""
+    )
+
+
+def _same_phone(ours: str, theirs: Any) -> bool:
+    """The same digits, or one number ending with the other (at least PHONE_DIGITS digits:
+    with or without the country code)."""
+    mine, other = _digits(ours), _digits(theirs) if isinstance(theirs, str) else ""
+    if not mine or not other:
+        return False
+    shorter, longer = sorted((mine, other), key=len)
+    return shorter == longer or (len(shorter) >= PHONE_DIGITS and longer.endswith(shorter))
+
+
+def _digits(value: str) -> str:
+    return "".join(character for character in value if character.isdigit())
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _compact(value: str) -> str:
+    """An ID without dots, dashes, spaces or case."""
+    return "".join(character for character in value if character.isalnum()).casefold()
+
+
+def _folded(value: Any) -> str:
+    """A name compared without case, accents or spacing ("" for anything but text)."""
+    if not isinstance(value, str):
+        return ""
+    plain = unicodedata.normalize("NFKD", value)
+    plain = "".join(character for character in plain if not unicodedata.combining(character))
+    return " ".join(plain.casefold().split())

@@ -98,12 +98,39 @@ sees it, each kind a generator that yields as it reads.
 - hours: not offered (``import_gaps``): the portal proposes free slots, never the hours.
 Sites and clinicians are only those of bookable types (``CanBookAppointment`` not false);
 a 429 is waited out by ``read``; a page that cannot be read raises.
+
+A patient not mapped yet is looked for before booking, and registered only where nobody
+matches (issue 12; MB patients/*: the Patients section works for a service user with the
+CanReferPatients right, the same one the import's GetPatients needs). GetPatients (``GET
+patients/patients``, pages of 50 read to TotalCount, at most SEARCH_PAGES; more candidates
+than that is an error asking to map the patient by hand) lists only the patients the service
+user may view. Its filters' exact matching is not documented, so what is kept is decided here:
+- e-mail: ``personal-email=<ours>`` and then ``work-email=<ours>``; kept: EmailAddress or
+  WorkEmailAddress equal to ours, ignoring case.
+- name and birth date: ``dob-from``/``dob-to`` a day either side of our birth date (whether
+  they include their own day is not documented), without the name filters (their matching of
+  case and accents is not documented either, and a miss would register the patient twice);
+  kept: Name and Surname equal to ours ignoring case and accents, and DateOfBirth (read as
+  ``birth_date`` reads it) our birth date.
+The portal's data has no national ID (``EmployeeNumber`` is the employer's number) and no
+phone filter (``text`` looks in names, e-mails and employee numbers only): neither is searched.
+QuickSearch is not used: it errors on duplicates instead of listing them.
+Registering: FullSearchOrCreate (``POST patients/create-patient`` with ``{"demog":
+PersonDemographicData}``: Name, Surname, DateOfBirth as a London date, SexType 1 male / 2
+female / 0, Mobile, EmailAddress, the empty ones left out). Meddbase returns the patient its
+own full search finds (name, surname, e-mail, employee number, address and birth date: all of
+them matching, after our own search found nobody by e-mail or by name and birth date),
+creates one otherwise, and refuses when its search finds duplicates; its ``Key`` is the ID.
+A refusal (for instance a service user without the right) goes to a person with Meddbase's
+words. After an answer that never came, the next attempt searches first and finds the patient
+if Meddbase made one.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import unicodedata
 import urllib.parse
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
@@ -115,6 +142,7 @@ from vendors.base import NUMBER, SHAPE_ERRORS, TEXT, Adapter, IdFormat
 from vendors.errors import (
     AuthenticationFailed,
     ConfigurationError,
+    NotSupported,
     SlotUnavailable,
     UnexpectedResponse,
     VendorError,
@@ -125,11 +153,13 @@ from vendors.intervals import Interval, merged, minus
 from vendors.types import (
     APPOINTMENT,
     BUSY,
+    CRITERION_WORDS,
     BookingRequest,
     BusySpan,
     CalendarQuery,
     CalendarRead,
     ImportedRecord,
+    PatientDetails,
     VendorAppointment,
 )
 
@@ -187,6 +217,12 @@ IMPORT_NOUNS = {
     "patients": "patient",
 }
 SEX_TYPES = {0: "unknown", 1: "male", 2: "female"}
+# Looking a patient up and registering one (see the module's docstring): the most pages of
+# one search read, and the e-mail filters asked.
+CREATE_PATIENT = f"{API}/patients/create-patient"
+SEARCH_PAGES = 20
+EMAIL_FILTERS = (("personal-email", "EmailAddress"), ("work-email", "WorkEmailAddress"))
+SEX_NUMBERS = {"male": 1, "female": 2}
 
 
 class SessionGone(AuthenticationFailed):
@@ -217,9 +253,11 @@ class MeddbaseAdapter(Adapter):
     }
     # PascalCase patient data in Meddbase answers (PersonDemographicData, invoice parties)
     # that the shared redaction set does not cover.
+    # A patient search's filters and a registration's body hold patient data too.
     sensitive_keys = frozenset({
         "patient", "debtor", "surname", "initials", "dateofbirth", "mobile", "telephone",
         "emailaddress", "worktelephone", "workemailaddress", "nextofkin", "employeenumber",
+        "personal-email", "work-email", "dob-from", "dob-to", "demog",
     })  # fmt: skip
     token_name = "session"
     calendar_days = 28  # why: the module's docstring
@@ -228,6 +266,8 @@ class MeddbaseAdapter(Adapter):
         "hours": "Meddbase's patient-portal API lists no working hours (it only proposes "
         "free slots): enter each clinician's hours by hand.",
     }
+    # GetPatients filters by e-mail and birth date; no national ID or phone (module docstring).
+    patient_search = ("email", "name_birth_date")
 
     # -- booking -------------------------------------------------------------------------
 
@@ -568,6 +608,64 @@ class MeddbaseAdapter(Adapter):
     def _unreadable_import(self, what: str) -> UnexpectedResponse:
         return UnexpectedResponse(
             f"Meddbase answered {what} in a shape we cannot read; the import stopped there.",
+            vendor=self.vendor,
+        )
+
+    # -- patients not mapped yet (issue 12; see the module's docstring) -------------------
+
+    def search_patients(self, criterion: str, patient: PatientDetails) -> list[str]:
+        if criterion not in self.patient_search:
+            raise NotSupported(
+                f"Meddbase cannot search its patients by {CRITERION_WORDS[criterion]}.",
+                vendor=self.vendor,
+            )
+        found: dict[str, None] = {}
+        for query in _patient_queries(criterion, patient):
+            for item in self._found_patients(query, criterion):
+                key = _key(item) if isinstance(item, Mapping) else ""
+                if key and _same_patient(criterion, patient, item):
+                    found.setdefault(key, None)
+        return list(found)
+
+    def register_patient(self, patient: PatientDetails) -> str:
+        try:
+            result = self.call("POST", CREATE_PATIENT, json_body={"demog": _demographics(patient)})
+        except VendorValidationError as refused:
+            said = (refused.vendor_message or "no reason given").rstrip(". ")
+            raise VendorValidationError(
+                f"Meddbase refused to register the patient: {said}. If Meddbase has this "
+                "patient already, map its Meddbase patient key to them in the admin (External "
+                "IDs).",
+                vendor=self.vendor,
+                status=refused.status,
+                vendor_message=refused.vendor_message,
+            ) from None
+        key = _key(result) if isinstance(result, Mapping) else ""
+        if not key:
+            raise self.answered_without("the patient's key")
+        return key
+
+    def _found_patients(self, query: Mapping[str, str], criterion: str) -> Iterator[Any]:
+        """Every patient GetPatients answers for one query, page after page to TotalCount."""
+        read = 0
+        for number in range(1, SEARCH_PAGES + 1):
+            params = {**query, "page-number": number, "page-size": PAGE_SIZE}
+            result = self.read(PATIENTS, params=params)
+            items = result.get("Items") if isinstance(result, Mapping) else None
+            total = result.get("TotalCount") if isinstance(result, Mapping) else None
+            if not isinstance(items, list) or not _whole(total) or (not items and read < total):
+                raise UnexpectedResponse(
+                    "Meddbase answered a patient search in a shape we cannot read.",
+                    vendor=self.vendor,
+                )
+            yield from items
+            read += len(items)
+            if read >= total:
+                return
+        raise VendorError(
+            f"Meddbase has more than {SEARCH_PAGES * PAGE_SIZE} patients answering a search by "
+            f"this patient's {CRITERION_WORDS[criterion]}, too many to tell them apart: map the "
+            "patient to its Meddbase patient key in the admin (External IDs).",
             vendor=self.vendor,
         )
 
@@ -1006,3 +1104,64 @@ def _invoice(invoice: Any) -> dict[str, Any] | None:
         "total_gross": invoice.get("TotalGross"),
         "paid": invoice.get("Paid"),
     }
+
+
+# -- patients not mapped yet (issue 12; see the module's docstring) ---------------------------
+
+
+def _patient_queries(criterion: str, patient: PatientDetails) -> list[dict[str, str]]:
+    """The GetPatients filters that look for `patient` by one criterion."""
+    if criterion == "email":
+        return [{name: patient.email.strip()} for name, _ in EMAIL_FILTERS]
+    if criterion == "name_birth_date" and patient.birth_date:
+        day = datetime.timedelta(days=1)
+        return [{"dob-from": (patient.birth_date - day).isoformat(),
+                 "dob-to": (patient.birth_date + day).isoformat()}]  # fmt: skip
+    return []
+
+
+def _same_patient(criterion: str, patient: PatientDetails, item: Mapping[str, Any]) -> bool:
+    """Whether a listed patient is ours by exactly this criterion (a record we cannot read
+    is not)."""
+    if criterion == "email":
+        ours = patient.email.strip().casefold()
+        theirs = (item.get(field) for _, field in EMAIL_FILTERS)
+        return bool(ours) and any(
+            isinstance(value, str) and value.strip().casefold() == ours for value in theirs
+        )
+    if criterion != "name_birth_date" or patient.birth_date is None:
+        return False
+    try:
+        born = birth_date(item.get("DateOfBirth"))
+    except Malformed:
+        return False
+    return (
+        born == patient.birth_date
+        and _folded(item.get("Name")) == _folded(patient.given_name) != ""
+        and _folded(item.get("Surname")) == _folded(patient.family_name) != ""
+    )
+
+
+def _demographics(patient: PatientDetails) -> dict[str, Any]:
+    """A PersonDemographicData for FullSearchOrCreate (see the module's docstring)."""
+    demog: dict[str, Any] = {
+        "Name": patient.given_name.strip(),
+        "Surname": patient.family_name.strip(),
+        "SexType": SEX_NUMBERS.get(patient.sex, 0),
+    }
+    if patient.birth_date:
+        demog["DateOfBirth"] = f"{patient.birth_date.isoformat()}T00:00:00"
+    if patient.phone.strip():
+        demog["Mobile"] = patient.phone.strip()
+    if patient.email.strip():
+        demog["EmailAddress"] = patient.email.strip()
+    return demog
+
+
+def _folded(value: Any) -> str:
+    """A name compared without case, accents or spacing ("" for anything but text)."""
+    if not isinstance(value, str):
+        return ""
+    plain = unicodedata.normalize("NFKD", value)
+    plain = "".join(character for character in plain if not unicodedata.combining(character))
+    return " ".join(plain.casefold().split())

@@ -75,6 +75,34 @@ yielded with its `problem` (never quoting its data):
   middle_name), last_name, bio.date_of_birth -> birth_date, bio.gender -> sex (Female/Male,
   other values "other"), bio.phone_number (else cell, home, work) -> phone, email. NexHealth
   lists no national ID. Empty values are left out.
+
+A patient not mapped yet is looked for before being registered (issue 12; notes §3.4: "always
+search before create"). `GET /patients` is asked for one criterion at a time (the documented
+`email` and `phone_number` filters are OR-ed), for the connection's `location_id` (else the
+institution's first location: the parameter is required) without `location_strict`, so the
+whole EHR is searched; inactive patients and non-patients (guarantors) are not filtered out, so
+that a family's shared e-mail or phone makes a match ambiguous (a person chooses) rather than
+wrongly sure. Every page is read (cursor pages of SEARCH_PER_PAGE, at most SEARCH_PAGES; more
+candidates than that is an error asking to map the patient by hand). NexHealth's filters are
+matched loosely (the name is fuzzy), so what is kept is decided here:
+- e-mail: `email=<ours>`; kept: the same address, ignoring case.
+- phone: `phone_number=<our digits>` (a North American number also with or without its
+  leading 1); kept: a patient whose bio phone_number, cell, home or work number has the same
+  digits, or where one ends with the other and the shorter has at least 8 digits (with or
+  without the country code).
+- name and birth date: `date_of_birth=<ours>` alone (a fuzzy name filter might miss a spelling
+  with other accents, and a miss registers the patient twice); kept: first name (or first and
+  middle name) and last name equal to ours ignoring case and accents, and that birth date.
+NexHealth lists no national ID, so none is searched.
+Registering (`POST /patients?subdomain&location_id`, the v3.0.0 OpenAPI's postPatients):
+`{provider: {provider_id}, patient: {first_name, last_name, email, bio: {date_of_birth,
+phone_number (digits), gender}}, return_existing_if_match: false}`. NexHealth requires the
+e-mail, the birth date and the phone (a patient without them is not registered: a person adds
+them or maps the patient), and a provider "with which to intake this new patient": the option
+`intake_provider_id`; the patient is registered at the option `location_id` (else the
+institution's only location). `return_existing_if_match` stays false: NexHealth's own matching
+(name, birth date, phone) never picks a patient for us; its 400 "already exists" goes to a
+person. The new ID is the answer's `data.user.id`.
 """
 
 from __future__ import annotations
@@ -87,6 +115,7 @@ import hmac
 import json
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -99,6 +128,7 @@ from vendors.errors import (
     AuthenticationFailed,
     ConfigurationError,
     NotFound,
+    NotSupported,
     RateLimited,
     UnexpectedResponse,
     VendorError,
@@ -107,11 +137,13 @@ from vendors.errors import (
 from vendors.types import (
     APPOINTMENT,
     BLOCK,
+    CRITERION_WORDS,
     BookingRequest,
     BusySpan,
     CalendarQuery,
     CalendarRead,
     ImportedRecord,
+    PatientDetails,
     VendorAppointment,
 )
 
@@ -175,6 +207,14 @@ CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 # The fixed filters of the patients and working hours lists (see the docstring).
 PATIENT_FILTERS = {"location_strict": "true", "inactive": "false", "non_patient": "false"}
 HOURS_FILTERS = {"active": "true", "ignore_past_dates": "true"}
+# Looking a patient up (see the module's docstring): records per page, the most pages read,
+# the fewest digits two phone numbers share at their end to be one number, and the bio's
+# phone numbers compared. NexHealth's genders (it defaults to Female when none is sent).
+SEARCH_PER_PAGE = 100
+SEARCH_PAGES = 10
+PHONE_DIGITS = 8
+BIO_PHONES = ("phone_number", "cell_phone_number", "home_phone_number", "work_phone_number")
+GENDERS = {"female": "Female", "male": "Male", "other": "Other"}
 
 # Appointment fields kept in VendorAppointment.details: identifiers and times, no patient data.
 DETAIL_FIELDS = (
@@ -233,6 +273,9 @@ class NexHealthAdapter(Adapter):
     _count: Any = None
     # When the next request of each list an import reads may start (monotonic clock).
     _lists_ready: dict[str, float] | None = None
+    # Finding patients (see the module's docstring); the institution's locations, once read.
+    patient_search = ("email", "phone", "name_birth_date")
+    _locations: list[str] | None = None
 
     # -- booking -------------------------------------------------------------------------
 
@@ -612,6 +655,144 @@ class NexHealthAdapter(Adapter):
             "cannot read (no list, or pages that do not follow on); the import stopped there.",
             vendor=self.vendor,
         )
+
+    # -- patients not mapped yet (issue 12; see the module's docstring) ---------------------
+
+    def search_patients(self, criterion: str, patient: PatientDetails) -> list[str]:
+        if criterion not in self.patient_search:
+            raise NotSupported(
+                f"NexHealth cannot search its patients by {CRITERION_WORDS[criterion]}.",
+                vendor=self.vendor,
+            )
+        found: dict[str, None] = {}
+        for query in _patient_queries(criterion, patient):
+            for item in self._searched(query, criterion):
+                key = _id_text(item.get("id")) if isinstance(item, Mapping) else ""
+                if key and _same_patient(criterion, patient, item):
+                    found.setdefault(key, None)
+        return list(found)
+
+    def register_patient(self, patient: PatientDetails) -> str:
+        missing = [words for words, value in (
+            ("given name", patient.given_name.strip()),
+            ("family name", patient.family_name.strip()), ("e-mail", patient.email.strip()),
+            ("phone", _digits(patient.phone)), ("birth date", patient.birth_date),
+        ) if not value]  # fmt: skip
+        if missing:
+            raise ConfigurationError(
+                "NexHealth has no patient matching this one and registers a patient only with "
+                "a given and family name, an e-mail, a phone and a birth date; this patient has "
+                f"no {' or '.join(missing)}: add it here, or register the patient in NexHealth "
+                "and map its NexHealth ID to them in the admin (External IDs).",
+                vendor=self.vendor,
+            )
+        location, provider = self._intake()
+        try:
+            data = self.call(
+                "POST",
+                "patients",
+                params={"subdomain": self._subdomain(), "location_id": location},
+                json_body=_registration(patient, provider),
+            )
+        except VendorValidationError as refused:
+            said = (refused.vendor_message or "no reason given").rstrip(". ")
+            raise VendorValidationError(
+                f"NexHealth refused to register the patient: {said}. If NexHealth has this "
+                "patient already, map its NexHealth ID to them in the admin (External IDs).",
+                vendor=self.vendor,
+                status=refused.status,
+                vendor_message=refused.vendor_message,
+            ) from None
+        user = data.get("user") if isinstance(data, Mapping) else None
+        key = _id_text(user.get("id")) if isinstance(user, Mapping) else ""
+        if not key:
+            raise self.answered_without("the new patient's id")
+        return key
+
+    def _searched(self, query: Mapping[str, str], criterion: str) -> Iterator[Any]:
+        """Every patient GET /patients answers for one filter, page after page."""
+        asked: dict[str, Any] = {"subdomain": self._subdomain(),
+                                 "location_id": self._search_location(), **query,
+                                 "per_page": SEARCH_PER_PAGE}  # fmt: skip
+        cursors: set[str] = set()
+        first = None
+        for number in range(1, SEARCH_PAGES + 1):
+            rows = self._list_paced("patients", asked)
+            info = self._page_info
+            if not isinstance(rows, list) or (number > 1 and rows and rows[0] == first):
+                raise self._search_unreadable()
+            first = rows[0] if number == 1 and rows else first
+            yield from rows
+            if info is None:  # the older page numbers: a short page ends the list
+                if len(rows) < SEARCH_PER_PAGE:
+                    return
+                asked = {**asked, "page": number + 1}
+                continue
+            more = info.get("has_next_page") if isinstance(info, Mapping) else None
+            if more is False:
+                return
+            cursor = info.get("end_cursor") if more is True and rows else None
+            if not isinstance(cursor, str) or not cursor or cursor in cursors:
+                raise self._search_unreadable()
+            cursors.add(cursor)
+            asked = {**asked, "end_cursor": cursor}
+        raise VendorError(
+            f"NexHealth has more than {SEARCH_PAGES * SEARCH_PER_PAGE} patients answering a "
+            f"search by this patient's {CRITERION_WORDS[criterion]}, too many to tell them "
+            "apart: map the patient to its NexHealth ID in the admin (External IDs).",
+            vendor=self.vendor,
+        )
+
+    def _search_unreadable(self) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            "NexHealth answered a patient search in a shape we cannot read (no list, or pages "
+            "that do not follow on).",
+            vendor=self.vendor,
+        )
+
+    def _search_location(self) -> str:
+        """The location a patient search is asked for (it searches the whole EHR)."""
+        only = self.settings.option("location_id")
+        if only:
+            return str(self.parse_id(only, "location"))
+        found = self._institution_locations()
+        if not found:
+            raise UnexpectedResponse(
+                "NexHealth listed no location to search its patients from.", vendor=self.vendor
+            )
+        return found[0]
+
+    def _institution_locations(self) -> list[str]:
+        if self._locations is None:
+            data = self.read("locations", params={"subdomain": self._subdomain()})
+            found = (_id_text(item.get("id")) for item in _locations_in(self._list(data)))
+            self._locations = [location for location in found if location]
+        return self._locations
+
+    def _intake(self) -> tuple[str, int]:
+        """Where and with which provider NexHealth registers a new patient."""
+        provider = self.settings.option("intake_provider_id", kind=NUMBER)
+        if provider in (None, ""):
+            raise ConfigurationError(
+                "NexHealth has no patient matching this one, and registering one there needs "
+                "the provider who takes in new patients: set the connection's option "
+                "“intake_provider_id” (a NexHealth provider ID), or register the patient in "
+                "NexHealth and map its NexHealth ID to them in the admin (External IDs).",
+                vendor=self.vendor,
+            )
+        location = self.settings.option("location_id")
+        if location:
+            return str(self.parse_id(location, "location")), provider
+        found = self._institution_locations()
+        if len(found) != 1:
+            raise ConfigurationError(
+                f"NexHealth has no patient matching this one, and this institution has "
+                f"{len(found)} locations: set the connection's option “location_id” (where new "
+                "patients are registered), or register the patient in NexHealth and map its "
+                "NexHealth ID to them in the admin (External IDs).",
+                vendor=self.vendor,
+            )
+        return found[0], provider
 
     # -- auth ----------------------------------------------------------------------------
 
@@ -1142,3 +1323,97 @@ def _whole(value: Any) -> bool:
 
 def _known_zone(name: str) -> bool:
     return name in known_time_zones()
+
+
+# -- patients not mapped yet (issue 12; see the module's docstring) ---------------------------
+
+
+def _patient_queries(criterion: str, patient: PatientDetails) -> list[dict[str, str]]:
+    """The GET /patients filters that look for `patient` by one criterion."""
+    if criterion == "email":
+        return [{"email": patient.email.strip()}]
+    if criterion == "phone":
+        return [{"phone_number": digits} for digits in _phone_forms(patient.phone)]
+    if criterion == "name_birth_date" and patient.birth_date:
+        return [{"date_of_birth": patient.birth_date.isoformat()}]
+    return []
+
+
+def _phone_forms(phone: str) -> list[str]:
+    """A phone's digits, and a North American number also with or without its leading 1."""
+    digits = _digits(phone)
+    if len(digits) == 10:
+        return [digits, f"1{digits}"]
+    if len(digits) == 11 and digits.startswith("1"):
+        return [digits, digits[1:]]
+    return [digits] if digits else []
+
+
+def _same_patient(criterion: str, patient: PatientDetails, item: Mapping[str, Any]) -> bool:
+    """Whether a listed patient is ours by exactly this criterion (a record we cannot read
+    is not)."""
+    bio = item.get("bio") if isinstance(item.get("bio"), Mapping) else {}
+    if criterion == "email":
+        return _same_email(patient.email, item.get("email"))
+    if criterion == "phone":
+        return any(_same_phone(patient.phone, bio.get(name)) for name in BIO_PHONES)
+    if criterion != "name_birth_date" or patient.birth_date is None:
+        return False
+    first, middle = _folded(item.get("first_name")), _folded(item.get("middle_name"))
+    given = _folded(patient.given_name)
+    return (
+        str(bio.get("date_of_birth") or "")[:10] == patient.birth_date.isoformat()
+        and _folded(item.get("last_name")) == _folded(patient.family_name) != ""
+        and given in {first, f"{first} {middle}".strip()} - {""}
+    )
+
+
+def _registration(patient: PatientDetails, provider: int) -> dict[str, Any]:
+    """The body of POST /patients (see the module's docstring)."""
+    birth_date = patient.birth_date.isoformat() if patient.birth_date else ""
+    bio: dict[str, Any] = {"date_of_birth": birth_date, "phone_number": _digits(patient.phone)}
+    if patient.sex in GENDERS:
+        bio["gender"] = GENDERS[patient.sex]
+    return {
+        "provider": {"provider_id": provider},
+        "patient": {
+            "first_name": patient.given_name.strip(),
+            "last_name": patient.family_name.strip(),
+            "email": patient.email.strip(),
+            "bio": bio,
+        },
+        "return_existing_if_match": False,
+    }
+
+
+def _same_email(ours: str, theirs: Any) -> bool:
+    return (
+        bool(ours.strip())
+        and isinstance(theirs, str)
+        and (theirs.strip().casefold() == ours.strip().casefold())
+    )
+
+
+def _same_phone(ours: str, theirs: Any) -> bool:
+    """The same digits, or one number ending with the other (at least PHONE_DIGITS digits:
+    with or without the country code)."""
+    mine = _digits(ours)
+    readable = isinstance(theirs, str | int) and not isinstance(theirs, bool)
+    other = _digits(theirs) if readable else ""
+    if not mine or not other:
+        return False
+    shorter, longer = sorted((mine, other), key=len)
+    return shorter == longer or (len(shorter) >= PHONE_DIGITS and longer.endswith(shorter))
+
+
+def _digits(value: Any) -> str:
+    return "".join(character for character in str(value) if character.isdigit())
+
+
+def _folded(value: Any) -> str:
+    """A name compared without case, accents or spacing ("" for anything but text)."""
+    if not isinstance(value, str):
+        return ""
+    plain = unicodedata.normalize("NFKD", value)
+    plain = "".join(character for character in plain if not unicodedata.combining(character))
+    return " ".join(plain.casefold().split())

@@ -35,6 +35,13 @@ ones up to ``patient_count`` (DEFAULT_PATIENT_COUNT), with valid Chilean RUTs as
 record of ``users``, ``rooms``, ``treatments`` or ``customers`` broken; ``fail_request(path,
 nth, fault)`` makes the nth request to a path from now answer 429, 500, 503 or garbage (a
 fault on a later page); ``POST /__simulator/patients {"count": N}`` sets the count.
+
+The customer search (issue 12): the docs do not say what ``search`` matches, so the simulator
+matches any part of "first_name last_name email phone_number identity_number" without case
+or accents (a Laravel ``LIKE`` over a case- and accent-insensitive MySQL column). Flextell
+documents no way to create a customer, and the simulator has none; tests add customers as if
+staff had registered them in Flextell (``add_customer``: ids from ADDED_CUSTOMER_ID, listed
+after the generated ones, e.g. two sharing an e-mail).
 """
 
 from __future__ import annotations
@@ -99,6 +106,7 @@ CUSTOMERS = [
 # generated ones.
 DEFAULT_PATIENT_COUNT = 2000
 FIRST_GENERATED_CUSTOMER = 33
+ADDED_CUSTOMER_ID = 900_001
 FIRST_NAMES = ("Sofía", "Mateo", "Valentina", "Benjamín", "Isidora", "Agustín", "Josefa",
                "Vicente", "Emilia", "Joaquín", "Florencia", "Maximiliano", "Antonella",
                "Martín", "Catalina", "Santiago", "Trinidad", "Gaspar", "Amanda", "Lucas",
@@ -121,6 +129,8 @@ BROKEN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "customers": lambda record: {**record, "date_of_birth": "31-02-1990"},
 }
 PLANNED_FAULTS = ("429", "500", "503", "garbage")
+# What the customers list's `search` looks in (see the module's docstring).
+SEARCHED = ("first_name", "last_name", "email", "phone_number", "identity_number")
 TREATMENTS = [
     {"id": 41, "group_id": 1, "name": "Consultation", "price": "45000", "tax_rate": 19,
      "session": 1, "is_active": "1", "users": [{"id": 11, "name": "Dr. Ana Rojas"},
@@ -161,6 +171,7 @@ class FlextellSimulator(Simulator):
             self.honours_filters = True
             # The reference lists (see the module's docstring).
             self.patient_count = DEFAULT_PATIENT_COUNT
+            self.added: dict[int, dict[str, Any]] = {}  # add_customer
             self.malformed: set[tuple[str, int]] = set()
             self.planned: dict[tuple[str, int], str] = {}
 
@@ -168,11 +179,22 @@ class FlextellSimulator(Simulator):
         """The customer with this id, if the simulator holds it (as listed)."""
         if not _integer(customer_id):
             return None
-        found = _by_id(CUSTOMERS, customer_id)
+        found = _by_id(CUSTOMERS, customer_id) or self.added.get(customer_id)
         index = customer_id - FIRST_GENERATED_CUSTOMER + len(CUSTOMERS)
         if found is None and len(CUSTOMERS) <= index < self.patient_count:
             found = customer(index)
         return found
+
+    def add_customer(self, first_name: str, last_name: str, **fields: Any) -> dict[str, Any]:
+        """Another customer, as staff register one in Flextell itself, with the next id;
+        `fields`: phone_number, email, date_of_birth, gender, identity_number."""
+        with self.lock:
+            number = max(self.added, default=ADDED_CUSTOMER_ID - 1) + 1
+            record = {"id": number, "first_name": first_name, "last_name": last_name,
+                      "phone_number": None, "email": None, "date_of_birth": None,
+                      "gender": None, "identity_number": None, **fields}  # fmt: skip
+            self.added[number] = record
+            return record
 
     def malform(self, listing: str, record_id: int) -> None:
         """From now on, the list `listing` (a key of BROKEN) serves this record broken."""
@@ -575,12 +597,12 @@ class FlextellSimulator(Simulator):
     def customers(self, request: Request) -> Reply:
         if refused := self._refused(request):
             return refused
-        search = request.query.get("search", "").casefold()
+        search = _folded(request.query.get("search", ""))
         gender = request.query.get("gender")
 
         def keep(found: dict[str, Any]) -> bool:
-            text = f"{found['first_name']} {found['last_name']} {found['email']}"
-            return (not search or search in text.casefold()) and (
+            text = " ".join(str(found.get(field) or "") for field in SEARCHED)
+            return (not search or search in _folded(text)) and (
                 not gender or found["gender"] == gender
             )
 
@@ -686,21 +708,26 @@ class _Customers:
     ) -> None:
         self.simulator, self.keep = simulator, keep
         self.count = simulator.patient_count
+        # Customers added by tests, listed after the generated ones.
+        self.added = [simulator._served("customers", c) for _, c in sorted(simulator.added.items())]
         # A search reads them all once; the whole list is only counted.
         self.found: list[dict[str, Any]] | None = None
         if narrowed:
             self.found = [c for n in range(self.count) if keep(c := self._served(n))]
+            self.found += [c for c in self.added if keep(c)]
 
     def _served(self, index: int) -> dict[str, Any]:
         return self.simulator._served("customers", customer(index))
 
     def __len__(self) -> int:
-        return self.count if self.found is None else len(self.found)
+        return self.count + len(self.added) if self.found is None else len(self.found)
 
     def __getitem__(self, span: slice) -> list[dict[str, Any]]:
         if self.found is not None:
             return self.found[span]
-        return [self._served(n) for n in range(*span.indices(self.count))]
+        start, stop, _ = span.indices(len(self))
+        generated = [self._served(n) for n in range(start, min(stop, self.count))]
+        return generated + self.added[max(0, start - self.count) : max(0, stop - self.count)]
 
 
 def customer(index: int) -> dict[str, Any]:
@@ -734,6 +761,12 @@ def rut_check_digit(number: int) -> str:
 def _ascii(text: str) -> str:
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return plain.lower()
+
+
+def _folded(text: str) -> str:
+    """Text as a case- and accent-insensitive column compares it."""
+    plain = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in plain if not unicodedata.combining(c)).casefold()
 
 
 def _validate(data: dict[str, Any], known_customer: Callable[[Any], Any]) -> str:

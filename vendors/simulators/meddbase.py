@@ -32,6 +32,16 @@ employee number), ``name``, ``surname``, ``personal-email``, ``work-email``,
 without one left out). Tests may break one patient (``malform(n, Name=7, drop=("Key",))``)
 and fault a later request (``inject_on("429", path=..., nth=2)``: the second request to that
 path from now, where ``inject`` faults the next one).
+
+Registering a patient (issue 12): FullSearchOrCreate, ``POST patients/create-patient`` with
+``{"demog": PersonDemographicData}``. Name and Surname are required (EventCode 1), a
+DateOfBirth must read as a DateTime (EventCode 2). Its full search (the simulator's reading of
+"name, surname, email address, employee number, home address and date of birth"): every
+patient whose Name, Surname and date of birth equal the demog's (without case; both without
+a birth date counts as equal) and whose e-mail does too when both have one. One found: that
+patient is answered; several: EventCode 0, HTTP 400 (duplicates); none: a new patient (keys
+from ``pat{ADDED_KEY + 1}``) is answered. Tests add patients directly with ``add_patient``
+(e.g. two sharing an e-mail); added patients are listed after the numbered ones.
 """
 
 from __future__ import annotations
@@ -130,6 +140,7 @@ PATIENTS = {
 PATIENT_COUNT = 3000
 FIRST_KEY = 1000  # patient n has the key pat{FIRST_KEY + n}
 PATIENT_KEY = re.compile(r"^pat(\d+)$")
+ADDED_KEY = 900_000  # registered (or added) patients: pat900001, pat900002...
 GIVEN_NAMES = (
     "Oliver", "Amelia", "George", "Isla", "Harry", "Ava", "Noah", "Mia", "Jack", "Ivy", "Leo",
     "Freya", "Arthur", "Lily", "Muhammad", "Sophia", "Thomas", "Zoë", "Oscar", "Chloé",
@@ -156,6 +167,7 @@ class MeddbaseSimulator(Simulator):
         ("GET", rf"{PREFIX}/appointment/appointments", "appointments"),
         ("GET", rf"{PREFIX}/appointment/proposed-time-slots", "proposed_time_slots"),
         ("GET", rf"{PREFIX}/patients/patients", "patients"),
+        ("POST", rf"{PREFIX}/patients/create-patient", "create_patient"),
     ]
 
     def reset(self) -> None:
@@ -169,6 +181,7 @@ class MeddbaseSimulator(Simulator):
             # Clinician -> local (opens, closes) at each of its sites; absent = all day.
             self.hours: dict[int, tuple[datetime.time, datetime.time]] = {}
             self.patient_count = PATIENT_COUNT
+            self.added: dict[str, dict[str, Any]] = {}  # registered or added: key -> record
             # Patient n -> (fields replaced, fields dropped): what `malform` broke.
             self.malformed: dict[int, tuple[dict[str, Any], tuple[str, ...]]] = {}
             # [fault, path prefix, requests to that path still let through]: `inject_on`.
@@ -235,8 +248,25 @@ class MeddbaseSimulator(Simulator):
                     later[2] -= 1
         return queued or due
 
+    def add_patient(self, name: str, surname: str, **fields: Any) -> dict[str, Any]:
+        """Another patient (as registered in Meddbase itself), with the next key; `fields`
+        are other PersonDemographicData (DateOfBirth, EmailAddress, Mobile...)."""
+        with self.lock:
+            key = f"pat{ADDED_KEY + len(self.added) + 1}"
+            record = {"Key": key, "Title": "", "Name": name, "Surname": surname, "SexType": 0,
+                      "DateOfBirth": None, "Mobile": "", "EmailAddress": None,
+                      "WorkEmailAddress": None, **fields}  # fmt: skip
+            self.added[key] = record
+            return record
+
+    def _anyone(self, key: str) -> dict[str, Any] | None:
+        """Any patient by key (for appointments already booked), added ones included."""
+        return self.added.get(key) or patient_by_key(key)
+
     def _patient(self, key: str) -> dict[str, Any] | None:
         """The patient with this key as the API shows it (broken if `malform` says so)."""
+        if key in self.added:
+            return self.added[key]
         found = PATIENT_KEY.match(key)
         number = int(found.group(1)) - FIRST_KEY if found else 0
         return self._numbered(number) if 1 <= number <= self.patient_count else None
@@ -522,7 +552,8 @@ class MeddbaseSimulator(Simulator):
             return self._error(400, 0, "The appointment can no longer be cancelled.")
         appointment["State"] = "Cancelled"
         if appointment["Start"] - datetime.datetime.now(datetime.UTC) < datetime.timedelta(days=1):
-            return _ok(_invoice(appointment, appointment["Price"] / 2))
+            debtor = self._anyone(appointment["Patient"])
+            return _ok(_invoice(appointment, appointment["Price"] / 2, debtor))
         return _ok(None)
 
     def appointments(self, request: Request) -> Reply:
@@ -581,16 +612,20 @@ class MeddbaseSimulator(Simulator):
         if column not in (0, 1, 2, 3):
             return self._error(400, 2, "The page-sort-column must be 0, 1, 2 or 3.")
         first = (number - 1) * size
+        added = [record for record in self.added.values() if _matches(record, filters)]
         if filters:
             everyone = range(1, self.patient_count + 1)
             found = [n for n in everyone if _matches(self._numbered(n), filters)]
-            total, numbers = len(found), found[first : first + size]
+            total, numbers = len(found) + len(added), found[first : first + size]
         else:
-            total = self.patient_count
-            numbers = list(range(first + 1, min(first + size, total) + 1))
+            total = self.patient_count + len(added)
+            numbers = list(range(first + 1, min(first + size, self.patient_count) + 1))
+        numbered = total - len(added)  # added patients come after the numbered ones
+        items = [self._numbered(n) for n in numbers]
+        items += added[max(0, first - numbered) : max(0, first + size - numbered)]
         return _ok(
             {
-                "Items": [self._numbered(n) for n in numbers],
+                "Items": items,
                 "TotalCount": total,
                 "CurrentPage": number,
                 "PageSize": size,
@@ -598,6 +633,36 @@ class MeddbaseSimulator(Simulator):
                 "SortDescending": False,
             }
         )
+
+    def create_patient(self, request: Request) -> Reply:
+        """FullSearchOrCreate (see the module's docstring)."""
+        if refused := self._guard(request):
+            return refused
+        data = request.json
+        demog = data.get("demog") if isinstance(data, dict) else None
+        if not isinstance(demog, dict):
+            return self._error(400, 7, "Invalid or missing POST data: demog.")
+        for name in ("Name", "Surname"):
+            if not isinstance(demog.get(name), str) or not demog[name].strip():
+                return self._error(400, 1, f"Parameter '{name}' is missing.")
+        try:
+            born = _born(demog.get("DateOfBirth"))
+        except ValueError:
+            return self._error(400, 2, "DateOfBirth has an incorrect format.")
+        everyone = [self._numbered(n) for n in range(1, self.patient_count + 1)]
+        found = [
+            record
+            for record in [*everyone, *self.added.values()]
+            if _same_person(record, demog, born)
+        ]
+        if len(found) > 1:
+            return self._error(
+                400, 0, "Duplicate patient records found; the patient cannot be identified."
+            )
+        if found:
+            return _ok(found[0])
+        fields = {name: demog[name] for name in DEMOG_FIELDS if demog.get(name) not in (None, "")}
+        return _ok(self.add_patient(fields.pop("Name"), fields.pop("Surname"), **fields))
 
     # -- reference lists ------------------------------------------------------------------
 
@@ -664,14 +729,14 @@ class MeddbaseSimulator(Simulator):
             "AuthorisationCode": None,
             "Site": {"Key": site["Key"], "Name": site["Name"], "Address": site["Address"]},
             "Location": {"Key": room["Key"], "Name": room["Name"]},
-            "Patient": patient_by_key(booked["Patient"]),
+            "Patient": self._anyone(booked["Patient"]),
             "Clinician": {"Key": clinician["Key"], "FullName": clinician["FullName"]},
             "State": state,
             "StateDisplayName": STATE_NAMES.get(state, state),
             "StateColor": "red" if state in ("Cancelled", "DNA") else "green",
             "Modules": booked["Modules"],
             "Services": [],
-            "Invoice": _invoice(booked, booked["Price"]),
+            "Invoice": _invoice(booked, booked["Price"], self._anyone(booked["Patient"])),
         }
 
     def _error(self, status: int, code: int, message: str) -> Reply:
@@ -833,6 +898,42 @@ def _matches(record: dict[str, Any], filters: dict[str, Any]) -> bool:
     return True
 
 
+# What FullSearchOrCreate keeps of a demog (the simulator's patients' fields).
+DEMOG_FIELDS = ("Title", "Name", "Surname", "SexType", "DateOfBirth", "Mobile", "Telephone",
+                "EmailAddress", "WorkEmailAddress", "Address", "EmployeeNumber")  # fmt: skip
+
+
+def _born(value: Any) -> datetime.date | None:
+    """A DateOfBirth's date (ValueError when it is not a DateTime)."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not DATETIME.match(value):
+        raise ValueError(value)
+    return datetime.datetime.fromisoformat(value).date()
+
+
+def _same_person(record: dict[str, Any], demog: dict[str, Any], born: datetime.date | None) -> bool:
+    """FullSearchOrCreate's full search (see the module's docstring)."""
+
+    def same(field: str) -> bool:
+        return (
+            str(record.get(field) or "").strip().lower()
+            == str(demog.get(field) or "").strip().lower()
+        )
+
+    try:
+        theirs = _born(record.get("DateOfBirth"))
+    except ValueError:
+        return False
+    email, other = demog.get("EmailAddress"), record.get("EmailAddress")
+    return (
+        same("Name")
+        and same("Surname")
+        and theirs == born
+        and (not email or not other or same("EmailAddress"))
+    )
+
+
 def _typed(value: Any, kind: Any) -> bool:
     return isinstance(value, kind) and not isinstance(value, bool)
 
@@ -854,8 +955,10 @@ def _london(instant: datetime.datetime) -> str:
     return instant.astimezone(SITE_ZONE).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _invoice(booked: dict[str, Any], gross: float) -> dict[str, Any]:
-    patient = patient_by_key(booked["Patient"]) or {}
+def _invoice(
+    booked: dict[str, Any], gross: float, patient: dict[str, Any] | None
+) -> dict[str, Any]:
+    patient = patient or {}
     return {
         "Key": f"inv{booked['Key'][3:]}",
         "Date": datetime.datetime.now(datetime.UTC).date().isoformat(),

@@ -45,6 +45,18 @@ inactive; filters `location_strict`, `inactive`, `non_patient`, `name`, `email` 
 Knobs for tests: `patient_count`; `paging`; `malform(listing, id)` serves that record broken
 (as real lists sometimes are); `fail_request(path, nth, fault)` makes the nth request to a
 path from now answer 429, 500, 503 or garbage (a fault on a later page).
+
+Registering a patient (issue 12): `POST /patients?subdomain&location_id` with the v3.0.0
+OpenAPI's postPatients body `{provider: {provider_id}, patient: {first_name, last_name, email,
+bio: {date_of_birth, phone_number, gender}}, return_existing_if_match}` answers 201 `{user}`
+(the new patient, at that location). First name, last name, e-mail (the documented pattern),
+birth date and phone are required, the provider must work at the location. A patient with the
+same name, birth date and phone digits (NexHealth's documented matching) already there answers
+400, or 200 with that patient when `return_existing_if_match` is true. Registered patients
+(ids from ADDED_PATIENT_ID) are listed and filtered after the generated ones; tests add some
+directly with `add_patient(...)` (e.g. two sharing an e-mail). The simulator's own choices
+where NexHealth says nothing: `name` matches any part of "first last" without case;
+`phone_number` the same digits; `email` the same address without case.
 """
 
 from __future__ import annotations
@@ -57,6 +69,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import secrets
 import threading
 import time
@@ -142,6 +155,10 @@ LAST_NAMES = ("Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davi
               "Roberts")  # fmt: skip
 GENDERS = ("Female", "Male", "Female", "Male", "Other", "")
 BORN_FROM = datetime.date(1940, 1, 1)
+# Patients registered through POST /patients (or `add_patient`) get ids from here on.
+ADDED_PATIENT_ID = 900_001
+EMAIL = re.compile(r"\A([^@\s]+)@((?:[-a-z0-9]+\.)+[a-z]{2,})\Z", re.IGNORECASE)
+GENDER_WORDS = ("Male", "Female", "Other")
 
 
 def envelope(data: Any = None, *, errors: list[str] | None = None, description: Any = None,
@@ -182,6 +199,7 @@ class NexHealthSimulator(Simulator):
         ("GET", r"/operatories", "list_operatories"),
         ("GET", r"/appointment_types", "list_appointment_types"),
         ("GET", r"/patients", "list_patients"),
+        ("POST", r"/patients", "create_patient"),
         ("GET", r"/available_slots", "available_slots"),
         ("GET", r"/working_hours", "list_working_hours"),
     ]
@@ -227,6 +245,8 @@ class NexHealthSimulator(Simulator):
             self.arrivals: dict[str, list[float]] = {path: [] for path in LIMITS}
             # The reference lists (see the module's docstring).
             self.patient_count = DEFAULT_PATIENT_COUNT
+            # Registered (or added) patients: id -> (as listed, the locations it belongs to).
+            self.added: dict[int, tuple[dict[str, Any], tuple[int, ...]]] = {}
             self.paging = "cursor"
             self.malformed: set[tuple[str, int]] = set()
             self.planned: dict[tuple[str, int], str] = {}
@@ -298,8 +318,38 @@ class NexHealthSimulator(Simulator):
     def patient_with_id(self, patient_id: Any) -> dict[str, Any] | None:
         """The patient with this NexHealth id, if the simulator holds it (as listed)."""
         number = _int(patient_id)
+        if number in self.added:
+            return self.added[number][0]
         index = -1 if number is None else number - FIRST_PATIENT_ID
         return patient(index) if 0 <= index < self.patient_count else None
+
+    def add_patient(
+        self,
+        first_name: str,
+        last_name: str,
+        *,
+        email: str = "",
+        phone_number: str = "",
+        date_of_birth: str | None = None,
+        gender: str = "",
+        locations: tuple[int, ...] = (LOCATIONS[0]["id"],),
+        inactive: bool = False,
+    ) -> dict[str, Any]:
+        """Another patient (as the practice's EHR holds one), with the next id; as listed."""
+        with self.lock:
+            number = max(self.added, default=ADDED_PATIENT_ID - 1) + 1
+            record = _patient({
+                "id": number, "first_name": first_name, "last_name": last_name,
+                "email": email, "date_of_birth": date_of_birth,
+                "phone_number": phone_number, "gender": gender, "inactive": inactive,
+            })  # fmt: skip
+            self.added[number] = (record, tuple(locations))
+            return record
+
+    def _everyone(self) -> Iterator[dict[str, Any]]:
+        """Every patient the simulator holds, generated and added (for NexHealth's matching)."""
+        yield from (patient(index) for index in range(self.patient_count))
+        yield from (record for record, _ in self.added.values())
 
     def malform(self, listing: str, record_id: int) -> None:
         """From now on, the list `listing` (one of LISTINGS) serves this record broken."""
@@ -970,18 +1020,45 @@ class NexHealthSimulator(Simulator):
             return refuse(400, *errors)
         count = self.patient_count
 
+        added = [(key, *self.added[key]) for key in sorted(self.added)]
+
         def rows(after: int) -> Iterator[dict[str, Any]]:
             first = max(0, after - FIRST_PATIENT_ID + 1)
             for index in range(first, count):
                 if wanted.cheap(index) and wanted.listed(found := patient(index)):
                     yield self._served("patients", found)
+            for key, record, locations in added:
+                if key > after and wanted.kept(record, locations) and wanted.listed(record):
+                    yield self._served("patients", record)
 
         def total() -> int:
             if wanted.searches:
                 return sum(1 for _ in rows(0))
-            return sum(1 for index in range(count) if wanted.cheap(index))
+            generated = sum(1 for index in range(count) if wanted.cheap(index))
+            return generated + sum(1 for _, record, where in added if wanted.kept(record, where))
 
         return self._page_of(request.query, rows, total)
+
+    def create_patient(self, request: Request) -> Reply:
+        """POST /patients (see the module's docstring)."""
+        location, refusal = self._scope(request, location=True)
+        if refusal or location is None:
+            return refusal or refuse(403, NO_ACCESS)
+        body = request.json if isinstance(request.json, dict) else {}
+        errors: list[str] = []
+        fields = _registration(body, location["id"], errors)
+        existing = body.get("return_existing_if_match", False)
+        if not isinstance(existing, bool):
+            errors.append("return_existing_if_match must be a boolean")
+        if errors or fields is None:
+            return refuse(400, *(errors or ["patient is required"]))
+        same = next((found for found in self._everyone() if _same_person(found, fields)), None)
+        if same is not None:
+            if existing:
+                return Reply(200, envelope({"user": same}))
+            return refuse(400, "A patient with matching information already exists")
+        record = self.add_patient(**fields, locations=(location["id"],))
+        return Reply(201, envelope({"user": record}, description="Patient created"))
 
     def _listing(
         self, request: Request, listing: str, found: list[dict[str, Any]], errors: list[str]
@@ -1056,11 +1133,15 @@ class _PatientFilter:
 
     def cheap(self, index: int) -> bool:
         """What the index alone tells: the patient's location and whether it is inactive."""
+        return self.kept({"inactive": _inactive(index)}, _patient_locations(index))
+
+    def kept(self, record: dict[str, Any], locations: tuple[int, ...]) -> bool:
+        """What location_strict, inactive and non_patient keep of a patient."""
         if self.non_patient:
             return False  # the simulator's people are all patients
-        if self.strict and self.location not in _patient_locations(index):
+        if self.strict and self.location not in locations:
             return False
-        return self.inactive is None or _inactive(index) == self.inactive
+        return self.inactive is None or bool(record["inactive"]) == self.inactive
 
     def listed(self, found: dict[str, Any]) -> bool:
         bio = found["bio"]
@@ -1071,8 +1152,63 @@ class _PatientFilter:
         if not (self.email or self.phone):
             return True
         # Documented: the email and phone_number filters are OR-ed.
-        by_email = bool(self.email) and found["email"].casefold() == self.email
-        return by_email or (bool(self.phone) and _digits(bio["phone_number"]) == self.phone)
+        by_email = bool(self.email) and (found["email"] or "").casefold() == self.email
+        phone = _digits(bio.get("phone_number") or "")
+        return by_email or (bool(self.phone) and phone == self.phone)
+
+
+def _registration(body: dict[str, Any], location: int, errors: list[str]) -> dict[str, Any] | None:
+    """The patient a POST /patients body registers (add_patient's arguments), or None with
+    what is wrong in `errors`."""
+    provider = body.get("provider")
+    provider_id = _integer(provider, "provider_id", errors) if isinstance(provider, dict) else None
+    if not isinstance(provider, dict):
+        errors.append("provider is required")
+    elif provider_id is not None and not any(
+        p["id"] == provider_id and location in p["location_ids"] for p in PROVIDERS
+    ):
+        errors.append(f"Provider {provider_id} not found at this location")
+    data = body.get("patient")
+    if not isinstance(data, dict):
+        errors.append("patient is required")
+        return None
+    bio = data.get("bio") if isinstance(data.get("bio"), dict) else {}
+    if not isinstance(data.get("bio"), dict):
+        errors.append("patient[bio] is required")
+    texts = {
+        "first_name": data.get("first_name"), "last_name": data.get("last_name"),
+        "email": data.get("email"), "phone_number": bio.get("phone_number"),
+        "date_of_birth": bio.get("date_of_birth"),
+    }  # fmt: skip
+    for name, value in texts.items():
+        if not isinstance(value, str) or not value.strip():
+            errors.append(f"{name} is required")
+    if isinstance(texts["email"], str) and texts["email"] and not EMAIL.match(texts["email"]):
+        errors.append("email is invalid")
+    born = texts["date_of_birth"]
+    try:
+        if isinstance(born, str) and born:
+            datetime.date.fromisoformat(born[:10])
+    except ValueError:
+        errors.append("date_of_birth must be a date (YYYY-MM-DD)")
+    gender = bio.get("gender")
+    if gender is not None and gender not in GENDER_WORDS:
+        errors.append(f"gender must be one of {', '.join(GENDER_WORDS)}")
+    if errors:
+        return None
+    fields = {name: str(value).strip() for name, value in texts.items()}
+    return {**fields, "gender": gender or "Female"}  # Female: NexHealth's documented default
+
+
+def _same_person(found: dict[str, Any], fields: dict[str, Any]) -> bool:
+    """NexHealth's documented matching of a new patient: birth date, name and phone number."""
+    bio = found["bio"]
+    return (
+        (bio.get("date_of_birth") or "")[:10] == fields["date_of_birth"][:10]
+        and found["first_name"].casefold() == fields["first_name"].casefold()
+        and found["last_name"].casefold() == fields["last_name"].casefold()
+        and _digits(bio.get("phone_number") or "") == _digits(fields["phone_number"])
+    )
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

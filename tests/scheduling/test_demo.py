@@ -135,9 +135,9 @@ def test_one_demo_clinic_arrives_by_importing_it_from_its_pms():
 
     downtown = Clinic.objects.get(slug="downtown")
     assert summary.imported[0].startswith("locations: 1 created")
-    assert Patient.objects.filter(clinic=downtown).count() > 250
+    assert Patient.objects.filter(clinic=downtown).count() > 100
     assert WorkingHours.objects.filter(location__clinic=downtown).exists()
-    assert ExternalId.objects.filter(connection__clinic=downtown).count() > 250
+    assert ExternalId.objects.filter(connection__clinic=downtown).count() > 100
 
     again = seed_demo()
 

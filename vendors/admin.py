@@ -65,7 +65,8 @@ class VendorConnectionAdmin(ScopedAdmin):
     list_filter = ["vendor", "active", "clinic"]
     list_select_related = ["clinic", "location", "calendar"]
     search_fields = ["clinic__name", "base_url"]
-    actions = ["test_connection", "refresh_calendar", "import_from_pms", "import_dry_run"]
+    actions = ["test_connection", "refresh_calendar", "import_from_pms", "import_dry_run",
+               "import_taking_theirs"]  # fmt: skip
     inlines = [ImportRunInline]
     readonly_fields = ["calendar_read"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -120,12 +121,25 @@ class VendorConnectionAdmin(ScopedAdmin):
     def import_dry_run(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._import(request, queryset, dry_run=True)
 
-    def _import(self, request: HttpRequest, queryset: QuerySet, *, dry_run: bool) -> None:
+    @admin.action(
+        description="Import from PMS, taking the PMS's values over changes made here",
+        permissions=["change"],
+    )
+    def import_taking_theirs(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """What a manager chooses after reading an import's conflicts."""
+        self._import(request, queryset, dry_run=False, take_theirs=True)
+
+    def _import(
+        self, request: HttpRequest, queryset: QuerySet, *, dry_run: bool, take_theirs: bool = False
+    ) -> None:
         from vendors.tasks import import_from_vendor
 
         for connection in queryset.filter(active=True):
             run = ImportRun.objects.create(
-                connection=connection, kinds=list(IMPORT_KINDS), dry_run=dry_run
+                connection=connection,
+                kinds=list(IMPORT_KINDS),
+                dry_run=dry_run,
+                take_theirs=take_theirs,
             )
             transaction.on_commit(lambda pk=run.pk: import_from_vendor.enqueue(pk))
             self.message_user(

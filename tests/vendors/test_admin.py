@@ -228,6 +228,21 @@ def test_an_administrator_imports_from_the_pms_in_the_background_and_reads_the_r
     assert "patients: 3 created, 0 linked, 0 updated" in page
 
 
+@pytest.mark.parametrize(
+    ("action", "dry_run", "take_theirs"),
+    [("import_from_pms", False, False), ("import_taking_theirs", False, True)],
+)
+def test_each_import_action_asks_for_its_own_run(
+    client, clinic, connection, action, dry_run, take_theirs
+):
+    from vendors.models import ImportRun
+
+    client = signed_in(client, staff(clinic, Role.ADMIN))
+    client.post(CHANGELIST, {"action": action, "_selected_action": [connection.pk]})
+    run = ImportRun.objects.get(connection=connection)
+    assert (run.dry_run, run.take_theirs) == (dry_run, take_theirs)
+
+
 def test_a_manager_may_not_import(client, clinic, connection):
     from vendors.models import ImportRun
 

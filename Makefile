@@ -9,7 +9,10 @@ BENCH_SQLITE := /tmp/booking-desk-bench.sqlite3
 TEST_WORKERS ?= auto
 BENCH_PG_URL := $(or $(BENCH_DATABASE_URL),postgres://postgres@127.0.0.1:5432/booking_desk_bench)
 
-.PHONY: run test lint format install migrate seed bench
+.PHONY: run test lint format install migrate seed bench messages translations
+
+# Compiled translation catalogues (gettext's msgfmt), rebuilt when a .po file changes.
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +22,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) messages
+
+messages: $(CATALOGUES)
+
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
+	msgfmt --check --output-file=$@ $<
+
+# Extract the strings marked for translation into locale/<lang>/LC_MESSAGES/django.po.
+translations: $(STAMP)
+	env -u DATABASE_URL DEBUG=true $(BIN)/python manage.py makemessages --no-location \
+		--no-obsolete -l es -l fr -l en --ignore ".venv/*" --ignore "tests/*" --ignore "build/*"
 
 migrate: install
 	env $(DEMO_ENV) DEBUG=true $(BIN)/python manage.py migrate --no-input
@@ -32,8 +45,9 @@ DEMO_ENV := PMS_DEMO_DENTALINK_TOKEN=dentalink-simulator-token PMS_DEMO_TREATSVE
 
 run: seed
 	@echo "== web on http://127.0.0.1:8000/, a delivery worker, the sweeper, five PMS simulators =="
-	@echo "== sign in as reception / demo-reception or manager / demo-manager (the admin also asks"
-	@echo "== the manager for an authenticator code: add the key seed_demo printed above); Ctrl-C stops all =="
+	@echo "== receptionist: http://127.0.0.1:8000/desk/ as reception / demo-reception"
+	@echo "== clinic manager: http://127.0.0.1:8000/admin/ as manager / demo-manager (the admin also"
+	@echo "== asks for an authenticator code: add the key seed_demo printed above); Ctrl-C stops all =="
 	env DEBUG=true $(DEMO_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 lint: install

@@ -34,6 +34,7 @@ from scheduling.models import (
     RoomKind,
     Sex,
     Specialty,
+    UserPreferences,
     WorkingHours,
 )
 
@@ -86,6 +87,7 @@ class ClinicSpec:
     kind: str
     allows_overflow_booking: bool
     time_zone: str
+    language: str
     locations: dict[str, dict[str, str]]
     rooms: dict[str, tuple[tuple[str, str, bool], ...]]
     specialties: tuple[str, ...]
@@ -100,6 +102,7 @@ SONRISA = ClinicSpec(
     kind=ClinicKind.DENTAL,
     allows_overflow_booking=True,
     time_zone="America/Santiago",
+    language="es",
     locations={
         "Providencia": {"address": "Av. Providencia 1208, Santiago", "phone": "+56 2 2345 6789"},
         "Las Condes": {"address": "Av. Apoquindo 4501, Las Condes", "phone": "+56 2 2987 6543"},
@@ -189,6 +192,7 @@ LILAS = ClinicSpec(
     kind=ClinicKind.VETERINARY,
     allows_overflow_booking=False,
     time_zone="Europe/Paris",
+    language="fr",
     locations={
         "Paris 11e": {"address": "42 rue Oberkampf, 75011 Paris", "phone": "+33 1 43 55 12 34"},
         "Montreuil": {"address": "8 rue de Paris, 93100 Montreuil", "phone": "+33 1 48 70 22 10"},
@@ -266,6 +270,7 @@ NUNOA = ClinicSpec(
     kind=ClinicKind.MEDICAL,
     allows_overflow_booking=False,
     time_zone="America/Santiago",
+    language="es",
     locations={"Ñuñoa": {"address": "Av. Irarrázaval 3450, Ñuñoa", "phone": "+56 2 2274 1100"}},
     rooms={
         "Ñuñoa": (
@@ -376,7 +381,8 @@ def seed_demo(*, today: datetime.date | None = None) -> DemoSummary:
     for clinic, spec in zip(clinics, DEMO_CLINICS, strict=True):
         summary.appointments_created += _seed_appointments(clinic, spec, week_start)
     imported, summary.imported = import_demo_clinic()
-    summary.users = _seed_users([*clinics, imported])
+    # A newcomer's desk opens in the clinic booking into a PMS (Dentalink), not the local one.
+    summary.users = _seed_users([*clinics, imported], home=clinics[0])
     summary.authenticators = _seed_authenticators()
 
     clinic_ids = [clinic.pk for clinic in clinics]
@@ -404,6 +410,7 @@ def _seed_clinic(spec: ClinicSpec) -> Clinic:
             "name": spec.name,
             "kind": spec.kind,
             "allows_overflow_booking": spec.allows_overflow_booking,
+            "language": spec.language,
         },
     )
     locations = {}
@@ -593,7 +600,7 @@ def _fill_day(
             booking.change_status(appointment, AppointmentStatus.CONFIRMED)
 
 
-def _seed_users(clinics: Iterable[Clinic]) -> dict[str, str]:
+def _seed_users(clinics: Iterable[Clinic], *, home: Clinic) -> dict[str, str]:
     group, _ = Group.objects.get_or_create(name=MANAGER_GROUP)
     group.permissions.set(
         Permission.objects.filter(content_type__app_label__in=["scheduling", "vendors"])
@@ -611,6 +618,7 @@ def _seed_users(clinics: Iterable[Clinic]) -> dict[str, str]:
             ClinicMembership.objects.update_or_create(
                 user=user, clinic=clinic, defaults={"role": role}
             )
+        UserPreferences.objects.update_or_create(user=user, defaults={"clinic": home})
         credentials[username] = password
     return credentials
 
@@ -735,7 +743,8 @@ def import_demo_clinic() -> tuple[Clinic, list[str]]:
     from vendors.simulators import nexhealth
 
     clinic, _ = Clinic.objects.update_or_create(
-        slug="downtown", defaults={"name": IMPORTED_CLINIC, "kind": ClinicKind.DENTAL}
+        slug="downtown",
+        defaults={"name": IMPORTED_CLINIC, "kind": ClinicKind.DENTAL, "language": "en"},
     )
     connection, _ = VendorConnection.objects.update_or_create(
         clinic=clinic,

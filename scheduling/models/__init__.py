@@ -9,7 +9,14 @@ from scheduling.models.appointments import (
     AppointmentType,
 )
 from scheduling.models.audit import AuditAction, AuditEvent
-from scheduling.models.clinics import Clinic, ClinicKind, ClinicMembership, Location, Role
+from scheduling.models.clinics import (
+    Clinic,
+    ClinicKind,
+    ClinicMembership,
+    Location,
+    Role,
+    UserPreferences,
+)
 from scheduling.models.modality import Modality, ModalityOffer
 from scheduling.models.people import IdentityDocument, Patient, Practitioner, Sex, Specialty
 from scheduling.models.rooms import Room, RoomKind
@@ -43,6 +50,7 @@ __all__ = [
     "Sex",
     "Specialty",
     "TimeOff",
+    "UserPreferences",
     "UserSession",
     "Weekday",
     "WorkingHours",

@@ -2,6 +2,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.validators import validate_time_zone
 
@@ -23,6 +24,15 @@ class Clinic(models.Model):
         default=False,
         help_text="Let receptionists double-book a practitioner through an overflow room "
         "(Dentalink's sobrecupo).",
+    )
+    language = models.CharField(
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_(
+            "The desk's language for users who have not chosen their own "
+            "(blank: each browser's language)."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -96,3 +106,33 @@ class ClinicMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} at {self.clinic}"
+
+
+class UserPreferences(models.Model):
+    """A desk user's own settings, whichever clinic they work in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+    )
+    language = models.CharField(
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("Blank: the clinic's language."),
+    )
+    clinic = models.ForeignKey(
+        Clinic,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("home clinic"),
+        help_text=_("The clinic the desk opens in after signing in (blank: the first)."),
+    )
+
+    class Meta:
+        verbose_name = _("user preferences")
+        verbose_name_plural = _("user preferences")
+
+    def __str__(self) -> str:
+        return str(self.user)

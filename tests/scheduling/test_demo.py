@@ -5,6 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.http import HttpRequest
+from django.urls import reverse
 
 from scheduling import access
 from scheduling.demo import DEMO_CLINICS, format_rut, rut_check_digit, seed_demo
@@ -49,10 +50,21 @@ def test_seed_demo_command_is_idempotent_and_prints_the_logins(client):
     assert table_counts() == counts
     assert "(0 new)" in second.getvalue()
     for output in (first.getvalue(), second.getvalue()):
-        assert "reception / demo-reception" in output
-        assert "manager / demo-manager" in output
-    assert client.login(request=HttpRequest(), username="reception", password="demo-reception")
+        assert "http://127.0.0.1:8000/desk/ as reception / demo-reception" in output
+        assert "http://127.0.0.1:8000/admin/ as manager / demo-manager" in output
     assert client.login(request=HttpRequest(), username="manager", password="demo-manager")
+    assert client.login(request=HttpRequest(), username="reception", password="demo-reception")
+
+
+def test_the_demo_receptionist_lands_in_the_dentalink_clinic_in_spanish(client):
+    seed_demo()
+    client.post(reverse("login"), {"username": "reception", "password": "demo-reception"})
+
+    page = client.get(reverse("desk:book"), HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page.context["desk"].clinic.slug == "sonrisa"
+    assert page.context["desk"].clinic.connections.get().vendor == "dentalink"
+    assert page["Content-Language"] == "es"
 
 
 def test_seed_demo_builds_realistic_valid_clinics():

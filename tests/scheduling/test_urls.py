@@ -93,6 +93,7 @@ ACCESS: dict[str, tuple[str, dict[str, int | str]]] = {
     "desk:appointment-cancel": ("POST", members(200, other_clinic=404)),
     "desk:appointment-reschedule": ("GET", members(200, other_clinic=404)),
     "desk:appointment-sync": ("GET", members(302, other_clinic=404)),
+    "desk:language": ("POST", members(302, stranger=302)),
     # REST API v1: 401 without credentials; lists show only the user's clinics.
     "api:token": ("POST", everyone(400)),
     "api:locations": ("GET", api(200)),

@@ -4,6 +4,13 @@ from django.core.management.base import BaseCommand
 
 from scheduling.demo import seed_demo
 
+ADDRESS = "http://127.0.0.1:8000"
+# Where each demo user starts: the receptionist at the desk, the manager in the admin.
+SIGN_IN = {
+    "reception": ("Receptionist, the booking desk", f"{ADDRESS}/desk/"),
+    "manager": ("Clinic manager, the admin", f"{ADDRESS}/admin/"),
+}
+
 
 class Command(BaseCommand):
     help = "Create or refresh the demo clinics, people, schedules and next week's appointments."
@@ -19,11 +26,12 @@ class Command(BaseCommand):
         self.stdout.write("Downtown Dental imported from its PMS (the NexHealth simulator):")
         for line in summary.imported:
             self.stdout.write(f"  {line}")
-        self.stdout.write("Sign in at http://127.0.0.1:8000/ (desk) with:")
+        self.stdout.write("Sign in:")
         for username, password in summary.users.items():
-            self.stdout.write(f"  {username} / {password}")
+            role, address = SIGN_IN[username]
+            self.stdout.write(f"  {role}: {address} as {username} / {password}")
         for username, url in summary.authenticators.items():
             self.stdout.write(
-                f"The admin (http://127.0.0.1:8000/admin/) also asks {username} for a code from "
-                f"an authenticator app; add this key to one:\n  {url}"
+                f"The admin also asks {username} for a code from an authenticator app; "
+                f"add this key to one:\n  {url}"
             )

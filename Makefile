@@ -9,7 +9,7 @@ BENCH_SQLITE := /tmp/booking-desk-bench.sqlite3
 TEST_WORKERS ?= auto
 BENCH_PG_URL := $(or $(BENCH_DATABASE_URL),postgres://postgres@127.0.0.1:5432/booking_desk_bench)
 
-.PHONY: run test lint format install migrate seed bench messages translations
+.PHONY: run run-prod test lint format install migrate seed bench messages translations
 
 # Compiled translation catalogues (gettext's msgfmt), rebuilt when a .po file changes.
 CATALOGUES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
@@ -32,7 +32,7 @@ locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
 # Extract the strings marked for translation into locale/<lang>/LC_MESSAGES/django.po.
 translations: $(STAMP)
 	env -u DATABASE_URL DEBUG=true $(BIN)/python manage.py makemessages --no-location \
-		--no-obsolete -l es -l fr -l en --ignore ".venv/*" --ignore "tests/*" --ignore "build/*"
+		--no-obsolete -l es -l fr --ignore ".venv/*" --ignore "tests/*" --ignore "build/*"
 
 migrate: install
 	env $(DEMO_ENV) DEBUG=true $(BIN)/python manage.py migrate --no-input
@@ -49,6 +49,44 @@ run: seed
 	@echo "== clinic manager: http://127.0.0.1:8000/admin/ as manager / demo-manager (the admin also"
 	@echo "== asks for an authenticator code: add the key seed_demo printed above); Ctrl-C stops all =="
 	env DEBUG=true $(DEMO_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+# A production-like stack on this machine: PostgreSQL (PROD_DATABASE_URL; created if missing),
+# DEBUG off, hashed and compressed static files, gunicorn on 127.0.0.1:PROD_PORT, two db_workers
+# and the sweeper (Procfile.prod), JSON logs; plus the demo data and the simulators it books
+# into. Plain http: there is no TLS proxy in front, so the https redirect and HSTS are off.
+PROD_PORT ?= 8000
+PROD_PG_URL := $(or $(PROD_DATABASE_URL),postgres://postgres@127.0.0.1:5432/booking_desk_prod)
+# A fixed key, for this local stack only (stored vendor tokens are encrypted with a key derived
+# from it, so it must not change between runs); a real deployment sets its own SECRET_KEY.
+PROD_ENV := DEBUG=false DATABASE_URL=$(PROD_PG_URL) ALLOWED_HOSTS=127.0.0.1,localhost \
+	SECRET_KEY=$(or $(SECRET_KEY),run-prod-on-this-machine-only-8Hq2vLx7RkP4mWz9TcB3nYd6FgJs) \
+	SECURE_SSL_REDIRECT=false SECURE_COOKIES=false SECURE_HSTS_SECONDS=0 \
+	GUNICORN_BIND=127.0.0.1:$(PROD_PORT) LOG_FORMAT=$(or $(LOG_FORMAT),json) $(DEMO_ENV)
+PROD_PROCFILE := $(VENV)/run-prod.Procfile
+# Creates the database of the PostgreSQL URL given unless it exists.
+define CREATE_DATABASE
+import sys, urllib.parse
+import psycopg
+from psycopg import sql
+url = urllib.parse.urlsplit(sys.argv[1])
+name = url.path.lstrip("/")
+with psycopg.connect(url._replace(path="/postgres").geturl(), autocommit=True) as server:
+    if not server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+        server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+endef
+export CREATE_DATABASE
+
+run-prod: install
+	@$(BIN)/python tests/postgres_available.py "$(PROD_PG_URL)" || { \
+		echo "PostgreSQL does not answer at $(PROD_PG_URL): set PROD_DATABASE_URL" >&2; exit 1; }
+	$(BIN)/python -c "$$CREATE_DATABASE" "$(PROD_PG_URL)"
+	env $(PROD_ENV) $(BIN)/python manage.py collectstatic --no-input -v0
+	env $(PROD_ENV) $(BIN)/python manage.py migrate --no-input
+	env $(PROD_ENV) $(BIN)/python manage.py seed_demo
+	{ cat Procfile.prod; grep -v -E '^(web|worker|sweeper):' Procfile; } > $(PROD_PROCFILE)
+	@echo "== gunicorn on http://127.0.0.1:$(PROD_PORT)/ (/healthz), two db_workers, the sweeper, the simulators =="
+	@echo "== (the sign-in addresses above say :8000; use :$(PROD_PORT)); Ctrl-C stops all =="
+	env $(PROD_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f $(PROD_PROCFILE) -c worker=2
 
 lint: install
 	$(BIN)/ruff check .

@@ -10,9 +10,12 @@ from django.db.models import Model, Q, QuerySet
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from scheduling import access, audit, booking
 from scheduling.api.authentication import revoke_tokens
+from scheduling.cancel_reasons import ensure_default_reasons
 from scheduling.errors import BookingError
 from scheduling.forms import BookingForm
 from scheduling.models import (
@@ -22,6 +25,7 @@ from scheduling.models import (
     AppointmentStatus,
     AppointmentType,
     AuditEvent,
+    CancelReason,
     Clinic,
     ClinicMembership,
     Location,
@@ -182,13 +186,28 @@ class ClinicMembershipInline(ScopedTabularInline):
     autocomplete_fields = ["user"]
 
 
+class CancelReasonInline(admin.TabularInline):
+    """The reasons the desk offers when cancelling, in this order. Reached only through a
+    clinic the user manages (ClinicAdmin is scoped), and it has no other relation to scope."""
+
+    model = CancelReason
+    extra = 0
+    fields = ["position", "label", "active"]
+    ordering = ["position", "label"]
+
+
 @admin.register(Clinic)
 class ClinicAdmin(ScopedAdmin):
     list_display = ["name", "kind", "allows_overflow_booking", "created_at"]
     list_filter = ["kind", "allows_overflow_booking"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [ClinicMembershipInline]
+    inlines = [ClinicMembershipInline, CancelReasonInline]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change:  # a new clinic: the default reasons, unless some were entered here
+            ensure_default_reasons(form.instance)
 
     # Managers change their own clinic's settings; only superusers open or close a clinic.
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -207,8 +226,8 @@ class ClosureInline(ScopedTabularInline):
     model = TimeOff
     fk_name = "location"
     fields = ["start", "end", "reason"]
-    verbose_name = "closure"
-    verbose_name_plural = "closures of the whole location"
+    verbose_name = _("closure")
+    verbose_name_plural = _("closures of the whole location")
 
 
 @admin.register(Location)
@@ -264,7 +283,14 @@ class TimeOffInline(ScopedTabularInline):
     model = TimeOff
     fk_name = "practitioner"
     fields = ["start", "end", "reason"]
-    verbose_name_plural = "time off"
+    verbose_name_plural = _("time off")
+
+
+# A manager chose records of another clinic for a practitioner, by field.
+OF_ANOTHER_CLINIC = {
+    "specialties": _("%(records)s belong(s) to another clinic; choose specialties of %(clinic)s."),
+    "locations": _("%(records)s belong(s) to another clinic; choose locations of %(clinic)s."),
+}
 
 
 class PractitionerForm(forms.ModelForm):
@@ -282,8 +308,8 @@ class PractitionerForm(forms.ModelForm):
                 if strangers:
                     self.add_error(
                         field,
-                        f"{', '.join(strangers)} belong(s) to another clinic; choose "
-                        f"{field} of {clinic}.",
+                        OF_ANOTHER_CLINIC[field]
+                        % {"records": ", ".join(strangers), "clinic": clinic},
                     )
         return cleaned
 
@@ -301,7 +327,7 @@ class PractitionerAdmin(ScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("specialties")
 
-    @admin.display(description="specialties")
+    @admin.display(description=_("specialties"))
     def specialty_names(self, obj: Practitioner) -> str:
         return ", ".join(specialty.name for specialty in obj.specialties.all())
 
@@ -313,7 +339,7 @@ class RoomAdmin(ScopedAdmin):
     list_select_related = ["location__clinic"]
     search_fields = ["name", "location__name"]
 
-    @admin.display(ordering="location__clinic__name")
+    @admin.display(description=_("clinic"), ordering="location__clinic__name")
     def clinic(self, obj: Room) -> Clinic:
         return obj.location.clinic
 
@@ -343,11 +369,11 @@ class PatientAdmin(ScopedAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["clinic", "given_name", "family_name", "preferred_name"]}),
-        ("Identity", {"fields": ["birth_date", "sex", "national_id_type", "national_id"]}),
-        ("Contact", {"fields": ["phone", "email"]}),
-        ("Animal", {"fields": ["species", "breed"], "classes": ["collapse"]}),
+        (_("Identity"), {"fields": ["birth_date", "sex", "national_id_type", "national_id"]}),
+        (_("Contact"), {"fields": ["phone", "email"]}),
+        (_("Animal"), {"fields": ["species", "breed"], "classes": ["collapse"]}),
         (
-            "Owner or guardian",
+            _("Owner or guardian"),
             {
                 "fields": [
                     "guardian_name",
@@ -400,7 +426,7 @@ class AppointmentEventInline(admin.TabularInline):
     can_delete = False
     fields = ["at", "action", "from_status", "to_status", "by", "details"]
     readonly_fields = fields
-    verbose_name_plural = "history"
+    verbose_name_plural = _("history")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -413,13 +439,25 @@ def _status_action(target: str, description: str) -> Any:
         for appointment in queryset.select_related("location"):
             try:
                 booking.change_status(
-                    appointment, target, by=request.user, reason="Cancelled by the clinic."
+                    appointment,
+                    target,
+                    by=request.user,
+                    # Stored with the appointment, in the manager's language.
+                    reason=gettext("Cancelled by the clinic."),
                 )
                 changed += 1
             except BookingError as error:
                 modeladmin.message_user(request, f"{appointment}: {error}", messages.ERROR)
         if changed:
-            modeladmin.message_user(request, f"{changed} appointment(s) changed.")
+            modeladmin.message_user(
+                request,
+                ngettext(
+                    "%(count)d appointment(s) changed.",
+                    "%(count)d appointment(s) changed.",
+                    changed,
+                )
+                % {"count": changed},
+            )
 
     act.__name__ = f"mark_{target}"
     return act
@@ -458,16 +496,16 @@ class AppointmentAdmin(ScopedAdmin):
     autocomplete_fields = ["patient", "follow_up_of"]
     inlines = [AppointmentEventInline]
     actions = [
-        _status_action(AppointmentStatus.CONFIRMED, "Confirm"),
-        _status_action(AppointmentStatus.ARRIVED, "Mark arrived"),
-        _status_action(AppointmentStatus.COMPLETED, "Mark completed"),
-        _status_action(AppointmentStatus.NO_SHOW, "Mark no-show"),
-        _status_action(AppointmentStatus.CANCELLED, "Cancel"),
+        _status_action(AppointmentStatus.CONFIRMED, _("Confirm")),
+        _status_action(AppointmentStatus.ARRIVED, _("Mark arrived")),
+        _status_action(AppointmentStatus.COMPLETED, _("Mark completed")),
+        _status_action(AppointmentStatus.NO_SHOW, _("Mark no-show")),
+        _status_action(AppointmentStatus.CANCELLED, pgettext_lazy("an appointment", "Cancel")),
     ]
     add_fieldsets = [
         (None, {"fields": ["location", "practitioner", "patient", "appointment_type"]}),
-        ("When", {"fields": ["date", "time", "occurrence", "duration_minutes"]}),
-        ("Where and how", {"fields": ["room", "modality"]}),
+        (_("When"), {"fields": ["date", "time", "occurrence", "duration_minutes"]}),
+        (_("Where and how"), {"fields": ["room", "modality"]}),
         (None, {"fields": ["comment", "urgent", "assistant", "follow_up_of"]}),
     ]
     change_readonly = [
@@ -488,11 +526,11 @@ class AppointmentAdmin(ScopedAdmin):
         "updated_at",
     ]
 
-    @admin.display(description="start (local)", ordering="start")
+    @admin.display(description=_("start (local)"), ordering="start")
     def local_start(self, obj: Appointment) -> str:
         return f"{obj.start.astimezone(obj.location.zone):%Y-%m-%d %H:%M %Z}"
 
-    @admin.display(description="end (local)")
+    @admin.display(description=_("end (local)"))
     def local_end(self, obj: Appointment) -> str:
         return f"{obj.end.astimezone(obj.location.zone):%Y-%m-%d %H:%M %Z}"
 
@@ -547,7 +585,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = fields
     actions = ["revoke"]
 
-    @admin.display(description="key prefix", ordering="prefix")
+    @admin.display(description=_("key prefix"), ordering="prefix")
     def key_prefix(self, obj: ApiToken) -> str:
         return f"{obj.prefix}…"
 
@@ -584,10 +622,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
         codename = f"{opts.app_label}.change_{opts.model_name}"
         return request.user.has_perm(codename) and self._administers(request)
 
-    @admin.action(description="Revoke", permissions=["revoke"])
+    @admin.action(description=_("Revoke"), permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
         revoked = revoke_tokens(queryset)
-        self.message_user(request, f"{revoked} token(s) revoked.")
+        self.message_user(
+            request,
+            ngettext("%(count)d token(s) revoked.", "%(count)d token(s) revoked.", revoked)
+            % {"count": revoked},
+        )
 
 
 User = get_user_model()
@@ -599,8 +641,8 @@ class ClinicUserAdmin(AuditedAdminMixin, UserAdmin):
     inlines = [*UserAdmin.inlines, MembershipOfUserInline]
 
 
-admin.site.site_header = "Clinic booking desk — administration"
-admin.site.site_title = "Clinic booking desk"
+admin.site.site_header = _("Clinic booking desk — administration")
+admin.site.site_title = _("Clinic booking desk")
 
 
 # -- the audit trail (DESIGN §9): read-only, scoped to the manager's clinics ----------------
@@ -609,7 +651,7 @@ admin.site.site_title = "Clinic booking desk"
 class AuditUserFilter(admin.SimpleListFilter):
     """The members of the manager's clinics (not every user of the server)."""
 
-    title = "user"
+    title = _("user")
     parameter_name = "user"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[int, str]]:
@@ -629,7 +671,7 @@ class AuditPatientFilter(admin.SimpleListFilter):
     """One patient's rows: follow a link in the patient column (a clinic has too many
     patients to list them all here)."""
 
-    title = "patient"
+    title = _("patient")
     parameter_name = "patient"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -687,21 +729,21 @@ class AuditEventAdmin(ScopedAdmin):
     ]
     readonly_fields = fields
 
-    @admin.display(description="object")
+    @admin.display(description=_("object"))
     def object_shown(self, obj: AuditEvent) -> str:
         if not obj.object_type:
             return "—"
         name = obj.object_type.partition(".")[2]
         return " ".join(part for part in (name, obj.object_id, obj.object_repr) if part)
 
-    @admin.display(description="patient", ordering="patient__family_name")
+    @admin.display(description=_("patient"), ordering="patient__family_name")
     def patient_link(self, obj: AuditEvent) -> str:
         if obj.patient_id is None:
             return "—"
         shown = obj.patient or f"#{obj.patient_id}"
         return format_html('<a href="?patient={}">{}</a>', obj.patient_id, shown)
 
-    @admin.display(description="what changed")
+    @admin.display(description=_("what changed"))
     def what_changed(self, obj: AuditEvent) -> str:
         return "; ".join(audit.describe(obj)) or "—"
 

@@ -39,6 +39,8 @@ from django.db.models import Model, QuerySet
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.clients import client_address
 from scheduling.models import (
@@ -52,7 +54,8 @@ from scheduling.models import (
 )
 
 Action = AuditAction
-HIDDEN = "(hidden)"
+# Stored in place of a secret's value, in the language of whoever made the change.
+HIDDEN = _("(hidden)")
 # Fields whose values never go into a row, whatever model they belong to.
 SECRET_FIELD = re.compile(r"password|secret|token|digest|(^|_)key$", re.IGNORECASE)
 # Rows shown on the appointment page.
@@ -307,7 +310,7 @@ def plain(value: Any) -> Any:
 
 
 def _shown(name: str, value: Any) -> Any:
-    return HIDDEN if SECRET_FIELD.search(name) else plain(value)
+    return str(HIDDEN) if SECRET_FIELD.search(name) else plain(value)
 
 
 def form_changes(form: Any, *, add: bool = False) -> dict[str, Any]:
@@ -333,7 +336,9 @@ def describe(event: AuditEvent) -> list[str]:
     """A row's changes in a few lines: "field: before → after", or a list's count."""
     changes = event.changes if isinstance(event.changes, dict) else {}
     if "count" in changes:
-        return [f"{changes['count']} shown"]
+        count = changes["count"]
+        number = count if isinstance(count, int) else 0
+        return [ngettext("%(count)s shown", "%(count)s shown", number) % {"count": count}]
     before = changes.get("before") or {}
     after = changes.get("after") or {}
     lines = []
@@ -343,7 +348,9 @@ def describe(event: AuditEvent) -> list[str]:
         elif name in after:
             lines.append(f"{name}: {after[name]}")
         else:
-            lines.append(f"{name} was {before[name]}")
+            lines.append(
+                gettext("%(field)s was %(value)s") % {"field": name, "value": before[name]}
+            )
     return lines
 
 
@@ -377,7 +384,7 @@ def _appointment_event(sender: Any, instance: AppointmentEvent, created: bool, *
         APPOINTMENT_EVENT_ACTIONS.get(instance.action, Action.CHANGED),
         appointment,
         user=instance.by if instance.by_id else _REQUEST_USER,
-        object_repr=instance.get_action_display(),
+        object_repr=str(instance.get_action_display()),
         changes={"before": before, "after": after},
     )
 
@@ -481,7 +488,7 @@ def _record_connection(connection: Any, changes: dict[str, Any]) -> None:
         Action.CONNECTION_CHANGED,
         object_type=connection._meta.label_lower,
         object_id=connection.pk if connection.pk is not None else "",
-        object_repr=connection.get_vendor_display(),
+        object_repr=str(connection.get_vendor_display()),
         clinic_id=connection.clinic_id,
         changes=changes,
     )

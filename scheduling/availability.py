@@ -28,6 +28,7 @@ from django.db import connection
 from django.db.models import CharField, Func, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from scheduling.errors import RuleViolation
 from scheduling.localtime import UTC, to_utc
@@ -91,24 +92,24 @@ class Demand:
         include_overflow: bool = False,
     ) -> Demand:
         if appointment_type is None and duration_minutes is None:
-            raise RuleViolation({"appointment_type": "Choose an appointment type or a duration."})
+            raise RuleViolation(
+                {"appointment_type": gettext("Choose an appointment type or a duration.")}
+            )
         minutes = (
             duration_minutes
             if duration_minutes is not None
             else appointment_type.default_duration_minutes
         )
         if minutes <= 0:
-            raise RuleViolation({"duration": "The duration must be at least one minute."})
+            raise RuleViolation({"duration": gettext("The duration must be at least one minute.")})
         modalities = ALL_MODALITIES
         if appointment_type is not None:
             modalities = ModalityOffer.allowed(appointment_type.modalities)
         if modality:
             if modality not in ALL_MODALITIES:
-                raise RuleViolation({"modality": "Choose in person or video."})
+                raise RuleViolation({"modality": gettext("Choose in person or video.")})
             if modality not in modalities:
-                raise RuleViolation(
-                    {"modality": f"“{appointment_type}” is not offered {_words(modality)}."}
-                )
+                raise RuleViolation({"modality": _not_offered(appointment_type, modality)})
             modalities = frozenset({modality})
         return cls(
             duration=datetime.timedelta(minutes=minutes),
@@ -123,8 +124,12 @@ class Demand:
         )
 
 
-def _words(modality: str) -> str:
-    return "by video" if modality == Modality.VIDEO else "in person"
+def _not_offered(appointment_type: AppointmentType | None, modality: str) -> str:
+    if modality == Modality.VIDEO:
+        message = gettext("“%(type)s” is not offered by video.")
+    else:
+        message = gettext("“%(type)s” is not offered in person.")
+    return message % {"type": appointment_type}
 
 
 Interval = tuple[datetime.datetime, datetime.datetime]
@@ -421,7 +426,7 @@ def practitioners_for(
     location (`selectors.practitioners_at`), or both (the practitioner, if of that
     specialty and working there)."""
     if practitioner is None and specialty is None:
-        raise RuleViolation({"practitioner": "Choose a practitioner or a specialty."})
+        raise RuleViolation({"practitioner": gettext("Choose a practitioner or a specialty.")})
     if specialty is None:
         return [practitioner.pk]
     people = practitioners_at(location).filter(specialties=specialty)
@@ -472,9 +477,18 @@ def free_slots(
 ) -> list[Slot]:
     """Free slots on the location's local dates date_from..date_to, at most 31 days."""
     if date_to < date_from:
-        raise RuleViolation({"date_to": "The end date must not be before the start date."})
+        raise RuleViolation({"date_to": gettext("The end date must not be before the start date.")})
     if (date_to - date_from).days >= MAX_RANGE_DAYS:
-        raise RuleViolation({"date_to": f"Ask for at most {MAX_RANGE_DAYS} days at a time."})
+        raise RuleViolation(
+            {
+                "date_to": ngettext(
+                    "Ask for at most %(days)d day at a time.",
+                    "Ask for at most %(days)d days at a time.",
+                    MAX_RANGE_DAYS,
+                )
+                % {"days": MAX_RANGE_DAYS}
+            }
+        )
     if not practitioner_ids:
         return []
     schedule = schedule_for(

@@ -17,9 +17,10 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.translation import gettext, ngettext
 
-from scheduling import availability
+from scheduling import availability, cancel_reasons
 from scheduling.errors import RuleViolation, SlotConflict, TransitionNotAllowed
 from scheduling.localtime import UTC, to_utc
 from scheduling.models import (
@@ -28,6 +29,7 @@ from scheduling.models import (
     AppointmentEvent,
     AppointmentStatus,
     AppointmentType,
+    CancelReason,
     Location,
     Modality,
     ModalityOffer,
@@ -94,7 +96,9 @@ class Plan:
 
 
 def _local(moment: datetime.datetime, location: Location) -> str:
-    return f"{moment.astimezone(location.zone):%a %d %b %Y %H:%M}"
+    """ "Mon 04 Jan 2027 09:00" at the location, the day and month named in the active
+    language."""
+    return dateformat.format(moment.astimezone(location.zone), "D d M Y H:i")
 
 
 def _hhmm(moment: datetime.datetime, location: Location) -> str:
@@ -124,26 +128,44 @@ def plan_booking(
         appointment_type=appointment_type,
     )
     if not location.active:
-        errors["location"] = f"{location} is closed for bookings; choose another location."
+        errors["location"] = gettext(
+            "%(location)s is closed for bookings; choose another location."
+        ) % {"location": location}
     if "practitioner" not in errors and not practitioner.active:
-        errors["practitioner"] = f"{practitioner} no longer takes appointments."
+        errors["practitioner"] = gettext("%(practitioner)s no longer takes appointments.") % {
+            "practitioner": practitioner
+        }
     if "appointment_type" not in errors and appointment_type and not appointment_type.active:
-        errors["appointment_type"] = f"“{appointment_type}” is no longer offered."
+        errors["appointment_type"] = gettext("“%(type)s” is no longer offered.") % {
+            "type": appointment_type
+        }
     if room is not None:
         if room.location_id != location.pk:
-            errors["room"] = f"Choose a room at {location}."
+            errors["room"] = gettext("Choose a room at %(location)s.") % {"location": location}
         elif not room.active:
-            errors["room"] = f"{room.name} is out of service; choose another room."
+            errors["room"] = gettext("%(room)s is out of service; choose another room.") % {
+                "room": room.name
+            }
         elif room.is_overflow and not location.clinic.allows_overflow_booking:
-            errors["room"] = "This clinic does not allow overflow booking; choose a regular room."
+            errors["room"] = gettext(
+                "This clinic does not allow overflow booking; choose a regular room."
+            )
     if assistant is not None and (
         assistant.clinic_id != clinic_id or assistant.pk == practitioner.pk
     ):
-        errors["assistant"] = "Choose an assistant of this clinic other than the practitioner."
+        errors["assistant"] = gettext(
+            "Choose an assistant of this clinic other than the practitioner."
+        )
     if len(comment) > MAX_COMMENT:
-        errors["comment"] = f"Keep the comment to {MAX_COMMENT} characters (it has {len(comment)})."
+        errors["comment"] = ngettext(
+            "Keep the comment to %(limit)d character (it has %(length)d).",
+            "Keep the comment to %(limit)d characters (it has %(length)d).",
+            MAX_COMMENT,
+        ) % {"limit": MAX_COMMENT, "length": len(comment)}
     if start.tzinfo is None:
-        errors["start"] = "Give the start with its UTC offset, e.g. 2026-11-23T09:00:00-03:00."
+        errors["start"] = gettext(
+            "Give the start with its UTC offset, e.g. 2026-11-23T09:00:00-03:00."
+        )
     if errors:
         raise RuleViolation(errors)
 
@@ -161,13 +183,21 @@ def plan_booking(
     earliest = availability.earliest_start(now)
     if start < now:
         raise RuleViolation(
-            {"start": f"{_local(start, location)} has passed; choose a later time."}
+            {
+                "start": gettext("%(start)s has passed; choose a later time.")
+                % {"start": _local(start, location)}
+            }
         )
     if start < earliest:
+        notice = settings.BOOKING_MIN_NOTICE_MINUTES
         raise RuleViolation(
             {
-                "start": f"Bookings need {settings.BOOKING_MIN_NOTICE_MINUTES} minutes' notice; "
-                f"choose {_local(earliest, location)} or later."
+                "start": ngettext(
+                    "Bookings need %(minutes)d minute's notice; choose %(earliest)s or later.",
+                    "Bookings need %(minutes)d minutes' notice; choose %(earliest)s or later.",
+                    notice,
+                )
+                % {"minutes": notice, "earliest": _local(earliest, location)}
             }
         )
 
@@ -176,23 +206,31 @@ def plan_booking(
     if not offered:
         raise RuleViolation(
             {
-                "modality": f"“{appointment_type}” cannot take place in "
-                f"{practitioner}'s {block.get_modality_display().lower()} hours; "
-                "choose another time or type."
+                "modality": gettext(
+                    "“%(type)s” cannot take place in %(practitioner)s's %(hours)s hours; "
+                    "choose another time or type."
+                )
+                % {
+                    "type": appointment_type,
+                    "practitioner": practitioner,
+                    "hours": block.get_modality_display().lower(),
+                }
             }
         )
     if modality is None:
         if len(offered) > 1:
-            raise RuleViolation({"modality": "This time can be in person or by video: choose one."})
+            raise RuleViolation(
+                {"modality": gettext("This time can be in person or by video: choose one.")}
+            )
         (modality,) = offered
     elif modality not in Modality.values:
-        raise RuleViolation({"modality": "Choose in person or video."})
+        raise RuleViolation({"modality": gettext("Choose in person or video.")})
     elif modality not in offered:
         (only,) = offered
         raise RuleViolation(
             {
-                "modality": f"Only {Modality(only).label.lower()} appointments are possible "
-                f"at this time."
+                "modality": gettext("Only %(modality)s appointments are possible at this time.")
+                % {"modality": Modality(only).label.lower()}
             }
         )
 
@@ -245,9 +283,18 @@ def _containing_block(
         if demand.duration % interval:
             raise RuleViolation(
                 {
-                    "duration_minutes": f"At this time {practitioner}'s appointments last a "
-                    f"multiple of {block.slot_interval_minutes} minutes; "
-                    f"{demand.duration.seconds // 60} is not."
+                    "duration_minutes": ngettext(
+                        "At this time %(practitioner)s's appointments last a multiple of "
+                        "%(interval)d minute; %(minutes)d is not.",
+                        "At this time %(practitioner)s's appointments last a multiple of "
+                        "%(interval)d minutes; %(minutes)d is not.",
+                        block.slot_interval_minutes,
+                    )
+                    % {
+                        "practitioner": practitioner,
+                        "interval": block.slot_interval_minutes,
+                        "minutes": demand.duration.seconds // 60,
+                    }
                 }
             )
         if (start - block_start) % interval:
@@ -257,20 +304,39 @@ def _containing_block(
     if misaligned is not None:
         raise RuleViolation(
             {
-                "start": f"{practitioner}'s appointments start every "
-                f"{misaligned.slot_interval_minutes} minutes from "
-                f"{misaligned.start_time:%H:%M}; choose one of those times."
+                "start": ngettext(
+                    "%(practitioner)s's appointments start every %(interval)d minute from "
+                    "%(from)s; choose one of those times.",
+                    "%(practitioner)s's appointments start every %(interval)d minutes from "
+                    "%(from)s; choose one of those times.",
+                    misaligned.slot_interval_minutes,
+                )
+                % {
+                    "practitioner": practitioner,
+                    "interval": misaligned.slot_interval_minutes,
+                    "from": f"{misaligned.start_time:%H:%M}",
+                }
             }
         )
     if elsewhere is not None:
         raise RuleViolation(
-            {"start": f"{practitioner} works at {elsewhere.location} at that time, not here."}
+            {
+                "start": gettext("%(practitioner)s works at %(location)s at that time, not here.")
+                % {"practitioner": practitioner, "location": elsewhere.location}
+            }
         )
     raise RuleViolation(
         {
-            "start": f"{practitioner} does not work at {location} on "
-            f"{_local(start, location)}–{_hhmm(end, location)}; choose a time within "
-            "their working hours."
+            "start": gettext(
+                "%(practitioner)s does not work at %(location)s on %(start)s–%(end)s; choose a "
+                "time within their working hours."
+            )
+            % {
+                "practitioner": practitioner,
+                "location": location,
+                "start": _local(start, location),
+                "end": _hhmm(end, location),
+            }
         }
     )
 
@@ -286,13 +352,22 @@ def _check_time_off(
     )
     if absence is None:
         return
-    reason = f" ({absence.reason})" if absence.reason else ""
-    until = _local(absence.end, location)
     if absence.location_id:
-        message = f"{location} is closed until {until}{reason}."
+        if absence.reason:
+            message = gettext("%(location)s is closed until %(until)s (%(reason)s).")
+        else:
+            message = gettext("%(location)s is closed until %(until)s.")
+    elif absence.reason:
+        message = gettext("%(practitioner)s is away until %(until)s (%(reason)s).")
     else:
-        message = f"{practitioner} is away until {until}{reason}."
-    raise RuleViolation({"start": message})
+        message = gettext("%(practitioner)s is away until %(until)s.")
+    values = {
+        "location": location,
+        "practitioner": practitioner,
+        "until": _local(absence.end, location),
+        "reason": absence.reason,
+    }
+    raise RuleViolation({"start": message % values})
 
 
 def _guard_field(error: IntegrityError) -> str | None:
@@ -318,51 +393,84 @@ def _busy_clash(active: QuerySet, plan: Plan, **holder: object) -> Appointment |
 def _clash_messages(
     plan: Plan, exclude_id: int | None, *, held_in_pms: bool = True
 ) -> dict[str, str]:
-    """Which of practitioner, room and patient are already taken (inside the transaction),
-    here or (with `held_in_pms`) in the PMS."""
+    """The one conflict that stops this booking (inside the transaction), or {}: the
+    practitioner's, else the room's, else (with `held_in_pms`) time held in the PMS, else the
+    patient's. Only the first is said: a room taken by the very appointment that holds the
+    practitioner is not a second problem, and another time is the answer to all of them. An
+    appointment of this same patient is named as theirs, whichever holder it clashes on."""
     active = Appointment.objects.filter(status__in=ACTIVE_STATUSES)
     if exclude_id is not None:
         active = active.exclude(pk=exclude_id)
-    messages: dict[str, str] = {}
     location = plan.location
+    own = None
     if not plan.overflow:
         clash = _busy_clash(active, plan, practitioner=plan.practitioner)
-        if clash is not None:
-            messages["start"] = (
-                f"{plan.practitioner} is already booked from {_hhmm(clash.start, location)} "
-                f"to {_hhmm(clash.end, location)}; choose another time."
-            )
-        clash = _busy_clash(active, plan, room=plan.room) if plan.room else None
-        if clash is not None:
-            messages["room"] = (
-                f"{plan.room.name} is taken from {_hhmm(clash.start, location)} to "
-                f"{_hhmm(clash.end, location)}; choose another room or time."
-            )
-        if held_in_pms and not messages:
-            messages.update(_held_in_pms(plan))
-    clash = (
+        if clash is None and plan.room is not None:
+            clash = _busy_clash(active, plan, room=plan.room)
+            if clash is not None and clash.patient_id != plan.patient.pk:
+                return {
+                    "room": gettext(
+                        "%(room)s is taken from %(start)s to %(end)s; choose another room or time."
+                    )
+                    % {
+                        "room": plan.room.name,
+                        "start": _hhmm(clash.start, location),
+                        "end": _hhmm(clash.end, location),
+                    }
+                }
+        elif clash is not None and clash.patient_id != plan.patient.pk:
+            return {
+                "start": gettext(
+                    "%(practitioner)s is already booked from %(start)s to %(end)s; "
+                    "choose another time."
+                )
+                % {
+                    "practitioner": plan.practitioner,
+                    "start": _hhmm(clash.start, location),
+                    "end": _hhmm(clash.end, location),
+                }
+            }
+        own = clash  # None, or an appointment of this same patient
+        if own is None and held_in_pms:
+            held = _held_in_pms(plan)
+            if held:
+                return held
+    clash = own or (
         active.filter(patient=plan.patient, end__gt=plan.start, start__lt=plan.end)
         .select_related("practitioner", "location")
         .order_by("start")
         .first()
     )
-    if clash is not None:
-        messages["patient"] = (
-            f"This patient already has an appointment with {clash.practitioner} from "
-            f"{_hhmm(clash.start, clash.location)} to {_hhmm(clash.end, clash.location)}."
+    if clash is None:
+        return {}
+    return {
+        "patient": gettext(
+            "This patient already has an appointment with %(practitioner)s from %(start)s "
+            "to %(end)s."
         )
-    return messages
+        % {
+            "practitioner": clash.practitioner,
+            "start": _hhmm(clash.start, clash.location),
+            "end": _hhmm(clash.end, clash.location),
+        }
+    }
 
 
 def _held_in_pms(plan: Plan) -> dict[str, str]:
-    """The practitioner or room is busy in the PMS (booked or blocked there directly)."""
+    """The practitioner or room is busy in the PMS (booked or blocked there directly); the
+    practitioner's hold is the one said when both are held."""
+    from django.db.models import Case, Value, When
+
     holders = Q(practitioner=plan.practitioner)
     if plan.room is not None:
         holders |= Q(room=plan.room)
     held = (
         PmsBusy.objects.filter(holders, start__lt=plan.busy_until, end__gt=plan.busy_from)
         .select_related("connection")
-        .order_by("start")
+        .order_by(
+            Case(When(practitioner=plan.practitioner, then=Value(0)), default=Value(1)),
+            "start",
+        )
         .first()
     )
     if held is None:
@@ -371,9 +479,16 @@ def _held_in_pms(plan: Plan) -> dict[str, str]:
     if held.practitioner_id != plan.practitioner.pk:
         field, who = ("room", plan.room.name if plan.room else "")
     return {
-        field: f"{who} is busy in {held.connection.get_vendor_display()} from "
-        f"{_hhmm(held.start, plan.location)} to {_hhmm(held.end, plan.location)} (booked "
-        "there directly); choose another time."
+        field: gettext(
+            "%(holder)s is busy in %(pms)s from %(start)s to %(end)s (booked there directly); "
+            "choose another time."
+        )
+        % {
+            "holder": who,
+            "pms": held.connection.get_vendor_display(),
+            "start": _hhmm(held.start, plan.location),
+            "end": _hhmm(held.end, plan.location),
+        }
     }
 
 
@@ -417,7 +532,10 @@ def _claim(plan: Plan, exclude_id: int | None) -> Plan:
         room = _pick_room(plan, exclude_id)
         if room is None:
             messages = _clash_messages(plan, exclude_id) or {
-                "room": f"No room is free at {plan.location} at that time; choose another time."
+                "room": gettext(
+                    "No room is free at %(location)s at that time; choose another time."
+                )
+                % {"location": plan.location}
             }
             raise _Taken(messages)
         plan = dataclasses.replace(plan, room=room)
@@ -436,7 +554,7 @@ def _save_guarded(write: Callable[[], None]) -> None:
         if field is None:
             raise
         raise _Taken(
-            {field: "Someone else booked this time a moment ago; choose another time."}
+            {field: gettext("Someone else booked this time a moment ago; choose another time.")}
         ) from None
 
 
@@ -459,7 +577,7 @@ def book_appointment(
 ) -> Appointment:
     """Check every rule, then store the appointment; a clash raises SlotConflict."""
     if follow_up_of is not None and follow_up_of.patient_id != patient.pk:
-        raise RuleViolation({"follow_up_of": "A follow-up must be of the same patient."})
+        raise RuleViolation({"follow_up_of": gettext("A follow-up must be of the same patient.")})
     plan = plan_booking(
         location=location,
         practitioner=practitioner,
@@ -613,11 +731,12 @@ def check_reschedulable(appointment: Appointment, now: datetime.datetime | None 
     """Refuse (TransitionNotAllowed) to move an appointment that its status or start forbid."""
     if appointment.status not in RESCHEDULABLE:
         raise TransitionNotAllowed(
-            f"A {appointment.get_status_display().lower()} appointment cannot be rescheduled."
+            gettext("A %(status)s appointment cannot be rescheduled.")
+            % {"status": appointment.get_status_display().lower()}
         )
     if appointment.start <= (now or timezone.now()):
         raise TransitionNotAllowed(
-            "This appointment has already started; it can no longer be moved."
+            gettext("This appointment has already started; it can no longer be moved.")
         )
 
 
@@ -636,25 +755,42 @@ def change_status(
     if to_status == Status.CANCELLED:
         reason = reason.strip()
         if not reason:
-            raise RuleViolation({"reason": "Give a reason for the cancellation."})
+            raise RuleViolation({"reason": gettext("Give a reason for the cancellation.")})
         if len(reason) > MAX_COMMENT:
-            raise RuleViolation({"reason": f"Keep the reason to {MAX_COMMENT} characters."})
+            raise RuleViolation(
+                {
+                    "reason": ngettext(
+                        "Keep the reason to %(limit)d character.",
+                        "Keep the reason to %(limit)d characters.",
+                        MAX_COMMENT,
+                    )
+                    % {"limit": MAX_COMMENT}
+                }
+            )
     with transaction.atomic():
         current = Appointment.objects.select_for_update().get(pk=appointment.pk)
         action = TRANSITIONS[current.status].get(to_status)
         if action is None:
             raise TransitionNotAllowed(
                 {
-                    "status": f"A {current.get_status_display().lower()} appointment cannot "
-                    f"become {Status(to_status).label.lower()}."
+                    "status": gettext("A %(status)s appointment cannot become %(new)s.")
+                    % {
+                        "status": current.get_status_display().lower(),
+                        "new": Status(to_status).label.lower(),
+                    }
                 }
             )
         if to_status in (Status.NO_SHOW, Status.COMPLETED) and now < current.start:
             raise TransitionNotAllowed(
                 {
-                    "status": "The appointment has not started yet; it can be marked "
-                    f"{Status(to_status).label.lower()} from "
-                    f"{_local(current.start, current.location)}."
+                    "status": gettext(
+                        "The appointment has not started yet; it can be marked %(new)s from "
+                        "%(start)s."
+                    )
+                    % {
+                        "new": Status(to_status).label.lower(),
+                        "start": _local(current.start, current.location),
+                    }
                 }
             )
         if (
@@ -663,7 +799,11 @@ def change_status(
             != current.start.astimezone(current.location.zone).date()
         ):
             raise TransitionNotAllowed(
-                {"status": "A patient can be marked arrived only on the day of the appointment."}
+                {
+                    "status": gettext(
+                        "A patient can be marked arrived only on the day of the appointment."
+                    )
+                }
             )
         appointment.status = to_status
         fields = ["status", "updated_at"]
@@ -708,7 +848,8 @@ def move_from_pms(
         current = Appointment.objects.select_for_update().get(pk=appointment.pk)
         if current.status not in RESCHEDULABLE:
             raise TransitionNotAllowed(
-                f"A {current.get_status_display().lower()} appointment cannot be moved."
+                gettext("A %(status)s appointment cannot be moved.")
+                % {"status": current.get_status_display().lower()}
             )
         changes = {
             "practitioner": practitioner or current.practitioner,
@@ -760,6 +901,14 @@ def move_from_pms(
 
 
 def cancel_appointment(
-    appointment: Appointment, *, reason: str, by: AbstractBaseUser | None = None
+    appointment: Appointment,
+    *,
+    reason: str = "",
+    preset: CancelReason | None = None,
+    by: AbstractBaseUser | None = None,
 ) -> Appointment:
-    return change_status(appointment, Status.CANCELLED, reason=reason, by=by)
+    """Cancel with a reason: one of the clinic's reasons (`preset`), the receptionist's own
+    words (`reason`), or both; the appointment records the words
+    (scheduling.cancel_reasons.reason_text)."""
+    text = cancel_reasons.reason_text(appointment, preset=preset, details=reason)
+    return change_status(appointment, Status.CANCELLED, reason=text, by=by)

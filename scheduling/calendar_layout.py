@@ -5,6 +5,11 @@ wall-clock time. A column body is a CSS grid of 5-minute rows: every appointment
 working-hours band and time-off band is one element with a first row and a span, and
 overlapping appointments share the column side by side in lanes.
 
+Each column also gets its free cells: the bookable starts (every `step` minutes of its
+open hours, from the start of each stretch) that no time off, closure, PMS-held time or
+visit that takes its time covers, and that have not passed. The page makes each one a
+link to the booking form.
+
 Pure arithmetic over values: no ORM, no request. The view loads the records, turns them
 into `Column`s of minutes and instants, and renders the `Grid` this module returns. The
 stylesheet's class names (calendar.css) are derived from the numbers in one place: the
@@ -14,13 +19,15 @@ stylesheet's class names (calendar.css) are derived from the numbers in one plac
 import dataclasses
 import datetime
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 UNIT_MINUTES = 5  # one grid row (calendar.css has at-1..at-288 and span-1..span-288)
 DAY_MINUTES = 24 * 60
 OPENS, CLOSES = 8 * 60, 18 * 60  # the grid shows at least 08:00-18:00
 MAX_LANES = 6  # side-by-side appointments in one column (calendar.css has lane-1..lane-6)
+STEP_MINUTES = 15  # the free cells of a column whose step the view does not know
+COMPACT_ROWS = 6  # a visit of 30 minutes or less is drawn compact (one line)
 
 Minutes = tuple[int, int]  # [start, end) in minutes after the column day's local midnight
 Item = TypeVar("Item")
@@ -37,6 +44,7 @@ class Visit(Generic[Item]):
     start: datetime.datetime
     end: datetime.datetime
     item: Item
+    takes_time: bool = True  # False: cancelled or no-show, its time is free again
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -51,7 +59,9 @@ class Off:
 
 @dataclasses.dataclass
 class Column(Generic[Item]):
-    """A column before placement: its day, open hours (wall clock), time off, visits."""
+    """A column before placement: its day, open hours (wall clock), time off, visits; the
+    minutes between bookable starts (`step`), and what the page needs to know of it
+    (`data`, carried through untouched)."""
 
     key: str
     title: str
@@ -60,6 +70,8 @@ class Column(Generic[Item]):
     open: list[Minutes] = dataclasses.field(default_factory=list)
     off: list[Off] = dataclasses.field(default_factory=list)
     visits: list[Visit[Item]] = dataclasses.field(default_factory=list)
+    step: int = STEP_MINUTES
+    data: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 # --- what the grid holds --------------------------------------------------------------------
@@ -87,7 +99,30 @@ class Band(Rows):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Hour(Rows):
-    label: str  # "09:00"
+    minute: int  # of the day, a whole hour
+
+    @property
+    def time(self) -> datetime.time:
+        return datetime.time(self.minute // 60, self.minute % 60)
+
+    @property
+    def label(self) -> str:
+        return clock(self.minute)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Cell(Rows):
+    """A free time to book from: `minute` of the day, `step` minutes long."""
+
+    minute: int
+
+    @property
+    def time(self) -> datetime.time:
+        return datetime.time(self.minute // 60, self.minute % 60)
+
+    @property
+    def hhmm(self) -> str:
+        return clock(self.minute)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -114,6 +149,11 @@ class Placed(Rows, Generic[Item]):
         first, span = self.grid_columns
         return f"at-{self.row} span-{self.span} lane-{first} wide-{span}"
 
+    @property
+    def compact(self) -> bool:
+        """Drawn on one line: 30 minutes or less."""
+        return self.span <= COMPACT_ROWS
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class NowLine:
@@ -137,6 +177,10 @@ class PlacedColumn(Generic[Item]):
     bands: list[Band]
     visits: list[Placed[Item]]
     now: NowLine | None
+    day: datetime.date
+    step: int
+    cells: list[Cell]
+    data: dict[str, str]
 
 
 @dataclasses.dataclass
@@ -181,6 +225,7 @@ def minutes_of(
 
 
 def clock(minutes: int) -> str:
+    """e.g. "09:00": the hours and minutes of a minute of the day, as digits."""
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
@@ -195,9 +240,10 @@ def merged(spans: Iterable[Minutes]) -> list[Minutes]:
     return [(start, end) for start, end in joined]
 
 
-def hours_note(spans: Iterable[Minutes]) -> str:
-    """e.g. "09:00–12:00, 14:00–18:00"; empty when nobody works."""
-    return ", ".join(f"{clock(start)}–{clock(end)}" for start, end in merged(spans))
+def hours_note(spans: Iterable[Minutes], label: Callable[[int], str] = clock) -> str:
+    """e.g. "09:00–12:00, 14:00–18:00" (each minute written by `label`); empty when nobody
+    works."""
+    return ", ".join(f"{label(start)}–{label(end)}" for start, end in merged(spans))
 
 
 def axis(spans: Iterable[Minutes]) -> Minutes:
@@ -256,6 +302,32 @@ def lanes(spans: Sequence[Minutes]) -> tuple[list[tuple[int, int]], int]:
     return placed, widest
 
 
+def free_cells(
+    open_spans: Sequence[Minutes],
+    taken: Sequence[Minutes],
+    *,
+    step: int,
+    first: int,
+    last: int,
+    earliest: int,
+) -> list[Cell]:
+    """The bookable starts of a column: every `step` minutes from the start of each open
+    stretch, on the axis [first, last), from minute `earliest` on (now, on today's column),
+    each a cell of `step` minutes that nothing in `taken` overlaps."""
+    cells = []
+    busy = merged(taken)
+    for start, end in merged(open_spans):
+        for minute in range(start, end, max(step, UNIT_MINUTES)):
+            until = min(minute + step, end)
+            if minute < max(first, earliest) or until > last:
+                continue
+            if any(b_start < until and minute < b_end for b_start, b_end in busy):
+                continue
+            cell = rows(minute, until, first)
+            cells.append(Cell(cell.row, cell.span, minute))
+    return cells
+
+
 def now_line(minute: int, first: int, last: int) -> NowLine | None:
     """The current wall-clock minute on the axis [first, last), or None off the axis."""
     if not first <= minute < last:
@@ -269,7 +341,7 @@ def now_line(minute: int, first: int, last: int) -> NowLine | None:
 def lay_out(columns: Sequence[Column[Item]], *, zone: Any, now: datetime.datetime) -> Grid[Item]:
     """Every column on one axis: the axis covers 08:00-18:00, every column's open hours and
     every visit (clamped to its column's day); bands are clipped to the axis; the column of
-    today gets the now-line."""
+    today gets the now-line; every column its free cells from `now` on."""
     spans = [
         [minutes_of(visit.start, visit.end, column.day, zone) for visit in column.visits]
         for column in columns
@@ -294,6 +366,14 @@ def lay_out(columns: Sequence[Column[Item]], *, zone: Any, now: datetime.datetim
                 minute_of(off.end, column.day, zone),
             )
             stretches.append((start, end, off.kind, off.label))
+        taken = [span for visit, span in zip(column.visits, own, strict=True) if visit.takes_time]
+        taken += [(start, end) for start, end, kind, _ in stretches if kind != "open"]
+        if column.day < local_now.date():
+            earliest = DAY_MINUTES
+        elif column.day == local_now.date():
+            earliest = now_minute + 1  # the minute that has begun is gone too
+        else:
+            earliest = 0
         bands = []
         for start, end, kind, label in stretches:
             start, end = max(start, first), min(end, last)
@@ -311,10 +391,16 @@ def lay_out(columns: Sequence[Column[Item]], *, zone: Any, now: datetime.datetim
                 bands,
                 visits,
                 now_line(now_minute, first, last) if today else None,
+                column.day,
+                column.step,
+                free_cells(
+                    column.open, taken, step=column.step, first=first, last=last, earliest=earliest
+                ),
+                column.data,
             )
         )
     hours = []
     for minute in range(first, last, 60):
         hour = rows(minute, min(minute + 60, last), first)
-        hours.append(Hour(hour.row, hour.span, clock(minute)))
+        hours.append(Hour(hour.row, hour.span, minute))
     return Grid(first, last, hours, placed_columns)

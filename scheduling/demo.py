@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from scheduling import availability, booking
+from scheduling.cancel_reasons import ensure_default_reasons
 from scheduling.errors import BookingError
 from scheduling.localtime import to_utc
 from scheduling.models import (
@@ -381,6 +382,8 @@ def seed_demo(*, today: datetime.date | None = None) -> DemoSummary:
     for clinic, spec in zip(clinics, DEMO_CLINICS, strict=True):
         summary.appointments_created += _seed_appointments(clinic, spec, week_start)
     imported, summary.imported = import_demo_clinic()
+    for clinic in [*clinics, imported]:
+        ensure_default_reasons(clinic)
     # A newcomer's desk opens in the clinic booking into a PMS (Dentalink), not the local one.
     summary.users = _seed_users([*clinics, imported], home=clinics[0])
     summary.authenticators = _seed_authenticators()

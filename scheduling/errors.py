@@ -5,16 +5,48 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from django.utils.functional import Promise, lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 if TYPE_CHECKING:
     from scheduling.availability import Slot
 
 NON_FIELD = "__all__"
 
+# One sentence per record, so that each language can make the words agree with the noun.
+NO_SUCH = {
+    "scheduling.appointment": _("No such appointment."),
+    "scheduling.appointmenttype": _("No such appointment type."),
+    "scheduling.clinic": _("No such clinic."),
+    "scheduling.location": _("No such location."),
+    "scheduling.patient": _("No such patient."),
+    "scheduling.practitioner": _("No such practitioner."),
+    "scheduling.room": _("No such room."),
+    "scheduling.specialty": _("No such specialty."),
+}
+
+
+def _no_such_record(name: str) -> str:
+    return gettext("No such %(record)s.") % {"record": name}
+
+
+_no_such_lazy = lazy(_no_such_record, str)
+
 
 def no_such(model: type) -> str:
     """What an unknown ID, or one of another clinic, gets on every page, form and endpoint:
-    "No such room." (never saying whether it exists elsewhere)."""
-    return f"No such {model._meta.verbose_name}."
+    "No such room." (never saying whether it exists elsewhere). Lazy: in the language of
+    whoever reads it."""
+    known = NO_SUCH.get(model._meta.label_lower)
+    return known if known is not None else _no_such_lazy(model._meta.verbose_name)
+
+
+def _texts(text: str | Sequence[str]) -> list[str]:
+    """Messages as plain text in the active language (they may be lazy)."""
+    if isinstance(text, str | Promise):
+        return [str(text)]
+    return [str(item) for item in text]
 
 
 class BookingError(Exception):
@@ -23,11 +55,10 @@ class BookingError(Exception):
     code = "booking_error"
 
     def __init__(self, messages: Mapping[str, str | Sequence[str]] | str) -> None:
-        if isinstance(messages, str):
+        if isinstance(messages, str | Promise):
             messages = {NON_FIELD: messages}
         self.messages: dict[str, list[str]] = {
-            field: [text] if isinstance(text, str) else list(text)
-            for field, text in messages.items()
+            field: _texts(text) for field, text in messages.items()
         }
         super().__init__("; ".join(m for texts in self.messages.values() for m in texts))
 

@@ -9,8 +9,18 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.http import QueryDict
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from scheduling import booking
+from scheduling import booking, patients
+from scheduling.countries import (
+    SERVED,
+    Country,
+    international,
+    looks_like_national_id,
+    looks_like_phone,
+)
 from scheduling.errors import NON_FIELD, BookingError, RuleViolation, SlotConflict, no_such
 from scheduling.localtime import DAY_OUT_OF_RANGE, UTC, day_in_range, resolve_local
 from scheduling.models import (
@@ -18,11 +28,13 @@ from scheduling.models import (
     AppointmentStatus,
     AppointmentType,
     Clinic,
+    IdentityDocument,
     Location,
     Modality,
     Patient,
     Practitioner,
     Room,
+    Sex,
     Specialty,
 )
 from scheduling.patients import (
@@ -35,13 +47,15 @@ from scheduling.selectors import practitioners_at
 
 OCCURRENCES = [
     ("", "—"),
-    ("0", "The first one (before the clocks go back)"),
-    ("1", "The second one (after the clocks go back)"),
+    ("0", _("The first one (before the clocks go back)")),
+    ("1", _("The second one (after the clocks go back)")),
 ]
 
 
 def describe_slots(slots: list, location: Any) -> str:
-    return ", ".join(f"{slot.start.astimezone(location.zone):%a %d %b %H:%M}" for slot in slots)
+    return ", ".join(
+        date_format(slot.start.astimezone(location.zone), "D d M H:i") for slot in slots
+    )
 
 
 def add_booking_error(
@@ -56,20 +70,25 @@ def add_booking_error(
 class BookingForm(forms.ModelForm):
     """A booking in the location's wall-clock time; the booking service checks every rule."""
 
-    date = forms.DateField(help_text="In the location's time zone.")
-    time = forms.TimeField(label="Start time", help_text="In the location's time zone.")
+    date = forms.DateField(label=_("Date"), help_text=_("In the location's time zone."))
+    time = forms.TimeField(label=_("Start time"), help_text=_("In the location's time zone."))
     occurrence = forms.TypedChoiceField(
+        label=_("Occurrence"),
         choices=OCCURRENCES,
         coerce=int,
         empty_value=None,
         required=False,
-        help_text="Only when the clocks go back and this time happens twice.",
+        help_text=_("Only when the clocks go back and this time happens twice."),
     )
     duration_minutes = forms.IntegerField(
-        required=False, min_value=1, help_text="Empty: the appointment type's duration."
+        label=_("Duration (minutes)"),
+        required=False,
+        min_value=1,
+        help_text=_("Empty: the appointment type's duration."),
     )
     modality = forms.TypedChoiceField(
-        choices=[("", "As the working hours allow"), *Modality.choices],
+        label=_("Modality"),
+        choices=[("", _("As the working hours allow")), *Modality.choices],
         required=False,
         empty_value=None,
     )
@@ -139,7 +158,8 @@ class BookingForm(forms.ModelForm):
     def add_booking_error(self, error: BookingError, location: Any) -> None:
         add_booking_error(self, error, self.field_of_error)
         if isinstance(error, SlotConflict) and error.alternatives:
-            self.add_error(None, f"Free instead: {describe_slots(error.alternatives, location)}.")
+            times = describe_slots(error.alternatives, location)
+            self.add_error(None, gettext("Free instead: %(times)s.") % {"times": times})
 
 
 # -- the desk ------------------------------------------------------------------------------
@@ -147,14 +167,15 @@ class BookingForm(forms.ModelForm):
 # The desk's forms parse what a receptionist submitted; rule messages come from the booking
 # service (mapped to fields by `add_booking_error`), date bounds from scheduling.localtime.
 
-DATE_FORMAT = "Enter the date as YYYY-MM-DD, e.g. 2027-01-04."
-CHOOSE_PATIENT = "Choose a patient, or register a new one."
-CHOOSE_TYPE = "Choose an appointment type."
-CHOOSE_SLOT = "Choose a time in the list of free slots."
-CHOOSE_FREE_TIME = "Choose one of the free times."
-CHOOSE_ACTION = "Choose one of the actions offered for this appointment."
-CHOOSE_WHO = "Choose a practitioner or a specialty."
-CHOOSE_LOCATION = "Choose a location from the list."
+DATE_FORMAT = _("Enter the date as YYYY-MM-DD, e.g. 2027-01-04.")
+CHOOSE_PATIENT = _("Choose a patient, or register a new one.")
+CHOOSE_TYPE = _("Choose an appointment type.")
+CHOOSE_SLOT = _("Choose a time in the list of free slots.")
+CHOOSE_FREE_TIME = _("Choose one of the free times.")
+CHOOSE_ACTION = _("Choose one of the actions offered for this appointment.")
+CHOOSE_WHO = _("Choose a practitioner or a specialty.")
+CHOOSE_LOCATION = _("Choose a location from the list.")
+CHOOSE_PRACTITIONER = _("Choose a practitioner from the list.")
 
 
 class DayField(forms.DateField):
@@ -244,21 +265,18 @@ class CalendarQuery(QueryForm):
     date = DayField(required=False)
     by = forms.ChoiceField(
         required=False,
-        choices=[("room", "Rooms"), ("practitioner", "Practitioners")],
-        error_messages={"invalid_choice": "Show one column per room or per practitioner."},
+        choices=[("room", _("Rooms")), ("practitioner", _("Practitioners"))],
+        error_messages={"invalid_choice": _("Show one column per room or per practitioner.")},
     )
     cancelled = forms.ChoiceField(
         required=False,
-        choices=[("show", "Show"), ("hide", "Hide")],
-        error_messages={"invalid_choice": "Show or hide the cancelled appointments."},
+        choices=[("show", _("Show")), ("hide", _("Hide"))],
+        error_messages={"invalid_choice": _("Show or hide the cancelled appointments.")},
     )
     practitioner = forms.IntegerField(
         required=False,
         min_value=1,
-        error_messages={
-            "invalid": "Choose a practitioner from the list.",
-            "min_value": "Choose a practitioner from the list.",
-        },
+        error_messages={"invalid": CHOOSE_PRACTITIONER, "min_value": CHOOSE_PRACTITIONER},
     )
 
 
@@ -277,7 +295,9 @@ class SlotSearchForm(forms.Form):
     the desk's location), the clinic's active appointment type, the date (default: today
     at the location), next available, and the overflow room where the clinic allows it."""
 
-    who = forms.CharField(required=False, label="Practitioner or specialty")  # "p:<id>", "s:<id>"
+    who = forms.CharField(
+        required=False, label=_("Practitioner or specialty")
+    )  # "p:<id>", "s:<id>"
     date = DayField(required=False)
     next = forms.BooleanField(required=False)
     include_overflow = forms.BooleanField(required=False)
@@ -292,9 +312,9 @@ class SlotSearchForm(forms.Form):
             AppointmentType.objects.filter(clinic=desk.clinic, active=True).order_by("name")
         )
         self.who_choices = [
-            ("Practitioners", [(f"p:{p.pk}", str(p)) for p in self.practitioners]),
+            (_("Practitioners"), [(f"p:{p.pk}", str(p)) for p in self.practitioners]),
             *(
-                [("Anyone of a specialty", [(f"s:{s.pk}", s.name) for s in self.specialties])]
+                [(_("Anyone of a specialty"), [(f"s:{s.pk}", s.name) for s in self.specialties])]
                 if self.specialties
                 else []
             ),
@@ -349,7 +369,7 @@ class BookingChoicesForm(SlotSearchForm):
     modality = forms.ChoiceField(
         required=False,
         choices=[("", "—"), *Modality.choices],
-        error_messages={"invalid_choice": "Choose in person or video."},
+        error_messages={"invalid_choice": _("Choose in person or video.")},
     )
 
     # What links on the page keep when they change one choice.
@@ -413,6 +433,15 @@ class BookingChoicesForm(SlotSearchForm):
     def add_booking_error(self, error: BookingError) -> None:
         add_booking_error(self, error, self.field_of_error)
 
+    def is_chosen(self, slot: Any) -> bool:
+        """Whether `slot` (of the free times) is the one chosen."""
+        practitioner = self.choice("slot_practitioner")
+        return (
+            practitioner is not None
+            and slot.practitioner_id == practitioner.pk
+            and slot.start == self.choice("start")
+        )
+
     def kept(self, *, without: Sequence[str] = ()) -> str:
         return kept_choices(self.data, self.location, without=without)
 
@@ -451,44 +480,230 @@ class StatusForm(forms.Form):
     reason = forms.CharField(required=False, strip=False)
 
 
-class CancelForm(forms.Form):
-    """A cancellation; the booking service requires and bounds the reason."""
+# -- registering a patient -------------------------------------------------------------------
 
-    reason = forms.CharField(required=False, strip=False)
+# The registration form's sections: what most registrations need, then the rest behind a
+# disclosure each (open when one of its fields has a value or an error).
+PERSON_SECTIONS = {
+    "main": (
+        "given_name",
+        "family_name",
+        "birth_date",
+        "phone_country",
+        "phone",
+        "national_id_type",
+        "national_id",
+    ),
+    "more": ("preferred_name", "sex", "email"),
+    "guardian": ("guardian_name", "guardian_relationship", "guardian_phone", "guardian_email"),
+}
+ANIMAL_SECTIONS = {
+    "main": (
+        "given_name",
+        "species",
+        "family_name",
+        "guardian_name",
+        "phone_country",
+        "guardian_phone",
+    ),
+    "more": ("breed", "birth_date", "sex", "guardian_email", "phone", "email"),
+}
+SECTION_TITLES = {
+    "more": _("More details"),
+    "guardian": _("Parent or guardian (for a minor)"),
+}
+# Lower-case particles of family names that stay lower case ("de la Fuente").
+NAME_PARTICLES = frozenset(
+    {"da", "das", "de", "del", "der", "des", "di", "do", "dos", "du", "e", "la", "las", "le",
+     "los", "van", "von", "y"}
+)  # fmt: skip
+NAME_LENGTH = 80
+
+
+def _name(text: str) -> str:
+    """A name as typed, capitalised when typed all in lower case ("vera-soto" -> "Vera-Soto")."""
+    words = [word for word in text.split() if not any(char.isdigit() for char in word)]
+    if any(word != word.lower() for word in words):
+        return " ".join(words)[:NAME_LENGTH]
+    return " ".join(
+        word if word in NAME_PARTICLES else "-".join(part.capitalize() for part in word.split("-"))
+        for word in words
+    )[:NAME_LENGTH]
+
+
+def registration_initial(text: str, country: Country | None) -> dict[str, str]:
+    """What a patient search typed says about the patient it did not find: a national ID
+    (with the country's document type), a phone, or a name — one word is a family name;
+    "Family, Given"; otherwise the first word is the given name and the rest the family
+    name(s) ("Ana Vera Soto")."""
+    text = " ".join(text.split())
+    if not text:
+        return {}
+    if looks_like_national_id(text, country):
+        return {"national_id": text[:40], "national_id_type": country.national_id_type}
+    if looks_like_phone(text):
+        return {"phone": text[:40]}
+    if "," in text:
+        family, _comma, given = text.partition(",")
+    else:
+        words = text.split()
+        given, family = ("", words[0]) if len(words) == 1 else (words[0], " ".join(words[1:]))
+    names = {"given_name": _name(given), "family_name": _name(family)}
+    return {field: value for field, value in names.items() if value}
 
 
 class PatientForm(forms.ModelForm):
     """A new patient, or an animal with its owner, registered without leaving the page;
-    saved through scheduling.patients.register_patient (its rules and messages)."""
+    saved through scheduling.patients.register_patient (its rules and messages). Defaults
+    come from the location's country (scheduling.countries): the phone's country code and
+    the national ID document; an ID type without a number is no choice."""
+
+    phone_country = forms.ChoiceField(
+        label=_("Phone country"),
+        required=False,
+        help_text=_("Added to numbers typed without +."),
+    )
+    # The "Register anyway" button, after the likely duplicates were shown.
+    register_anyway = forms.BooleanField(required=False)
 
     class Meta:
         model = Patient
         fields = REGISTRATION_FIELDS
-        widgets = {"birth_date": forms.DateInput(attrs={"type": "date"})}
+        labels = {
+            "given_name": _("Given name"),
+            "family_name": _("Family name"),
+            "preferred_name": _("Preferred name"),
+            "birth_date": _("Birth date"),
+            "sex": _("Sex"),
+            "phone": _("Phone"),
+            "email": _("Email"),
+            "national_id_type": _("National ID type"),
+            "national_id": _("National ID"),
+            "species": _("Species"),
+            "breed": _("Breed"),
+            "guardian_name": _("Parent or guardian's name"),
+            "guardian_relationship": _("Relationship"),
+            "guardian_phone": _("Parent or guardian's phone"),
+            "guardian_email": _("Parent or guardian's email"),
+        }
+        help_texts = {
+            "given_name": "",  # the model's "For an animal: …": the animal's labels say it
+            "family_name": "",
+            "preferred_name": _("Preferred or social name, shown instead."),
+            "species": _("e.g. dog, cat, rabbit."),
+            "guardian_relationship": _("e.g. mother, legal guardian."),
+        }
+        # The browser's date picker always sends YYYY-MM-DD, whatever the language.
+        widgets = {"birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
 
-    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, clinic: Clinic, country: Country | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.clinic = clinic
+        self.fields["birth_date"].input_formats = ["%Y-%m-%d"]
+        self.fields["sex"].required = False  # "unknown" unless said
+        self.fields["phone_country"].choices = [
+            ("", "—"),
+            *sorted(
+                ((c.code, f"{c.name} ({c.calling_code})") for c in SERVED.values()),
+                key=lambda choice: choice[1],
+            ),
+        ]
+        self.initial.setdefault("phone_country", country.code if country else "")
+        if not self.is_bound:
+            self.fields["given_name"].widget.attrs["autofocus"] = True
         if clinic.is_veterinary:
             for name in PERSON_FIELDS:
                 del self.fields[name]
-            self.fields["given_name"].label = "Animal's name"
-            self.fields["family_name"].label = "Owner's family name"
-            self.fields["guardian_name"].label = "Owner's full name"
-            self.fields["guardian_phone"].label = "Owner's phone"
-            self.fields["guardian_email"].label = "Owner's email"
+            self.fields["given_name"].label = _("Animal's name")
+            self.fields["family_name"].label = _("Owner's family name")
+            self.fields["guardian_name"].label = _("Owner's full name")
+            self.fields["guardian_phone"].label = _("Owner's phone")
+            self.fields["guardian_phone"].help_text = _("A phone or an email of the owner.")
+            self.fields["guardian_email"].label = _("Owner's email")
+            # Required by the model's rules for animals (which say so when missing).
+            for name in ("species", "guardian_name"):
+                self.fields[name].widget.attrs["required"] = True
         else:
             for name in ANIMAL_FIELDS:
                 del self.fields[name]
+            self.fields["national_id_type"].choices = [("", "—"), *IdentityDocument.choices]
+            self.initial.setdefault("national_id_type", country.national_id_type if country else "")
+
+    def sections(self) -> list[dict[str, Any]]:
+        """The fields by section, for the template: the first always shown, the others
+        behind a disclosure, open when one of their fields has a value or an error."""
+        layout = ANIMAL_SECTIONS if self.clinic.is_veterinary else PERSON_SECTIONS
+        sections = []
+        for key, names in layout.items():
+            fields = [self[name] for name in names if name in self.fields]
+            filled = any(
+                field.errors or field.value() not in (None, "", field.initial) for field in fields
+            )
+            sections.append(
+                {
+                    "key": key,
+                    "title": SECTION_TITLES.get(key, ""),
+                    "fields": fields,
+                    "open": key == "main" or filled,
+                }
+            )
+        return sections
 
     def _post_clean(self) -> None:
-        """The model's rules are checked once, by register_patient, in save()."""
+        """The model's rules are checked by register_patient, in save() (or check_rules())."""
+
+    def clean_sex(self) -> str:
+        return self.cleaned_data["sex"] or Sex.UNKNOWN
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        country = SERVED.get(cleaned.get("phone_country") or "")
+        for name in ("phone", "guardian_phone"):
+            if cleaned.get(name):
+                cleaned[name] = international(cleaned[name], country)
+        if "national_id" in self.fields and not cleaned.get("national_id"):
+            cleaned["national_id_type"] = ""  # the country's default type, with no number
+        return cleaned
+
+    def registration(self) -> dict[str, Any]:
+        """register_patient's fields, once the form is valid."""
+        return {
+            name: self.cleaned_data[name] for name in self._meta.fields if name in self.cleaned_data
+        }
+
+    def likely_duplicates(self) -> list[tuple[Patient, str]]:
+        """Patients of the clinic this one may already be (scheduling.patients), each with
+        why; for an animal, its owner's phone is the phone compared."""
+        data = self.cleaned_data
+        return patients.likely_duplicates(
+            self.clinic,
+            given_name=data.get("given_name", ""),
+            family_name=data.get("family_name", ""),
+            birth_date=data.get("birth_date"),
+            phone=data.get("phone") or data.get("guardian_phone", ""),
+            national_id_type=data.get("national_id_type", ""),
+            national_id=data.get("national_id", ""),
+        )
+
+    def _add_rule_errors(self, error: ValidationError) -> None:
+        for field, messages in error.message_dict.items():
+            self.add_error(field if field in self.fields else None, messages)
+
+    def check_rules(self) -> bool:
+        """The model's rules, without saving: whether the patient could be registered."""
+        try:
+            Patient(clinic=self.clinic, **self.registration()).full_clean()
+        except ValidationError as error:
+            self._add_rule_errors(error)
+            return False
+        return True
 
     def save(self, commit: bool = True) -> Patient:
         """Register the patient; a rule it breaks lands on the form and is raised again."""
         try:
-            return register_patient(clinic=self.clinic, **self.cleaned_data)
+            return register_patient(clinic=self.clinic, **self.registration())
         except ValidationError as error:
-            for field, messages in error.message_dict.items():
-                self.add_error(field if field in self.fields else None, messages)
+            self._add_rule_errors(error)
             raise

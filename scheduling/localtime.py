@@ -5,6 +5,9 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
+
 from scheduling.errors import AmbiguousLocalTime, RuleViolation
 
 UTC = datetime.UTC
@@ -48,8 +51,11 @@ def resolve_local(
     if is_nonexistent(naive, zone):
         raise RuleViolation(
             {
-                field: f"{naive:%Y-%m-%d %H:%M} does not exist in {zone.key}: the clocks "
-                "jump forward for daylight saving time. Choose a time outside the skipped hour."
+                field: gettext(
+                    "%(time)s does not exist in %(zone)s: the clocks jump forward for "
+                    "daylight saving time. Choose a time outside the skipped hour."
+                )
+                % {"time": f"{naive:%Y-%m-%d %H:%M}", "zone": zone.key}
             }
         )
     if is_ambiguous(naive, zone):
@@ -58,9 +64,16 @@ def resolve_local(
             first, second = (naive.replace(tzinfo=zone, fold=f) for f in (0, 1))
             raise AmbiguousLocalTime(
                 field,
-                f"{naive:%Y-%m-%d %H:%M} happens twice in {zone.key} because the clocks go "
-                f"back: say whether you mean the first (UTC{first:%z}) or the second "
-                f"(UTC{second:%z}).",
+                gettext(
+                    "%(time)s happens twice in %(zone)s because the clocks go back: say "
+                    "whether you mean the first (UTC%(first)s) or the second (UTC%(second)s)."
+                )
+                % {
+                    "time": f"{naive:%Y-%m-%d %H:%M}",
+                    "zone": zone.key,
+                    "first": f"{first:%z}",
+                    "second": f"{second:%z}",
+                },
                 options,
             )
         return naive.replace(tzinfo=zone, fold=fold).astimezone(UTC)
@@ -71,15 +84,16 @@ def resolve_local(
 # any real appointment, narrow enough to keep date arithmetic away from years 1 and 9999.
 EARLIEST_DAY = datetime.date(1900, 1, 1)
 LATEST_DAY = datetime.date(2999, 12, 31)
-DAY_OUT_OF_RANGE = "Choose a date between the years 1900 and 2999."
+DAY_OUT_OF_RANGE = _("Choose a date between the years 1900 and 2999.")
 
 
 def day_in_range(day: datetime.date) -> bool:
     return EARLIEST_DAY <= day <= LATEST_DAY
 
 
-# Pages list free times by half-day, in the location's wall-clock time.
-HALF_DAYS = ("Morning", "Afternoon")
+# Pages list free times by half-day, in the location's wall-clock time (the names are lazy:
+# in the language of the page that shows them).
+HALF_DAYS = (pgettext_lazy("half of a day", "Morning"), pgettext_lazy("half of a day", "Afternoon"))
 NOON = datetime.time(12)
 
 

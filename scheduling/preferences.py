@@ -17,10 +17,9 @@ def on_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: An
     clinic against their memberships on every page, as for a clinic switched to)."""
     if request is None or not hasattr(request, "session"):
         return
-    language, clinic_id = (
-        UserPreferences.objects.filter(user=user).values_list("language", "clinic_id").first()
-        or ("", None)
-    )
+    language, clinic_id = UserPreferences.objects.filter(user=user).values_list(
+        "language", "clinic_id"
+    ).first() or ("", None)
     request.session[SESSION_LANGUAGE] = language
     if clinic_id is not None:
         request.session.setdefault(SESSION_CLINIC, clinic_id)

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "scheduling.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -174,14 +175,41 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# Logs (scheduling.observability): plain text lines `LEVEL logger [request ID] message`, or
+# with LOG_FORMAT=json one JSON object a line. Every line written while a request or a
+# delivery attempt runs carries its request ID: the proxy's X-Request-ID when
+# TRUST_REQUEST_ID_HEADER is on and it is a short safe token, else a new one; the response
+# echoes it and the deliveries the request records keep it for their attempts.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT is {LOG_FORMAT!r}; set it to text or json.")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+TRUST_REQUEST_ID_HEADER = env.bool("TRUST_REQUEST_ID_HEADER", default=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # urllib3 logs whole URLs at DEBUG, and a patient search at a PMS carries the patient's
-    # values in its query: never in our logs, whatever LOG_LEVEL says.
-    "loggers": {"urllib3": {"level": "WARNING"}},
+    "filters": {"request_id": {"()": "scheduling.observability.RequestIdFilter"}},
+    "formatters": {
+        "text": {"()": "scheduling.observability.TextFormatter"},
+        "json": {"()": "scheduling.observability.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": LOG_FORMAT,
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own console handler would write its lines a second time, unformatted.
+        "django": {"handlers": [], "level": LOG_LEVEL},
+        # SQL with its parameters (patient data) never, whatever LOG_LEVEL says.
+        "django.db.backends": {"level": "INFO"},
+        # urllib3 logs whole URLs at DEBUG, and a patient search at a PMS carries the patient's
+        # values in its query: never in our logs, whatever LOG_LEVEL says.
+        "urllib3": {"level": "WARNING"},
+    },
 }
 
 # Booking rules
@@ -203,6 +231,10 @@ PMS_STALE_SECONDS = env.int("PMS_STALE_SECONDS", default=300)
 PMS_PULL_DAYS = env.int("PMS_PULL_DAYS", default=60)
 # How long a process holds a connection's pull before another may take it over.
 PMS_PULL_LEASE_SECONDS = env.int("PMS_PULL_LEASE_SECONDS", default=120)
+
+# /healthz (scheduling.health) says "degraded" once the oldest delivery still waiting to reach
+# its PMS has waited longer than this (or a PMS calendar is stale, PMS_STALE_SECONDS).
+HEALTHZ_DELIVERY_WAIT_SECONDS = env.int("HEALTHZ_DELIVERY_WAIT_SECONDS", default=300)
 
 # REST API v1
 API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=30)
@@ -299,8 +331,8 @@ OTP_TOTP_ISSUER = "Clinic booking desk"
 # SECURE_SSL_REDIRECT=false when the proxy in front already does that (the app still learns the
 # scheme from X-Forwarded-Proto, SECURE_PROXY_SSL_HEADER above).
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-# Load balancers probe the health check over plain HTTP: it is never redirected.
-SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+# Load balancers probe the health checks over plain HTTP: they are never redirected.
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^healthz$"]
 # HSTS: browsers use only HTTPS for this long (default one year when DEBUG is off; 0 = no header),
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 60 * 60)
 # for every subdomain too (false if another site under this domain still needs plain HTTP),

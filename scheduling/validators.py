@@ -2,6 +2,7 @@ import functools
 import zoneinfo
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 
 @functools.cache
@@ -12,8 +13,10 @@ def known_time_zones() -> frozenset[str]:
 def validate_time_zone(value: str) -> None:
     if value not in known_time_zones():
         raise ValidationError(
-            "“%(value)s” is not a known IANA time zone. "
-            "Use a name such as America/Santiago or Europe/Paris.",
+            _(
+                "“%(value)s” is not a known IANA time zone. "
+                "Use a name such as America/Santiago or Europe/Paris."
+            ),
             code="unknown_time_zone",
             params={"value": value},
         )

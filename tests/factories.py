@@ -22,6 +22,7 @@ from scheduling.models import (
     AppointmentType,
     AuditAction,
     AuditEvent,
+    CancelReason,
     Clinic,
     ClinicKind,
     ClinicMembership,
@@ -29,6 +30,7 @@ from scheduling.models import (
     Modality,
     ModalityOffer,
     Patient,
+    PatientSearchTerm,
     Practitioner,
     Role,
     Room,
@@ -225,6 +227,15 @@ class TimeOffFactory(factory.django.DjangoModelFactory):
         )
 
 
+class CancelReasonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CancelReason
+
+    clinic = factory.SubFactory(ClinicFactory)
+    label = factory.Sequence(lambda n: f"Reason {n}")
+    position = factory.Sequence(lambda n: n * 10)
+
+
 class AppointmentFactory(factory.django.DjangoModelFactory):
     """Thirty minutes next week, in person; every related record of one clinic."""
 
@@ -381,7 +392,10 @@ def make_in_clinic(model: type[Model], clinic: Clinic, **kwargs: Any) -> Model:
         Practitioner: lambda: PractitionerFactory(clinic=clinic, **kwargs),
         Room: lambda: RoomFactory(location__clinic=clinic, **kwargs),
         Patient: lambda: PatientFactory(clinic=clinic, **kwargs),
+        # Written with their patient, never on their own.
+        PatientSearchTerm: lambda: PatientFactory(clinic=clinic, **kwargs).search_terms.first(),
         AppointmentType: lambda: AppointmentTypeFactory(clinic=clinic, **kwargs),
+        CancelReason: lambda: CancelReasonFactory(clinic=clinic, **kwargs),
         WorkingHours: lambda: WorkingHoursFactory(practitioner__clinic=clinic, **kwargs),
         TimeOff: lambda: TimeOffFactory(practitioner__clinic=clinic, **kwargs),
         Appointment: lambda: AppointmentFactory(clinic=clinic, **kwargs),

@@ -6,11 +6,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from scheduling import access
 from scheduling.admin import ScopedAdmin
 from scheduling.models import Role
-from vendors import calendar, delivery
+from vendors import calendar, delivery, importing
 from vendors.errors import ConfigurationError, VendorError
 from vendors.models import (
     RETRYABLE_STATES,
@@ -43,16 +45,18 @@ class ImportRunInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="report")
+    @admin.display(description=_("report"))
     def summary(self, run: ImportRun) -> str:
         report = run.report or {}
-        if report.get("lines"):
-            return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in report["lines"]))
-        counts = [
-            f"{kind}: {found.get('created', 0)} created, {found.get('updated', 0)} updated"
-            for kind, found in (report.get("kinds") or {}).items()
-        ]
-        return "; ".join(counts) or "—"
+        # Put in words now, in the reader's language; a report stored as lines only (before
+        # reports kept their data) is shown as written.
+        if "kinds" in report or "gaps" in report:
+            lines = importing.report_lines(report)
+        else:
+            lines = report.get("lines") or []
+        if not lines:
+            return "—"
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
 
 
 @admin.register(VendorConnection)
@@ -100,29 +104,29 @@ class VendorConnectionAdmin(ScopedAdmin):
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    @admin.display(description="PMS calendar")
+    @admin.display(description=_("PMS calendar"))
     def calendar_read(self, obj: VendorConnection | None) -> str:
         if obj is None or obj.pk is None:
             return "—"  # not saved yet: nothing read
         return freshness_of(obj).summary
 
-    @admin.action(description="Refresh calendar from PMS", permissions=["view"])
+    @admin.action(description=_("Refresh calendar from PMS"), permissions=["view"])
     def refresh_calendar(self, request: HttpRequest, queryset: QuerySet) -> None:
         for connection in queryset.filter(active=True):
             outcome = calendar.pull(connection, full=True)
             level = messages.SUCCESS if outcome.pulled else messages.WARNING
-            self.message_user(request, f"{connection}: {outcome.message}", level)
+            self.message_user(request, _about(connection, outcome.message), level)
 
-    @admin.action(description="Import set-up and patients from PMS", permissions=["change"])
+    @admin.action(description=_("Import set-up and patients from PMS"), permissions=["change"])
     def import_from_pms(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._import(request, queryset, dry_run=False)
 
-    @admin.action(description="Import from PMS: dry run (report only)", permissions=["change"])
+    @admin.action(description=_("Import from PMS: dry run (report only)"), permissions=["change"])
     def import_dry_run(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._import(request, queryset, dry_run=True)
 
     @admin.action(
-        description="Import from PMS, taking the PMS's values over changes made here",
+        description=_("Import from PMS, taking the PMS's values over changes made here"),
         permissions=["change"],
     )
     def import_taking_theirs(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -144,20 +148,33 @@ class VendorConnectionAdmin(ScopedAdmin):
             transaction.on_commit(lambda pk=run.pk: import_from_vendor.enqueue(pk))
             self.message_user(
                 request,
-                f"{connection}: import queued; its progress and report show on the "
-                "connection's page.",
+                _about(
+                    connection,
+                    gettext(
+                        "import queued; its progress and report show on the connection's page."
+                    ),
+                ),
                 messages.SUCCESS,
             )
 
-    @admin.action(description="Test connection", permissions=["view"])
+    @admin.action(description=_("Test connection"), permissions=["view"])
     def test_connection(self, request: HttpRequest, queryset: QuerySet) -> None:
         for connection in queryset:
             try:
                 answer = connection.adapter().check()
             except (ConfigurationError, VendorError) as error:
-                self.message_user(request, f"{connection}: {error}", messages.ERROR)
+                self.message_user(request, _about(connection, str(error)), messages.ERROR)
             else:
-                self.message_user(request, f"{connection}: OK — {answer}", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _about(connection, gettext("OK — %(answer)s") % {"answer": answer}),
+                    messages.SUCCESS,
+                )
+
+
+def _about(connection: VendorConnection, message: str) -> str:
+    """A message about one of the selected connections."""
+    return gettext("%(connection)s: %(message)s") % {"connection": connection, "message": message}
 
 
 @admin.register(ExternalId)
@@ -213,6 +230,7 @@ class DeliveryAdmin(ScopedAdmin):
         "lease_until",
         "lease_owner",
         "idempotency_key",
+        "request_id",
         "outcome_unknown",
         "external_id",
         "vendor_status",
@@ -226,7 +244,7 @@ class DeliveryAdmin(ScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Retry now", permissions=["change"])
+    @admin.action(description=_("Retry now"), permissions=["change"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         retried = 0
         for item in queryset.filter(state__in=RETRYABLE_STATES).exclude(
@@ -234,14 +252,32 @@ class DeliveryAdmin(ScopedAdmin):
         ):
             delivery.retry_now(item)
             retried += 1
-        self.message_user(request, f"{retried} delivery(ies) queued for another attempt.")
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d delivery(ies) queued for another attempt.",
+                "%(count)d delivery(ies) queued for another attempt.",
+                retried,
+            )
+            % {"count": retried},
+        )
 
-    @admin.action(description="Mark a change made in the PMS as resolved", permissions=["change"])
+    @admin.action(
+        description=_("Mark a change made in the PMS as resolved"), permissions=["change"]
+    )
     def mark_resolved(self, request: HttpRequest, queryset: QuerySet) -> None:
         resolved = queryset.filter(
             operation=Operation.PMS_CHANGE, state=DeliveryState.NEEDS_ATTENTION
         ).update(state=DeliveryState.SYNCED, vendor_status="resolved by hand")
-        self.message_user(request, f"{resolved} change(s) made in the PMS marked resolved.")
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d change(s) made in the PMS marked resolved.",
+                "%(count)d change(s) made in the PMS marked resolved.",
+                resolved,
+            )
+            % {"count": resolved},
+        )
 
 
 @admin.register(PmsBusy)

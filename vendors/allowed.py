@@ -27,6 +27,7 @@ import urllib.parse
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 # An environment variable's name, as connections must write it (whole string, no spaces).
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
@@ -80,24 +81,26 @@ def secret_names() -> frozenset[str]:
 def secret_refusal(name: object) -> str | None:
     """Why a connection may not name this environment variable; None when it may."""
     if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
-        return (
+        return _(
             "Give environment variable NAMES (like PMS_DENTALINK_TOKEN: capital letters, digits "
             "and underscores), never the secrets."
         )
     if protected(name):
-        return f"{name} holds this server's own configuration; a connection may never name it."
+        return _(
+            "%(name)s holds this server's own configuration; a connection may never name it."
+        ) % {"name": name}
     prefix = secret_prefix()
     if (prefix and name.startswith(prefix) and len(name) > len(prefix)) or name in secret_names():
         return None
     if prefix:
-        return (
-            f"{name} is not a variable connections may name: use one starting with {prefix} "
+        return _(
+            "%(name)s is not a variable connections may name: use one starting with %(prefix)s "
             "(or one the operator lists in VENDOR_SECRET_ENV_NAMES)."
-        )
-    return (
-        f"{name} is not a variable connections may name: use one the operator lists in "
+        ) % {"name": name, "prefix": prefix}
+    return _(
+        "%(name)s is not a variable connections may name: use one the operator lists in "
         "VENDOR_SECRET_ENV_NAMES."
-    )
+    ) % {"name": name}
 
 
 def secret_value(name: str) -> str:
@@ -192,16 +195,18 @@ def destination(url: str) -> Destination:
     """Scheme, host and port of a URL; ValueError when it is not one a connection may use."""
     parts = urllib.parse.urlsplit(url.strip() if isinstance(url, str) else "")
     if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
-        raise ValueError("Give the vendor's API address, starting with https://.")
+        raise ValueError(_("Give the vendor's API address, starting with https://."))
     if parts.username is not None or parts.password is not None:
         raise ValueError(
-            "Put no user name or password in the address: name the credentials' environment "
-            "variables in the secrets."
+            _(
+                "Put no user name or password in the address: name the credentials' "
+                "environment variables in the secrets."
+            )
         )
     try:
         port = parts.port
     except ValueError:
-        raise ValueError("The address has an invalid port.") from None
+        raise ValueError(_("The address has an invalid port.")) from None
     scheme = parts.scheme.lower()
     return Destination(scheme, _host(parts.hostname), port or DEFAULT_PORTS[scheme])
 
@@ -227,20 +232,26 @@ def url_refusal(url: str, *, label: str, production_hosts: Iterable[str]) -> str
     production = tuple(_host(host) for host in production_hosts)
     if where.host in production:
         if where.scheme != "https":
-            return f"{label} is reached over https only: use https://{where.host}."
+            return _("%(pms)s is reached over https only: use https://%(host)s.") % {
+                "pms": label,
+                "host": where.host,
+            }
         if where.port != DEFAULT_PORTS["https"]:
-            return f"{label} is reached on the standard https port: remove “:{where.port}”."
+            return _("%(pms)s is reached on the standard https port: remove “:%(port)s”.") % {
+                "pms": label,
+                "port": where.port,
+            }
         return None
     if _is_ip(where.host) and not public(ipaddress.ip_address(where.host)):
-        return (
-            f"{where.host} is a private, loopback, link-local or reserved address; a connection "
+        return _(
+            "%(host)s is a private, loopback, link-local or reserved address; a connection "
             "may reach one only if the operator lists it in VENDOR_ALLOWED_HOSTS."
-        )
-    known = ", ".join(production) or "no documented host"
-    return (
-        f"{where.host} is not a {label} host this server may reach ({label}: {known}); other "
+        ) % {"host": where.host}
+    known = ", ".join(production) or _("no documented host")
+    return _(
+        "%(host)s is not a %(pms)s host this server may reach (%(pms)s: %(known)s); other "
         "hosts must be listed by the operator in VENDOR_ALLOWED_HOSTS."
-    )
+    ) % {"host": where.host, "pms": label, "known": known}
 
 
 def address_refusal(url: str, *, label: str, production_hosts: Iterable[str]) -> str | None:
@@ -253,13 +264,13 @@ def address_refusal(url: str, *, label: str, production_hosts: Iterable[str]) ->
     if listed(where):
         return None
     found = socket.getaddrinfo(where.host, where.port, proto=socket.IPPROTO_TCP)
-    for *_, sockaddr in found:
+    for *_info, sockaddr in found:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         if not public(address):
-            return (
-                f"{where.host} resolves to {address}, a private, loopback, link-local or "
+            return _(
+                "%(host)s resolves to %(address)s, a private, loopback, link-local or "
                 "reserved address; nothing was sent."
-            )
+            ) % {"host": where.host, "address": address}
     return None
 
 

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.core import checks
+from django.utils.translation import gettext_lazy as _
 
 
 class VendorsConfig(AppConfig):
     name = "vendors"
-    verbose_name = "PMS vendors"
+    verbose_name = _("PMS vendors")
 
     def ready(self) -> None:
         from vendors.checks import vendor_connections, vendor_settings

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 import requests
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from vendors import allowed
 from vendors.errors import (
@@ -93,21 +95,28 @@ def _positive_number(value: Any) -> int:
     return number
 
 
-TEXT = IdFormat("text", str)
-NUMBER = IdFormat("whole numbers", _number)
-POSITIVE_NUMBER = IdFormat("whole numbers above 0", _positive_number)
-UUID = IdFormat("UUIDs", lambda value: str(uuid.UUID(str(value))))
+TEXT = IdFormat(gettext_lazy("text"), str)
+NUMBER = IdFormat(gettext_lazy("whole numbers"), _number)
+POSITIVE_NUMBER = IdFormat(gettext_lazy("whole numbers above 0"), _positive_number)
+UUID = IdFormat(gettext_lazy("UUIDs"), lambda value: str(uuid.UUID(str(value))))
 
 # What the desk calls the record behind each role of BookingRequest.refs.
 ROLE_WORDS = {
-    "appointment_type": "appointment type",
-    "follow_up_of": "earlier appointment",
-    "guardian": "owner (guardian)",
+    "appointment": pgettext_lazy("record of a booking", "appointment"),
+    "appointment_type": pgettext_lazy("record of a booking", "appointment type"),
+    "assistant": pgettext_lazy("record of a booking", "assistant"),
+    "follow_up_of": pgettext_lazy("record of a booking", "earlier appointment"),
+    "guardian": pgettext_lazy("record of a booking", "owner (guardian)"),
+    "location": pgettext_lazy("record of a booking", "location"),
+    "patient": pgettext_lazy("record of a booking", "patient"),
+    "practitioner": pgettext_lazy("record of a booking", "practitioner"),
+    "room": pgettext_lazy("record of a booking", "room"),
+    "specialty": pgettext_lazy("record of a booking", "specialty"),
 }
 
 
 def role_words(role: str) -> str:
-    return ROLE_WORDS.get(role, role.replace("_", " "))
+    return str(ROLE_WORDS.get(role, role.replace("_", " ")))
 
 
 class SecretStore(Protocol):
@@ -155,7 +164,8 @@ class ConnectionSettings:
         value = self.options.get(name, default)
         if required and value in (None, ""):
             raise ConfigurationError(
-                f"The {self.vendor} connection needs the option “{name}”; set it in the admin.",
+                _("The %(vendor)s connection needs the option “%(option)s”; set it in the admin.")
+                % {"vendor": self.vendor, "option": name},
                 vendor=self.vendor,
             )
         if kind is None or value in (None, ""):
@@ -164,8 +174,11 @@ class ConnectionSettings:
             return kind.parse(value)
         except (TypeError, ValueError):
             raise ConfigurationError(
-                f"The {self.vendor} connection's option “{name}” takes {kind.description}, "
-                f"not “{value}”; fix it in the admin.",
+                _(
+                    "The %(vendor)s connection's option “%(option)s” takes %(kind)s, not "
+                    "“%(value)s”; fix it in the admin."
+                )
+                % {"vendor": self.vendor, "option": name, "kind": kind.description, "value": value},
                 vendor=self.vendor,
             ) from None
 
@@ -182,15 +195,14 @@ def _typed_answers(operation: Any) -> Any:
         except SHAPE_ERRORS as error:
             logger.warning("%s %s: unreadable answer (%s)", self.vendor, operation.__name__,
                            type(error).__name__)  # fmt: skip
-            then = (
-                ""
-                if operation.__name__ in READ_OPERATIONS
-                else "; it will be checked before sending again"
-            )
-            raise UnexpectedResponse(
-                f"{self.label} answered in a shape we cannot read{then}.",
-                vendor=self.vendor,
-            ) from None
+            if operation.__name__ in READ_OPERATIONS:
+                message = _("%(pms)s answered in a shape we cannot read.")
+            else:
+                message = _(
+                    "%(pms)s answered in a shape we cannot read; it will be checked before "
+                    "sending again."
+                )
+            raise UnexpectedResponse(message % {"pms": self.label}, vendor=self.vendor) from None
 
     wrapper.typed_answers = True  # type: ignore[attr-defined]
     return wrapper
@@ -281,22 +293,29 @@ class Adapter:
         self, external_id: str, request: BookingRequest, *, reason: str = ""
     ) -> VendorAppointment:
         raise NotSupported(
-            f"{self.label} offers no cancellation through its API: cancel the appointment in "
-            f"{self.label} too.",
+            _(
+                "%(pms)s offers no cancellation through its API: cancel the appointment in "
+                "%(pms)s too."
+            )
+            % {"pms": self.label},
             vendor=self.vendor,
         )
 
     def find(self, request: BookingRequest) -> VendorAppointment | None:
         """The appointment an earlier attempt of this request created, if any."""
         raise NotSupported(
-            f"{self.label} offers no way to look up an appointment.", vendor=self.vendor
+            _("%(pms)s offers no way to look up an appointment.") % {"pms": self.label},
+            vendor=self.vendor,
         )
 
     def register_patient(self, patient: PatientDetails) -> str:
         """Create the patient at the PMS; returns the PMS's ID for them."""
         raise NotSupported(
-            f"{self.label} patients cannot be created through its API: register the patient "
-            f"in {self.label} and map its ID in the admin (External IDs).",
+            _(
+                "%(pms)s patients cannot be created through its API: register the patient in "
+                "%(pms)s and map its ID in the admin (External IDs)."
+            )
+            % {"pms": self.label},
             vendor=self.vendor,
         )
 
@@ -310,7 +329,9 @@ class Adapter:
     def search_patients(self, criterion: str, patient: PatientDetails) -> list[str]:
         """The PMS's IDs of its patients matching `patient` by one criterion (exactly: the
         same national ID, e-mail, phone digits, or name and birth date)."""
-        raise NotSupported(f"{self.label} offers no patient search.", vendor=self.vendor)
+        raise NotSupported(
+            _("%(pms)s offers no patient search.") % {"pms": self.label}, vendor=self.vendor
+        )
 
     def can_look_for(self, patient: PatientDetails) -> bool:
         """Whether the vendor's search can be asked about this patient at all."""
@@ -337,12 +358,16 @@ class Adapter:
     def lookup(self, external_id: str) -> VendorAppointment:
         """The current state of a known appointment (used to settle accepted writes)."""
         raise NotSupported(
-            f"{self.label} offers no way to read an appointment.", vendor=self.vendor
+            _("%(pms)s offers no way to read an appointment.") % {"pms": self.label},
+            vendor=self.vendor,
         )
 
     def reference(self, kind: str) -> list[dict[str, Any]]:
         """Reference data the PMS offers (practitioners, rooms, types...), as plain dicts."""
-        raise NotSupported(f"{self.label} offers no “{kind}” list.", vendor=self.vendor)
+        raise NotSupported(
+            _("%(pms)s offers no “%(kind)s” list.") % {"pms": self.label, "kind": kind},
+            vendor=self.vendor,
+        )
 
     def check(self) -> str:
         """One cheap authenticated call; returns a line saying what answered."""
@@ -362,7 +387,10 @@ class Adapter:
         """The PMS's busy time in the query's window (or what changed since `query.since`),
         from its documented read endpoints, every page read; a read that cannot finish
         raises, so the last good copy stays."""
-        raise NotSupported(f"{self.label} offers no way to read its calendar.", vendor=self.vendor)
+        raise NotSupported(
+            _("%(pms)s offers no way to read its calendar.") % {"pms": self.label},
+            vendor=self.vendor,
+        )
 
     @property
     def reads_calendar(self) -> bool:
@@ -380,14 +408,19 @@ class Adapter:
         (`self.read`), a malformed record yielded with `problem` set. A page that cannot be
         read raises (what was yielded before it stays imported)."""
         raise NotSupported(
-            self.import_gaps.get(kind) or f"{self.label} offers no “{kind}” list.",
+            str(
+                self.import_gaps.get(kind)
+                or _("%(pms)s offers no “%(kind)s” list.") % {"pms": self.label, "kind": kind}
+            ),
             vendor=self.vendor,
         )
 
     def is_free(self, request: BookingRequest) -> bool:
         """The vendor's own free-slot check of the request's time (a pre-flight before
         booking): True when it offers that start for that practitioner."""
-        raise NotSupported(f"{self.label} offers no free-slot check.", vendor=self.vendor)
+        raise NotSupported(
+            _("%(pms)s offers no free-slot check.") % {"pms": self.label}, vendor=self.vendor
+        )
 
     @property
     def checks_free(self) -> bool:
@@ -397,7 +430,7 @@ class Adapter:
              json_body: Any = None, method: str = "GET") -> Any:  # fmt: skip
         """A read that waits out the vendor's short 429s (Retry-After up to MAX_RATE_WAIT
         seconds, three times) instead of failing the whole pull."""
-        for _ in range(3):
+        for _attempt in range(3):
             try:
                 return self.call(method, path, params=params, json_body=json_body)
             except RateLimited as limited:
@@ -452,20 +485,39 @@ class Adapter:
             return kind.parse(value)
         except (TypeError, ValueError):
             raise ConfigurationError(
-                f"{self.label} IDs of the {role_words(role)} are {kind.description}; "
-                f"“{value}” is not one. Fix it in the admin (External IDs).",
+                _(
+                    "%(pms)s IDs of the %(record)s are %(kind)s; “%(value)s” is not one. Fix it "
+                    "in the admin (External IDs)."
+                )
+                % {
+                    "pms": self.label,
+                    "record": role_words(role),
+                    "kind": kind.description,
+                    "value": value,
+                },
                 vendor=self.vendor,
             ) from None
 
     def unmapped(self, role: str, *, option: str = "") -> ConfigurationError:
         """The one "map it in the admin" message."""
-        term = self.vendor_terms.get(role, role_words(role))
-        alternative = f", or set the connection's option “{option}”" if option else ""
-        return ConfigurationError(
-            f"The {role_words(role)} of this appointment has no {self.label} ID: map it to "
-            f"its {self.label} {term} in the admin (External IDs){alternative}.",
-            vendor=self.vendor,
-        )
+        words = {
+            "record": role_words(role),
+            "pms": self.label,
+            "term": self.vendor_terms.get(role, role_words(role)),
+            "option": option,
+        }
+        if option:
+            message = _(
+                "The %(record)s of this appointment has no %(pms)s ID: map it to its %(pms)s "
+                "%(term)s in the admin (External IDs), or set the connection's option "
+                "“%(option)s”."
+            )
+        else:
+            message = _(
+                "The %(record)s of this appointment has no %(pms)s ID: map it to its %(pms)s "
+                "%(term)s in the admin (External IDs)."
+            )
+        return ConfigurationError(message % words, vendor=self.vendor)
 
     # -- authentication hooks ------------------------------------------------------------
 
@@ -514,20 +566,22 @@ class Adapter:
         2xx answer may carry inside its envelope."""
         return body
 
-    def record(self, found: Any, *, many: bool = False, what: str = "the appointment") -> Any:
+    def record(self, found: Any, *, many: bool = False, what: str = "") -> Any:
         """The record (a list when `many`) in an answer, inside `envelope_key` when the vendor
-        wraps its answers; else UnexpectedResponse."""
+        wraps its answers; else UnexpectedResponse saying it came without `what` (the
+        appointment, unless told)."""
         if self.envelope_key:
             found = found.get(self.envelope_key) if isinstance(found, Mapping) else None
         if isinstance(found, list if many else Mapping):
             return found
-        raise self.answered_without(what)
+        raise self.answered_without(what or _("the appointment"))
 
     def answered_without(self, what: str) -> UnexpectedResponse:
         """The one "answered without the appointment's id" refusal of an answer that lacks
         what we must read: an unknown outcome, checked before anything is sent again."""
         return UnexpectedResponse(
-            f"{self.label} answered without {what}; it will be checked before sending again.",
+            _("%(pms)s answered without %(what)s; it will be checked before sending again.")
+            % {"pms": self.label, "what": what},
             vendor=self.vendor,
         )
 
@@ -548,39 +602,50 @@ class Adapter:
         """Map an HTTP error answer to the error class that says what to do next."""
         said = self.message_of(body)
         common = {"vendor": self.vendor, "status": status, "vendor_message": said}
+        words = {"pms": self.label, "status": status}
         if status == 429:
             return RateLimited(
-                f"{self.label} asks us to slow down; the booking will be sent again shortly.",
+                _("%(pms)s asks us to slow down; the booking will be sent again shortly.") % words,
                 retry_after=retry_after(response, body),
                 **common,
             )
         if status in (408, 425, 503):
             return VendorUnavailable(
-                f"{self.label} is unavailable (HTTP {status}); it will be tried again.", **common
+                _("%(pms)s is unavailable (HTTP %(status)s); it will be tried again.") % words,
+                **common,
             )
         if status in (500, 502, 504):
             return OutcomeUnknown(
-                f"{self.label} failed (HTTP {status}) and may or may not have stored the "
-                "booking; it will be checked before sending again.",
+                _(
+                    "%(pms)s failed (HTTP %(status)s) and may or may not have stored the "
+                    "booking; it will be checked before sending again."
+                )
+                % words,
                 **common,
             )
         if status in (401, 403):
             return AuthenticationFailed(
-                f"{self.label} refused our credentials (HTTP {status}); a manager must check "
-                "the connection's API key or token.",
+                _(
+                    "%(pms)s refused our credentials (HTTP %(status)s); a manager must check "
+                    "the connection's API key or token."
+                )
+                % words,
                 **common,
             )
         if status == 404:
-            return NotFound(f"{self.label} does not know this record (HTTP 404).", **common)
+            return NotFound(_("%(pms)s does not know this record (HTTP 404).") % words, **common)
         if status == 409:
             return SlotUnavailable(
-                f"{self.label} says this time is already taken; choose another time.", **common
+                _("%(pms)s says this time is already taken; choose another time.") % words,
+                **common,
             )
         if status in (400, 422):
             return VendorValidationError(
-                f"{self.label} refused the booking: {said or 'invalid data'}.", **common
+                _("%(pms)s refused the booking: %(said)s.")
+                % {**words, "said": said or _("invalid data")},
+                **common,
             )
-        return VendorError(f"{self.label} answered HTTP {status}.", **common)
+        return VendorError(_("%(pms)s answered HTTP %(status)s.") % words, **common)
 
     # -- transport -----------------------------------------------------------------------
 
@@ -589,16 +654,25 @@ class Adapter:
         refusal = allowed.secret_refusal(variable) if variable else None
         if refusal:  # never read: a connection may not name this variable
             raise ConfigurationError(
-                f"The {self.label} connection's {role.replace('_', ' ')} cannot be read: "
-                f"{refusal} Fix the connection's secrets in the admin.",
+                _(
+                    "The %(pms)s connection's %(secret)s cannot be read: %(refusal)s Fix the "
+                    "connection's secrets in the admin."
+                )
+                % {"pms": self.label, "secret": role.replace("_", " "), "refusal": refusal},
                 vendor=self.vendor,
             )
         value = allowed.secret_value(variable) if variable else ""
         if not variable or not value:
             raise ConfigurationError(
-                f"The {self.label} connection has no {role.replace('_', ' ')}: set the "
-                f"environment variable {variable or '(none named)'} and name it on the "
-                "connection.",
+                _(
+                    "The %(pms)s connection has no %(secret)s: set the environment variable "
+                    "%(variable)s and name it on the connection."
+                )
+                % {
+                    "pms": self.label,
+                    "secret": role.replace("_", " "),
+                    "variable": variable or _("(none named)"),
+                },
                 vendor=self.vendor,
             )
         return value
@@ -620,14 +694,20 @@ class Adapter:
             )
         except (socket.gaierror, UnicodeError):
             raise VendorUnavailable(
-                f"{self.label} cannot be reached (its host name does not resolve); it will be "
-                "tried again.",
+                _(
+                    "%(pms)s cannot be reached (its host name does not resolve); it will be "
+                    "tried again."
+                )
+                % {"pms": self.label},
                 vendor=self.vendor,
             ) from None
         if refusal:
             raise ConfigurationError(
-                f"Nothing was sent to {self.label}: {refusal} Fix the connection's base URL in "
-                "the admin.",
+                _(
+                    "Nothing was sent to %(pms)s: %(refusal)s Fix the connection's base URL in "
+                    "the admin."
+                )
+                % {"pms": self.label, "refusal": refusal},
                 vendor=self.vendor,
             )
 
@@ -715,8 +795,11 @@ class Adapter:
         if len(response.content) > MAX_BODY_BYTES:
             exchange.error = "oversized answer"
             raise UnexpectedResponse(
-                f"{self.label} answered {len(response.content) // 1024} KB, far more than a "
-                "booking answer; it will be checked before sending again.",
+                _(
+                    "%(pms)s answered %(size)s KB, far more than a booking answer; it will be "
+                    "checked before sending again."
+                )
+                % {"pms": self.label, "size": len(response.content) // 1024},
                 vendor=self.vendor,
                 status=response.status_code,
             )
@@ -736,8 +819,11 @@ class Adapter:
         if expect_json and not isinstance(body, dict | list):
             exchange.error = "malformed answer"
             raise UnexpectedResponse(
-                f"{self.label} answered something that is not JSON; the booking will be "
-                "checked before sending again.",
+                _(
+                    "%(pms)s answered something that is not JSON; the booking will be checked "
+                    "before sending again."
+                )
+                % {"pms": self.label},
                 vendor=self.vendor,
                 status=response.status_code,
             )
@@ -753,8 +839,11 @@ class Adapter:
         manager can judge whether the base URL must change."""
         where = _without_query(urllib.parse.urljoin(url, response.headers.get("Location", "")))
         return ConfigurationError(
-            f"{self.label} answered with a redirect (HTTP {response.status_code}) to {where}; "
-            "redirects are never followed. Check the connection's base URL in the admin.",
+            _(
+                "%(pms)s answered with a redirect (HTTP %(status)s) to %(where)s; redirects are "
+                "never followed. Check the connection's base URL in the admin."
+            )
+            % {"pms": self.label, "status": response.status_code, "where": where},
             vendor=self.vendor,
             status=response.status_code,
         )
@@ -768,12 +857,16 @@ class Adapter:
                        _without_query(exchange.url), type(error).__name__)  # fmt: skip
         if sent:
             return OutcomeUnknown(
-                f"{self.label} did not answer in time after receiving the request; the "
-                "booking will be checked before sending again.",
+                _(
+                    "%(pms)s did not answer in time after receiving the request; the booking "
+                    "will be checked before sending again."
+                )
+                % {"pms": self.label},
                 vendor=self.vendor,
             )
         return VendorUnavailable(
-            f"{self.label} cannot be reached; it will be tried again.", vendor=self.vendor
+            _("%(pms)s cannot be reached; it will be tried again.") % {"pms": self.label},
+            vendor=self.vendor,
         )
 
     def parse_time(self, value: str) -> datetime.datetime:

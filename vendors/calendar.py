@@ -31,7 +31,9 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from scheduling import booking
 from scheduling.errors import BookingError
@@ -58,6 +60,7 @@ from vendors.errors import (
     VendorUnavailable,
 )
 from vendors.intervals import Interval, minus
+from vendors.language import written_for
 from vendors.models import (
     IN_FLIGHT_STATES,
     CalendarPull,
@@ -258,7 +261,7 @@ def pull(
     owner = _claim(connection, now)
     label = connection.get_vendor_display()
     if owner is None:
-        return PullOutcome(False, f"{label}'s calendar is being read right now.")
+        return PullOutcome(False, _("%(pms)s's calendar is being read right now.") % {"pms": label})
     interval = datetime.timedelta(seconds=settings.PMS_PULL_SECONDS)
     update: dict[str, Any] = {"attempted_at": now, "lease_until": None, "lease_owner": ""}
     outcome = PullOutcome(False, "")
@@ -275,15 +278,16 @@ def pull(
     except (VendorError, ConfigurationError) as error:
         wait = getattr(error, "retry_after", None) or 0
         update |= {
-            "error": f"{label}'s calendar could not be read: {_why(error, label)}",
+            "error": _("%(pms)s's calendar could not be read: %(why)s")
+            % {"pms": label, "why": _why(error, label)},
             "next_pull_at": now + max(interval, datetime.timedelta(seconds=wait)),
         }
         outcome = PullOutcome(False, update["error"])
         logger.warning("calendar pull of connection %s failed: %s", connection.pk,
                        type(error).__name__)  # fmt: skip
     except Exception:
-        update |= {"error": f"{label}'s calendar could not be read (internal error).",
-                   "next_pull_at": now + interval}  # fmt: skip
+        update |= {"error": _("%(pms)s's calendar could not be read (internal error).")
+                   % {"pms": label}, "next_pull_at": now + interval}  # fmt: skip
         raise
     else:
         update |= {"read_at": now, "error": "", "cursor": read.cursor[:200],
@@ -298,13 +302,21 @@ def pull(
 def _why(error: VendorError | ConfigurationError, label: str) -> str:
     """Why a read failed, in words about reading (the adapters' messages speak of bookings)."""
     status = f" (HTTP {error.status})" if getattr(error, "status", None) else ""
+    words = {"pms": label, "status": status}
     if isinstance(error, RateLimited):
-        return f"{label} asks us to slow down{status}; the last copy is kept."
+        return _("%(pms)s asks us to slow down%(status)s; the last copy is kept.") % words
     if isinstance(error, VendorUnavailable):
-        return f"{label} cannot be reached or is unavailable{status}; the last copy is kept."
+        return (
+            _("%(pms)s cannot be reached or is unavailable%(status)s; the last copy is kept.")
+            % words
+        )
     if isinstance(error, OutcomeUnknown):  # 5xx, timeouts after sending, unreadable answers
         return (
-            f"{label} failed or answered something we cannot read{status}; the last copy is kept."
+            _(
+                "%(pms)s failed or answered something we cannot read%(status)s; the last copy "
+                "is kept."
+            )
+            % words
         )
     return str(error)
 
@@ -325,13 +337,14 @@ def pull_due(*, now: datetime.datetime | None = None, limit: int = 20) -> int:
             | Q(calendar__lease_until__isnull=True)
             | Q(calendar__lease_until__lt=now)
         )
-        .select_related("location")
+        .select_related("location", "clinic")
         .order_by("pk")[:limit]
     )
     pulled = 0
     for connection in due:
         try:
-            pulled += pull(connection, now=now).pulled
+            with written_for(connection.clinic):  # no user: its errors are read later
+                pulled += pull(connection, now=now).pulled
         except Exception:  # recorded on the connection; the sweeper goes on with the others
             logger.exception("calendar pull of connection %s failed", connection.pk)
     return pulled
@@ -384,13 +397,27 @@ def apply(
 
 
 def _summary(connection: VendorConnection, busy: int, changed: int, attention: int) -> str:
-    text = (
-        f"{connection.get_vendor_display()} calendar read: {busy} busy time(s) held there, "
-        f"{changed} of our appointment(s) updated from it"
-    )
-    if attention:
-        text += f", {attention} change(s) that need attention"
-    return text + "."
+    words = {
+        "pms": connection.get_vendor_display(),
+        "busy": ngettext(
+            "%(count)d busy time(s) held there", "%(count)d busy time(s) held there", busy
+        )
+        % {"count": busy},
+        "changed": ngettext(
+            "%(count)d of our appointment(s) updated from it",
+            "%(count)d of our appointment(s) updated from it",
+            changed,
+        )
+        % {"count": changed},
+    }
+    if not attention:
+        return _("%(pms)s calendar read: %(busy)s, %(changed)s.") % words
+    words["attention"] = ngettext(
+        "%(count)d change(s) that need attention",
+        "%(count)d change(s) that need attention",
+        attention,
+    ) % {"count": attention}
+    return _("%(pms)s calendar read: %(busy)s, %(changed)s, %(attention)s.") % words
 
 
 def _mapped(connection: VendorConnection, model: type, external_ids: set[str]) -> dict[str, int]:
@@ -541,13 +568,24 @@ def _follow_one(
     if not span.active:
         if ours == Status.CANCELLED:
             return 0
-        verb = "Deleted" if span.vendor_status == "deleted" else "Cancelled"
+        deleted = span.vendor_status == "deleted"
         if Status.CANCELLED not in booking.TRANSITIONS[ours]:
-            raise _Discrepancy(
-                f"{verb} in {label}, but here it is {appointment.get_status_display().lower()}:"
-                f" check which is right, in {label} and here."
+            message = (
+                _(
+                    "Deleted in %(pms)s, but here it is %(status)s: check which is right, in "
+                    "%(pms)s and here."
+                )
+                if deleted
+                else _(
+                    "Cancelled in %(pms)s, but here it is %(status)s: check which is right, in "
+                    "%(pms)s and here."
+                )
             )
-        _change(appointment, Status.CANCELLED, label, reason=f"{verb} in {label}.")
+            raise _Discrepancy(
+                message % {"pms": label, "status": appointment.get_status_display().lower()}
+            )
+        reason = _("Deleted in %(pms)s.") if deleted else _("Cancelled in %(pms)s.")
+        _change(appointment, Status.CANCELLED, label, reason=reason % {"pms": label})
         return 1
     did = 0
     practitioner = mappings.practitioners.get(span.practitioner)
@@ -569,8 +607,11 @@ def _follow_one(
             )
         except BookingError as refused:
             raise _Discrepancy(
-                f"Moved in {label} to {_local(span.start, appointment)}, which cannot be "
-                f"applied here: {_text(refused)} Move it here or in {label} by hand."
+                _(
+                    "Moved in %(pms)s to %(when)s, which cannot be applied here: %(why)s Move it "
+                    "here or in %(pms)s by hand."
+                )
+                % {"pms": label, "when": _local(span.start, appointment), "why": _text(refused)}
             ) from None
         did = 1
     wanted = span.status
@@ -580,21 +621,25 @@ def _follow_one(
             did = 1
         elif not _behind(wanted, appointment.status):
             raise _Discrepancy(
-                f"{label} has it as {Status(wanted).label.lower()}, but here it is "
-                f"{appointment.get_status_display().lower()}: check which is right."
+                _("%(pms)s has it as %(theirs)s, but here it is %(ours)s: check which is right.")
+                % {
+                    "pms": label,
+                    "theirs": Status(wanted).label.lower(),
+                    "ours": appointment.get_status_display().lower(),
+                }
             )
     return did
 
 
 def _change(appointment: Appointment, status: str, label: str, *, reason: str = "") -> None:
     if status == Status.CANCELLED:
-        reason = reason or f"Cancelled in {label}."
+        reason = reason or _("Cancelled in %(pms)s.") % {"pms": label}
     try:
         booking.change_status(appointment, status, pms=label, reason=reason)
     except BookingError as refused:
         raise _Discrepancy(
-            f"{label} has it as {Status(status).label.lower()}, which cannot be applied here: "
-            f"{_text(refused)}"
+            _("%(pms)s has it as %(theirs)s, which cannot be applied here: %(why)s")
+            % {"pms": label, "theirs": Status(status).label.lower(), "why": _text(refused)}
         ) from None
 
 
@@ -607,7 +652,9 @@ def _text(error: BookingError) -> str:
 
 
 def _local(moment: datetime.datetime, appointment: Appointment) -> str:
-    return f"{moment.astimezone(appointment.location.zone):%a %d %b %H:%M}"
+    """The appointment's local weekday, date and time, e.g. "Mon 04 Jan 11:00" (in the
+    active language's words)."""
+    return formats.date_format(moment.astimezone(appointment.location.zone), "D d M H:i")
 
 
 def _needs_attention(

@@ -27,9 +27,13 @@ from django.db import connection as db
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from scheduling import observability
 from scheduling.models import Appointment, AppointmentType, Location, Patient, Practitioner, Room
 from vendors.errors import ConfigurationError, NotSupported, VendorError
+from vendors.language import written_for
 from vendors.models import (
     RETRYABLE_STATES,
     Delivery,
@@ -87,7 +91,8 @@ def connection_serving(
 
 
 def record(appointment: Appointment, operation: str) -> Delivery | None:
-    """Called inside the booking transaction: the delivery commits with the appointment."""
+    """Called inside the booking transaction: the delivery commits with the appointment, and
+    keeps the request's ID for its attempts' log lines (a new one outside a request)."""
     connection = connection_for(appointment)
     if connection is None:
         return None
@@ -96,6 +101,7 @@ def record(appointment: Appointment, operation: str) -> Delivery | None:
         connection=connection,
         operation=operation,
         next_attempt_at=timezone.now(),
+        request_id=observability.current_request_id() or observability.new_request_id(),
     )
     transaction.on_commit(lambda: enqueue(delivery.pk))
     return delivery
@@ -140,7 +146,7 @@ def claim(
     with transaction.atomic():
         if db.vendor == "postgresql":
             due = due.select_for_update(skip_locked=True, of=("self",))
-        delivery = due.select_related("connection", "appointment").first()
+        delivery = due.select_related("connection__clinic", "appointment").first()
         if delivery is None:
             return None
         if delivery.state == State.SENDING:
@@ -263,9 +269,21 @@ def _with_patient_at_vendor(
         match = adapter.find_patient(details)
         if len(match.candidates) > 1:
             raise NeedsAttention(
-                f"{adapter.label} has {len(match.candidates)} patients with this patient's "
-                f"{CRITERION_WORDS[match.criterion]} (its IDs {', '.join(match.candidates)}): "
-                "map the right one to this patient in the admin (External IDs), then retry."
+                ngettext(
+                    "%(pms)s has %(count)d patients with this patient's %(criterion)s (its IDs "
+                    "%(ids)s): map the right one to this patient in the admin (External IDs), "
+                    "then retry.",
+                    "%(pms)s has %(count)d patients with this patient's %(criterion)s (its IDs "
+                    "%(ids)s): map the right one to this patient in the admin (External IDs), "
+                    "then retry.",
+                    len(match.candidates),
+                )
+                % {
+                    "pms": adapter.label,
+                    "count": len(match.candidates),
+                    "criterion": CRITERION_WORDS[match.criterion],
+                    "ids": ", ".join(match.candidates),
+                }
             )
         external_id = match.sure
     if external_id is None and adapter.registers_patients:
@@ -323,11 +341,11 @@ def _poll(delivery: Delivery, adapter: Any) -> VendorAppointment:
 
 def check_by_hand(label: str) -> str:
     """What a person must do when a PMS without a look-up may have stored the booking."""
-    return (
-        f"{label} gave no clear answer, so it may have stored this booking, and {label} "
-        f"cannot be asked whether the appointment exists: a person must check in {label} "
+    return _(
+        "%(pms)s gave no clear answer, so it may have stored this booking, and %(pms)s "
+        "cannot be asked whether the appointment exists: a person must check in %(pms)s "
         "before retrying here, and retry only if it is not there."
-    )
+    ) % {"pms": label}
 
 
 def backoff(
@@ -346,7 +364,16 @@ def backoff(
 
 
 def run(delivery: Delivery, *, now: datetime.datetime | None = None) -> Delivery:
-    """Send (or poll) a claimed delivery once and record what happened."""
+    """Send (or poll) a claimed delivery once and record what happened, in the clinic's
+    language: no user waits for it, and its error is read later (vendors.language)."""
+    with (
+        observability.request_context(delivery.request_id),
+        written_for(delivery.connection.clinic),
+    ):
+        return _run(delivery, now=now)
+
+
+def _run(delivery: Delivery, *, now: datetime.datetime | None) -> Delivery:
     now = now or timezone.now()
     clock = time.monotonic()
     polling = delivery.state == State.ACCEPTED
@@ -365,7 +392,9 @@ def run(delivery: Delivery, *, now: datetime.datetime | None = None) -> Delivery
     except ConfigurationError as error:
         # The connection is set up wrongly (a secret, an option, a mapping): no retry can
         # help until a manager fixes it, so it is never retried.
-        error_text = f"{error} Once that is fixed, retry this delivery from the admin."
+        error_text = _("%(error)s Once that is fixed, retry this delivery from the admin.") % {
+            "error": error
+        }
         update |= {"state": State.NEEDS_ATTENTION, "last_error": error_text, "settled_at": now}
     except VendorError as error:
         error_text = str(error)
@@ -405,7 +434,7 @@ def _after_result(
         return update | {
             "state": State.NEEDS_ATTENTION,
             "settled_at": now,
-            "last_error": "The PMS accepted the booking but never confirmed it; check it there.",
+            "last_error": _("The PMS accepted the booking but never confirmed it; check it there."),
         }
     return update | {"state": State.ACCEPTED, "next_attempt_at": now + POLL_EVERY}
 
@@ -452,7 +481,11 @@ def _after_error(
         }
     message = str(error)
     if error.retryable:
-        message = f"Gave up after {delivery.attempts} attempts: {error}"
+        message = ngettext(
+            "Gave up after %(count)d attempt: %(error)s",
+            "Gave up after %(count)d attempts: %(error)s",
+            delivery.attempts,
+        ) % {"count": delivery.attempts, "error": error}
     return {
         "state": State.NEEDS_ATTENTION,
         "outcome_unknown": unknown,
@@ -570,9 +603,9 @@ def settle(
         delivery.settled_at = timezone.now()
         delivery.next_attempt_at = None
         if not ok:
-            delivery.last_error = (
-                f"{connection.get_vendor_display()} could not write the appointment into the "
-                "practice system; book it there by hand or pick another time."
-            )
+            delivery.last_error = _(
+                "%(pms)s could not write the appointment into the practice system; book it "
+                "there by hand or pick another time."
+            ) % {"pms": connection.get_vendor_display()}
         delivery.save()
     return True

@@ -22,6 +22,7 @@ class VendorProblem(Exception):
     def __init__(
         self, message: str, *, vendor: str = "", status: int | None = None, vendor_message: str = ""
     ) -> None:
+        message = str(message)  # a lazy translation is put in words once, when raised
         super().__init__(message)
         self.message = message
         self.vendor = vendor

@@ -20,13 +20,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 
 from scheduling import access
 from scheduling.models import (
@@ -39,8 +40,9 @@ from scheduling.models import (
 )
 from scheduling.models.people import DUPLICATE_NATIONAL_ID
 from vendors.errors import ConfigurationError, VendorError
+from vendors.language import written_for
 from vendors.models import ExternalId, ImportRun, VendorConnection
-from vendors.types import IMPORT_KINDS, ImportedRecord
+from vendors.types import IMPORT_KINDS, KIND_LABELS, ImportedRecord
 
 BATCH = 500
 MODELS: dict[str, type[models.Model]] = {
@@ -60,13 +62,14 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "hours": ("practitioner_id", "location_id", "weekday", "start_time"),
     "patients": ("national_id_type", "national_id"),
 }
+# One record of each kind, as a report's line names it.
 WORDS = {
-    "locations": "location",
-    "practitioners": "practitioner",
-    "rooms": "room",
-    "types": "appointment type",
-    "hours": "working hours",
-    "patients": "patient",
+    "locations": pgettext_lazy("one imported record", "location"),
+    "practitioners": pgettext_lazy("one imported record", "practitioner"),
+    "rooms": pgettext_lazy("one imported record", "room"),
+    "types": pgettext_lazy("one imported record", "appointment type"),
+    "hours": pgettext_lazy("one imported record", "working hours"),
+    "patients": pgettext_lazy("one imported record", "patient"),
 }
 
 
@@ -118,24 +121,70 @@ class ImportReport:
 
     def lines(self) -> list[str]:
         """The summary a manager reads: one line per kind, then conflicts and skips."""
-        lines = ["Dry run: nothing was saved."] if self.dry_run else []
-        for kind, report in self.kinds.items():
-            lines.append(
-                f"{kind}: {report.created} created, {report.linked} linked, "
-                f"{report.updated} updated, "
-                f"{report.unchanged} unchanged, {len(report.conflicts)} conflicts, "
-                f"{len(report.skipped)} skipped"
+        return report_lines(self.as_dict())
+
+
+def report_lines(report: Mapping[str, Any]) -> list[str]:
+    """The summary of a report (`ImportReport.as_dict()`, as an ImportRun stores it) in the
+    active language: counts and conflicts are data, put in words when read; only the reasons
+    for skips and gaps were written in words, when the import ran."""
+    kinds = report.get("kinds") or {}
+    lines = [gettext("Dry run: nothing was saved.")] if report.get("dry_run") else []
+    for kind, found in kinds.items():
+        lines.append(
+            gettext("%(kind)s: %(counts)s")
+            % {"kind": KIND_LABELS.get(kind, kind), "counts": _counts(found)}
+        )
+    for kind, why in (report.get("gaps") or {}).items():
+        lines.append(
+            gettext("%(kind)s: not imported — %(why)s")
+            % {"kind": KIND_LABELS.get(kind, kind), "why": why}
+        )
+    for kind, found in kinds.items():
+        lines.extend(
+            gettext(
+                "conflict: %(record)s (%(what)s %(id)s): “%(field)s” was changed here and "
+                "differs in the PMS; kept ours"
             )
-        for kind, why in self.gaps.items():
-            lines.append(f"{kind}: not imported — {why}")
-        for kind, report in self.kinds.items():
-            lines.extend(
-                f"conflict: {conflict.record} ({WORDS[kind]} {conflict.external_id}): "
-                f"“{conflict.field}” was changed here and differs in the PMS; kept ours"
-                for conflict in report.conflicts
-            )
-            lines.extend(f"skipped {WORDS[kind]} {why}" for why in report.skipped)
-        return lines
+            % {
+                "record": conflict["record"],
+                "what": WORDS.get(kind, kind),
+                "id": conflict["external_id"],
+                "field": _field_label(kind, conflict["field"]),
+            }
+            for conflict in found.get("conflicts", [])
+        )
+        lines.extend(
+            gettext("skipped %(what)s %(why)s") % {"what": WORDS.get(kind, kind), "why": why}
+            for why in found.get("skipped", [])
+        )
+    return lines
+
+
+def _counts(found: Mapping[str, Any]) -> str:
+    """e.g. "2 created, 0 linked, 0 updated, 0 unchanged, 1 conflict, 0 skipped"."""
+    created, linked = found.get("created", 0), found.get("linked", 0)
+    updated, unchanged = found.get("updated", 0), found.get("unchanged", 0)
+    conflicts, skipped = len(found.get("conflicts", [])), len(found.get("skipped", []))
+    return ", ".join(
+        [
+            ngettext("%(count)d created", "%(count)d created", created) % {"count": created},
+            ngettext("%(count)d linked", "%(count)d linked", linked) % {"count": linked},
+            ngettext("%(count)d updated", "%(count)d updated", updated) % {"count": updated},
+            ngettext("%(count)d unchanged", "%(count)d unchanged", unchanged)
+            % {"count": unchanged},
+            ngettext("%(count)d conflict", "%(count)d conflicts", conflicts) % {"count": conflicts},
+            ngettext("%(count)d skipped", "%(count)d skipped", skipped) % {"count": skipped},
+        ]
+    )
+
+
+def _field_label(kind: str, field: str) -> str:
+    """A field of the kind's model as its form labels it, e.g. "given name"."""
+    try:
+        return str(MODELS[kind]._meta.get_field(field).verbose_name)
+    except (KeyError, FieldDoesNotExist):
+        return field
 
 
 class _Rollback(Exception):
@@ -160,8 +209,10 @@ def import_from_vendor(
     def run() -> None:
         for kind in wanted:
             if kind not in adapter.imports:
-                report.gaps[kind] = adapter.import_gaps.get(kind) or (
-                    f"{adapter.label} offers no list of them; map them by hand in External IDs."
+                report.gaps[kind] = str(
+                    adapter.import_gaps.get(kind)
+                    or gettext("%(pms)s offers no list of them; map them by hand in External IDs.")
+                    % {"pms": adapter.label}
                 )
                 continue
             report.kinds[kind] = KindReport()
@@ -220,7 +271,9 @@ class _Importer:
         seen: set[str] = set()
         for record in batch:
             if record.problem or not record.external_id or record.external_id in seen:
-                why = record.problem or ("listed twice" if record.external_id else "no ID")
+                why = record.problem or (
+                    gettext("listed twice") if record.external_id else gettext("no ID")
+                )
                 report.skipped.append(f"{record.external_id or '?'}: {why}")
                 continue
             seen.add(record.external_id)
@@ -308,7 +361,9 @@ class _Importer:
         if kind == "rooms":
             location = self._location_of(record, refs)
             if location is None:
-                report.skipped.append(f"{record.external_id}: its location is not imported")
+                report.skipped.append(
+                    f"{record.external_id}: {gettext('its location is not imported')}"
+                )
                 return None
             values["location_id"] = location
         if kind == "hours":
@@ -316,7 +371,8 @@ class _Importer:
             location = self._location_of(record, refs)
             if practitioner is None or location is None:
                 report.skipped.append(
-                    f"{record.external_id}: its practitioner or location is not imported"
+                    f"{record.external_id}: "
+                    f"{gettext('its practitioner or location is not imported')}"
                 )
                 return None
             values |= {"practitioner_id": practitioner, "location_id": location}
@@ -403,7 +459,10 @@ class _Importer:
         for key, items in wanted.items():
             first, *twins = items
             for record, _ in twins:
-                report.skipped.append(f"{record.external_id}: {duplicate(kind)} (in the PMS too)")
+                report.skipped.append(
+                    f"{record.external_id}: "
+                    + gettext("%(why)s (in the PMS too)") % {"why": duplicate(kind)}
+                )
                 drop.add(id(record))
             existing = here.get(key)
             if existing is None:
@@ -475,11 +534,17 @@ class _Importer:
 def duplicate(kind: str) -> str:
     """Why a record is not created: another of this clinic has its natural key."""
     if kind == "patients":
-        return DUPLICATE_NATIONAL_ID
-    fields = " and ".join(
-        field.removesuffix("_id").replace("_", " ") for field in NATURAL_KEYS[kind]
+        return str(DUPLICATE_NATIONAL_ID)
+    labels = [_field_label(kind, field.removesuffix("_id")) for field in NATURAL_KEYS[kind]]
+    fields = (
+        gettext("%(first)s and %(last)s") % {"first": ", ".join(labels[:-1]), "last": labels[-1]}
+        if len(labels) > 1
+        else labels[0]
     )
-    return f"another {WORDS[kind]} of this clinic has the same {fields}"
+    return gettext("another %(what)s of this clinic has the same %(fields)s") % {
+        "what": WORDS[kind],
+        "fields": fields,
+    }
 
 
 def run_import(run_id: int) -> ImportRun | None:
@@ -495,6 +560,12 @@ def run_import(run_id: int) -> ImportRun | None:
     def progress(report: ImportReport) -> None:
         ImportRun.objects.filter(pk=run.pk).update(report=report.as_dict())
 
+    # No user waits for it: what it writes in words is in the clinic's language.
+    with written_for(run.connection.clinic):
+        return _run(run, progress)
+
+
+def _run(run: ImportRun, progress: Callable[[ImportReport], None]) -> ImportRun:
     try:
         report = import_from_vendor(
             run.connection,
@@ -506,10 +577,11 @@ def run_import(run_id: int) -> ImportRun | None:
     except (VendorError, ConfigurationError) as error:
         run.state, run.error = (
             ImportRun.State.FAILED,
-            (
-                f"The import stopped: {error} What was read before is imported; run it again to "
-                "finish (nothing is imported twice)."
-            ),
+            gettext(
+                "The import stopped: %(error)s What was read before is imported; run it again "
+                "to finish (nothing is imported twice)."
+            )
+            % {"error": error},
         )
         run.report = ImportRun.objects.get(pk=run.pk).report
     else:

@@ -9,6 +9,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.models import Appointment, Clinic, Location
 from vendors import allowed, secrets
@@ -28,87 +30,106 @@ class VendorConnection(models.Model):
     """How one clinic (or one of its locations) reaches its PMS. Secrets stay in the
     environment: `secrets` only names the variables."""
 
-    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="connections")
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.CASCADE, related_name="connections", verbose_name=_("clinic")
+    )
     location = models.ForeignKey(
         Location,
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="connections",
-        help_text="Empty: the connection serves every location of the clinic.",
+        verbose_name=_("location"),
+        help_text=_("Empty: the connection serves every location of the clinic."),
     )
-    vendor = models.CharField(max_length=20, choices=Vendor.choices)
-    base_url = models.URLField(max_length=300)
+    vendor = models.CharField(_("vendor"), max_length=20, choices=Vendor.choices)
+    base_url = models.URLField(_("base URL"), max_length=300)
     secrets = models.JSONField(
+        _("secrets"),
         default=dict,
         blank=True,
-        help_text='Role → NAME of the environment variable holding it, e.g. {"api_key": '
-        '"PMS_DENTALINK_TOKEN"}. Never the secret itself; only names the server allows.',
+        help_text=_(
+            'Role → NAME of the environment variable holding it, e.g. {"api_key": '
+            '"PMS_DENTALINK_TOKEN"}. Never the secret itself; only names the server allows.'
+        ),
     )
     options = models.JSONField(
-        default=dict, blank=True, help_text="Vendor options: tenant, subdomain, status ids…"
+        _("options"),
+        default=dict,
+        blank=True,
+        help_text=_("Vendor options: tenant, subdomain, status ids…"),
     )
-    connect_timeout = models.FloatField(default=MAX_CONNECT_TIMEOUT)
-    read_timeout = models.FloatField(default=MAX_READ_TIMEOUT)
-    active = models.BooleanField(default=True)
+    connect_timeout = models.FloatField(_("connect timeout"), default=MAX_CONNECT_TIMEOUT)
+    read_timeout = models.FloatField(_("read timeout"), default=MAX_READ_TIMEOUT)
+    active = models.BooleanField(_("active"), default=True)
     preflight = models.BooleanField(
-        "check the PMS before booking",
+        _("check the PMS before booking"),
         default=False,
-        help_text="Ask the PMS whether the time is still free before booking it here, where "
-        "the vendor offers a free-slot check. A slow or unavailable PMS never blocks the "
-        "booking: the check is then skipped.",
+        help_text=_(
+            "Ask the PMS whether the time is still free before booking it here, where "
+            "the vendor offers a free-slot check. A slow or unavailable PMS never blocks the "
+            "booking: the check is then skipped."
+        ),
     )
     preflight_timeout = models.FloatField(
-        "pre-flight timeout (seconds)",
+        _("pre-flight timeout (seconds)"),
         default=1.5,
-        help_text="How long the pre-flight check may wait for the PMS (at most 3 seconds).",
+        help_text=_("How long the pre-flight check may wait for the PMS (at most 3 seconds)."),
     )
     # Tokens the adapter must remember (access tokens, rotated refresh tokens), encrypted.
     stored_secrets = models.TextField(blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("vendor connection")
+        verbose_name_plural = _("vendor connections")
         ordering = ["clinic__name", "vendor"]
         constraints = [
             models.UniqueConstraint(
                 fields=["clinic"],
                 condition=Q(active=True, location__isnull=True),
                 name="one_active_clinic_wide_connection",
-                violation_error_message="This clinic already has an active connection for all "
-                "its locations.",
+                violation_error_message=_(
+                    "This clinic already has an active connection for all its locations."
+                ),
             ),
             models.UniqueConstraint(
                 fields=["clinic", "location"],
                 condition=Q(active=True, location__isnull=False),
                 name="one_active_connection_per_location",
-                violation_error_message="This location already has an active connection.",
+                violation_error_message=_("This location already has an active connection."),
             ),
             models.CheckConstraint(
                 condition=Q(connect_timeout__gt=0, connect_timeout__lte=MAX_CONNECT_TIMEOUT),
                 name="connection_connect_timeout_bounded",
-                violation_error_message="The connect timeout must be between 0 and 3 seconds.",
+                violation_error_message=_("The connect timeout must be between 0 and 3 seconds."),
             ),
             models.CheckConstraint(
                 condition=Q(preflight_timeout__gt=0, preflight_timeout__lte=MAX_CONNECT_TIMEOUT),
                 name="connection_preflight_timeout_bounded",
-                violation_error_message="The pre-flight timeout must be between 0 and 3 seconds.",
+                violation_error_message=_(
+                    "The pre-flight timeout must be between 0 and 3 seconds."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(read_timeout__gt=0, read_timeout__lte=MAX_READ_TIMEOUT),
                 name="connection_read_timeout_bounded",
-                violation_error_message="The read timeout must be between 0 and 10 seconds.",
+                violation_error_message=_("The read timeout must be between 0 and 10 seconds."),
             ),
         ]
 
     def __str__(self) -> str:
         where = self.location or self.clinic
-        return f"{self.get_vendor_display()} for {where}"
+        return gettext("%(vendor)s for %(place)s") % {
+            "vendor": self.get_vendor_display(),
+            "place": where,
+        }
 
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
         if not isinstance(self.options, dict):
-            errors["options"] = ['Options are a JSON object, e.g. {"tenant": "42"}.']
+            errors["options"] = [gettext('Options are a JSON object, e.g. {"tenant": "42"}.')]
         if self.location_id and self.location.clinic_id != self.clinic_id:
-            errors["location"] = ["Choose a location of this clinic."]
+            errors["location"] = [gettext("Choose a location of this clinic.")]
         owners = secret_owners(VendorConnection.objects.exclude(pk=self.pk))
         for field, messages in self.refusals(owners).items():
             errors.setdefault(field, []).extend(messages)
@@ -128,10 +149,10 @@ class VendorConnection(models.Model):
                 refusal = allowed.secret_refusal(variable)
                 others = (owners or {}).get(variable, set()) - {self.clinic_id}
                 if refusal is None and others:
-                    refusal = (
-                        f"{variable} is named by another clinic's connection; each clinic "
+                    refusal = gettext(
+                        "%(variable)s is named by another clinic's connection; each clinic "
                         "names variables of its own."
-                    )
+                    ) % {"variable": variable}
                 if refusal:
                     found.setdefault("secrets", []).append(f"{role}: {refusal}")
         try:
@@ -212,51 +233,63 @@ class ExternalId(models.Model):
     of record (practitioner, patient, room, location, type, appointment...)."""
 
     class Role(models.TextChoices):
-        RECORD = "", "The record itself"
-        GUARDIAN = "guardian", "Its owner / guardian"
+        RECORD = "", _("The record itself")
+        GUARDIAN = "guardian", _("Its owner / guardian")
 
     connection = models.ForeignKey(
-        VendorConnection, on_delete=models.CASCADE, related_name="external_ids"
+        VendorConnection,
+        on_delete=models.CASCADE,
+        related_name="external_ids",
+        verbose_name=_("connection"),
     )
-    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
-    object_id = models.PositiveBigIntegerField()
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, verbose_name=_("content type")
+    )
+    object_id = models.PositiveBigIntegerField(_("object ID"))
     record = GenericForeignKey("content_type", "object_id")
-    role = models.CharField(max_length=20, choices=Role.choices, blank=True, default="")
-    external_id = models.CharField(max_length=100)
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, blank=True, default="")
+    external_id = models.CharField(_("external ID"), max_length=100)
     # The record's fields as the last import from the PMS set them (vendors.importing): a
     # field that differs from this was changed here, and is never overwritten silently.
     imported = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
-        verbose_name = "external ID"
+        verbose_name = _("external ID")
+        verbose_name_plural = _("external IDs")
         constraints = [
             models.UniqueConstraint(
                 fields=["connection", "content_type", "object_id", "role"],
                 name="one_external_id_per_record_and_role",
-                violation_error_message="This record already has an ID at this vendor.",
+                violation_error_message=_("This record already has an ID at this vendor."),
             ),
         ]
         indexes = [models.Index(fields=["connection", "content_type", "external_id"])]
 
     def __str__(self) -> str:
-        return f"{self.content_type.model} {self.object_id} = {self.external_id}"
+        return gettext("%(model)s %(id)s = %(external_id)s") % {
+            "model": self.content_type.model_class()._meta.verbose_name
+            if self.content_type.model_class()
+            else self.content_type.model,
+            "id": self.object_id,
+            "external_id": self.external_id,
+        }
 
 
 class Operation(models.TextChoices):
-    BOOK = "book", "Book"
-    RESCHEDULE = "reschedule", "Reschedule"
-    CANCEL = "cancel", "Cancel"
+    BOOK = "book", _("Book")
+    RESCHEDULE = "reschedule", _("Reschedule")
+    CANCEL = "cancel", _("Cancel")
     # Not sent anywhere: a change made in the PMS that could not be applied here (the status
     # table forbids it, or the new time clashes), kept as needs attention for a person.
-    PMS_CHANGE = "pms_change", "Change made in the PMS"
+    PMS_CHANGE = "pms_change", _("Change made in the PMS")
 
 
 class DeliveryState(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    SENDING = "sending", "Sending"
-    ACCEPTED = "accepted", "Accepted (awaiting the PMS's confirmation)"
-    SYNCED = "synced", "Synced"
-    NEEDS_ATTENTION = "needs_attention", "Needs attention"
+    QUEUED = "queued", pgettext_lazy("delivery state", "Queued")
+    SENDING = "sending", pgettext_lazy("delivery state", "Sending")
+    ACCEPTED = "accepted", _("Accepted (awaiting the PMS's confirmation)")
+    SYNCED = "synced", pgettext_lazy("delivery state", "Synced")
+    NEEDS_ATTENTION = "needs_attention", pgettext_lazy("delivery state", "Needs attention")
 
 
 SETTLED_STATES = (DeliveryState.SYNCED, DeliveryState.NEEDS_ATTENTION)
@@ -274,59 +307,83 @@ class Delivery(models.Model):
     """One appointment operation on its way to the PMS; the row is the truth, not the task."""
 
     appointment = models.ForeignKey(
-        Appointment, on_delete=models.CASCADE, related_name="deliveries"
+        Appointment,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("appointment"),
     )
     connection = models.ForeignKey(
-        VendorConnection, on_delete=models.PROTECT, related_name="deliveries"
+        VendorConnection,
+        on_delete=models.PROTECT,
+        related_name="deliveries",
+        verbose_name=_("connection"),
     )
-    operation = models.CharField(max_length=12, choices=Operation.choices)
+    operation = models.CharField(_("operation"), max_length=12, choices=Operation.choices)
     state = models.CharField(
-        max_length=16, choices=DeliveryState.choices, default=DeliveryState.QUEUED
+        _("state"), max_length=16, choices=DeliveryState.choices, default=DeliveryState.QUEUED
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    lease_owner = models.CharField(max_length=64, blank=True)
-    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    lease_owner = models.CharField(_("lease owner"), max_length=64, blank=True)
+    idempotency_key = models.UUIDField(
+        _("idempotency key"), default=uuid.uuid4, unique=True, editable=False
+    )
     # The last attempt may have been acted on: look it up before sending again.
-    outcome_unknown = models.BooleanField(default=False)
-    external_id = models.CharField(max_length=100, blank=True)
-    vendor_status = models.CharField(max_length=100, blank=True)
-    last_error = models.TextField(blank=True)
-    progress = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    settled_at = models.DateTimeField(null=True, blank=True)
+    outcome_unknown = models.BooleanField(_("outcome unknown"), default=False)
+    external_id = models.CharField(_("external ID"), max_length=100, blank=True)
+    vendor_status = models.CharField(_("vendor status"), max_length=100, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    progress = models.JSONField(_("progress"), default=dict, blank=True)
+    # The ID of the request that recorded it (scheduling.observability): its attempts' log
+    # lines carry it too, so a booking is followed from the desk to the vendor.
+    request_id = models.CharField(_("request ID"), max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
-        verbose_name_plural = "deliveries"
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
         indexes = [
             models.Index(fields=["state", "next_attempt_at"]),
             models.Index(fields=["appointment", "created_at"]),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_operation_display()} #{self.appointment_id} → {self.connection}"
+        return gettext("%(operation)s #%(appointment)s → %(connection)s") % {
+            "operation": self.get_operation_display(),
+            "appointment": self.appointment_id,
+            "connection": self.connection,
+        }
 
 
 class DeliveryAttempt(models.Model):
     """One try of a delivery: when, how it went, and the redacted HTTP exchanges."""
 
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts_log")
-    number = models.PositiveSmallIntegerField()
-    started_at = models.DateTimeField()
-    latency_ms = models.PositiveIntegerField(default=0)
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    outcome = models.CharField(max_length=40)
-    error = models.TextField(blank=True)
-    exchanges = models.JSONField(default=list, blank=True)
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="attempts_log", verbose_name=_("delivery")
+    )
+    number = models.PositiveSmallIntegerField(_("number"))
+    started_at = models.DateTimeField(_("started at"))
+    latency_ms = models.PositiveIntegerField(_("latency (ms)"), default=0)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    # The delivery's state after the attempt ("poll: " first for a poll): a code, shown as is.
+    outcome = models.CharField(_("outcome"), max_length=40)
+    error = models.TextField(_("error"), blank=True)
+    exchanges = models.JSONField(_("exchanges"), default=list, blank=True)
 
     class Meta:
         ordering = ["delivery", "number"]
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
 
     def __str__(self) -> str:
-        return f"attempt {self.number}: {self.outcome}"
+        return gettext("attempt %(number)s: %(outcome)s") % {
+            "number": self.number,
+            "outcome": self.outcome,
+        }
 
 
 class WebhookReceipt(models.Model):
@@ -335,14 +392,19 @@ class WebhookReceipt(models.Model):
     Rows older than the window are pruned as new webhooks arrive."""
 
     connection = models.ForeignKey(
-        VendorConnection, on_delete=models.CASCADE, related_name="webhook_receipts"
+        VendorConnection,
+        on_delete=models.CASCADE,
+        related_name="webhook_receipts",
+        verbose_name=_("connection"),
     )
     # The webhook's signature (hex HMAC over its timestamp and body): unique per delivery.
-    signature = models.CharField(max_length=128)
-    sent_at = models.DateTimeField()
-    received_at = models.DateTimeField(auto_now_add=True)
+    signature = models.CharField(_("signature"), max_length=128)
+    sent_at = models.DateTimeField(_("sent at"))
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("webhook receipt")
+        verbose_name_plural = _("webhook receipts")
         constraints = [
             models.UniqueConstraint(
                 fields=["connection", "signature"], name="one_receipt_per_webhook"
@@ -351,13 +413,16 @@ class WebhookReceipt(models.Model):
         indexes = [models.Index(fields=["sent_at"])]
 
     def __str__(self) -> str:
-        return f"webhook {self.signature[:12]}… for {self.connection_id}"
+        return gettext("webhook %(signature)s… for %(connection)s") % {
+            "signature": self.signature[:12],
+            "connection": self.connection_id,
+        }
 
 
 class BusyKind(models.TextChoices):
-    APPOINTMENT = "appointment", "Appointment"
-    BLOCK = "block", "Blocked time"
-    BUSY = "busy", "Not free"
+    APPOINTMENT = "appointment", _("Appointment")
+    BLOCK = "block", _("Blocked time")
+    BUSY = "busy", _("Not free")
 
 
 class PmsBusy(models.Model):
@@ -367,29 +432,36 @@ class PmsBusy(models.Model):
     A span longer than a day is kept as one row per day, so reads stay bounded."""
 
     connection = models.ForeignKey(
-        VendorConnection, on_delete=models.CASCADE, related_name="busy_spans"
+        VendorConnection,
+        on_delete=models.CASCADE,
+        related_name="busy_spans",
+        verbose_name=_("connection"),
     )
     practitioner = models.ForeignKey(
         "scheduling.Practitioner", on_delete=models.CASCADE, null=True, blank=True,
-        related_name="+",
+        related_name="+", verbose_name=_("practitioner"),
     )  # fmt: skip
     room = models.ForeignKey(
-        "scheduling.Room", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
+        "scheduling.Room", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("room"),
+    )  # fmt: skip
     # Shown on the calendar when the PMS's patient is mapped here; never copied as text.
     patient = models.ForeignKey(
-        "scheduling.Patient", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "scheduling.Patient", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", verbose_name=_("patient"),
+    )  # fmt: skip
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
+    kind = models.CharField(
+        _("kind"), max_length=12, choices=BusyKind.choices, default=BusyKind.APPOINTMENT
     )
-    start = models.DateTimeField()
-    end = models.DateTimeField()
-    kind = models.CharField(max_length=12, choices=BusyKind.choices, default=BusyKind.APPOINTMENT)
-    external_id = models.CharField(max_length=100, blank=True)
-    vendor_status = models.CharField(max_length=100, blank=True)
-    last_seen = models.DateTimeField()
+    external_id = models.CharField(_("external ID"), max_length=100, blank=True)
+    vendor_status = models.CharField(_("vendor status"), max_length=100, blank=True)
+    last_seen = models.DateTimeField(_("last seen"))
 
     class Meta:
-        verbose_name = "busy time in the PMS"
-        verbose_name_plural = "busy time in the PMS"
+        verbose_name = _("busy time in the PMS")
+        verbose_name_plural = _("busy time in the PMS")
         ordering = ["start", "pk"]
         indexes = [
             models.Index(fields=["practitioner", "end"]),
@@ -408,7 +480,11 @@ class PmsBusy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M} UTC"
+        return gettext("%(kind)s %(start)s–%(end)s UTC") % {
+            "kind": self.get_kind_display(),
+            "start": f"{self.start:%Y-%m-%d %H:%M}",
+            "end": f"{self.end:%H:%M}",
+        }
 
 
 class CalendarPull(models.Model):
@@ -418,24 +494,30 @@ class CalendarPull(models.Model):
     connection in the admin never overwrites it."""
 
     connection = models.OneToOneField(
-        VendorConnection, on_delete=models.CASCADE, related_name="calendar", primary_key=True
+        VendorConnection,
+        on_delete=models.CASCADE,
+        related_name="calendar",
+        primary_key=True,
+        verbose_name=_("connection"),
     )
-    read_at = models.DateTimeField(null=True, blank=True)  # last complete, successful read
-    attempted_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    cursor = models.CharField(max_length=200, blank=True)
-    window_end = models.DateTimeField(null=True, blank=True)
-    spans = models.PositiveIntegerField(default=0)
-    next_pull_at = models.DateTimeField(null=True, blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    lease_owner = models.CharField(max_length=64, blank=True)
+    # The last complete, successful read.
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    attempted_at = models.DateTimeField(_("attempted at"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    cursor = models.CharField(_("cursor"), max_length=200, blank=True)
+    window_end = models.DateTimeField(_("window end"), null=True, blank=True)
+    spans = models.PositiveIntegerField(_("spans"), default=0)
+    next_pull_at = models.DateTimeField(_("next pull at"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    lease_owner = models.CharField(_("lease owner"), max_length=64, blank=True)
 
     class Meta:
-        verbose_name = "PMS calendar read"
+        verbose_name = _("PMS calendar read")
+        verbose_name_plural = _("PMS calendar reads")
         indexes = [models.Index(fields=["next_pull_at"])]
 
     def __str__(self) -> str:
-        return f"calendar of {self.connection_id}"
+        return gettext("calendar of %(connection)s") % {"connection": self.connection_id}
 
 
 class ImportRun(models.Model):
@@ -444,27 +526,38 @@ class ImportRun(models.Model):
     runs, then its report (counts, conflicts, what was skipped and why)."""
 
     class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", pgettext_lazy("import state", "Queued")
+        RUNNING = "running", pgettext_lazy("import state", "Running")
+        DONE = "done", pgettext_lazy("import state", "Done")
+        FAILED = "failed", pgettext_lazy("import state", "Failed")
 
     connection = models.ForeignKey(
-        VendorConnection, on_delete=models.CASCADE, related_name="import_runs"
+        VendorConnection,
+        on_delete=models.CASCADE,
+        related_name="import_runs",
+        verbose_name=_("connection"),
     )
-    kinds = models.JSONField(default=list)
-    dry_run = models.BooleanField(default=False)
+    kinds = models.JSONField(_("kinds"), default=list)
+    dry_run = models.BooleanField(_("dry run"), default=False)
     take_theirs = models.BooleanField(
-        default=False, help_text="Where a field was changed here, take the PMS's value."
+        _("take theirs"),
+        default=False,
+        help_text=_("Where a field was changed here, take the PMS's value."),
     )
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
-    report = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    report = models.JSONField(_("report"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        verbose_name = _("import run")
+        verbose_name_plural = _("import runs")
 
     def __str__(self) -> str:
-        return f"import {self.pk} from {self.connection}: {self.get_state_display()}"
+        return gettext("import %(number)s from %(connection)s: %(state)s") % {
+            "number": self.pk,
+            "connection": self.connection,
+            "state": self.get_state_display(),
+        }

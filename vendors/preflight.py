@@ -11,6 +11,7 @@ import datetime
 import logging
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from scheduling.models import Appointment, AppointmentType, Location, Patient, Practitioner, Room
 from vendors.base import Adapter
@@ -81,7 +82,9 @@ def taken_in_pms(
         last_seen=timezone.now(),
     )
     _read_soon(connection)
-    return f"{label} says this time is no longer free (booked there directly); choose another time."
+    return _(
+        "%(pms)s says this time is no longer free (booked there directly); choose another time."
+    ) % {"pms": label}
 
 
 def _adapter(connection: VendorConnection) -> Adapter:

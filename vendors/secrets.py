@@ -9,6 +9,7 @@ import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from vendors.errors import ConfigurationError
 
@@ -29,6 +30,8 @@ def decrypt(token: str) -> str:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as error:
         raise ConfigurationError(
-            "The stored vendor tokens cannot be decrypted (was VENDOR_SECRETS_KEY changed?); "
-            "reconnect the vendor."
+            _(
+                "The stored vendor tokens cannot be decrypted (was VENDOR_SECRETS_KEY changed?); "
+                "reconnect the vendor."
+            )
         ) from error

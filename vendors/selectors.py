@@ -10,6 +10,8 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from vendors.models import (
     IN_FLIGHT_STATES,
@@ -21,11 +23,25 @@ from vendors.models import (
 )
 
 NOT_REQUIRED = "not_required"
-NOT_REQUIRED_LABEL = "Not required (no PMS)"
+NOT_REQUIRED_LABEL = _("Not required (no PMS)")
 STATE_CHOICES = [(NOT_REQUIRED, NOT_REQUIRED_LABEL), *DeliveryState.choices]
+# Each state in one or two words, as a sentence reads it ("Dentalink: synced").
+STATE_WORDS = {
+    NOT_REQUIRED: pgettext_lazy("delivery state, in a sentence", "not required"),
+    DeliveryState.QUEUED: pgettext_lazy("delivery state, in a sentence", "queued"),
+    DeliveryState.SENDING: pgettext_lazy("delivery state, in a sentence", "sending"),
+    DeliveryState.ACCEPTED: pgettext_lazy("delivery state, in a sentence", "accepted"),
+    DeliveryState.SYNCED: pgettext_lazy("delivery state, in a sentence", "synced"),
+    DeliveryState.NEEDS_ATTENTION: pgettext_lazy(
+        "delivery state, in a sentence", "needs attention"
+    ),
+}
 # The calendar's badge for each state; in-flight states show "PMS …".
-MARKS = {DeliveryState.SYNCED: "PMS ✓", DeliveryState.NEEDS_ATTENTION: "PMS !"}
-IN_FLIGHT_MARK = "PMS …"
+MARKS = {
+    DeliveryState.SYNCED: pgettext_lazy("calendar badge: delivered", "PMS ✓"),
+    DeliveryState.NEEDS_ATTENTION: pgettext_lazy("calendar badge: needs attention", "PMS !"),
+}
+IN_FLIGHT_MARK = pgettext_lazy("calendar badge: on its way", "PMS …")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -59,23 +75,26 @@ class Sync:
     @property
     def state_label(self) -> str:
         """e.g. "Accepted (awaiting the PMS's confirmation)"."""
-        return dict(STATE_CHOICES).get(self.state, self.state)
+        return str(dict(STATE_CHOICES).get(self.state, self.state))
 
     @property
     def state_word(self) -> str:
         """The state in one or two words, e.g. "accepted"."""
-        return self.state_label.split(" (")[0].lower()
+        return str(STATE_WORDS.get(self.state, self.state))
 
     @property
     def label(self) -> str:
         """e.g. "Dentalink: synced"; empty for a clinic without a PMS."""
         if not self.required:
             return ""
-        return f"{self.vendor_label or 'PMS'}: {self.state_word}"
+        return gettext("%(pms)s: %(state)s") % {
+            "pms": self.vendor_label or gettext("PMS"),
+            "state": self.state_word,
+        }
 
     @property
     def mark(self) -> str:
-        return MARKS.get(self.state, IN_FLIGHT_MARK)
+        return str(MARKS.get(self.state, IN_FLIGHT_MARK))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -155,15 +174,17 @@ class Freshness:
         """e.g. "12 min ago"; "never" before the first successful read."""
         age = self.age
         if age is None:
-            return "never"
+            return gettext("never")
         minutes = int(age.total_seconds() // 60)
         if minutes < 1:
-            return "just now"
+            return gettext("just now")
         if minutes < 120:
-            return f"{minutes} min ago"
+            return ngettext("%(count)d min ago", "%(count)d min ago", minutes) % {"count": minutes}
         if minutes < 48 * 60:
-            return f"{minutes // 60} h ago"
-        return f"{minutes // (24 * 60)} days ago"
+            hours = minutes // 60
+            return ngettext("%(count)d h ago", "%(count)d h ago", hours) % {"count": hours}
+        days = minutes // (24 * 60)
+        return ngettext("%(count)d day ago", "%(count)d days ago", days) % {"count": days}
 
     @property
     def warning(self) -> str:
@@ -171,14 +192,24 @@ class Freshness:
         if not self.stale:
             return ""
         if self.read_at is None:
-            return f"{self.vendor_label} calendar not read yet — times may be taken there."
-        return f"{self.vendor_label} calendar last read {self.ago} — times may be taken there."
+            return gettext("%(pms)s calendar not read yet — times may be taken there.") % {
+                "pms": self.vendor_label
+            }
+        return gettext("%(pms)s calendar last read %(ago)s — times may be taken there.") % {
+            "pms": self.vendor_label,
+            "ago": self.ago,
+        }
 
     @property
     def summary(self) -> str:
         """For the admin: when it was read and the last error."""
-        text = f"read {self.ago}" if self.read_at else "never read"
-        return f"{text}; last error: {self.error}" if self.error else text
+        if self.read_at:
+            text = gettext("read %(ago)s") % {"ago": self.ago}
+        else:
+            text = gettext("never read")
+        if not self.error:
+            return text
+        return gettext("%(read)s; last error: %(error)s") % {"read": text, "error": self.error}
 
     def as_dict(self) -> dict[str, Any]:
         return {

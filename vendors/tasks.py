@@ -3,6 +3,7 @@
 from django_tasks import task
 
 from vendors import calendar, delivery, importing
+from vendors.language import written_for
 from vendors.models import VendorConnection
 
 
@@ -13,9 +14,14 @@ def send_delivery(delivery_id: int) -> None:
 
 @task()
 def pull_calendar(connection_id: int) -> None:
-    connection = VendorConnection.objects.filter(pk=connection_id, active=True).first()
+    connection = (
+        VendorConnection.objects.filter(pk=connection_id, active=True)
+        .select_related("clinic")
+        .first()
+    )
     if connection is not None:
-        calendar.pull(connection)
+        with written_for(connection.clinic):  # no user: its errors are read later
+            calendar.pull(connection)
 
 
 @task()

@@ -7,6 +7,9 @@ import datetime
 import zoneinfo
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
 
 @dataclasses.dataclass(frozen=True)
 class BookingRequest:
@@ -156,6 +159,15 @@ class CalendarRead:
 # What an import reads, in the order it is applied (a room needs its location, hours their
 # practitioner and location).
 IMPORT_KINDS = ("locations", "practitioners", "rooms", "types", "hours", "patients")
+# Each kind as a report names it ("practitioners: 3 created, …").
+KIND_LABELS = {
+    "locations": pgettext_lazy("imported records", "locations"),
+    "practitioners": pgettext_lazy("imported records", "practitioners"),
+    "rooms": pgettext_lazy("imported records", "rooms"),
+    "types": pgettext_lazy("imported records", "types"),
+    "hours": pgettext_lazy("imported records", "hours"),
+    "patients": pgettext_lazy("imported records", "patients"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,10 +200,10 @@ class ImportedRecord:
 # criterion that finds anyone decides (one: linked; several: a person chooses).
 PATIENT_CRITERIA = ("national_id", "email", "phone", "name_birth_date")
 CRITERION_WORDS = {
-    "national_id": "national ID",
-    "email": "e-mail",
-    "phone": "phone",
-    "name_birth_date": "name and birth date",
+    "national_id": _("national ID"),
+    "email": _("e-mail"),
+    "phone": _("phone"),
+    "name_birth_date": _("name and birth date"),
 }
 
 

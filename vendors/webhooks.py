@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from vendors import allowed, calendar, delivery
+from vendors.language import written_for
 from vendors.models import Vendor, VendorConnection, WebhookReceipt
 from vendors.types import CalendarRead
 
@@ -36,7 +37,10 @@ def nexhealth(request: HttpRequest, connection_id: int) -> JsonResponse:
     from vendors.adapters.nexhealth import InvalidWebhook, parse_webhook
 
     connection = get_object_or_404(
-        VendorConnection, pk=connection_id, vendor=Vendor.NEXHEALTH, active=True
+        VendorConnection.objects.select_related("clinic"),
+        pk=connection_id,
+        vendor=Vendor.NEXHEALTH,
+        active=True,
     )
     named = connection.secrets if isinstance(connection.secrets, dict) else {}
     variable = named.get("webhook_secret", "")
@@ -57,8 +61,9 @@ def nexhealth(request: HttpRequest, connection_id: int) -> JsonResponse:
     signature = request.headers.get("signature", "").strip().lower()
     try:
         # The receipt and what the webhook settles commit together: a failure leaves neither,
-        # so the vendor's retry is not mistaken for a replay.
-        with transaction.atomic():
+        # so the vendor's retry is not mistaken for a replay. What it writes for people to
+        # read later is in the clinic's language (vendors.language): no user sent it.
+        with transaction.atomic(), written_for(connection.clinic):
             WebhookReceipt.objects.create(
                 connection=connection, signature=signature, sent_at=event.sent_at
             )

@@ -32,6 +32,8 @@ from typing import Any
 
 from django.urls import path
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -44,7 +46,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scheduling import audit, booking
+from scheduling import audit, booking, cancel_reasons
 from scheduling.api import idempotency
 from scheduling.api.errors import RETRY_AFTER, ErrorSerializer, error_responses
 from scheduling.api.fields import (
@@ -58,13 +60,14 @@ from scheduling.api.fields import (
 )
 from scheduling.api.lists import ListView, list_responses
 from scheduling.api.serializers import StrictInput, parse, parse_query
-from scheduling.errors import RuleViolation
+from scheduling.errors import RuleViolation, no_such
 from scheduling.localtime import DAY_OUT_OF_RANGE, day_in_range, resolve_local
 from scheduling.models import (
     MAX_DURATION_MINUTES,
     Appointment,
     AppointmentStatus,
     AppointmentType,
+    CancelReason,
     Location,
     Modality,
     Patient,
@@ -93,11 +96,14 @@ class OffsetDateTimeField(serializers.Field):
     """ISO 8601 date and time with its UTC offset; a naive time is refused, not guessed."""
 
     default_error_messages = {
-        "invalid": "Give an ISO 8601 date and time with its UTC offset, "
-        "e.g. 2027-01-04T09:00:00-03:00.",
-        "impossible": "{value} is not a real date and time; check the day and the hour.",
-        "naive": "Give the offset too: {value} has no UTC offset, e.g. {value}-03:00 "
-        "for a location at UTC-03:00, or a UTC time ending in Z.",
+        "invalid": _(
+            "Give an ISO 8601 date and time with its UTC offset, e.g. 2027-01-04T09:00:00-03:00."
+        ),
+        "impossible": _("{value} is not a real date and time; check the day and the hour."),
+        "naive": _(
+            "Give the offset too: {value} has no UTC offset, e.g. {value}-03:00 for a location "
+            "at UTC-03:00, or a UTC time ending in Z."
+        ),
         "range": DAY_OUT_OF_RANGE,
     }
 
@@ -138,10 +144,17 @@ def offset_problem(start: datetime.datetime, location: Location) -> str | None:
     except RuleViolation as error:  # the wall-clock time falls in a DST gap
         return error.messages["start"][0]
     local = meant.astimezone(zone)
-    return (
-        f"{location} is at UTC{_offset(local)} on {wall:%Y-%m-%d}, not UTC{_offset(start)}: "
-        f"for {wall:%H:%M} there, send {local.isoformat()} (or the time in UTC, ending in Z)."
-    )
+    return gettext(
+        "%(location)s is at UTC%(offset)s on %(day)s, not UTC%(given)s: for %(time)s there, "
+        "send %(instead)s (or the time in UTC, ending in Z)."
+    ) % {
+        "location": location,
+        "offset": _offset(local),
+        "day": f"{wall:%Y-%m-%d}",
+        "given": _offset(start),
+        "time": f"{wall:%H:%M}",
+        "instead": local.isoformat(),
+    }
 
 
 def _offset(moment: datetime.datetime) -> str:
@@ -162,7 +175,8 @@ class StatusListField(serializers.CharField):
         unknown = [part for part in wanted if part not in AppointmentStatus.values]
         if unknown or not wanted:
             raise serializers.ValidationError(
-                f"Choose among {', '.join(AppointmentStatus.values)} (comma-separated)."
+                gettext("Choose among %(statuses)s (comma-separated).")
+                % {"statuses": ", ".join(AppointmentStatus.values)}
             )
         return list(dict.fromkeys(wanted))
 
@@ -239,13 +253,13 @@ class AppointmentFilterSerializer(serializers.Serializer):
         help_text="Last local date (YYYY-MM-DD) at the appointment's location, included.",
     )
     ordering = serializers.ChoiceField(
-        choices=[("start", "Earliest first"), ("-start", "Latest first")], default="start"
+        choices=[("start", _("Earliest first")), ("-start", _("Latest first"))], default="start"
     )
 
     def to_internal_value(self, data: Any) -> Any:
         # An empty `?status=` is a mistake, not "no filter".
         empty = {
-            name: ["Give a value, or leave the parameter out."]
+            name: [gettext("Give a value, or leave the parameter out.")]
             for name in self.fields
             if name in data and data.get(name) == ""
         }
@@ -256,7 +270,7 @@ class AppointmentFilterSerializer(serializers.Serializer):
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if "date_from" in data and "date_to" in data and data["date_to"] < data["date_from"]:
             raise serializers.ValidationError(
-                {"date_to": ["Give a date_to on or after date_from."]}
+                {"date_to": [gettext("Give a date_to on or after date_from.")]}
             )
         return data
 
@@ -307,11 +321,31 @@ class BookingSerializer(StrictInput, serializers.Serializer):
 
 
 class CancelSerializer(StrictInput, serializers.Serializer):
-    """A cancellation, with its reason."""
+    """A cancellation, with its reason: one of the clinic's (`reason_id`), in words
+    (`reason`), or both; at least one of them."""
 
     reason = StrictCharField(
-        allow_blank=True, max_length=MAX_TEXT, help_text="Why the appointment is cancelled."
+        required=False,
+        allow_blank=True,
+        max_length=MAX_TEXT,
+        help_text="Why the appointment is cancelled, in words; with `reason_id`, added to "
+        "that reason's label. Required without `reason_id`.",
     )
+    reason_id = RecordField(
+        CancelReason,
+        visible=cancel_reasons.visible_reasons,
+        required=False,
+        allow_null=True,
+        help_text="One of the appointment's clinic's active cancellation reasons (as the "
+        "clinic's managers keep them in the admin).",
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("reason_id") is None and "reason" not in data:
+            raise serializers.ValidationError(
+                {"reason": [self.fields["reason"].error_messages["required"]]}
+            )
+        return data
 
 
 class RescheduleSerializer(StrictInput, serializers.Serializer):
@@ -351,7 +385,7 @@ def appointment_or_404(request: Request, pk: int) -> Appointment:
     """The appointment named in the path: 404 if it is not one of the user's clinics'."""
     found = visible_appointments(request.user).filter(pk=pk).first() if pk <= MAX_ID else None
     if found is None:
-        raise NotFound("No such appointment.")
+        raise NotFound(no_such(Appointment))
     return found
 
 
@@ -448,8 +482,10 @@ class AppointmentCancel(APIView):
         tags=[TAG],
         summary="Cancel an appointment",
         parameters=[APPOINTMENT_ID, RETRY_AFTER],
-        description="Cancels with a reason. Only unconfirmed and confirmed appointments can be "
-        "cancelled; others answer 409.",
+        description="Cancels with a reason: `reason_id` (one of the clinic's cancellation "
+        "reasons), `reason` (words), or both: the appointment records the label, then the words. "
+        "A reason of another clinic, or one no longer offered, answers 400 on `reason_id`. "
+        "Only unconfirmed and confirmed appointments can be cancelled; others answer 409.",
         request=CancelSerializer,
         responses={
             200: AppointmentSerializer,
@@ -459,7 +495,12 @@ class AppointmentCancel(APIView):
     def post(self, request: Request, pk: int) -> Response:
         appointment = appointment_or_404(request, pk)
         data = parse(CancelSerializer, request.data, request)
-        booking.cancel_appointment(appointment, by=request.user, **data)
+        booking.cancel_appointment(
+            appointment,
+            reason=data.get("reason", ""),
+            preset=data.get("reason_id"),
+            by=request.user,
+        )
         return Response(present(appointment))
 
 

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework import exceptions
@@ -30,7 +32,12 @@ from scheduling.models.api import hash_token
 KEYWORD = "Token"
 # How stale `last_used_at` may get: at most one write per token per interval.
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
-SIGN_IN_AGAIN = "Sign in again at POST /api/v1/auth/token/ for a new token."
+SIGN_IN_AGAIN = _("Sign in again at POST /api/v1/auth/token/ for a new token.")
+
+
+def _sign_in_again(problem: str) -> str:
+    """The problem, then how to get a new token."""
+    return f"{problem} {SIGN_IN_AGAIN}"
 
 
 # --- Services --------------------------------------------------------------------------------
@@ -66,17 +73,19 @@ def token_for_key(key: str, *, now: datetime.datetime | None = None) -> ApiToken
     now = now or timezone.now()
     token = ApiToken.objects.select_related("user").filter(digest=hash_token(key)).first()
     if token is None:
-        raise exceptions.AuthenticationFailed(f"Invalid token. {SIGN_IN_AGAIN}")
+        raise exceptions.AuthenticationFailed(_sign_in_again(gettext("Invalid token.")))
     if not token.user.is_active:
         # Deactivating a user revokes their tokens (scheduling.signin.end_sign_ins); this
         # catches a deactivation that skipped save(), e.g. a queryset update. They die for
         # good, even if the account comes back.
         revoke_tokens(ApiToken.objects.filter(user_id=token.user_id), now=now)
-        raise exceptions.AuthenticationFailed("This user account is disabled.")
+        raise exceptions.AuthenticationFailed(gettext("This user account is disabled."))
     if token.revoked_at is not None:
-        raise exceptions.AuthenticationFailed(f"This token has been revoked. {SIGN_IN_AGAIN}")
+        raise exceptions.AuthenticationFailed(
+            _sign_in_again(gettext("This token has been revoked."))
+        )
     if token.expires_at <= now:
-        raise exceptions.AuthenticationFailed(f"This token has expired. {SIGN_IN_AGAIN}")
+        raise exceptions.AuthenticationFailed(_sign_in_again(gettext("This token has expired.")))
     _touch(token, now=now)
     return token
 
@@ -104,14 +113,18 @@ class TokenAuthentication(BaseAuthentication):
             return None
         if len(words) != 2:
             raise exceptions.AuthenticationFailed(
-                "Invalid Authorization header: send `Authorization: Token <key>`, "
-                "the key without spaces."
+                gettext(
+                    "Invalid Authorization header: send `Authorization: Token <key>`, "
+                    "the key without spaces."
+                )
             )
         try:
             key = words[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(
-                f"Invalid token: a key has only ASCII letters, digits, '-' and '_'. {SIGN_IN_AGAIN}"
+                _sign_in_again(
+                    gettext("Invalid token: a key has only ASCII letters, digits, '-' and '_'.")
+                )
             ) from None
         token = token_for_key(key)
         return token.user, token

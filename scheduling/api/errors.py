@@ -15,6 +15,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers, status
@@ -27,10 +29,11 @@ from scheduling.api.slots import SlotSerializer
 from scheduling.errors import NON_FIELD, BookingError, SlotConflict, TransitionNotAllowed
 from scheduling.localtime import UTC
 
-INVALID_INPUT = "The request is invalid: fix the fields listed in errors."
-BROKEN_RULE = "The booking breaks a rule: fix the fields listed in errors."
-SLOT_TAKEN = "That time is no longer free: pick one of the alternatives."
-NOT_ALLOWED = "The appointment's status does not allow this change."
+# Human text, in the request's language (the JSON keys and codes never change).
+INVALID_INPUT = _("The request is invalid: fix the fields listed in errors.")
+BROKEN_RULE = _("The booking breaks a rule: fix the fields listed in errors.")
+SLOT_TAKEN = _("That time is no longer free: pick one of the alternatives.")
+NOT_ALLOWED = _("The appointment's status does not allow this change.")
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -120,8 +123,8 @@ def _summary(errors: dict[str, list[str]], fallback: str, *, any_field: bool) ->
     `any_field`); otherwise the fallback sentence."""
     messages = [message for texts in errors.values() for message in texts]
     if len(messages) == 1 and (any_field or NON_FIELD in errors):
-        return messages[0]
-    return fallback
+        return str(messages[0])
+    return str(fallback)
 
 
 def _booking_error(exc: BookingError, zone: datetime.tzinfo | None) -> Response:
@@ -163,7 +166,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         wait = max(1, math.ceil(exc.wait))
         errors = {}
-        detail = f"Too many requests: try again in {wait} second{'s' if wait != 1 else ''}."
+        detail = ngettext(
+            "Too many requests: try again in %(wait)d second.",
+            "Too many requests: try again in %(wait)d seconds.",
+            wait,
+        ) % {"wait": wait}
         response["Retry-After"] = str(wait)
     elif isinstance(exc.detail, dict | list):
         errors = flatten_errors(exc.detail)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -56,7 +57,7 @@ class StrictIntegerField(serializers.IntegerField):
 class StrictBooleanField(serializers.BooleanField):
     """JSON true or false only."""
 
-    default_error_messages = {"invalid": "Give true or false."}
+    default_error_messages = {"invalid": _("Give true or false.")}
 
     def to_internal_value(self, data: Any) -> bool:
         if not isinstance(data, bool):
@@ -101,7 +102,7 @@ class _Reference:
         super().__init__(**kwargs)
         self.model = model
         self.visible = visible or (lambda user: visible_records(model, user))
-        self.model_name = str(model._meta.verbose_name)
+        self.model_name = model._meta.verbose_name  # lazy: read in the request's language
         self.error_messages["does_not_exist"] = message or no_such(model)
 
     def record(self, pk: int) -> Any:
@@ -120,7 +121,7 @@ class RecordField(_Reference, serializers.Field):
     """In a JSON body: the ID (a JSON whole number) of a record the user can see; the
     record is the field's value."""
 
-    default_error_messages = {"incorrect_type": "Give the {model}'s ID as a whole number."}
+    default_error_messages = {"incorrect_type": _("Give the {model}'s ID as a whole number.")}
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, bool) or not isinstance(data, int):

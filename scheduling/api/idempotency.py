@@ -26,6 +26,8 @@ from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError, ValidationError
@@ -73,9 +75,9 @@ class KeyRefused(APIException):
 
 class KeyReused(KeyRefused):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = "This Idempotency-Key was already used for a different request."
+    default_detail = _("This Idempotency-Key was already used for a different request.")
     default_code = "idempotency_key_reused"
-    message = (
+    message = _(
         "This key was already used with another request body in the last 24 hours; "
         "use a new key for a new request."
     )
@@ -83,9 +85,9 @@ class KeyReused(KeyRefused):
 
 class KeyInProgress(KeyRefused):
     status_code = status.HTTP_409_CONFLICT
-    default_detail = "A request with this Idempotency-Key is still being processed."
+    default_detail = _("A request with this Idempotency-Key is still being processed.")
     default_code = "idempotency_key_in_progress"
-    message = (
+    message = _(
         "A request with this key is still being processed; retry in a few "
         "seconds to get its answer."
     )
@@ -133,18 +135,24 @@ def request_digest(request: Request) -> str:
             request.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
         )
     except RecursionError:
-        raise ParseError("JSON parse error - the body is nested too deeply.") from None
+        raise ParseError(gettext("JSON parse error - the body is nested too deeply.")) from None
     text = f"{request.method} {request.path}\n{canonical}"
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _check_key(key: str) -> None:
     if not key:
-        message = "Give a non-empty key, e.g. a UUID."
+        message = gettext("Give a non-empty key, e.g. a UUID.")
     elif len(key) > MAX_KEY_LENGTH:
-        message = f"Keep the key to {MAX_KEY_LENGTH} characters (it has {len(key)})."
+        message = ngettext(
+            "Keep the key to %(limit)d character (it has %(length)d).",
+            "Keep the key to %(limit)d characters (it has %(length)d).",
+            MAX_KEY_LENGTH,
+        ) % {"limit": MAX_KEY_LENGTH, "length": len(key)}
     elif not KEY_PATTERN.fullmatch(key):
-        message = "Use visible ASCII characters only (letters, digits, punctuation), e.g. a UUID."
+        message = gettext(
+            "Use visible ASCII characters only (letters, digits, punctuation), e.g. a UUID."
+        )
     else:
         return
     raise ValidationError({HEADER: [message]})
@@ -154,7 +162,7 @@ def _claim(user, key: str, digest: str) -> IdempotencyRecord | Response:
     """The new record this request owns, or the answer to give instead (replay or refusal)."""
     now = timezone.now()
     IdempotencyRecord.objects.filter(created_at__lt=now - LIFETIME).delete()
-    for _ in range(2):  # once more if the holder freed the key in between
+    for _attempt in range(2):  # once more if the holder freed the key in between
         try:
             with transaction.atomic():
                 return IdempotencyRecord.objects.create(user=user, key=key, request_hash=digest)

@@ -19,6 +19,8 @@ from django.core.exceptions import ValidationError as ModelValidationError
 from django.db import models
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -73,7 +75,7 @@ from scheduling.selectors import (
 from vendors.selectors import freshness_at
 
 SEARCH_MAX_LENGTH = 200
-NOT_A_MEMBER = "You are not a member of this clinic."
+NOT_A_MEMBER = _("You are not a member of this clinic.")
 
 
 def clinic_for(*, user: Any, clinic: Clinic | None) -> Clinic:
@@ -82,9 +84,11 @@ def clinic_for(*, user: Any, clinic: Clinic | None) -> Clinic:
         return clinic
     found = list(visible_clinics(user)[:2])
     if not found:
-        raise PermissionDenied("You are not a member of any clinic; ask a manager to add you.")
+        raise PermissionDenied(
+            gettext("You are not a member of any clinic; ask a manager to add you.")
+        )
     if len(found) > 1:
-        raise ValidationError({"clinic": ["You work in several clinics: choose one."]})
+        raise ValidationError({"clinic": [gettext("You work in several clinics: choose one.")]})
     return found[0]
 
 
@@ -329,7 +333,11 @@ class AvailabilityQuerySerializer(serializers.Serializer):
         kind = data.get("appointment_type")
         if kind is not None and kind.clinic_id != data["location"].clinic_id:
             raise ValidationError(
-                {"appointment_type": ["Choose an appointment type of this location's clinic."]}
+                {
+                    "appointment_type": [
+                        gettext("Choose an appointment type of this location's clinic.")
+                    ]
+                }
             )
         return data
 

@@ -4,10 +4,11 @@ is parsed in one call that raises the API's 400."""
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.request import Request
 
-UNKNOWN_FIELD = "Unknown field; remove it."
+UNKNOWN_FIELD = _("Unknown field; remove it.")
 
 
 class StrictInput:
@@ -17,7 +18,7 @@ class StrictInput:
     def to_internal_value(self, data: Any) -> Any:
         unknown: dict[str, list[str]] = {}
         if isinstance(data, Mapping):
-            unknown = {str(name): [UNKNOWN_FIELD] for name in data if name not in self.fields}
+            unknown = {str(name): [str(UNKNOWN_FIELD)] for name in data if name not in self.fields}
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as error:

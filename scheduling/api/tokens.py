@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -28,7 +29,7 @@ from scheduling.signin import lockout_message, seconds_locked
 
 # Used when REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] has no "token" rate.
 DEFAULT_TOKEN_RATE = "20/minute"
-SIGN_IN_REFUSED = "Unable to sign in with that username and password."
+SIGN_IN_REFUSED = _("Unable to sign in with that username and password.")
 
 
 class TokenRateThrottle(SimpleRateThrottle):

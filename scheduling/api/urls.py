@@ -1,5 +1,6 @@
 from django.http import HttpRequest, JsonResponse
 from django.urls import re_path
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 
 from scheduling.api import appointments, docs, reference, tokens
@@ -10,7 +11,7 @@ app_name = "api"
 @csrf_exempt
 def not_found(request: HttpRequest, path: str) -> JsonResponse:
     """Unknown API paths answer in the API's error shape, not with an HTML page."""
-    return JsonResponse({"detail": "Not found.", "errors": {}}, status=404)
+    return JsonResponse({"detail": gettext("Not found."), "errors": {}}, status=404)
 
 
 urlpatterns = [

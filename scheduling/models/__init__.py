@@ -18,7 +18,15 @@ from scheduling.models.clinics import (
     UserPreferences,
 )
 from scheduling.models.modality import Modality, ModalityOffer
-from scheduling.models.people import IdentityDocument, Patient, Practitioner, Sex, Specialty
+from scheduling.models.people import (
+    IdentityDocument,
+    Patient,
+    PatientSearchTerm,
+    Practitioner,
+    Sex,
+    Specialty,
+)
+from scheduling.models.reasons import CancelReason
 from scheduling.models.rooms import Room, RoomKind
 from scheduling.models.schedules import TimeOff, Weekday, WorkingHours
 from scheduling.models.sessions import UserSession
@@ -34,6 +42,7 @@ __all__ = [
     "AppointmentType",
     "AuditAction",
     "AuditEvent",
+    "CancelReason",
     "Clinic",
     "ClinicKind",
     "ClinicMembership",
@@ -43,6 +52,7 @@ __all__ = [
     "Modality",
     "ModalityOffer",
     "Patient",
+    "PatientSearchTerm",
     "Practitioner",
     "Role",
     "Room",

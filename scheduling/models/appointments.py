@@ -3,6 +3,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.models.clinics import Clinic, Location
 from scheduling.models.modality import Modality, ModalityOffer
@@ -14,11 +16,11 @@ MAX_BUFFER_MINUTES = 240
 
 # What to say when a record named in a booking belongs to another clinic.
 OF_THIS_CLINIC = {
-    "location": "Choose a location of this clinic.",
-    "practitioner": "Choose a practitioner of this clinic.",
-    "patient": "Choose a patient of this clinic.",
-    "appointment_type": "Choose an appointment type of this clinic.",
-    "assistant": "Choose an assistant of this clinic.",
+    "location": _("Choose a location of this clinic."),
+    "practitioner": _("Choose a practitioner of this clinic."),
+    "patient": _("Choose a patient of this clinic."),
+    "appointment_type": _("Choose an appointment type of this clinic."),
+    "assistant": _("Choose an assistant of this clinic."),
 }
 
 
@@ -28,7 +30,7 @@ def outside_clinic(clinic_id: int | None, **records: models.Model | None) -> dic
     if not clinic_id:
         return {}
     return {
-        field: OF_THIS_CLINIC[field]
+        field: str(OF_THIS_CLINIC[field])
         for field, record in records.items()
         if record is not None and record.clinic_id != clinic_id
     }
@@ -37,54 +39,67 @@ def outside_clinic(clinic_id: int | None, **records: models.Model | None) -> dic
 class AppointmentType(models.Model):
     """A kind of visit: sets the default duration, the buffers and the modalities."""
 
-    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="appointment_types")
-    name = models.CharField(max_length=120)
+    clinic = models.ForeignKey(
+        Clinic,
+        on_delete=models.CASCADE,
+        related_name="appointment_types",
+        verbose_name=_("clinic"),
+    )
+    name = models.CharField(_("name"), max_length=120)
     specialty = models.ForeignKey(
         Specialty,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="appointment_types",
+        verbose_name=_("specialty"),
     )
     default_duration_minutes = models.PositiveSmallIntegerField(
-        default=30, validators=[MaxValueValidator(MAX_DURATION_MINUTES)]
+        _("default duration minutes"),
+        default=30,
+        validators=[MaxValueValidator(MAX_DURATION_MINUTES)],
     )
     buffer_before_minutes = models.PositiveSmallIntegerField(
+        _("buffer before minutes"),
         default=0,
         validators=[MaxValueValidator(MAX_BUFFER_MINUTES)],
-        help_text="Time kept free before the appointment (set-up).",
+        help_text=_("Time kept free before the appointment (set-up)."),
     )
     buffer_after_minutes = models.PositiveSmallIntegerField(
+        _("buffer after minutes"),
         default=0,
         validators=[MaxValueValidator(MAX_BUFFER_MINUTES)],
-        help_text="Time kept free after the appointment (cleaning, notes).",
+        help_text=_("Time kept free after the appointment (cleaning, notes)."),
     )
     modalities = models.CharField(
         max_length=10,
         choices=ModalityOffer.choices,
         default=ModalityOffer.IN_PERSON,
-        verbose_name="allowed modalities",
+        verbose_name=_("allowed modalities"),
     )
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("appointment type")
+        verbose_name_plural = _("appointment types")
         constraints = [
             models.UniqueConstraint(
                 fields=["clinic", "name"],
                 name="appointment_type_name_unique_per_clinic",
-                violation_error_message="This clinic already has an appointment type with "
-                "this name.",
+                violation_error_message=_(
+                    "This clinic already has an appointment type with this name."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(default_duration_minutes__gt=0),
                 name="appointment_type_duration_positive",
-                violation_error_message="The default duration must be at least one minute.",
+                violation_error_message=_("The default duration must be at least one minute."),
             ),
             models.CheckConstraint(
                 condition=Q(default_duration_minutes__lte=MAX_DURATION_MINUTES),
                 name="appointment_type_duration_at_most_a_day",
-                violation_error_message="The default duration must be at most 24 hours.",
+                violation_error_message=_("The default duration must be at most 24 hours."),
             ),
             models.CheckConstraint(
                 condition=Q(
@@ -92,7 +107,7 @@ class AppointmentType(models.Model):
                     buffer_after_minutes__lte=MAX_BUFFER_MINUTES,
                 ),
                 name="appointment_type_buffers_at_most_four_hours",
-                violation_error_message="Buffers must be at most 240 minutes.",
+                violation_error_message=_("Buffers must be at most 240 minutes."),
             ),
         ]
 
@@ -101,16 +116,16 @@ class AppointmentType(models.Model):
 
     def clean(self) -> None:
         if self.specialty_id and self.clinic_id and self.specialty.clinic_id != self.clinic_id:
-            raise ValidationError({"specialty": "Choose a specialty of this clinic."})
+            raise ValidationError({"specialty": gettext("Choose a specialty of this clinic.")})
 
 
 class AppointmentStatus(models.TextChoices):
-    UNCONFIRMED = "unconfirmed", "Unconfirmed"
-    CONFIRMED = "confirmed", "Confirmed"
-    ARRIVED = "arrived", "Arrived"
-    COMPLETED = "completed", "Completed"
-    CANCELLED = "cancelled", "Cancelled"
-    NO_SHOW = "no_show", "No-show"
+    UNCONFIRMED = "unconfirmed", pgettext_lazy("appointment status", "Unconfirmed")
+    CONFIRMED = "confirmed", pgettext_lazy("appointment status", "Confirmed")
+    ARRIVED = "arrived", pgettext_lazy("appointment status", "Arrived")
+    COMPLETED = "completed", pgettext_lazy("appointment status", "Completed")
+    CANCELLED = "cancelled", pgettext_lazy("appointment status", "Cancelled")
+    NO_SHOW = "no_show", pgettext_lazy("appointment status", "No-show")
 
 
 ACTIVE_STATUSES = (
@@ -124,62 +139,92 @@ ACTIVE_STATUSES = (
 class Appointment(models.Model):
     """A booked visit. Times are aware and stored in UTC; pages show the location's zone."""
 
-    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="appointments")
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="appointments")
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.CASCADE, related_name="appointments", verbose_name=_("clinic")
+    )
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="appointments", verbose_name=_("location")
+    )
     practitioner = models.ForeignKey(
-        Practitioner, on_delete=models.PROTECT, related_name="appointments"
+        Practitioner,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+        verbose_name=_("practitioner"),
     )
     room = models.ForeignKey(
-        Room, on_delete=models.PROTECT, null=True, blank=True, related_name="appointments"
+        Room,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="appointments",
+        verbose_name=_("room"),
     )
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="appointments", verbose_name=_("patient")
+    )
     appointment_type = models.ForeignKey(
         AppointmentType,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="appointments",
+        verbose_name=_("appointment type"),
     )
-    start = models.DateTimeField()
-    end = models.DateTimeField()
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
     # start/end widened by the type's buffers at booking time: what the practitioner and
     # the room are kept free for. The database's overlap guards compare these.
-    busy_from = models.DateTimeField(editable=False)
-    busy_until = models.DateTimeField(editable=False)
+    busy_from = models.DateTimeField(_("busy from"), editable=False)
+    busy_until = models.DateTimeField(_("busy until"), editable=False)
     overflow = models.BooleanField(
+        _("overflow"),
         default=False,
         editable=False,
-        help_text="Booked through an overflow room: may overlap the practitioner's agenda.",
+        help_text=_("Booked through an overflow room: may overlap the practitioner's agenda."),
     )
-    modality = models.CharField(max_length=10, choices=Modality.choices, default=Modality.IN_PERSON)
+    modality = models.CharField(
+        _("modality"), max_length=10, choices=Modality.choices, default=Modality.IN_PERSON
+    )
     status = models.CharField(
-        max_length=12, choices=AppointmentStatus.choices, default=AppointmentStatus.UNCONFIRMED
+        _("status"),
+        max_length=12,
+        choices=AppointmentStatus.choices,
+        default=AppointmentStatus.UNCONFIRMED,
     )
-    comment = models.TextField(max_length=1000, blank=True)
-    urgent = models.BooleanField(default=False)
+    comment = models.TextField(_("comment"), max_length=1000, blank=True)
+    urgent = models.BooleanField(_("urgent"), default=False)
     assistant = models.ForeignKey(
         Practitioner,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="assisted_appointments",
+        verbose_name=_("assistant"),
     )
     follow_up_of = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_ups"
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+        verbose_name=_("follow up of"),
     )
-    cancellation_reason = models.CharField(max_length=1000, blank=True)
+    cancellation_reason = models.CharField(_("cancellation reason"), max_length=1000, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["start"]
+        verbose_name = _("appointment")
+        verbose_name_plural = _("appointments")
         indexes = [
             # Overlap look-ups ask "busy_until > t1 and busy_from < t2": with busy_until
             # second, the scan starts at t1 and only walks later appointments.
@@ -193,7 +238,7 @@ class Appointment(models.Model):
             models.CheckConstraint(
                 condition=Q(end__gt=F("start")),
                 name="appointment_end_after_start",
-                violation_error_message="The end must be after the start.",
+                violation_error_message=_("The end must be after the start."),
             ),
             models.CheckConstraint(
                 condition=Q(busy_from__lte=F("start"), busy_until__gte=F("end")),
@@ -202,8 +247,9 @@ class Appointment(models.Model):
             models.CheckConstraint(
                 condition=Q(assistant__isnull=True) | ~Q(assistant=F("practitioner")),
                 name="appointment_assistant_not_practitioner",
-                violation_error_message="The assistant must be someone other than the "
-                "practitioner.",
+                violation_error_message=_(
+                    "The assistant must be someone other than the practitioner."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(status__in=AppointmentStatus.values),
@@ -216,7 +262,11 @@ class Appointment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.patient} with {self.practitioner} at {self.start:%Y-%m-%d %H:%M} UTC"
+        return gettext("%(patient)s with %(practitioner)s at %(start)s UTC") % {
+            "patient": self.patient,
+            "practitioner": self.practitioner,
+            "start": f"{self.start:%Y-%m-%d %H:%M}",
+        }
 
     @property
     def duration_minutes(self) -> int:
@@ -230,7 +280,7 @@ class Appointment(models.Model):
         """Row-level consistency; the booking rules themselves live in the booking service."""
         errors: dict[str, str] = {}
         if self.start and self.end and self.end <= self.start:
-            errors["end"] = "The end must be after the start."
+            errors["end"] = gettext("The end must be after the start.")
         errors.update(
             outside_clinic(
                 self.clinic_id,
@@ -241,11 +291,13 @@ class Appointment(models.Model):
             )
         )
         if self.room_id and self.location_id and self.room.location_id != self.location_id:
-            errors["room"] = "Choose a room at the appointment's location."
+            errors["room"] = gettext("Choose a room at the appointment's location.")
         if self.assistant_id and self.assistant_id == self.practitioner_id:
-            errors["assistant"] = "The assistant must be someone other than the practitioner."
+            errors["assistant"] = gettext(
+                "The assistant must be someone other than the practitioner."
+            )
         if self.modality == Modality.IN_PERSON and not self.room_id:
-            errors["room"] = "An in-person appointment needs a room."
+            errors["room"] = gettext("An in-person appointment needs a room.")
         if errors:
             raise ValidationError(errors)
 
@@ -254,31 +306,41 @@ class AppointmentEvent(models.Model):
     """What happened to an appointment, by whom and when: its history."""
 
     class Action(models.TextChoices):
-        BOOKED = "booked", "Booked"
-        RESCHEDULED = "rescheduled", "Rescheduled"
-        CONFIRMED = "confirmed", "Confirmed"
-        ARRIVED = "arrived", "Arrived"
-        COMPLETED = "completed", "Completed"
-        CANCELLED = "cancelled", "Cancelled"
-        NO_SHOW = "no_show", "Marked no-show"
+        BOOKED = "booked", pgettext_lazy("appointment event", "Booked")
+        RESCHEDULED = "rescheduled", pgettext_lazy("appointment event", "Rescheduled")
+        CONFIRMED = "confirmed", pgettext_lazy("appointment event", "Confirmed")
+        ARRIVED = "arrived", pgettext_lazy("appointment event", "Arrived")
+        COMPLETED = "completed", pgettext_lazy("appointment event", "Completed")
+        CANCELLED = "cancelled", pgettext_lazy("appointment event", "Cancelled")
+        NO_SHOW = "no_show", pgettext_lazy("appointment event", "Marked no-show")
 
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events")
-    action = models.CharField(max_length=12, choices=Action.choices)
-    from_status = models.CharField(max_length=12, choices=AppointmentStatus.choices, blank=True)
-    to_status = models.CharField(max_length=12, choices=AppointmentStatus.choices)
-    details = models.JSONField(default=dict, blank=True)
-    at = models.DateTimeField(auto_now_add=True)
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="events", verbose_name=_("appointment")
+    )
+    action = models.CharField(_("action"), max_length=12, choices=Action.choices)
+    from_status = models.CharField(
+        _("from status"), max_length=12, choices=AppointmentStatus.choices, blank=True
+    )
+    to_status = models.CharField(_("to status"), max_length=12, choices=AppointmentStatus.choices)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("by"),
     )
 
     class Meta:
         ordering = ["at", "pk"]
+        verbose_name = _("appointment event")
+        verbose_name_plural = _("appointment events")
         indexes = [models.Index(fields=["appointment", "at"])]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} at {self.at:%Y-%m-%d %H:%M} UTC"
+        return gettext("%(action)s at %(at)s UTC") % {
+            "action": self.get_action_display(),
+            "at": f"{self.at:%Y-%m-%d %H:%M}",
+        }

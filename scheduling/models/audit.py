@@ -3,12 +3,14 @@ from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.models.appointments import Appointment
 from scheduling.models.clinics import Clinic
 from scheduling.models.people import Patient
 
-APPEND_ONLY = "The audit trail is append-only: its rows are never changed or deleted."
+APPEND_ONLY = _("The audit trail is append-only: its rows are never changed or deleted.")
 
 
 class AppendOnly(PermissionDenied):
@@ -16,19 +18,22 @@ class AppendOnly(PermissionDenied):
 
 
 class AuditAction(models.TextChoices):
-    VIEWED = "viewed", "Viewed"
-    CREATED = "created", "Created"
-    CHANGED = "changed", "Changed"
-    CANCELLED = "cancelled", "Cancelled"
-    REGISTERED = "registered", "Registered"
-    DELETED = "deleted", "Deleted"
-    SIGNED_IN = "signed_in", "Signed in"
-    SIGNED_OUT = "signed_out", "Signed out"
-    SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
-    LOCKED_OUT = "locked_out", "Locked out"
-    TOKEN_ISSUED = "token_issued", "API token issued"
-    TOKEN_REVOKED = "token_revoked", "API token revoked"
-    CONNECTION_CHANGED = "connection_changed", "PMS connection changed"
+    VIEWED = "viewed", pgettext_lazy("audit action", "Viewed")
+    CREATED = "created", pgettext_lazy("audit action", "Created")
+    CHANGED = "changed", pgettext_lazy("audit action", "Changed")
+    CANCELLED = "cancelled", pgettext_lazy("audit action", "Cancelled")
+    REGISTERED = "registered", pgettext_lazy("audit action", "Registered")
+    DELETED = "deleted", pgettext_lazy("audit action", "Deleted")
+    SIGNED_IN = "signed_in", pgettext_lazy("audit action", "Signed in")
+    SIGNED_OUT = "signed_out", pgettext_lazy("audit action", "Signed out")
+    SIGN_IN_FAILED = "sign_in_failed", pgettext_lazy("audit action", "Sign-in failed")
+    LOCKED_OUT = "locked_out", pgettext_lazy("audit action", "Locked out")
+    TOKEN_ISSUED = "token_issued", pgettext_lazy("audit action", "API token issued")
+    TOKEN_REVOKED = "token_revoked", pgettext_lazy("audit action", "API token revoked")
+    CONNECTION_CHANGED = (
+        "connection_changed",
+        pgettext_lazy("audit action", "PMS connection changed"),
+    )
 
 
 class AuditEventQuerySet(models.QuerySet):
@@ -68,28 +73,37 @@ class AuditEvent(models.Model):
     showed ({"count": n, "ids": [...]}) for a view; never a secret (patient data may be
     here: the audit stays in the database, never in logs)."""
 
-    at = models.DateTimeField(default=timezone.now, db_index=True)
-    user = _kept_reference(settings.AUTH_USER_MODEL)
-    username = models.CharField(max_length=150, blank=True, help_text="As it was then.")
-    clinic = _kept_reference(Clinic)
-    action = models.CharField(max_length=20, choices=AuditAction.choices)
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    user = _kept_reference(settings.AUTH_USER_MODEL, verbose_name=_("user"))
+    username = models.CharField(
+        _("username"), max_length=150, blank=True, help_text=_("As it was then.")
+    )
+    clinic = _kept_reference(Clinic, verbose_name=_("clinic"))
+    action = models.CharField(_("action"), max_length=20, choices=AuditAction.choices)
     object_type = models.CharField(
-        max_length=100, blank=True, help_text="app_label.model, e.g. scheduling.appointment."
+        _("object type"),
+        max_length=100,
+        blank=True,
+        help_text=_("app_label.model, e.g. scheduling.appointment."),
     )
-    object_id = models.CharField(max_length=64, blank=True)
-    object_repr = models.CharField(max_length=200, blank=True, verbose_name="object")
-    patient = _kept_reference(Patient)
-    appointment = _kept_reference(Appointment)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True, verbose_name=_("object"))
+    patient = _kept_reference(Patient, verbose_name=_("patient"))
+    appointment = _kept_reference(Appointment, verbose_name=_("appointment"))
     address = models.CharField(
-        max_length=255, blank=True, help_text="The client's address as the request saw it."
+        _("address"),
+        max_length=255,
+        blank=True,
+        help_text=_("The client's address as the request saw it."),
     )
-    changes = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    changes = models.JSONField(_("changes"), default=dict, blank=True, encoder=DjangoJSONEncoder)
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-pk"]
-        verbose_name = "audit event"
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         default_permissions = ("view",)  # no add, change or delete: not even for superusers
         indexes = [
             models.Index(fields=["clinic", "at"]),
@@ -99,9 +113,15 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        who = self.username or "someone"
-        what = f" {self.object_repr or self.object_type}" if self.object_type else ""
-        return f"{who} {self.get_action_display().lower()}{what} at {self.at:%Y-%m-%d %H:%M} UTC"
+        values = {
+            "who": self.username or gettext("someone"),
+            "action": self.get_action_display().lower(),
+            "at": f"{self.at:%Y-%m-%d %H:%M}",
+        }
+        if self.object_type:
+            values["what"] = self.object_repr or self.object_type
+            return gettext("%(who)s %(action)s %(what)s at %(at)s UTC") % values
+        return gettext("%(who)s %(action)s at %(at)s UTC") % values
 
     def save(self, *args: object, **kwargs: object) -> None:
         if not self._state.adding:

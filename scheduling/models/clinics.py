@@ -8,24 +8,30 @@ from scheduling.validators import validate_time_zone
 
 
 class ClinicKind(models.TextChoices):
-    DENTAL = "dental", "Dental"
-    AESTHETIC = "aesthetic", "Aesthetic"
-    MEDICAL = "medical", "Medical"
-    VETERINARY = "veterinary", "Veterinary"
+    DENTAL = "dental", _("Dental")
+    AESTHETIC = "aesthetic", _("Aesthetic")
+    MEDICAL = "medical", _("Medical")
+    VETERINARY = "veterinary", _("Veterinary")
 
 
 class Clinic(models.Model):
     """The tenant: owns every other record."""
 
-    name = models.CharField(max_length=120, unique=True)
-    slug = models.SlugField(max_length=60, unique=True)
-    kind = models.CharField(max_length=20, choices=ClinicKind.choices, default=ClinicKind.MEDICAL)
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    slug = models.SlugField(_("slug"), max_length=60, unique=True)
+    kind = models.CharField(
+        _("kind"), max_length=20, choices=ClinicKind.choices, default=ClinicKind.MEDICAL
+    )
     allows_overflow_booking = models.BooleanField(
+        _("allows overflow booking"),
         default=False,
-        help_text="Let receptionists double-book a practitioner through an overflow room "
-        "(Dentalink's sobrecupo).",
+        help_text=_(
+            "Let receptionists double-book a practitioner through an overflow room "
+            "(Dentalink's sobrecupo)."
+        ),
     )
     language = models.CharField(
+        _("language"),
         max_length=8,
         choices=settings.LANGUAGES,
         blank=True,
@@ -34,10 +40,12 @@ class Clinic(models.Model):
             "(blank: each browser's language)."
         ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("clinic")
+        verbose_name_plural = _("clinics")
 
     def __str__(self) -> str:
         return self.name
@@ -50,24 +58,29 @@ class Clinic(models.Model):
 class Location(models.Model):
     """A site of a clinic, with its own time zone; pages show its local time."""
 
-    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="locations")
-    name = models.CharField(max_length=120)
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.CASCADE, related_name="locations", verbose_name=_("clinic")
+    )
+    name = models.CharField(_("name"), max_length=120)
     time_zone = models.CharField(
+        _("time zone"),
         max_length=64,
         validators=[validate_time_zone],
-        help_text="IANA time zone, e.g. America/Santiago or Europe/Paris.",
+        help_text=_("IANA time zone, e.g. America/Santiago or Europe/Paris."),
     )
-    address = models.CharField(max_length=255, blank=True)
-    phone = models.CharField(max_length=40, blank=True)
-    active = models.BooleanField(default=True)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         ordering = ["clinic__name", "name"]
+        verbose_name = _("location")
+        verbose_name_plural = _("locations")
         constraints = [
             models.UniqueConstraint(
                 fields=["clinic", "name"],
                 name="location_name_unique_per_clinic",
-                violation_error_message="This clinic already has a location with this name.",
+                violation_error_message=_("This clinic already has a location with this name."),
             ),
         ]
 
@@ -80,41 +93,58 @@ class Location(models.Model):
 
 
 class Role(models.TextChoices):
-    RECEPTIONIST = "receptionist", "Receptionist"
-    MANAGER = "manager", "Clinic manager"
-    ADMIN = "admin", "Administrator"
+    RECEPTIONIST = "receptionist", _("Receptionist")
+    MANAGER = "manager", _("Clinic manager")
+    ADMIN = "admin", _("Administrator")
 
 
 class ClinicMembership(models.Model):
     """Which clinics a user may see and book in, and as what."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="clinic_memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="clinic_memberships",
+        verbose_name=_("user"),
     )
-    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=20, choices=Role.choices, default=Role.RECEPTIONIST)
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("clinic")
+    )
+    role = models.CharField(
+        _("role"), max_length=20, choices=Role.choices, default=Role.RECEPTIONIST
+    )
 
     class Meta:
         ordering = ["clinic__name", "user__username"]
+        verbose_name = _("clinic membership")
+        verbose_name_plural = _("clinic memberships")
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "clinic"],
                 name="membership_unique_per_user_and_clinic",
-                violation_error_message="This user is already a member of this clinic.",
+                violation_error_message=_("This user is already a member of this clinic."),
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} — {self.get_role_display()} at {self.clinic}"
+        return _("%(user)s — %(role)s at %(clinic)s") % {
+            "user": self.user,
+            "role": self.get_role_display(),
+            "clinic": self.clinic,
+        }
 
 
 class UserPreferences(models.Model):
     """A desk user's own settings, whichever clinic they work in."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="preferences",
+        verbose_name=_("user"),
     )
     language = models.CharField(
+        _("language"),
         max_length=8,
         choices=settings.LANGUAGES,
         blank=True,

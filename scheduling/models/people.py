@@ -1,28 +1,36 @@
 import datetime
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, router, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
+from scheduling import patient_search
 from scheduling.models.clinics import Clinic, Location
 
 ADULT_AGE_YEARS = 18
-DUPLICATE_NATIONAL_ID = "Another patient of this clinic has this national ID."
+DUPLICATE_NATIONAL_ID = _("Another patient of this clinic has this national ID.")
 
 
 class Specialty(models.Model):
-    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="specialties")
-    name = models.CharField(max_length=120)
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.CASCADE, related_name="specialties", verbose_name=_("clinic")
+    )
+    name = models.CharField(_("name"), max_length=120)
 
     class Meta:
         ordering = ["name"]
-        verbose_name_plural = "specialties"
+        verbose_name = _("specialty")
+        verbose_name_plural = _("specialties")
         constraints = [
             models.UniqueConstraint(
                 fields=["clinic", "name"],
                 name="specialty_name_unique_per_clinic",
-                violation_error_message="This clinic already has a specialty with this name.",
+                violation_error_message=_("This clinic already has a specialty with this name."),
             ),
         ]
 
@@ -33,24 +41,33 @@ class Specialty(models.Model):
 class Practitioner(models.Model):
     """A dentist, doctor, aesthetician or vet who sees patients."""
 
-    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="practitioners")
-    title = models.CharField(max_length=20, blank=True, help_text="e.g. Dr., Dra.")
-    given_name = models.CharField(max_length=80)
-    family_name = models.CharField(max_length=80)
-    specialties = models.ManyToManyField(Specialty, blank=True, related_name="practitioners")
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.CASCADE, related_name="practitioners", verbose_name=_("clinic")
+    )
+    title = models.CharField(_("title"), max_length=20, blank=True, help_text=_("e.g. Dr., Dra."))
+    given_name = models.CharField(_("given name"), max_length=80)
+    family_name = models.CharField(_("family name"), max_length=80)
+    specialties = models.ManyToManyField(
+        Specialty, blank=True, related_name="practitioners", verbose_name=_("specialties")
+    )
     locations = models.ManyToManyField(
         Location,
         blank=True,
         related_name="practitioners",
-        help_text="Where this practitioner works, besides the locations of their working "
-        "hours (they count too).",
+        verbose_name=_("locations"),
+        help_text=_(
+            "Where this practitioner works, besides the locations of their working "
+            "hours (they count too)."
+        ),
     )
-    email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=40, blank=True)
-    active = models.BooleanField(default=True)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         ordering = ["family_name", "given_name"]
+        verbose_name = _("practitioner")
+        verbose_name_plural = _("practitioners")
         indexes = [models.Index(fields=["clinic", "family_name", "given_name"])]
 
     def __str__(self) -> str:
@@ -58,18 +75,51 @@ class Practitioner(models.Model):
 
 
 class Sex(models.TextChoices):
-    FEMALE = "female", "Female"
-    MALE = "male", "Male"
-    OTHER = "other", "Other"
-    UNKNOWN = "unknown", "Unknown"
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    OTHER = "other", pgettext_lazy("sex", "Other")
+    UNKNOWN = "unknown", _("Unknown")
 
 
 class IdentityDocument(models.TextChoices):
-    RUT = "rut", "RUT (Chile)"
-    NIR = "nir", "NIR / social security number (France)"
-    DNI = "dni", "DNI / national identity card"
-    PASSPORT = "passport", "Passport"
-    OTHER = "other", "Other"
+    RUT = "rut", _("RUT (Chile)")
+    NIR = "nir", _("NIR / social security number (France)")
+    DNI = "dni", _("DNI / national identity card")
+    PASSPORT = "passport", _("Passport")
+    OTHER = "other", pgettext_lazy("identity document", "Other")
+
+
+FOLDED_FIELDS = ("family_name_folded", "given_name_folded")
+
+
+class PatientQuerySet(models.QuerySet):
+    """Bulk writes keep the patients' search terms and folded names, as `save` does."""
+
+    def bulk_create(self, objs: Iterable["Patient"], *args: Any, **kwargs: Any) -> list:
+        if kwargs.get("ignore_conflicts") or kwargs.get("update_conflicts"):
+            # Rows skipped or merged by the database come back without a primary key.
+            raise ValueError("Patients are bulk-created with their search terms: no conflicts.")
+        patients = list(objs)
+        for patient in patients:
+            patient.fold_names()
+        with transaction.atomic(using=self.db, savepoint=False):
+            created = super().bulk_create(patients, *args, **kwargs)
+            write_search_terms(created, using=self.db, replace=False)
+        return created
+
+    def bulk_update(
+        self, objs: Iterable["Patient"], fields: Sequence[str], *args: Any, **kwargs: Any
+    ) -> int:
+        patients = list(objs)
+        if patient_search.SEARCHED_FIELDS.isdisjoint(fields):
+            return super().bulk_update(patients, fields, *args, **kwargs)
+        for patient in patients:
+            patient.fold_names()
+        with transaction.atomic(using=self.db, savepoint=False):
+            fields = list(dict.fromkeys([*fields, *FOLDED_FIELDS]))
+            rows = super().bulk_update(patients, fields, *args, **kwargs)
+            write_search_terms(patients, using=self.db, replace=True)
+        return rows
 
 
 class Patient(models.Model):
@@ -105,8 +155,18 @@ class Patient(models.Model):
         max_length=40, blank=True, verbose_name="owner / guardian phone"
     )
     guardian_email = models.EmailField(blank=True, verbose_name="owner / guardian email")
+    # Without accents, case or punctuation (scheduling/patient_search.py): search results are
+    # ordered by them, likely duplicates compared by them.
+    family_name_folded = models.CharField(
+        max_length=patient_search.FOLDED_LENGTH, editable=False, default=""
+    )
+    given_name_folded = models.CharField(
+        max_length=patient_search.FOLDED_LENGTH, editable=False, default=""
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PatientQuerySet.as_manager()
 
     class Meta:
         ordering = ["family_name", "given_name"]
@@ -114,6 +174,10 @@ class Patient(models.Model):
             models.Index(fields=["clinic", "family_name", "given_name"]),
             models.Index(fields=["clinic", "phone"]),
             models.Index(fields=["clinic", "national_id"]),
+            models.Index(
+                fields=["clinic", "birth_date", "family_name_folded"],
+                name="patient_same_birth_date",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -126,6 +190,25 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saved with its search terms and folded names (unless `update_fields` names none
+        of the fields they come from)."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and patient_search.SEARCHED_FIELDS.isdisjoint(update_fields):
+            super().save(*args, **kwargs)
+            return
+        self.fold_names()
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, *FOLDED_FIELDS}
+        adding = self._state.adding
+        using = kwargs.get("using") or router.db_for_write(Patient, instance=self)
+        with transaction.atomic(using=using, savepoint=False):
+            super().save(*args, **kwargs)
+            write_search_terms([self], using=using, replace=not adding)
+
+    def fold_names(self) -> None:
+        self.family_name_folded, self.given_name_folded = patient_search.folded_names(self)
 
     @property
     def display_name(self) -> str:
@@ -164,3 +247,60 @@ class Patient(models.Model):
                 errors["guardian_phone"] = f"Enter a phone or an email for {who}."
         if errors:
             raise ValidationError(errors)
+
+
+class PatientSearchTerm(models.Model):
+    """One thing a patient is found by: a word of a name, the national ID, a phone's digits
+    last first (scheduling/patient_search.py). Written with the patient, never by hand."""
+
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("clinic")
+    )  # the index below starts with it
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="search_terms", verbose_name=_("patient")
+    )
+    kind = models.PositiveSmallIntegerField(_("kind"), choices=patient_search.TermKind.choices)
+    value = models.CharField(_("value"), max_length=patient_search.TERM_LENGTH)
+    # The patient's folded names (patient_search.sort_name): a search orders thousands of
+    # matching terms by it without reading their patients.
+    sort_name = models.CharField(_("sort name"), max_length=patient_search.SORT_LENGTH)
+
+    class Meta:
+        verbose_name = _("patient search term")
+        verbose_name_plural = _("patient search terms")
+        indexes = [
+            # A typed word is a range of values (its prefix) within a clinic and a kind; with
+            # the patient and sort name in the index, a search never reads the rows.
+            models.Index(
+                fields=["clinic", "kind", "value", "patient", "sort_name"],
+                name="patient_search_term",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.value}"
+
+
+def write_search_terms(patients: Sequence[Patient], *, using: str, replace: bool) -> None:
+    """The patients' search terms, from their current values (`replace`: instead of the
+    ones they had)."""
+    if replace:
+        PatientSearchTerm.objects.using(using).filter(
+            patient__in=[patient.pk for patient in patients]
+        ).delete()
+    PatientSearchTerm.objects.using(using).bulk_create(
+        [
+            PatientSearchTerm(
+                clinic_id=patient.clinic_id,
+                patient_id=patient.pk,
+                kind=kind,
+                value=value,
+                sort_name=patient_search.sort_name(
+                    patient.family_name_folded, patient.given_name_folded
+                ),
+            )
+            for patient in patients
+            for kind, value in sorted(patient_search.patient_terms(patient))
+        ],
+        batch_size=2000,
+    )

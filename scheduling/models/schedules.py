@@ -4,6 +4,8 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.models.clinics import Location
 from scheduling.models.modality import ModalityOffer
@@ -11,13 +13,13 @@ from scheduling.models.people import Practitioner
 
 
 class Weekday(models.IntegerChoices):
-    MONDAY = 0, "Monday"
-    TUESDAY = 1, "Tuesday"
-    WEDNESDAY = 2, "Wednesday"
-    THURSDAY = 3, "Thursday"
-    FRIDAY = 4, "Friday"
-    SATURDAY = 5, "Saturday"
-    SUNDAY = 6, "Sunday"
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
 
 
 def applies_on(
@@ -43,48 +45,59 @@ class WorkingHours(models.Model):
     """A weekly block of a practitioner at a location, in the location's wall time."""
 
     practitioner = models.ForeignKey(
-        Practitioner, on_delete=models.CASCADE, related_name="working_hours"
+        Practitioner,
+        on_delete=models.CASCADE,
+        related_name="working_hours",
+        verbose_name=_("practitioner"),
     )
-    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="working_hours")
-    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
-    start_time = models.TimeField(help_text="Local time at the location.")
-    end_time = models.TimeField(help_text="Local time at the location.")
+    location = models.ForeignKey(
+        Location, on_delete=models.CASCADE, related_name="working_hours", verbose_name=_("location")
+    )
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    start_time = models.TimeField(_("start time"), help_text=_("Local time at the location."))
+    end_time = models.TimeField(_("end time"), help_text=_("Local time at the location."))
     slot_interval_minutes = models.PositiveSmallIntegerField(
-        default=15, help_text="Appointments start every this many minutes."
+        _("slot interval minutes"),
+        default=15,
+        help_text=_("Appointments start every this many minutes."),
     )
     modality = models.CharField(
-        max_length=10, choices=ModalityOffer.choices, default=ModalityOffer.IN_PERSON
+        _("modality"), max_length=10, choices=ModalityOffer.choices, default=ModalityOffer.IN_PERSON
     )
-    valid_from = models.DateField(null=True, blank=True, help_text="Empty: since always.")
-    valid_until = models.DateField(null=True, blank=True, help_text="Empty: until further notice.")
+    valid_from = models.DateField(
+        _("valid from"), null=True, blank=True, help_text=_("Empty: since always.")
+    )
+    valid_until = models.DateField(
+        _("valid until"), null=True, blank=True, help_text=_("Empty: until further notice.")
+    )
 
     class Meta:
         ordering = ["practitioner", "weekday", "start_time"]
-        verbose_name = "working hours"
-        verbose_name_plural = "working hours"
+        verbose_name = pgettext_lazy("one block", "working hours")
+        verbose_name_plural = pgettext_lazy("several blocks", "working hours")
         indexes = [models.Index(fields=["location", "weekday"])]
         constraints = [
             models.CheckConstraint(
                 condition=Q(end_time__gt=F("start_time")),
                 name="working_hours_end_after_start",
-                violation_error_message="The end time must be after the start time.",
+                violation_error_message=_("The end time must be after the start time."),
             ),
             models.CheckConstraint(
                 condition=Q(slot_interval_minutes__gt=0),
                 name="working_hours_interval_positive",
-                violation_error_message="The slot interval must be at least one minute.",
+                violation_error_message=_("The slot interval must be at least one minute."),
             ),
             models.CheckConstraint(
                 condition=Q(weekday__gte=0, weekday__lte=6),
                 name="working_hours_weekday_valid",
-                violation_error_message="The weekday must be Monday to Sunday.",
+                violation_error_message=_("The weekday must be Monday to Sunday."),
             ),
             models.CheckConstraint(
                 condition=Q(valid_from__isnull=True)
                 | Q(valid_until__isnull=True)
                 | Q(valid_until__gte=F("valid_from")),
                 name="working_hours_validity_ordered",
-                violation_error_message="“Valid until” must not be before “valid from”.",
+                violation_error_message=_("“Valid until” must not be before “valid from”."),
             ),
         ]
 
@@ -104,10 +117,12 @@ class WorkingHours(models.Model):
     siblings_checked_by_form = False
 
     def __str__(self) -> str:
-        return (
-            f"{self.get_weekday_display()} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
-            f" at {self.location}"
-        )
+        return gettext("%(weekday)s %(start)s–%(end)s at %(location)s") % {
+            "weekday": self.get_weekday_display(),
+            "start": f"{self.start_time:%H:%M}",
+            "end": f"{self.end_time:%H:%M}",
+            "location": self.location,
+        }
 
     def applies_on(self, day: datetime.date) -> bool:
         """Whether this block is worked on `day` (its weekday, within its validity)."""
@@ -129,27 +144,29 @@ class WorkingHours(models.Model):
         errors: dict[str, str] = {}
         if self.start_time and self.end_time:
             if self.end_time <= self.start_time:
-                errors["end_time"] = (
+                errors["end_time"] = gettext(
                     "The end time must be after the start time (blocks cannot cross midnight)."
                 )
             elif self.slot_interval_minutes:
                 length = _minutes(self.end_time) - _minutes(self.start_time)
                 if length % self.slot_interval_minutes:
-                    errors["slot_interval_minutes"] = (
-                        f"A {self.slot_interval_minutes}-minute interval does not divide this "
-                        f"{length}-minute block; change the interval or the end time."
-                    )
+                    errors["slot_interval_minutes"] = gettext(
+                        "A %(interval)d-minute interval does not divide this %(length)d-minute "
+                        "block; change the interval or the end time."
+                    ) % {"interval": self.slot_interval_minutes, "length": length}
         if self.slot_interval_minutes == 0:
-            errors["slot_interval_minutes"] = "The slot interval must be at least one minute."
+            errors["slot_interval_minutes"] = gettext(
+                "The slot interval must be at least one minute."
+            )
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
-            errors["valid_until"] = "“Valid until” must not be before “valid from”."
+            errors["valid_until"] = gettext("“Valid until” must not be before “valid from”.")
         practitioner = self._practitioner_or_none()
         if (
             practitioner is not None
             and self.location_id
             and self.location.clinic_id != practitioner.clinic_id
         ):
-            errors["location"] = "Choose a location of the practitioner's own clinic."
+            errors["location"] = gettext("Choose a location of the practitioner's own clinic.")
         if errors:
             raise ValidationError(errors)
         if self.practitioner_id and self.start_time and self.end_time:
@@ -171,8 +188,11 @@ class WorkingHours(models.Model):
         for other in others:
             if other is not self and self.overlaps(other):
                 raise ValidationError(
-                    f"These hours overlap the practitioner's block {other}; "
-                    "a practitioner cannot work two blocks at the same time."
+                    gettext(
+                        "These hours overlap the practitioner's block %(block)s; a practitioner "
+                        "cannot work two blocks at the same time."
+                    )
+                    % {"block": other}
                 )
 
 
@@ -185,6 +205,7 @@ class TimeOff(models.Model):
         related_name="time_off",
         null=True,
         blank=True,
+        verbose_name=_("practitioner"),
     )
     location = models.ForeignKey(
         Location,
@@ -192,16 +213,17 @@ class TimeOff(models.Model):
         related_name="closures",
         null=True,
         blank=True,
-        help_text="Set for a closure of the whole location.",
+        verbose_name=_("location"),
+        help_text=_("Set for a closure of the whole location."),
     )
-    start = models.DateTimeField()
-    end = models.DateTimeField()
-    reason = models.CharField(max_length=200, blank=True)
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["start"]
-        verbose_name = "time off / closure"
-        verbose_name_plural = "time off and closures"
+        verbose_name = _("time off / closure")
+        verbose_name_plural = _("time off and closures")
         indexes = [
             models.Index(fields=["practitioner", "start"]),
             models.Index(fields=["location", "start"]),
@@ -210,38 +232,47 @@ class TimeOff(models.Model):
             models.CheckConstraint(
                 condition=Q(end__gt=F("start")),
                 name="time_off_end_after_start",
-                violation_error_message="The end must be after the start.",
+                violation_error_message=_("The end must be after the start."),
             ),
             models.CheckConstraint(
                 condition=Q(practitioner__isnull=False, location__isnull=True)
                 | Q(practitioner__isnull=True, location__isnull=False),
                 name="time_off_practitioner_xor_location",
-                violation_error_message="Choose either a practitioner (time off) or a location "
-                "(closure), not both.",
+                violation_error_message=_(
+                    "Choose either a practitioner (time off) or a location (closure), not both."
+                ),
             ),
         ]
 
     def __str__(self) -> str:
-        who = self.practitioner or f"{self.location} closed"
-        return f"{who}: {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M} UTC"
+        who = self.practitioner or gettext("%(location)s closed") % {"location": self.location}
+        return gettext("%(who)s: %(start)s–%(end)s UTC") % {
+            "who": who,
+            "start": f"{self.start:%Y-%m-%d %H:%M}",
+            "end": f"{self.end:%Y-%m-%d %H:%M}",
+        }
 
     def clean(self) -> None:
         if self.start and self.end and self.end <= self.start:
-            raise ValidationError({"end": "The end must be after the start."})
+            raise ValidationError({"end": gettext("The end must be after the start.")})
         # In an admin inline the parent may not be saved yet: look at the objects, not the ids.
         has_practitioner = self.practitioner is not None
         has_location = self.location is not None
         if has_practitioner and has_location:
             raise ValidationError(
                 {
-                    "location": "Leave the location empty for a practitioner's time off; "
-                    "set only the location for a closure."
+                    "location": gettext(
+                        "Leave the location empty for a practitioner's time off; set only the "
+                        "location for a closure."
+                    )
                 }
             )
         if not has_practitioner and not has_location:
             raise ValidationError(
                 {
-                    "practitioner": "Choose a practitioner (time off) or a location (closure "
-                    "of the whole location)."
+                    "practitioner": gettext(
+                        "Choose a practitioner (time off) or a location (closure of the whole "
+                        "location)."
+                    )
                 }
             )

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class UserSession(AbstractBaseSession):
@@ -13,11 +14,13 @@ class UserSession(AbstractBaseSession):
         blank=True,
         on_delete=models.CASCADE,
         related_name="+",
-        help_text="Empty until someone signs in.",
+        verbose_name=_("user"),
+        help_text=_("Empty until someone signs in."),
     )
 
     class Meta:
-        verbose_name = "session"
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
 
     @classmethod
     def get_session_store_class(cls) -> type:

@@ -5,6 +5,11 @@ rules (status table, reschedule, cancellation reason) live there. Times are show
 appointment location's zone. Opening the page is audited (`scheduling.audit`); those who
 manage the clinic see the appointment's latest audit rows on it.
 
+Cancelling offers the clinic's reasons (scheduling.cancel_reasons) and the receptionist's own
+words; a cancelled or no-show appointment offers "Rebook this patient": the booking page's
+way of choosing a patient (desk:patient-choose, audited), with the location, practitioner and
+type chosen too — IDs in the address, never a patient's data.
+
 The delivery block is the partial "desk/appointment.html#sync"; other pages include it with
 `appointment` and `sync` (that appointment's value of `vendors.selectors.sync_of`), and it
 polls `sync` below until the delivery settles.
@@ -22,14 +27,17 @@ from django.db.models import Exists, OuterRef, Prefetch, Value
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url, retarget
 
-from scheduling import access, audit, availability, booking
+from scheduling import access, audit, availability, booking, cancel_reasons
+from scheduling.cancel_forms import CancelForm
 from scheduling.errors import BookingError, RuleViolation, SlotConflict, TransitionNotAllowed
-from scheduling.forms import CancelForm, RescheduleForm, StatusForm
-from scheduling.localtime import UTC, by_half_day
+from scheduling.forms import RescheduleForm, StatusForm
+from scheduling.localtime import HALF_DAYS, UTC, by_half_day
 from scheduling.models import Appointment, AppointmentEvent, AppointmentStatus
 from scheduling.views.context import desk_view
 from scheduling.views.render import render_page, wants_region
@@ -41,18 +49,22 @@ Status = AppointmentStatus
 
 # The buttons for status changes (cancelling has its own form, with a reason).
 STATUS_BUTTONS = {
-    Status.CONFIRMED: "Confirm",
-    Status.ARRIVED: "Mark arrived",
-    Status.COMPLETED: "Mark completed",
-    Status.NO_SHOW: "Mark no-show",
+    Status.CONFIRMED: gettext_lazy("Confirm"),
+    Status.ARRIVED: gettext_lazy("Mark arrived"),
+    Status.COMPLETED: gettext_lazy("Mark completed"),
+    Status.NO_SHOW: gettext_lazy("Mark no-show"),
 }
 STATUS_DONE = {
-    Status.CONFIRMED: "Appointment confirmed.",
-    Status.ARRIVED: "Marked arrived.",
-    Status.COMPLETED: "Marked completed.",
-    Status.NO_SHOW: "Marked no-show.",
-    Status.CANCELLED: "Appointment cancelled.",
+    Status.CONFIRMED: gettext_lazy("Appointment confirmed."),
+    Status.ARRIVED: gettext_lazy("Marked arrived."),
+    Status.COMPLETED: gettext_lazy("Marked completed."),
+    Status.NO_SHOW: gettext_lazy("Marked no-show."),
+    Status.CANCELLED: gettext_lazy("Appointment cancelled."),
 }
+# The picker's headings, by scheduling.localtime's half-day keys.
+HALF_DAY_NAMES = {HALF_DAYS[0]: gettext_lazy("Morning"), HALF_DAYS[1]: gettext_lazy("Afternoon")}
+# After these, the patient is usually booked again: the page offers it.
+REBOOKABLE = (Status.CANCELLED, Status.NO_SHOW)
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -84,9 +96,21 @@ def _appointment(request: HttpRequest, pk: int) -> Appointment:
     )
 
 
+def _day(moment: datetime.datetime) -> str:
+    """A local day in the active language's words: "Monday, Jan. 4, 2027"."""
+    return _("%(weekday)s, %(day)s") % {
+        "weekday": formats.date_format(moment, "l"),
+        "day": formats.date_format(moment, "DATE_FORMAT"),
+    }
+
+
 def _span(start: datetime.datetime, end: datetime.datetime, zone: Any) -> str:
     start, end = start.astimezone(zone), end.astimezone(zone)
-    return f"{start:%a %d %b %Y, %H:%M}–{end:%H:%M}"
+    return _("%(day)s, %(start)s–%(end)s") % {
+        "day": _day(start),
+        "start": formats.time_format(start),
+        "end": formats.time_format(end),
+    }
 
 
 def _recorded(text: Any) -> datetime.datetime | None:
@@ -111,7 +135,10 @@ def _event_details(event: AppointmentEvent, zone: Any) -> list[str]:
     details = event.details if isinstance(event.details, dict) else {}
     lines = []
     if event.from_status and event.from_status != event.to_status:
-        lines.append(f"{event.get_from_status_display()} → {event.get_to_status_display()}")
+        lines.append(
+            _("%(before)s → %(after)s")
+            % {"before": event.get_from_status_display(), "after": event.get_to_status_display()}
+        )
 
     def span(value: Any) -> str | None:
         if not isinstance(value, dict):
@@ -121,11 +148,11 @@ def _event_details(event: AppointmentEvent, zone: Any) -> list[str]:
 
     moved_from, moved_to = span(details.get("from")), span(details.get("to"))
     if moved_from and moved_to:
-        lines.append(f"From {moved_from} to {moved_to}")
+        lines.append(_("From %(before)s to %(after)s") % {"before": moved_from, "after": moved_to})
     elif booked := span(details):
         lines.append(booked)
     if details.get("reason"):
-        lines.append(f"Reason: {details['reason']}")
+        lines.append(_("Reason: %(reason)s") % {"reason": details["reason"]})
     known = {"from", "to", "start", "end", "reason", "by_pms"}
     lines.extend(f"{key}: {value}" for key, value in details.items() if key not in known)
     return lines
@@ -206,7 +233,7 @@ class SlotChoice:
         return cls(
             value=slot.start.astimezone(UTC).isoformat(),
             day=start.date(),
-            time=f"{start:%H:%M}",
+            time=formats.time_format(start),
             local=start,
             label=_span(slot.start, slot.end, zone),
             current=slot.start == appointment.start,
@@ -217,7 +244,7 @@ class SlotChoice:
 class Picker:
     day: datetime.date
     today: datetime.date
-    halves: dict[str, list[SlotChoice]]  # "Morning", "Afternoon"
+    halves: list[tuple[str, str, list[SlotChoice]]]  # key ("morning"), heading, choices
     next_free: SlotChoice | None
     alternatives: list[SlotChoice]
     errors: dict[str, list[str]]
@@ -225,7 +252,7 @@ class Picker:
 
     @property
     def any_free(self) -> bool:
-        return any(self.halves.values())
+        return any(choices for _key, _heading, choices in self.halves)
 
     @property
     def previous_day(self) -> datetime.date:
@@ -289,7 +316,10 @@ def _picker(
     return Picker(
         day=day,
         today=today,
-        halves=by_half_day(choices, lambda choice: choice.local),
+        halves=[
+            (key.lower(), str(HALF_DAY_NAMES[key]), items)
+            for key, items in by_half_day(choices, lambda choice: choice.local).items()
+        ],
         next_free=SlotChoice.of(following[0], appointment) if following else None,
         alternatives=alternatives,
         errors=near,
@@ -306,13 +336,17 @@ def _page(
     *,
     errors: dict[str, list[str]] | None = None,
     picker: Picker | None = None,
-    reason: str = "",
+    cancel_form: CancelForm | None = None,
     fragment: str = "page",
 ) -> HttpResponse:
     """The page (or, for htmx, one of its partials), always with status 200."""
     allowed = booking.TRANSITIONS[appointment.status]
     whole = fragment == "page" or not wants_region(request)  # the audit is in the page only
-    near, top = _split(errors or {}, ("reason",))
+    can_cancel = Status.CANCELLED in allowed
+    # The cancel form's messages go next to it, if it is shown; others at the top.
+    near, top = _split(errors or {}, CancelForm.FIELDS if can_cancel else ())
+    if can_cancel and picker is None and cancel_form is None:  # the picker hides the form
+        cancel_form = _cancel_form(request)
     context = {
         "desk": request.desk,
         "nav": "appointment",
@@ -324,14 +358,44 @@ def _page(
         "status_actions": [
             (status, label) for status, label in STATUS_BUTTONS.items() if status in allowed
         ],
-        "can_cancel": Status.CANCELLED in allowed,
+        "can_cancel": can_cancel,
+        "cancel_form": cancel_form if can_cancel else None,
+        "rebook": _rebook(appointment),
         "can_reschedule": appointment.status in booking.RESCHEDULABLE,
         "errors": near,
         "top_errors": top,
         "picker": picker,
-        "reason": reason,
     }
     return render_page(request, TEMPLATE, context, region=fragment)
+
+
+def _cancel_form(request: HttpRequest, data: Any = None) -> CancelForm:
+    """The cancel form with the clinic's reasons (the desk's clinic is the appointment's)."""
+    return CancelForm(data, reasons=cancel_reasons.offered_reasons(request.desk.clinic))
+
+
+@dataclasses.dataclass(frozen=True)
+class Rebook:
+    """Where "Rebook this patient" goes: `url` chooses the patient on the booking page,
+    `query` keeps the location, practitioner and type that can still be booked."""
+
+    url: str
+    query: dict[str, str]
+
+
+def _rebook(appointment: Appointment) -> Rebook | None:
+    """None while the appointment stands (nothing to rebook)."""
+    if appointment.status not in REBOOKABLE:
+        return None
+    query = {}
+    if appointment.location.active:
+        query["location"] = str(appointment.location_id)
+    if appointment.practitioner.active:
+        query["who"] = f"p:{appointment.practitioner_id}"
+    kind = appointment.appointment_type
+    if kind is not None and kind.active:
+        query["appointment_type"] = str(kind.pk)
+    return Rebook(reverse("desk:patient-choose", args=[appointment.patient_id]), query)
 
 
 def _done(request: HttpRequest, appointment: Appointment, message: str) -> HttpResponse:
@@ -387,13 +451,14 @@ def change_status(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(request, pk)
-    form = CancelForm(request.POST)
-    form.is_valid()  # the booking service requires and bounds the reason
-    reason = form.cleaned_data["reason"]
+    form = _cancel_form(request, request.POST)
+    if not form.is_valid():
+        return _page(request, appointment, errors=form.errors, cancel_form=form)
     try:
-        booking.cancel_appointment(appointment, reason=reason, by=request.user)
+        booking.cancel_appointment(appointment, by=request.user, **form.cancellation())
     except BookingError as error:
-        return _page(request, _appointment(request, pk), errors=error.messages, reason=reason)
+        appointment = _appointment(request, pk)
+        return _page(request, appointment, errors=error.messages, cancel_form=form)
     return _done(request, appointment, STATUS_DONE[Status.CANCELLED])
 
 
@@ -433,7 +498,9 @@ def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
         appointment = _appointment(request, pk)
         return _page(request, appointment, picker=_picker(appointment, form, errors=error.messages))
     moved = _span(appointment.start, appointment.end, appointment.location.zone)
-    return _done(request, appointment, f"Moved to {moved}; it is unconfirmed again.")
+    return _done(
+        request, appointment, _("Moved to %(time)s; it is unconfirmed again.") % {"time": moved}
+    )
 
 
 urlpatterns = [

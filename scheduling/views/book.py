@@ -4,15 +4,17 @@ One page, `desk/book.html`, and one small view per region it swaps (`render_page
 the region for htmx, the whole page otherwise):
 
     GET  book                 the page                       POST book: book, or #options
-    GET  slots                #slots (the free times)        with the errors
-    GET  slot-options         #options (the chosen slot)     GET booked/<pk> the page with
-    POST patient-search       #patient-results               the confirmation (#booked)
-    GET  patient-finder       #patient-finder
-    GET  patient-choose <pk>  #patient
+    GET  slots                #slots (the free times)        with the errors (and #slots
+    GET  slot-options         #options (the chosen slot)     redrawn when the time was
+    POST patient-search       #patient-results               taken); GET booked/<pk> the
+    GET  patient-finder       #patient-finder                page with the confirmation
+    GET  patient-choose <pk>  #patient                       (#booked)
     GET, POST patient-create  #patient-form, then #patient
 
 Input is parsed by scheduling.forms (BookingChoicesForm, PatientForm); the rules are the
-booking service's.
+booking service's. Nothing a patient could be recognised by goes into a URL: the search
+text travels by POST, also to start a registration with it; CSRF tokens travel in a header
+(base.html), never with a GET.
 """
 
 import datetime
@@ -24,14 +26,22 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
+from django.utils.formats import date_format, time_format
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import retarget
 
-from scheduling import audit, availability, booking
+from scheduling import audit, availability, booking, countries
 from scheduling.errors import BookingError, RuleViolation, SlotConflict
-from scheduling.forms import BookingChoicesForm, PatientForm, SwitchClinicForm, kept_choices
+from scheduling.forms import (
+    BookingChoicesForm,
+    PatientForm,
+    SwitchClinicForm,
+    kept_choices,
+    registration_initial,
+)
 from scheduling.localtime import HALF_DAYS, half_day
-from scheduling.models import Appointment, Patient, Room
+from scheduling.models import Appointment, Modality, Patient, Room
 from scheduling.patients import search_patients
 from scheduling.views.context import SESSION_CLINIC, desk_view
 from scheduling.views.render import render_page, wants_region
@@ -41,6 +51,10 @@ TEMPLATE = "desk/book.html"
 NEXT_AVAILABLE_COUNT = 12
 # The regions of the page that show the chosen slot's errors (the rest go to their fields).
 SLOT_FIELDS = ("start", "slot_practitioner", "room", "modality", "comment")
+# The patient finder's "Register a new patient" button: its search text starts the form.
+FROM_SEARCH = "from_search"
+# The buttons that, without JavaScript, post the booking form only to show free times.
+SHOWING = frozenset({"show", "next"})
 
 
 # -- what the page shows ---------------------------------------------------------------------
@@ -104,21 +118,39 @@ def _grouped(slots: list, form: BookingChoicesForm) -> list[dict[str, Any]]:
                 "local": local,
                 "practitioner": names.get(slot.practitioner_id, ""),
                 "href": f"{book_url}?{kept}&{query}",
+                "pressed": form.is_chosen(slot),
             }
         )
     return [{"day": day, "halves": halves} for day, halves in days.items()]
 
 
 def _options(
-    form: BookingChoicesForm, search: dict[str, Any], alternatives: list | None = None
+    form: BookingChoicesForm,
+    search: dict[str, Any],
+    alternatives: list | None = None,
+    *,
+    quiet: bool = False,
 ) -> dict[str, Any]:
     """The chosen slot with its free rooms and modalities; if it was taken since the grid
-    was drawn, the next free times instead (`alternatives`, booked with one click)."""
+    was drawn, the next free times instead (`alternatives`, booked with one click) —
+    unless `quiet`: then a chosen time that is not free (any more, or for the choices
+    changed since) is simply no longer chosen."""
     start, practitioner = form.choice("start"), form.choice("slot_practitioner")
     context: dict[str, Any] = {"chosen": None, "alternatives": None}
     if alternatives is not None:
         context["alternatives"] = _grouped(alternatives, form)
-    if start is None or practitioner is None or search["slots"] is None:
+    if start is None or practitioner is None:
+        return context
+    if search["slots"] is None:
+        # A time asked for before the type is chosen (e.g. from a calendar's empty cell):
+        # kept, to be chosen once the free times for the type are known.
+        room = form.choice("room")
+        context["asked"] = {
+            "start": start,
+            "local": start.astimezone(form.location.zone),
+            "practitioner": practitioner,
+            "room": room,
+        }
         return context
     slot = next(
         (
@@ -129,7 +161,7 @@ def _options(
         None,
     )
     if slot is None:
-        if alternatives is None:
+        if alternatives is None and not quiet:
             context["gone"] = True
             context["alternatives"] = _grouped(
                 availability.next_available(
@@ -144,19 +176,52 @@ def _options(
             )
         return context
     rooms = {r.pk: r for r in Room.objects.filter(pk__in=slot.room_ids)}
+    offered = [rooms[pk] for pk in slot.room_ids if pk in rooms]
     room = form.choice("room")
+    room = room if room is not None and room.pk in slot.room_ids else None
+    modalities = sorted(slot.modalities)
     zone = form.location.zone
     context["chosen"] = {
         "slot": slot,
         "local": slot.start.astimezone(zone),
         "local_end": slot.end.astimezone(zone),
         "practitioner": practitioner,
-        "rooms": [rooms[pk] for pk in slot.room_ids if pk in rooms],
-        "room": room.pk if room is not None and room.pk in slot.room_ids else None,
-        "modalities": sorted(slot.modalities),
-        "modality": form.choice("modality") or "",
+        "rooms": offered,
+        # What the radio buttons start checked with: the room and modality asked for, else
+        # the first offered.
+        "room": (room or (offered[0] if offered else None)),
+        "modalities": modalities,
+        "modality": form.choice("modality") or (modalities[0] if modalities else ""),
     }
     return context
+
+
+def _summary(
+    form: BookingChoicesForm, patient: Patient | None, chosen: dict[str, Any] | None
+) -> list[dict[str, str]]:
+    """What the booking bar shows before Book: each choice so far (app.js keeps it up to
+    date as the page changes; this is its first drawing, and the page without JavaScript)."""
+    kind = form.choice("appointment_type")
+    who = form.choice("practitioner") or form.choice("specialty")
+    time = room = modality = ""
+    if chosen:
+        who = chosen["practitioner"]
+        local, end = chosen["local"], chosen["local_end"]
+        time = (
+            f"{date_format(local, 'D')}, {date_format(local, 'MONTH_DAY_FORMAT')}, "
+            f"{time_format(local)}–{time_format(end)}"
+        )
+        room = chosen["room"].name if chosen["room"] and chosen["modality"] != "video" else ""
+        modality = str(Modality(chosen["modality"]).label) if chosen["modality"] else ""
+    values = [
+        ("patient", _("Patient"), patient.display_name if patient else ""),
+        ("practitioner", _("Practitioner"), str(who or "")),
+        ("type", _("Type"), kind.name if kind else ""),
+        ("time", _("Time"), time),
+        ("room", _("Room"), room),
+        ("modality", _("Modality"), modality),
+    ]
+    return [{"key": key, "label": label, "value": value} for key, label, value in values]
 
 
 def _slot_errors(form: BookingChoicesForm) -> dict[str, Any]:
@@ -166,15 +231,18 @@ def _slot_errors(form: BookingChoicesForm) -> dict[str, Any]:
 def _page(request: HttpRequest, form: BookingChoicesForm, **extra: Any) -> dict[str, Any]:
     """Everything the whole page shows for the choices made so far."""
     search = _search(form)
+    options = _options(form, search)
+    patient = extra.get("patient", form.choice("patient"))
     return {
         "desk": request.desk,
         "nav": "book",
         "form": form,
-        "patient": form.choice("patient"),
+        "patient": patient,
         "allows_overflow": request.desk.clinic.allows_overflow_booking,
         "errors": _slot_errors(form),
+        "summary": _summary(form, patient, options["chosen"]),
         **search,
-        **_options(form, search),
+        **options,
         **extra,
     }
 
@@ -197,7 +265,9 @@ def _form(request: HttpRequest, data: Any, *, book: bool = False) -> BookingChoi
 
 def _booked(request: HttpRequest, pk: int) -> dict[str, Any]:
     appointment = get_object_or_404(
-        Appointment.objects.select_related("location", "practitioner", "room", "patient"),
+        Appointment.objects.select_related(
+            "location", "practitioner", "room", "patient", "appointment_type"
+        ),
         pk=pk,
         clinic=request.desk.clinic,
     )
@@ -216,9 +286,11 @@ def _booked(request: HttpRequest, pk: int) -> dict[str, Any]:
 @desk_view
 @require_http_methods(["GET", "POST"])
 def book(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
+    if request.method == "POST" and not SHOWING.intersection(request.POST):
         return _book(request)
-    form = _form(request, request.GET)
+    # "Show free times" and "Next available" without JavaScript post the form (a GET would
+    # put its CSRF token and comment in the URL): the page for the choices, nothing booked.
+    form = _form(request, request.POST if request.method == "POST" else request.GET)
     return render_page(request, TEMPLATE, _page(request, form))
 
 
@@ -233,12 +305,14 @@ def booked(request: HttpRequest, pk: int) -> HttpResponse:
 def _book(request: HttpRequest) -> HttpResponse:
     form = _form(request, request.POST, book=True)
     alternatives = None
+    taken = False
     if form.is_valid():
         try:
             appointment = booking.book_appointment(**form.booking(), by=request.user)
         except SlotConflict as conflict:
             form.add_booking_error(conflict)
             alternatives = conflict.alternatives
+            taken = True
         except BookingError as error:
             form.add_booking_error(error)
         else:
@@ -251,6 +325,8 @@ def _book(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "errors": form.errors,
+        # The grid still shows the time that was just taken: redraw it beside the message.
+        "redraw_slots": taken and wants_region(request),
         **search,
         **_options(form, search, alternatives),
     }
@@ -266,7 +342,14 @@ def _book(request: HttpRequest) -> HttpResponse:
 def slots(request: HttpRequest) -> HttpResponse:
     """The free times for the choices made."""
     form = _form(request, request.GET)
-    return _respond(request, form, "slots", {"form": form, **_search(form)})
+    search = _search(form)
+    context = {"form": form, **search}
+    if form.choice("start") is not None and wants_region(request):
+        # A time chosen before (or asked for in the address, e.g. from a calendar's empty
+        # cell): the chosen slot is drawn again for the new choices, or no longer chosen.
+        context.update(_options(form, search, quiet=True), redraw_options=True)
+        context["errors"] = _slot_errors(form)
+    return _respond(request, form, "slots", context)
 
 
 @desk_view
@@ -275,7 +358,14 @@ def slot_options(request: HttpRequest) -> HttpResponse:
     """The chosen slot: rooms, modality, comment — or the next free times if it is gone."""
     form = _form(request, request.GET)
     search = _search(form)
-    context = {"form": form, "errors": _slot_errors(form), **_options(form, search)}
+    options = _options(form, search)
+    context = {
+        "form": form,
+        "errors": _slot_errors(form),
+        "redraw_slots": options.get("gone", False) and wants_region(request),
+        **search,
+        **options,
+    }
     return _respond(request, form, "options", context)
 
 
@@ -321,24 +411,41 @@ def patient_choose(request: HttpRequest, pk: int) -> HttpResponse:
 @desk_view
 @require_http_methods(["GET", "POST"])
 def patient_create(request: HttpRequest) -> HttpResponse:
-    """Register a patient (or an animal and its owner) and choose them."""
-    clinic = request.desk.clinic
-    patient_form = PatientForm(request.POST or None, clinic=clinic)
-    if request.method == "POST" and patient_form.is_valid():
-        try:
-            patient = patient_form.save()
-        except ValidationError:
-            pass  # the form now says what to fix
+    """Register a patient (or an animal and its owner) and choose them. Started from the
+    patient finder, the form holds what was searched for (by POST, never in a URL); before
+    saving, the patients this one may already be are shown, each to choose instead, and
+    registering anyway takes one more, explicit, click."""
+    desk = request.desk
+    country = countries.country_of(desk.location)
+    if request.method == "POST" and FROM_SEARCH in request.POST:
+        initial = registration_initial(request.POST.get("q", ""), country)
+        patient_form = PatientForm(clinic=desk.clinic, country=country, initial=initial)
+    else:
+        patient_form = PatientForm(request.POST or None, clinic=desk.clinic, country=country)
+    duplicates: list = []
+    if patient_form.is_bound and patient_form.is_valid():
+        duplicates = patient_form.likely_duplicates()
+        if not duplicates or patient_form.cleaned_data["register_anyway"]:
+            try:
+                patient = patient_form.save()
+            except ValidationError:
+                pass  # the form now says what to fix
+            else:
+                return _registered(request, patient)
         else:
-            if not wants_region(request):
-                return redirect(
-                    f"{reverse('desk:book')}?location={request.desk.location.pk}"
-                    f"&patient={patient.pk}"
-                )
-            context = {"desk": request.desk, "patient": patient}
-            return render_page(request, TEMPLATE, context, region="patient")
-    form = _form(request, request.GET)
-    return _respond(request, form, "patient-form", {"patient_form": patient_form, "patient": None})
+            patient_form.check_rules()  # what to fix is said with the warning, not after it
+        audit.record_list_viewed([patient for patient, _reason in duplicates])
+    context = {"patient_form": patient_form, "duplicates": duplicates, "patient": None}
+    return _respond(request, None, "patient-form", context)
+
+
+def _registered(request: HttpRequest, patient: Patient) -> HttpResponse:
+    if not wants_region(request):
+        return redirect(
+            f"{reverse('desk:book')}?location={request.desk.location.pk}&patient={patient.pk}"
+        )
+    context = {"desk": request.desk, "patient": patient}
+    return render_page(request, TEMPLATE, context, region="patient")
 
 
 @require_POST

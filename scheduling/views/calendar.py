@@ -1,10 +1,19 @@
-"""The day calendar (one column per room or per practitioner), a practitioner's week, and
-the poller that refreshes their delivery badges while a delivery is on its way.
+"""The day calendar (one column per room or per practitioner), a practitioner's week, the
+poller that refreshes their delivery badges while a delivery is on its way, and moving an
+appointment on them.
 
 Each view reads the query (`CalendarQuery`), loads the records (the calendar selectors of
 scheduling/selectors.py), has them laid out on the time grid (scheduling/calendar_layout.py)
 and renders. Queries are bounded: rooms, working hours, time off, appointments (with their
 patient, practitioner, room and type) and one `sync_of` for every delivery badge.
+
+Every free cell of the grid links to the booking page with the column's practitioner or
+room, the day and the time filled in. An appointment that can still be moved is dragged to
+another time, room or practitioner (static/js/calendar.js asks for confirmation first) or
+moved with its "Move…" dialog; both post `MoveForm` to `move`, which calls the booking
+service's `reschedule_appointment` (its rules, conflicts, history, audit and delivery to
+the PMS) and answers with the calendar again: moved, or the reason why not and the next
+free times.
 """
 
 import dataclasses
@@ -13,19 +22,37 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from django import forms
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format, time_format
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
 
-from scheduling.calendar_layout import Column, Minutes, Off, Visit, hours_note, lay_out
-from scheduling.forms import CalendarQuery
+from scheduling import access, audit, availability, booking
+from scheduling.calendar_layout import (
+    DAY_MINUTES,
+    STEP_MINUTES,
+    Column,
+    Minutes,
+    Off,
+    Visit,
+    hours_note,
+    lay_out,
+)
+from scheduling.errors import BookingError, SlotConflict, TransitionNotAllowed, no_such
+from scheduling.forms import CalendarQuery, InstantField, QueryForm
 from scheduling.localtime import EARLIEST_DAY, LATEST_DAY, to_utc
 from scheduling.models import (
+    ACTIVE_STATUSES,
     Appointment,
     AppointmentStatus,
+    Location,
     Modality,
     ModalityOffer,
     Practitioner,
@@ -40,9 +67,10 @@ from scheduling.selectors import (
     calendar_time_off,
     calendar_working_hours,
     clinic_practitioner,
+    practitioners_at,
     room_list,
 )
-from scheduling.views.context import desk_view
+from scheduling.views.context import Desk, desk_view
 from scheduling.views.render import render_page, wants_region
 from vendors import calendar
 from vendors.delivery import connection_serving
@@ -52,6 +80,18 @@ from vendors.selectors import Sync, freshness_at, sync_of
 POLL_SECONDS = 5
 VIDEO_COLUMN = "video"
 STATUS_LABELS = dict(AppointmentStatus.choices)
+# Each status has its colour (calendar.css) and its mark, so that a card too small for the
+# status's name still tells it apart without relying on colour alone.
+STATUS_ICONS = {
+    AppointmentStatus.UNCONFIRMED: "?",
+    AppointmentStatus.CONFIRMED: "✓",
+    AppointmentStatus.ARRIVED: "➔",
+    AppointmentStatus.COMPLETED: "■",
+    AppointmentStatus.CANCELLED: "✕",
+    AppointmentStatus.NO_SHOW: "⊘",
+}
+# Hidden unless asked for ("Show cancelled and no-show"): their time is free again.
+HIDDEN_STATUSES = (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW)
 
 # One appointment as the template reads it: a flat dict of display values (one dictionary
 # look-up per value keeps the rendering of hundreds of them cheap).
@@ -86,7 +126,7 @@ def _asked(request: HttpRequest) -> Asked:
         today=today,
         day=query.value("date", today),
         by=query.value("by", "room"),
-        cancelled=query.value("cancelled", "show"),
+        cancelled=query.value("cancelled", "hide"),
         practitioner=query.value("practitioner", None),
         notices=notices + query.messages(),
     )
@@ -102,9 +142,12 @@ def _window(
     )
 
 
+def _query(**params: Any) -> str:
+    return urlencode({key: value for key, value in params.items() if value not in (None, "")})
+
+
 def _link(name: str, **params: Any) -> str:
-    query = urlencode({key: value for key, value in params.items() if value not in (None, "")})
-    return f"{reverse(name)}?{query}"
+    return f"{reverse(name)}?{_query(**params)}"
 
 
 def _poll_url(request: HttpRequest, name: str) -> str:
@@ -113,18 +156,45 @@ def _poll_url(request: HttpRequest, name: str) -> str:
     return f"{reverse(name)}?{query}" if query else reverse(name)
 
 
+# --- words and times ------------------------------------------------------------------------
+
+
+def _clock(minutes: int) -> str:
+    """A minute of the day in the language's time format ("9 a.m.", "09:00")."""
+    minutes = minutes % DAY_MINUTES
+    return time_format(datetime.time(minutes // 60, minutes % 60))
+
+
+def _hours_note(spans: Iterable[Minutes]) -> str:
+    return hours_note(spans, label=_clock) or _("not working")
+
+
+def _day_title(day: datetime.date) -> str:
+    """A week's column: its weekday and date in the language's order ("Mon January 4")."""
+    return f"{date_format(day, 'D')} {date_format(day, 'MONTH_DAY_FORMAT')}"
+
+
+def _when(moment: datetime.datetime, zone: Any) -> str:
+    """A moment at the location, in the language's formats."""
+    local = moment.astimezone(zone)
+    return _("%(date)s, %(time)s") % {
+        "date": date_format(local, "DATE_FORMAT"),
+        "time": time_format(local),
+    }
+
+
 # --- what a visit shows ---------------------------------------------------------------------
 
 
 def _shown(appointments: list[Appointment], asked: Asked) -> list[Appointment]:
     if not asked.hide_cancelled:
         return appointments
-    return [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
+    return [a for a in appointments if a.status not in HIDDEN_STATUSES]
 
 
 def _counts(appointments: list[Appointment]) -> dict[str, int]:
-    cancelled = sum(a.status == AppointmentStatus.CANCELLED for a in appointments)
-    return {"booked": len(appointments) - cancelled, "cancelled": cancelled}
+    hidden = sum(a.status in HIDDEN_STATUSES for a in appointments)
+    return {"booked": len(appointments) - hidden, "hidden": hidden}
 
 
 def _appointment_urls() -> Callable[[int], str]:
@@ -136,40 +206,59 @@ def _appointment_urls() -> Callable[[int], str]:
 
 
 def _visits(
-    appointments: list[Appointment], *, zone: Any, detail: Callable[[Appointment], str]
+    appointments: list[Appointment],
+    *,
+    zone: Any,
+    now: datetime.datetime,
+    detail: Callable[[Appointment], str],
 ) -> list[Visit[Entry]]:
     """For each appointment (same order), its instants and what its box shows."""
     syncs = sync_of(appointments)
     url = _appointment_urls()
     visits = []
     for a in appointments:
-        entry = _entry(a, zone=zone, detail=detail(a), url=url(a.pk), sync=syncs[a.pk])
-        visits.append(Visit(a.start, a.end, entry))
+        entry = _entry(a, zone=zone, now=now, detail=detail(a), url=url(a.pk), sync=syncs[a.pk])
+        visits.append(Visit(a.start, a.end, entry, takes_time=a.status in ACTIVE_STATUSES))
     return visits
 
 
-def _entry(appointment: Appointment, *, zone: Any, detail: str, url: str, sync: Sync) -> Entry:
-    kind = appointment.appointment_type.name if appointment.appointment_type else "No type"
-    video = " · video" if appointment.modality == Modality.VIDEO else ""
+def _entry(
+    appointment: Appointment,
+    *,
+    zone: Any,
+    now: datetime.datetime,
+    detail: str,
+    url: str,
+    sync: Sync,
+) -> Entry:
+    kind = appointment.appointment_type.name if appointment.appointment_type else _("No type")
+    video = f" · {_('video')}" if appointment.modality == Modality.VIDEO else ""
     return {
         "pk": appointment.pk,
         "status": appointment.status,
         "status_label": STATUS_LABELS.get(appointment.status, appointment.status),
-        "faded": appointment.status == AppointmentStatus.CANCELLED,
+        "status_icon": STATUS_ICONS.get(appointment.status, "•"),
+        "faded": appointment.status in HIDDEN_STATUSES,
         "time": _time_label(appointment, zone),
+        "start": f"{appointment.start.astimezone(zone):%Y-%m-%dT%H:%M}",
+        "minutes": appointment.duration_minutes,
         "patient": appointment.patient.display_name,
         "urgent": appointment.urgent,
         "meta": f"{kind} · {detail}{video}",
         "url": url,
         "sync": sync,
+        "movable": appointment.status in booking.RESCHEDULABLE and appointment.start > now,
     }
 
 
 def _time_label(appointment: Appointment, zone: Any) -> str:
     start, end = appointment.start.astimezone(zone), appointment.end.astimezone(zone)
-    label = f"{start:%H:%M}–{end:%H:%M}"
+    label = f"{time_format(start)}–{time_format(end)}"
     if end.date() != start.date():
-        label += f" (ends {end:%a} {end.day})"
+        label = _("%(span)s (ends %(day)s)") % {
+            "span": label,
+            "day": date_format(end.date(), "MONTH_DAY_FORMAT"),
+        }
     return label
 
 
@@ -178,7 +267,7 @@ def _practitioner_of(appointment: Appointment) -> str:
 
 
 def _where(appointment: Appointment) -> str:
-    return appointment.room.name if appointment.room else "Video"
+    return appointment.room.name if appointment.room else _("Video")
 
 
 def _block_minutes(block: WorkingHours) -> Minutes:
@@ -188,14 +277,23 @@ def _block_minutes(block: WorkingHours) -> Minutes:
     )
 
 
+def _step(blocks: Iterable[WorkingHours]) -> int:
+    """Minutes between the bookable starts of a column: its shortest slot interval."""
+    return min((block.slot_interval_minutes for block in blocks), default=STEP_MINUTES)
+
+
 def _off(time_off: list[TimeOff], *, practitioner_id: int | None) -> list[Off]:
     """Closures of the location, and the time off of one practitioner (if any)."""
     bands = []
     for off in time_off:
         if off.practitioner_id is None:
-            kind, label = "closed", f"Closed{': ' + off.reason if off.reason else ''}"
+            kind = "closed"
+            label = _("Closed: %(reason)s") % {"reason": off.reason} if off.reason else _("Closed")
         elif off.practitioner_id == practitioner_id:
-            kind, label = "off", f"Time off{': ' + off.reason if off.reason else ''}"
+            kind = "off"
+            label = (
+                _("Time off: %(reason)s") % {"reason": off.reason} if off.reason else _("Time off")
+            )
         else:
             continue
         bands.append(Off(off.start, off.end, kind, label))
@@ -212,21 +310,32 @@ def _held(
         if (practitioner_id is not None and busy.practitioner_id == practitioner_id) or (
             room_id is not None and busy.room_id == room_id
         ):
-            words = "Blocked" if busy.kind == BusyKind.BLOCK else "Busy"
-            label = f"{words} in {Vendor(busy.vendor).label}"
+            vendor = Vendor(busy.vendor).label
+            if busy.kind == BusyKind.BLOCK:
+                label = _("Blocked in %(vendor)s") % {"vendor": vendor}
+            else:
+                label = _("Busy in %(vendor)s") % {"vendor": vendor}
             if busy.patient is not None:
-                label += f": {busy.patient.display_name}"
+                label = _("%(held)s: %(patient)s") % {
+                    "held": label,
+                    "patient": busy.patient.display_name,
+                }
             bands.append(Off(busy.start, busy.end, "pms", label))
     return bands
 
 
 def _room_note(room: Room) -> str:
-    parts = [room.get_kind_display()]
+    parts = [str(room.get_kind_display())]
     if room.is_overflow:
-        parts.append("overflow")
+        parts.append(_("overflow"))
     if not room.active:
-        parts.append("inactive")
+        parts.append(_("inactive"))
     return " · ".join(parts)
+
+
+def _statuses() -> list[tuple[str, str, str]]:
+    """The legend: each status with its name and mark, in the order of its life."""
+    return [(status, label, STATUS_ICONS[status]) for status, label in AppointmentStatus.choices]
 
 
 def _polling(entries: Iterable[Entry]) -> bool:
@@ -234,15 +343,22 @@ def _polling(entries: Iterable[Entry]) -> bool:
     return any(entry["sync"].in_flight for entry in entries)
 
 
+def _book_url(location: Location) -> str:
+    """The booking page at the location; each free cell adds its day, time and column."""
+    return _link("desk:book", location=location.pk)
+
+
+def _chooses(practitioner_id: int) -> str:
+    """The booking page's query that chooses one practitioner (and their slot)."""
+    return _query(who=f"p:{practitioner_id}", slot_practitioner=practitioner_id)
+
+
 # --- the day --------------------------------------------------------------------------------
 
 
-@desk_view
-def day(request: HttpRequest) -> HttpResponse:
-    """GET ?location=&date=YYYY-MM-DD&by=room|practitioner&cancelled=show|hide"""
+def _day_context(request: HttpRequest, asked: Asked) -> dict[str, Any]:
     desk, user = request.desk, request.user
     location, zone = desk.location, desk.location.zone
-    asked = _asked(request)
     the_day = asked.day
     start, end = _window([the_day], zone)
 
@@ -273,20 +389,25 @@ def day(request: HttpRequest) -> HttpResponse:
     )
     shown = _shown(appointments, asked)
     if asked.by == "practitioner":
-        visits = _visits(shown, zone=zone, detail=_where)
+        visits = _visits(shown, zone=zone, now=asked.now, detail=_where)
         columns = _practitioner_columns(the_day, blocks, shown, visits, time_off, held)
     else:
-        visits = _visits(shown, zone=zone, detail=_practitioner_of)
+        visits = _visits(shown, zone=zone, now=asked.now, detail=_practitioner_of)
         columns = _room_columns(the_day, rooms, blocks, shown, visits, time_off, held)
     grid = lay_out(columns, zone=zone, now=asked.now)
 
+    params = {
+        "location": location.pk,
+        "date": the_day.isoformat(),
+        "by": asked.by,
+        "cancelled": None if asked.hide_cancelled else "show",
+    }
+
     def link(**changes: Any) -> str:
-        params = {"location": location.pk, "date": the_day.isoformat(), "by": asked.by}
-        params["cancelled"] = "hide" if asked.hide_cancelled else None
         return _link("desk:day", **{**params, **changes})
 
     one_day = datetime.timedelta(days=1)
-    context = {
+    return {
         "desk": desk,
         "nav": "day",
         "day": the_day,
@@ -302,6 +423,10 @@ def day(request: HttpRequest) -> HttpResponse:
         "polling": _polling(visit.item for visit in visits),
         "poll_url": _poll_url(request, "desk:day-sync"),
         "poll_seconds": POLL_SECONDS,
+        "page_url": link(),
+        "book_url": _book_url(location),
+        "statuses": _statuses(),
+        "move_url": _link("desk:calendar-move", calendar="day", **params),
         "links": {
             "previous": link(date=(the_day - one_day).isoformat())
             if the_day > EARLIEST_DAY
@@ -310,10 +435,15 @@ def day(request: HttpRequest) -> HttpResponse:
             "today": link(date=asked.today.isoformat()),
             "by_room": link(by="room"),
             "by_practitioner": link(by="practitioner"),
-            "cancelled": link(cancelled="show" if asked.hide_cancelled else "hide"),
             "week": _link("desk:week", location=location.pk, date=the_day.isoformat()),
         },
     }
+
+
+@desk_view
+def day(request: HttpRequest) -> HttpResponse:
+    """GET ?location=&date=YYYY-MM-DD&by=room|practitioner&cancelled=hide|show"""
+    context = _day_context(request, _asked(request))
     return render_page(request, "desk/day.html", context, region="calendar")
 
 
@@ -362,20 +492,41 @@ def _room_columns(
 ) -> list[Column[Entry]]:
     """One column per room (plus rooms no longer active that hold a visit of the day), and
     a Video column for video visits without a room or when someone offers video today."""
-    in_person = [
-        _block_minutes(b) for b in blocks if Modality.IN_PERSON in ModalityOffer.allowed(b.modality)
+    in_person_blocks = [
+        b for b in blocks if Modality.IN_PERSON in ModalityOffer.allowed(b.modality)
     ]
-    video = [
-        _block_minutes(b) for b in blocks if Modality.VIDEO in ModalityOffer.allowed(b.modality)
-    ]
+    video_blocks = [b for b in blocks if Modality.VIDEO in ModalityOffer.allowed(b.modality)]
+    in_person = [_block_minutes(b) for b in in_person_blocks]
+    video = [_block_minutes(b) for b in video_blocks]
     closures = _off(time_off, practitioner_id=None)
 
     def room_column(room: Room) -> Column[Entry]:
-        bands = closures + _held(held, room_id=room.pk)
-        return Column(str(room.pk), room.name, the_day, _room_note(room), in_person, bands)
+        return Column(
+            str(room.pk),
+            room.name,
+            the_day,
+            _room_note(room),
+            in_person,
+            closures + _held(held, room_id=room.pk),
+            step=_step(in_person_blocks),
+            data={
+                "book": _query(room=room.pk),
+                "room": str(room.pk),
+                "modality": Modality.IN_PERSON,
+            },
+        )
 
     def video_column() -> Column[Entry]:
-        return Column(VIDEO_COLUMN, "Video", the_day, "no room", video, closures)
+        return Column(
+            VIDEO_COLUMN,
+            _("Video"),
+            the_day,
+            _("no room"),
+            video,
+            closures,
+            step=_step(video_blocks),
+            data={"book": _query(modality=Modality.VIDEO), "modality": Modality.VIDEO},
+        )
 
     columns = {str(room.pk): room_column(room) for room in rooms}
     for appointment, visit in zip(appointments, visits, strict=True):
@@ -403,15 +554,18 @@ def _practitioner_columns(
     ordered = sorted(people.values(), key=lambda p: (p.family_name, p.given_name, p.pk))
     columns = {}
     for practitioner in ordered:
-        hours = [_block_minutes(b) for b in blocks if b.practitioner_id == practitioner.pk]
+        own = [b for b in blocks if b.practitioner_id == practitioner.pk]
+        hours = [_block_minutes(b) for b in own]
         columns[practitioner.pk] = Column(
             str(practitioner.pk),
             str(practitioner),
             the_day,
-            hours_note(hours) or "not working",
+            _hours_note(hours),
             hours,
             _off(time_off, practitioner_id=practitioner.pk)
             + _held(held, practitioner_id=practitioner.pk),
+            step=_step(own),
+            data={"book": _chooses(practitioner.pk), "practitioner": str(practitioner.pk)},
         )
     for appointment, visit in zip(appointments, visits, strict=True):
         columns[appointment.practitioner_id].visits.append(visit)
@@ -437,26 +591,23 @@ def _whose_week(
     if wanted and practitioner is None:
         practitioner = clinic_practitioner(user=request.user, clinic=request.desk.clinic, pk=wanted)
         if practitioner is None:
-            raise Http404("No such practitioner at this clinic.")
+            raise Http404(_("No such practitioner at this clinic."))
         practitioners.append(practitioner)
     if practitioner is None and practitioners:
         practitioner = practitioners[0]
     return practitioners, practitioner
 
 
-@desk_view
-def week(request: HttpRequest) -> HttpResponse:
-    """GET ?location=&practitioner=&date=YYYY-MM-DD&cancelled=show|hide"""
+def _week_context(request: HttpRequest, asked: Asked) -> dict[str, Any]:
     desk, user = request.desk, request.user
     location, zone = desk.location, desk.location.zone
-    asked = _asked(request)
     days = _week_of(asked.day)
     monday, sunday = days[0], days[-1]
     start, end = _window(days, zone)
     practitioners, practitioner = _whose_week(request, asked)
 
     grid, visits = None, []
-    counts = {"booked": 0, "cancelled": 0}
+    counts = {"booked": 0, "hidden": 0}
     if practitioner is not None:
         blocks = calendar_working_hours(
             user=user, location=location, days=days, practitioner=practitioner
@@ -473,34 +624,38 @@ def week(request: HttpRequest) -> HttpResponse:
         counts = _counts(appointments)
         columns = {}
         for day_ in days:
-            hours = [_block_minutes(b) for b in blocks if b.applies_on(day_)]
+            own = [b for b in blocks if b.applies_on(day_)]
+            hours = [_block_minutes(b) for b in own]
             columns[day_] = Column(
                 day_.isoformat(),
-                f"{day_:%a} {day_.day} {day_:%b}",
+                _day_title(day_),
                 day_,
-                hours_note(hours) or "not working",
+                _hours_note(hours),
                 hours,
                 _off(time_off, practitioner_id=practitioner.pk)
                 + _held(held, practitioner_id=practitioner.pk),
+                step=_step(own),
+                data={"book": _chooses(practitioner.pk)},
             )
         shown = _shown(appointments, asked)
-        visits = _visits(shown, zone=zone, detail=_where)
+        visits = _visits(shown, zone=zone, now=asked.now, detail=_where)
         for appointment, visit in zip(shown, visits, strict=True):
             starts = appointment.start.astimezone(zone).date()
             columns[max(starts, monday)].visits.append(visit)
         grid = lay_out(list(columns.values()), zone=zone, now=asked.now)
 
+    params = {
+        "location": location.pk,
+        "practitioner": practitioner.pk if practitioner else None,
+        "date": asked.day.isoformat(),
+        "cancelled": None if asked.hide_cancelled else "show",
+    }
+
     def link(**changes: Any) -> str:
-        params = {
-            "location": location.pk,
-            "practitioner": practitioner.pk if practitioner else None,
-            "date": asked.day.isoformat(),
-            "cancelled": "hide" if asked.hide_cancelled else None,
-        }
         return _link("desk:week", **{**params, **changes})
 
     one_week = datetime.timedelta(days=7)
-    context = {
+    return {
         "desk": desk,
         "nav": "week",
         "day": asked.day,
@@ -519,6 +674,10 @@ def week(request: HttpRequest) -> HttpResponse:
         "polling": _polling(visit.item for visit in visits),
         "poll_url": _poll_url(request, "desk:week-sync"),
         "poll_seconds": POLL_SECONDS,
+        "page_url": link(),
+        "book_url": _book_url(location),
+        "statuses": _statuses(),
+        "move_url": _link("desk:calendar-move", calendar="week", **params),
         "links": {
             "previous": link(date=(monday - one_week).isoformat())
             if monday - one_week >= EARLIEST_DAY
@@ -527,10 +686,15 @@ def week(request: HttpRequest) -> HttpResponse:
             if monday + one_week <= LATEST_DAY
             else None,
             "today": link(date=asked.today.isoformat()),
-            "cancelled": link(cancelled="show" if asked.hide_cancelled else "hide"),
             "day": _link("desk:day", location=location.pk, date=asked.day.isoformat()),
         },
     }
+
+
+@desk_view
+def week(request: HttpRequest) -> HttpResponse:
+    """GET ?location=&practitioner=&date=YYYY-MM-DD&cancelled=hide|show"""
+    context = _week_context(request, _asked(request))
     return render_page(request, "desk/week.html", context, region="calendar")
 
 
@@ -570,10 +734,265 @@ def _sync_answer(request: HttpRequest, appointments: list[Appointment]) -> HttpR
     return render_page(request, "desk/day.html#sync", context)
 
 
+# --- moving an appointment ------------------------------------------------------------------
+
+CALENDARS: dict[str, tuple[Callable[[HttpRequest, Asked], dict[str, Any]], str]] = {
+    "day": (_day_context, "desk/day.html"),
+    "week": (_week_context, "desk/week.html"),
+}
+NO_SUCH_APPOINTMENT = gettext_lazy("No such appointment.")
+CHOOSE_NEW_TIME = gettext_lazy("Choose the new date and time, e.g. 2027-01-04T10:30.")
+
+
+class CalendarChoice(QueryForm):
+    """`?calendar=` of the move: the calendar to draw again afterwards."""
+
+    calendar = forms.ChoiceField(
+        required=False,
+        choices=[("day", gettext_lazy("Day")), ("week", gettext_lazy("Week"))],
+        error_messages={"invalid_choice": gettext_lazy("Show the day or the week.")},
+    )
+
+
+class MoveForm(forms.Form):
+    """Moving one appointment of the desk's location: its new start (wall-clock time at the
+    location, or ISO 8601 with an offset), and its room, practitioner and modality when
+    they change (empty: the booking service keeps the room if it is free, else picks one;
+    keeps the practitioner; keeps the modality where the new hours offer it)."""
+
+    appointment = forms.IntegerField(
+        min_value=1,
+        error_messages={
+            "required": NO_SUCH_APPOINTMENT,
+            "invalid": NO_SUCH_APPOINTMENT,
+            "min_value": NO_SUCH_APPOINTMENT,
+        },
+    )
+    start = InstantField(required=False, message=CHOOSE_NEW_TIME)
+    room = forms.ModelChoiceField(Room.objects.none(), required=False)
+    practitioner = forms.ModelChoiceField(Practitioner.objects.none(), required=False)
+    modality = forms.ChoiceField(
+        required=False,
+        choices=[("", "—"), *Modality.choices],
+        error_messages={"invalid_choice": gettext_lazy("Choose in person or video.")},
+    )
+
+    def __init__(self, data: Any, *, desk: Desk, user: Any, move: bool) -> None:
+        super().__init__(data)
+        self.desk, self.user = desk, user
+        location = desk.location
+        self.fields["start"].zone = location.zone
+        self.fields["start"].required = move
+        self.fields["room"].queryset = room_list(user=user, location=location)
+        self.fields["room"].error_messages["invalid_choice"] = no_such(Room)
+        self.fields["practitioner"].queryset = access.scope(practitioners_at(location), user)
+        self.fields["practitioner"].error_messages["invalid_choice"] = no_such(Practitioner)
+
+    def clean_appointment(self) -> Appointment:
+        """An appointment of the desk's clinic and location, with what moving it reads."""
+        found = (
+            access.scope(Appointment.objects.all(), self.user)
+            .filter(pk=self.cleaned_data["appointment"])
+            .filter(clinic=self.desk.clinic, location=self.desk.location)
+            .select_related(
+                "location", "practitioner", "room", "patient", "appointment_type", "assistant"
+            )
+            .first()
+        )
+        if found is None:
+            raise forms.ValidationError(NO_SUCH_APPOINTMENT, code="invalid_choice")
+        return found
+
+    def problems(self) -> list[str]:
+        return [str(text) for texts in self.errors.values() for text in texts]
+
+
+@dataclasses.dataclass
+class Alternative:
+    """A free time the refusal offers instead: what to post back to move there (`start` as
+    ISO 8601; the room asked for when it is free then, else none: the service picks)."""
+
+    start: str
+    local: datetime.datetime
+    practitioner_id: int
+    room_id: int | None
+
+
+@dataclasses.dataclass
+class Refusal:
+    """Why a move did not happen, and the next free times to move to instead."""
+
+    messages: list[str]
+    appointment_id: int | None = None
+    modality: str = ""
+    alternatives: list[Alternative] = dataclasses.field(default_factory=list)
+
+
+def _calendar_of(request: HttpRequest) -> tuple[str, Asked, list[str]]:
+    choice = CalendarChoice(request.GET)
+    choice.is_valid()
+    return choice.value("calendar", "day"), _asked(request), choice.messages()
+
+
+def _calendar_page(
+    request: HttpRequest, kind: str, asked: Asked, **extra: Any
+) -> tuple[dict[str, Any], str]:
+    build, template = CALENDARS[kind]
+    context = build(request, asked)
+    context["back"] = context["page_url"]  # the freshness line's redraw, not this address
+    context.update(extra)
+    return context, template
+
+
+def _distinct(texts: Iterable[Any]) -> list[str]:
+    return list(dict.fromkeys(str(text) for text in texts))
+
+
+def _current(appointment: Appointment) -> str:
+    zone = appointment.location.zone
+    where = appointment.room.name if appointment.room else _("Video")
+    return _("%(when)s · %(where)s · %(who)s") % {
+        "when": _when(appointment.start, zone),
+        "where": where,
+        "who": appointment.practitioner,
+    }
+
+
+def _move_form(request: HttpRequest, kind: str, asked: Asked, notices: list[str]) -> HttpResponse:
+    """GET: the "Move…" form of one appointment (the dialog's content for htmx; otherwise
+    the calendar page with the form above it)."""
+    # Only the appointment: the rest of this query is the calendar's (whose `practitioner`
+    # is the week's, not a new one).
+    asked_for = {"appointment": request.GET.get("appointment", "")}
+    form = MoveForm(asked_for, desk=request.desk, user=request.user, move=False)
+    form.is_valid()
+    appointment = form.cleaned_data.get("appointment")
+    move: dict[str, Any] = {"problems": form.problems() if appointment is None else []}
+    if appointment is not None:
+        try:
+            booking.check_reschedulable(appointment)
+        except TransitionNotAllowed as error:
+            move["problems"] = _distinct(t for texts in error.messages.values() for t in texts)
+        else:
+            local = appointment.start.astimezone(appointment.location.zone)
+            move.update(
+                appointment=appointment,
+                current=_current(appointment),
+                start=f"{local:%Y-%m-%dT%H:%M}",
+                rooms=list(form.fields["room"].queryset),
+                practitioners=list(form.fields["practitioner"].queryset),
+                modalities=Modality.choices,
+            )
+    if wants_region(request):
+        context = {"desk": request.desk, "move": move, "move_url": _move_url(request)}
+        return render_page(request, CALENDARS[kind][1], context, region="move_form")
+    if "appointment" in move:  # its form on the whole page: a view, as the reschedule page
+        audit.record(audit.Action.VIEWED, appointment)
+    context, template = _calendar_page(request, kind, asked, move=move)
+    context["notices"] = context["notices"] + notices
+    return render_page(request, template, context)
+
+
+def _move_url(request: HttpRequest) -> str:
+    """Where the move form posts: this view, asked about the same calendar (without the
+    appointment: the form names it)."""
+    query = request.GET.copy()
+    query.pop("appointment", None)
+    return f"{reverse('desk:calendar-move')}?{query.urlencode()}"
+
+
+def _page_url(kind: str, request: HttpRequest, asked: Asked) -> str:
+    """The calendar the move was made on (without drawing it)."""
+    location, day = request.desk.location.pk, asked.day.isoformat()
+    cancelled = None if asked.hide_cancelled else "show"
+    if kind == "week":
+        return _link(
+            "desk:week",
+            location=location,
+            practitioner=asked.practitioner,
+            date=day,
+            cancelled=cancelled,
+        )
+    return _link("desk:day", location=location, date=day, by=asked.by, cancelled=cancelled)
+
+
+def _alternatives(
+    slots: Sequence[availability.Slot], zone: Any, room: Room | None
+) -> list[Alternative]:
+    return [
+        Alternative(
+            slot.start.isoformat(),
+            slot.start.astimezone(zone),
+            slot.practitioner_id,
+            room.pk if room is not None and room.pk in slot.room_ids else None,
+        )
+        for slot in slots
+    ]
+
+
+def _moved_message(appointment: Appointment) -> str:
+    zone = appointment.location.zone
+    where = appointment.room.name if appointment.room else _("Video")
+    return _("Moved to %(when)s (%(where)s, %(who)s); it is unconfirmed again.") % {
+        "when": _when(appointment.start, zone),
+        "where": where,
+        "who": appointment.practitioner,
+    }
+
+
+@desk_view
+@require_http_methods(["GET", "POST"])
+def move(request: HttpRequest) -> HttpResponse:
+    """GET ?appointment=&calendar=day|week&<the calendar's query>: the "Move…" form.
+    POST appointment, start, room, practitioner, modality (MoveForm): move it through the
+    booking service, then the calendar again (its region for htmx; otherwise a redirect to
+    it, or the page with the refusal)."""
+    kind, asked, notices = _calendar_of(request)
+    if request.method == "GET":
+        return _move_form(request, kind, asked, notices)
+    form = MoveForm(request.POST, desk=request.desk, user=request.user, move=True)
+    refusal: Refusal | None = None
+    moved: Appointment | None = None
+    if not form.is_valid():
+        refusal = Refusal(form.problems())
+    else:
+        data = form.cleaned_data
+        appointment = data["appointment"]
+        zone = appointment.location.zone
+        try:
+            moved = booking.reschedule_appointment(
+                appointment,
+                start=data["start"],
+                practitioner=data["practitioner"],
+                room=data["room"],
+                modality=data["modality"] or None,
+                by=request.user,
+            )
+        except SlotConflict as conflict:
+            refusal = Refusal(
+                _distinct(t for texts in conflict.messages.values() for t in texts),
+                appointment.pk,
+                data["modality"],
+                _alternatives(conflict.alternatives, zone, data["room"]),
+            )
+        except BookingError as error:
+            refusal = Refusal(_distinct(t for texts in error.messages.values() for t in texts))
+    if moved is not None:
+        messages.success(request, _moved_message(moved))
+        if not wants_region(request):
+            return redirect(_page_url(kind, request, asked))
+    context, template = _calendar_page(
+        request, kind, asked, refusal=refusal, moved_pk=moved.pk if moved else None
+    )
+    context["notices"] = context["notices"] + notices
+    return render_page(request, template, context, region="calendar")
+
+
 urlpatterns = [
     path("day/", day, name="day"),
     path("day/sync/", day_sync, name="day-sync"),
     path("calendar/refresh/", refresh_from_pms, name="calendar-refresh"),
+    path("calendar/move/", move, name="calendar-move"),
     path("week/", week, name="week"),
     path("week/sync/", week_sync, name="week-sync"),
 ]

@@ -45,11 +45,11 @@ def test_book_a_new_patient_and_see_the_pms_id_appear(signed_in, live_server, wo
     page.get_by_role("button", name="Save patient").click()
     expect(page.locator("#patient-box")).to_contain_text("Ana Vera Soto")
 
-    choose_slot_and_book(page, "09:30")
+    choose_slot_and_book(page, "9:30 a.m.")
 
     confirmation = page.locator("#booked")
     expect(confirmation).to_contain_text("Booked")
-    expect(confirmation).to_contain_text("09:30")
+    expect(confirmation).to_contain_text("9:30 a.m.")
     expect(confirmation).to_contain_text("Synced", timeout=SETTLE)
     appointment = Appointment.objects.get()
     vendor_id = ExternalId.objects.get(content_type__model="appointment").external_id
@@ -63,12 +63,12 @@ def test_a_slot_another_desk_just_took_offers_alternatives(signed_in, live_serve
     choose_existing_patient(page, world.patients[0])
     world.book("09:30", patient=world.patients[1])  # the other desk is faster
 
-    page.locator("#slots .slot", has_text="09:30").first.click()
+    page.locator("#slots .slot", has_text="9:30 a.m.").first.click()
 
     expect(page.locator("#options")).to_contain_text("has just been taken at another desk")
-    alternative = page.get_by_role("button", name="Book Mon 4 Jan 10:00")
+    alternative = page.get_by_role("button", name="Book Mon, January 4, 10 a.m.")
     alternative.click()
-    expect(page.locator("#booked")).to_contain_text("10:00")
+    expect(page.locator("#booked")).to_contain_text("10 a.m.")
     assert Appointment.objects.filter(patient=world.patients[0]).get().start == world.at("10:00")
 
 
@@ -77,9 +77,11 @@ def test_reschedule(signed_in, live_server, world):
     page = signed_in
 
     page.goto(f"{live_server.url}/desk/appointments/{appointment.pk}/reschedule/?date={MONDAY}")
-    page.locator("#reschedule .slot", has_text="11:00").first.click()
+    page.locator("#reschedule .slot", has_text="11 a.m.").first.click()
 
-    expect(page.locator("#appointment-page")).to_contain_text("Moved to Mon 04 Jan 2027, 11:00")
+    expect(page.locator("#appointment-page")).to_contain_text(
+        "Moved to Monday, Jan. 4, 2027, 11 a.m.–11:30 a.m."
+    )
     appointment.refresh_from_db()
     assert appointment.start == world.at("11:00")
 
@@ -89,7 +91,6 @@ def test_cancel(signed_in, live_server, world):
     page = signed_in
     page.goto(f"{live_server.url}/desk/appointments/{appointment.pk}/")
 
-    page.get_by_text("Cancel the appointment…").click()
     page.get_by_label("Reason for cancelling").fill("The patient has a fever")
     page.get_by_role("button", name="Cancel appointment").click()
 
@@ -111,7 +112,7 @@ def test_a_pms_that_is_down_shows_queued_then_synced(signed_in, live_server, wor
     page.goto(book_page(live_server, world))
     choose_existing_patient(page, world.patients[0])
 
-    choose_slot_and_book(page, "10:30")
+    choose_slot_and_book(page, "10:30 a.m.")
 
     confirmation = page.locator("#booked")
     expect(confirmation).to_contain_text("Queued", timeout=SETTLE)

@@ -1,4 +1,5 @@
 import pytest
+from django import forms as django_forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -7,6 +8,7 @@ from django.urls import reverse
 from django.utils.html import escape
 from pytest_django.asserts import assertContains, assertNotContains
 
+from scheduling.cancel_reasons import ensure_default_reasons
 from scheduling.models import (
     ApiToken,
     Appointment,
@@ -42,6 +44,7 @@ from tests.factories import (
     WorkingHoursFactory,
     make_in_clinic,
 )
+from tests.scheduling.test_cancel_reasons import PEOPLE
 
 pytestmark = pytest.mark.django_db
 
@@ -667,3 +670,109 @@ def test_manager_cannot_book_into_a_location_of_another_clinic(
         "Select a valid choice. That choice is not one of the available choices."
     ]
     assert not WorkingHours.objects.exists()
+
+
+# --- The clinic's cancellation reasons ---------------------------------------------------------
+
+
+def as_posted(response) -> dict:
+    """The add or change form as the page shows it, inlines included, ready to post back."""
+    data = inline_management_forms(response)
+    forms = [response.context["adminform"].form]
+    for inline in response.context["inline_admin_formsets"]:
+        forms += inline.formset.initial_forms
+    for form in forms:
+        for name, field in form.fields.items():
+            value = form[name].value()
+            if isinstance(field.widget, django_forms.CheckboxInput):
+                if value:
+                    data[form.add_prefix(name)] = "on"
+            elif value is not None:
+                data[form.add_prefix(name)] = getattr(value, "pk", value)
+    return data
+
+
+def reasons_of(clinic) -> list[tuple[int, str, bool]]:
+    return list(
+        clinic.cancel_reasons.order_by("position", "label").values_list(
+            "position", "label", "active"
+        )
+    )
+
+
+def test_manager_keeps_the_cancel_reasons_of_their_clinic(manager_client, clinic):
+    ensure_default_reasons(clinic)
+    url = admin_url(Clinic, "change", clinic.pk)
+    page = manager_client.get(url)
+    shown = [form.instance.label for form in page.context["inline_admin_formsets"][1].formset]
+    assert shown == PEOPLE  # in the order the desk offers them
+    data = as_posted(page)
+    data["cancel_reasons-0-position"] = 60  # "Patient asked" last
+    data["cancel_reasons-1-label"] = "Patient ill"
+    data.pop("cancel_reasons-4-active")  # "Rescheduled" no longer offered
+    data = with_inline_rows(
+        data, "cancel_reasons", [{"position": 15, "label": "Weather", "active": "on"}]
+    )
+
+    response = manager_client.post(url, data)
+
+    assert response.status_code == 302, form_errors(response)
+    assert reasons_of(clinic) == [
+        (15, "Weather", True),
+        (20, "Patient ill", True),
+        (30, "Practitioner unavailable", True),
+        (40, "Booked by mistake", True),
+        (50, "Rescheduled", False),
+        (60, "Patient asked", True),
+    ]
+    created = AuditEvent.objects.get(object_type="scheduling.cancelreason", action="created")
+    assert created.changes["after"]["label"] == "Weather"
+
+
+def test_a_reason_label_twice_in_a_clinic_is_refused_with_a_message(manager_client, clinic):
+    ensure_default_reasons(clinic)
+    url = admin_url(Clinic, "change", clinic.pk)
+    data = with_inline_rows(
+        as_posted(manager_client.get(url)),
+        "cancel_reasons",
+        [{"position": 70, "label": "Rescheduled", "active": "on"}],
+    )
+
+    response = manager_client.post(url, data)
+
+    assert response.status_code == 200
+    assert "Please correct the duplicate data for label." in form_errors(response)
+    assert clinic.cancel_reasons.count() == 5
+
+
+def test_a_new_clinic_starts_with_the_default_reasons(superuser_client):
+    url = admin_url(Clinic, "add")
+    data = as_posted(superuser_client.get(url))
+    data.update({"name": "Clínica Ñuñoa", "slug": "nunoa", "kind": "veterinary"})
+
+    response = superuser_client.post(url, data)
+
+    assert response.status_code == 302, form_errors(response)
+    clinic = Clinic.objects.get(slug="nunoa")
+    assert [label for _position, label, _active in reasons_of(clinic)] == [
+        "Owner asked",
+        "Animal unwell",
+        "Vet unavailable",
+        "Booked by mistake",
+        "Rescheduled",
+    ]
+
+
+def test_a_new_clinic_with_its_own_reasons_gets_no_defaults(superuser_client):
+    url = admin_url(Clinic, "add")
+    data = with_inline_rows(
+        as_posted(superuser_client.get(url)),
+        "cancel_reasons",
+        [{"position": 10, "label": "Weather", "active": "on"}],
+    )
+    data.update({"name": "Clínica Ñuñoa", "slug": "nunoa"})
+
+    response = superuser_client.post(url, data)
+
+    assert response.status_code == 302, form_errors(response)
+    assert reasons_of(Clinic.objects.get(slug="nunoa")) == [(10, "Weather", True)]

@@ -127,8 +127,8 @@ def test_the_appointment_page_costs_one_query_more_than_before_the_audit(
 ):
     desk.get(page_url(booked))  # warm up the session
 
-    # 8 queries before the audit, + its one insert.
-    with CaptureQueriesContext(connection) as captured, django_assert_num_queries(8 + 1):
+    # 9 queries before the audit (the clinic's cancellation reasons among them), + its insert.
+    with CaptureQueriesContext(connection) as captured, django_assert_num_queries(9 + 1):
         desk.get(page_url(booked))
 
     assert [sql.split()[0] for sql in audit_queries(captured)] == ["INSERT"]
@@ -151,8 +151,8 @@ def test_a_manager_sees_who_opened_the_appointment_when_and_from_where(
     client.force_login(boss)
     client.get(page_url(booked))  # warm up
 
-    # Before the audit: 8; the audit's rows: 1; its insert: 1.
-    with django_assert_num_queries(10):
+    # Before the audit: 9 (cancellation reasons included); the audit's rows: 1; its insert: 1.
+    with django_assert_num_queries(11):
         response = client.get(page_url(booked))
 
     assertContains(response, 'id="audit"')

@@ -9,6 +9,7 @@ import pytest
 from scheduling.calendar_layout import (
     DAY_MINUTES,
     Band,
+    Cell,
     Column,
     Hour,
     NowLine,
@@ -17,6 +18,7 @@ from scheduling.calendar_layout import (
     Rows,
     Visit,
     axis,
+    free_cells,
     hours_note,
     lanes,
     lay_out,
@@ -148,6 +150,7 @@ def test_open_hours_merge_and_read_as_a_note():
 
     assert merged(spans) == [(540, 720), (840, 1080)]
     assert hours_note(spans) == "09:00–12:00, 14:00–18:00"
+    assert hours_note(spans, label=lambda m: f"{m // 60}h") == "9h–12h, 14h–18h"
     assert hours_note([]) == ""
 
 
@@ -178,7 +181,8 @@ def test_a_visit_starts_in_its_row_and_spans_its_length():
     assert placed(grid) == {"09:00–09:30": (13, 6, 1, 1)}
     assert (grid.first_minute, grid.last_minute) == (minute("08:00"), minute("18:00"))
     assert [hour.label for hour in grid.hours] == [f"{h:02d}:00" for h in range(8, 18)]
-    assert grid.hours[1] == Hour(13, 12, "09:00")  # 09:00-10:00
+    assert grid.hours[1] == Hour(13, 12, 540)  # 09:00-10:00
+    assert grid.hours[1].time == datetime.time(9)
     assert grid.rows == Rows(1, 120)
     assert list(grid.items) == ["09:00–09:30"]
 
@@ -340,3 +344,105 @@ def test_a_day_when_the_clocks_change_is_laid_out_by_the_wall_clock(
     assert grid.first_minute == 0
     row, span, *_ = placed(grid)["v"]
     assert (row, span) == expected
+
+
+# --- compact cards and free cells -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("span", "compact"), [(1, True), (6, True), (7, False), (24, False)])
+def test_a_visit_of_30_minutes_or_less_is_compact(span, compact):
+    assert Placed(13, span, 1, 1, 1, None).compact is compact
+
+
+def starts(cells: list[Cell]) -> list[str]:
+    return [f"{cell.minute // 60:02d}:{cell.minute % 60:02d}" for cell in cells]
+
+
+@pytest.mark.parametrize(
+    ("open_", "taken", "step", "earliest", "expected"),
+    [
+        ([("09:00", "10:00")], [], 15, "00:00", ["09:00", "09:15", "09:30", "09:45"]),
+        ([("09:00", "10:00")], [], 20, "00:00", ["09:00", "09:20", "09:40"]),
+        ([("09:10", "10:00")], [], 20, "00:00", ["09:10", "09:30", "09:50"]),  # from its start
+        ([("09:00", "10:00")], [("09:15", "09:45")], 15, "00:00", ["09:00", "09:45"]),
+        ([("09:00", "10:00")], [("09:20", "09:25")], 15, "00:00", ["09:00", "09:30", "09:45"]),
+        ([("09:00", "10:00")], [], 15, "09:16", ["09:30", "09:45"]),  # not what has passed
+        (
+            [("09:00", "10:00"), ("09:30", "11:00")],
+            [],
+            30,
+            "00:00",
+            ["09:00", "09:30", "10:00", "10:30"],
+        ),
+        ([], [], 15, "00:00", []),
+    ],
+)
+def test_free_cells_are_the_open_starts_nothing_takes(open_, taken, step, earliest, expected):
+    def spans(pairs):
+        return [(minute(start), minute(end)) for start, end in pairs]
+
+    cells = free_cells(
+        spans(open_),
+        spans(taken),
+        step=step,
+        first=minute("08:00"),
+        last=minute("18:00"),
+        earliest=minute(earliest),
+    )
+
+    assert starts(cells) == expected
+
+
+def test_a_free_cell_is_placed_on_the_rows_of_its_step():
+    (cell,) = free_cells([(540, 555)], [], step=15, first=480, last=1080, earliest=0)
+
+    assert cell == Cell(13, 3, 540)
+    assert (cell.css, cell.hhmm, cell.time) == ("at-13 span-3", "09:00", datetime.time(9))
+
+
+def test_the_grid_offers_free_cells_from_now_on():
+    tuesday, sunday = MONDAY + datetime.timedelta(days=1), MONDAY - datetime.timedelta(days=1)
+    hours = [(minute("09:00"), minute("11:00"))]
+    grid = lay_out(
+        [
+            Column(day.isoformat(), "", day, open=hours, step=30)
+            for day in (sunday, MONDAY, tuesday)
+        ],
+        zone=SANTIAGO,
+        now=NOW,  # Monday 10:07
+    )
+
+    past, today, future = (starts(column.cells) for column in grid.columns)
+    assert past == []
+    assert today == ["10:30"]
+    assert future == ["09:00", "09:30", "10:00", "10:30"]
+
+
+def test_visits_time_off_and_pms_time_take_cells_and_a_cancelled_visit_does_not():
+    tuesday = MONDAY + datetime.timedelta(days=1)
+    grid = lay_out(
+        [
+            Column(
+                "1",
+                "Dr Rojas",
+                tuesday,
+                open=[(minute("09:00"), minute("12:00"))],
+                off=[
+                    Off(at("09:00", tuesday), at("09:30", tuesday), "off", "Time off"),
+                    Off(at("11:00", tuesday), at("12:00", tuesday), "pms", "Busy in Dentalink"),
+                ],
+                visits=[
+                    Visit(at("10:00", tuesday), at("10:30", tuesday), "booked"),
+                    Visit(at("09:30", tuesday), at("10:00", tuesday), "gone", takes_time=False),
+                ],
+                step=30,
+                data={"book": "who=p%3A1"},
+            )
+        ],
+        zone=SANTIAGO,
+        now=NOW,
+    )
+
+    (column,) = grid.columns
+    assert starts(column.cells) == ["09:30", "10:30"]
+    assert (column.day, column.step, column.data) == (tuesday, 30, {"book": "who=p%3A1"})

@@ -10,12 +10,16 @@ production).
 
 import json
 import os
+import re
 import secrets
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -209,6 +213,8 @@ NEW_CLINIC = {
     "kind": "medical",
     "memberships-TOTAL_FORMS": 0,
     "memberships-INITIAL_FORMS": 0,
+    "cancel_reasons-TOTAL_FORMS": 0,
+    "cancel_reasons-INITIAL_FORMS": 0,
 }
 
 
@@ -252,3 +258,153 @@ def test_a_superuser_adds_and_deletes_a_clinic(superuser_client):
     assert response.status_code == 302
     assert not Clinic.objects.filter(pk=created.pk).exists()
     assert LogEntry.objects.filter(object_id=str(created.pk)).count() == 2
+
+
+# --- Production start: gunicorn.conf.py and Procfile.prod (README "Running in production") ---
+
+
+def gunicorn_settings(**environment: str) -> dict[str, str]:
+    """gunicorn's resolved settings (--print-config) for this environment."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "gunicorn"), "--print-config"],
+        cwd=BASE_DIR,
+        env=production_environment(**environment),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = {}
+    for line in result.stdout.splitlines():
+        name, _, value = line.partition("=")
+        found[name.strip()] = value.strip()
+    return found
+
+
+def test_gunicorn_runs_the_desk_with_threads_and_timeouts():
+    found = gunicorn_settings()
+
+    assert found["wsgi_app"] == "scheduling.wsgi:application"
+    assert found["bind"] == "['0.0.0.0:8000']"
+    assert (found["worker_class"], found["workers"], found["threads"]) == ("gthread", "2", "4")
+    assert (found["timeout"], found["graceful_timeout"]) == ("30", "30")
+    assert found["accesslog"] == "-"
+    assert found["logconfig_dict"] == "{}"
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"GUNICORN_WORKERS": "5", "GUNICORN_THREADS": "8"}, {"workers": "5", "threads": "8"}),
+        ({"WEB_CONCURRENCY": "3"}, {"workers": "3"}),
+        ({"PORT": "5100"}, {"bind": "['0.0.0.0:5100']"}),
+        ({"GUNICORN_BIND": "127.0.0.1:8010", "PORT": "5100"}, {"bind": "['127.0.0.1:8010']"}),
+        ({"GUNICORN_TIMEOUT": "60"}, {"timeout": "60"}),
+    ],
+    ids=[
+        "workers and threads",
+        "the platform's concurrency",
+        "the platform's port",
+        "a bind",
+        "a timeout",
+    ],
+)
+def test_gunicorn_takes_its_numbers_from_the_environment(environment, expected):
+    found = gunicorn_settings(**environment)
+
+    assert {name: found[name] for name in expected} == expected
+
+
+def test_the_access_log_never_has_the_query_string():
+    access = gunicorn_settings()["access_log_format"]
+
+    assert "%(U)s" in access
+    assert "request_id=%({x-request-id}o)s" in access
+    for atom in ("%(r)s", "%(q)s", "%(f)s", "%({"):  # request line, query, referer, headers
+        assert atom not in access.replace("%({x-request-id}o)s", "")
+
+
+def test_procfile_prod_names_the_production_processes():
+    from honcho.environ import parse_procfile
+
+    processes = parse_procfile((BASE_DIR / "Procfile.prod").read_text()).processes
+
+    assert dict(processes) == {
+        "web": "gunicorn --config gunicorn.conf.py",
+        "worker": "python manage.py db_worker --no-reload",
+        "sweeper": "python manage.py deliver --loop",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_gunicorn_serves_and_logs_each_request_without_its_query(tmp_path, log_format):
+    port = free_port()
+    environment = production_environment(
+        # DEBUG on only so that no collectstatic is needed (the hashed names' manifest).
+        DEBUG="true",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'gunicorn.sqlite3'}",
+        ALLOWED_HOSTS="127.0.0.1",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS="1",
+        GUNICORN_GRACEFUL_TIMEOUT="2",
+        LOG_FORMAT=log_format,
+        PYTHONUNBUFFERED="1",
+        PYTHONWARNINGS="ignore",
+    )
+    stdout, stderr = tmp_path / "stdout", tmp_path / "stderr"
+    with stdout.open("w") as out, stderr.open("w") as err:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn")],
+            cwd=BASE_DIR,
+            env=environment,
+            stdout=out,
+            stderr=err,
+        )
+    try:
+        answer = None
+        for _ in range(150):
+            try:
+                answer = requests.get(
+                    f"http://127.0.0.1:{port}/health/",
+                    params={"patient": "Canarybird"},
+                    headers={"X-Request-ID": "trace-42"},
+                    timeout=30,  # the worker sets Django up on its first request
+                )
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    out, err = stdout.read_text(), stderr.read_text()
+
+    assert answer is not None, err
+    assert answer.status_code == 200
+    assert answer.headers["X-Request-ID"] == "trace-42"
+    assert "Canarybird" not in out + err
+    access = [line for line in out.splitlines() if "/health/" in line]
+    assert len(access) == 1, out
+    if log_format == "text":
+        assert re.fullmatch(
+            r'127\.0\.0\.1 "GET /health/ HTTP/1\.1" 200 \d+ \d+ms request_id=trace-42', access[0]
+        )
+    else:
+        line = json.loads(access[0])
+        assert {key: line[key] for key in ("logger", "method", "path", "status", "request_id")} == {
+            "logger": "gunicorn.access",
+            "method": "GET",
+            "path": "/health/",
+            "status": 200,
+            "request_id": "trace-42",
+        }
+        # gunicorn's own lines and the app's are JSON too.
+        assert all("request_id" in json.loads(other) for other in err.splitlines())
+        assert any(json.loads(other)["logger"] == "gunicorn.error" for other in err.splitlines())

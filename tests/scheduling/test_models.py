@@ -22,6 +22,7 @@ from scheduling.models import (
     Patient,
     Role,
     TimeOff,
+    UserPreferences,
     UserSession,
     Weekday,
     WorkingHours,
@@ -29,6 +30,7 @@ from scheduling.models import (
 from tests.factories import (
     AppointmentFactory,
     AppointmentTypeFactory,
+    CancelReasonFactory,
     ClinicFactory,
     ClinicMembershipFactory,
     LocationFactory,
@@ -61,7 +63,7 @@ def change(instance, **values):
 
 
 # Records that belong to a user, not to a clinic: only their owner ever reads them.
-USER_OWNED = {ApiToken, IdempotencyRecord, UserSession}
+USER_OWNED = {ApiToken, IdempotencyRecord, UserPreferences, UserSession}
 CLINIC_OWNED = [m for m in apps.get_app_config("scheduling").get_models() if m not in USER_OWNED]
 
 
@@ -120,6 +122,11 @@ def duplicate_patient_national_id():
     PatientFactory(
         clinic=patient.clinic, national_id_type=IdentityDocument.RUT, national_id="12.345.678-5"
     )
+
+
+def duplicate_cancel_reason_label():
+    reason = CancelReasonFactory()
+    CancelReasonFactory(clinic=reason.clinic, label=reason.label)
 
 
 def duplicate_room_name():
@@ -197,6 +204,7 @@ CONSTRAINT_VIOLATIONS = [
     ("specialty_name_unique_per_clinic", duplicate_specialty_name),
     ("patient_national_id_unique_per_clinic", duplicate_patient_national_id),
     ("room_name_unique_per_location", duplicate_room_name),
+    ("cancel_reason_label_unique_per_clinic", duplicate_cancel_reason_label),
     ("appointment_type_name_unique_per_clinic", duplicate_appointment_type_name),
     ("appointment_type_duration_positive", appointment_type_of_zero_minutes),
     ("appointment_type_duration_at_most_a_day", appointment_type_longer_than_a_day),

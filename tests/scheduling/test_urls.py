@@ -63,6 +63,7 @@ def everyone(code: int | str) -> dict[str, int | str]:
 ACCESS: dict[str, tuple[str, dict[str, int | str]]] = {
     "home": ("GET", everyone(302)),
     "health": ("GET", everyone(200)),
+    "healthz": ("GET", everyone(200)),
     "login": ("GET", everyone(200)),
     "logout": ("POST", everyone(302)),
     "session-activity": ("GET", members(200, anonymous=401, stranger=200)),
@@ -88,6 +89,7 @@ ACCESS: dict[str, tuple[str, dict[str, int | str]]] = {
     "desk:week": ("GET", members(200)),
     "desk:week-sync": ("GET", members(200)),
     "desk:calendar-refresh": ("POST", members(302)),
+    "desk:calendar-move": ("POST", members(200)),  # the appointment is named in the form
     "desk:appointment": ("GET", members(200, other_clinic=404)),
     "desk:appointment-status": ("POST", members(200, other_clinic=404)),
     "desk:appointment-cancel": ("POST", members(200, other_clinic=404)),

@@ -1,6 +1,7 @@
 """The adapter registry: one module per PMS, loaded by name; an unknown vendor fails loudly."""
 
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from vendors.errors import ConfigurationError
 
@@ -18,6 +19,7 @@ def adapter_class(vendor: str) -> type:
         return import_string(ADAPTERS[vendor])
     except (KeyError, ImportError) as error:
         raise ConfigurationError(
-            f"No adapter for the PMS “{vendor}”; known: {', '.join(sorted(ADAPTERS))}.",
+            _("No adapter for the PMS “%(vendor)s”; known: %(known)s.")
+            % {"vendor": vendor, "known": ", ".join(sorted(ADAPTERS))},
             vendor=vendor,
         ) from error

@@ -153,6 +153,9 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
 from vendors.base import POSITIVE_NUMBER, SHAPE_ERRORS, Adapter
 from vendors.errors import (
     ConfigurationError,
@@ -262,17 +265,17 @@ class DentalinkAdapter(Adapter):
     sensitive_keys = frozenset({"apellidos_paciente", "direccion", "comuna", "ciudad",
                                 "numero_ficha", "observaciones"})  # fmt: skip
     vendor_terms = {
-        "practitioner": "dentist (or specialty)",
-        "location": "branch (sucursal)",
-        "room": "chair (sillón)",
+        "practitioner": gettext_lazy("dentist (or specialty)"),
+        "location": gettext_lazy("branch (sucursal)"),
+        "room": gettext_lazy("chair (sillón)"),
     }
     imports = ("locations", "practitioners", "hours", "patients")
     import_gaps = {
-        "rooms": (
+        "rooms": gettext_lazy(
             "Dentalink documents no list of its chairs (sillones): map each room to its "
             "chair's ID (id_sillon, shown on the chair's citas) by hand in External IDs."
         ),
-        "types": (
+        "types": gettext_lazy(
             "Dentalink has no clinic-wide appointment types (a cita's id_tratamiento is one "
             "patient's treatment plan), so there are none to import or map."
         ),
@@ -378,16 +381,20 @@ class DentalinkAdapter(Adapter):
             body["celular"] = patient.phone
         if patient.email:
             body["email"] = patient.email
-        created = self.record(self.call("POST", "pacientes", json_body=body), what="the patient")
+        created = self.record(self.call("POST", "pacientes", json_body=body), what=_("the patient"))
         if created.get("id") in (None, ""):
             raise UnexpectedResponse(
-                "Dentalink answered without the patient's id.", vendor=self.vendor
+                _("Dentalink answered without the patient's id."), vendor=self.vendor
             )
         return str(created["id"])
 
     def check(self) -> str:
-        branches = self.record(self.call("GET", "sucursales"), many=True, what="its branches")
-        return f"Dentalink answered with {len(branches)} branch(es) (sucursales)."
+        branches = self.record(self.call("GET", "sucursales"), many=True, what=_("its branches"))
+        return ngettext(
+            "Dentalink answered with %(count)d branch(es) (sucursales).",
+            "Dentalink answered with %(count)d branch(es) (sucursales).",
+            len(branches),
+        ) % {"count": len(branches)}
 
     # -- the calendar (DESIGN §8) ---------------------------------------------------------
 
@@ -414,8 +421,10 @@ class DentalinkAdapter(Adapter):
     def is_free(self, request: BookingRequest) -> bool:
         if not request.refs.get("practitioner"):
             raise NotSupported(
-                "Dentalink's free-time check needs the dentist; a booking by specialty is not "
-                "checked.",
+                _(
+                    "Dentalink's free-time check needs the dentist; a booking by specialty is "
+                    "not checked."
+                ),
                 vendor=self.vendor,
             )
         dentist = self.external_id(request.refs, "practitioner")
@@ -566,7 +575,7 @@ class DentalinkAdapter(Adapter):
         """Every item of a list, to its end (429s waited out); a list that cannot be read to
         its end raises."""
         base = self.settings.base_url.rstrip("/") + "/"
-        for _ in range(pages):
+        for _page in range(pages):
             body = self.read(path, params=params)
             yield from _list(body["data"])
             following = _next_link(body)
@@ -574,19 +583,24 @@ class DentalinkAdapter(Adapter):
                 return
             if not following.startswith(base):
                 raise UnexpectedResponse(
-                    "Dentalink pointed the next page of a list away from the connection's base "
-                    "URL; the list was not read to its end.",
+                    _(
+                        "Dentalink pointed the next page of a list away from the connection's "
+                        "base URL; the list was not read to its end."
+                    ),
                     vendor=self.vendor,
                 )
             if params is None and following[len(base) :] == path:
                 raise UnexpectedResponse(
-                    "Dentalink named a page of a list as its own next page; the list was not "
-                    "read to its end.",
+                    _(
+                        "Dentalink named a page of a list as its own next page; the list was "
+                        "not read to its end."
+                    ),
                     vendor=self.vendor,
                 )
             path, params = following[len(base) :], None
         raise UnexpectedResponse(
-            f"Dentalink's list did not end after {pages} pages.", vendor=self.vendor
+            _("Dentalink's list did not end after %(pages)d pages.") % {"pages": pages},
+            vendor=self.vendor,
         )
 
     # -- onboarding (issue 12; see the module's docstring) --------------------------------
@@ -626,7 +640,7 @@ class DentalinkAdapter(Adapter):
         key = _id_of(dentist)
         if not key:
             yield ImportedRecord(
-                "hours", "", problem="a dentist without a valid id: their schedule was not read"
+                "hours", "", problem=_("a dentist without a valid id: their schedule was not read")
             )
             return
         if dentist.get("horarios_sucursal") == []:
@@ -636,9 +650,12 @@ class DentalinkAdapter(Adapter):
                 yield _hours_record(key, block, dentist.get("intervalo"))
         except NotFound:
             raise UnexpectedResponse(
-                f"Dentalink answered 404 to dentist {key}'s schedule (GET dentistas/{key}/"
-                "horarios), a read HealthAtom does not document publicly; set the working "
-                "hours here instead.",
+                _(
+                    "Dentalink answered 404 to dentist %(key)s's schedule (GET dentistas/%(key)s/"
+                    "horarios), a read HealthAtom does not document publicly; set the working "
+                    "hours here instead."
+                )
+                % {"key": key},
                 vendor=self.vendor,
                 status=404,
             ) from None
@@ -655,8 +672,11 @@ class DentalinkAdapter(Adapter):
                 return
             except SHAPE_ERRORS:
                 raise UnexpectedResponse(
-                    f"Dentalink answered a page of its “{path}” list in a shape we cannot read; "
-                    "the list was not read to its end.",
+                    _(
+                        "Dentalink answered a page of its “%(path)s” list in a shape we cannot "
+                        "read; the list was not read to its end."
+                    )
+                    % {"path": path},
                     vendor=self.vendor,
                 ) from None
             if len(self.exchanges) > KEEP_EXCHANGES:
@@ -668,7 +688,8 @@ class DentalinkAdapter(Adapter):
     def search_patients(self, criterion: str, patient: PatientDetails) -> list[str]:
         if criterion not in self.patient_search:
             raise NotSupported(
-                f"Dentalink cannot search its patients by {CRITERION_WORDS[criterion]}.",
+                _("Dentalink cannot search its patients by %(criterion)s.")
+                % {"criterion": CRITERION_WORDS[criterion]},
                 vendor=self.vendor,
             )
         found: dict[str, None] = {}
@@ -679,12 +700,12 @@ class DentalinkAdapter(Adapter):
                     if key and _enabled(item) and _same_patient(criterion, patient, item):
                         found.setdefault(key, None)
         except UnexpectedResponse as failed:  # a read changed nothing at Dentalink
-            raise self._search_failed("an answer we cannot read", failed.status) from None
+            raise self._search_failed(_("an answer we cannot read"), failed.status) from None
         except OutcomeUnknown as failed:
-            said = f"HTTP {failed.status}" if failed.status else "no answer in time"
+            said = f"HTTP {failed.status}" if failed.status else _("no answer in time")
             raise self._search_failed(said, failed.status) from None
         except SHAPE_ERRORS:
-            raise self._search_failed("an answer we cannot read") from None
+            raise self._search_failed(_("an answer we cannot read")) from None
         return list(found)
 
     def _searched(self, query: Mapping[str, Any], criterion: str) -> Iterator[Any]:
@@ -695,7 +716,7 @@ class DentalinkAdapter(Adapter):
         path = "pacientes"
         params: dict[str, Any] = {"q": _compact({**query, "habilitado": {"eq": 1}}), **BY_ID}
         asked: set[tuple[str, tuple[tuple[str, Any], ...]]] = set()
-        for _ in range(MAX_SEARCH_PAGES):
+        for _page in range(MAX_SEARCH_PAGES):
             asked.add((path, tuple(sorted(params.items()))))
             body = self.read(path, params=params)
             yield from _list(body["data"])
@@ -704,28 +725,36 @@ class DentalinkAdapter(Adapter):
                 return
             if not following.startswith(base):
                 raise UnexpectedResponse(
-                    "Dentalink pointed the next page of a patient search away from the "
-                    "connection's base URL.",
+                    _(
+                        "Dentalink pointed the next page of a patient search away from the "
+                        "connection's base URL."
+                    ),
                     vendor=self.vendor,
                 )
             path, params = _split_link(following[len(base) :])
             if (path, tuple(sorted(params.items()))) in asked:
                 raise UnexpectedResponse(
-                    "Dentalink named a page of a patient search as its own next page.",
+                    _("Dentalink named a page of a patient search as its own next page."),
                     vendor=self.vendor,
                 )
         raise VendorError(
-            f"Dentalink answered a search by this patient's {CRITERION_WORDS[criterion]} with "
-            f"more than {MAX_SEARCH_PAGES} pages of patients, too many to tell apart: map the "
-            "patient to its Dentalink ID in the admin (External IDs).",
+            _(
+                "Dentalink answered a search by this patient's %(criterion)s with more than "
+                "%(pages)d pages of patients, too many to tell apart: map the patient to its "
+                "Dentalink ID in the admin (External IDs)."
+            )
+            % {"criterion": CRITERION_WORDS[criterion], "pages": MAX_SEARCH_PAGES},
             vendor=self.vendor,
         )
 
     def _search_failed(self, what: str, status: int | None = None) -> VendorUnavailable:
         """A patient search that could not be finished: retried, as nothing was sent yet."""
         return VendorUnavailable(
-            f"Dentalink could not finish a search for this patient ({what}); nothing was "
-            "changed there, and it will be tried again.",
+            _(
+                "Dentalink could not finish a search for this patient (%(what)s); nothing was "
+                "changed there, and it will be tried again."
+            )
+            % {"what": what},
             vendor=self.vendor,
             status=status,
         )
@@ -740,7 +769,7 @@ class DentalinkAdapter(Adapter):
         said = self.message_of(body)
         if status == 409 or (status in (400, 422) and (options or SLOT_TAKEN_WORDS.search(said))):
             return SlotTaken(
-                "Dentalink says this time is no longer free; choose another time.",
+                _("Dentalink says this time is no longer free; choose another time."),
                 options=options,
                 vendor=self.vendor,
                 status=status,
@@ -750,7 +779,7 @@ class DentalinkAdapter(Adapter):
 
     def appointment(self, cita: Mapping[str, Any]) -> VendorAppointment:
         if cita.get("id") in (None, ""):
-            raise self.answered_without("the appointment's id")
+            raise self.answered_without(_("the appointment's id"))
         return VendorAppointment(
             external_id=str(cita["id"]),
             vendor_status=str(cita.get("estado_cita") or cita.get("id_estado") or ""),
@@ -767,8 +796,15 @@ class DentalinkAdapter(Adapter):
         for state, status in (self.settings.option("status_by_state_id") or {}).items():
             if status not in CANONICAL_STATUSES or _int_or_none(state) is None:
                 raise ConfigurationError(
-                    f"The option “status_by_state_id” maps “{state}” to “{status}”: use "
-                    f"Dentalink state ids and one of {', '.join(sorted(CANONICAL_STATUSES))}.",
+                    _(
+                        "The option “status_by_state_id” maps “%(state)s” to “%(status)s”: use "
+                        "Dentalink state ids and one of %(statuses)s."
+                    )
+                    % {
+                        "state": state,
+                        "status": status,
+                        "statuses": ", ".join(sorted(CANONICAL_STATUSES)),
+                    },
                     vendor=self.vendor,
                 )
             table[int(state)] = status
@@ -784,8 +820,10 @@ class DentalinkAdapter(Adapter):
         if request.modality == "video" and self.settings.option("video_chair_id"):
             return self._option_id("video_chair_id")
         raise ConfigurationError(
-            "Dentalink needs a chair (id_sillon) for every appointment: map the room to its "
-            "Dentalink chair, or for video visits set the option “video_chair_id”.",
+            _(
+                "Dentalink needs a chair (id_sillon) for every appointment: map the room to its "
+                "Dentalink chair, or for video visits set the option “video_chair_id”."
+            ),
             vendor=self.vendor,
         )
 
@@ -795,9 +833,9 @@ class DentalinkAdapter(Adapter):
     def _pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
         """Every item of a list, following `rel: next` links on our own base URL."""
         base = self.settings.base_url.rstrip("/") + "/"
-        for _ in range(MAX_PAGES):
+        for _page in range(MAX_PAGES):
             body = self.call("GET", path, params=params)
-            yield from self.record(body, many=True, what="the expected list")
+            yield from self.record(body, many=True, what=_("the expected list"))
             following = _next_link(body)
             if not following or not following.startswith(base):
                 return
@@ -816,15 +854,19 @@ def _imported(
 ) -> ImportedRecord:
     key = _id_of(item)
     if not isinstance(item, Mapping):
-        return ImportedRecord(kind, "", problem="an item of the list is not an object")
+        return ImportedRecord(kind, "", problem=_("an item of the list is not an object"))
     if not key:
-        return ImportedRecord(kind, "", problem="it has no valid id")
+        return ImportedRecord(kind, "", problem=_("it has no valid id"))
     try:
         return ImportedRecord(kind, key, fields(item))
     except Malformed as wrong:
         return ImportedRecord(kind, key, problem=str(wrong))
     except SHAPE_ERRORS as error:
-        return ImportedRecord(kind, key, problem=f"it cannot be read ({type(error).__name__})")
+        return ImportedRecord(kind, key, problem=_unreadable(error))
+
+
+def _unreadable(error: Exception) -> str:
+    return _("it cannot be read (%(error)s)") % {"error": type(error).__name__}
 
 
 def _location_fields(branch: Mapping[str, Any]) -> dict[str, Any]:
@@ -866,15 +908,16 @@ def _hours_record(dentist: str, block: Any, interval: Any) -> ImportedRecord:
     number = _id_of(block)
     key = f"{dentist}:{number}" if number else ""
     if not isinstance(block, Mapping):
-        return ImportedRecord("hours", "", problem=f"dentist {dentist}'s schedule holds a "
-                              "block that is not an object")  # fmt: skip
+        problem = _("dentist %(id)s's schedule holds a block that is not an object")
+        return ImportedRecord("hours", "", problem=problem % {"id": dentist})
+    schedule = _("dentist %(id)s's schedule: %(problem)s")
     try:
         fields, branch = _block_fields(block, interval)
     except Malformed as wrong:
-        return ImportedRecord("hours", key, problem=f"dentist {dentist}'s schedule: {wrong}")
+        return ImportedRecord("hours", key, problem=schedule % {"id": dentist, "problem": wrong})
     except SHAPE_ERRORS as error:
-        return ImportedRecord("hours", key, problem=f"dentist {dentist}'s schedule: a block "
-                              f"cannot be read ({type(error).__name__})")  # fmt: skip
+        problem = _("a block cannot be read (%(error)s)") % {"error": type(error).__name__}
+        return ImportedRecord("hours", key, problem=schedule % {"id": dentist, "problem": problem})
     key = key or f"{dentist}:{branch}:{fields['weekday']}:{fields['start_time']:%H:%M}"
     return ImportedRecord("hours", key, fields, {"practitioner": dentist, "location": branch})
 
@@ -882,14 +925,14 @@ def _hours_record(dentist: str, block: Any, interval: Any) -> ImportedRecord:
 def _block_fields(block: Mapping[str, Any], interval: Any) -> tuple[dict[str, Any], str]:
     branch = _id_of({"id": block.get("id_sucursal")})
     if not branch:
-        raise Malformed("a block has no valid branch (id_sucursal)")
+        raise Malformed(_("a block has no valid branch (id_sucursal)"))
     start, end = _clock(block, "hora_inicio"), _clock(block, "hora_fin")
     if end <= start:
-        raise Malformed("a block ends before it starts")
+        raise Malformed(_("a block ends before it starts"))
     own = block.get("intervalo")
     minutes = _int_or_none(interval if own in (None, "") else own)
     if minutes is None or minutes <= 0:
-        raise Malformed("a block has no interval in minutes (intervalo)")
+        raise Malformed(_("a block has no interval in minutes (intervalo)"))
     day = block.get("dia", block.get("dia_semana"))
     fields = {"weekday": _weekday(day), "start_time": start, "end_time": end,
               "slot_interval_minutes": minutes}  # fmt: skip
@@ -910,14 +953,14 @@ def _text_of(item: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise Malformed(f"{key} is not text")
+        raise Malformed(_("%(field)s is not text") % {"field": key})
     return str(value).strip()
 
 
 def _required(item: Mapping[str, Any], key: str) -> str:
     text = _text_of(item, key)
     if not text:
-        raise Malformed(f"it has no {key}")
+        raise Malformed(_("it has no %(field)s") % {"field": key})
     return text
 
 
@@ -927,7 +970,7 @@ def _flag_of(item: Mapping[str, Any], key: str) -> bool:
         return True
     if value in (0, False, "0"):
         return False
-    raise Malformed(f"{key} is neither 1 nor 0")
+    raise Malformed(_("%(field)s is neither 1 nor 0") % {"field": key})
 
 
 def _filled(fields: dict[str, Any]) -> dict[str, Any]:
@@ -965,7 +1008,7 @@ def _birth_date(value: Any) -> datetime.date | None:
             return datetime.date(year, month, day)
     except ValueError:
         pass
-    raise Malformed("its birth date (fecha_nacimiento) is not a date")
+    raise Malformed(_("its birth date (fecha_nacimiento) is not a date"))
 
 
 def _sex(value: str) -> str:
@@ -1127,17 +1170,17 @@ def _weekday(value: Any) -> int:
         return (number - 1) % 7
     if isinstance(value, str) and _folded(value.strip()) in DAY_NAMES:
         return DAY_NAMES[_folded(value.strip())]
-    raise Malformed("a block has no day of the week (dia)")
+    raise Malformed(_("a block has no day of the week (dia)"))
 
 
 def _clock(block: Mapping[str, Any], key: str) -> datetime.time:
     value = block.get(key)
     if not isinstance(value, str) or not CLOCK.match(value.strip()):
-        raise Malformed(f"a block's {key} is not a time of day")
+        raise Malformed(_("a block's %(field)s is not a time of day") % {"field": key})
     try:
         return datetime.time.fromisoformat(value.strip())
     except ValueError:
-        raise Malformed(f"a block's {key} is not a time of day") from None
+        raise Malformed(_("a block's %(field)s is not a time of day") % {"field": key}) from None
 
 
 def _next_link(body: Any) -> str | None:

@@ -130,6 +130,9 @@ import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
 from scheduling.localtime import utc_iso
 from vendors.base import NUMBER, SHAPE_ERRORS, Adapter
 from vendors.errors import (
@@ -147,6 +150,7 @@ from vendors.types import (
     APPOINTMENT,
     BLOCK,
     CRITERION_WORDS,
+    KIND_LABELS,
     PATIENT_CRITERIA,
     BookingRequest,
     BusySpan,
@@ -235,11 +239,11 @@ class FlextellAdapter(Adapter):
     id_formats = {"": NUMBER}
     envelope_key = "data"
     vendor_terms = {
-        "patient": "customer",
-        "practitioner": "user (doctor)",
-        "appointment_type": "treatment",
-        "assistant": "user",
-        "follow_up_of": "appointment (deliver it first)",
+        "patient": gettext_lazy("customer"),
+        "practitioner": gettext_lazy("user (doctor)"),
+        "appointment_type": gettext_lazy("treatment"),
+        "assistant": gettext_lazy("user"),
+        "follow_up_of": gettext_lazy("appointment (deliver it first)"),
     }
     # Patient data in Flextell's answers and queries (a customer search is a name), and the
     # OAuth client id (not a secret, but one of the connection's credentials).
@@ -250,11 +254,11 @@ class FlextellAdapter(Adapter):
     token_margin = datetime.timedelta(seconds=60)
     imports = ("practitioners", "rooms", "types", "patients")
     import_gaps = {
-        "locations": (
+        "locations": gettext_lazy(
             "Flextell has no locations or branches (a tenant is one clinic): create the "
             "clinic's location here and set it on the connection; rooms are imported into it."
         ),
-        "hours": (
+        "hours": gettext_lazy(
             "Flextell lists no working hours (its calendar only shows booked and blocked "
             "time): set each doctor's working hours here."
         ),
@@ -357,8 +361,13 @@ class FlextellAdapter(Adapter):
         answer = self.call("GET", "v1/rooms", params={"per_page": 1})
         total = (answer.get("meta") or {}).get("total") if isinstance(answer, Mapping) else None
         tenant = self.settings.option("tenant", required=True)
-        rooms = f"{total} rooms" if total is not None else "its rooms"
-        return f"Flextell tenant {tenant} answered with {rooms}."
+        if total is None:
+            return _("Flextell tenant %(tenant)s answered with its rooms.") % {"tenant": tenant}
+        return ngettext(
+            "Flextell tenant %(tenant)s answered with %(count)s rooms.",
+            "Flextell tenant %(tenant)s answered with %(count)s rooms.",
+            total if isinstance(total, int) else 0,
+        ) % {"tenant": tenant, "count": total}
 
     # -- the clinic's calendar (DESIGN §8) ------------------------------------------------
 
@@ -396,8 +405,16 @@ class FlextellAdapter(Adapter):
         said = [str(answer.get(key) or asked[key])[:10] for key in ("from", "to")]
         if said[0] > asked["from"] or said[1] < asked["to"]:
             raise UnexpectedResponse(
-                f"Flextell answered its calendar from {said[0]} to {said[1]}, not from "
-                f"{asked['from']} to {asked['to']} as asked; the read was not used.",
+                _(
+                    "Flextell answered its calendar from %(from)s to %(to)s, not from "
+                    "%(asked_from)s to %(asked_to)s as asked; the read was not used."
+                )
+                % {
+                    "from": said[0],
+                    "to": said[1],
+                    "asked_from": asked["from"],
+                    "asked_to": asked["to"],
+                },
                 vendor=self.vendor,
             )
         return items, str(answer.get("timezone") or zone)
@@ -464,8 +481,8 @@ class FlextellAdapter(Adapter):
             if not isinstance(meta, Mapping) or page >= int(meta.get("last_page") or 1):
                 return
         raise VendorError(
-            f"Flextell lists more than {CALENDAR_PAGES * PAGE_SIZE} records at /{path}; the "
-            "calendar was not read.",
+            _("Flextell lists more than %(count)d records at /%(path)s; the calendar was not read.")
+            % {"count": CALENDAR_PAGES * PAGE_SIZE, "path": path},
             vendor=self.vendor,
         )
 
@@ -539,8 +556,11 @@ class FlextellAdapter(Adapter):
             if page >= last:
                 return
         raise UnexpectedResponse(
-            f"Flextell's list of {what} did not end after {MAX_IMPORT_PAGES} pages; the import "
-            "stopped there.",
+            _(
+                "Flextell's list of %(what)s did not end after %(pages)d pages; the import "
+                "stopped there."
+            )
+            % {"what": KIND_LABELS.get(what, what), "pages": MAX_IMPORT_PAGES},
             vendor=self.vendor,
         )
 
@@ -559,16 +579,19 @@ class FlextellAdapter(Adapter):
         if isinstance(error, AuthenticationFailed):
             return error
         if isinstance(error, RateLimited):
-            reason = "Flextell kept answering 429 (too many requests)"
+            reason = _("Flextell kept answering 429 (too many requests)")
         elif isinstance(error, UnexpectedResponse):
-            reason = "its answer had a shape we cannot read"
+            reason = _("its answer had a shape we cannot read")
         elif error.status is not None:
-            reason = f"Flextell answered HTTP {error.status}"
+            reason = _("Flextell answered HTTP %(status)s") % {"status": error.status}
         else:
-            reason = "Flextell did not answer (timeout or connection)"
+            reason = _("Flextell did not answer (timeout or connection)")
         return type(error)(
-            f"Page {page} of Flextell's {what} could not be read: {reason}; the import "
-            "stopped there.",
+            _(
+                "Page %(page)d of Flextell's %(what)s could not be read: %(reason)s; the import "
+                "stopped there."
+            )
+            % {"page": page, "what": KIND_LABELS.get(what, what), "reason": reason},
             vendor=self.vendor,
             status=error.status,
             vendor_message=error.vendor_message,
@@ -577,8 +600,12 @@ class FlextellAdapter(Adapter):
 
     def _list_unreadable(self, what: str, page: int) -> UnexpectedResponse:
         return UnexpectedResponse(
-            f"Page {page} of Flextell's {what} could not be read: its answer had a shape we "
-            "cannot read (no list, or pages that do not follow on); the import stopped there.",
+            _(
+                "Page %(page)d of Flextell's %(what)s could not be read: its answer had a shape "
+                "we cannot read (no list, or pages that do not follow on); the import stopped "
+                "there."
+            )
+            % {"page": page, "what": KIND_LABELS.get(what, what)},
             vendor=self.vendor,
         )
 
@@ -603,16 +630,19 @@ class FlextellAdapter(Adapter):
             last = meta.get("last_page") if isinstance(meta, Mapping) else None
             if not isinstance(items, list) or (meta is not None and not _whole(last)):
                 raise UnexpectedResponse(
-                    "Flextell answered a customer search in a shape we cannot read.",
+                    _("Flextell answered a customer search in a shape we cannot read."),
                     vendor=self.vendor,
                 )
             yield from items
             if (meta is None and len(items) < PAGE_SIZE) or (meta is not None and page >= last):
                 return
         raise VendorError(
-            f"Flextell has more than {SEARCH_PAGES * PAGE_SIZE} customers answering a search "
-            f"by this patient's {CRITERION_WORDS[criterion]}, too many to tell them apart: map "
-            "the patient to its Flextell customer in the admin (External IDs).",
+            _(
+                "Flextell has more than %(count)d customers answering a search by this "
+                "patient's %(criterion)s, too many to tell them apart: map the patient to its "
+                "Flextell customer in the admin (External IDs)."
+            )
+            % {"count": SEARCH_PAGES * PAGE_SIZE, "criterion": CRITERION_WORDS[criterion]},
             vendor=self.vendor,
         )
 
@@ -638,14 +668,19 @@ class FlextellAdapter(Adapter):
             answer = self.call("POST", self._token_url(), form=form, authenticate=False)
         except NotFound:
             raise ConfigurationError(
-                f"Flextell has no token endpoint at {self._token_url()}; fix the option "
-                "“token_url” in the admin.",
+                _(
+                    "Flextell has no token endpoint at %(url)s; fix the option “token_url” in "
+                    "the admin."
+                )
+                % {"url": self._token_url()},
                 vendor=self.vendor,
             ) from None
         except (AuthenticationFailed, VendorValidationError) as error:
             raise AuthenticationFailed(
-                "Flextell refused our refresh token or client credentials; a manager must "
-                "connect Flextell again (new consent) and set the new refresh token.",
+                _(
+                    "Flextell refused our refresh token or client credentials; a manager must "
+                    "connect Flextell again (new consent) and set the new refresh token."
+                ),
                 vendor=self.vendor,
                 status=error.status,
                 vendor_message=error.vendor_message,
@@ -653,7 +688,8 @@ class FlextellAdapter(Adapter):
         token = answer.get("access_token") if isinstance(answer, Mapping) else None
         if not isinstance(token, str) or not token:
             raise VendorError(
-                "Flextell's token endpoint answered without an access token.", vendor=self.vendor
+                _("Flextell's token endpoint answered without an access token."),
+                vendor=self.vendor,
             )
         if isinstance(answer.get("refresh_token"), str) and answer["refresh_token"]:
             self.store.put(REFRESH_TOKEN, answer["refresh_token"])
@@ -688,10 +724,11 @@ class FlextellAdapter(Adapter):
             common = {"vendor": self.vendor, "status": status, "vendor_message": said}
             if isinstance(body, Mapping) and body.get("error") == "slot_unavailable":
                 return SlotUnavailable(
-                    "Flextell says this time is already taken; choose another time.", **common
+                    _("Flextell says this time is already taken; choose another time."), **common
                 )
             return VendorValidationError(
-                f"Flextell refused the change: {said or 'conflict with the current state'}.",
+                _("Flextell refused the change: %(said)s.")
+                % {"said": said or _("conflict with the current state")},
                 **common,
             )
         return super().error_for(status, body, response)
@@ -701,8 +738,8 @@ class FlextellAdapter(Adapter):
     def _appointment(self, data: Mapping[str, Any], *, written: bool = False) -> VendorAppointment:
         if data.get("id") in (None, ""):
             if written:
-                raise self.answered_without("an appointment id")
-            raise VendorError("Flextell answered without an appointment id.", vendor=self.vendor)
+                raise self.answered_without(_("an appointment id"))
+            raise VendorError(_("Flextell answered without an appointment id."), vendor=self.vendor)
         status = str(data.get("status") or "")
         return VendorAppointment(
             external_id=str(data["id"]),
@@ -737,9 +774,12 @@ class FlextellAdapter(Adapter):
 
     def _incomplete(self, pages: int) -> LookupIncomplete:
         return LookupIncomplete(
-            f"Flextell lists more appointments for that day than we could read "
-            f"({pages} pages), so we cannot tell whether an earlier attempt booked this: "
-            "check Flextell, then retry here only if it is not there.",
+            _(
+                "Flextell lists more appointments for that day than we could read (%(pages)d "
+                "pages), so we cannot tell whether an earlier attempt booked this: check "
+                "Flextell, then retry here only if it is not there."
+            )
+            % {"pages": pages},
             vendor=self.vendor,
         )
 
@@ -841,16 +881,17 @@ def _imported(
     kind: str, item: Any, build: Callable[[Mapping[str, Any]], dict[str, Any]]
 ) -> ImportedRecord:
     if not isinstance(item, Mapping):
-        return ImportedRecord(kind, "", problem="an item of the list is not an object")
+        return ImportedRecord(kind, "", problem=_("an item of the list is not an object"))
     key = _id_text(item.get("id"))
     if not key:
-        return ImportedRecord(kind, "", problem="it has no valid id")
+        return ImportedRecord(kind, "", problem=_("it has no valid id"))
     try:
         return ImportedRecord(kind, key, build(item))
     except Malformed as wrong:
         return ImportedRecord(kind, key, problem=str(wrong))
     except SHAPE_ERRORS as error:
-        return ImportedRecord(kind, key, problem=f"it cannot be read ({type(error).__name__})")
+        problem = _("it cannot be read (%(error)s)") % {"error": type(error).__name__}
+        return ImportedRecord(kind, key, problem=problem)
 
 
 def _has_other_roles(item: Any, role: str) -> bool:
@@ -872,7 +913,7 @@ def _doctor_fields(item: Mapping[str, Any]) -> dict[str, Any]:
             words = words[1:]
         given, family = " ".join(words[:-1]), " ".join(words[-1:])
     if not (given or family):
-        raise Malformed("it has no name")
+        raise Malformed(_("it has no name"))
     fields = {"title": title, "given_name": given, "family_name": family,
               "email": _field(item, "email"), "phone": _field(item, "phone")}  # fmt: skip
     return _filled(fields) | _flag(item, "is_active")
@@ -883,8 +924,9 @@ def _room_fields(item: Mapping[str, Any]) -> dict[str, Any]:
     status = item.get("status")
     if status is not None:
         if status not in ROOM_STATUSES:
-            raise Malformed("its status is not one Flextell documents (active, inactive, "
-                            "maintenance)")  # fmt: skip
+            raise Malformed(
+                _("its status is not one Flextell documents (active, inactive, maintenance)")
+            )
         fields["active"] = ROOM_STATUSES[status]
     return fields
 
@@ -896,14 +938,14 @@ def _treatment_fields(item: Mapping[str, Any]) -> dict[str, Any]:
 def _named(item: Mapping[str, Any]) -> dict[str, Any]:
     """Nothing; raises when a customer has neither first nor last name."""
     if not (_field(item, "first_name") or _field(item, "last_name")):
-        raise Malformed("it has no name")
+        raise Malformed(_("it has no name"))
     return {}
 
 
 def _required_name(item: Mapping[str, Any]) -> str:
     name = _field(item, "name")
     if not name:
-        raise Malformed("it has no name")
+        raise Malformed(_("it has no name"))
     return name
 
 
@@ -914,13 +956,13 @@ def _birth_date(value: Any) -> datetime.date | None:
     try:
         return datetime.date.fromisoformat(str(value)[:10])
     except ValueError:
-        raise Malformed("its date of birth is not a date (YYYY-MM-DD)") from None
+        raise Malformed(_("its date of birth is not a date (YYYY-MM-DD)")) from None
 
 
 def _choice(item: Mapping[str, Any], key: str, choices: Mapping[str, str]) -> str:
     word = _field(item, key).casefold()
     if word and word not in choices:
-        raise Malformed(f"its {key} is not one Flextell documents")
+        raise Malformed(_("its %(field)s is not one Flextell documents") % {"field": key})
     return choices.get(word, "")
 
 
@@ -931,7 +973,7 @@ def _flag(item: Mapping[str, Any], key: str) -> dict[str, bool]:
         return {}
     found = FLAGS.get(value.strip().lower() if isinstance(value, str) else value)
     if found is None or isinstance(value, float):
-        raise Malformed(f"its {key} is not true or false")
+        raise Malformed(_("its %(field)s is not true or false") % {"field": key})
     return {"active": found}
 
 
@@ -951,7 +993,7 @@ def _field(item: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise Malformed(f"its {key.replace('_', ' ')} is not text")
+        raise Malformed(_("its %(field)s is not text") % {"field": key.replace("_", " ")})
     return str(value).strip()
 
 

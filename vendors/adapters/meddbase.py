@@ -137,6 +137,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import requests
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from vendors.base import NUMBER, SHAPE_ERRORS, TEXT, Adapter, IdFormat
 from vendors.errors import (
@@ -184,11 +186,19 @@ INVALID_INPUT = {1, 2, 7, 12}  # missing / ill-formatted parameter, bad POST dat
 SESSION_GONE = {8, 11}  # not logged in, invalid token: log in again
 STARTING = 10  # the application is starting: try later
 CREDENTIAL_MESSAGES = {
-    3: "Meddbase received no client key; a manager must set the connection's client key.",
-    4: "Meddbase refused the client key; a manager must check the connection's client key.",
-    13: "Meddbase refused this server's IP address; ask Meddbase to allow it for the client key.",
-    14: "Meddbase blocked the service user after too many failed logins; a manager must "
-    "unblock it in Meddbase.",
+    3: gettext_lazy(
+        "Meddbase received no client key; a manager must set the connection's client key."
+    ),
+    4: gettext_lazy(
+        "Meddbase refused the client key; a manager must check the connection's client key."
+    ),
+    13: gettext_lazy(
+        "Meddbase refused this server's IP address; ask Meddbase to allow it for the client key."
+    ),
+    14: gettext_lazy(
+        "Meddbase blocked the service user after too many failed logins; a manager must "
+        "unblock it in Meddbase."
+    ),
 }
 SLOT_TAKEN_STATUSES = {400, 409, 424}
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -210,11 +220,11 @@ MAX_IMPORT_PAGES = 20_000
 ADULT_AGE = 18
 # What each imported kind is called in a problem's sentence.
 IMPORT_NOUNS = {
-    "locations": "site",
-    "rooms": "location (room)",
-    "practitioners": "clinician",
-    "types": "appointment type",
-    "patients": "patient",
+    "locations": pgettext_lazy("Meddbase record", "site"),
+    "rooms": pgettext_lazy("Meddbase record", "location (room)"),
+    "practitioners": pgettext_lazy("Meddbase record", "clinician"),
+    "types": pgettext_lazy("Meddbase record", "appointment type"),
+    "patients": pgettext_lazy("Meddbase record", "patient"),
 }
 SEX_TYPES = {0: "unknown", 1: "male", 2: "female"}
 # Looking a patient up and registering one (see the module's docstring): the most pages of
@@ -246,10 +256,10 @@ class MeddbaseAdapter(Adapter):
     }
     id_formats = {"": NUMBER, "appointment_type": TEXT, "patient": TEXT}
     vendor_terms = {
-        "patient": "patient key",
-        "practitioner": "clinician (0 = any clinician)",
-        "location": "site",
-        "room": "location within the site",
+        "patient": gettext_lazy("patient key"),
+        "practitioner": gettext_lazy("clinician (0 = any clinician)"),
+        "location": pgettext_lazy("Meddbase record", "site"),
+        "room": gettext_lazy("location within the site"),
     }
     # PascalCase patient data in Meddbase answers (PersonDemographicData, invoice parties)
     # that the shared redaction set does not cover.
@@ -263,8 +273,10 @@ class MeddbaseAdapter(Adapter):
     calendar_days = 28  # why: the module's docstring
     imports = ("locations", "practitioners", "rooms", "types", "patients")
     import_gaps = {
-        "hours": "Meddbase's patient-portal API lists no working hours (it only proposes "
-        "free slots): enter each clinician's hours by hand.",
+        "hours": gettext_lazy(
+            "Meddbase's patient-portal API lists no working hours (it only proposes free "
+            "slots): enter each clinician's hours by hand."
+        ),
     }
     # GetPatients filters by e-mail and birth date; no national ID or phone (module docstring).
     patient_search = ("email", "name_birth_date")
@@ -302,7 +314,7 @@ class MeddbaseAdapter(Adapter):
 
     def parse_booking(self, answer: Any) -> VendorAppointment:
         if not isinstance(answer, Mapping) or not answer.get("Key"):
-            raise self.answered_without("the appointment's key")
+            raise self.answered_without(_("the appointment's key"))
         return _appointment(answer)
 
     # -- other operations ----------------------------------------------------------------
@@ -386,7 +398,9 @@ class MeddbaseAdapter(Adapter):
         self.forget_token()  # prove that the service user can log in now
         payers = self.call("GET", f"{API}/appointment/payer-types") or []
         names = ", ".join(str(payer.get("Key")) for payer in payers if isinstance(payer, Mapping))
-        return f"Meddbase accepted the client key and service user; payer types: {names or '-'}."
+        return _("Meddbase accepted the client key and service user; payer types: %(names)s.") % {
+            "names": names or "-"
+        }
 
     # -- the calendar (DESIGN §8) ------------------------------------------------------
 
@@ -454,10 +468,10 @@ class MeddbaseAdapter(Adapter):
         """The (start, finish) instants of a TimeSlotsData's slots."""
         slots = result.get("TimeSlots") if isinstance(result, Mapping) else None
         if not isinstance(slots, list) or not all(isinstance(s, Mapping) for s in slots):
-            raise self._unreadable("its proposed time slots")
+            raise self._unreadable(_("its proposed time slots"))
         times = [(meddbase_time(slot["Start"]), meddbase_time(slot["Finish"])) for slot in slots]
         if any(end <= start for start, end in times):
-            raise self._unreadable("slots that end after they start")
+            raise self._unreadable(_("slots that end after they start"))
         return times
 
     def _ours(self, query: CalendarQuery) -> list[BusySpan]:
@@ -488,18 +502,21 @@ class MeddbaseAdapter(Adapter):
                 or not isinstance(total, int)
                 or not all(isinstance(item, Mapping) for item in items)
             ):
-                raise self._unreadable("its list of appointments")
+                raise self._unreadable(_("its list of appointments"))
             yield from items
             read += len(items)
             if read >= total:
                 return
             if not items:
-                raise self._unreadable("the rest of its list of appointments")
-        raise self._unreadable(f"its list of appointments within {MAX_CALENDAR_PAGES} pages")
+                raise self._unreadable(_("the rest of its list of appointments"))
+        raise self._unreadable(
+            _("its list of appointments within %(pages)d pages") % {"pages": MAX_CALENDAR_PAGES}
+        )
 
     def _unreadable(self, what: str) -> UnexpectedResponse:
         return UnexpectedResponse(
-            f"Meddbase answered the calendar read without {what}; nothing was changed.",
+            _("Meddbase answered the calendar read without %(what)s; nothing was changed.")
+            % {"what": what},
             vendor=self.vendor,
         )
 
@@ -537,7 +554,9 @@ class MeddbaseAdapter(Adapter):
                 continue  # the site itself is reported by the import of locations
             if not isinstance(rooms, list):
                 if _first_time({"Key": f"site {location}"}, seen):
-                    problem = f"Meddbase site {location} has Locations that are not a list."
+                    problem = _("Meddbase site %(site)s has Locations that are not a list.") % {
+                        "site": location
+                    }
                     yield ImportedRecord("rooms", "", problem=problem)
                 continue
             for room in rooms:
@@ -548,19 +567,19 @@ class MeddbaseAdapter(Adapter):
         seen: set[str] = set()
         body = {"sites": [], "locations": [], "modules": []}
         for kind in self._bookable_types():
-            for clinician in self._listed(CLINICIANS, kind, body, "clinicians"):
+            for clinician in self._listed(CLINICIANS, kind, body, _("clinicians")):
                 if _first_time(clinician, seen):
                     yield imported("practitioners", clinician, NUMBER, _clinician_fields)
 
     def _import_patients(self) -> Iterator[ImportedRecord]:
-        for page in self._import_pages(PATIENTS, "its list of patients"):
+        for page in self._import_pages(PATIENTS, _("its list of patients")):
             for item in page:
                 yield imported("patients", item, TEXT, _patient_fields)
 
     def _type_list(self) -> list[Any]:
         found = self.read(TYPES, params={"payer-type": self._payer_type()})
         if not isinstance(found, list):
-            raise self._unreadable_import("its appointment types")
+            raise self._unreadable_import(_("its appointment types"))
         return found
 
     def _bookable_types(self) -> list[str]:
@@ -577,13 +596,15 @@ class MeddbaseAdapter(Adapter):
         """Every site every bookable type lists, as listed (repeats included)."""
         body = {"clinicians": [], "modules": []}
         for kind in self._bookable_types():
-            yield from self._listed(SITES, kind, body, "sites")
+            yield from self._listed(SITES, kind, body, _("sites"))
 
     def _listed(self, path: str, kind: str, body: dict[str, Any], what: str) -> list[Any]:
         params = {"appointment-type": kind, "payer-type": self._payer_type()}
         found = self.read(path, params=params, json_body=body, method="POST")
         if not isinstance(found, list):
-            raise self._unreadable_import(f"the {what} of appointment type {kind}")
+            raise self._unreadable_import(
+                _("the %(what)s of appointment type %(type)s") % {"what": what, "type": kind}
+            )
         return found
 
     def _import_pages(self, path: str, what: str) -> Iterator[list[Any]]:
@@ -596,18 +617,25 @@ class MeddbaseAdapter(Adapter):
             total = result.get("TotalCount") if isinstance(result, Mapping) else None
             current = result.get("CurrentPage", number) if isinstance(result, Mapping) else None
             if not isinstance(items, list) or not _whole(total) or current != number:
-                raise self._unreadable_import(f"page {number} of {what}")
+                raise self._unreadable_import(
+                    _("page %(page)d of %(what)s") % {"page": number, "what": what}
+                )
             if not items and read < total:
-                raise self._unreadable_import(f"the rest of {what} (it counts {total})")
+                raise self._unreadable_import(
+                    _("the rest of %(what)s (it counts %(total)s)") % {"what": what, "total": total}
+                )
             yield items
             read += len(items)
             if read >= total:
                 return
-        raise self._unreadable_import(f"{what} within {MAX_IMPORT_PAGES} pages")
+        raise self._unreadable_import(
+            _("%(what)s within %(pages)d pages") % {"what": what, "pages": MAX_IMPORT_PAGES}
+        )
 
     def _unreadable_import(self, what: str) -> UnexpectedResponse:
         return UnexpectedResponse(
-            f"Meddbase answered {what} in a shape we cannot read; the import stopped there.",
+            _("Meddbase answered %(what)s in a shape we cannot read; the import stopped there.")
+            % {"what": what},
             vendor=self.vendor,
         )
 
@@ -616,7 +644,8 @@ class MeddbaseAdapter(Adapter):
     def search_patients(self, criterion: str, patient: PatientDetails) -> list[str]:
         if criterion not in self.patient_search:
             raise NotSupported(
-                f"Meddbase cannot search its patients by {CRITERION_WORDS[criterion]}.",
+                _("Meddbase cannot search its patients by %(criterion)s.")
+                % {"criterion": CRITERION_WORDS[criterion]},
                 vendor=self.vendor,
             )
         found: dict[str, None] = {}
@@ -631,18 +660,21 @@ class MeddbaseAdapter(Adapter):
         try:
             result = self.call("POST", CREATE_PATIENT, json_body={"demog": _demographics(patient)})
         except VendorValidationError as refused:
-            said = (refused.vendor_message or "no reason given").rstrip(". ")
+            said = (refused.vendor_message or _("no reason given")).rstrip(". ")
             raise VendorValidationError(
-                f"Meddbase refused to register the patient: {said}. If Meddbase has this "
-                "patient already, map its Meddbase patient key to them in the admin (External "
-                "IDs).",
+                _(
+                    "Meddbase refused to register the patient: %(said)s. If Meddbase has this "
+                    "patient already, map its Meddbase patient key to them in the admin "
+                    "(External IDs)."
+                )
+                % {"said": said},
                 vendor=self.vendor,
                 status=refused.status,
                 vendor_message=refused.vendor_message,
             ) from None
         key = _key(result) if isinstance(result, Mapping) else ""
         if not key:
-            raise self.answered_without("the patient's key")
+            raise self.answered_without(_("the patient's key"))
         return key
 
     def _found_patients(self, query: Mapping[str, str], criterion: str) -> Iterator[Any]:
@@ -655,7 +687,7 @@ class MeddbaseAdapter(Adapter):
             total = result.get("TotalCount") if isinstance(result, Mapping) else None
             if not isinstance(items, list) or not _whole(total) or (not items and read < total):
                 raise UnexpectedResponse(
-                    "Meddbase answered a patient search in a shape we cannot read.",
+                    _("Meddbase answered a patient search in a shape we cannot read."),
                     vendor=self.vendor,
                 )
             yield from items
@@ -663,9 +695,12 @@ class MeddbaseAdapter(Adapter):
             if read >= total:
                 return
         raise VendorError(
-            f"Meddbase has more than {SEARCH_PAGES * PAGE_SIZE} patients answering a search by "
-            f"this patient's {CRITERION_WORDS[criterion]}, too many to tell them apart: map the "
-            "patient to its Meddbase patient key in the admin (External IDs).",
+            _(
+                "Meddbase has more than %(count)d patients answering a search by this "
+                "patient's %(criterion)s, too many to tell them apart: map the patient to its "
+                "Meddbase patient key in the admin (External IDs)."
+            )
+            % {"count": SEARCH_PAGES * PAGE_SIZE, "criterion": CRITERION_WORDS[criterion]},
             vendor=self.vendor,
         )
 
@@ -691,13 +726,18 @@ class MeddbaseAdapter(Adapter):
         )
         if not isinstance(result, Mapping) or not result.get("SessionID"):
             raise AuthenticationFailed(
-                "Meddbase's login answered without a session; check the service user in Meddbase.",
+                _(
+                    "Meddbase's login answered without a session; check the service user in "
+                    "Meddbase."
+                ),
                 vendor=self.vendor,
             )
         if str(result.get("Require2FA")).lower() == "true":
             raise AuthenticationFailed(
-                "Meddbase asks the service user for two-factor authentication; use a service "
-                "user without 2FA for the connection.",
+                _(
+                    "Meddbase asks the service user for two-factor authentication; use a "
+                    "service user without 2FA for the connection."
+                ),
                 vendor=self.vendor,
             )
         session = {"SessionID": str(result["SessionID"]), "Token": str(result.get("Token") or "")}
@@ -709,7 +749,7 @@ class MeddbaseAdapter(Adapter):
     def unwrap(self, body: Any, path: str) -> Any:
         """The envelope's result, or its error raised: an error may come inside a 200."""
         if not isinstance(body, Mapping) or body.get("status") not in ("ok", "error"):
-            raise self.answered_without("its status envelope")
+            raise self.answered_without(_("its status envelope"))
         if body["status"] == "ok":
             return body.get("result")
         # An error inside a 200: map it as if it had come with its HttpStatusCode.
@@ -762,8 +802,10 @@ class MeddbaseAdapter(Adapter):
             return [int(key) for key in value]
         except (TypeError, ValueError):
             raise ConfigurationError(
-                "The Meddbase option “modules” must list module keys (numbers); fix it in the "
-                "admin.",
+                _(
+                    "The Meddbase option “modules” must list module keys (numbers); fix it in "
+                    "the admin."
+                ),
                 vendor=self.vendor,
             ) from None
 
@@ -792,29 +834,34 @@ class MeddbaseAdapter(Adapter):
         common = {"vendor": self.vendor, "status": status, "vendor_message": said}
         if code == STARTING:
             return VendorUnavailable(
-                "Meddbase is starting up; the booking will be sent again shortly.", **common
+                _("Meddbase is starting up; the booking will be sent again shortly."), **common
             )
         if code in CREDENTIAL_MESSAGES:
-            return AuthenticationFailed(CREDENTIAL_MESSAGES[code], **common)
+            return AuthenticationFailed(str(CREDENTIAL_MESSAGES[code]), **common)
         if code in SESSION_GONE or (status == 401 and code in (None, 0)):
             if path.endswith(LOGIN):
                 return AuthenticationFailed(
-                    "Meddbase refused the service user's username or password; a manager "
-                    "must check the connection's credentials.",
+                    _(
+                        "Meddbase refused the service user's username or password; a manager "
+                        "must check the connection's credentials."
+                    ),
                     **common,
                 )
             return SessionGone(
-                "Meddbase ended our session and did not accept a new login; a manager must "
-                "check the connection's service user.",
+                _(
+                    "Meddbase ended our session and did not accept a new login; a manager must "
+                    "check the connection's service user."
+                ),
                 **common,
             )
         if code in INVALID_INPUT:
             return VendorValidationError(
-                f"Meddbase refused the request: {said or 'invalid data'}.", **common
+                _("Meddbase refused the request: %(said)s.") % {"said": said or _("invalid data")},
+                **common,
             )
         if path.endswith(BOOK) and code in (0, None) and status in SLOT_TAKEN_STATUSES:
             return SlotUnavailable(
-                "Meddbase has no bookable slot at this time any more; choose another time.",
+                _("Meddbase has no bookable slot at this time any more; choose another time."),
                 **common,
             )
         # A Response is falsy when its status is an error: test for None, not truth.
@@ -875,30 +922,40 @@ def imported(
     """One listed record in our model's words, or with its problem (naming only its Key)."""
     key = item.get("Key") if isinstance(item, Mapping) else None
     external_id = str(key) if isinstance(key, str | int) and not isinstance(key, bool) else ""
-    noun = IMPORT_NOUNS[kind]
+    noun = str(IMPORT_NOUNS[kind])
     try:
         if not isinstance(item, Mapping):
-            raise Malformed("is not an object")
+            raise Malformed(_("is not an object"))
         if key in (None, ""):
-            raise Malformed("has no Key")
+            raise Malformed(_("has no Key"))
         if not external_id:
-            raise Malformed("has a Key that is neither text nor a number")
+            raise Malformed(_("has a Key that is neither text nor a number"))
         try:
             external_id = str(key_format.parse(key))
         except (TypeError, ValueError):
-            raise Malformed("has a Key that is not a whole number") from None
+            raise Malformed(_("has a Key that is not a whole number")) from None
         fields, refs = read(item)
     except Malformed as problem:
         return ImportedRecord(kind, external_id, problem=_problem(noun, external_id, problem))
     except SHAPE_ERRORS as error:
-        shape = Malformed(f"is not in the shape Meddbase documents ({type(error).__name__})")
+        shape = Malformed(
+            _("is not in the shape Meddbase documents (%(error)s)")
+            % {"error": type(error).__name__}
+        )
         return ImportedRecord(kind, external_id, problem=_problem(noun, external_id, shape))
     return ImportedRecord(kind, external_id, fields, refs)
 
 
 def _problem(noun: str, external_id: str, problem: Exception) -> str:
-    which = f"Meddbase {noun} {external_id}" if external_id else f"A Meddbase {noun}"
-    return f"{which} {problem}."
+    """e.g. "Meddbase clinician 12 has no full name." (the problem's words follow the
+    record's)."""
+    if external_id:
+        return _("Meddbase %(record)s %(id)s %(problem)s.") % {
+            "record": noun,
+            "id": external_id,
+            "problem": problem,
+        }
+    return _("A Meddbase %(record)s %(problem)s.") % {"record": noun, "problem": problem}
 
 
 def _first_time(item: Any, seen: set[str]) -> bool:
@@ -913,28 +970,31 @@ def _first_time(item: Any, seen: set[str]) -> bool:
 
 
 def _type_fields(item: Mapping[str, Any]) -> Fields:
-    fields: dict[str, Any] = {"name": _required(item, "Name", "name")}
+    fields: dict[str, Any] = {"name": _required(item, "Name", _("name"))}
     bookable = item.get("CanBookAppointment")
     if bookable is not None:
         if not isinstance(bookable, bool):
-            raise Malformed("says CanBookAppointment neither true nor false")
+            raise Malformed(_("says CanBookAppointment neither true nor false"))
         fields["active"] = bookable
     return fields, {}
 
 
 def _site_fields(item: Mapping[str, Any]) -> Fields:
-    return {"name": _required(item, "Name", "name"), "address": _address(item.get("Address"))}, {}
+    return {
+        "name": _required(item, "Name", _("name")),
+        "address": _address(item.get("Address")),
+    }, {}
 
 
 def _room_fields(location: str) -> Callable[[Mapping[str, Any]], Fields]:
     def read(item: Mapping[str, Any]) -> Fields:
-        return {"name": _required(item, "Name", "name")}, {"location": location}
+        return {"name": _required(item, "Name", _("name"))}, {"location": location}
 
     return read
 
 
 def _clinician_fields(item: Mapping[str, Any]) -> Fields:
-    title, given, family = split_name(_required(item, "FullName", "full name"))
+    title, given, family = split_name(_required(item, "FullName", _("full name")))
     return {"title": title, "given_name": given, "family_name": family}, {}
 
 
@@ -944,7 +1004,7 @@ def _patient_fields(item: Mapping[str, Any]) -> Fields:
         "family_name": _text(item, "Surname"),
     }
     if not (fields["given_name"] or fields["family_name"]):
-        raise Malformed("has no name")
+        raise Malformed(_("has no name"))
     if "DateOfBirth" in item:
         fields["birth_date"] = birth_date(item["DateOfBirth"])
     if "SexType" in item:
@@ -960,13 +1020,9 @@ def _patient_fields(item: Mapping[str, Any]) -> Fields:
 
 def _next_of_kin(kin: Any) -> dict[str, str]:
     if not isinstance(kin, Mapping):
-        raise Malformed("has a NextOfKin that is not an object")
+        raise Malformed(_("has a NextOfKin that is not an object"))
     name = " ".join(part for part in (_text(kin, "Name"), _text(kin, "Surname")) if part)
     return {"guardian_name": name, "guardian_phone": _first(kin, "Mobile", "WorkTelephone")}
-
-
-def _a(word: str) -> str:
-    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
 def _text(item: Mapping[str, Any], name: str) -> str:
@@ -974,14 +1030,17 @@ def _text(item: Mapping[str, Any], name: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise Malformed(f"has {_a(name)} that is not text")
+        # English says "an" before a vowel: one sentence each, for translators.
+        if name[:1].lower() in "aeiou":
+            raise Malformed(_("has an %(field)s that is not text") % {"field": name})
+        raise Malformed(_("has a %(field)s that is not text") % {"field": name})
     return value.strip()
 
 
 def _required(item: Mapping[str, Any], name: str, words: str) -> str:
     value = _text(item, name)
     if not value:
-        raise Malformed(f"has no {words}")
+        raise Malformed(_("has no %(what)s") % {"what": words})
     return value
 
 
@@ -994,7 +1053,7 @@ def _address(address: Any) -> str:
     if address is None:
         return ""
     if not isinstance(address, Mapping):
-        raise Malformed("has an Address that is not an object")
+        raise Malformed(_("has an Address that is not an object"))
     parts = ("Address1", "Address2", "Address3", "City", "County", "PostCode", "Country")
     return ", ".join(value for value in (_text(address, part) for part in parts) if value)
 
@@ -1006,7 +1065,7 @@ def birth_date(value: Any) -> datetime.date | None:
     try:
         moment = datetime.datetime.fromisoformat(str(value))
     except ValueError:
-        raise Malformed("has a DateOfBirth that is not a date") from None
+        raise Malformed(_("has a DateOfBirth that is not a date")) from None
     return (moment.astimezone(LONDON) if moment.tzinfo else moment).date()
 
 
@@ -1014,7 +1073,7 @@ def _sex(value: Any) -> str:
     try:
         return SEX_TYPES[NUMBER.parse(value)]
     except (KeyError, TypeError, ValueError):
-        raise Malformed("has a SexType that is not 0, 1 or 2") from None
+        raise Malformed(_("has a SexType that is not 0, 1 or 2")) from None
 
 
 def _minor(born: datetime.date | None) -> bool:
@@ -1052,7 +1111,7 @@ def split_name(full: str) -> tuple[str, str, str]:
     word with the particles before it as the family name ("Ana de la Cruz" → "de la Cruz");
     after a comma, post-nominals (all capitals: "FRCS") are dropped, and anything else means
     the family name came first ("House, Gregory")."""
-    head, _, tail = full.partition(",")
+    head, _comma, tail = full.partition(",")
     words, after = head.split(), tail.split()
     if after and not all(_post_nominal(word) for word in after):
         words = after + words  # "House, Gregory" → "Gregory House"

@@ -120,6 +120,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import requests
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from scheduling.localtime import utc_iso
 from scheduling.validators import known_time_zones
@@ -138,6 +140,7 @@ from vendors.types import (
     APPOINTMENT,
     BLOCK,
     CRITERION_WORDS,
+    KIND_LABELS,
     BookingRequest,
     BusySpan,
     CalendarQuery,
@@ -348,8 +351,10 @@ class NexHealthAdapter(Adapter):
         if not found.settled and start and start <= datetime.datetime.now(datetime.UTC):
             # NexHealth's "timed_out": the start passed before the write reached the EHR.
             raise InsertionFailed(
-                "NexHealth never wrote this appointment to the practice's system and its start "
-                "time has passed; book it again in the practice's system.",
+                _(
+                    "NexHealth never wrote this appointment to the practice's system and its "
+                    "start time has passed; book it again in the practice's system."
+                ),
                 vendor=self.vendor,
             )
         return found
@@ -374,10 +379,11 @@ class NexHealthAdapter(Adapter):
     def check(self) -> str:
         answer = self.call("GET", "locations", params={"subdomain": self._subdomain()})
         locations = list(_locations_in(self._list(answer)))
-        return (
-            f"NexHealth answered for the institution “{self._subdomain()}” with "
-            f"{len(locations)} location(s)."
-        )
+        return ngettext(
+            "NexHealth answered for the institution “%(subdomain)s” with %(count)d location(s).",
+            "NexHealth answered for the institution “%(subdomain)s” with %(count)d location(s).",
+            len(locations),
+        ) % {"subdomain": self._subdomain(), "count": len(locations)}
 
     # -- the practice's calendar (DESIGN §8) -----------------------------------------------
 
@@ -453,7 +459,7 @@ class NexHealthAdapter(Adapter):
                 return
             cursor = info.get("end_cursor") if more is True and rows else None
             if not isinstance(cursor, str) or not cursor or cursor in cursors:
-                raise self._unreadable("its appointment pages")
+                raise self._unreadable(_("its appointment pages"))
             cursors.add(cursor)
 
     def _paced(self, path: str, params: Mapping[str, Any]) -> Any:
@@ -483,12 +489,13 @@ class NexHealthAdapter(Adapter):
     def _rows(self, data: Any) -> list[Mapping[str, Any]]:
         """A listing's records; anything else in it means the answer cannot be trusted."""
         if not isinstance(data, list) or not all(isinstance(item, Mapping) for item in data):
-            raise self._unreadable("a list")
+            raise self._unreadable(_("a list"))
         return data
 
     def _unreadable(self, what: str) -> UnexpectedResponse:
         return UnexpectedResponse(
-            f"NexHealth answered the calendar read without {what}; nothing was changed.",
+            _("NexHealth answered the calendar read without %(what)s; nothing was changed.")
+            % {"what": what},
             vendor=self.vendor,
         )
 
@@ -594,8 +601,11 @@ class NexHealthAdapter(Adapter):
                 raise self._list_unreadable(what, number)
             cursors.add(cursor)
         raise UnexpectedResponse(
-            f"NexHealth's list of {what} did not end after {MAX_IMPORT_PAGES} pages; the "
-            "import stopped there.",
+            _(
+                "NexHealth's list of %(what)s did not end after %(pages)d pages; the import "
+                "stopped there."
+            )
+            % {"what": KIND_LABELS.get(what, what), "pages": MAX_IMPORT_PAGES},
             vendor=self.vendor,
         )
 
@@ -633,16 +643,19 @@ class NexHealthAdapter(Adapter):
         if isinstance(error, AuthenticationFailed):
             return error
         if isinstance(error, RateLimited):
-            reason = "NexHealth kept answering 429 (too many requests)"
+            reason = _("NexHealth kept answering 429 (too many requests)")
         elif isinstance(error, UnexpectedResponse):
-            reason = "its answer had a shape we cannot read"
+            reason = _("its answer had a shape we cannot read")
         elif error.status is not None:
-            reason = f"NexHealth answered HTTP {error.status}"
+            reason = _("NexHealth answered HTTP %(status)s") % {"status": error.status}
         else:
-            reason = "NexHealth did not answer (timeout or connection)"
+            reason = _("NexHealth did not answer (timeout or connection)")
         return type(error)(
-            f"Page {number} of NexHealth's {what} could not be read: {reason}; the import "
-            "stopped there.",
+            _(
+                "Page %(page)d of NexHealth's %(what)s could not be read: %(reason)s; the "
+                "import stopped there."
+            )
+            % {"page": number, "what": KIND_LABELS.get(what, what), "reason": reason},
             vendor=self.vendor,
             status=error.status,
             vendor_message=error.vendor_message,
@@ -651,8 +664,12 @@ class NexHealthAdapter(Adapter):
 
     def _list_unreadable(self, what: str, number: int) -> UnexpectedResponse:
         return UnexpectedResponse(
-            f"Page {number} of NexHealth's {what} could not be read: its answer had a shape we "
-            "cannot read (no list, or pages that do not follow on); the import stopped there.",
+            _(
+                "Page %(page)d of NexHealth's %(what)s could not be read: its answer had a "
+                "shape we cannot read (no list, or pages that do not follow on); the import "
+                "stopped there."
+            )
+            % {"page": number, "what": KIND_LABELS.get(what, what)},
             vendor=self.vendor,
         )
 
@@ -661,7 +678,8 @@ class NexHealthAdapter(Adapter):
     def search_patients(self, criterion: str, patient: PatientDetails) -> list[str]:
         if criterion not in self.patient_search:
             raise NotSupported(
-                f"NexHealth cannot search its patients by {CRITERION_WORDS[criterion]}.",
+                _("NexHealth cannot search its patients by %(criterion)s.")
+                % {"criterion": CRITERION_WORDS[criterion]},
                 vendor=self.vendor,
             )
         found: dict[str, None] = {}
@@ -674,16 +692,22 @@ class NexHealthAdapter(Adapter):
 
     def register_patient(self, patient: PatientDetails) -> str:
         missing = [words for words, value in (
-            ("given name", patient.given_name.strip()),
-            ("family name", patient.family_name.strip()), ("e-mail", patient.email.strip()),
-            ("phone", _digits(patient.phone)), ("birth date", patient.birth_date),
+            (_("given name"), patient.given_name.strip()),
+            (_("family name"), patient.family_name.strip()), (_("e-mail"), patient.email.strip()),
+            (_("phone"), _digits(patient.phone)), (_("birth date"), patient.birth_date),
         ) if not value]  # fmt: skip
         if missing:
+            lacking = missing[0]
+            for other in missing[1:]:
+                lacking = _("%(some)s or %(other)s") % {"some": lacking, "other": other}
             raise ConfigurationError(
-                "NexHealth has no patient matching this one and registers a patient only with "
-                "a given and family name, an e-mail, a phone and a birth date; this patient has "
-                f"no {' or '.join(missing)}: add it here, or register the patient in NexHealth "
-                "and map its NexHealth ID to them in the admin (External IDs).",
+                _(
+                    "NexHealth has no patient matching this one and registers a patient only "
+                    "with a given and family name, an e-mail, a phone and a birth date; this "
+                    "patient has no %(missing)s: add it here, or register the patient in "
+                    "NexHealth and map its NexHealth ID to them in the admin (External IDs)."
+                )
+                % {"missing": lacking},
                 vendor=self.vendor,
             )
         location, provider = self._intake()
@@ -695,10 +719,13 @@ class NexHealthAdapter(Adapter):
                 json_body=_registration(patient, provider),
             )
         except VendorValidationError as refused:
-            said = (refused.vendor_message or "no reason given").rstrip(". ")
+            said = (refused.vendor_message or _("no reason given")).rstrip(". ")
             raise VendorValidationError(
-                f"NexHealth refused to register the patient: {said}. If NexHealth has this "
-                "patient already, map its NexHealth ID to them in the admin (External IDs).",
+                _(
+                    "NexHealth refused to register the patient: %(said)s. If NexHealth has this "
+                    "patient already, map its NexHealth ID to them in the admin (External IDs)."
+                )
+                % {"said": said},
                 vendor=self.vendor,
                 status=refused.status,
                 vendor_message=refused.vendor_message,
@@ -706,7 +733,7 @@ class NexHealthAdapter(Adapter):
         user = data.get("user") if isinstance(data, Mapping) else None
         key = _id_text(user.get("id")) if isinstance(user, Mapping) else ""
         if not key:
-            raise self.answered_without("the new patient's id")
+            raise self.answered_without(_("the new patient's id"))
         return key
 
     def _searched(self, query: Mapping[str, str], criterion: str) -> Iterator[Any]:
@@ -737,16 +764,21 @@ class NexHealthAdapter(Adapter):
             cursors.add(cursor)
             asked = {**asked, "end_cursor": cursor}
         raise VendorError(
-            f"NexHealth has more than {SEARCH_PAGES * SEARCH_PER_PAGE} patients answering a "
-            f"search by this patient's {CRITERION_WORDS[criterion]}, too many to tell them "
-            "apart: map the patient to its NexHealth ID in the admin (External IDs).",
+            _(
+                "NexHealth has more than %(count)d patients answering a search by this "
+                "patient's %(criterion)s, too many to tell them apart: map the patient to its "
+                "NexHealth ID in the admin (External IDs)."
+            )
+            % {"count": SEARCH_PAGES * SEARCH_PER_PAGE, "criterion": CRITERION_WORDS[criterion]},
             vendor=self.vendor,
         )
 
     def _search_unreadable(self) -> UnexpectedResponse:
         return UnexpectedResponse(
-            "NexHealth answered a patient search in a shape we cannot read (no list, or pages "
-            "that do not follow on).",
+            _(
+                "NexHealth answered a patient search in a shape we cannot read (no list, or "
+                "pages that do not follow on)."
+            ),
             vendor=self.vendor,
         )
 
@@ -758,7 +790,8 @@ class NexHealthAdapter(Adapter):
         found = self._institution_locations()
         if not found:
             raise UnexpectedResponse(
-                "NexHealth listed no location to search its patients from.", vendor=self.vendor
+                _("NexHealth listed no location to search its patients from."),
+                vendor=self.vendor,
             )
         return found[0]
 
@@ -774,10 +807,12 @@ class NexHealthAdapter(Adapter):
         provider = self.settings.option("intake_provider_id", kind=NUMBER)
         if provider in (None, ""):
             raise ConfigurationError(
-                "NexHealth has no patient matching this one, and registering one there needs "
-                "the provider who takes in new patients: set the connection's option "
-                "“intake_provider_id” (a NexHealth provider ID), or register the patient in "
-                "NexHealth and map its NexHealth ID to them in the admin (External IDs).",
+                _(
+                    "NexHealth has no patient matching this one, and registering one there "
+                    "needs the provider who takes in new patients: set the connection's option "
+                    "“intake_provider_id” (a NexHealth provider ID), or register the patient in "
+                    "NexHealth and map its NexHealth ID to them in the admin (External IDs)."
+                ),
                 vendor=self.vendor,
             )
         location = self.settings.option("location_id")
@@ -786,10 +821,18 @@ class NexHealthAdapter(Adapter):
         found = self._institution_locations()
         if len(found) != 1:
             raise ConfigurationError(
-                f"NexHealth has no patient matching this one, and this institution has "
-                f"{len(found)} locations: set the connection's option “location_id” (where new "
-                "patients are registered), or register the patient in NexHealth and map its "
-                "NexHealth ID to them in the admin (External IDs).",
+                ngettext(
+                    "NexHealth has no patient matching this one, and this institution has "
+                    "%(count)d locations: set the connection's option “location_id” (where new "
+                    "patients are registered), or register the patient in NexHealth and map its "
+                    "NexHealth ID to them in the admin (External IDs).",
+                    "NexHealth has no patient matching this one, and this institution has "
+                    "%(count)d locations: set the connection's option “location_id” (where new "
+                    "patients are registered), or register the patient in NexHealth and map its "
+                    "NexHealth ID to them in the admin (External IDs).",
+                    len(found),
+                )
+                % {"count": len(found)},
                 vendor=self.vendor,
             )
         return found[0], provider
@@ -809,7 +852,7 @@ class NexHealthAdapter(Adapter):
         token = data.get("token") if isinstance(data, Mapping) else None
         if not isinstance(token, str) or not token:
             raise UnexpectedResponse(
-                "NexHealth answered the authentication without a token; it will be tried again.",
+                _("NexHealth answered the authentication without a token; it will be tried again."),
                 vendor=self.vendor,
             )
         return token, TOKEN_LIFETIME
@@ -830,9 +873,11 @@ class NexHealthAdapter(Adapter):
             # cannot help, the connection's settings must change.
             said = self.message_of(body)
             return ConfigurationError(
-                "NexHealth refused access to this institution or location (HTTP 403): check "
-                "the connection's subdomain and location ID and that its API key belongs to "
-                "that institution.",
+                _(
+                    "NexHealth refused access to this institution or location (HTTP 403): check "
+                    "the connection's subdomain and location ID and that its API key belongs to "
+                    "that institution."
+                ),
                 vendor=self.vendor,
                 status=status,
                 vendor_message=said,
@@ -844,11 +889,12 @@ class NexHealthAdapter(Adapter):
     def unwrap(self, body: Any, path: str) -> Any:
         """The `data` of NexHealth's envelope; `code: false` is a refusal even with a 2xx."""
         if not isinstance(body, Mapping) or "code" not in body:
-            raise self.answered_without("its usual envelope")
+            raise self.answered_without(_("its usual envelope"))
         if body["code"] is not True:
             said = self.message_of(body)
             raise VendorValidationError(
-                f"NexHealth refused the request: {said or 'no reason given'}.",
+                _("NexHealth refused the request: %(said)s.")
+                % {"said": said or _("no reason given")},
                 vendor=self.vendor,
                 vendor_message=said,
             )
@@ -864,7 +910,7 @@ class NexHealthAdapter(Adapter):
             data = {"appt": data}
         record = data.get("appt") if isinstance(data, Mapping) else None
         if not isinstance(record, Mapping) or record.get("id") in (None, ""):
-            raise self.answered_without("the appointment")
+            raise self.answered_without(_("the appointment"))
         return record
 
     def _list(self, data: Any) -> list[Mapping[str, Any]]:
@@ -872,7 +918,7 @@ class NexHealthAdapter(Adapter):
             data = next((value for value in data.values() if isinstance(value, list)), None)
         if not isinstance(data, list):
             raise UnexpectedResponse(
-                "NexHealth answered a list call without a list.", vendor=self.vendor
+                _("NexHealth answered a list call without a list."), vendor=self.vendor
             )
         return [item for item in data if isinstance(item, Mapping)]
 
@@ -999,8 +1045,10 @@ def parse_webhook(
     """Verify one NexHealth webhook (signature, then freshness) and read its appointment."""
     if not secret:
         raise ConfigurationError(
-            "The NexHealth connection has no webhook secret: paste the endpoint's secret_key "
-            "into the connection in the admin.",
+            _(
+                "The NexHealth connection has no webhook secret: paste the endpoint's "
+                "secret_key into the connection in the admin."
+            ),
             vendor=NexHealthAdapter.vendor,
         )
     found = {name.lower(): value for name, value in headers.items()}
@@ -1079,16 +1127,16 @@ class Malformed(ValueError):
 
 def _imported(kind: str, item: Any, build: Builder, location: str) -> ImportedRecord:
     if not isinstance(item, Mapping):
-        return ImportedRecord(kind, "", problem="an item of the list is not an object")
+        return ImportedRecord(kind, "", problem=_("an item of the list is not an object"))
     key = _id_text(item.get("id"))
     if not key:
-        return ImportedRecord(kind, "", problem="it has no valid id")
+        return ImportedRecord(kind, "", problem=_("it has no valid id"))
     try:
         fields, refs = build(item, location)
     except Malformed as wrong:
         return ImportedRecord(kind, key, problem=str(wrong))
     except SHAPE_ERRORS as error:
-        return ImportedRecord(kind, key, problem=f"it cannot be read ({type(error).__name__})")
+        return ImportedRecord(kind, key, problem=_unreadable(error))
     return ImportedRecord(kind, key, fields, refs)
 
 
@@ -1113,10 +1161,16 @@ def _locations_in(data: list[Any]) -> Iterator[Any]:
             yield item  # a location (an institution without `locations` has none)
 
 
-def _location_fields(item: Mapping[str, Any], _: str) -> tuple[dict[str, Any], dict[str, str]]:
+def _unreadable(error: Exception) -> str:
+    return _("it cannot be read (%(error)s)") % {"error": type(error).__name__}
+
+
+def _location_fields(
+    item: Mapping[str, Any], _location: str
+) -> tuple[dict[str, Any], dict[str, str]]:
     zone = _text(item, "tz")
     if zone and not _known_zone(zone):
-        raise Malformed("its time zone is not one we know (IANA), so its hours cannot be read")
+        raise Malformed(_("its time zone is not one we know (IANA), so its hours cannot be read"))
     fields = {
         "name": _required(item, "name"),
         "address": ", ".join(
@@ -1136,7 +1190,9 @@ def _location_fields(item: Mapping[str, Any], _: str) -> tuple[dict[str, Any], d
     return _filled(fields) | _active(item, inverse="inactive"), {}
 
 
-def _practitioner_fields(item: Mapping[str, Any], _: str) -> tuple[dict[str, Any], dict[str, str]]:
+def _practitioner_fields(
+    item: Mapping[str, Any], _location: str
+) -> tuple[dict[str, Any], dict[str, str]]:
     given, family = _person_name(item)
     bio = _bio(item)
     phone = _text(bio, "phone_number") or _text(bio, "cell_phone_number")
@@ -1151,17 +1207,19 @@ def _room_fields(item: Mapping[str, Any], location: str) -> tuple[dict[str, Any]
     return {"name": name} | _active(item, direct="active"), {"location": where}
 
 
-def _type_fields(item: Mapping[str, Any], _: str) -> tuple[dict[str, Any], dict[str, str]]:
+def _type_fields(item: Mapping[str, Any], _location: str) -> tuple[dict[str, Any], dict[str, str]]:
     fields: dict[str, Any] = {"name": _required(item, "name")}
     minutes = item.get("minutes")
     if minutes is not None:
         if not _whole(minutes) or minutes <= 0:
-            raise Malformed("its length in minutes is not a whole number above 0")
+            raise Malformed(_("its length in minutes is not a whole number above 0"))
         fields["default_duration_minutes"] = minutes
     return fields, {}
 
 
-def _patient_fields(item: Mapping[str, Any], _: str) -> tuple[dict[str, Any], dict[str, str]]:
+def _patient_fields(
+    item: Mapping[str, Any], _location: str
+) -> tuple[dict[str, Any], dict[str, str]]:
     given, family = _person_name(item)
     bio = _bio(item)
     phones = ("phone_number", "cell_phone_number", "home_phone_number", "work_phone_number")
@@ -1188,7 +1246,7 @@ def _hours_records(item: Any, location: str) -> Iterator[ImportedRecord]:
         yield ImportedRecord("hours", key, problem=str(wrong))
         return
     except SHAPE_ERRORS as error:
-        yield ImportedRecord("hours", key, problem=f"it cannot be read ({type(error).__name__})")
+        yield ImportedRecord("hours", key, problem=_unreadable(error))
         return
     for day in days:
         fields = {"weekday": day, "start_time": start, "end_time": end}
@@ -1200,23 +1258,25 @@ def _working_hour(
 ) -> tuple[list[int], datetime.time, datetime.time, dict[str, str]]:
     provider = _id_text(item.get("provider_id"))
     if not provider:
-        raise Malformed("it names no provider")
+        raise Malformed(_("it names no provider"))
     label = item.get("label")
     if label:
         raise Malformed(
-            "it is a labelled working hour (for some appointment types only, on top of the "
-            "provider's base hours): set such hours by hand"
+            _(
+                "it is a labelled working hour (for some appointment types only, on top of the "
+                "provider's base hours): set such hours by hand"
+            )
         )
     start, end = _clock(item.get("begin_time")), _clock(item.get("end_time"))
     if end <= start:
-        raise Malformed("it ends before it starts (or at midnight or later)")
+        raise Malformed(_("it ends before it starts (or at midnight or later)"))
     days = item.get("days")
     if not days:
         raise Malformed(_not_weekly(item))
     if not isinstance(days, list) or not all(
         isinstance(day, str) and day.strip().lower() in WEEKDAYS for day in days
     ):
-        raise Malformed("its days are not weekday names")
+        raise Malformed(_("its days are not weekday names"))
     weekdays = sorted({WEEKDAYS[day.strip().lower()] for day in days})
     where = _id_text(item.get("location_id")) or location
     return weekdays, start, end, {"practitioner": provider, "location": where}
@@ -1224,10 +1284,10 @@ def _working_hour(
 
 def _not_weekly(item: Mapping[str, Any]) -> str:
     if item.get("specific_date"):
-        return "it is for one date only, not a weekly schedule: add that day by hand if needed"
+        return _("it is for one date only, not a weekly schedule: add that day by hand if needed")
     if item.get("custom_recurrence"):
-        return "it repeats on a custom recurrence, not on weekdays: set these hours by hand"
-    return "it names no days"
+        return _("it repeats on a custom recurrence, not on weekdays: set these hours by hand")
+    return _("it names no days")
 
 
 def _person_name(item: Mapping[str, Any]) -> tuple[str, str]:
@@ -1236,9 +1296,10 @@ def _person_name(item: Mapping[str, Any]) -> tuple[str, str]:
     given = " ".join(filter(None, (_text(item, "first_name"), _text(item, "middle_name"))))
     family = _text(item, "last_name")
     if not given and not family:
-        given, _, family = (_text(item, "name") or _text(item, "display_name")).rpartition(" ")
+        name = _text(item, "name") or _text(item, "display_name")
+        given, _space, family = name.rpartition(" ")
     if not given and not family:
-        raise Malformed("it has no name")
+        raise Malformed(_("it has no name"))
     return given, family
 
 
@@ -1247,7 +1308,7 @@ def _bio(item: Mapping[str, Any]) -> Mapping[str, Any]:
     if bio is None:
         return {}
     if not isinstance(bio, Mapping):
-        raise Malformed("its bio is not an object")
+        raise Malformed(_("its bio is not an object"))
     return bio
 
 
@@ -1257,7 +1318,7 @@ def _birth_date(value: Any) -> datetime.date | None:
     try:
         return datetime.date.fromisoformat(str(value)[:10])
     except ValueError:
-        raise Malformed("its date of birth is not a date (YYYY-MM-DD)") from None
+        raise Malformed(_("its date of birth is not a date (YYYY-MM-DD)")) from None
 
 
 def _sex(value: Any) -> str:
@@ -1274,7 +1335,7 @@ def _clock(value: Any) -> datetime.time:
             raise ValueError(value)
         return datetime.time(*(int(part) for part in found.groups(default="0")))
     except ValueError:
-        raise Malformed("its begin or end time is not a time of day (HH:MM)") from None
+        raise Malformed(_("its begin or end time is not a time of day (HH:MM)")) from None
 
 
 def _active(item: Mapping[str, Any], *, inverse: str = "", direct: str = "") -> dict[str, bool]:
@@ -1284,14 +1345,16 @@ def _active(item: Mapping[str, Any], *, inverse: str = "", direct: str = "") -> 
     if value is None:
         return {}
     if not isinstance(value, bool):
-        raise Malformed(f"its “{key}” is not true or false")
+        raise Malformed(_("its “%(field)s” is not true or false") % {"field": key})
     return {"active": not value if inverse else value}
 
 
 def _required(item: Mapping[str, Any], key: str) -> str:
     value = _text(item, key)
     if not value:
-        raise Malformed("it has no name" if key == "name" else f"it has no {key}")
+        if key == "name":
+            raise Malformed(_("it has no name"))
+        raise Malformed(_("it has no %(field)s") % {"field": key})
     return value
 
 
@@ -1300,7 +1363,7 @@ def _text(item: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise Malformed(f"its {key.replace('_', ' ')} is not text")
+        raise Malformed(_("its %(field)s is not text") % {"field": key.replace("_", " ")})
     return str(value).strip()
 
 

@@ -97,6 +97,9 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
+
 from scheduling.localtime import utc_iso
 from vendors.base import SHAPE_ERRORS, UUID, Adapter
 from vendors.errors import (
@@ -148,7 +151,10 @@ SLOTS_PATH = "appointments/available-slots"
 # Onboarding: the page size asked for, and the most pages of one list read before giving up.
 PAGE_LIMIT = 100
 MAX_IMPORT_PAGES = 10_000
-IMPORT_NOUNS = {"types": "appointment type", "patients": "animal"}
+IMPORT_NOUNS = {
+    "types": pgettext_lazy("Treats.vet record", "appointment type"),
+    "patients": pgettext_lazy("Treats.vet record", "animal"),
+}
 DETAIL_FIELDS = (
     "clientId", "patientId", "vetId", "appointmentTypeId", "scheduledAt", "endTime", "isUrgent",
     "status", "displayStatus", "createdAt",
@@ -172,19 +178,30 @@ class TreatsVetAdapter(Adapter):
         "appointment_type": False,
     }
     id_formats = {"": UUID}
-    vendor_terms = {"guardian": "client", "patient": "animal", "practitioner": "vet"}
+    vendor_terms = {
+        "guardian": pgettext_lazy("Treats.vet record", "client"),
+        "patient": pgettext_lazy("Treats.vet record", "animal"),
+        "practitioner": pgettext_lazy("Treats.vet record", "vet"),
+    }
     # An animal's and its owner's data in list answers, beyond the shared set.
     sensitive_keys = frozenset({"birthdate", "dateofbirth", "mobile", "mobilephone"})
     imports = ("types", "patients")
     import_gaps = {
-        "practitioners": "Treats.vet lists no vets: map each vet by hand in External IDs "
-        "(its UUID).",
-        "locations": "Treats.vet lists no locations (its API key is the clinic): create the "
-        "clinic's locations by hand.",
-        "rooms": "Treats.vet lists no rooms (its bookings name none): create rooms by hand if "
-        "the desk uses them.",
-        "hours": "Treats.vet lists no working hours (it only offers each vet's free slots): "
-        "enter each vet's hours by hand.",
+        "practitioners": gettext_lazy(
+            "Treats.vet lists no vets: map each vet by hand in External IDs (its UUID)."
+        ),
+        "locations": gettext_lazy(
+            "Treats.vet lists no locations (its API key is the clinic): create the clinic's "
+            "locations by hand."
+        ),
+        "rooms": gettext_lazy(
+            "Treats.vet lists no rooms (its bookings name none): create rooms by hand if the "
+            "desk uses them."
+        ),
+        "hours": gettext_lazy(
+            "Treats.vet lists no working hours (it only offers each vet's free slots): enter "
+            "each vet's hours by hand."
+        ),
     }
 
     # -- booking -------------------------------------------------------------------------
@@ -248,14 +265,19 @@ class TreatsVetAdapter(Adapter):
         items = body.get("data") if isinstance(body, Mapping) else body
         if not isinstance(items, list):
             raise VendorError(
-                f"Treats.vet answered the “{kind}” list in an unexpected shape.",
+                _("Treats.vet answered the “%(kind)s” list in an unexpected shape.")
+                % {"kind": kind},
                 vendor=self.vendor,
             )
         return items
 
     def check(self) -> str:
         types = self.reference("appointment_types")
-        return f"Treats.vet answered with {len(types)} appointment type(s)."
+        return ngettext(
+            "Treats.vet answered with %(count)d appointment type(s).",
+            "Treats.vet answered with %(count)d appointment type(s).",
+            len(types),
+        ) % {"count": len(types)}
 
     # -- the clinic's calendar (DESIGN §8) ------------------------------------------------
 
@@ -373,19 +395,19 @@ class TreatsVetAdapter(Adapter):
         return super().import_records(kind)
 
     def _import_types(self) -> Iterator[ImportedRecord]:
-        for item in self._items(self.read("appointments/types"), "its appointment types"):
+        for item in self._items(self.read("appointments/types"), _("its appointment types")):
             yield imported("types", item, _type_fields)
 
     def _import_animals(self) -> Iterator[ImportedRecord]:
         owners = self._owner_index()
-        for page in self._import_pages("patients", "its list of animals (patients)"):
+        for page in self._import_pages("patients", _("its list of animals (patients)")):
             for item in page:
                 yield imported("patients", item, lambda animal: self._animal(animal, owners))
 
     def _owner_index(self) -> dict[str, Owner | str]:
         """Owner ID → what an animal needs of its owner (or why it cannot be read)."""
         owners: dict[str, Owner | str] = {}
-        for page in self._import_pages("clients", "its list of owners (clients)"):
+        for page in self._import_pages("clients", _("its list of owners (clients)")):
             for item in page:
                 try:
                     key = _uuid(item["id"], "id")
@@ -396,12 +418,15 @@ class TreatsVetAdapter(Adapter):
 
     def _animal(self, item: Mapping[str, Any], owners: dict[str, Owner | str]) -> Fields:
         fields = _animal_fields(item)
-        client = _uuid(item.get("clientId"), "clientId", missing="names no owner (clientId)")
+        client = _uuid(item.get("clientId"), "clientId", missing=_("names no owner (clientId)"))
         if client not in owners:
             owners[client] = self._owner_by_id(client)
         found = owners[client]
         if isinstance(found, str):
-            raise Malformed(f"has an owner (client {client}) that {found}")
+            raise Malformed(
+                _("has an owner (client %(client)s) that %(problem)s")
+                % {"client": client, "problem": found}
+            )
         fields["family_name"] = found.family_name or found.name
         fields |= {
             "guardian_name": found.name,
@@ -415,7 +440,7 @@ class TreatsVetAdapter(Adapter):
         try:
             found = self.read(f"clients/{urllib.parse.quote(client, safe='')}")
         except NotFound:
-            return "Treats.vet does not know"
+            return _("Treats.vet does not know")
         if isinstance(found, Mapping) and isinstance(found.get("data"), Mapping):
             found = found["data"]
         return _owner_or_problem(found)
@@ -426,7 +451,10 @@ class TreatsVetAdapter(Adapter):
         previous: Any = None
         for page in range(1, MAX_IMPORT_PAGES + 1):
             params = {"page": page, "limit": PAGE_LIMIT}
-            items = self._items(self.read(path, params=params), f"page {page} of {what}")
+            items = self._items(
+                self.read(path, params=params),
+                _("page %(page)d of %(what)s") % {"page": page, "what": what},
+            )
             if not items:
                 return
             first = items[0].get("id") if isinstance(items[0], Mapping) else None
@@ -434,16 +462,21 @@ class TreatsVetAdapter(Adapter):
                 if len(items) < PAGE_LIMIT:
                     return  # the whole list again: paging ignored, all was read
                 raise UnexpectedResponse(
-                    f"Treats.vet answered page {page} of {what} with page {page - 1} again: it "
-                    f"does not page with page and limit, and its list stops at {PAGE_LIMIT}; "
-                    "the import stopped there rather than miss the rest.",
+                    _(
+                        "Treats.vet answered page %(page)d of %(what)s with page %(previous)d "
+                        "again: it does not page with page and limit, and its list stops at "
+                        "%(limit)d; the import stopped there rather than miss the rest."
+                    )
+                    % {"page": page, "what": what, "previous": page - 1, "limit": PAGE_LIMIT},
                     vendor=self.vendor,
                 )
             previous = first
             yield items
             if len(items) > PAGE_LIMIT:
                 return  # paging ignored: that was the whole list
-        raise self._unreadable_import(f"{what} within {MAX_IMPORT_PAGES} pages")
+        raise self._unreadable_import(
+            _("%(what)s within %(pages)d pages") % {"what": what, "pages": MAX_IMPORT_PAGES}
+        )
 
     def _items(self, body: Any, what: str) -> list[Any]:
         """The records of a list answer: a bare list or `{"data": [...]}`."""
@@ -454,7 +487,8 @@ class TreatsVetAdapter(Adapter):
 
     def _unreadable_import(self, what: str) -> UnexpectedResponse:
         return UnexpectedResponse(
-            f"Treats.vet answered {what} in a shape we cannot read; the import stopped there.",
+            _("Treats.vet answered %(what)s in a shape we cannot read; the import stopped there.")
+            % {"what": what},
             vendor=self.vendor,
         )
 
@@ -465,7 +499,7 @@ class TreatsVetAdapter(Adapter):
 
     def appointment(self, body: Any) -> VendorAppointment:
         if not isinstance(body, Mapping) or not body.get("id"):
-            raise self.answered_without("the appointment's id")
+            raise self.answered_without(_("the appointment's id"))
         status = str(body.get("status") or "")
         return VendorAppointment(
             external_id=str(body["id"]),
@@ -499,30 +533,40 @@ def imported(kind: str, item: Any, read: Callable[[Mapping[str, Any]], Fields]) 
     external_id = ""
     try:
         if not isinstance(item, Mapping):
-            raise Malformed("is not an object")
+            raise Malformed(_("is not an object"))
         external_id = _uuid(item.get("id"), "id")
         fields, refs = read(item)
     except Malformed as problem:
         return ImportedRecord(kind, external_id, problem=_problem(kind, external_id, problem))
     except SHAPE_ERRORS as error:
-        shape = Malformed(f"is not in the shape we read ({type(error).__name__})")
+        shape = Malformed(
+            _("is not in the shape we read (%(error)s)") % {"error": type(error).__name__}
+        )
         return ImportedRecord(kind, external_id, problem=_problem(kind, external_id, shape))
     return ImportedRecord(kind, external_id, fields, refs)
 
 
 def _problem(kind: str, external_id: str, problem: Exception) -> str:
+    """e.g. "Treats.vet animal 3f… has no name." (the problem's words follow the record's)."""
     noun = IMPORT_NOUNS[kind]
-    which = f"Treats.vet {noun} {external_id}" if external_id else f"A Treats.vet {noun}"
-    return f"{which} {problem}."
+    if external_id:
+        return _("Treats.vet %(record)s %(id)s %(problem)s.") % {
+            "record": noun,
+            "id": external_id,
+            "problem": problem,
+        }
+    return _("A Treats.vet %(record)s %(problem)s.") % {"record": noun, "problem": problem}
 
 
 def _uuid(value: Any, name: str, *, missing: str = "") -> str:
     if value in (None, ""):
-        raise Malformed(missing or f"has no {name}")
+        raise Malformed(missing or _("has no %(field)s") % {"field": name})
     try:
         return UUID.parse(value)
     except (TypeError, ValueError, AttributeError):
-        raise Malformed(f"has {_a(name)} that is not a UUID") from None
+        if _vowel(name):
+            raise Malformed(_("has an %(field)s that is not a UUID") % {"field": name}) from None
+        raise Malformed(_("has a %(field)s that is not a UUID") % {"field": name}) from None
 
 
 def _type_fields(item: Mapping[str, Any]) -> Fields:
@@ -530,7 +574,7 @@ def _type_fields(item: Mapping[str, Any]) -> Fields:
     minutes = item.get("durationMinutes")
     if minutes is not None:
         if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes <= 0:
-            raise Malformed("has a durationMinutes that is not a number of minutes")
+            raise Malformed(_("has a durationMinutes that is not a number of minutes"))
         fields["default_duration_minutes"] = minutes
     return fields, {}
 
@@ -554,7 +598,7 @@ def _animal_fields(item: Mapping[str, Any]) -> dict[str, Any]:
 def _owner_or_problem(item: Any) -> Owner | str:
     """An owner as an animal needs it, or why it cannot be read (words without its data)."""
     if not isinstance(item, Mapping):
-        return "is not an object"
+        return _("is not an object")
     try:
         given, family = _text(item, "firstName"), _text(item, "lastName")
         phone = _first(item, "phone", "mobile", "phoneNumber")
@@ -562,11 +606,12 @@ def _owner_or_problem(item: Any) -> Owner | str:
     except Malformed as problem:
         return str(problem)
     name = " ".join(part for part in (given, family) if part)
-    return Owner(name, family, phone, email) if name else "has no name"
+    return Owner(name, family, phone, email) if name else _("has no name")
 
 
-def _a(word: str) -> str:
-    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+def _vowel(word: str) -> bool:
+    """English says "an" before it: each sentence comes in both forms, for translators."""
+    return word[:1].lower() in "aeiou"
 
 
 def _text(item: Mapping[str, Any], name: str) -> str:
@@ -574,7 +619,9 @@ def _text(item: Mapping[str, Any], name: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise Malformed(f"has {_a(name)} that is not text")
+        if _vowel(name):
+            raise Malformed(_("has an %(field)s that is not text") % {"field": name})
+        raise Malformed(_("has a %(field)s that is not text") % {"field": name})
     return value.strip()
 
 
@@ -585,7 +632,7 @@ def _first(item: Mapping[str, Any], *names: str) -> str:
 def _required(item: Mapping[str, Any], name: str) -> str:
     value = _text(item, name)
     if not value:
-        raise Malformed(f"has no {name}")
+        raise Malformed(_("has no %(field)s") % {"field": name})
     return value
 
 
@@ -598,7 +645,9 @@ def _date(value: Any, name: str) -> datetime.date | None:
         datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))  # the whole must read
         return datetime.date.fromisoformat(text[:10])
     except ValueError:
-        raise Malformed(f"has {_a(name)} that is not a date") from None
+        if _vowel(name):
+            raise Malformed(_("has an %(field)s that is not a date") % {"field": name}) from None
+        raise Malformed(_("has a %(field)s that is not a date") % {"field": name}) from None
 
 
 def _sex(word: str) -> str:

@@ -26,6 +26,7 @@ from scheduling.models import (
     AppointmentStatus,
     AppointmentType,
     Clinic,
+    IdentityDocument,
     Location,
     Patient,
     Practitioner,
@@ -33,6 +34,7 @@ from scheduling.models import (
     Specialty,
     WorkingHours,
 )
+from scheduling.patient_search import fold, rut_check_digit
 from vendors import calendar, importing
 from vendors.models import ExternalId, PmsBusy, VendorConnection
 from vendors.simulators.dentalink import TOKEN, DentalinkSimulator
@@ -43,6 +45,8 @@ from vendors.simulators.nexhealth import NexHealthSimulator
 LARGE = "bench-large"
 ZONE = "America/Santiago"
 PRACTITIONERS, ROOMS, PATIENTS = 50, 20, 5000
+# The large clinic's whole register: the first PATIENTS have the appointments.
+REGISTERED = 100_000
 PAST, FUTURE = 200_000, 5_000
 CALENDAR_DAY_APPOINTMENTS = 150
 PMS_BUSY = 2_000
@@ -66,9 +70,11 @@ class Command(BaseCommand):
         if not Clinic.objects.filter(slug=LARGE).exists():
             build_large_clinic()
             build_small_clinics()
-            # Planner statistics, as autovacuum (PostgreSQL) or a periodic ANALYZE would keep.
+            # Planner statistics, as autovacuum (PostgreSQL) or a periodic ANALYZE would keep;
+            # and PostgreSQL's visibility map, without which an index-only scan (the patient
+            # search's) reads every row anyway.
             with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")
+                cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
         self.stderr.write(
             f"data ready in {time.perf_counter() - started:.1f}s: "
             f"{Appointment.objects.count()} appointments, {Clinic.objects.count()} clinics"
@@ -120,15 +126,10 @@ def build_large_clinic() -> None:
     rooms = Room.objects.bulk_create(
         Room(location=location, name=f"Chair {n:02d}") for n in range(ROOMS)
     )
-    patients = Patient.objects.bulk_create(
-        Patient(
-            clinic=clinic,
-            given_name=f"Patient{n}",
-            family_name=f"Bench{n % 997}",
-            phone=f"+56 9 {n:08d}",
-        )
-        for n in range(PATIENTS)
-    )
+    people = _people(clinic)
+    patients = Patient.objects.bulk_create(itertools.islice(people, PATIENTS))
+    while batch := list(itertools.islice(people, 5000)):
+        Patient.objects.bulk_create(batch)
     appointment_type = AppointmentType.objects.create(
         clinic=clinic, name="Check-up", default_duration_minutes=30
     )
@@ -216,6 +217,74 @@ def build_large_clinic() -> None:
             for _ in range(PMS_BUSY // (10 * DAY_SLOTS))
         )
     )
+
+
+# Names as a Chilean or French register has them: a few common ones, many rarer ones.
+SPANISH_GIVEN = [
+    "Martín", "Sofía", "Benjamín", "Isidora", "Vicente", "Florencia", "Tomás", "Agustina",
+    "Joaquín", "Josefa", "Matías", "Emilia", "Cristóbal", "Catalina", "Sebastián", "Antonia",
+    "Nicolás", "Fernanda", "Andrés", "Javiera", "José", "María José", "Juan Pablo", "Valentina",
+    "Ignacio", "Constanza", "Felipe", "Camila", "Diego", "Francisca", "Raúl", "Verónica",
+    "Héctor", "Mónica", "Germán", "Inés", "Ramón", "Ángela", "Óscar", "Begoña",
+]  # fmt: skip
+SPANISH_FAMILY = [
+    "González", "Muñoz", "Rojas", "Díaz", "Pérez", "Soto", "Contreras", "Silva", "Martínez",
+    "Sepúlveda", "Morales", "Rodríguez", "López", "Fuentes", "Hernández", "Torres", "Araya",
+    "Flores", "Espinoza", "Valenzuela", "Castillo", "Tapia", "Reyes", "Gutiérrez", "Castro",
+    "Pizarro", "Álvarez", "Vásquez", "Sánchez", "Fernández", "Ramírez", "Carrasco", "Gómez",
+    "Cortés", "Herrera", "Núñez", "Jara", "Vergara", "Rivera", "Figueroa", "Riquelme",
+    "García", "Miranda", "Bravo", "Vera", "Molina", "Vega", "Campos", "Sandoval", "Orellana",
+    "Cárdenas", "Olivares", "Alarcón", "Gallardo", "Ortiz", "Garrido", "Salazar", "Guzmán",
+    "Henríquez", "Saavedra", "Navarro", "Aguilera", "Parra", "Romero", "Aravena", "Vargas",
+    "Vázquez", "Cáceres", "Yáñez", "Leiva", "Escobar", "Ruiz", "Valdés", "Vidal", "Salinas",
+    "Zúñiga", "Peña", "Godoy", "Lagos", "Maldonado", "Bustos", "Medina", "Pino", "Palma",
+    "Moreno", "Sanhueza", "Carvajal", "Navarrete", "Sáez", "Alvarado", "Donoso", "Poblete",
+]  # fmt: skip
+FRENCH_GIVEN = [
+    "Camille", "Léa", "Manon", "Chloé", "Inès", "Louis", "Hugo", "Arthur", "Jules", "Lucas",
+    "Nathalie", "Isabelle", "Pierre", "Nicolas", "Julie", "Émilie", "Jean-Pierre", "Hélène",
+    "François", "Cécile", "Jérôme", "Stéphane", "Anaïs", "Zoé", "Maëlle", "Noël",
+]  # fmt: skip
+FRENCH_FAMILY = [
+    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy",
+    "Moreau", "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "David", "Bertrand", "Roux",
+    "Fournier", "Girard", "Bonnet", "Dupont", "Lambert", "Fontaine", "Rousseau", "Vincent",
+    "Müller", "Lefebvre", "Faure", "André", "Mercier", "Blanc", "Guérin", "Boyer", "Garnier",
+    "Chevalier", "François", "Legrand", "Gauthier", "Gaillard", "Barbier", "Arnaud", "Brun",
+    "Dumont", "Rolland", "Roche", "D'Almeida", "Le Goff", "Hébert", "Bérénger",
+]  # fmt: skip
+
+
+def _zipf(names: list[str]) -> list[float]:
+    """Weights: the first names of the list are the common ones (González, the first, is
+    about 3% of the family names drawn)."""
+    return [1 / (rank + 20) for rank in range(len(names))]
+
+
+def _people(clinic: Clinic) -> Any:
+    """REGISTERED patients: four in five Chilean (two family names, a RUT, a +56 9 mobile),
+    the others French (+33 6); every phone and RUT different."""
+    rng = random.Random(13)
+    spanish, french = _zipf(SPANISH_FAMILY), _zipf(FRENCH_FAMILY)
+    for n in range(REGISTERED):
+        born = datetime.date(1940, 1, 1) + datetime.timedelta(days=rng.randrange(30_000))
+        local = (10_000_000 + n * 7_919) % 100_000_000  # distinct for every n
+        if n % 5:
+            family = rng.choices(SPANISH_FAMILY, spanish, k=2)
+            body = 5_000_000 + n * 193
+            rut = f"{body:,}".replace(",", ".") + "-" + rut_check_digit(str(body)).upper()
+            yield Patient(
+                clinic=clinic, given_name=rng.choice(SPANISH_GIVEN), family_name=" ".join(family),
+                birth_date=born, phone=f"+56 9 {local // 10_000:04d} {local % 10_000:04d}",
+                national_id_type=IdentityDocument.RUT, national_id=rut,
+            )  # fmt: skip
+        else:
+            digits = f"{local:08d}"
+            yield Patient(
+                clinic=clinic, given_name=rng.choice(FRENCH_GIVEN), birth_date=born,
+                family_name=rng.choices(FRENCH_FAMILY, french)[0],
+                phone="+33 6 " + " ".join(digits[i : i + 2] for i in range(0, 8, 2)),
+            )  # fmt: skip
 
 
 def _appointment(clinic, location, practitioner, room, patient, kind, start, status) -> Appointment:
@@ -357,6 +426,7 @@ def measure_pages(runs: int) -> list[str]:
         busy_day + datetime.timedelta(days=40),
         runs,
     )
+    searches = _searches(clinic, runs + 1)
 
     def page(
         url: str, data: dict, *, post: bool = False, **headers: str
@@ -377,7 +447,7 @@ def measure_pages(runs: int) -> list[str]:
             "who": lambda run: f"p:{practitioners[run % PRACTITIONERS].pk}",
             "date": busy_day.isoformat()}, **htmx)),
         _time("ui_patient_search", runs, page("/desk/patients/search/", {
-            "q": lambda run: f"Patient{run * 37}"}, post=True, **htmx)),
+            "q": lambda run: searches[run % len(searches)]}, post=True, **htmx)),
         _time("ui_day_calendar", runs, page("/desk/day/", {
             "location": location.pk, "date": busy_day.isoformat()})),
         _time("ui_book_post", runs, page("/desk/", {
@@ -388,6 +458,27 @@ def measure_pages(runs: int) -> list[str]:
             "slot_practitioner": lambda run: plan[run][0].practitioner_id,
             "room": lambda run: plan[run][1]}, post=True, **htmx)),
     ]  # fmt: skip
+
+
+def _searches(clinic: Clinic, count: int) -> list[str]:
+    """What a receptionist types to find someone, taking turns: a family name's start without
+    accents, a full name, the phone's last 8 digits, the RUT without dots or check digit
+    (a French patient has none: their phone's digits)."""
+    first = Patient.objects.filter(clinic=clinic).order_by("pk").values_list("pk", flat=True)[0]
+    step = REGISTERED // count
+    chosen = Patient.objects.filter(
+        clinic=clinic, pk__in=[first + n * step for n in range(count)]
+    ).order_by("pk")
+    searches = []
+    for n, patient in enumerate(chosen):
+        phone = "".join(filter(str.isdigit, patient.phone))[-8:]
+        searches.append([
+            fold(patient.family_name)[:5],
+            f"{patient.given_name} {patient.family_name}",
+            phone,
+            patient.national_id.replace(".", "").split("-")[0] or phone,
+        ][n % 4])  # fmt: skip
+    return searches
 
 
 def measure_api(runs: int) -> list[str]:

@@ -25,6 +25,7 @@ from scheduling.models import (
 )
 from tests.factories import (
     AppointmentFactory,
+    CancelReasonFactory,
     ClinicMembershipFactory,
     DeliveryFactory,
     LocationFactory,
@@ -862,6 +863,80 @@ def test_cancel_refused_by_the_status_table_answers_409(api, world):
     assert response.status_code == 409
     message = "A cancelled appointment cannot become cancelled."
     assert response.json() == {"detail": message, "errors": {"status": [message]}}
+
+
+@pytest.mark.parametrize(
+    ("words", "recorded"),
+    [(None, "Patient unwell"), ("", "Patient unwell"), ("Has flu", "Patient unwell — Has flu")],
+)
+def test_cancel_with_a_reason_of_the_clinic(api, world, user, words, recorded):
+    appointment = world.book("10:00")
+    reason = CancelReasonFactory(clinic=world.clinic, label="Patient unwell")
+    body = {"reason_id": reason.pk} | ({} if words is None else {"reason": words})
+
+    response = api.post(url(appointment.pk, "cancel"), body, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    appointment.refresh_from_db()
+    assert appointment.cancellation_reason == recorded
+    audited = AuditEvent.objects.filter(appointment=appointment).latest("pk")
+    assert audited.changes["after"] == {"status": "cancelled", "reason": recorded}
+
+
+@pytest.mark.parametrize(
+    ("reason_id", "message"),
+    [
+        ("elsewhere", "No such cancellation reason."),
+        ("other clinic of mine", "Choose a cancellation reason of this clinic."),
+        ("retired", "“Flu” is no longer offered; choose another reason."),
+        ("7", "Give the cancellation reason's ID as a whole number."),
+        (True, "Give the cancellation reason's ID as a whole number."),
+        (2**63, "No such cancellation reason."),
+    ],
+)
+def test_cancel_refuses_a_reason_it_cannot_use(api, world, user, reason_id, message):
+    appointment = world.book("10:00")
+    mine = ClinicMembershipFactory(user=user).clinic
+    reasons = {
+        "elsewhere": CancelReasonFactory().pk,
+        "other clinic of mine": CancelReasonFactory(clinic=mine).pk,
+        "retired": CancelReasonFactory(clinic=world.clinic, label="Flu", active=False).pk,
+    }
+
+    response = api.post(
+        url(appointment.pk, "cancel"),
+        {"reason_id": reasons.get(reason_id, reason_id), "reason": "x"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"reason_id": [message]}
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.UNCONFIRMED
+
+
+def test_cancel_without_reason_nor_reason_id_asks_for_the_reason(api, world):
+    appointment = world.book("10:00")
+
+    response = api.post(url(appointment.pk, "cancel"), {"reason_id": None}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"reason": ["This field is required."]}
+
+
+def test_the_schema_documents_the_cancellation_reason(api, user):
+    api.force_login(user)
+
+    schema = api.get("/api/v1/schema/", {"format": "json"}).json()
+
+    body = schema["paths"]["/api/v1/appointments/{id}/cancel/"]["post"]["requestBody"]
+    name = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    fields = schema["components"]["schemas"][name]
+    assert fields["properties"]["reason_id"]["type"] == "integer"
+    assert fields["properties"]["reason_id"]["nullable"] is True
+    assert "cancellation reasons" in fields["properties"]["reason_id"]["description"]
+    assert "required" not in fields or "reason" not in fields["required"]
 
 
 # -- reschedule ----------------------------------------------------------------------------

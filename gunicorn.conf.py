@@ -1,0 +1,76 @@
+"""Gunicorn's settings for the web process (`gunicorn scheduling.wsgi` reads this file from the
+working directory; Procfile.prod runs it). Everything that differs between machines comes from
+the environment; README "Running in production" lists the variables."""
+
+import os
+
+_environ = os.environ
+
+
+def _number(name: str, default: int) -> int:
+    value = _environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+wsgi_app = "scheduling.wsgi:application"
+bind = [_environ.get("GUNICORN_BIND") or f"0.0.0.0:{_number('PORT', 8000)}"]
+
+# Threads share a worker's memory and its database connections (one per thread, kept for
+# CONN_MAX_AGE): requests mostly wait on PostgreSQL, and vendor calls run in the db_worker
+# processes, never in a request. workers × threads × machines must stay below PostgreSQL's
+# max_connections, with room for the workers and sweepers.
+worker_class = "gthread"
+workers = _number("GUNICORN_WORKERS", _number("WEB_CONCURRENCY", 2))
+threads = _number("GUNICORN_THREADS", 4)
+
+# A request that takes longer than this is a bug or a stuck database: its worker is
+# restarted. A pre-flight check waits 3 seconds at most (vendors/preflight.py).
+timeout = _number("GUNICORN_TIMEOUT", 30)
+# On a deploy or a restart, requests in progress get this long to finish.
+graceful_timeout = _number("GUNICORN_GRACEFUL_TIMEOUT", 30)
+# Longer than the idle timeout of the load balancer in front, or it meets closed connections.
+keepalive = _number("GUNICORN_KEEPALIVE", 75)
+# Workers are replaced now and then, one at a time, so a slow leak never grows.
+max_requests = _number("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = max_requests // 10
+# The heartbeat file of each worker in memory: a slow disk never makes a healthy worker look
+# dead.
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
+
+# The access log: the path without its query string (a GET search would put a patient's name
+# there), the status, size, duration and the request ID the app echoed (scheduling
+# .observability), so a line leads to the request's own log lines.
+accesslog = "-"
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'
+errorlog = "-"
+loglevel = _environ.get("LOG_LEVEL", "info").lower()
+
+if _environ.get("LOG_FORMAT", "").strip().lower() == "json":
+    # The same JSON lines as the app's own logs (settings.LOGGING).
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "scheduling.observability.JsonFormatter"}},
+        "handlers": {
+            "access": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            },
+            "error": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            },
+        },
+        "root": {"level": loglevel.upper(), "handlers": ["error"]},
+        "loggers": {
+            "gunicorn.error": {
+                "level": loglevel.upper(),
+                "handlers": ["error"],
+                "propagate": False,
+            },
+            "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
+        },
+    }

@@ -82,6 +82,15 @@ def visible_reasons(user: access.User) -> QuerySet[CancelReason]:
     return CancelReason.objects.filter(clinic__in=clinics.values("pk"))
 
 
+def offered_to(user: access.User) -> QuerySet[CancelReason]:
+    """The reasons the user's clinics offer, clinic by clinic in each one's order."""
+    return (
+        visible_reasons(user)
+        .filter(active=True)
+        .order_by("clinic__name", "clinic_id", "position", "label", "pk")
+    )
+
+
 def reason_text(appointment: Appointment, *, preset: CancelReason | None, details: str) -> str:
     """What a cancellation records: the preset's label, the details, or both. A preset of
     another clinic, or one no longer offered, is refused (RuleViolation on FIELD); an empty

@@ -28,7 +28,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scheduling import availability
+from scheduling import availability, cancel_reasons
 from scheduling.api.errors import RETRY_AFTER, error_responses
 from scheduling.api.fields import (
     DATE_FORMATS,
@@ -47,6 +47,7 @@ from scheduling.errors import RuleViolation
 from scheduling.models import (
     MAX_DURATION_MINUTES,
     AppointmentType,
+    CancelReason,
     Clinic,
     IdentityDocument,
     Location,
@@ -132,6 +133,13 @@ class PractitionerSerializer(serializers.ModelSerializer):
 
     def get_locations(self, practitioner: Practitioner) -> list[int]:
         return practitioner_location_ids(practitioner)
+
+
+class CancelReasonSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CancelReason
+        fields = ["id", "clinic", "label"]
+        read_only_fields = fields
 
 
 class RoomSerializer(serializers.ModelSerializer):
@@ -384,6 +392,21 @@ class RoomListView(ListView):
         return self.page_of(rooms, RoomSerializer)
 
 
+class CancelReasonListView(ListView):
+    @extend_schema(
+        operation_id="cancel_reasons_list",
+        summary="Cancellation reasons your clinics offer",
+        description=(
+            "The active preset reasons, in each clinic's order: send one's `id` as "
+            "`reason_id` when cancelling (with or without your own `reason` text)."
+        ),
+        parameters=[RETRY_AFTER],
+        responses=list_responses(CancelReasonSerializer, 401, 403, 429),
+    )
+    def get(self, request: Request) -> Response:
+        return self.page_of(cancel_reasons.offered_to(request.user), CancelReasonSerializer)
+
+
 class AppointmentTypeListView(ListView):
     @extend_schema(
         operation_id="appointment_types_list",
@@ -499,6 +522,7 @@ urlpatterns = [
     path("practitioners/", PractitionerListView.as_view(), name="practitioners"),
     path("rooms/", RoomListView.as_view(), name="rooms"),
     path("appointment-types/", AppointmentTypeListView.as_view(), name="appointment-types"),
+    path("cancel-reasons/", CancelReasonListView.as_view(), name="cancel-reasons"),
     path("patients/", PatientListView.as_view(), name="patients"),
     path("patients/search/", PatientSearchView.as_view(), name="patients-search"),
     path("availability/", AvailabilityView.as_view(), name="availability"),

@@ -102,6 +102,7 @@ ACCESS: dict[str, tuple[str, dict[str, int | str]]] = {
     "api:practitioners": ("GET", api(200)),
     "api:rooms": ("GET", api(200)),
     "api:appointment-types": ("GET", api(200)),
+    "api:cancel-reasons": ("GET", api(200)),
     "api:patients": ("GET", api(200, stranger=403)),
     "api:patients-search": ("POST", api(200, stranger=403)),
     "api:availability": ("GET", api(400)),

@@ -21,6 +21,7 @@ from scheduling.models import (
 )
 from tests.factories import (
     AppointmentTypeFactory,
+    CancelReasonFactory,
     ClinicFactory,
     ClinicMembershipFactory,
     LocationFactory,
@@ -308,6 +309,31 @@ def test_rooms_list_in_a_constant_number_of_queries(api, world):
     RoomFactory.create_batch(18, location=world.location)
 
     assert query_count(api, f"{API}/rooms/") == few <= 2
+
+
+# --- Cancellation reasons --------------------------------------------------------------------
+
+
+def test_cancel_reasons_are_the_clinics_active_ones_in_its_order(api, world, elsewhere):
+    later = CancelReasonFactory(clinic=world.clinic, label="Patient unwell", position=20)
+    first = CancelReasonFactory(clinic=world.clinic, label="Patient asked", position=10)
+    CancelReasonFactory(clinic=world.clinic, label="Retired", position=5, active=False)
+    CancelReasonFactory(clinic=elsewhere["location"].clinic, label="Not ours")
+
+    response = api.get(f"{API}/cancel-reasons/")
+
+    assert results(response) == [
+        {"id": first.pk, "clinic": world.clinic.pk, "label": "Patient asked"},
+        {"id": later.pk, "clinic": world.clinic.pk, "label": "Patient unwell"},
+    ]
+
+
+def test_cancel_reasons_list_in_a_constant_number_of_queries(api, world):
+    CancelReasonFactory(clinic=world.clinic)
+    few = query_count(api, f"{API}/cancel-reasons/")
+    CancelReasonFactory.create_batch(12, clinic=world.clinic)
+
+    assert query_count(api, f"{API}/cancel-reasons/") == few <= 2
 
 
 # --- Appointment types -----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The country a location is in, told by its IANA time zone, and what the desk assumes
-there: the phone's country code and the usual national ID document.
+there: the phone's country code (libphonenumber's, through `phonenumbers`) and the usual
+national ID document.
 
 The zone's country comes from the IANA zone table (`zone.tab` of the `tzdata` package: one
 country per canonical zone, e.g. America/Santiago -> CL). A legacy alias (Chile/Continental)
@@ -12,42 +13,51 @@ import functools
 import importlib.resources
 import re
 
+import phonenumbers
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from phonenumbers import CountryCodeSource
 
+from scheduling import national_ids
 from scheduling.models import IdentityDocument, Location
+
+INTERNATIONAL = phonenumbers.PhoneNumberFormat.INTERNATIONAL
 
 
 @dataclasses.dataclass(frozen=True)
 class Country:
     code: str  # ISO 3166-1 alpha-2
     name: Promise | str
-    calling_code: str  # "+56"
     national_id_type: str = ""  # an IdentityDocument value, or "" when none is usual
+
+    @property
+    def calling_code(self) -> str:
+        """The country's calling code, from libphonenumber's metadata: "+56"."""
+        return f"+{phonenumbers.country_code_for_region(self.code)}"
 
 
 SERVED = {
     country.code: country
     for country in (
-        Country("AR", _("Argentina"), "+54", IdentityDocument.DNI),
-        Country("BE", _("Belgium"), "+32"),
-        Country("BO", _("Bolivia"), "+591"),
-        Country("CA", _("Canada"), "+1"),
-        Country("CH", _("Switzerland"), "+41"),
-        Country("CL", _("Chile"), "+56", IdentityDocument.RUT),
-        Country("CO", _("Colombia"), "+57"),
-        Country("EC", _("Ecuador"), "+593"),
-        Country("ES", _("Spain"), "+34", IdentityDocument.DNI),
-        Country("FR", _("France"), "+33", IdentityDocument.NIR),
-        Country("GB", _("United Kingdom"), "+44"),
-        Country("IE", _("Ireland"), "+353"),
-        Country("LU", _("Luxembourg"), "+352"),
-        Country("MC", _("Monaco"), "+377"),
-        Country("MX", _("Mexico"), "+52"),
-        Country("PE", _("Peru"), "+51", IdentityDocument.DNI),
-        Country("PY", _("Paraguay"), "+595"),
-        Country("US", _("United States"), "+1"),
-        Country("UY", _("Uruguay"), "+598"),
+        Country("AR", _("Argentina"), IdentityDocument.DNI),
+        Country("BE", _("Belgium")),
+        Country("BO", _("Bolivia")),
+        Country("CA", _("Canada")),
+        Country("CH", _("Switzerland")),
+        Country("CL", _("Chile"), IdentityDocument.RUT),
+        Country("CO", _("Colombia")),
+        Country("EC", _("Ecuador")),
+        Country("ES", _("Spain"), IdentityDocument.DNI),
+        Country("FR", _("France"), IdentityDocument.NIR),
+        Country("GB", _("United Kingdom")),
+        Country("IE", _("Ireland")),
+        Country("LU", _("Luxembourg")),
+        Country("MC", _("Monaco")),
+        Country("MX", _("Mexico")),
+        Country("PE", _("Peru"), IdentityDocument.DNI),
+        Country("PY", _("Paraguay")),
+        Country("US", _("United States")),
+        Country("UY", _("Uruguay")),
     )
 }
 
@@ -74,17 +84,34 @@ def country_of(location: Location) -> Country | None:
 
 
 def international(phone: str, country: Country | None) -> str:
-    """A phone as typed, with the country's code when it was typed without one: "+" or "00"
-    already says the country; a single leading 0 is the trunk prefix dialled inside the
-    country ("06 12 34 56 78" in France -> "+33 6 12 34 56 78")."""
+    """A phone in the international form libphonenumber writes it in ("06 12 34 56 78" in
+    France -> "+33 6 12 34 56 78"). "+" or the country's international prefix ("00")
+    says the country, else it is the location's; a trunk 0 is dropped also where the
+    country has none (a Chilean "09 5001 9643"). A number libphonenumber does not know as
+    valid is kept as typed, with the country's code if typed without one; any other text
+    is kept as typed (one space between its groups)."""
     phone = " ".join(phone.split())
-    if not phone or phone.startswith("+") or country is None:
-        return phone
-    if phone.startswith("00"):
-        return f"+{phone[2:].lstrip()}"
-    if phone.startswith("0"):
-        phone = phone[1:].lstrip()
-    return f"{country.calling_code} {phone}"
+    region = country.code if country else None
+    candidates = [phone]
+    if phone.startswith("0") and not phone.startswith("00"):
+        candidates.append(phone[1:].lstrip())
+    parsed = [(text, number) for text in candidates if (number := _parsed(text, region))]
+    for _text, number in parsed:
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, INTERNATIONAL)
+    if parsed:
+        text, number = parsed[-1]  # without its trunk 0
+        typed_without_code = number.country_code_source == CountryCodeSource.FROM_DEFAULT_COUNTRY
+        if typed_without_code and phonenumbers.is_possible_number(number):
+            return f"+{number.country_code} {text}"
+    return phone
+
+
+def _parsed(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, region, keep_raw_input=True)
+    except phonenumbers.NumberParseException:
+        return None
 
 
 # -- what a typed text looks like -----------------------------------------------------------
@@ -95,13 +122,6 @@ RUT = re.compile(r"^(\d{1,2}(?:\.?\d{3}){2})-?([\dkK])$")
 NIR = re.compile(r"^[12]\d{12}(\d{2})?$")
 SPANISH_DNI = re.compile(r"^[XYZ]?\d{7,8}[A-Z]$")
 DOTTED_NUMBER = re.compile(r"^\d{1,3}(\.\d{3}){2}$")
-
-
-def rut_is_valid(body: str, check: str) -> bool:
-    """Chile's RUT check digit (modulo 11; K for 10)."""
-    total = sum(int(digit) * (2 + index % 6) for index, digit in enumerate(reversed(body)))
-    expected = {11: "0", 10: "K"}.get(11 - total % 11, str(11 - total % 11))
-    return check.upper() == expected
 
 
 def looks_like_national_id(text: str, country: Country | None) -> bool:
@@ -115,10 +135,9 @@ def looks_like_national_id(text: str, country: Country | None) -> bool:
         match = RUT.match(compact)
         if match is None:
             return False
-        body = match.group(1).replace(".", "")
         formatted = "." in compact or "-" in compact or match.group(2) in "kK"
         mobile = len(compact) == 9 and compact.startswith("9")
-        return formatted or (not mobile and rut_is_valid(body, match.group(2)))
+        return formatted or (not mobile and national_ids.is_valid(kind, compact))
     if kind == IdentityDocument.NIR:
         return bool(NIR.match(compact))
     if kind == IdentityDocument.DNI:

@@ -38,6 +38,7 @@ from scheduling.models import (
     UserPreferences,
     WorkingHours,
 )
+from scheduling.national_ids import format_rut
 
 MON, TUE, WED, THU, FRI = range(5)
 WEEK = datetime.timedelta(days=7)
@@ -342,19 +343,6 @@ ANIMALS = {
 def _mailbox(*parts: str) -> str:
     text = ".".join(part.split()[0] for part in parts)
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-
-
-def rut_check_digit(number: int) -> str:
-    total, factor = 0, 2
-    for digit in reversed(str(number)):
-        total += int(digit) * factor
-        factor = 2 if factor == 7 else factor + 1
-    remainder = 11 - total % 11
-    return {11: "0", 10: "K"}.get(remainder, str(remainder))
-
-
-def format_rut(number: int) -> str:
-    return f"{number:,}".replace(",", ".") + "-" + rut_check_digit(number)
 
 
 @dataclasses.dataclass

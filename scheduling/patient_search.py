@@ -15,6 +15,8 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from scheduling import national_ids
+
 # Letters that no Unicode decomposition turns into ASCII ones.
 SPELLED_OUT = str.maketrans(
     {"æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"}
@@ -81,14 +83,6 @@ def phone_term(phone: str) -> str:
     return digits(phone).lstrip("0")[::-1][:TERM_LENGTH]
 
 
-def rut_check_digit(body: str) -> str:
-    total, factor = 0, 2
-    for digit in reversed(body):
-        total += int(digit) * factor
-        factor = 2 if factor == 7 else factor + 1
-    return {11: "0", 10: "k"}.get(11 - total % 11, str(11 - total % 11))
-
-
 def national_id_terms(national_id: str, id_type: str = "") -> list[str]:
     """The ID's letters and digits ("8.097.331-4" -> "80973314"); for a Chilean RUT with a
     valid check digit, its number without it too ("8097331")."""
@@ -96,9 +90,8 @@ def national_id_terms(national_id: str, id_type: str = "") -> list[str]:
     if not compact:
         return []
     terms = [compact]
-    body, check = compact[:-1], compact[-1:]
-    if id_type == "rut" and body.isdigit() and rut_check_digit(body) == check:
-        terms.append(body)
+    if id_type == national_ids.RUT and national_ids.is_valid(national_ids.RUT, compact):
+        terms.append(compact[:-1])
     return terms
 
 

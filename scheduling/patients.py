@@ -12,7 +12,7 @@ from django.db.models import Case, Expression, F, IntegerField, Q, QuerySet, Val
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
-from scheduling import audit, patient_search
+from scheduling import audit, national_ids, patient_search
 from scheduling.models import Clinic, Patient
 from scheduling.models.people import DUPLICATE_NATIONAL_ID, PatientSearchTerm
 from scheduling.patient_search import TermKind
@@ -267,8 +267,10 @@ def _same_words(field: str, folded: str) -> Q:
 
 def register_patient(*, clinic: Clinic, **fields: Any) -> Patient:
     """A new patient of the clinic, checked by the model's rules (full_clean), whichever
-    page or endpoint registers them; audited (by the request's user)."""
+    page or endpoint registers them, their national ID in its usual form ("8.097.331-4");
+    audited (by the request's user)."""
     patient = Patient(clinic=clinic, **fields)
+    patient.national_id = national_ids.usual_form(patient.national_id_type, patient.national_id)
     patient.full_clean()
     try:
         with transaction.atomic():

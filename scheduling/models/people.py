@@ -6,10 +6,10 @@ from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
-from scheduling import patient_search
+from scheduling import national_ids, patient_search
 from scheduling.models.clinics import Clinic, Location
 
 ADULT_AGE_YEARS = 18
@@ -223,28 +223,47 @@ class Patient(models.Model):
         return day.year - self.birth_date.year - before_birthday
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
+        """The patient's own rules; a national ID of a document with a rule (RUT, NIR, DNI:
+        scheduling.national_ids) has a right check digit or letter. The ID is kept as written
+        (an imported one as its PMS writes it: re-imports compare it); registering stores
+        its usual form (scheduling.patients.register_patient)."""
+        errors: dict[str, Any] = {}
         today = timezone.localdate()
         if self.birth_date and self.birth_date > today:
-            errors["birth_date"] = "The birth date is in the future; check the year."
+            errors["birth_date"] = gettext("The birth date is in the future; check the year.")
         if self.national_id and not self.national_id_type:
-            errors["national_id_type"] = "Choose which document this national ID comes from."
+            errors["national_id_type"] = gettext(
+                "Choose which document this national ID comes from."
+            )
         if self.national_id_type and not self.national_id:
-            errors["national_id"] = "Enter the document number, or clear the ID type."
+            errors["national_id"] = gettext("Enter the document number, or clear the ID type.")
+        if self.national_id and self.national_id_type:
+            try:
+                national_ids.validated(self.national_id_type, self.national_id)
+            except ValidationError as error:
+                errors["national_id"] = error
         veterinary = self.clinic_id is not None and self.clinic.is_veterinary
         if veterinary and not self.species:
-            errors["species"] = "This is a veterinary clinic: enter the animal's species."
+            errors["species"] = gettext("This is a veterinary clinic: enter the animal's species.")
         if not veterinary and self.species:
-            errors["species"] = "Only veterinary clinics have animal patients; clear the species."
+            errors["species"] = gettext(
+                "Only veterinary clinics have animal patients; clear the species."
+            )
         age = self.age_on(today)
         minor = age is not None and 0 <= age < ADULT_AGE_YEARS
-        needs_guardian = veterinary or minor
-        if needs_guardian:
-            who = "the owner" if veterinary else "a parent or guardian (the patient is a minor)"
+        if veterinary:
+            no_name = gettext("Enter the name of the owner.")
+            no_contact = gettext("Enter a phone or an email for the owner.")
+        elif minor:
+            no_name = gettext("Enter the name of a parent or guardian (the patient is a minor).")
+            no_contact = gettext(
+                "Enter a phone or an email for a parent or guardian (the patient is a minor)."
+            )
+        if veterinary or minor:
             if not self.guardian_name:
-                errors["guardian_name"] = f"Enter the name of {who}."
+                errors["guardian_name"] = no_name
             if not (self.guardian_phone or self.guardian_email):
-                errors["guardian_phone"] = f"Enter a phone or an email for {who}."
+                errors["guardian_phone"] = no_contact
         if errors:
             raise ValidationError(errors)
 

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from scheduling import access
-from scheduling.demo import DEMO_CLINICS, format_rut, rut_check_digit, seed_demo
+from scheduling.demo import DEMO_CLINICS, seed_demo
 from scheduling.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -20,6 +20,7 @@ from scheduling.models import (
     Room,
     WorkingHours,
 )
+from scheduling.national_ids import check_digit_rut, format_rut
 from vendors.delivery import _refs
 from vendors.delivery import connection_for as delivery_connection
 from vendors.models import Delivery, ExternalId, VendorConnection
@@ -138,7 +139,7 @@ def test_demo_clinics_book_into_the_simulators_and_one_stays_local():
     [(12345678, "5"), (11111111, "1"), (7654321, "6"), (10000013, "K"), (10000004, "0")],
 )
 def test_rut_check_digit(number, digit):
-    assert rut_check_digit(number) == digit
+    assert check_digit_rut(number) == digit
     assert format_rut(number).endswith(f"-{digit}")
 
 

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from scheduling.models import AppointmentType, Location, Patient, Practitioner, Room, WorkingHours
+from scheduling.national_ids import format_rut
 from tests.factories import PatientFactory, VendorConnectionFactory, map_ids
 from vendors import importing
 from vendors.errors import VendorUnavailable
@@ -43,6 +44,11 @@ def rec(kind: str, external_id: str, problem: str = "", **fields) -> ImportedRec
     return ImportedRecord(kind, external_id, fields, refs, problem)
 
 
+def rut(n: int) -> str:
+    """A valid RUT of its own for each n."""
+    return format_rut(10_000_000 + n)
+
+
 def clinic_records() -> dict[str, list[ImportedRecord]]:
     return {
         "locations": [rec("locations", "1", name="Providencia", address="Av. Providencia 1208",
@@ -55,7 +61,7 @@ def clinic_records() -> dict[str, list[ImportedRecord]]:
                       end_time=datetime.time(13), slot_interval_minutes=15,
                       practitioner="1", location="1")],
         "patients": [rec("patients", str(500 + n), given_name=f"Paciente{n}",
-                         family_name="Soto", national_id=f"{n}-K", national_id_type="rut",
+                         family_name="Soto", national_id=rut(n), national_id_type="rut",
                          birth_date=datetime.date(1980, 1, 1 + n % 28)) for n in range(1200)],
     }  # fmt: skip
 
@@ -136,7 +142,7 @@ def test_a_malformed_record_is_skipped_with_its_reason_and_the_rest_imported(pms
 
 
 def test_records_already_here_are_linked_not_duplicated(pms):
-    known = PatientFactory(clinic=pms.clinic, national_id="7-K", national_id_type="rut")
+    known = PatientFactory(clinic=pms.clinic, national_id=rut(7), national_id_type="rut")
     Location.objects.create(clinic=pms.clinic, name="Providencia", time_zone="America/Santiago")
 
     report = importing.import_from_vendor(pms, kinds=["locations", "patients"])
@@ -149,9 +155,9 @@ def test_records_already_here_are_linked_not_duplicated(pms):
 
 def test_two_pms_records_with_one_national_id_are_not_both_created(pms):
     pms.listing.records["patients"] = [
-        rec("patients", "1", given_name="Ana", family_name="Soto", national_id="1-9",
+        rec("patients", "1", given_name="Ana", family_name="Soto", national_id="12.345.678-5",
             national_id_type="rut"),
-        rec("patients", "2", given_name="Ana", family_name="Soto", national_id="1-9",
+        rec("patients", "2", given_name="Ana", family_name="Soto", national_id="12.345.678-5",
             national_id_type="rut"),
     ]  # fmt: skip
     report = importing.import_from_vendor(pms, kinds=["patients"])
@@ -205,7 +211,7 @@ def test_progress_is_told_after_every_batch(pms):
 
 def test_map_ids_of_other_connections_are_not_mine(pms):
     other = VendorConnectionFactory(clinic=pms.clinic, vendor="treatsvet", active=False)
-    map_ids(other, [(PatientFactory(clinic=pms.clinic, national_id="3-K",
+    map_ids(other, [(PatientFactory(clinic=pms.clinic, national_id=rut(3),
                                     national_id_type="rut"), "x")])  # fmt: skip
     report = importing.import_from_vendor(pms, kinds=["patients"])
     assert counts(report, "patients")[:2] == (1199, 1)

@@ -99,6 +99,8 @@ import zoneinfo
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
+from stdnum.cl import rut as chilean_rut
+
 from vendors.simulators.base import Reply, Request, Simulator
 
 PREFIX = "/api/v1"
@@ -1019,13 +1021,8 @@ def _blank_patient(n: int) -> dict[str, Any]:
 
 
 def _rut(number: int) -> str:
-    """A RUT with its check digit (módulo 11), as Dentalink lists them: 12345678-5."""
-    total, factor = 0, 2
-    for digit in reversed(str(number)):
-        total += int(digit) * factor
-        factor = 2 if factor == 7 else factor + 1
-    check = {11: "0", 10: "K"}.get(11 - total % 11, str(11 - total % 11))
-    return f"{number}-{check}"
+    """A RUT with its check digit, as Dentalink lists them: 12345678-5."""
+    return f"{number}-{chilean_rut.calc_check_digit(str(number))}"
 
 
 def _mailbox(local: str, domain: str) -> str:

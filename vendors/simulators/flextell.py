@@ -56,6 +56,8 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
+from stdnum.cl import rut
+
 from vendors.simulators.base import Reply, Request, Simulator
 
 TENANT = "7"
@@ -747,15 +749,8 @@ def customer(index: int) -> dict[str, Any]:
         "email": f"{_ascii(first)}.{_ascii(last)}.{index}@example.com",
         "date_of_birth": f"{born.isoformat()}T00:00:00Z",
         "gender": GENDERS[index % len(GENDERS)],
-        "identity_number": f"{number:,}".replace(",", ".") + f"-{rut_check_digit(number)}",
+        "identity_number": rut.format(f"{number}{rut.calc_check_digit(str(number))}"),
     }
-
-
-def rut_check_digit(number: int) -> str:
-    """The check digit of a Chilean RUT (modulo 11)."""
-    total = sum(int(digit) * (2 + n % 6) for n, digit in enumerate(reversed(str(number))))
-    digit = 11 - total % 11
-    return {10: "K", 11: "0"}.get(digit, str(digit))
 
 
 def _ascii(text: str) -> str:

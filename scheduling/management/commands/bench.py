@@ -34,7 +34,8 @@ from scheduling.models import (
     Specialty,
     WorkingHours,
 )
-from scheduling.patient_search import fold, rut_check_digit
+from scheduling.national_ids import format_rut
+from scheduling.patient_search import fold
 from vendors import calendar, importing
 from vendors.models import ExternalId, PmsBusy, VendorConnection
 from vendors.simulators.dentalink import TOKEN, DentalinkSimulator
@@ -272,11 +273,10 @@ def _people(clinic: Clinic) -> Any:
         if n % 5:
             family = rng.choices(SPANISH_FAMILY, spanish, k=2)
             body = 5_000_000 + n * 193
-            rut = f"{body:,}".replace(",", ".") + "-" + rut_check_digit(str(body)).upper()
             yield Patient(
                 clinic=clinic, given_name=rng.choice(SPANISH_GIVEN), family_name=" ".join(family),
                 birth_date=born, phone=f"+56 9 {local // 10_000:04d} {local % 10_000:04d}",
-                national_id_type=IdentityDocument.RUT, national_id=rut,
+                national_id_type=IdentityDocument.RUT, national_id=format_rut(body),
             )  # fmt: skip
         else:
             digits = f"{local:08d}"

@@ -773,14 +773,14 @@ def test_an_animal_needs_its_owner(api, user):
 
 
 def test_a_national_id_is_registered_once_per_clinic(api, world):
-    PatientFactory(clinic=world.clinic, national_id="5.555.555-5", national_id_type="rut")
+    PatientFactory(clinic=world.clinic, national_id="5.555.555-9", national_id_type="rut")
 
     response = post(
         api,
         {
             "given_name": "Pablo",
             "family_name": "Neruda",
-            "national_id": "5.555.555-5",
+            "national_id": "5.555.555-9",
             "national_id_type": "rut",
         },
     )

@@ -40,6 +40,8 @@ from vendors.errors import (
 )
 from vendors.redaction import REDACTED, SENSITIVE_KEYS, key_set, redact, redact_query
 from vendors.types import (
+    CRITERION_WORDS,
+    KIND_LABELS,
     PATIENT_CRITERIA,
     BookingRequest,
     CalendarQuery,
@@ -333,6 +335,15 @@ class Adapter:
             _("%(pms)s offers no patient search.") % {"pms": self.label}, vendor=self.vendor
         )
 
+    def _searches_by(self, criterion: str) -> None:
+        """Refuse a criterion the vendor's documented search does not answer."""
+        if criterion not in self.patient_search:
+            raise NotSupported(
+                _("%(pms)s cannot search its patients by %(criterion)s.")
+                % {"pms": self.label, "criterion": CRITERION_WORDS[criterion]},
+                vendor=self.vendor,
+            )
+
     def can_look_for(self, patient: PatientDetails) -> bool:
         """Whether the vendor's search can be asked about this patient at all."""
         return any(
@@ -359,6 +370,50 @@ class Adapter:
         """The current state of a known appointment (used to settle accepted writes)."""
         raise NotSupported(
             _("%(pms)s offers no way to read an appointment.") % {"pms": self.label},
+            vendor=self.vendor,
+        )
+
+    def _list_failed(self, error: VendorError, what: str, page: int) -> VendorError:
+        """The error a page of an import list gave, saying which page of which list (same
+        class, so that the caller's handling does not change)."""
+        if isinstance(error, AuthenticationFailed):
+            return error
+        if isinstance(error, RateLimited):
+            reason = _("%(pms)s kept answering 429 (too many requests)") % {"pms": self.label}
+        elif isinstance(error, UnexpectedResponse):
+            reason = _("its answer had a shape we cannot read")
+        elif error.status is not None:
+            reason = _("%(pms)s answered HTTP %(status)s") % {
+                "pms": self.label,
+                "status": error.status,
+            }
+        else:
+            reason = _("%(pms)s did not answer (timeout or connection)") % {"pms": self.label}
+        return type(error)(
+            _(
+                "Page %(page)d of %(pms)s's %(what)s could not be read: %(reason)s; the import "
+                "stopped there."
+            )
+            % {
+                "page": page,
+                "pms": self.label,
+                "what": KIND_LABELS.get(what, what),
+                "reason": reason,
+            },
+            vendor=self.vendor,
+            status=error.status,
+            vendor_message=error.vendor_message,
+            retry_after=error.retry_after,
+        )
+
+    def _list_unreadable(self, what: str, page: int) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            _(
+                "Page %(page)d of %(pms)s's %(what)s could not be read: its answer had a shape "
+                "we cannot read (no list, or pages that do not follow on); the import stopped "
+                "there."
+            )
+            % {"page": page, "pms": self.label, "what": KIND_LABELS.get(what, what)},
             vendor=self.vendor,
         )
 

@@ -686,12 +686,7 @@ class DentalinkAdapter(Adapter):
     # -- patients not mapped yet (issue 12; see the module's docstring) ------------------
 
     def search_patients(self, criterion: str, patient: PatientDetails) -> list[str]:
-        if criterion not in self.patient_search:
-            raise NotSupported(
-                _("Dentalink cannot search its patients by %(criterion)s.")
-                % {"criterion": CRITERION_WORDS[criterion]},
-                vendor=self.vendor,
-            )
+        self._searches_by(criterion)
         found: dict[str, None] = {}
         try:
             for query in _patient_queries(criterion, patient):

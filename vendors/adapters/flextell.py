@@ -140,7 +140,6 @@ from vendors.errors import (
     ConfigurationError,
     LookupIncomplete,
     NotFound,
-    RateLimited,
     SlotUnavailable,
     UnexpectedResponse,
     VendorError,
@@ -573,41 +572,6 @@ class FlextellAdapter(Adapter):
         if not isinstance(items, list) or (meta is not None and not isinstance(meta, Mapping)):
             raise self._list_unreadable(what, page)
         return items, meta
-
-    def _list_failed(self, error: VendorError, what: str, page: int) -> VendorError:
-        """The error a list page gave, saying which page of which list (same class)."""
-        if isinstance(error, AuthenticationFailed):
-            return error
-        if isinstance(error, RateLimited):
-            reason = _("Flextell kept answering 429 (too many requests)")
-        elif isinstance(error, UnexpectedResponse):
-            reason = _("its answer had a shape we cannot read")
-        elif error.status is not None:
-            reason = _("Flextell answered HTTP %(status)s") % {"status": error.status}
-        else:
-            reason = _("Flextell did not answer (timeout or connection)")
-        return type(error)(
-            _(
-                "Page %(page)d of Flextell's %(what)s could not be read: %(reason)s; the import "
-                "stopped there."
-            )
-            % {"page": page, "what": KIND_LABELS.get(what, what), "reason": reason},
-            vendor=self.vendor,
-            status=error.status,
-            vendor_message=error.vendor_message,
-            retry_after=error.retry_after,
-        )
-
-    def _list_unreadable(self, what: str, page: int) -> UnexpectedResponse:
-        return UnexpectedResponse(
-            _(
-                "Page %(page)d of Flextell's %(what)s could not be read: its answer had a shape "
-                "we cannot read (no list, or pages that do not follow on); the import stopped "
-                "there."
-            )
-            % {"page": page, "what": KIND_LABELS.get(what, what)},
-            vendor=self.vendor,
-        )
 
     # -- patients not mapped yet (issue 12; see the module's docstring) -------------------
 

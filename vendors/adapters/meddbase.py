@@ -144,7 +144,6 @@ from vendors.base import NUMBER, SHAPE_ERRORS, TEXT, Adapter, IdFormat
 from vendors.errors import (
     AuthenticationFailed,
     ConfigurationError,
-    NotSupported,
     SlotUnavailable,
     UnexpectedResponse,
     VendorError,
@@ -642,12 +641,7 @@ class MeddbaseAdapter(Adapter):
     # -- patients not mapped yet (issue 12; see the module's docstring) -------------------
 
     def search_patients(self, criterion: str, patient: PatientDetails) -> list[str]:
-        if criterion not in self.patient_search:
-            raise NotSupported(
-                _("Meddbase cannot search its patients by %(criterion)s.")
-                % {"criterion": CRITERION_WORDS[criterion]},
-                vendor=self.vendor,
-            )
+        self._searches_by(criterion)
         found: dict[str, None] = {}
         for query in _patient_queries(criterion, patient):
             for item in self._found_patients(query, criterion):

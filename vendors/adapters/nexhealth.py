@@ -127,11 +127,8 @@ from scheduling.localtime import utc_iso
 from scheduling.validators import known_time_zones
 from vendors.base import NUMBER, SHAPE_ERRORS, Adapter
 from vendors.errors import (
-    AuthenticationFailed,
     ConfigurationError,
     NotFound,
-    NotSupported,
-    RateLimited,
     UnexpectedResponse,
     VendorError,
     VendorValidationError,
@@ -638,50 +635,10 @@ class NexHealthAdapter(Adapter):
             pace = PATIENTS_PACE if path == "patients" else LISTS_PACE
             ready[path] = time.monotonic() + pace
 
-    def _list_failed(self, error: VendorError, what: str, number: int) -> VendorError:
-        """The error a list page gave, saying which page of which list (same class)."""
-        if isinstance(error, AuthenticationFailed):
-            return error
-        if isinstance(error, RateLimited):
-            reason = _("NexHealth kept answering 429 (too many requests)")
-        elif isinstance(error, UnexpectedResponse):
-            reason = _("its answer had a shape we cannot read")
-        elif error.status is not None:
-            reason = _("NexHealth answered HTTP %(status)s") % {"status": error.status}
-        else:
-            reason = _("NexHealth did not answer (timeout or connection)")
-        return type(error)(
-            _(
-                "Page %(page)d of NexHealth's %(what)s could not be read: %(reason)s; the "
-                "import stopped there."
-            )
-            % {"page": number, "what": KIND_LABELS.get(what, what), "reason": reason},
-            vendor=self.vendor,
-            status=error.status,
-            vendor_message=error.vendor_message,
-            retry_after=error.retry_after,
-        )
-
-    def _list_unreadable(self, what: str, number: int) -> UnexpectedResponse:
-        return UnexpectedResponse(
-            _(
-                "Page %(page)d of NexHealth's %(what)s could not be read: its answer had a "
-                "shape we cannot read (no list, or pages that do not follow on); the import "
-                "stopped there."
-            )
-            % {"page": number, "what": KIND_LABELS.get(what, what)},
-            vendor=self.vendor,
-        )
-
     # -- patients not mapped yet (issue 12; see the module's docstring) ---------------------
 
     def search_patients(self, criterion: str, patient: PatientDetails) -> list[str]:
-        if criterion not in self.patient_search:
-            raise NotSupported(
-                _("NexHealth cannot search its patients by %(criterion)s.")
-                % {"criterion": CRITERION_WORDS[criterion]},
-                vendor=self.vendor,
-            )
+        self._searches_by(criterion)
         found: dict[str, None] = {}
         for query in _patient_queries(criterion, patient):
             for item in self._searched(query, criterion):

@@ -119,6 +119,8 @@ class Simulator:
             self.faults.clear()
             self.latency_ms = 0
             self.requests = []
+            # [fault, path prefix, requests to that path still let through]: `inject_on`.
+            self.later_faults: list[list[Any]] = []
 
     def state(self) -> dict[str, Any]:
         return {}
@@ -128,6 +130,16 @@ class Simulator:
             if fault not in FAULTS:
                 raise ValueError(f"unknown fault {fault!r}; choose from {sorted(FAULTS)}")
             self.faults.append((fault, path))
+
+    def inject_on(self, fault: str, *, path: str, nth: int) -> None:
+        """Fault the `nth` request (from 1, counted from now) whose path starts with `path`,
+        e.g. the second page of a list; `inject` faults the next one."""
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; choose from {sorted(FAULTS)}")
+        if nth < 1:
+            raise ValueError("nth counts from 1")
+        with self.lock:
+            self.later_faults.append([fault, path, nth - 1])
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -153,12 +165,23 @@ class Simulator:
     # -- dispatch ---------------------------------------------------------------------------
 
     def _take_fault(self, path: str) -> str | None:
+        """The next queued fault, else a later one now due (every request counts)."""
+        queued = due = None
         with self.lock:
             for index, (fault, only) in enumerate(self.faults):
                 if only is None or path.startswith(only):
                     del self.faults[index]
-                    return fault
-        return None
+                    queued = fault
+                    break
+            for later in list(self.later_faults):
+                if not path.startswith(later[1]):
+                    continue
+                if later[2] == 0:
+                    self.later_faults.remove(later)
+                    due = due or later[0]
+                else:
+                    later[2] -= 1
+        return queued or due
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urllib.parse.urlsplit(handler.path)

@@ -56,7 +56,7 @@ import zoneinfo
 from collections.abc import Sequence
 from typing import Any
 
-from vendors.simulators.base import FAULTS, Reply, Request, Simulator
+from vendors.simulators.base import Reply, Request, Simulator
 
 CLIENT_KEY = "meddbase-sim-client-key"
 USERNAME = "booking-desk@clinic.example"
@@ -184,8 +184,6 @@ class MeddbaseSimulator(Simulator):
             self.added: dict[str, dict[str, Any]] = {}  # registered or added: key -> record
             # Patient n -> (fields replaced, fields dropped): what `malform` broke.
             self.malformed: dict[int, tuple[dict[str, Any], tuple[str, ...]]] = {}
-            # [fault, path prefix, requests to that path still let through]: `inject_on`.
-            self.later_faults: list[list[Any]] = []
 
     def state(self) -> dict[str, Any]:
         return {
@@ -222,31 +220,6 @@ class MeddbaseSimulator(Simulator):
         """Patient `number` (from 1) comes with these fields replaced and `drop` left out."""
         with self.lock:
             self.malformed[number] = (changes, tuple(drop))
-
-    def inject_on(self, fault: str, *, path: str, nth: int) -> None:
-        """Fault the `nth` request (from 1, counted from now) whose path starts with `path`,
-        e.g. the second page of a list; `inject` faults the next one."""
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; choose from {sorted(FAULTS)}")
-        if nth < 1:
-            raise ValueError("nth counts from 1")
-        with self.lock:
-            self.later_faults.append([fault, path, nth - 1])
-
-    def _take_fault(self, path: str) -> str | None:
-        """The next queued fault, else a later one now due (every request counts)."""
-        queued = super()._take_fault(path)
-        due = None
-        with self.lock:
-            for later in list(self.later_faults):
-                if not path.startswith(later[1]):
-                    continue
-                if later[2] == 0:
-                    self.later_faults.remove(later)
-                    due = due or later[0]
-                else:
-                    later[2] -= 1
-        return queued or due
 
     def add_patient(self, name: str, surname: str, **fields: Any) -> dict[str, Any]:
         """Another patient (as registered in Meddbase itself), with the next key; `fields`

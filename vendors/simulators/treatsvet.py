@@ -63,7 +63,7 @@ import zoneinfo
 from collections.abc import Sequence
 from typing import Any
 
-from vendors.simulators.base import FAULTS, Reply, Request, Simulator
+from vendors.simulators.base import Reply, Request, Simulator
 
 PREFIX = "/api/v1"
 API_KEY = "vk_c2ltdWxhdG9yLWtleQ"
@@ -251,8 +251,6 @@ class TreatsVetSimulator(Simulator):
             self.patient_count = PATIENT_COUNT
             # (kind, number) -> (fields replaced, fields dropped): what `malform` broke.
             self.malformed: dict[tuple[str, int], tuple[dict[str, Any], tuple[str, ...]]] = {}
-            # [fault, path prefix, requests to that path still let through]: `inject_on`.
-            self.later_faults: list[list[Any]] = []
             # How the lists page: "page" (page and limit), "none" (every answer is the whole
             # list) or "limit" (limit honoured, page ignored): for servers we cannot see.
             self.paging = "page"
@@ -270,31 +268,6 @@ class TreatsVetSimulator(Simulator):
         """Owner `number` (from 1) comes with these fields replaced and `drop` left out."""
         with self.lock:
             self.malformed["owner", number] = (changes, tuple(drop))
-
-    def inject_on(self, fault: str, *, path: str, nth: int) -> None:
-        """Fault the `nth` request (from 1, counted from now) whose path starts with `path`,
-        e.g. the second page of a list; `inject` faults the next one."""
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; choose from {sorted(FAULTS)}")
-        if nth < 1:
-            raise ValueError("nth counts from 1")
-        with self.lock:
-            self.later_faults.append([fault, path, nth - 1])
-
-    def _take_fault(self, path: str) -> str | None:
-        """The next queued fault, else a later one now due (every request counts)."""
-        queued = super()._take_fault(path)
-        due = None
-        with self.lock:
-            for later in list(self.later_faults):
-                if not path.startswith(later[1]):
-                    continue
-                if later[2] == 0:
-                    self.later_faults.remove(later)
-                    due = due or later[0]
-                else:
-                    later[2] -= 1
-        return queued or due
 
     def _numbered(self, kind: str, number: int) -> dict[str, Any]:
         record = animal(number) if kind == "animal" else owner(number)

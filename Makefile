@@ -9,7 +9,7 @@ BENCH_SQLITE := /tmp/booking-desk-bench.sqlite3
 TEST_WORKERS ?= auto
 BENCH_PG_URL := $(or $(BENCH_DATABASE_URL),postgres://postgres@127.0.0.1:5432/booking_desk_bench)
 
-.PHONY: run run-prod test lint format install migrate seed bench messages translations
+.PHONY: run run-prod loadtest test lint format install migrate seed bench messages translations
 
 # Compiled translation catalogues (gettext's msgfmt), rebuilt when a .po file changes.
 CATALOGUES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
@@ -87,6 +87,25 @@ run-prod: install
 	@echo "== gunicorn on http://127.0.0.1:$(PROD_PORT)/ (/healthz), two db_workers, the sweeper, the simulators =="
 	@echo "== (the sign-in addresses above say :8000; use :$(PROD_PORT)); Ctrl-C stops all =="
 	env $(PROD_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f $(PROD_PROCFILE) -c worker=2
+
+# The load-and-fault test (README, "Load test"): the production stack on a fresh PostgreSQL
+# database (LOAD_DATABASE_URL), Redis as the shared cache when one answers on 127.0.0.1:6379
+# (else the database cache), 30 API clients for 60 s against faulty PMS simulators, a worker
+# killed halfway; prints LOAD lines and fails when a must-be-zero figure is not zero.
+LOAD_PG_URL := $(or $(LOAD_DATABASE_URL),postgres://postgres@127.0.0.1:5432/booking_desk_load)
+LOAD_CACHE_URL := $(or $(LOAD_CACHE_URL),$(shell bash -c '(exec 3<>/dev/tcp/127.0.0.1/6379)' 2>/dev/null \
+	&& echo redis://127.0.0.1:6379/3 || echo dbcache://django_cache))
+LOAD_ENV := $(PROD_ENV) DATABASE_URL=$(LOAD_PG_URL) CACHE_URL=$(LOAD_CACHE_URL) LOG_LEVEL=WARNING
+LOAD_ARGS ?=
+
+loadtest: install
+	@$(BIN)/python tests/postgres_available.py "$(LOAD_PG_URL)" --recreate || { \
+		echo "PostgreSQL does not answer at $(LOAD_PG_URL): set LOAD_DATABASE_URL" >&2; exit 1; }
+	env $(LOAD_ENV) $(BIN)/python manage.py collectstatic --no-input -v0
+	env $(LOAD_ENV) $(BIN)/python manage.py migrate --no-input -v0
+	env $(LOAD_ENV) $(BIN)/python manage.py seed_demo > /dev/null
+	@echo "LOAD cache=$(LOAD_CACHE_URL)"
+	env $(LOAD_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python manage.py loadtest $(LOAD_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,7 +1,10 @@
+from collections.abc import Iterator
+
 import pytest
 from django.contrib.auth.models import Permission
 
 from scheduling.models import Role
+from tests import shared_cache as shared
 from tests.factories import ClinicFactory, ClinicMembershipFactory, UserFactory
 from tests.scheduling.two_factor import verify_otp
 from tests.worlds import World, build_world
@@ -14,6 +17,11 @@ def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
 
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    config.addinivalue_line(
+        "markers",
+        "shared_cache: runs once per shared cache of CACHE_URL (database, Redis); "
+        "given to every test that takes the `shared_cache` fixture",
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +30,25 @@ def _empty_cache():
     (whose users may have had the same IDs) never carry over."""
     from django.core.cache import cache
 
+    cache.clear()
+
+
+@pytest.fixture(params=shared.KINDS, ids=shared.IDS.get)
+def shared_cache(request: pytest.FixtureRequest, settings, db) -> Iterator[str]:
+    """The test runs once on each shared cache CACHE_URL offers, the database's and Redis',
+    instead of this process's in-memory one; yields the kind ("database" or "redis"). The
+    cache is empty before and after. Redis missing skips its run, or fails it under CI=true
+    (see tests/shared_cache.py)."""
+    from django.core.cache import cache
+
+    kind = request.param
+    if kind == "redis":
+        shared.require_redis()
+    # Through `settings`, so that Django's setting_changed receiver remakes the caches
+    # (and tests/shared_cache.py's, axes' handler) now and when the test ends.
+    settings.CACHES = {"default": shared.cache_settings(kind, shared.unique_prefix())}
+    cache.clear()
+    yield kind
     cache.clear()
 
 
@@ -109,7 +136,8 @@ SLOW_MODULES = {
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark tests that never touch the database: the PostgreSQL pass of `make test` skips
-    them, since they already ran once. Mark browser tests (tests/browser) and slow ones."""
+    them, since they already ran once. Mark browser tests (tests/browser) and slow ones, and
+    those run on each shared cache (`pytest -m shared_cache`)."""
     root = config.rootpath
     for item in items:
         where = item.path.relative_to(root).as_posix()
@@ -117,6 +145,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.browser)
         if where in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+        if "shared_cache" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared_cache)
         uses_database = item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(
             getattr(item, "fixturenames", ())
         )

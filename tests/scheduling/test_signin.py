@@ -4,20 +4,16 @@ counts, passwords of 12 characters or more, two-factor on the admin site, and a 
 user's sign-ins ending at once. The API's token endpoint: tests/scheduling/api/test_auth.py."""
 
 import io
-import uuid
 
 import pytest
-import redis
 from axes.handlers.cache import AxesCacheHandler
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
-from django.core.cache.backends.db import DatabaseCache
-from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
-from django.test import Client, RequestFactory, override_settings
+from django.test import Client, RequestFactory
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
@@ -29,6 +25,7 @@ from scheduling.models import ApiToken, UserSession
 from scheduling.signin import lockout_message
 from tests.factories import PASSWORD, ClinicMembershipFactory, UserFactory
 from tests.scheduling.two_factor import force_login_verified, verify_otp
+from tests.shared_cache import separate_client
 
 SIGN_IN = {"desk": "/accounts/login/", "admin": "/admin/login/"}
 # What a refused sign-in says on each page: the desk's form, the admin's (OTP) form.
@@ -37,7 +34,6 @@ REFUSED = {
     "admin": "Please enter the correct username and password for a staff account.",
 }
 LOCKED = "Too many failed sign-ins with this username: try again in 30 minutes."
-REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 @pytest.fixture
@@ -66,10 +62,13 @@ def lock_out(client: Client, surface: str, **extra) -> None:
 
 
 # --- Lock-out --------------------------------------------------------------------------------
+# Counted in the shared cache: each test runs on the database's and on Redis (`shared_cache`).
 
 
 @pytest.mark.parametrize("surface", ["desk", "admin"])
-def test_the_fifth_failure_locks_the_username_out_with_a_plain_message(client, clerk, surface):
+def test_the_fifth_failure_locks_the_username_out_with_a_plain_message(
+    client, clerk, shared_cache, surface
+):
     for _ in range(4):
         response = attempt(client, surface, "wrong password")
         assertContains(response, REFUSED[surface])
@@ -83,7 +82,7 @@ def test_the_fifth_failure_locks_the_username_out_with_a_plain_message(client, c
 
 
 @pytest.mark.parametrize("surface", ["desk", "admin"])
-def test_the_right_password_is_refused_while_locked_out(client, clerk, surface):
+def test_the_right_password_is_refused_while_locked_out(client, clerk, shared_cache, surface):
     lock_out(client, surface)
 
     response = attempt(client, surface, PASSWORD)
@@ -93,7 +92,7 @@ def test_the_right_password_is_refused_while_locked_out(client, clerk, surface):
 
 
 @pytest.mark.parametrize(("surface", "status"), [("desk", 302), ("admin", 200)])
-def test_another_address_is_not_locked_out(client, clerk, surface, status):
+def test_another_address_is_not_locked_out(client, clerk, shared_cache, surface, status):
     lock_out(client, surface)
 
     response = attempt(client, surface, PASSWORD, REMOTE_ADDR="192.0.2.7")
@@ -103,7 +102,9 @@ def test_another_address_is_not_locked_out(client, clerk, surface, status):
     assertNotContains(response, "Too many failed sign-ins", status_code=status)
 
 
-def test_another_username_on_the_same_address_is_not_locked_out(client, clerk, clinic):
+def test_another_username_on_the_same_address_is_not_locked_out(
+    client, clerk, shared_cache, clinic
+):
     UserFactory(username="colleague")
     lock_out(client, "desk")
 
@@ -112,7 +113,7 @@ def test_another_username_on_the_same_address_is_not_locked_out(client, clerk, c
     assertRedirects(response, "/desk/", fetch_redirect_response=False)
 
 
-def test_the_desk_and_the_admin_count_failures_together(client, clerk):
+def test_the_desk_and_the_admin_count_failures_together(client, clerk, shared_cache):
     for _ in range(3):
         attempt(client, "desk", "wrong password")
     attempt(client, "admin", "wrong password")
@@ -123,7 +124,7 @@ def test_the_desk_and_the_admin_count_failures_together(client, clerk):
     assertContains(attempt(client, "desk", PASSWORD), LOCKED, status_code=429)
 
 
-def test_signing_in_starts_the_count_again(client, clerk):
+def test_signing_in_starts_the_count_again(client, clerk, shared_cache):
     for _ in range(4):
         attempt(client, "desk", "wrong password")
     assert attempt(client, "desk", PASSWORD).status_code == 302
@@ -135,7 +136,9 @@ def test_signing_in_starts_the_count_again(client, clerk):
     assertContains(response, REFUSED["desk"])
 
 
-def test_a_forged_forwarded_for_header_does_not_change_the_locked_address(client, clerk):
+def test_a_forged_forwarded_for_header_does_not_change_the_locked_address(
+    client, clerk, shared_cache
+):
     for n in range(5):
         attempt(client, "desk", "wrong password", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
 
@@ -144,7 +147,9 @@ def test_a_forged_forwarded_for_header_does_not_change_the_locked_address(client
     assertContains(response, LOCKED, status_code=429)
 
 
-def test_behind_one_proxy_the_client_is_the_forwarded_address(client, clerk, settings):
+def test_behind_one_proxy_the_client_is_the_forwarded_address(
+    client, clerk, shared_cache, settings
+):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     behind = {"REMOTE_ADDR": "10.0.0.2"}  # the proxy
     lock_out(client, "desk", HTTP_X_FORWARDED_FOR="198.51.100.1", **behind)
@@ -195,64 +200,21 @@ def test_the_message_says_when_to_try_again(seconds, message):
 # --- The shared cache ------------------------------------------------------------------------
 
 
-def redis_answers() -> bool:
-    try:
-        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping()
-    except redis.RedisError:
-        return False
+def test_every_process_sees_the_same_lock_out(client, clerk, shared_cache):
+    """CACHE_URL's two kinds (tests/shared_cache.py): five failures counted through this
+    process's client lock the pair out for axes' handler on a client of the same cache made
+    separately, as in another process or machine."""
+    lock_out(client, "desk", REMOTE_ADDR="192.0.2.10")
+    here = RequestFactory().post(SIGN_IN["desk"], REMOTE_ADDR="192.0.2.10")
+    elsewhere = RequestFactory().post(SIGN_IN["desk"], REMOTE_ADDR="192.0.2.11")
+    for request in (here, elsewhere):
+        AxesProxyHandler.update_request(request)
+    other = AxesCacheHandler()
+    other.cache = separate_client()
 
-
-def cache_config(kind: str, prefix: str) -> dict:
-    if kind == "redis":
-        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                "KEY_PREFIX": prefix}  # fmt: skip
-    return {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}
-
-
-def another_process(kind: str, prefix: str) -> AxesCacheHandler:
-    """Axes' handler on a cache client of its own, as in another process or machine."""
-    handler = AxesCacheHandler()
-    if kind == "redis":
-        handler.cache = RedisCache(REDIS_URL, {"KEY_PREFIX": prefix})
-    else:
-        handler.cache = DatabaseCache("django_cache", {})
-    return handler
-
-
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "database",
-        pytest.param(
-            "redis",
-            marks=pytest.mark.skipif(not redis_answers(), reason="no Redis on 127.0.0.1:6379"),
-        ),
-    ],
-)
-def test_every_process_sees_the_same_lock_out(client, clerk, kind):
-    """CACHE_URL's two kinds: the database cache (the default, its table made by migrate)
-    and Redis. Five failures counted through this process's client lock the pair out for a
-    client of the same cache made separately."""
-    prefix = f"signin-test-{uuid.uuid4().hex}"
-    try:
-        with override_settings(CACHES={"default": cache_config(kind, prefix)}):
-            AxesProxyHandler.get_implementation(force=True)
-            lock_out(client, "desk", REMOTE_ADDR="192.0.2.10")
-            here = RequestFactory().post(SIGN_IN["desk"], REMOTE_ADDR="192.0.2.10")
-            elsewhere = RequestFactory().post(SIGN_IN["desk"], REMOTE_ADDR="192.0.2.11")
-            for request in (here, elsewhere):
-                AxesProxyHandler.update_request(request)
-            other = another_process(kind, prefix)
-
-            assert other.is_locked(here, {"username": "clerk"})
-            assert not other.is_locked(elsewhere, {"username": "clerk"})
-            assert other.cache is not AxesProxyHandler.get_implementation().cache
-    finally:
-        AxesProxyHandler.get_implementation(force=True)
-        if kind == "redis":
-            server = redis.Redis.from_url(REDIS_URL)
-            for key in server.scan_iter(f"{prefix}:*"):
-                server.delete(key)
+    assert other.is_locked(here, {"username": "clerk"})
+    assert not other.is_locked(elsewhere, {"username": "clerk"})
+    assert other.cache is not AxesProxyHandler.get_implementation().cache
 
 
 # --- Passwords -------------------------------------------------------------------------------

@@ -7,11 +7,28 @@ client ends up not knowing whether its request was acted on. `500_echo` answers 
 error page that quotes the request it got, as some servers' error pages do. `302` redirects
 to `redirect_to`.
 
-Control endpoints (also used by the browser tests):
+Random faults (a load test's): with `rates`, every vendor request that no queued or planned
+fault takes draws once from `random.Random(seed)` and gets at most one fault, e.g. 10% "500"
+and 5% "timeout_after" (`chaos()`). A "timeout" or "timeout_after" fault holds its answer
+`timeout_seconds`; that setting outlives `reset()`, as a test's own
+`simulator.timeout_seconds = 1.0` does.
+
+Control endpoints (also used by the browser tests and `make loadtest`):
   POST /__simulator/faults  {"faults": ["500", "timeout_after", ...], "path": "/citas",
-                             "latency_ms": 0}
-  POST /__simulator/reset
-  GET  /__simulator/state
+                             "latency_ms": 0, "rates": {"500": 0.1, "timeout_after": 0.05},
+                             "seed": 7, "timeout_seconds": 4}
+       Every key is optional; `path` narrows the queued `faults` only; `rates` replace the
+       earlier ones ({} stops them) and `seed` goes with them. A refusal (400, saying what is
+       wrong) changes nothing.
+  POST /__simulator/reset   forgets records, queued faults, rates, latency and counts
+  GET  /__simulator/state   the vendor's own records
+  GET  /__simulator/stats   {"requests": 412, "faults": {"500": 40, "timeout_after": 19}}: the
+                            vendor requests since the last reset and the faults injected into
+                            them here (queued, planned or drawn), by kind
+  GET  /__simulator/duplicates  {"appointments": 30, "duplicates": 0}: the live appointments
+                            held (not cancelled or deleted; blocks are not appointments) and
+                            how many repeat another's practitioner and start (two at one start
+                            are 1 duplicate, three are 2); see `live_appointment_keys`
   POST /__simulator/direct  {"action": "book", "practitioner": "1",
                              "start": "2027-01-04T10:00:00-03:00", "minutes": 30,
                              "room": "2", "location": "1", "patient": "501",
@@ -29,6 +46,8 @@ import collections
 import contextlib
 import dataclasses
 import json
+import math
+import random
 import re
 import socket
 import threading
@@ -121,25 +140,52 @@ class Simulator:
             self.requests = []
             # [fault, path prefix, requests to that path still let through]: `inject_on`.
             self.later_faults: list[list[Any]] = []
+            self.rates: list[tuple[str, float]] = []  # `chaos`
+            self.draws = random.Random()
+            self.injected: collections.Counter[str] = collections.Counter()
 
     def state(self) -> dict[str, Any]:
         return {}
 
     def inject(self, *faults: str, path: str | None = None) -> None:
         for fault in faults:
-            if fault not in FAULTS:
-                raise ValueError(f"unknown fault {fault!r}; choose from {sorted(FAULTS)}")
+            _check_fault(fault)
             self.faults.append((fault, path))
 
     def inject_on(self, fault: str, *, path: str, nth: int) -> None:
         """Fault the `nth` request (from 1, counted from now) whose path starts with `path`,
         e.g. the second page of a list; `inject` faults the next one."""
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; choose from {sorted(FAULTS)}")
+        _check_fault(fault)
         if nth < 1:
             raise ValueError("nth counts from 1")
         with self.lock:
             self.later_faults.append([fault, path, nth - 1])
+
+    def chaos(self, rates: dict[str, float], *, seed: int | None = None) -> None:
+        """From now on, give each vendor request that no queued or planned fault takes the
+        fault `f` with probability `rates[f]` (at most one), drawn from `random.Random(seed)`;
+        `{}` stops it. Rates are from 0 to 1 and add up to 1 at most."""
+        checked = _checked_rates(rates)
+        with self.lock:
+            self.rates = checked
+            self.draws = random.Random(seed)
+
+    def stats(self) -> dict[str, Any]:
+        """The vendor requests since the last reset and the faults injected into them."""
+        with self.lock:
+            return {"requests": len(self.requests), "faults": dict(sorted(self.injected.items()))}
+
+    def live_appointment_keys(self) -> list[tuple[str, str]]:
+        """(practitioner's vendor ID, start) of every live appointment held: neither
+        cancelled nor deleted, and not a block. Each simulator reads its own records; a start
+        is ISO text or the vendor's own, written alike for the same moment."""
+        raise NotImplementedError(f"the {self.vendor} simulator does not count appointments")
+
+    def duplicates(self) -> dict[str, int]:
+        """Live appointments held, and how many repeat another's practitioner and start."""
+        with self.lock:
+            keys = self.live_appointment_keys()
+        return {"appointments": len(keys), "duplicates": len(keys) - len(set(keys))}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -165,7 +211,8 @@ class Simulator:
     # -- dispatch ---------------------------------------------------------------------------
 
     def _take_fault(self, path: str) -> str | None:
-        """The next queued fault, else a later one now due (every request counts)."""
+        """The next queued fault, else a later one now due (every request counts), else one
+        drawn from the rates; counted by kind."""
         queued = due = None
         with self.lock:
             for index, (fault, only) in enumerate(self.faults):
@@ -181,7 +228,21 @@ class Simulator:
                     due = due or later[0]
                 else:
                     later[2] -= 1
-        return queued or due
+            fault = queued or due or self._draw()
+            if fault:
+                self.injected[fault] += 1
+        return fault
+
+    def _draw(self) -> str | None:
+        """One draw from the rates (the caller holds the lock): a fault or None."""
+        if not self.rates:
+            return None
+        draw = self.draws.random()
+        for fault, rate in self.rates:
+            if draw < rate:
+                return fault
+            draw -= rate
+        return None
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urllib.parse.urlsplit(handler.path)
@@ -263,14 +324,11 @@ class Simulator:
 
     def _control(self, request: Request) -> Reply:
         if request.path == "/__simulator/faults" and request.method == "POST":
-            data = request.json or {}
             try:
-                self.inject(*data.get("faults", []), path=data.get("path"))
+                settings = _fault_settings(request.json or {})
             except ValueError as error:
                 return Reply(400, {"message": str(error)})
-            if "latency_ms" in data:
-                self.latency_ms = int(data["latency_ms"])
-            return Reply(200, {"queued": [f for f, _ in self.faults]})
+            return Reply(200, self._set_faults(settings))
         if request.path == "/__simulator/reset" and request.method == "POST":
             self.reset()
             return Reply(200, {"reset": True})
@@ -285,7 +343,30 @@ class Simulator:
         if request.path == "/__simulator/state":
             with self.lock:
                 return Reply(200, self.state())
+        if request.path == "/__simulator/stats" and request.method == "GET":
+            return Reply(200, self.stats())
+        if request.path == "/__simulator/duplicates" and request.method == "GET":
+            try:
+                return Reply(200, self.duplicates())
+            except NotImplementedError as error:
+                return Reply(501, {"message": str(error)})
         return Reply(404, {"message": "unknown control endpoint"})
+
+    def _set_faults(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """Apply what `_fault_settings` checked; the simulator's fault settings now."""
+        self.inject(*settings["faults"], path=settings["path"])
+        if "rates" in settings:
+            self.chaos(settings["rates"], seed=settings["seed"])
+        with self.lock:
+            self.latency_ms = settings.get("latency_ms", self.latency_ms)
+            if "timeout_seconds" in settings:
+                self.timeout_seconds = settings["timeout_seconds"]
+            return {
+                "queued": [fault for fault, _ in self.faults],
+                "rates": dict(self.rates),
+                "latency_ms": self.latency_ms,
+                "timeout_seconds": self.timeout_seconds,
+            }
 
     def _write(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         if isinstance(reply.body, bytes):
@@ -311,3 +392,59 @@ class Simulator:
         with contextlib.suppress(OSError):
             handler.connection.shutdown(socket.SHUT_RDWR)
         handler.close_connection = True
+
+
+def _fault_settings(data: Any) -> dict[str, Any]:
+    """The body of POST /__simulator/faults, checked whole before any of it applies."""
+    if not isinstance(data, dict):
+        raise ValueError("Send a JSON object (see vendors/simulators/base.py)")
+    faults = data.get("faults") or []
+    if not isinstance(faults, list):
+        raise ValueError('faults must be a list, e.g. ["500", "timeout_after"]')
+    for fault in faults:
+        _check_fault(fault)
+    settings: dict[str, Any] = {"faults": faults, "path": data.get("path")}
+    if "latency_ms" in data:
+        latency = data["latency_ms"]
+        if not _is_number(latency) or latency < 0:
+            raise ValueError("latency_ms must be a number of milliseconds, 0 or more")
+        settings["latency_ms"] = int(latency)
+    if "timeout_seconds" in data:
+        seconds = data["timeout_seconds"]
+        if not _is_number(seconds) or seconds <= 0:
+            raise ValueError("timeout_seconds must be a number of seconds above 0")
+        settings["timeout_seconds"] = float(seconds)
+    if "seed" in data and "rates" not in data:
+        raise ValueError("seed goes with rates: send both")
+    if "rates" in data:
+        seed = data.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError("seed must be a whole number")
+        _checked_rates(data["rates"])
+        settings |= {"rates": data["rates"], "seed": seed}
+    return settings
+
+
+def _checked_rates(rates: Any) -> list[tuple[str, float]]:
+    """`rates` as (fault, rate) pairs in a fixed order, so that a seed draws the same faults
+    whatever order the rates came in."""
+    if not isinstance(rates, dict):
+        raise ValueError('rates must be an object of fault: rate, e.g. {"500": 0.1}')
+    for fault, rate in rates.items():
+        _check_fault(fault)
+        if not _is_number(rate) or not 0 <= rate <= 1:
+            raise ValueError(f"the rate of {fault!r} must be a number from 0 to 1")
+    total = math.fsum(rates.values())  # exact: 0.1 + 0.2 + 0.7 is 1, not a little more
+    if total > 1:
+        raise ValueError(f"the rates add up to {total:g}; they must add up to 1 at most")
+    return sorted((fault, float(rate)) for fault, rate in rates.items())
+
+
+def _check_fault(fault: Any) -> None:
+    if fault not in FAULTS:
+        raise ValueError(f"unknown fault {fault!r}; choose from {sorted(FAULTS)}")
+
+
+def _is_number(value: Any) -> bool:
+    """A finite JSON number (true and false are not numbers here)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -286,6 +286,10 @@ class DentalinkSimulator(Simulator):
     def state(self) -> dict[str, Any]:
         return {"citas": list(self.citas.values()), "bloqueos": list(self.bloqueos.values())}
 
+    def live_appointment_keys(self) -> list[tuple[str, str]]:
+        """Citas not annulled (estado_anulacion), by dentist and local start."""
+        return [(str(c["id_dentista"]), f"{c['fecha']}T{c['hora_inicio']}") for c in self._active()]
+
     # -- answers in Dentalink's shape ----------------------------------------------------------
 
     def error(self, status: int, message: str, **extra: Any) -> Reply:

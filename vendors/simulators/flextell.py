@@ -261,6 +261,14 @@ class FlextellSimulator(Simulator):
             "blocks": [self._item(block, "block") for block in self.blocks.values()],
         }
 
+    def live_appointment_keys(self) -> list[tuple[str, str]]:
+        """Appointments neither cancelled nor rejected, by doctor and UTC start."""
+        return [
+            (str(a["user_id"]), a["start"].astimezone(datetime.UTC).isoformat())
+            for a in self.appointments.values()
+            if a["status"] not in INACTIVE
+        ]
+
     def revoke_access_tokens(self) -> None:
         """Forget every issued access token (as if they all expired)."""
         with self.lock:

@@ -199,6 +199,14 @@ class MeddbaseSimulator(Simulator):
             ],
         }  # fmt: skip
 
+    def live_appointment_keys(self) -> list[tuple[str, str]]:
+        """Appointments (not blocks) in any State but Cancelled, by clinician and UTC start."""
+        return [
+            (str(a["Clinician"]), a["Start"].astimezone(datetime.UTC).isoformat())
+            for a in self.booked.values()
+            if a["Kind"] == "appointment" and a["State"] != "Cancelled"
+        ]
+
     def set_hours(self, clinician: int, opens: str, closes: str) -> None:
         """The clinician works these local hours every day at its sites ("00:00" = midnight)."""
         with self.lock:

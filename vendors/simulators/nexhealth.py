@@ -272,6 +272,15 @@ class NexHealthSimulator(Simulator):
             },
         }
 
+    def live_appointment_keys(self) -> list[tuple[str, str]]:
+        """Appointments neither cancelled nor deleted (tombstones), blocks (`unavailable`)
+        left out, by provider and start; whatever their insertion into the EHR became."""
+        return [
+            (str(a["provider_id"]), a["start_time"])
+            for a in self.appointments.values()
+            if not (a["cancelled"] or a["deleted"] or a["unavailable"])
+        ]
+
     def stop(self) -> None:
         with self.lock:
             for timer in self.timers:

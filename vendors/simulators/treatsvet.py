@@ -300,6 +300,14 @@ class TreatsVetSimulator(Simulator):
             "blocks": list(self.blocks.values()),
         }
 
+    def live_appointment_keys(self) -> list[tuple[str, str]]:
+        """Appointments not CANCELLED, by vet and UTC start (`scheduledAt`)."""
+        return [
+            (a["vetId"], a["scheduledAt"])
+            for a in self.appointments.values()
+            if a["status"] != "CANCELLED"
+        ]
+
     # -- answers in Treats.vet's shape ------------------------------------------------------
 
     def error(self, status: int, message: str) -> Reply:

@@ -1,4 +1,5 @@
-"""Token authentication, the token endpoint, the schema and docs pages."""
+"""Token authentication, the token endpoint and its lock-out, the schema and docs pages. The
+API's throttles, the token endpoint's among them: tests/scheduling/api/test_throttles.py."""
 
 import datetime
 import io
@@ -17,7 +18,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 from rest_framework.test import APIClient
 
 from scheduling.api.authentication import SIGN_IN_AGAIN, issue_token
-from scheduling.api.tokens import DEFAULT_TOKEN_RATE, SIGN_IN_REFUSED, TokenRateThrottle
+from scheduling.api.tokens import SIGN_IN_REFUSED
 from scheduling.models import ApiToken
 from scheduling.models.api import hash_token
 from tests.factories import PASSWORD, ClinicMembershipFactory, LocationFactory, UserFactory
@@ -299,54 +300,8 @@ def test_last_used_is_written_at_most_once_a_minute(user):
     assert token.last_used_at > first_use
 
 
-# --- Throttling ----------------------------------------------------------------------------
-
-
-def test_sign_in_attempts_are_throttled_per_client(api, user, settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-            "token": "2/minute",
-        },
-    }
-    assert sign_in(api, password="wrong").status_code == 400
-    assert sign_in(api).status_code == 201
-
-    response = sign_in(api)
-
-    assert response.status_code == 429
-    wait = int(response["Retry-After"])
-    assert 1 <= wait <= 60
-    assert response.json() == refusal(f"Too many requests: try again in {wait} seconds.")
-    assert ApiToken.objects.count() == 1
-    assert sign_in(api, REMOTE_ADDR="192.0.2.7").status_code == 201
-
-
-def test_the_token_rate_defaults_to_20_a_minute(settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"user": "1000/minute"},
-    }
-
-    assert TokenRateThrottle().rate == DEFAULT_TOKEN_RATE == "20/minute"
-
-
-def test_the_throttle_ignores_a_forged_forwarded_for_header(api, user, settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-            "token": "2/minute",
-        },
-    }
-    for n in range(2):
-        sign_in(api, HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
-
-    assert sign_in(api, HTTP_X_FORWARDED_FOR="198.51.100.99").status_code == 429
-
-
 # --- Lock-out (the desk's and the admin's: tests/scheduling/test_signin.py) ------------------
+# Counted in the shared cache: each test runs on the database's and on Redis (`shared_cache`).
 
 LOCKED = "Too many failed sign-ins with this username: try again in 30 minutes."
 
@@ -356,7 +311,7 @@ def lock_out(api: APIClient, **extra) -> None:
         sign_in(api, password="wrong password", **extra)
 
 
-def test_the_fifth_failed_sign_in_locks_the_username_out(api, user):
+def test_the_fifth_failed_sign_in_locks_the_username_out(api, shared_cache, user):
     for _ in range(4):
         assert sign_in(api, password="wrong password").status_code == 400
 
@@ -367,7 +322,7 @@ def test_the_fifth_failed_sign_in_locks_the_username_out(api, user):
     assert 1790 <= int(response["Retry-After"]) <= 1800
 
 
-def test_the_right_password_is_refused_while_locked_out(api, user):
+def test_the_right_password_is_refused_while_locked_out(api, shared_cache, user):
     lock_out(api)
 
     response = sign_in(api)
@@ -377,13 +332,13 @@ def test_the_right_password_is_refused_while_locked_out(api, user):
     assert not ApiToken.objects.exists()
 
 
-def test_another_address_is_not_locked_out(api, user):
+def test_another_address_is_not_locked_out(api, shared_cache, user):
     lock_out(api)
 
     assert sign_in(api, REMOTE_ADDR="192.0.2.7").status_code == 201
 
 
-def test_a_forged_forwarded_for_header_does_not_change_the_locked_address(api, user):
+def test_a_forged_forwarded_for_header_does_not_change_the_locked_address(api, shared_cache, user):
     for n in range(5):
         sign_in(api, password="wrong password", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
 
@@ -393,7 +348,7 @@ def test_a_forged_forwarded_for_header_does_not_change_the_locked_address(api, u
     assert response.json() == refusal(LOCKED)
 
 
-def test_failures_on_the_desk_lock_the_api_too(api, client, user):
+def test_failures_on_the_desk_lock_the_api_too(api, shared_cache, client, user):
     for _ in range(5):
         client.post("/accounts/login/", {"username": "mobile", "password": "wrong password"})
 

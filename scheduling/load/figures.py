@@ -1,0 +1,98 @@
+"""What the load test prints (`LOAD <name>=<value>`) and the facts that must hold after it:
+no double booking, no delivery left unsettled, nothing a PMS holds twice."""
+
+from __future__ import annotations
+
+import importlib
+import statistics
+
+import requests
+from django.db import connection
+
+from scheduling.load.clients import Tally
+from scheduling.load.stack import SIMULATOR_PORTS
+from scheduling.models import ACTIVE_STATUSES, Appointment
+
+# The database's own overlap guards (PostgreSQL exclusion constraints, SQLite triggers):
+# the same definitions, read here by a query that does not trust them.
+GUARDS = importlib.import_module("scheduling.migrations.0002_overlap_guards").GUARDS
+
+
+def double_bookings() -> int:
+    """Pairs of active appointments of one practitioner, room or patient that overlap."""
+    table = Appointment._meta.db_table
+    active = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
+    total = 0
+    with connection.cursor() as cursor:
+        for _, column, lower, upper, condition in GUARDS:
+            mine, theirs = condition.format(row="a"), condition.format(row="b")
+            cursor.execute(
+                f"SELECT COUNT(*) FROM {table} a JOIN {table} b "
+                f"ON a.{column} = b.{column} AND a.id < b.id "
+                f"AND a.{lower} < b.{upper} AND b.{lower} < a.{upper} "
+                f"WHERE a.status IN ({active}) AND b.status IN ({active}) "
+                f"AND ({mine}) AND ({theirs})"
+            )
+            total += cursor.fetchone()[0]
+    return total
+
+
+def unsettled_deliveries() -> int:
+    """Deliveries still on their way: queued, being sent, or sent and not yet confirmed."""
+    from vendors.models import IN_FLIGHT_STATES, Delivery
+
+    return Delivery.objects.filter(state__in=IN_FLIGHT_STATES).count()
+
+
+def deliveries_by_state() -> dict[str, int]:
+    from django.db.models import Count
+
+    from vendors.models import Delivery
+
+    rows = Delivery.objects.values("state").annotate(n=Count("pk")).order_by("state")
+    return {row["state"]: row["n"] for row in rows}
+
+
+def vendor_duplicates() -> dict[str, int]:
+    """Per simulator, the appointments it holds twice (same practitioner, same start)."""
+    found = {}
+    for vendor, port in SIMULATOR_PORTS.items():
+        answer = requests.get(f"http://127.0.0.1:{port}/__simulator/duplicates", timeout=10)
+        answer.raise_for_status()
+        found[vendor] = int(answer.json()["duplicates"])
+    return found
+
+
+def simulator_stats() -> dict[str, dict]:
+    return {
+        vendor: requests.get(f"http://127.0.0.1:{port}/__simulator/stats", timeout=10).json()
+        for vendor, port in SIMULATOR_PORTS.items()
+    }
+
+
+def percentile(values: list[float], share: float) -> float:
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=1000, method="inclusive")[round(share * 1000) - 1]
+
+
+def request_lines(tally: Tally) -> list[tuple[str, str]]:
+    seconds = max(tally.ended - tally.started, 1e-9)
+    lines = [("seconds", f"{seconds:.1f}")]
+    for endpoint, values in sorted(tally.latencies.items()):
+        ms = [value * 1000 for value in values]
+        lines += [
+            (f"{endpoint}_requests", str(len(values))),
+            (f"{endpoint}_per_second", f"{len(values) / seconds:.1f}"),
+            (f"{endpoint}_p50_ms", f"{percentile(ms, 0.50):.1f}"),
+            (f"{endpoint}_p95_ms", f"{percentile(ms, 0.95):.1f}"),
+            (f"{endpoint}_p99_ms", f"{percentile(ms, 0.99):.1f}"),
+        ]
+    for (endpoint, kind), count in sorted(tally.answers.items()):
+        lines.append((f"{endpoint}_answers_{kind}", str(count)))
+    server_errors = sum(count for (_, kind), count in tally.answers.items() if kind.startswith("5"))
+    failed = sum(
+        count for (_, kind), count in tally.answers.items() if kind in ("timeout", "connection")
+    )
+    lines += [("server_errors", str(server_errors)), ("transport_errors", str(failed))]
+    return lines

@@ -1,0 +1,109 @@
+import asyncio
+import pathlib
+import time
+from typing import Any
+
+import requests
+from django.core.management.base import BaseCommand, CommandError
+
+from scheduling.load import figures, world
+from scheduling.load.clients import drive
+from scheduling.load.stack import SIMULATOR_PORTS, Stack, StackError, cpu_seconds, running
+
+# What the simulators do to every vendor request during the run (and the drain).
+FAULT_RATES = {"500": 0.05, "500_after": 0.05, "timeout": 0.025, "timeout_after": 0.025}
+LATENCY_MS = 200
+
+
+class Command(BaseCommand):
+    help = (
+        "The load-and-fault test (`make loadtest`): starts the production stack on this "
+        "database (gunicorn, delivery workers, the sweeper, the five PMS simulators with "
+        "faults), drives it with API clients, kills a worker halfway, drains the deliveries "
+        "and prints `LOAD name=value` lines. Run it on a fresh database made for it."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--clients", type=int, default=30)
+        parser.add_argument("--seconds", type=float, default=60)
+        parser.add_argument("--port", type=int, default=8090, help="gunicorn's port")
+        parser.add_argument("--drain-seconds", type=float, default=300,
+                            help="how long to wait for the deliveries to settle")  # fmt: skip
+        parser.add_argument("--logs", default="/tmp/booking-desk-load",
+                            help="where each process writes its output")  # fmt: skip
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        prepared = world.prepare(clients=options["clients"])
+        if not prepared.searches:
+            raise CommandError("No practitioner has free time to search: run seed_demo first.")
+        self.say("clients", options["clients"])
+        self.say("searches", len(prepared.searches))
+        stack = Stack(web_port=options["port"], logs=pathlib.Path(options["logs"]))
+        try:
+            with running(stack):
+                self._faults_on()
+                before = cpu_seconds(stack)
+                tally = asyncio.run(
+                    drive(
+                        prepared,
+                        port=options["port"],
+                        seconds=options["seconds"],
+                        halfway=lambda: self._kill_a_worker(stack),
+                    )
+                )
+                for name, value in figures.request_lines(tally):
+                    self.say(name, value)
+                self._cpu(before, cpu_seconds(stack), tally.ended - tally.started)
+                self.say("appointments_created", tally.created)
+                self._drain(options["drain_seconds"])
+                self._report(stack)
+        except StackError as error:
+            raise CommandError(str(error)) from error
+
+    def say(self, name: str, value: Any) -> None:
+        self.stdout.write(f"LOAD {name}={value}")
+
+    def _faults_on(self) -> None:
+        for port in SIMULATOR_PORTS.values():
+            requests.post(
+                f"http://127.0.0.1:{port}/__simulator/faults",
+                json={
+                    "rates": FAULT_RATES,
+                    "latency_ms": LATENCY_MS,
+                    "seed": port,
+                    "timeout_seconds": world.VENDOR_READ_TIMEOUT + 1,
+                },
+                timeout=10,
+            ).raise_for_status()
+        self.say("vendor_faults", ",".join(f"{k}:{v:.1%}" for k, v in FAULT_RATES.items()))
+        self.say("vendor_latency_ms", LATENCY_MS)
+
+    async def _kill_a_worker(self, stack: Stack) -> None:
+        pid = stack.kill_worker(1)
+        self.say("worker_killed_pid", pid)
+        await asyncio.sleep(1)
+        stack.restart_worker(1)
+
+    def _cpu(self, before: dict[str, float], after: dict[str, float], seconds: float) -> None:
+        """Cores each process kept busy during the run (a killed worker's own CPU is lost)."""
+        for name, used in after.items():
+            busy = max(0.0, used - before.get(name, 0.0)) / seconds
+            if busy >= 0.005:
+                self.say(f"cpu_{name}_cores", f"{busy:.2f}")
+
+    def _drain(self, limit: float) -> None:
+        began = time.monotonic()
+        while figures.unsettled_deliveries() and time.monotonic() - began < limit:
+            time.sleep(1)
+        self.say("drain_seconds", f"{time.monotonic() - began:.1f}")
+
+    def _report(self, stack: Stack) -> None:
+        for state, count in figures.deliveries_by_state().items():
+            self.say(f"deliveries_{state}", count)
+        for vendor, stats in figures.simulator_stats().items():
+            for fault, count in sorted(stats.get("faults", {}).items()):
+                self.say(f"{vendor}_injected_{fault}", count)
+        self.say("processes_died", ",".join(stack.died()) or "none")
+        self.say("double_bookings", figures.double_bookings())
+        self.say("unsettled_deliveries", figures.unsettled_deliveries())
+        self.say("vendor_duplicates", sum(figures.vendor_duplicates().values()))

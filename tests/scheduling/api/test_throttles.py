@@ -1,0 +1,99 @@
+"""The API's throttles (REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]): requests per signed-in
+user ("user"), sign-in attempts per client address ("token"). The counts live in the shared
+cache, so each test runs on the database's and on Redis (`shared_cache`): every client of the
+same user or address draws on one count. Two processes sharing it:
+tests/scheduling/test_shared_cache.py."""
+
+from collections.abc import Callable
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework.throttling import UserRateThrottle
+
+from scheduling.api.authentication import issue_token
+from scheduling.api.tokens import DEFAULT_TOKEN_RATE, TokenRateThrottle
+from scheduling.models import ApiToken
+from tests.factories import ClinicMembershipFactory, LocationFactory, UserFactory
+from tests.scheduling.api.test_auth import WHOAMI_URL, refusal, sign_in, with_token
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def user():
+    user = UserFactory(username="mobile")
+    ClinicMembershipFactory(user=user, clinic=LocationFactory(name="Providencia").clinic)
+    return user
+
+
+@pytest.fixture
+def rates(settings, monkeypatch) -> Callable[..., None]:
+    """Sets throttle rates for this test, e.g. `rates(user="3/minute")`."""
+
+    def set_rates(**scopes: str) -> None:
+        merged = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **scopes}
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": merged}
+        # DRF's UserRateThrottle copied the rates once, when imported.
+        monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", merged)
+
+    return set_rates
+
+
+def assert_throttled(response) -> None:
+    assert response.status_code == 429
+    wait = int(response["Retry-After"])
+    assert 1 <= wait <= 60
+    assert response.json() == refusal(f"Too many requests: try again in {wait} seconds.")
+
+
+def signed_in_client(user) -> APIClient:
+    """A device of `user`, with a token of its own."""
+    return with_token(issue_token(user=user)[1])
+
+
+# --- Per user ------------------------------------------------------------------------------
+
+
+def test_requests_are_counted_per_user_across_their_devices(user, shared_cache, rates):
+    rates(user="3/minute")
+    phone, tablet = signed_in_client(user), signed_in_client(user)
+
+    assert [device.get(WHOAMI_URL).status_code for device in (phone, tablet, phone)] == [200] * 3
+    assert_throttled(tablet.get(WHOAMI_URL))
+    colleague = UserFactory(username="colleague")
+    ClinicMembershipFactory(user=colleague)
+    assert signed_in_client(colleague).get(WHOAMI_URL).status_code == 200
+
+
+# --- Sign-in attempts per address ----------------------------------------------------------
+
+
+def test_sign_in_attempts_are_counted_per_address_across_clients(user, shared_cache, rates):
+    rates(token="2/minute")
+    phone, tablet = APIClient(), APIClient()
+    assert sign_in(phone, password="wrong").status_code == 400
+    assert sign_in(tablet).status_code == 201
+
+    response = sign_in(phone)
+
+    assert_throttled(response)
+    assert ApiToken.objects.count() == 1
+    assert sign_in(tablet, REMOTE_ADDR="192.0.2.7").status_code == 201
+
+
+def test_the_token_throttle_ignores_a_forged_forwarded_for_header(user, shared_cache, rates):
+    rates(token="2/minute")
+    api = APIClient()
+    for n in range(2):
+        sign_in(api, HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+
+    assert sign_in(api, HTTP_X_FORWARDED_FOR="198.51.100.99").status_code == 429
+
+
+def test_the_token_rate_defaults_to_20_a_minute(settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"user": "1000/minute"},
+    }
+
+    assert TokenRateThrottle().rate == DEFAULT_TOKEN_RATE == "20/minute"

@@ -107,12 +107,13 @@ def record(appointment: Appointment, operation: str) -> Delivery | None:
     return delivery
 
 
-def enqueue(delivery_id: int) -> None:
-    """Hand the delivery to a worker; if that fails, the sweeper picks it up anyway."""
+def enqueue(delivery_id: int, *, at: datetime.datetime | None = None) -> None:
+    """Hand the delivery to a worker, now or once it is due again (`at`); if that fails,
+    the sweeper picks it up anyway."""
     from vendors.tasks import send_delivery
 
     try:
-        send_delivery.enqueue(delivery_id)
+        (send_delivery.using(run_after=at) if at else send_delivery).enqueue(delivery_id)
     except Exception:  # the row stays queued: nothing is lost
         logger.exception("could not enqueue delivery %s; the sweeper will send it", delivery_id)
 
@@ -409,6 +410,10 @@ def _run(delivery: Delivery, *, now: datetime.datetime | None) -> Delivery:
         setattr(delivery, field, value)
     delivery.save()
     _log_attempt(delivery, adapter, now, scrub.text(error_text), scrub, polling=polling)
+    if delivery.state in (State.QUEUED, State.ACCEPTED) and delivery.next_attempt_at:
+        # The next attempt (or poll) is a worker's task when it falls due; the sweeper only
+        # catches what a lost task or a dead worker left behind.
+        enqueue(delivery.pk, at=delivery.next_attempt_at)
     return delivery
 
 

@@ -71,7 +71,7 @@ class Stack:
         )
         for index in range(1, self.delivery_workers + 1):
             self.start_worker(index)
-        self._start("sweeper", [*MANAGE, "deliver", "--loop"])
+        self._start("sweeper", [*MANAGE, "deliver", "--loop", "--threads", "4"])
         self.wait_for_ports([self.web_port, *SIMULATOR_PORTS.values()])
 
     def start_worker(self, index: int) -> None:

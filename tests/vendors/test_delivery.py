@@ -121,6 +121,48 @@ def test_transient_failures_are_retried_later(world, dentalink, fault):
     assert booked_at_vendor(dentalink) == 1
 
 
+def queued_tasks(delivery_id: int) -> list:
+    from django_tasks_db.models import DBTaskResult
+
+    return [
+        task
+        for task in DBTaskResult.objects.filter(task_path="vendors.tasks.send_delivery")
+        if task.args_kwargs["args"] == [delivery_id]
+    ]
+
+
+def test_a_retry_is_a_workers_task_when_it_falls_due(world, dentalink):
+    dentalink.inject("503", path="/api/v1/citas")
+    appointment = world.book("09:00")
+    delivery = only_delivery(appointment)
+
+    first = deliver(delivery.pk)
+
+    assert first.state == State.QUEUED
+    later = [task.run_after for task in queued_tasks(delivery.pk) if task.run_after]
+    assert later == [first.next_attempt_at]
+
+
+def test_a_synced_delivery_leaves_no_task_behind(world, dentalink):
+    appointment = world.book("09:00")
+    delivery = only_delivery(appointment)
+
+    assert deliver(delivery.pk).state == State.SYNCED
+    assert queued_tasks(delivery.pk) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_sends_with_threads_each_delivery_once(world, dentalink):
+    from django.core.management import call_command
+
+    appointments = [world.book(f"{hour:02d}:00") for hour in (9, 10, 11)]
+
+    call_command("deliver", threads=3)
+
+    assert {only_delivery(a).state for a in appointments} == {State.SYNCED}
+    assert booked_at_vendor(dentalink) == 3
+
+
 @pytest.mark.parametrize("fault", ["timeout_after", "drop_after", "500_after", "garbage_after"])
 def test_an_unknown_outcome_is_looked_up_never_sent_twice(world, dentalink, fault):
     dentalink.inject(fault, path="/api/v1/citas")

@@ -24,31 +24,23 @@ import zoneinfo
 from collections.abc import Iterable, Sequence
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import CharField, Func, Q, QuerySet, Value
-from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
+from scheduling import schedule_reads as reads
 from scheduling.errors import RuleViolation
 from scheduling.localtime import UTC, to_utc
 from scheduling.models import (
-    ACTIVE_STATUSES,
     MAX_BUFFER_MINUTES,
-    Appointment,
     AppointmentType,
     Location,
     Modality,
     ModalityOffer,
     Practitioner,
-    Room,
     Specialty,
-    TimeOff,
-    WorkingHours,
 )
 from scheduling.models.schedules import applies_on
 from scheduling.selectors import practitioners_at
-from vendors.models import PmsBusy
 
 MAX_RANGE_DAYS = 31
 NEXT_AVAILABLE_HORIZON_DAYS = 90
@@ -208,18 +200,12 @@ def load_schedule(
     *,
     exclude_appointment_id: int | None = None,
 ) -> Schedule:
-    """Five queries: working hours, time off and closures, rooms, appointments, and the
-    time held in the PMS."""
+    """Four statements (scheduling.schedule_reads): working hours, time off and closures,
+    rooms, and the busy spans of appointments and of the time held in the PMS."""
     first_day = (window_start - MAX_SPAN).date()
     last_day = (window_end + MAX_SPAN).date()
     blocks: dict[int, list[Block]] = {pid: [] for pid in practitioner_ids}
-    hours = WorkingHours.objects.filter(
-        location=location, practitioner_id__in=practitioner_ids, practitioner__active=True
-    ).filter(
-        Q(valid_from__isnull=True) | Q(valid_from__lte=last_day),
-        Q(valid_until__isnull=True) | Q(valid_until__gte=first_day),
-    )
-    for row in hours.values_list("practitioner_id", *WorkingHours.BLOCK_FIELDS):
+    for row in reads.working_hours(location.pk, practitioner_ids, first_day, last_day):
         pid, weekday, start, end, interval, offer, valid_from, valid_until = row
         blocks[pid].append(
             Block(
@@ -236,20 +222,11 @@ def load_schedule(
 
     off: dict[int, list[Interval]] = {pid: [] for pid in practitioner_ids}
     closures: list[Interval] = []
-    time_off = TimeOff.objects.filter(
-        Q(practitioner_id__in=practitioner_ids) | Q(location=location),
-        end__gt=window_start,
-        start__lt=window_end,
-    )
-    for pid, start, end in time_off.values_list("practitioner_id", "start", "end"):
+    for pid, start, end in reads.time_off(location.pk, practitioner_ids, window_start, window_end):
         (off[pid] if pid is not None else closures).append((start, end))
 
     regular, overflow = [], []
-    for room_id, is_overflow, allowed in (
-        Room.objects.filter(location=location, active=True)
-        .order_by("is_overflow", "name", "pk")
-        .values_list("pk", "is_overflow", "location__clinic__allows_overflow_booking")
-    ):
+    for room_id, is_overflow, allowed in reads.rooms(location.pk):
         if not is_overflow:
             regular.append(room_id)
         elif allowed:
@@ -257,33 +234,20 @@ def load_schedule(
 
     practitioner_spans: dict[int, list[Interval]] = {pid: [] for pid in practitioner_ids}
     room_spans: dict[int, list[Interval]] = {room_id: [] for room_id in regular}
-    appointments = Appointment.objects.filter(
-        Q(practitioner_id__in=practitioner_ids) | Q(room_id__in=regular),
-        status__in=ACTIVE_STATUSES,
-        overflow=False,
-        busy_until__gt=window_start - MAX_BUFFER,
-        busy_until__lt=window_end + MAX_BUFFER + MAX_SPAN,
-        busy_from__lt=window_end + MAX_BUFFER,
-    )
-    if exclude_appointment_id is not None:
-        appointments = appointments.exclude(pk=exclude_appointment_id)
-    # Time the PMS holds (its own appointments and blocks, DESIGN §8) counts like ours; it
-    # has no buffers, and is stored in pieces of at most a day.
-    held_in_pms = PmsBusy.objects.filter(
-        Q(practitioner_id__in=practitioner_ids) | Q(room_id__in=regular),
-        end__gt=window_start - MAX_BUFFER,
-        end__lt=window_end + MAX_BUFFER + MAX_SPAN,
-        start__lt=window_end + MAX_BUFFER,
-    )
-    for source in (
-        _busy_spans(appointments, "busy_from", "busy_until"),
-        _busy_spans(held_in_pms, "start", "end"),
+    # A busy span reaching into the window may have started up to MAX_SPAN earlier; buffers
+    # reach MAX_BUFFER beyond it.
+    for pid, room_id, busy_from, busy_until in reads.busy_spans(
+        practitioner_ids,
+        regular,
+        after=window_start - MAX_BUFFER,
+        ends_before=window_end + MAX_BUFFER + MAX_SPAN,
+        starts_before=window_end + MAX_BUFFER,
+        exclude_appointment_id=exclude_appointment_id,
     ):
-        for pid, room_id, busy_from, busy_until in source:
-            if pid in practitioner_spans:
-                practitioner_spans[pid].append((busy_from, busy_until))
-            if room_id in room_spans:
-                room_spans[room_id].append((busy_from, busy_until))
+        if pid in practitioner_spans:
+            practitioner_spans[pid].append((busy_from, busy_until))
+        if room_id in room_spans:
+            room_spans[room_id].append((busy_from, busy_until))
 
     return Schedule(
         location_id=location.pk,
@@ -295,44 +259,6 @@ def load_schedule(
         regular_rooms=tuple(regular),
         overflow_rooms=tuple(overflow),
     )
-
-
-def _busy_spans(queryset: QuerySet, start: str, end: str) -> Iterable:
-    """(practitioner_id, room_id, start, end) rows, the instants as aware UTC datetimes.
-
-    The busy-span rows of a long range are the bulk of a slot search, and both database
-    drivers parse datetimes in Python as Django configures them; these rows are read as ISO
-    text with a UTC offset, written by the database, and parsed in C instead.
-    """
-    queryset = queryset.order_by()
-    if connection.vendor == "sqlite":  # stored as "YYYY-MM-DD HH:MM:SS[.ffffff]", in UTC
-        raw = {
-            f"{name}_raw": Concat(Cast(name, output_field=CharField()), Value("+00:00"),
-                                  output_field=CharField())
-            for name in (start, end)
-        }  # fmt: skip
-    elif connection.vendor == "postgresql":
-        raw = {f"{name}_raw": UtcIsoText(name) for name in (start, end)}
-    else:
-        return queryset.values_list("practitioner_id", "room_id", start, end)
-    sql, params = (
-        queryset.annotate(**raw).values_list("practitioner_id", "room_id", *raw).query
-    ).sql_with_params()
-    # Straight from the cursor: these rows need no per-value conversion by the ORM.
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    parse = datetime.datetime.fromisoformat
-    return [(pid, room, parse(since), parse(until)) for pid, room, since, until in rows]
-
-
-class UtcIsoText(Func):
-    """A timestamptz as ISO 8601 text in UTC with its offset (PostgreSQL)."""
-
-    template = (
-        "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
-    )
-    output_field = CharField()
 
 
 def compute_slots(

@@ -38,7 +38,7 @@ from django.utils.translation import ngettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from scheduling import sessions
-from scheduling.api.authentication import revoke_tokens
+from scheduling.api.authentication import forget_tokens, revoke_tokens
 from scheduling.models import ApiToken
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,11 @@ def start_session_clock(
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="scheduling.signin.deactivated")
-def end_deactivated_users_sign_ins(sender: Any, instance: AbstractBaseUser, **_: Any) -> None:
+def end_deactivated_users_sign_ins(
+    sender: Any, instance: AbstractBaseUser, update_fields: Any = None, **_: Any
+) -> None:
     if not instance.is_active:
         end_sign_ins(user=instance)
+    elif update_fields is None or set(update_fields) - {"last_login"}:
+        # e.g. made staff or superuser, or not any more: API tokens see it at once
+        forget_tokens(user_id=instance.pk)

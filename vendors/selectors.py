@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.db import connection as db
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from scheduling.schedule_reads import utc_text
 from vendors.models import (
     IN_FLIGHT_STATES,
     CalendarPull,
@@ -243,9 +246,33 @@ def freshness_of(
 
 
 def freshness_at(location: Any, *, now: datetime.datetime | None = None) -> Freshness | None:
-    """The freshness of the calendar of the PMS a location books into; None without one.
-    One query."""
-    from vendors.delivery import connection_serving
+    """The freshness of the calendar of the PMS a location books into (the connection
+    `delivery.connection_serving` picks); None without one. One statement, written once: it
+    runs with every slot search."""
+    from vendors.adapters import adapter_class
 
-    connection = connection_serving(location.pk, location.clinic_id, related=("calendar",))
-    return None if connection is None else freshness_of(connection, now=now)
+    with db.cursor() as cursor:
+        cursor.execute(_freshness_sql(db.vendor), [location.clinic_id, location.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    vendor, read_at, error = row
+    return Freshness(
+        vendor=vendor,
+        read_at=datetime.datetime.fromisoformat(read_at) if read_at else None,
+        error=error or "",
+        now=now or timezone.now(),
+        min_pull_seconds=adapter_class(vendor).min_pull_seconds,
+    )
+
+
+@functools.cache
+def _freshness_sql(vendor: str) -> str:
+    quote = db.ops.quote_name
+    connections, pulls = (quote(m._meta.db_table) for m in (VendorConnection, CalendarPull))
+    return (
+        f"SELECT c.vendor, {utc_text('p.read_at')}, p.error FROM {connections} c "
+        f"LEFT JOIN {pulls} p ON p.connection_id = c.id "
+        "WHERE c.clinic_id = %s AND c.active AND (c.location_id = %s OR c.location_id IS NULL) "
+        "ORDER BY c.location_id IS NULL, c.id LIMIT 1"
+    )

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -30,6 +31,9 @@ from scheduling.models import ApiToken
 from scheduling.models.api import hash_token
 
 KEYWORD = "Token"
+# A live token is read from the shared cache (no query) for at most this long; revoking it,
+# deactivating or changing its user forgets it at once (`forget_tokens`).
+CACHE_SECONDS = 60
 # How stale `last_used_at` may get: at most one write per token per interval.
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
 SIGN_IN_AGAIN = _("Sign in again at POST /api/v1/auth/token/ for a new token.")
@@ -62,16 +66,34 @@ def revoke_tokens(tokens: QuerySet[ApiToken], *, now: datetime.datetime | None =
     """Revoke the tokens not yet revoked; returns how many. The one way a token is revoked:
     the token endpoint's DELETE, the admin's action and deactivating a user."""
     now = now or timezone.now()
+    digests = list(tokens.filter(revoked_at__isnull=True).values_list("digest", flat=True))
     revoked = tokens.filter(revoked_at__isnull=True).update(revoked_at=now)
+    cache.delete_many([_cache_key(digest) for digest in digests])
     if revoked:
         audit.record_tokens_revoked(tokens, at=now)
     return revoked
 
 
+def forget_tokens(*, user_id: int) -> None:
+    """Read this user's tokens from the database again (the user changed)."""
+    digests = ApiToken.objects.filter(user_id=user_id).values_list("digest", flat=True)
+    cache.delete_many([_cache_key(digest) for digest in digests])
+
+
+def _cache_key(digest: str) -> str:
+    return f"api-token:{digest}"
+
+
 def token_for_key(key: str, *, now: datetime.datetime | None = None) -> ApiToken:
     """The live token with this key, its user loaded; AuthenticationFailed saying why not."""
     now = now or timezone.now()
-    token = ApiToken.objects.select_related("user").filter(digest=hash_token(key)).first()
+    digest = hash_token(key)
+    token = cache.get(_cache_key(digest))
+    cached = token is not None
+    if not cached:
+        # The user's password hash stays out of the cache.
+        found = ApiToken.objects.select_related("user").defer("user__password")
+        token = found.filter(digest=digest).first()
     if token is None:
         raise exceptions.AuthenticationFailed(_sign_in_again(gettext("Invalid token.")))
     if not token.user.is_active:
@@ -86,19 +108,25 @@ def token_for_key(key: str, *, now: datetime.datetime | None = None) -> ApiToken
         )
     if token.expires_at <= now:
         raise exceptions.AuthenticationFailed(_sign_in_again(gettext("This token has expired.")))
-    _touch(token, now=now)
+    if _touch(token, now=now) or not cached:
+        cache.set(_cache_key(digest), token, min(CACHE_SECONDS, _seconds_left(token, now)))
     return token
 
 
-def _touch(token: ApiToken, *, now: datetime.datetime) -> None:
-    """Record use, writing at most once per LAST_USED_RESOLUTION."""
+def _seconds_left(token: ApiToken, now: datetime.datetime) -> int:
+    return max(1, int((token.expires_at - now).total_seconds()))
+
+
+def _touch(token: ApiToken, *, now: datetime.datetime) -> bool:
+    """Record use, writing at most once per LAST_USED_RESOLUTION; True if it wrote."""
     stale = now - LAST_USED_RESOLUTION
     if token.last_used_at is not None and token.last_used_at > stale:
-        return
+        return False
     ApiToken.objects.filter(pk=token.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale)
     ).update(last_used_at=now)
     token.last_used_at = now
+    return True
 
 
 # --- Authentication ---------------------------------------------------------------------------

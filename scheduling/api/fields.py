@@ -15,6 +15,7 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -23,6 +24,7 @@ from rest_framework import serializers
 
 from scheduling.errors import no_such
 from scheduling.localtime import DAY_OUT_OF_RANGE, day_in_range
+from scheduling.prepared import Prepared
 from scheduling.selectors import visible_records
 
 MAX_ID = 2**63 - 1  # the largest primary key a database column holds
@@ -106,14 +108,34 @@ class _Reference:
         self.error_messages["does_not_exist"] = message or no_such(model)
 
     def record(self, pk: int) -> Any:
-        user = self.context["request"].user
-        found = self.visible(user).filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+        found = visible_record(self.visible, self.context["request"].user, pk)
         if found is None:
             self.fail("does_not_exist")
         return found
 
     def to_representation(self, value: Any) -> int:
         return value.pk
+
+
+_LOOKUPS: dict[Visible, Prepared] = {}
+
+
+def visible_record(visible: Visible, user: Any, pk: int) -> Model | None:
+    """The record with this ID among `visible(user)`, or None. Every API request names a
+    few records by ID: their look-up is compiled once (scheduling.prepared), with a stand-in
+    user whose ID, like the record's, is bound on each call."""
+    if not 0 < pk <= MAX_ID or not user.is_authenticated or not user.is_active:
+        return None
+    lookup = _LOOKUPS.get(visible)
+    if lookup is None:
+
+        def build(user_pk: int, record_pk: int, superuser: bool) -> QuerySet:
+            stand_in = get_user_model()(pk=user_pk, is_active=True, is_superuser=superuser)
+            return visible(stand_in).filter(pk=record_pk)[:1]
+
+        lookup = _LOOKUPS.setdefault(visible, Prepared(build))
+    found = lookup([user.pk, pk], (user.is_superuser,))
+    return found[0] if found else None
 
 
 @extend_schema_field(OpenApiTypes.INT)

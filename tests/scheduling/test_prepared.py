@@ -1,0 +1,74 @@
+"""Look-ups compiled once (scheduling.prepared) find what the ORM finds, for every user."""
+
+import pytest
+
+from scheduling.api.fields import visible_record
+from scheduling.prepared import Prepared
+from scheduling.selectors import visible_appointments, visible_practitioners
+from tests.factories import ClinicMembershipFactory, PractitionerFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people():
+    mine, theirs = PractitionerFactory(), PractitionerFactory()
+    retired = PractitionerFactory(clinic=mine.clinic, active=False)
+    member = UserFactory()
+    ClinicMembershipFactory(user=member, clinic=mine.clinic)
+    return mine, theirs, retired, member
+
+
+@pytest.mark.parametrize("superuser", [False, True])
+def test_a_prepared_look_up_finds_what_the_orm_finds(people, superuser):
+    mine, theirs, retired, member = people
+    member.is_superuser = superuser
+    member.save()
+
+    for practitioner in (mine, theirs, retired):
+        expected = visible_practitioners(member).filter(pk=practitioner.pk).first()
+        found = visible_record(visible_practitioners, member, practitioner.pk)
+        assert found == expected
+        if found is not None:  # the same fields, converted the same way
+            assert found.__dict__.keys() >= {"given_name", "active", "clinic_id"}
+            assert (found.given_name, found.active) == (expected.given_name, expected.active)
+    assert visible_record(visible_practitioners, member, mine.pk) == mine
+    assert (visible_record(visible_practitioners, member, theirs.pk) == theirs) is superuser
+
+
+def test_no_one_signed_in_or_an_impossible_id_finds_nothing(people):
+    from django.contrib.auth.models import AnonymousUser
+
+    mine, _, _, member = people
+
+    assert visible_record(visible_practitioners, AnonymousUser(), mine.pk) is None
+    assert visible_record(visible_practitioners, member, 0) is None
+    member.is_active = False
+    assert visible_record(visible_practitioners, member, mine.pk) is None
+
+
+def test_the_queryset_is_built_once_per_shape(people, django_assert_num_queries):
+    mine, theirs, _, member = people
+    built = []
+
+    def build(user_pk, pk):
+        built.append((user_pk, pk))
+        return visible_practitioners(type(member)(pk=user_pk, is_active=True)).filter(pk=pk)[:1]
+
+    lookup = Prepared(build)
+    with django_assert_num_queries(2):
+        assert lookup([member.pk, mine.pk]) == [mine]
+        assert lookup([member.pk, theirs.pk]) == []
+    assert len(built) == 1  # with stand-ins, never with the real values
+    assert built[0][0] < 0
+
+
+def test_a_queryset_loading_joined_rows_is_left_to_the_orm(people, world):
+    appointment = world.book("09:00")
+    member = UserFactory()
+    ClinicMembershipFactory(user=member, clinic=world.clinic)
+
+    found = visible_record(visible_appointments, member, appointment.pk)
+
+    assert found == appointment
+    assert "location" in found._state.fields_cache  # select_related kept

@@ -56,9 +56,15 @@ class Command(BaseCommand):
                 self._cpu(before, cpu_seconds(stack), tally.ended - tally.started)
                 self.say("appointments_created", tally.created)
                 self._drain(options["drain_seconds"])
-                self._report(stack)
+                must_be_zero = self._report(stack)
+                must_be_zero["server_errors"] = sum(
+                    count for (_, kind), count in tally.answers.items() if kind.startswith("5")
+                )
         except StackError as error:
             raise CommandError(str(error)) from error
+        wrong = [f"{name}={value}" for name, value in must_be_zero.items() if value]
+        if wrong:
+            raise CommandError(f"These must be 0: {', '.join(wrong)}.")
 
     def say(self, name: str, value: Any) -> None:
         self.stdout.write(f"LOAD {name}={value}")
@@ -97,13 +103,18 @@ class Command(BaseCommand):
             time.sleep(1)
         self.say("drain_seconds", f"{time.monotonic() - began:.1f}")
 
-    def _report(self, stack: Stack) -> None:
+    def _report(self, stack: Stack) -> dict[str, int]:
         for state, count in figures.deliveries_by_state().items():
             self.say(f"deliveries_{state}", count)
         for vendor, stats in figures.simulator_stats().items():
             for fault, count in sorted(stats.get("faults", {}).items()):
                 self.say(f"{vendor}_injected_{fault}", count)
         self.say("processes_died", ",".join(stack.died()) or "none")
-        self.say("double_bookings", figures.double_bookings())
-        self.say("unsettled_deliveries", figures.unsettled_deliveries())
-        self.say("vendor_duplicates", sum(figures.vendor_duplicates().values()))
+        must_be_zero = {
+            "double_bookings": figures.double_bookings(),
+            "unsettled_deliveries": figures.unsettled_deliveries(),
+            "vendor_duplicates": sum(figures.vendor_duplicates().values()),
+        }
+        for name, value in must_be_zero.items():
+            self.say(name, value)
+        return must_be_zero

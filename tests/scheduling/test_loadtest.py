@@ -1,0 +1,108 @@
+"""The load test's parts (scheduling/load): its HTTP client, its clients against a live
+server, and the checks it makes afterwards. `make loadtest` itself is not part of the suite."""
+
+import asyncio
+
+import pytest
+from django.db import connection
+
+from scheduling.api.authentication import issue_token
+from scheduling.load import figures
+from scheduling.load.clients import BOOK, SEARCH, drive
+from scheduling.load.http import Connection
+from scheduling.load.world import Search, World
+from scheduling.models import Appointment
+from tests.factories import ClinicMembershipFactory, UserFactory
+from tests.worlds import MONDAY
+from vendors.simulators.dentalink import DentalinkSimulator
+
+GUARDS = figures.GUARDS
+
+
+def drop_practitioner_guard() -> None:
+    """Inside the test's transaction (rolled back after it): the database stops refusing
+    overlaps of one practitioner, as if its guard had never been made."""
+    name = GUARDS[0][0]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ALTER TABLE scheduling_appointment DROP CONSTRAINT {name}")
+        else:
+            for event in ("insert", "update"):
+                cursor.execute(f"DROP TRIGGER {name}_{event}")
+
+
+@pytest.mark.django_db
+def test_double_bookings_are_found_by_sql(world):
+    first = world.book("09:00")
+    second = world.book("10:00", room=world.rooms[1], patient=world.patients[1])
+    assert figures.double_bookings() == 0
+
+    drop_practitioner_guard()
+    Appointment.objects.filter(pk=second.pk).update(
+        start=first.start, end=first.end, busy_from=first.busy_from, busy_until=first.busy_until
+    )
+
+    assert figures.double_bookings() == 1
+
+
+@pytest.mark.django_db
+def test_adjacent_and_overflow_appointments_are_no_double_booking(world):
+    world.book("09:00")
+    world.book("09:30", patient=world.patients[1])
+    world.book("09:00", room=world.overflow_room, patient=world.patients[2])
+
+    assert figures.double_bookings() == 0
+
+
+def test_the_client_keeps_its_connection_and_reads_json():
+    simulator = DentalinkSimulator().start()
+    host, port = simulator.server.server_address[:2]
+
+    async def talk():
+        http = Connection(host, port, timeout=5)
+        first = await http.request("POST", "/__simulator/faults", body={"latency_ms": 0})
+        kept = http._writer
+        second = await http.request("GET", "/__simulator/stats")
+        same = http._writer is kept
+        await http.close()
+        return first, second, same
+
+    try:
+        first, second, same = asyncio.run(talk())
+    finally:
+        simulator.stop()
+    assert first.status == 200
+    assert second.status == 200 and "requests" in second.json()
+    assert same
+
+
+@pytest.mark.parametrize(("share", "expected"), [(0.5, 50.5), (0.95, 95.05), (0.99, 99.01)])
+def test_percentiles(share, expected):
+    values = [float(n) for n in range(1, 101)]
+    assert figures.percentile(values, share) == pytest.approx(expected)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_clients_search_and_book_against_a_live_server(world, live_server):
+    user = UserFactory()
+    ClinicMembershipFactory(user=user, clinic=world.clinic)
+    tokens = [issue_token(user=user)[1] for _ in range(3)]
+    search = Search(
+        world.location.pk,
+        world.practitioner.pk,
+        world.appointment_type.pk,
+        tuple(patient.pk for patient in world.patients),
+    )
+    plan = World(tokens=tokens, searches=[search], first_day=MONDAY, days=1)
+    port = int(live_server.url.rsplit(":", 1)[1])
+
+    tally = asyncio.run(drive(plan, port=port, seconds=2))
+
+    assert tally.answers[(SEARCH, "200")] > 3
+    assert tally.created >= 1
+    assert tally.created == Appointment.objects.filter(start__date=MONDAY).count()
+    assert {kind for endpoint, kind in tally.answers if endpoint == BOOK} <= {"201", "409"}
+    assert figures.double_bookings() == 0
+    assert len(tally.latencies[SEARCH]) == sum(
+        count for (endpoint, _), count in tally.answers.items() if endpoint == SEARCH
+    )

@@ -119,6 +119,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -289,6 +291,10 @@ VENDOR_ALLOWED_HOSTS = env.list("VENDOR_ALLOWED_HOSTS", default=[])
 CACHES = {
     "default": env.cache_url_config(env.str("CACHE_URL", default="") or "dbcache://django_cache")
 }
+# Deployments sharing one Redis database keep apart by prefix (a ?key_prefix= in CACHE_URL is
+# not read: django-environ passes it on in a case Django ignores).
+if env.str("CACHE_KEY_PREFIX", default=""):
+    CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX")
 
 # Lock-out (django-axes, scheduling.signin): SIGN_IN_FAILURE_LIMIT failed sign-ins for one
 # username from one address within SIGN_IN_LOCKOUT_MINUTES lock that pair out for

@@ -130,6 +130,30 @@ def test_https_settings_come_from_the_environment(environment, changed):
     assert json.loads(result.stdout) == {**PRODUCTION, **changed}
 
 
+@pytest.mark.parametrize(
+    ("environment", "shown"),
+    [
+        ({}, {"binding": True, "prefix": ""}),
+        ({"DATABASE_SERVER_SIDE_BINDING": "false"}, {"binding": None, "prefix": ""}),
+        ({"CACHE_URL": "redis://127.0.0.1:6379/0", "CACHE_KEY_PREFIX": "clinic-b"},
+         {"binding": True, "prefix": "clinic-b"}),
+    ],
+    ids=["defaults", "client-side binding", "a cache key prefix"],
+)  # fmt: skip
+def test_database_and_cache_settings_come_from_the_environment(environment, shown):
+    show = (
+        "from django.conf import settings; import json; "
+        "print(json.dumps({'binding': settings.DATABASES['default'].get('OPTIONS', {})"
+        ".get('server_side_binding'), 'prefix': settings.CACHES['default'].get('KEY_PREFIX', '')}))"
+    )
+    database = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/booking_desk"}
+
+    result = run("-c", show, environment=production_environment(**database, **environment))
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == shown
+
+
 # --- The API's schema and docs: signed-in users, unless published -----------------------------
 
 SCHEMA = "/api/v1/schema/"

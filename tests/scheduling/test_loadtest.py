@@ -25,6 +25,7 @@ def drop_practitioner_guard() -> None:
     name = GUARDS[0][0]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no foreign key check pending
             cursor.execute(f"ALTER TABLE scheduling_appointment DROP CONSTRAINT {name}")
         else:
             for event in ("insert", "update"):

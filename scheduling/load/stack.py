@@ -149,7 +149,10 @@ def _cpu_by_session() -> dict[int, float]:
         command = raw[raw.index("(") + 1 : raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2 :].split()
         session = -1 if command.startswith("postgres") else int(fields[3])
-        found[session] = found.get(session, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+        # Its own time and that of its children that ended (gunicorn's replaced workers,
+        # PostgreSQL's closed backends): each CPU second counted once.
+        used = sum(int(fields[index]) for index in (11, 12, 13, 14)) / ticks
+        found[session] = found.get(session, 0.0) + used
     return found
 
 

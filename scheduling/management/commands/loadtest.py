@@ -27,7 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--clients", type=int, default=30)
         parser.add_argument("--seconds", type=float, default=60)
         parser.add_argument("--port", type=int, default=8090, help="gunicorn's port")
-        parser.add_argument("--drain-seconds", type=float, default=300,
+        parser.add_argument("--drain-seconds", type=float, default=600,
                             help="how long to wait for the deliveries to settle")  # fmt: skip
         parser.add_argument("--logs", default="/tmp/booking-desk-load",
                             help="where each process writes its output")  # fmt: skip
@@ -41,7 +41,9 @@ class Command(BaseCommand):
         stack = Stack(web_port=options["port"], logs=pathlib.Path(options["logs"]))
         try:
             with running(stack):
-                self._faults_on()
+                self._faults(rates=FAULT_RATES, latency_ms=LATENCY_MS)
+                self.say("vendor_faults", ",".join(f"{k}:{v:.1%}" for k, v in FAULT_RATES.items()))
+                self.say("vendor_latency_ms", LATENCY_MS)
                 before = cpu_seconds(stack)
                 tally = asyncio.run(
                     drive(
@@ -55,6 +57,8 @@ class Command(BaseCommand):
                     self.say(name, value)
                 self._cpu(before, cpu_seconds(stack), tally.ended - tally.started)
                 self.say("appointments_created", tally.created)
+                # The PMSs recover: what the faults left queued must now settle, once each.
+                self._faults(rates={}, latency_ms=LATENCY_MS)
                 self._drain(options["drain_seconds"])
                 must_be_zero = self._report(stack)
                 must_be_zero["server_errors"] = sum(
@@ -69,20 +73,18 @@ class Command(BaseCommand):
     def say(self, name: str, value: Any) -> None:
         self.stdout.write(f"LOAD {name}={value}")
 
-    def _faults_on(self) -> None:
+    def _faults(self, *, rates: dict[str, float], latency_ms: int) -> None:
         for port in SIMULATOR_PORTS.values():
             requests.post(
                 f"http://127.0.0.1:{port}/__simulator/faults",
                 json={
-                    "rates": FAULT_RATES,
-                    "latency_ms": LATENCY_MS,
-                    "seed": port,
+                    "rates": rates,
+                    "latency_ms": latency_ms,
                     "timeout_seconds": world.VENDOR_READ_TIMEOUT + 1,
+                    **({"seed": port} if rates else {}),
                 },
                 timeout=10,
             ).raise_for_status()
-        self.say("vendor_faults", ",".join(f"{k}:{v:.1%}" for k, v in FAULT_RATES.items()))
-        self.say("vendor_latency_ms", LATENCY_MS)
 
     async def _kill_a_worker(self, stack: Stack) -> None:
         pid = stack.kill_worker(1)

@@ -591,7 +591,10 @@ def book_appointment(
         assistant=assistant,
         now=now,
     )
+    # Where this booking goes (one look-up for the pre-flight and the delivery).
+    connection = delivery.connection_serving(location.pk, location.clinic_id)
     refusal = preflight.taken_in_pms(
+        connection=connection,
         location=location,
         practitioner=practitioner,
         patient=patient,
@@ -628,7 +631,7 @@ def book_appointment(
             follow_up_of=follow_up_of,
             created_by=by,
         )
-        delivery.record(appointment, Operation.BOOK)
+        delivery.record(appointment, Operation.BOOK, connection=connection)
         AppointmentEvent.objects.create(
             appointment=appointment,
             action=Action.BOOKED,

@@ -90,10 +90,21 @@ def connection_serving(
     return found[0] if found else next(iter(candidates), None)
 
 
-def record(appointment: Appointment, operation: str) -> Delivery | None:
+class LOOK_UP:
+    """Passed for a connection not looked up yet."""
+
+
+def record(
+    appointment: Appointment,
+    operation: str,
+    *,
+    connection: VendorConnection | type[LOOK_UP] | None = LOOK_UP,
+) -> Delivery | None:
     """Called inside the booking transaction: the delivery commits with the appointment, and
-    keeps the request's ID for its attempts' log lines (a new one outside a request)."""
-    connection = connection_for(appointment)
+    keeps the request's ID for its attempts' log lines (a new one outside a request). The
+    caller may pass the connection the appointment's location books into (None: local)."""
+    if connection is LOOK_UP:
+        connection = connection_for(appointment)
     if connection is None:
         return None
     delivery = Delivery.objects.create(

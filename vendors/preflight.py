@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from scheduling.models import Appointment, AppointmentType, Location, Patient, Practitioner, Room
 from vendors.base import Adapter
-from vendors.delivery import connection_serving, refs_of
+from vendors.delivery import LOOK_UP, connection_serving, refs_of
 from vendors.errors import ConfigurationError, VendorError
 from vendors.models import BusyKind, ConnectionStore, PmsBusy, VendorConnection
 from vendors.types import BookingRequest
@@ -33,9 +33,12 @@ def taken_in_pms(
     start: datetime.datetime,
     end: datetime.datetime,
     modality: str,
+    connection: VendorConnection | type[LOOK_UP] | None = LOOK_UP,
 ) -> str | None:
-    """Why the PMS says this time is not free, or None (free, unchecked or unknown)."""
-    connection = connection_serving(location.pk, location.clinic_id)
+    """Why the PMS says this time is not free, or None (free, unchecked or unknown). The
+    caller may pass the connection the location books into (None: local), if it has it."""
+    if connection is LOOK_UP:
+        connection = connection_serving(location.pk, location.clinic_id)
     if connection is None or not connection.preflight:
         return None
     try:

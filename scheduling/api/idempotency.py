@@ -12,7 +12,8 @@ gets the first answer back (same status, same body) without a second booking.
 - Answers of the service (the booking, or the rule it broke, or the conflict) are stored.
   A request refused before the service ran (unreadable JSON, a wrong field) stores nothing
   and frees the key, so the client may fix the body and send it again with the same key.
-- Keys are per user and live 24 hours; older records are ignored and deleted lazily.
+- Keys are per user and live 24 hours; an older record is ignored (and deleted when its key
+  comes again); the sweeper deletes the rest (`forget_expired`).
 - The same key with another body (or for another endpoint) is refused with 422.
 """
 
@@ -161,8 +162,7 @@ def _check_key(key: str) -> None:
 def _claim(user, key: str, digest: str) -> IdempotencyRecord | Response:
     """The new record this request owns, or the answer to give instead (replay or refusal)."""
     now = timezone.now()
-    IdempotencyRecord.objects.filter(created_at__lt=now - LIFETIME).delete()
-    for _attempt in range(2):  # once more if the holder freed the key in between
+    for _attempt in range(2):  # once more if the holder freed the key, or it expired
         try:
             with transaction.atomic():
                 return IdempotencyRecord.objects.create(user=user, key=key, request_hash=digest)
@@ -170,6 +170,9 @@ def _claim(user, key: str, digest: str) -> IdempotencyRecord | Response:
             pass
         record = IdempotencyRecord.objects.filter(user=user, key=key).first()
         if record is None:
+            continue
+        if record.created_at < now - LIFETIME:  # forgotten: the key is free again
+            IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at).delete()
             continue
         if record.request_hash != digest:
             raise KeyReused()
@@ -181,6 +184,13 @@ def _claim(user, key: str, digest: str) -> IdempotencyRecord | Response:
             return record
         raise KeyInProgress()
     raise KeyInProgress()
+
+
+def forget_expired(*, now: datetime.datetime | None = None) -> int:
+    """Delete the records older than LIFETIME (the sweeper does, now and then); returns how
+    many. A request never waits for it: an expired key it meets is freed on the spot."""
+    now = now or timezone.now()
+    return IdempotencyRecord.objects.filter(created_at__lt=now - LIFETIME).delete()[0]
 
 
 def _take_over(record: IdempotencyRecord, now: datetime.datetime) -> bool:

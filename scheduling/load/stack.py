@@ -55,6 +55,8 @@ class Stack:
 
     def start(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
+        for old in self.logs.glob("*.log"):  # this run's output only
+            old.unlink()
         taken = [p for p in (self.web_port, *SIMULATOR_PORTS.values()) if port_answers(p)]
         if taken:
             raise StackError(

@@ -294,7 +294,7 @@ def test_booking_over_the_api_costs_one_query_more(
 ):
     api = api_for(receptionist)
 
-    with django_assert_num_queries(18 + 1):  # 18 before the audit, + its one insert
+    with django_assert_num_queries(17 + 1):  # 17 before the audit, + its one insert
         response = api.post("/api/v1/appointments/", booking_body(world), format="json")
 
     assert response.status_code == 201

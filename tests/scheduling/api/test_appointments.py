@@ -488,6 +488,29 @@ def test_keys_expire_after_24_hours(api, world, clock):
     assert IdempotencyRecord.objects.get().created_at == clock.now  # the old one is gone
 
 
+@pytest.mark.django_db(transaction=True)  # the sweeper manages its own connections
+def test_the_sweeper_deletes_expired_keys_and_keeps_live_ones(api, world, clock):
+    from django.core.management import call_command
+
+    post_once(api, booking(world, "09:00"), key="old")
+    clock.advance(hours=20)
+    post_once(api, booking(world, "10:00"), key="young")
+    clock.advance(hours=4, seconds=1)
+
+    call_command("deliver")
+
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["young"]
+
+
+def test_a_booking_does_not_sweep_expired_keys(api, world, clock):
+    post_once(api, booking(world, "09:00"), key="old")
+    clock.advance(hours=25)
+
+    post_once(api, booking(world, "10:00"), key="new")
+
+    assert IdempotencyRecord.objects.count() == 2  # the sweeper's job, not the request's
+
+
 def test_keys_are_per_user(api, world):
     other = UserFactory(username="other-phone")
     ClinicMembershipFactory(user=other, clinic=world.clinic)

@@ -5,7 +5,11 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from scheduling.api import idempotency
 from vendors import calendar, delivery
+
+# Housekeeping that need not run on every sweep.
+HOUSEKEEPING_SECONDS = 60
 
 
 def _deliver_due() -> int:
@@ -16,7 +20,8 @@ def _deliver_due() -> int:
 class Command(BaseCommand):
     help = (
         "Send every due delivery to the PMS, take back expired leases, poll accepted writes "
-        "and read every PMS calendar that is due (PMS_PULL_SECONDS). With --loop, keep doing "
+        "and read every PMS calendar that is due (PMS_PULL_SECONDS); now and then, delete expired "
+        "idempotency records. With --loop, keep doing "
         "so (the sweeper beside the db_worker processes; several may run). With --threads, "
         "that many deliveries are sent at once (each waits on its PMS, not on this machine)."
     )
@@ -27,16 +32,25 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=1, help="deliveries sent at once")
 
     def handle(self, *args: Any, loop: bool, interval: float, threads: int, **options: Any) -> None:
+        housekept = 0.0
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             while True:
                 close_old_connections()
-                # Claims never hand one delivery to two threads (vendors.delivery.claim).
-                sent = sum(pool.map(lambda _: _deliver_due(), range(max(1, threads))))
+                if threads > 1:
+                    # Claims never hand one delivery to two threads (vendors.delivery.claim).
+                    sent = sum(pool.map(lambda _: _deliver_due(), range(threads)))
+                else:
+                    sent = delivery.deliver_due()
                 if sent:
                     self.stdout.write(f"{sent} deliveries handled")
                 read = calendar.pull_due()
                 if read:
                     self.stdout.write(f"{read} PMS calendars read")
+                if time.monotonic() - housekept >= HOUSEKEEPING_SECONDS:
+                    housekept = time.monotonic()
+                    forgotten = idempotency.forget_expired()
+                    if forgotten:
+                        self.stdout.write(f"{forgotten} expired idempotency keys deleted")
                 if not loop:
                     return
                 time.sleep(interval)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection
 
@@ -44,21 +45,46 @@ def _placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+def dialect() -> str:
+    """How rows come back: "postgresql-binary" (PostgreSQL with server-side binding: binary
+    results, decoded in C), "postgresql" (text) or "sqlite" (text)."""
+    if connection.vendor != "postgresql":
+        return connection.vendor
+    binding = connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+    return "postgresql-binary" if binding else "postgresql"
+
+
 def utc_text(column: str) -> str:
-    """A datetime column as ISO 8601 text in UTC with its offset."""
-    if connection.vendor == "postgresql":
+    """A datetime column as the statement reads it: as is where results are binary (an
+    aware datetime), else as ISO 8601 text in UTC with its offset (`utc_instant` reads both)."""
+    kind = dialect()
+    if kind == "postgresql-binary":
+        return column
+    if kind == "postgresql":
         return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
     return f"({column} || '+00:00')"  # SQLite stores "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC
 
 
-def _run(sql: str, params: Sequence) -> list[Row]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+def cursor() -> Any:
+    """A cursor of the current connection, with binary results where the connection
+    allows: psycopg then decodes each timestamp in C, several times faster than parsing
+    text. Wrapped as Django wraps its own (errors, query log, query counts)."""
+    if dialect() != "postgresql-binary":
+        return connection.cursor()
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(connection.connection.cursor(binary=True))
 
 
-def _utc(value: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(value)
+def run(sql: str, params: Sequence) -> list[Row]:
+    with cursor() as reading:
+        reading.execute(sql, params)
+        return reading.fetchall()
+
+
+def utc_instant(value: datetime.datetime | str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _time(value: datetime.time | str) -> datetime.time:
@@ -81,9 +107,9 @@ def working_hours(
     the location that may apply between the two days."""
     if not practitioner_ids:
         return []
-    sql = _working_hours_sql(connection.vendor, len(practitioner_ids))
+    sql = _working_hours_sql(dialect(), len(practitioner_ids))
     adapt = connection.ops.adapt_datefield_value
-    rows = _run(sql, [location_id, *practitioner_ids, adapt(last_day), adapt(first_day)])
+    rows = run(sql, [location_id, *practitioner_ids, adapt(last_day), adapt(first_day)])
     return [
         (pid, weekday, _time(start), _time(end), interval, offer, _date(since), _date(until))
         for pid, weekday, start, end, interval, offer, since, until in rows
@@ -91,7 +117,7 @@ def working_hours(
 
 
 @functools.cache
-def _working_hours_sql(vendor: str, practitioners: int) -> str:
+def _working_hours_sql(kind: str, practitioners: int) -> str:
     hours, people = _table(WorkingHours), _table(Practitioner)
     fields = ", ".join(f"h.{_column(WorkingHours, name)}" for name in WorkingHours.BLOCK_FIELDS)
     since, until = _column(WorkingHours, "valid_from"), _column(WorkingHours, "valid_until")
@@ -113,14 +139,14 @@ def time_off(
 ) -> list[tuple[int | None, datetime.datetime, datetime.datetime]]:  # fmt: skip
     """(practitioner_id or None for a closure of the location, start, end) meeting the
     window."""
-    sql = _time_off_sql(connection.vendor, len(practitioner_ids))
+    sql = _time_off_sql(dialect(), len(practitioner_ids))
     adapt = connection.ops.adapt_datetimefield_value
-    rows = _run(sql, [*practitioner_ids, location_id, adapt(window_start), adapt(window_end)])
-    return [(pid, _utc(start), _utc(end)) for pid, start, end in rows]
+    rows = run(sql, [*practitioner_ids, location_id, adapt(window_start), adapt(window_end)])
+    return [(pid, utc_instant(start), utc_instant(end)) for pid, start, end in rows]
 
 
 @functools.cache
-def _time_off_sql(vendor: str, practitioners: int) -> str:
+def _time_off_sql(kind: str, practitioners: int) -> str:
     start, end = _column(TimeOff, "start"), _column(TimeOff, "end")
     owned = "location_id = %s"
     if practitioners:
@@ -139,12 +165,12 @@ def rooms(location_id: int) -> list[tuple[int, bool, bool]]:
     rooms: regular ones first, then by name."""
     return [
         (room_id, bool(overflow), bool(allowed))
-        for room_id, overflow, allowed in _run(_rooms_sql(connection.vendor), [location_id])
+        for room_id, overflow, allowed in run(_rooms_sql(dialect()), [location_id])
     ]
 
 
 @functools.cache
-def _rooms_sql(vendor: str) -> str:
+def _rooms_sql(kind: str) -> str:
     overflow = _column(Room, "is_overflow")
     return (
         f"SELECT r.id, r.{overflow}, c.{_column(Clinic, 'allows_overflow_booking')} "
@@ -174,19 +200,19 @@ def busy_spans(
     if not practitioner_ids and not room_ids:
         return []
     excluding = exclude_appointment_id is not None
-    sql = _busy_spans_sql(connection.vendor, len(practitioner_ids), len(room_ids), excluding)
+    sql = _busy_spans_sql(dialect(), len(practitioner_ids), len(room_ids), excluding)
     adapt = connection.ops.adapt_datetimefield_value
     bounds = [adapt(after), adapt(ends_before), adapt(starts_before)]
     owners = [*practitioner_ids, *room_ids]
     params = [*owners, *ACTIVE_STATUSES, *bounds]
     if excluding:
         params.append(exclude_appointment_id)
-    rows = _run(sql, [*params, *owners, *bounds])
-    return [(pid, room, _utc(since), _utc(until)) for pid, room, since, until in rows]
+    rows = run(sql, [*params, *owners, *bounds])
+    return [(pid, room, utc_instant(since), utc_instant(until)) for pid, room, since, until in rows]
 
 
 @functools.cache
-def _busy_spans_sql(vendor: str, practitioners: int, rooms: int, excluding: bool) -> str:
+def _busy_spans_sql(kind: str, practitioners: int, rooms: int, excluding: bool) -> str:
     either = []
     if practitioners:
         either.append(f"practitioner_id IN ({_placeholders(practitioners)})")

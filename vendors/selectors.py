@@ -10,12 +10,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import connection as db
+from django.db import connection as database
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from scheduling.schedule_reads import utc_text
+from scheduling import schedule_reads as reads
 from vendors.models import (
     IN_FLIGHT_STATES,
     CalendarPull,
@@ -251,15 +251,13 @@ def freshness_at(location: Any, *, now: datetime.datetime | None = None) -> Fres
     runs with every slot search."""
     from vendors.adapters import adapter_class
 
-    with db.cursor() as cursor:
-        cursor.execute(_freshness_sql(db.vendor), [location.clinic_id, location.pk])
-        row = cursor.fetchone()
-    if row is None:
+    rows = reads.run(_freshness_sql(reads.dialect()), [location.clinic_id, location.pk])
+    if not rows:
         return None
-    vendor, read_at, error = row
+    vendor, read_at, error = rows[0]
     return Freshness(
         vendor=vendor,
-        read_at=datetime.datetime.fromisoformat(read_at) if read_at else None,
+        read_at=reads.utc_instant(read_at) if read_at else None,
         error=error or "",
         now=now or timezone.now(),
         min_pull_seconds=adapter_class(vendor).min_pull_seconds,
@@ -267,11 +265,11 @@ def freshness_at(location: Any, *, now: datetime.datetime | None = None) -> Fres
 
 
 @functools.cache
-def _freshness_sql(vendor: str) -> str:
-    quote = db.ops.quote_name
+def _freshness_sql(kind: str) -> str:
+    quote = database.ops.quote_name
     connections, pulls = (quote(m._meta.db_table) for m in (VendorConnection, CalendarPull))
     return (
-        f"SELECT c.vendor, {utc_text('p.read_at')}, p.error FROM {connections} c "
+        f"SELECT c.vendor, {reads.utc_text('p.read_at')}, p.error FROM {connections} c "
         f"LEFT JOIN {pulls} p ON p.connection_id = c.id "
         "WHERE c.clinic_id = %s AND c.active AND (c.location_id = %s OR c.location_id IS NULL) "
         "ORDER BY c.location_id IS NULL, c.id LIMIT 1"

@@ -117,6 +117,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         Path(tempfile.gettempdir()) / f"booking-desk-test-{os.getpid()}.sqlite3"
     )
 else:
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's, reading timestamps with psycopg's C loader (scheduling/postgresql).
+        DATABASES["default"]["ENGINE"] = "scheduling.postgresql"
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
     if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):

@@ -294,6 +294,8 @@ VENDOR_ALLOWED_HOSTS = env.list("VENDOR_ALLOWED_HOSTS", default=[])
 CACHES = {
     "default": env.cache_url_config(env.str("CACHE_URL", default="") or "dbcache://django_cache")
 }
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "scheduling.redis_cache.RedisCache"  # one client per pool
 # Deployments sharing one Redis database keep apart by prefix (a ?key_prefix= in CACHE_URL is
 # not read: django-environ passes it on in a case Django ignores).
 if env.str("CACHE_KEY_PREFIX", default=""):

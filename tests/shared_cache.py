@@ -18,9 +18,10 @@ import redis
 from axes.handlers.proxy import AxesProxyHandler
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
-from django.core.cache.backends.redis import RedisCache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+from scheduling.redis_cache import RedisCache
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 # CACHE_URL as production sets it for each kind.
@@ -32,9 +33,9 @@ SCOPED_REDIS = f"{__name__}.ScopedRedisCache"
 
 
 class ScopedRedisCache(RedisCache):
-    """Django's Redis cache, except that `clear()` deletes only this cache's KEY_PREFIX keys:
-    tests clear the cache freely, and Redis' FLUSHDB would empty it under every other test
-    process too. The application never clears the cache."""
+    """Our Redis cache (scheduling.redis_cache), except that `clear()` deletes only this
+    cache's KEY_PREFIX keys: tests clear the cache freely, and Redis' FLUSHDB would empty it
+    under every other test process too. The application never clears the cache."""
 
     def clear(self) -> bool:
         client = self._cache.get_client(write=True)

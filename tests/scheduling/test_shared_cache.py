@@ -162,3 +162,17 @@ def test_two_processes_draw_on_one_count(transactional_db, shared_cache, setting
     assert attempts_in_another_process(shared_cache, ADDRESS) == [True, False]
     assert sign_in(APIClient(), REMOTE_ADDR=ADDRESS).status_code == 429
     assert sign_in(APIClient(), REMOTE_ADDR="192.0.2.21").status_code == 201
+
+
+@pytest.mark.django_db
+def test_the_redis_cache_keeps_one_client_for_every_call(shared_cache):
+    from django.core.cache import cache
+
+    if shared_cache != "redis":
+        pytest.skip("Redis only")
+    client = cache._cache.get_client(write=True)
+
+    cache.set("a", 1)
+    assert cache.get("a") == 1
+    assert cache._cache.get_client() is client
+    assert cache._cache.get_client(write=True) is client

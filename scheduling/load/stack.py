@@ -32,10 +32,11 @@ def port_answers(port: int, host: str = "127.0.0.1") -> bool:
 
 class Stack:
     def __init__(self, *, web_port: int, logs: pathlib.Path, web_workers: int = 2,
-                 delivery_workers: int = 2) -> None:  # fmt: skip
+                 web_threads: int = 2, delivery_workers: int = 2) -> None:  # fmt: skip
         self.web_port = web_port
         self.logs = logs
         self.web_workers = web_workers
+        self.web_threads = web_threads
         self.delivery_workers = delivery_workers
         self.processes: dict[str, subprocess.Popen] = {}
         self.restarts = 0
@@ -70,6 +71,7 @@ class Stack:
             [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
             GUNICORN_BIND=f"127.0.0.1:{self.web_port}",
             GUNICORN_WORKERS=str(self.web_workers),
+            GUNICORN_THREADS=str(self.web_threads),
         )
         for index in range(1, self.delivery_workers + 1):
             self.start_worker(index)

@@ -2,6 +2,7 @@
 server, and the checks it makes afterwards. `make loadtest` itself is not part of the suite."""
 
 import asyncio
+import concurrent.futures
 
 import pytest
 from django.db import connection
@@ -17,6 +18,13 @@ from tests.worlds import MONDAY
 from vendors.simulators.dentalink import DentalinkSimulator
 
 GUARDS = figures.GUARDS
+
+
+def run_async(coroutine):
+    """asyncio.run in a thread of its own: this thread may already run an event loop (the
+    browser tests' Playwright leaves one in each test process)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def drop_practitioner_guard() -> None:
@@ -69,7 +77,7 @@ def test_the_client_keeps_its_connection_and_reads_json():
         return first, second, same
 
     try:
-        first, second, same = asyncio.run(talk())
+        first, second, same = run_async(talk())
     finally:
         simulator.stop()
     assert first.status == 200
@@ -97,7 +105,7 @@ def test_the_clients_search_and_book_against_a_live_server(world, live_server):
     plan = World(tokens=tokens, searches=[search], first_day=MONDAY, days=1)
     port = int(live_server.url.rsplit(":", 1)[1])
 
-    tally = asyncio.run(drive(plan, port=port, seconds=2))
+    tally = run_async(drive(plan, port=port, seconds=2))
 
     assert tally.answers[(SEARCH, "200")] > 3
     assert tally.created >= 1

@@ -23,8 +23,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, transaction
 from django.db import connection as db
-from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -145,12 +145,21 @@ def claim(
     earlier_unsettled = Delivery.objects.filter(
         appointment=OuterRef("appointment"), pk__lt=OuterRef("pk"), state__in=UNSETTLED
     )
+    # One patient's deliveries to one PMS one at a time: two at once would both look the
+    # patient up there, find nobody and register them twice.
+    same_patient_sending = Delivery.objects.filter(
+        connection=OuterRef("connection"),
+        appointment__patient=OuterRef("appointment__patient"),
+        state=State.SENDING,
+        lease_until__gte=now,
+    )
     due = (
         Delivery.objects.filter(
             Q(state__in=(State.QUEUED, State.ACCEPTED), next_attempt_at__lte=now)
             | Q(state=State.SENDING, lease_until__lt=now)
         )
         .exclude(Exists(earlier_unsettled))
+        .exclude(Exists(same_patient_sending))
         .order_by("next_attempt_at", "pk")
     )
     if delivery_id is not None:
@@ -306,13 +315,36 @@ def _with_patient_at_vendor(
         external_id = adapter.register_patient(details)
     if external_id is None:
         return request  # booking_ids then says to map the patient by hand
-    ExternalId.objects.create(
-        connection=delivery.connection,
-        content_type=ContentType.objects.get_for_model(Patient),
-        object_id=patient.pk,
-        external_id=external_id,
-    )
-    return dataclasses.replace(request, refs={**request.refs, "patient": external_id})
+    kept = _keep_patient_id(delivery.connection, patient, external_id, adapter.label)
+    return dataclasses.replace(request, refs={**request.refs, "patient": kept})
+
+
+def _keep_patient_id(
+    connection: VendorConnection, patient: Patient, external_id: str, label: str
+) -> str:
+    """Map the patient to the PMS's ID found or made; if another delivery of theirs mapped
+    them meanwhile (claims keep that rare: `claim`), theirs stands when it is the same
+    patient there, and a person must merge the two when the PMS now holds two."""
+    fields = {
+        "connection": connection,
+        "content_type": ContentType.objects.get_for_model(Patient),
+        "object_id": patient.pk,
+        "role": "",
+    }
+    try:
+        with transaction.atomic():
+            ExternalId.objects.create(**fields, external_id=external_id)
+    except IntegrityError:
+        existing = ExternalId.objects.get(**fields).external_id
+        if existing != external_id:
+            raise NeedsAttention(
+                _(
+                    "%(pms)s now holds this patient twice (its IDs %(kept)s and %(other)s): "
+                    "merge them there; this patient stays mapped to %(kept)s."
+                )
+                % {"pms": label, "kept": existing, "other": external_id}
+            ) from None
+    return external_id
 
 
 def _book(delivery: Delivery, adapter: Any, request: BookingRequest) -> VendorAppointment:

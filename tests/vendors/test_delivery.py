@@ -121,6 +121,57 @@ def test_transient_failures_are_retried_later(world, dentalink, fault):
     assert booked_at_vendor(dentalink) == 1
 
 
+def test_one_patients_deliveries_are_sent_one_at_a_time(world, dentalink):
+    first = only_delivery(world.book("09:00"))
+    second = only_delivery(world.book("10:00"))  # the same patient
+
+    assert claim(delivery_id=first.pk) is not None  # now sending, under its lease
+    assert claim(delivery_id=second.pk) is None
+    assert claim(delivery_id=second.pk, now=timezone.now() + LATER) is not None  # lease over
+
+
+def test_another_patients_delivery_is_not_held_back(world, dentalink):
+    first = only_delivery(world.book("09:00"))
+    other = only_delivery(world.book("10:00", patient=world.patients[1]))
+
+    assert claim(delivery_id=first.pk) is not None
+    assert claim(delivery_id=other.pk) is not None
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_a_patient_mapped_meanwhile_keeps_one_id(world, dentalink, same):
+    from vendors.delivery import NeedsAttention, _keep_patient_id
+
+    connection = only_delivery(world.book("09:00")).connection
+    patient = world.patients[0]
+    mapped = ExternalId.objects.filter(object_id=patient.pk, connection=connection, role="")
+    kept = mapped.get(content_type__model="patient").external_id  # mapped meanwhile
+
+    if same:
+        assert _keep_patient_id(connection, patient, kept, "Dentalink") == kept
+    else:
+        with pytest.raises(NeedsAttention, match="Dentalink now holds this patient twice"):
+            _keep_patient_id(connection, patient, f"{kept}9", "Dentalink")
+    assert list(mapped.filter(content_type__model="patient").values_list(
+        "external_id", flat=True)) == [kept]  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)  # the sweeper manages its own connections
+def test_the_sweeper_goes_on_after_a_sweep_fails(world, monkeypatch, caplog):
+    from django.core.management import call_command
+
+    from vendors import delivery as deliveries
+
+    def broken(**_):
+        raise RuntimeError("unforeseen")
+
+    monkeypatch.setattr(deliveries, "deliver_due", broken)
+
+    call_command("deliver")  # no exception: logged, and the loop would go on
+
+    assert "a sweep of due deliveries failed" in caplog.text
+
+
 def queued_tasks(delivery_id: int) -> list:
     from django_tasks_db.models import DBTaskResult
 

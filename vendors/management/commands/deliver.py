@@ -1,4 +1,5 @@
 import concurrent.futures
+import logging
 import time
 from typing import Any
 
@@ -8,13 +9,21 @@ from django.db import close_old_connections
 from scheduling.api import idempotency
 from vendors import calendar, delivery
 
+logger = logging.getLogger("vendors.sweeper")
 # Housekeeping that need not run on every sweep.
 HOUSEKEEPING_SECONDS = 60
 
 
-def _deliver_due() -> int:
-    close_old_connections()  # each thread has its own database connection
-    return delivery.deliver_due()
+def _sweep(*, in_thread: bool = False) -> int:
+    """One sweep of due deliveries. A delivery that fails in a way nobody foresaw keeps its
+    lease until it expires, then is taken again; the sweeper itself goes on."""
+    if in_thread:
+        close_old_connections()  # each thread has its own database connection
+    try:
+        return delivery.deliver_due()
+    except Exception:
+        logger.exception("a sweep of due deliveries failed; the next sweep goes on")
+        return 0
 
 
 class Command(BaseCommand):
@@ -36,11 +45,11 @@ class Command(BaseCommand):
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             while True:
                 close_old_connections()
+                # Claims never hand one delivery to two threads (vendors.delivery.claim).
                 if threads > 1:
-                    # Claims never hand one delivery to two threads (vendors.delivery.claim).
-                    sent = sum(pool.map(lambda _: _deliver_due(), range(threads)))
+                    sent = sum(pool.map(lambda _: _sweep(in_thread=True), range(threads)))
                 else:
-                    sent = delivery.deliver_due()
+                    sent = _sweep()
                 if sent:
                     self.stdout.write(f"{sent} deliveries handled")
                 read = calendar.pull_due()

@@ -90,9 +90,13 @@ def request_lines(tally: Tally) -> list[tuple[str, str]]:
         ]
     for (endpoint, kind), count in sorted(tally.answers.items()):
         lines.append((f"{endpoint}_answers_{kind}", str(count)))
-    server_errors = sum(count for (_, kind), count in tally.answers.items() if kind.startswith("5"))
     failed = sum(
         count for (_, kind), count in tally.answers.items() if kind in ("timeout", "connection")
     )
-    lines += [("server_errors", str(server_errors)), ("transport_errors", str(failed))]
+    lines += [("server_errors", str(server_errors(tally))), ("transport_errors", str(failed))]
     return lines
+
+
+def server_errors(tally: Tally) -> int:
+    """Answers 500 and up, whatever the endpoint: there must be none."""
+    return sum(count for (_, kind), count in tally.answers.items() if kind.startswith("5"))

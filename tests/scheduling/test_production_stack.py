@@ -6,7 +6,6 @@ and every must-be-zero figure zero."""
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,15 +13,10 @@ from pathlib import Path
 import pytest
 
 from scheduling.load.stack import SIMULATOR_PORTS, port_answers
+from tests.scheduling.test_deploy import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.dbless]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def manage(*arguments: str, environment: dict[str, str], timeout: float) -> str:

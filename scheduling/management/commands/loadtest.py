@@ -70,9 +70,7 @@ class Command(BaseCommand):
                 self._faults(rates={}, latency_ms=LATENCY_MS)
                 self._drain(options["drain_seconds"])
                 must_be_zero = self._report(stack)
-                must_be_zero["server_errors"] = sum(
-                    count for (_, kind), count in tally.answers.items() if kind.startswith("5")
-                )
+                must_be_zero["server_errors"] = figures.server_errors(tally)
         except StackError as error:
             raise CommandError(str(error)) from error
         wrong = [f"{name}={value}" for name, value in must_be_zero.items() if value]

@@ -28,8 +28,8 @@ class Command(BaseCommand):
         parser.add_argument("--clients", type=int, default=30)
         parser.add_argument("--seconds", type=float, default=60)
         parser.add_argument("--port", type=int, default=8090, help="gunicorn's port")
-        # On this 2-core machine 2 threads a process served more than 4 or 8 (188 one-day
-        # searches/s against 167 and 170): the work is CPU, and threads share one GIL.
+        # On a 2-core machine 2 threads a process served more searches alone than 4 or 8 (188
+        # one-day searches/s against 167 and 170): the work is CPU, and threads share a GIL.
         parser.add_argument("--threads", type=int, default=2, help="gunicorn's threads")
         parser.add_argument("--drain-seconds", type=float, default=600,
                             help="how long to wait for the deliveries to settle")  # fmt: skip

@@ -464,7 +464,7 @@ def _seed_clinic(spec: ClinicSpec) -> Clinic:
 def _seed_patients(clinic: Clinic, spec: ClinicSpec) -> None:
     rng = random.Random(f"patients-{spec.slug}")
     wanted = [
-        _animal(clinic, rng, index) if clinic.is_veterinary else _person(clinic, rng, index)
+        demo_animal(clinic, rng, index) if clinic.is_veterinary else demo_person(clinic, rng, index)
         for index in range(spec.patients)
     ]
     existing = set(
@@ -477,7 +477,7 @@ def _seed_patients(clinic: Clinic, spec: ClinicSpec) -> None:
     )
 
 
-def _person(clinic: Clinic, rng: random.Random, index: int) -> Patient:
+def demo_person(clinic: Clinic, rng: random.Random, index: int) -> Patient:
     sex = rng.choice([Sex.FEMALE, Sex.MALE])
     given = rng.choice(CHILEAN_GIVEN[sex])
     family = f"{rng.choice(CHILEAN_FAMILY)} {rng.choice(CHILEAN_FAMILY)}"
@@ -505,7 +505,7 @@ def _person(clinic: Clinic, rng: random.Random, index: int) -> Patient:
     return patient
 
 
-def _animal(clinic: Clinic, rng: random.Random, index: int) -> Patient:
+def demo_animal(clinic: Clinic, rng: random.Random, index: int) -> Patient:
     species = rng.choice(list(ANIMALS))
     names, breeds = ANIMALS[species]
     owner_given, owner_family = rng.choice(FRENCH_GIVEN), rng.choice(FRENCH_FAMILY)
@@ -688,13 +688,24 @@ def connect_to_simulators(sonrisa: Clinic, lilas: Clinic) -> None:
         ),
         *((kind, stable_id(f"type:{kind.name}"), "") for kind in lilas.appointment_types.all()),
     ]
-    for animal in lilas.patients.order_by("pk"):
-        treats_mapping.append((animal, str(uuid.uuid5(DEMO_IDS, f"animal:{animal.pk}")), ""))
-        treats_mapping.append(
-            (animal, str(uuid.uuid5(DEMO_IDS, f"owner:{animal.guardian_phone}")), "guardian")
-        )
     for connection, pairs in ((dentalink, mapping), (treatsvet, treats_mapping)):
         _map_external_ids(connection, pairs, ExternalId)
+    map_animals_at_treatsvet(treatsvet)
+
+
+def map_animals_at_treatsvet(connection: Any) -> None:
+    """Map each animal of the connection's clinic, and its owner, to the IDs the Treats.vet
+    simulator knows them by (Treats.vet registers no owner through its API); those already
+    mapped are left as they are."""
+    from vendors.models import ExternalId
+
+    pairs: list[tuple[Any, str, str]] = []
+    for animal in connection.clinic.patients.order_by("pk"):
+        pairs.append((animal, str(uuid.uuid5(DEMO_IDS, f"animal:{animal.pk}")), ""))
+        pairs.append(
+            (animal, str(uuid.uuid5(DEMO_IDS, f"owner:{animal.guardian_phone}")), "guardian")
+        )
+    _map_external_ids(connection, pairs, ExternalId)
 
 
 def _map_external_ids(connection: Any, pairs: list[tuple[Any, str, str]], model: Any) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import random
-import uuid
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -59,24 +58,17 @@ def _more_patients() -> None:
     for clinic in Clinic.objects.all():
         have = Patient.objects.filter(clinic=clinic).count()
         rng = random.Random(f"load-{clinic.slug}")
-        make = demo._animal if clinic.is_veterinary else demo._person
+        make = demo.demo_animal if clinic.is_veterinary else demo.demo_person
         Patient.objects.bulk_create(
             make(clinic, rng, 100_000 + index) for index in range(have, PATIENTS_PER_CLINIC)
         )
 
 
 def _map_new_animals() -> None:
-    """Treats.vet registers no owners through its API: the demo maps each animal and owner
-    to its Treats.vet ID (scheduling.demo); the load's new animals the same way."""
-    from vendors.models import ExternalId, VendorConnection
+    from vendors.models import VendorConnection
 
     for connection in VendorConnection.objects.filter(vendor="treatsvet").select_related("clinic"):
-        pairs = []
-        for animal in connection.clinic.patients.order_by("pk"):
-            pairs.append((animal, str(uuid.uuid5(demo.DEMO_IDS, f"animal:{animal.pk}")), ""))
-            owner = uuid.uuid5(demo.DEMO_IDS, f"owner:{animal.guardian_phone}")
-            pairs.append((animal, str(owner), "guardian"))
-        demo._map_external_ids(connection, pairs, ExternalId)
+        demo.map_animals_at_treatsvet(connection)
 
 
 def _tighter_vendor_timeouts() -> None:

@@ -200,12 +200,24 @@ def load_schedule(
     *,
     exclude_appointment_id: int | None = None,
 ) -> Schedule:
-    """Four statements (scheduling.schedule_reads): working hours, time off and closures,
-    rooms, and the busy spans of appointments and of the time held in the PMS."""
-    first_day = (window_start - MAX_SPAN).date()
-    last_day = (window_end + MAX_SPAN).date()
+    """One statement (scheduling.schedule_reads.schedule): working hours, time off and
+    closures, rooms, and the busy spans of appointments and of the time held in the PMS."""
+    # A busy span reaching into the window may have started up to MAX_SPAN earlier; buffers
+    # reach MAX_BUFFER beyond it.
+    rows = reads.schedule(
+        location.pk,
+        practitioner_ids,
+        first_day=(window_start - MAX_SPAN).date(),
+        last_day=(window_end + MAX_SPAN).date(),
+        window_start=window_start,
+        window_end=window_end,
+        after=window_start - MAX_BUFFER,
+        ends_before=window_end + MAX_BUFFER + MAX_SPAN,
+        starts_before=window_end + MAX_BUFFER,
+        exclude_appointment_id=exclude_appointment_id,
+    )
     blocks: dict[int, list[Block]] = {pid: [] for pid in practitioner_ids}
-    for row in reads.working_hours(location.pk, practitioner_ids, first_day, last_day):
+    for row in rows.working_hours:
         pid, weekday, start, end, interval, offer, valid_from, valid_until = row
         blocks[pid].append(
             Block(
@@ -222,11 +234,11 @@ def load_schedule(
 
     off: dict[int, list[Interval]] = {pid: [] for pid in practitioner_ids}
     closures: list[Interval] = []
-    for pid, start, end in reads.time_off(location.pk, practitioner_ids, window_start, window_end):
+    for pid, start, end in rows.time_off:
         (off[pid] if pid is not None else closures).append((start, end))
 
     regular, overflow = [], []
-    for room_id, is_overflow, allowed in reads.rooms(location.pk):
+    for room_id, is_overflow, allowed in rows.rooms:
         if not is_overflow:
             regular.append(room_id)
         elif allowed:
@@ -234,16 +246,7 @@ def load_schedule(
 
     practitioner_spans: dict[int, list[Interval]] = {pid: [] for pid in practitioner_ids}
     room_spans: dict[int, list[Interval]] = {room_id: [] for room_id in regular}
-    # A busy span reaching into the window may have started up to MAX_SPAN earlier; buffers
-    # reach MAX_BUFFER beyond it.
-    for pid, room_id, busy_from, busy_until in reads.busy_spans(
-        practitioner_ids,
-        regular,
-        after=window_start - MAX_BUFFER,
-        ends_before=window_end + MAX_BUFFER + MAX_SPAN,
-        starts_before=window_end + MAX_BUFFER,
-        exclude_appointment_id=exclude_appointment_id,
-    ):
+    for pid, room_id, busy_from, busy_until in rows.busy_spans:
         if pid in practitioner_spans:
             practitioner_spans[pid].append((busy_from, busy_until))
         if room_id in room_spans:

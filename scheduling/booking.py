@@ -20,7 +20,7 @@ from django.db.models import Q, QuerySet
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext, ngettext
 
-from scheduling import availability, cancel_reasons
+from scheduling import availability, cancel_reasons, claims
 from scheduling.errors import RuleViolation, SlotConflict, TransitionNotAllowed
 from scheduling.localtime import UTC, to_utc
 from scheduling.models import (
@@ -527,7 +527,33 @@ class _Taken(Exception):
 
 
 def _claim(plan: Plan, exclude_id: int | None) -> Plan:
-    """Inside the write transaction: make sure nothing overlaps; pick a room if none given."""
+    """Inside the write transaction: make sure nothing overlaps; pick a room if none given.
+    The common case, nothing in the way, is one statement (scheduling/claims.py); a clash, or
+    an overflow room, goes through the ORM (`_claim_by_orm`), which says what is in the way."""
+    if not plan.overflow:
+        pick = plan.modality == Modality.IN_PERSON and plan.room is None
+        claim = claims.check(
+            location_id=plan.location.pk,
+            practitioner_id=plan.practitioner.pk,
+            patient_id=plan.patient.pk,
+            room_id=plan.room.pk if plan.room is not None else None,
+            pick_room=pick,
+            start=plan.start,
+            end=plan.end,
+            busy_from=plan.busy_from,
+            busy_until=plan.busy_until,
+            exclude_id=exclude_id,
+        )
+        if not claim.clashes and not pick:
+            return plan
+        if not claim.clashes and claim.free_room_id is not None:
+            return dataclasses.replace(plan, room=claim.free_room(plan.location))
+    return _claim_by_orm(plan, exclude_id)
+
+
+def _claim_by_orm(plan: Plan, exclude_id: int | None) -> Plan:
+    """`_claim` through the ORM, statement by statement, raising `_Taken` with the message of
+    what is in the way."""
     if plan.modality == Modality.IN_PERSON and plan.room is None:
         room = _pick_room(plan, exclude_id)
         if room is None:

@@ -1,15 +1,19 @@
 """The slot engine's reads (`availability.load_schedule`), as SQL written once per database
-and shape (how many practitioners and rooms) and bound to new values on every search.
+and shape (how many practitioners) and bound to new values on every search.
 
-Every slot search runs these four statements. Built through the ORM, each would be built and
-compiled again on every search, which costs more than running it; and both drivers would
-parse each datetime in Python as Django configures them. Here the instants come back as ISO
-text written by the database and are parsed in C. The ORM's equivalents are in the tests
-(tests/scheduling/test_schedule_reads.py), which compare both on the same rows.
+Four reads: working hours, time off and closures, rooms, busy spans. Every slot search runs
+them as one statement (`schedule`, their `UNION ALL`): a round trip costs more than a read.
+Built through the ORM, each would be built and compiled again on every search, which costs
+more than running it; and both drivers would parse each datetime in Python as Django
+configures them. Here the instants come back as ISO text written by the database and parsed
+in C, or as binary timestamps decoded in C (`dialect`). The ORM's equivalents are in the
+tests (tests/scheduling/test_schedule_reads.py), which compare both on the same rows, and
+the one statement with the four reads run alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 from collections.abc import Sequence
@@ -30,6 +34,8 @@ from scheduling.models import (
 from vendors.models import PmsBusy
 
 Row = tuple
+# A read's columns and the rest of its statement (FROM ... WHERE ...).
+Parts = tuple[list[str], str]
 BusySpan = tuple[int | None, int | None, datetime.datetime, datetime.datetime]
 
 
@@ -39,6 +45,10 @@ def _table(model: type) -> str:
 
 def _column(model: type, field: str) -> str:
     return connection.ops.quote_name(model._meta.get_field(field).column)
+
+
+def _select(columns: Sequence[str], tail: str) -> str:
+    return f"SELECT {', '.join(columns)} {tail}"
 
 
 def _placeholders(count: int) -> str:
@@ -108,26 +118,39 @@ def working_hours(
     if not practitioner_ids:
         return []
     sql = _working_hours_sql(dialect(), len(practitioner_ids))
-    adapt = connection.ops.adapt_datefield_value
-    rows = run(sql, [location_id, *practitioner_ids, adapt(last_day), adapt(first_day)])
-    return [
-        (pid, weekday, _time(start), _time(end), interval, offer, _date(since), _date(until))
-        for pid, weekday, start, end, interval, offer, since, until in rows
-    ]
+    params = _working_hours_params(location_id, practitioner_ids, first_day, last_day)
+    return [_block(row) for row in run(sql, params)]
 
 
 @functools.cache
 def _working_hours_sql(kind: str, practitioners: int) -> str:
+    return _select(*_working_hours_parts(kind, practitioners))
+
+
+def _working_hours_parts(kind: str, practitioners: int) -> Parts:
     hours, people = _table(WorkingHours), _table(Practitioner)
-    fields = ", ".join(f"h.{_column(WorkingHours, name)}" for name in WorkingHours.BLOCK_FIELDS)
+    fields = [f"h.{_column(WorkingHours, name)}" for name in WorkingHours.BLOCK_FIELDS]
     since, until = _column(WorkingHours, "valid_from"), _column(WorkingHours, "valid_until")
     return (
-        f"SELECT h.practitioner_id, {fields} FROM {hours} h "
-        f"JOIN {people} p ON p.id = h.practitioner_id "
+        ["h.practitioner_id", *fields],
+        f"FROM {hours} h JOIN {people} p ON p.id = h.practitioner_id "
         f"WHERE h.location_id = %s AND h.practitioner_id IN ({_placeholders(practitioners)}) "
         f"AND p.{_column(Practitioner, 'active')} "
-        f"AND (h.{since} IS NULL OR h.{since} <= %s) AND (h.{until} IS NULL OR h.{until} >= %s)"
+        f"AND (h.{since} IS NULL OR h.{since} <= %s) AND (h.{until} IS NULL OR h.{until} >= %s)",
     )
+
+
+def _working_hours_params(
+    location_id: int, practitioner_ids: Sequence[int], first_day: datetime.date,
+    last_day: datetime.date,
+) -> list:  # fmt: skip
+    adapt = connection.ops.adapt_datefield_value
+    return [location_id, *practitioner_ids, adapt(last_day), adapt(first_day)]
+
+
+def _block(row: Row) -> tuple:
+    pid, weekday, start, end, interval, offer, since, until = row
+    return (pid, weekday, _time(start), _time(end), interval, offer, _date(since), _date(until))
 
 
 # -- time off and closures --------------------------------------------------------------------
@@ -140,20 +163,31 @@ def time_off(
     """(practitioner_id or None for a closure of the location, start, end) meeting the
     window."""
     sql = _time_off_sql(dialect(), len(practitioner_ids))
+    params = _time_off_params(location_id, practitioner_ids, window_start, window_end)
+    return [(pid, utc_instant(start), utc_instant(end)) for pid, start, end in run(sql, params)]
+
+
+def _time_off_params(
+    location_id: int, practitioner_ids: Sequence[int], window_start: datetime.datetime,
+    window_end: datetime.datetime,
+) -> list:  # fmt: skip
     adapt = connection.ops.adapt_datetimefield_value
-    rows = run(sql, [*practitioner_ids, location_id, adapt(window_start), adapt(window_end)])
-    return [(pid, utc_instant(start), utc_instant(end)) for pid, start, end in rows]
+    return [*practitioner_ids, location_id, adapt(window_start), adapt(window_end)]
 
 
 @functools.cache
 def _time_off_sql(kind: str, practitioners: int) -> str:
+    return _select(*_time_off_parts(kind, practitioners))
+
+
+def _time_off_parts(kind: str, practitioners: int) -> Parts:
     start, end = _column(TimeOff, "start"), _column(TimeOff, "end")
     owned = "location_id = %s"
     if practitioners:
         owned = f"practitioner_id IN ({_placeholders(practitioners)}) OR {owned}"
     return (
-        f"SELECT practitioner_id, {utc_text(start)}, {utc_text(end)} FROM {_table(TimeOff)} "
-        f"WHERE ({owned}) AND {end} > %s AND {start} < %s"
+        ["practitioner_id", utc_text(start), utc_text(end)],
+        f"FROM {_table(TimeOff)} WHERE ({owned}) AND {end} > %s AND {start} < %s",
     )
 
 
@@ -172,13 +206,30 @@ def rooms(location_id: int) -> list[tuple[int, bool, bool]]:
 @functools.cache
 def _rooms_sql(kind: str) -> str:
     overflow = _column(Room, "is_overflow")
+    columns, tail = _rooms_parts(kind)
+    return _select(columns[:3], f"{tail} ORDER BY r.{overflow}, r.{_column(Room, 'name')}, r.id")
+
+
+def _rooms_parts(kind: str) -> Parts:
+    """(id, is_overflow, allowed, rank): the rank is the rooms' order, for a statement
+    (`schedule`) that cannot sort them."""
+    overflow = _column(Room, "is_overflow")
+    order = f"r.{overflow}, r.{_column(Room, 'name')}, r.id"
     return (
-        f"SELECT r.id, r.{overflow}, c.{_column(Clinic, 'allows_overflow_booking')} "
+        [
+            "r.id",
+            _as_number(f"r.{overflow}"),
+            _as_number(f"c.{_column(Clinic, 'allows_overflow_booking')}"),
+            f"ROW_NUMBER() OVER (ORDER BY {order})",
+        ],
         f"FROM {_table(Room)} r JOIN {_table(Location)} l ON l.id = r.location_id "
         f"JOIN {_table(Clinic)} c ON c.id = l.clinic_id "
-        f"WHERE r.location_id = %s AND r.{_column(Room, 'active')} "
-        f"ORDER BY r.{overflow}, r.{_column(Room, 'name')}, r.id"
+        f"WHERE r.location_id = %s AND r.{_column(Room, 'active')}",
     )
+
+
+def _as_number(condition: str) -> str:
+    return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
 
 
 # -- busy spans -------------------------------------------------------------------------------
@@ -201,18 +252,36 @@ def busy_spans(
         return []
     excluding = exclude_appointment_id is not None
     sql = _busy_spans_sql(dialect(), len(practitioner_ids), len(room_ids), excluding)
+    owners = [*practitioner_ids, *room_ids]
+    params = _busy_spans_params(owners, after, ends_before, starts_before, exclude_appointment_id)
+    return [_span(row) for row in run(sql, params)]
+
+
+def _busy_spans_params(
+    owners: Sequence[int], after: datetime.datetime, ends_before: datetime.datetime,
+    starts_before: datetime.datetime, exclude_appointment_id: int | None,
+) -> list:  # fmt: skip
     adapt = connection.ops.adapt_datetimefield_value
     bounds = [adapt(after), adapt(ends_before), adapt(starts_before)]
-    owners = [*practitioner_ids, *room_ids]
     params = [*owners, *ACTIVE_STATUSES, *bounds]
-    if excluding:
+    if exclude_appointment_id is not None:
         params.append(exclude_appointment_id)
-    rows = run(sql, [*params, *owners, *bounds])
-    return [(pid, room, utc_instant(since), utc_instant(until)) for pid, room, since, until in rows]
+    return [*params, *owners, *bounds]
+
+
+def _span(row: Row) -> BusySpan:
+    pid, room, since, until = row
+    return (pid, room, utc_instant(since), utc_instant(until))
 
 
 @functools.cache
 def _busy_spans_sql(kind: str, practitioners: int, rooms: int, excluding: bool) -> str:
+    ours, theirs = _busy_spans_parts(kind, practitioners, rooms, excluding)
+    return f"{_select(*ours)} UNION ALL {_select(*theirs)}"
+
+
+def _busy_spans_parts(kind: str, practitioners: int, rooms: int, excluding: bool) -> list[Parts]:
+    """Our appointments' busy spans, then the PMS's."""
     either = []
     if practitioners:
         either.append(f"practitioner_id IN ({_placeholders(practitioners)})")
@@ -221,14 +290,177 @@ def _busy_spans_sql(kind: str, practitioners: int, rooms: int, excluding: bool) 
     owned = f"({' OR '.join(either)})"
     busy_from, busy_until = _column(Appointment, "busy_from"), _column(Appointment, "busy_until")
     start, end = _column(PmsBusy, "start"), _column(PmsBusy, "end")
-    return (
-        f"SELECT practitioner_id, room_id, {utc_text(busy_from)}, {utc_text(busy_until)} "
-        f"FROM {_table(Appointment)} WHERE {owned} "
-        f"AND {_column(Appointment, 'status')} IN ({_placeholders(len(ACTIVE_STATUSES))}) "
-        f"AND NOT {_column(Appointment, 'overflow')} "
-        f"AND {busy_until} > %s AND {busy_until} < %s AND {busy_from} < %s"
-        f"{' AND id <> %s' if excluding else ''} "
-        f"UNION ALL SELECT practitioner_id, room_id, {utc_text(start)}, {utc_text(end)} "
-        f"FROM {_table(PmsBusy)} WHERE {owned} "
-        f"AND {end} > %s AND {end} < %s AND {start} < %s"
+    return [
+        (
+            ["practitioner_id", "room_id", utc_text(busy_from), utc_text(busy_until)],
+            f"FROM {_table(Appointment)} WHERE {owned} "
+            f"AND {_column(Appointment, 'status')} IN ({_placeholders(len(ACTIVE_STATUSES))}) "
+            f"AND NOT {_column(Appointment, 'overflow')} "
+            f"AND {busy_until} > %s AND {busy_until} < %s AND {busy_from} < %s"
+            f"{' AND id <> %s' if excluding else ''}",
+        ),
+        (
+            ["practitioner_id", "room_id", utc_text(start), utc_text(end)],
+            f"FROM {_table(PmsBusy)} WHERE {owned} AND {end} > %s AND {end} < %s AND {start} < %s",
+        ),
+    ]
+
+
+def _location_busy_parts(kind: str, practitioners: int, excluding: bool) -> list[Parts]:
+    """The busy spans of these practitioners and of the location's active regular rooms:
+    our appointments' then the PMS's, each in two parts (the practitioners', then the rooms'
+    not already theirs) so that each part can use its index, (practitioner_id, end) or
+    (room_id, end)."""
+    people = _placeholders(practitioners)
+    room, appointment = _table(Room), _table(Appointment)
+    in_room = (
+        f"JOIN {room} r ON r.id = x.room_id WHERE r.location_id = %s "
+        f"AND r.{_column(Room, 'active')} AND NOT r.{_column(Room, 'is_overflow')}"
+    )
+    busy_from, busy_until = _column(Appointment, "busy_from"), _column(Appointment, "busy_until")
+    active = (
+        f"AND x.{_column(Appointment, 'status')} IN ({_placeholders(len(ACTIVE_STATUSES))}) "
+        f"AND NOT x.{_column(Appointment, 'overflow')} "
+        f"AND x.{busy_until} > %s AND x.{busy_until} < %s AND x.{busy_from} < %s"
+        f"{' AND x.id <> %s' if excluding else ''}"
+    )
+    start, end = _column(PmsBusy, "start"), _column(PmsBusy, "end")
+    held = f"AND x.{end} > %s AND x.{end} < %s AND x.{start} < %s"
+    ours = ["x.practitioner_id", "x.room_id", utc_text(f"x.{busy_from}"),
+            utc_text(f"x.{busy_until}")]  # fmt: skip
+    theirs = ["x.practitioner_id", "x.room_id", utc_text(f"x.{start}"), utc_text(f"x.{end}")]
+    return [
+        (ours, f"FROM {appointment} x WHERE x.practitioner_id IN ({people}) {active}"),
+        (ours, f"FROM {appointment} x {in_room} AND x.practitioner_id NOT IN ({people}) {active}"),
+        (theirs, f"FROM {_table(PmsBusy)} x WHERE x.practitioner_id IN ({people}) {held}"),
+        (
+            theirs,
+            f"FROM {_table(PmsBusy)} x {in_room} "
+            f"AND (x.practitioner_id IS NULL OR x.practitioner_id NOT IN ({people})) {held}",
+        ),
+    ]
+
+
+def _location_busy_params(
+    location_id: int, practitioner_ids: Sequence[int], after: datetime.datetime,
+    ends_before: datetime.datetime, starts_before: datetime.datetime,
+    exclude_appointment_id: int | None,
+) -> list:  # fmt: skip
+    adapt = connection.ops.adapt_datetimefield_value
+    bounds = [adapt(after), adapt(ends_before), adapt(starts_before)]
+    ours = [*ACTIVE_STATUSES, *bounds]
+    if exclude_appointment_id is not None:
+        ours.append(exclude_appointment_id)
+    return [
+        *practitioner_ids, *ours,
+        location_id, *practitioner_ids, *ours,
+        *practitioner_ids, *bounds,
+        location_id, *practitioner_ids, *bounds,
+    ]  # fmt: skip
+
+
+# -- the four in one statement ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScheduleRows:
+    """What `working_hours`, `time_off`, `rooms` and `busy_spans` (for the location's active
+    regular rooms) return, read by one statement."""
+
+    working_hours: list[tuple]
+    time_off: list[tuple[int | None, datetime.datetime, datetime.datetime]]
+    rooms: list[tuple[int, bool, bool]]
+    busy_spans: list[BusySpan]
+
+
+def schedule(
+    location_id: int,
+    practitioner_ids: Sequence[int],
+    *,
+    first_day: datetime.date,
+    last_day: datetime.date,
+    window_start: datetime.datetime,
+    window_end: datetime.datetime,
+    after: datetime.datetime,
+    ends_before: datetime.datetime,
+    starts_before: datetime.datetime,
+    exclude_appointment_id: int | None = None,
+) -> ScheduleRows:
+    """The four reads in one statement, their `UNION ALL`: each row says which read it
+    belongs to, in columns wide enough for all four (`_LAYOUT`)."""
+    if not practitioner_ids:
+        return ScheduleRows([], [], rooms(location_id), [])
+    excluding = exclude_appointment_id is not None
+    sql = _schedule_sql(dialect(), len(practitioner_ids), excluding)
+    params = [
+        *_working_hours_params(location_id, practitioner_ids, first_day, last_day),
+        *_time_off_params(location_id, practitioner_ids, window_start, window_end),
+        location_id,
+        *_location_busy_params(
+            location_id, practitioner_ids, after, ends_before, starts_before,
+            exclude_appointment_id,
+        ),
+    ]  # fmt: skip
+    found = ScheduleRows([], [], [], [])
+    ranked: list[tuple[int, tuple[int, bool, bool]]] = []
+    for read, *values in run(sql, params):
+        if read == _HOURS:
+            found.working_hours.append(_block(_pick(values, _HOURS_SLOTS)))
+        elif read == _TIME_OFF:
+            pid, start, end = _pick(values, _TIME_OFF_SLOTS)
+            found.time_off.append((pid, utc_instant(start), utc_instant(end)))
+        elif read == _ROOMS:
+            room_id, overflow, allowed, rank = _pick(values, _ROOMS_SLOTS)
+            ranked.append((rank, (room_id, bool(overflow), bool(allowed))))
+        else:
+            found.busy_spans.append(_span(_pick(values, _BUSY_SLOTS)))
+    found.rooms.extend(room for _, room in sorted(ranked))
+    return found
+
+
+_HOURS, _TIME_OFF, _ROOMS, _BUSY = range(4)
+# The statement's columns after the read's number, and what type each holds: a NULL in one
+# must still have that type for PostgreSQL to unite them.
+_LAYOUT = (
+    ("owner", "number"), ("other", "number"), ("weekday", "number"), ("interval", "number"),
+    ("opens", "time"), ("closes", "time"), ("offer", "text"), ("valid_from", "date"),
+    ("valid_until", "date"), ("since", "instant"), ("until", "instant"),
+)  # fmt: skip
+_SLOT = {name: index for index, (name, _) in enumerate(_LAYOUT)}
+_HOURS_SLOTS = ("owner", "weekday", "opens", "closes", "interval", "offer", "valid_from",
+                "valid_until")  # fmt: skip
+_TIME_OFF_SLOTS = ("owner", "since", "until")
+_ROOMS_SLOTS = ("owner", "weekday", "interval", "other")
+_BUSY_SLOTS = ("owner", "other", "since", "until")
+
+
+def _pick(values: Sequence, slots: Sequence[str]) -> tuple:
+    return tuple(values[_SLOT[name]] for name in slots)
+
+
+def _null(kind: str, type_: str) -> str:
+    if kind == "sqlite":
+        return "NULL"
+    sql_type = {"number": "bigint", "time": "time", "text": "text", "date": "date",
+                "instant": "timestamptz" if kind == "postgresql-binary" else "text"}  # fmt: skip
+    return f"CAST(NULL AS {sql_type[type_]})"
+
+
+def _laid_out(kind: str, read: int, slots: Sequence[str], parts: Parts) -> str:
+    columns, tail = parts
+    placed = dict(zip(slots, columns, strict=True))
+    values = [placed.get(name) or _null(kind, type_) for name, type_ in _LAYOUT]
+    return f"SELECT {read}, {', '.join(values)} {tail}"
+
+
+@functools.cache
+def _schedule_sql(kind: str, practitioners: int, excluding: bool) -> str:
+    busy = _location_busy_parts(kind, practitioners, excluding)
+    return " UNION ALL ".join(
+        [
+            _laid_out(kind, _HOURS, _HOURS_SLOTS, _working_hours_parts(kind, practitioners)),
+            _laid_out(kind, _TIME_OFF, _TIME_OFF_SLOTS, _time_off_parts(kind, practitioners)),
+            _laid_out(kind, _ROOMS, _ROOMS_SLOTS, _rooms_parts(kind)),
+            *(_laid_out(kind, _BUSY, _BUSY_SLOTS, part) for part in busy),
+        ]
     )

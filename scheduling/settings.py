@@ -123,7 +123,11 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
     if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
-        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options["server_side_binding"] = True
+        # Django turns psycopg's prepared statements off; a statement run this many times on
+        # a connection is prepared there, then planned once rather than on every run.
+        options["prepare_threshold"] = env.int("DATABASE_PREPARE_THRESHOLD", default=5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

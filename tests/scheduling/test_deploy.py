@@ -133,18 +133,22 @@ def test_https_settings_come_from_the_environment(environment, changed):
 @pytest.mark.parametrize(
     ("environment", "shown"),
     [
-        ({}, {"binding": True, "prefix": ""}),
-        ({"DATABASE_SERVER_SIDE_BINDING": "false"}, {"binding": None, "prefix": ""}),
+        ({}, {"binding": True, "prepare": 5, "prefix": ""}),
+        ({"DATABASE_SERVER_SIDE_BINDING": "false"},
+         {"binding": None, "prepare": None, "prefix": ""}),
+        ({"DATABASE_PREPARE_THRESHOLD": "1"}, {"binding": True, "prepare": 1, "prefix": ""}),
         ({"CACHE_URL": "redis://127.0.0.1:6379/0", "CACHE_KEY_PREFIX": "clinic-b"},
-         {"binding": True, "prefix": "clinic-b"}),
+         {"binding": True, "prepare": 5, "prefix": "clinic-b"}),
     ],
-    ids=["defaults", "client-side binding", "a cache key prefix"],
+    ids=["defaults", "client-side binding", "prepared sooner", "a cache key prefix"],
 )  # fmt: skip
 def test_database_and_cache_settings_come_from_the_environment(environment, shown):
     show = (
         "from django.conf import settings; import json; "
-        "print(json.dumps({'binding': settings.DATABASES['default'].get('OPTIONS', {})"
-        ".get('server_side_binding'), 'prefix': settings.CACHES['default'].get('KEY_PREFIX', '')}))"
+        "options = settings.DATABASES['default'].get('OPTIONS', {}); "
+        "print(json.dumps({'binding': options.get('server_side_binding'), "
+        "'prepare': options.get('prepare_threshold'), "
+        "'prefix': settings.CACHES['default'].get('KEY_PREFIX', '')}))"
     )
     database = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/booking_desk"}
 

@@ -47,3 +47,24 @@ def test_the_connection_uses_psycopgs_loader():
 
     assert not issubclass(loader, BaseTzLoader)
     assert connection.uses_c_loader
+
+
+@pytest.mark.skipif(
+    not connection.settings_dict.get("OPTIONS", {}).get("prepare_threshold"),
+    reason="prepared statements off (client-side binding)",
+)
+def test_a_slot_search_run_again_is_prepared_once_on_the_connection(world):
+    """Django turns psycopg's prepared statements off; settings turn them back on, so that
+    PostgreSQL plans the slot engine's statement once per connection, not on every search."""
+
+    def prepared() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            return [row[0] for row in cursor.fetchall()]
+
+    before = len(prepared())
+    for _ in range(connection.settings_dict["OPTIONS"]["prepare_threshold"] + 1):
+        world.slots()
+
+    new = prepared()[before:]
+    assert any("UNION ALL" in statement for statement in new), new

@@ -34,7 +34,8 @@ WEEK = datetime.timedelta(days=7)
 @pytest.fixture
 def busy_world(world):
     """Hours with and without validity periods, an inactive colleague, time off, a closure,
-    an inactive room, appointments active, cancelled and overflow, time held in the PMS."""
+    an inactive room, appointments active, cancelled and overflow, time held in the PMS,
+    another practitioner's visit and PMS hold in the rooms."""
     colleague = PractitionerFactory(clinic=world.clinic, active=False)
     WorkingHoursFactory(
         practitioner=world.practitioner, location=world.location, weekday=Weekday.TUESDAY,
@@ -62,6 +63,12 @@ def busy_world(world):
                    start=world.at("12:15"), end=world.at("12:45"))  # fmt: skip
     PmsBusyFactory(connection=connection, practitioner=None, room=world.rooms[0],
                    start=world.at("09:45"), end=world.at("10:00"))  # fmt: skip
+    # Another practitioner's visit and PMS hold in this location's rooms.
+    other = PractitionerFactory(clinic=world.clinic)
+    WorkingHoursFactory(practitioner=other, location=world.location, weekday=Weekday.MONDAY)
+    world.book("10:30", practitioner=other, room=world.rooms[1], patient=world.patients[1])
+    PmsBusyFactory(connection=connection, practitioner=other, room=world.rooms[0],
+                   start=world.at("13:00"), end=world.at("13:30"))  # fmt: skip
     world.kept = kept
     world.colleague = colleague
     return world
@@ -149,9 +156,54 @@ def test_busy_spans(busy_world, excluding):
         *theirs.values_list("practitioner_id", "room_id", "start", "end"),
     ]
     assert sorted(found, key=str) == sorted(expected, key=str)
-    assert len(found) == (3 if excluding else 4)
+    assert len(found) == (5 if excluding else 6)
     assert all(start.tzinfo is not None and start.utcoffset() == datetime.timedelta(0)
                for _, _, start, _ in found)  # fmt: skip
+
+
+@pytest.mark.parametrize("excluding", [False, True])
+@pytest.mark.parametrize("colleague", [False, True])
+def test_one_statement_reads_what_the_four_read(busy_world, excluding, colleague):
+    world = busy_world
+    ids = [world.practitioner.pk, *([world.colleague.pk] if colleague else [])]
+    regular = [room.pk for room in world.rooms]  # the active regular rooms
+    days = {"first_day": MONDAY - WEEK, "last_day": MONDAY + WEEK}
+    window = {"window_start": world.at("00:00"), "window_end": world.at("00:00", MONDAY + WEEK)}
+    spans = {"after": world.at("00:00"), "ends_before": world.at("00:00", MONDAY + 2 * WEEK),
+             "starts_before": world.at("00:00", MONDAY + 2 * WEEK)}  # fmt: skip
+    exclude = world.kept.pk if excluding else None
+
+    found = schedule_reads.schedule(
+        world.location.pk, ids, **days, **window, **spans, exclude_appointment_id=exclude
+    )
+
+    assert sorted(found.working_hours) == sorted(
+        schedule_reads.working_hours(world.location.pk, ids, days["first_day"], days["last_day"])
+    )
+    assert sorted(found.time_off, key=str) == sorted(
+        schedule_reads.time_off(world.location.pk, ids, *window.values()), key=str
+    )
+    assert found.rooms == schedule_reads.rooms(world.location.pk)  # in the same order
+    assert sorted(found.busy_spans, key=str) == sorted(
+        schedule_reads.busy_spans(ids, regular, **spans, exclude_appointment_id=exclude), key=str
+    )
+    assert (len(found.working_hours), len(found.time_off), len(found.rooms)) == (3, 2, 3)
+    assert len(found.busy_spans) == (5 if excluding else 6)
+    assert all(
+        isinstance(start, datetime.datetime) and start.utcoffset() == datetime.timedelta(0)
+        for _, _, start, _ in found.busy_spans
+    )
+
+
+def test_the_one_statement_is_one_query(busy_world, django_assert_num_queries):
+    world = busy_world
+    start, end = world.at("00:00"), world.at("00:00", MONDAY + WEEK)
+
+    with django_assert_num_queries(1):
+        schedule_reads.schedule(
+            world.location.pk, [world.practitioner.pk], first_day=MONDAY, last_day=MONDAY + WEEK,
+            window_start=start, window_end=end, after=start, ends_before=end, starts_before=end,
+        )  # fmt: skip
 
 
 def test_the_statements_are_written_once_per_shape(busy_world):

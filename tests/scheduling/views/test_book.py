@@ -386,7 +386,7 @@ def test_the_booking_page_costs_a_fixed_number_of_queries(desk, world, django_as
 
     with django_assert_num_queries(7):
         desk.get(BOOK)
-    with django_assert_num_queries(12):  # + the busy spans and the PMS calendar's freshness
+    with django_assert_num_queries(9):  # + the slot engine's one and the PMS calendar's freshness
         desk.get(BOOK, choose(world))
 
 
@@ -398,7 +398,7 @@ def test_the_slot_region_costs_the_same_queries_however_full_the_day(
         world.book(hhmm)
     desk.get(BOOK)  # the session
 
-    with django_assert_num_queries(12):  # + the busy spans and the PMS calendar's freshness
+    with django_assert_num_queries(9):  # + the slot engine's one and the PMS calendar's freshness
         desk.get(SLOTS, choose(world), headers=HTMX)
 
 

@@ -20,7 +20,7 @@ from django.db.models import Q, QuerySet
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext, ngettext
 
-from scheduling import availability, cancel_reasons, claims
+from scheduling import availability, cancel_reasons, claims, schedule_reads
 from scheduling.errors import RuleViolation, SlotConflict, TransitionNotAllowed
 from scheduling.localtime import UTC, to_utc
 from scheduling.models import (
@@ -40,6 +40,7 @@ from scheduling.models import (
     WorkingHours,
 )
 from scheduling.models.appointments import outside_clinic
+from scheduling.prepared import Prepared
 from vendors import delivery, preflight
 from vendors.models import Operation, PmsBusy
 
@@ -265,9 +266,8 @@ def _containing_block(
 ) -> WorkingHours:
     zone = location.zone
     day = start.astimezone(zone).date()
-    blocks = WorkingHours.objects.filter(
-        practitioner=practitioner, weekday=day.weekday()
-    ).select_related("location")
+    weekday = day.weekday()
+    blocks = [block for block in _blocks_of([practitioner.pk]) if block.weekday == weekday]
     misaligned: WorkingHours | None = None
     elsewhere: WorkingHours | None = None
     for block in blocks:
@@ -341,9 +341,18 @@ def _containing_block(
     )
 
 
+# A practitioner's working hours, at every location: a few rows, compiled once (a weekday
+# cannot be a stand-in: Django refuses a small whole number out of its range).
+_blocks_of = Prepared(
+    lambda practitioner_id: WorkingHours.objects.filter(practitioner_id=practitioner_id)
+)
+
+
 def _check_time_off(
     location: Location, practitioner: Practitioner, start: datetime.datetime, end: datetime.datetime
 ) -> None:
+    if not schedule_reads.time_off(location.pk, [practitioner.pk], start, end):
+        return  # the usual case, in a statement written once; the message needs the ORM
     absence = (
         TimeOff.objects.filter(Q(practitioner=practitioner) | Q(location=location))
         .filter(start__lt=end, end__gt=start)

@@ -25,13 +25,14 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db import connection as db
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from scheduling import observability
 from scheduling.models import Appointment, AppointmentType, Location, Patient, Practitioner, Room
+from scheduling.prepared import Prepared
 from vendors.errors import ConfigurationError, NotSupported, VendorError
 from vendors.language import written_for
 from vendors.models import (
@@ -73,19 +74,24 @@ def connection_for(appointment: Appointment) -> VendorConnection | None:
     return connection_serving(appointment.location_id, appointment.clinic_id)
 
 
+def _candidates(location_id: int, clinic_id: int) -> QuerySet[VendorConnection]:
+    return VendorConnection.objects.filter(
+        Q(location_id=location_id) | Q(location__isnull=True), clinic_id=clinic_id, active=True
+    ).order_by("location_id")
+
+
+# Every booking and move asks it: compiled once (scheduling.prepared).
+_candidates_compiled = Prepared(_candidates)
+
+
 def connection_serving(
     location_id: int, clinic_id: int, *, related: tuple[str, ...] = ()
 ) -> VendorConnection | None:
     """The active connection a location's bookings go to, in one query."""
-    candidates = (
-        VendorConnection.objects.filter(
-            Q(location_id=location_id) | Q(location__isnull=True),
-            clinic_id=clinic_id,
-            active=True,
-        )
-        .select_related(*related)
-        .order_by("location_id")
-    )
+    if related:
+        candidates = list(_candidates(location_id, clinic_id).select_related(*related))
+    else:
+        candidates = _candidates_compiled([location_id, clinic_id])
     found = [c for c in candidates if c.location_id == location_id]
     return found[0] if found else next(iter(candidates), None)
 

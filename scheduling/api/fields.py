@@ -11,6 +11,7 @@ Instants in answers carry the UTC offset of their location (`LocalDateTimeField`
 """
 
 import datetime
+import functools
 import zoneinfo
 from collections.abc import Callable
 from typing import Any
@@ -103,7 +104,7 @@ class _Reference:
     ) -> None:
         super().__init__(**kwargs)
         self.model = model
-        self.visible = visible or (lambda user: visible_records(model, user))
+        self.visible = visible or _all_visible(model)
         self.model_name = model._meta.verbose_name  # lazy: read in the request's language
         self.error_messages["does_not_exist"] = message or no_such(model)
 
@@ -115,6 +116,13 @@ class _Reference:
 
     def to_representation(self, value: Any) -> int:
         return value.pk
+
+
+@functools.cache
+def _all_visible(model: type[Model]) -> Visible:
+    """`visible_records` of one model, the same function for every field and request: the
+    look-ups compiled once (`_LOOKUPS`) are kept per such function."""
+    return functools.partial(visible_records, model)
 
 
 _LOOKUPS: dict[Visible, Prepared] = {}

@@ -11,6 +11,7 @@ production).
 import json
 import os
 import re
+import runpy
 import secrets
 import socket
 import subprocess
@@ -436,3 +437,17 @@ def test_gunicorn_serves_and_logs_each_request_without_its_query(tmp_path, log_f
         # gunicorn's own lines and the app's are JSON too.
         assert all("request_id" in json.loads(other) for other in err.splitlines())
         assert any(json.loads(other)["logger"] == "gunicorn.error" for other in err.splitlines())
+
+
+@pytest.mark.parametrize(("environment", "seconds"), [({}, 0.0005),
+                         ({"GUNICORN_SWITCH_INTERVAL_MS": "2"}, 0.002)])  # fmt: skip
+def test_each_gunicorn_worker_lets_waiting_threads_run_sooner(monkeypatch, environment, seconds):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    config = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
+    default = sys.getswitchinterval()
+    try:
+        config["post_worker_init"](None)
+        assert sys.getswitchinterval() == pytest.approx(seconds)
+    finally:
+        sys.setswitchinterval(default)

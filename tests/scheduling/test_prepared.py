@@ -1,11 +1,14 @@
 """Look-ups compiled once (scheduling.prepared) find what the ORM finds, for every user."""
 
 import pytest
+from rest_framework.test import APIClient
 
+from scheduling.api import fields
 from scheduling.api.fields import visible_record
 from scheduling.prepared import Prepared
 from scheduling.selectors import visible_appointments, visible_practitioners
 from tests.factories import ClinicMembershipFactory, PractitionerFactory, UserFactory
+from tests.worlds import MONDAY
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +75,25 @@ def test_a_queryset_loading_joined_rows_is_left_to_the_orm(people, world):
 
     assert found == appointment
     assert "location" in found._state.fields_cache  # select_related kept
+
+
+def test_the_api_compiles_each_look_up_once_however_many_requests(world, receptionist):
+    """Each request's serializer fields are new objects: their look-ups must still be the
+    ones compiled for the first request, not one more kept per request."""
+    api = APIClient()
+    api.force_authenticate(receptionist)
+    names = {"location": world.location.pk, "practitioner": world.practitioner.pk,
+             "appointment_type": world.appointment_type.pk}  # fmt: skip
+    booking = {**names, "patient": world.patients[0].pk, "start": f"{MONDAY}T09:00:00-03:00"}
+
+    def requests() -> None:
+        assert api.get("/api/v1/availability/", {**names, "date_from": MONDAY}).status_code == 200
+        api.post("/api/v1/appointments/", booking, format="json")
+
+    requests()
+    compiled = dict(fields._LOOKUPS)
+    for _ in range(3):
+        requests()
+
+    kept = dict(fields._LOOKUPS)
+    assert kept == compiled

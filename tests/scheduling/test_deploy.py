@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -318,6 +319,7 @@ def test_gunicorn_runs_the_desk_with_threads_and_timeouts():
     assert found["bind"] == "['0.0.0.0:8000']"
     assert (found["worker_class"], found["workers"], found["threads"]) == ("gthread", "2", "4")
     assert (found["timeout"], found["graceful_timeout"]) == ("30", "30")
+    assert (found["reuse_port"], found["max_requests"]) == ("True", "20000")
     assert found["accesslog"] == "-"
     assert found["logconfig_dict"] == "{}"
 
@@ -451,3 +453,22 @@ def test_each_gunicorn_worker_lets_waiting_threads_run_sooner(monkeypatch, envir
         assert sys.getswitchinterval() == pytest.approx(seconds)
     finally:
         sys.setswitchinterval(default)
+
+
+@pytest.mark.parametrize(("environment", "closed_from"), [({}, 100),
+                         ({"GUNICORN_KEEPALIVE_REQUESTS": "3"}, 3)])  # fmt: skip
+def test_a_kept_alive_connection_is_closed_after_so_many_requests(
+    monkeypatch, environment, closed_from
+):
+    """So that clients reconnect, and spread over every worker again."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    config = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
+
+    closed = []
+    for number in range(1, closed_from + 2):
+        request = types.SimpleNamespace(req_number=number, must_close=False)
+        config["pre_request"](None, request)
+        closed.append(request.must_close)
+
+    assert closed == [False] * (closed_from - 1) + [True, True]

@@ -3,14 +3,17 @@ look-ups every API request makes.
 
 Django builds and compiles a queryset again on every call; for a scoped look-up by ID that
 costs about twice what running it costs. `Prepared` builds the queryset once with stand-in
-values, keeps the SQL, and on each call binds the real values in their place and runs it
-with `Model.objects.raw` (the same model instances, the same field conversions). A queryset
-that cannot be prepared so (a stand-in not found once in the parameters, joined rows loaded
-with select_related) is simply built and run by the ORM each time.
+values, keeps the SQL, the columns it selects and the database's conversions of them, and on
+each call binds the real values in their place, runs it and makes the model instances as the
+ORM makes them (`Model.from_db`, the same conversions). A queryset that cannot be prepared so
+(a stand-in not found once in the parameters, joined rows loaded with select_related, a
+column that is not one of the model's own fields) is simply built and run by the ORM each
+time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
@@ -41,16 +44,24 @@ class Prepared:
                 text = self._texts.setdefault(key, self._prepare(len(values), shape))
         if text is _UNPREPARED:
             return list(self.build(*values, *shape))
-        model, sql, slots = text
-        params = [values[slot] if slot is not None else constant for slot, constant in slots]
-        return list(model.objects.raw(sql, params))
+        params = [values[slot] if slot is not None else constant for slot, constant in text.slots]
+        with connection.cursor() as cursor:
+            cursor.execute(text.sql, params)
+            rows = cursor.fetchall()
+        return [text.instance(row) for row in rows]
 
     def _prepare(self, count: int, shape: tuple[Hashable, ...]) -> Any:
         stand_ins = [STAND_IN - index for index in range(count)]
         queryset = self.build(*stand_ins, *shape)
         if queryset.query.select_related:
             return _UNPREPARED
-        sql, params = queryset.query.sql_with_params()
+        compiler = queryset.query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        columns = [expression for expression, _, _ in compiler.select]
+        fields = [getattr(column, "target", None) for column in columns]
+        own = {field.attname for field in queryset.model._meta.concrete_fields}
+        if any(field is None or field.attname not in own for field in fields):
+            return _UNPREPARED
         slots = []
         for param in params:
             if isinstance(param, int) and param in stand_ins:
@@ -60,4 +71,34 @@ class Prepared:
         bound = sorted(slot for slot, _ in slots if slot is not None)
         if bound != list(range(count)):  # each stand-in exactly once
             return _UNPREPARED
-        return queryset.model, sql, slots
+        return _Text(
+            model=queryset.model,
+            sql=sql,
+            slots=slots,
+            attnames=[field.attname for field in fields],
+            converters=[
+                (index, [*converters], expression)
+                for index, (converters, expression) in compiler.get_converters(columns).items()
+            ],
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Text:
+    """A prepared look-up: its SQL, where each bound value goes, and how a row becomes an
+    instance (the model's field names, in the SELECT's order, and their conversions)."""
+
+    model: type[Model]
+    sql: str
+    slots: list[tuple[int | None, Any]]
+    attnames: list[str]
+    converters: list[tuple[int, list[Callable], Any]]
+
+    def instance(self, row: Sequence[Any]) -> Model:
+        values = list(row)
+        for index, converters, expression in self.converters:
+            value = values[index]
+            for convert in converters:
+                value = convert(value, expression, connection)
+            values[index] = value
+        return self.model.from_db(connection.alias, self.attnames, values)

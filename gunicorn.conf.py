@@ -18,17 +18,19 @@ wsgi_app = "scheduling.wsgi:application"
 bind = [_environ.get("GUNICORN_BIND") or f"0.0.0.0:{_number('PORT', 8000)}"]
 
 # Threads share a worker's memory and its database connections (one per thread, kept for
-# CONN_MAX_AGE): requests mostly wait on PostgreSQL, and vendor calls run in the db_worker
-# processes, never in a request. workers × threads × machines must stay below PostgreSQL's
-# max_connections, with room for the workers and sweepers.
+# CONN_MAX_AGE), and take turns on Python's interpreter lock: more workers, not more
+# threads, use more cores (make loadtest on 2 cores: 235 searches/s with 1 thread per
+# worker, 220 with 2, 199 with 4). The second thread keeps a worker answering while the
+# other waits, e.g. on a PMS's pre-flight check (3 s at most). workers × threads × machines
+# must stay below PostgreSQL's max_connections, with room for the workers and sweepers.
 worker_class = "gthread"
 workers = _number("GUNICORN_WORKERS", _number("WEB_CONCURRENCY", 2))
-threads = _number("GUNICORN_THREADS", 4)
+threads = _number("GUNICORN_THREADS", 2)
 
 # How long a thread runs before one waiting for the interpreter lock may take it. Python's
 # 5 ms default made every request wait that long after each of its database answers, while
 # another thread ran: with 4 threads, one-day searches alone went from 204/s to 359/s at
-# 0.5 ms on 2 cores (make loadtest's stack).
+# 0.5 ms on 2 cores (make loadtest's stack, searches only).
 switch_interval_ms = float(_environ.get("GUNICORN_SWITCH_INTERVAL_MS") or 0.5)
 
 

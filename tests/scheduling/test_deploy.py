@@ -317,7 +317,7 @@ def test_gunicorn_runs_the_desk_with_threads_and_timeouts():
 
     assert found["wsgi_app"] == "scheduling.wsgi:application"
     assert found["bind"] == "['0.0.0.0:8000']"
-    assert (found["worker_class"], found["workers"], found["threads"]) == ("gthread", "2", "4")
+    assert (found["worker_class"], found["workers"], found["threads"]) == ("gthread", "2", "2")
     assert (found["timeout"], found["graceful_timeout"]) == ("30", "30")
     assert (found["reuse_port"], found["max_requests"]) == ("True", "20000")
     assert found["accesslog"] == "-"

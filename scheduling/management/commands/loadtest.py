@@ -28,10 +28,11 @@ class Command(BaseCommand):
         parser.add_argument("--clients", type=int, default=30)
         parser.add_argument("--seconds", type=float, default=60)
         parser.add_argument("--port", type=int, default=8090, help="gunicorn's port")
-        # gunicorn.conf.py's default. On 2 cores, searches alone went furthest with 2 threads
-        # (188/s against 167 with 4); this mix, whose bookings wait on the database, with 4
-        # (94.8 searches/s against 84.3 with 2).
-        parser.add_argument("--threads", type=int, default=4, help="gunicorn's threads")
+        # On these 2 cores, once every statement was prepared and each worker had its share of
+        # the clients, one thread per worker went furthest: 235 searches/s and 22 bookings/s
+        # (p95 219 / 234 ms), against 220 and 21 with 2 threads, 199 and 19 with 4. Threads
+        # of one process take turns on Python's interpreter lock; a second process does not.
+        parser.add_argument("--threads", type=int, default=1, help="gunicorn's threads")
         parser.add_argument("--drain-seconds", type=float, default=600,
                             help="how long to wait for the deliveries to settle")  # fmt: skip
         parser.add_argument("--logs", default="/tmp/booking-desk-load",

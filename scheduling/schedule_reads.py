@@ -108,25 +108,6 @@ def _date(value: datetime.date | str | None) -> datetime.date | None:
 # -- working hours ----------------------------------------------------------------------------
 
 
-def working_hours(
-    location_id: int, practitioner_ids: Sequence[int], first_day: datetime.date,
-    last_day: datetime.date,
-) -> list[tuple[int, int, datetime.time, datetime.time, int, str, datetime.date | None,
-                datetime.date | None]]:  # fmt: skip
-    """(practitioner_id, *WorkingHours.BLOCK_FIELDS) of the active practitioners' blocks at
-    the location that may apply between the two days."""
-    if not practitioner_ids:
-        return []
-    sql = _working_hours_sql(dialect(), len(practitioner_ids))
-    params = _working_hours_params(location_id, practitioner_ids, first_day, last_day)
-    return [_block(row) for row in run(sql, params)]
-
-
-@functools.cache
-def _working_hours_sql(kind: str, practitioners: int) -> str:
-    return _select(*_working_hours_parts(kind, practitioners))
-
-
 def _working_hours_parts(kind: str, practitioners: int) -> Parts:
     hours, people = _table(WorkingHours), _table(Practitioner)
     fields = [f"h.{_column(WorkingHours, name)}" for name in WorkingHours.BLOCK_FIELDS]
@@ -235,75 +216,9 @@ def _as_number(condition: str) -> str:
 # -- busy spans -------------------------------------------------------------------------------
 
 
-def busy_spans(
-    practitioner_ids: Sequence[int],
-    room_ids: Sequence[int],
-    after: datetime.datetime,
-    ends_before: datetime.datetime,
-    starts_before: datetime.datetime,
-    exclude_appointment_id: int | None = None,
-) -> list[BusySpan]:
-    """(practitioner_id, room_id, start, end) of the busy spans of these practitioners or
-    rooms ending after `after` and before `ends_before`, starting before `starts_before`:
-    active appointments (their busy spans; overflow ones never count) and the time the PMS
-    holds (DESIGN §8: its own appointments and blocks, counted like ours, without buffers),
-    in one statement."""
-    if not practitioner_ids and not room_ids:
-        return []
-    excluding = exclude_appointment_id is not None
-    sql = _busy_spans_sql(dialect(), len(practitioner_ids), len(room_ids), excluding)
-    owners = [*practitioner_ids, *room_ids]
-    params = _busy_spans_params(owners, after, ends_before, starts_before, exclude_appointment_id)
-    return [_span(row) for row in run(sql, params)]
-
-
-def _busy_spans_params(
-    owners: Sequence[int], after: datetime.datetime, ends_before: datetime.datetime,
-    starts_before: datetime.datetime, exclude_appointment_id: int | None,
-) -> list:  # fmt: skip
-    adapt = connection.ops.adapt_datetimefield_value
-    bounds = [adapt(after), adapt(ends_before), adapt(starts_before)]
-    params = [*owners, *ACTIVE_STATUSES, *bounds]
-    if exclude_appointment_id is not None:
-        params.append(exclude_appointment_id)
-    return [*params, *owners, *bounds]
-
-
 def _span(row: Row) -> BusySpan:
     pid, room, since, until = row
     return (pid, room, utc_instant(since), utc_instant(until))
-
-
-@functools.cache
-def _busy_spans_sql(kind: str, practitioners: int, rooms: int, excluding: bool) -> str:
-    ours, theirs = _busy_spans_parts(kind, practitioners, rooms, excluding)
-    return f"{_select(*ours)} UNION ALL {_select(*theirs)}"
-
-
-def _busy_spans_parts(kind: str, practitioners: int, rooms: int, excluding: bool) -> list[Parts]:
-    """Our appointments' busy spans, then the PMS's."""
-    either = []
-    if practitioners:
-        either.append(f"practitioner_id IN ({_placeholders(practitioners)})")
-    if rooms:
-        either.append(f"room_id IN ({_placeholders(rooms)})")
-    owned = f"({' OR '.join(either)})"
-    busy_from, busy_until = _column(Appointment, "busy_from"), _column(Appointment, "busy_until")
-    start, end = _column(PmsBusy, "start"), _column(PmsBusy, "end")
-    return [
-        (
-            ["practitioner_id", "room_id", utc_text(busy_from), utc_text(busy_until)],
-            f"FROM {_table(Appointment)} WHERE {owned} "
-            f"AND {_column(Appointment, 'status')} IN ({_placeholders(len(ACTIVE_STATUSES))}) "
-            f"AND NOT {_column(Appointment, 'overflow')} "
-            f"AND {busy_until} > %s AND {busy_until} < %s AND {busy_from} < %s"
-            f"{' AND id <> %s' if excluding else ''}",
-        ),
-        (
-            ["practitioner_id", "room_id", utc_text(start), utc_text(end)],
-            f"FROM {_table(PmsBusy)} WHERE {owned} AND {end} > %s AND {end} < %s AND {start} < %s",
-        ),
-    ]
 
 
 def _location_busy_parts(kind: str, practitioners: int, excluding: bool) -> list[Parts]:
@@ -364,8 +279,14 @@ def _location_busy_params(
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ScheduleRows:
-    """What `working_hours`, `time_off`, `rooms` and `busy_spans` (for the location's active
-    regular rooms) return, read by one statement."""
+    """The four reads' rows: working hours (practitioner_id, *WorkingHours.BLOCK_FIELDS) of
+    the active practitioners' blocks at the location that may apply between the two days;
+    time off and closures meeting the window (practitioner_id, or None for a closure of the
+    location, start, end), as `time_off`; the location's active rooms, as `rooms`; the busy
+    spans (practitioner_id, room_id, start, end) of these practitioners and of the location's
+    active regular rooms ending after `after` and before `ends_before`, starting before
+    `starts_before`: active appointments' (overflow ones never count) and the time the PMS
+    holds (DESIGN §8: its own appointments and blocks, counted like ours, without buffers)."""
 
     working_hours: list[tuple]
     time_off: list[tuple[int | None, datetime.datetime, datetime.datetime]]

@@ -74,12 +74,24 @@ def busy_world(world):
     return world
 
 
+def read(world, ids, *, first=MONDAY, last=MONDAY, start=None, end=None, exclude=None):
+    """The one statement, for the practitioners `ids`: working hours for the days first..last,
+    time off and busy spans for start..end (default: MONDAY)."""
+    start = start or world.at("00:00")
+    end = end or world.at("00:00", MONDAY + datetime.timedelta(days=1))
+    return schedule_reads.schedule(
+        world.location.pk, ids, first_day=first, last_day=last, window_start=start,
+        window_end=end, after=start, ends_before=end, starts_before=end,
+        exclude_appointment_id=exclude,
+    )  # fmt: skip
+
+
 def test_working_hours(busy_world):
     world = busy_world
     ids = [world.practitioner.pk, world.colleague.pk]
     first, last = MONDAY, MONDAY + datetime.timedelta(days=13)
 
-    found = schedule_reads.working_hours(world.location.pk, ids, first, last)
+    found = read(world, ids, first=first, last=last).working_hours
 
     expected = WorkingHours.objects.filter(
         location=world.location, practitioner_id__in=ids, practitioner__active=True
@@ -98,6 +110,7 @@ def test_time_off(busy_world):
     start, end = world.at("00:00"), world.at("00:00", MONDAY + datetime.timedelta(days=1))
 
     found = schedule_reads.time_off(world.location.pk, [world.practitioner.pk], start, end)
+    assert sorted(read(world, [world.practitioner.pk]).time_off, key=str) == sorted(found, key=str)
 
     expected = TimeOff.objects.filter(
         Q(practitioner_id__in=[world.practitioner.pk]) | Q(location=world.location),
@@ -126,14 +139,11 @@ def test_rooms(busy_world):
 @pytest.mark.parametrize("excluding", [False, True])
 def test_busy_spans(busy_world, excluding):
     world = busy_world
-    rooms = [room.pk for room in world.rooms]
+    rooms = [room.pk for room in world.rooms]  # the location's active regular rooms
     after, before = world.at("00:00"), world.at("00:00", MONDAY + datetime.timedelta(days=1))
     exclude = world.kept.pk if excluding else None
 
-    found = schedule_reads.busy_spans(
-        [world.practitioner.pk], rooms, after=after, ends_before=before, starts_before=before,
-        exclude_appointment_id=exclude,
-    )  # fmt: skip
+    found = read(world, [world.practitioner.pk], exclude=exclude).busy_spans
 
     ours = Appointment.objects.filter(
         Q(practitioner_id=world.practitioner.pk) | Q(room_id__in=rooms),
@@ -161,37 +171,21 @@ def test_busy_spans(busy_world, excluding):
                for _, _, start, _ in found)  # fmt: skip
 
 
-@pytest.mark.parametrize("excluding", [False, True])
-@pytest.mark.parametrize("colleague", [False, True])
-def test_one_statement_reads_what_the_four_read(busy_world, excluding, colleague):
+def test_the_rooms_come_in_their_order_with_everything_else(busy_world):
     world = busy_world
-    ids = [world.practitioner.pk, *([world.colleague.pk] if colleague else [])]
-    regular = [room.pk for room in world.rooms]  # the active regular rooms
-    days = {"first_day": MONDAY - WEEK, "last_day": MONDAY + WEEK}
-    window = {"window_start": world.at("00:00"), "window_end": world.at("00:00", MONDAY + WEEK)}
-    spans = {"after": world.at("00:00"), "ends_before": world.at("00:00", MONDAY + 2 * WEEK),
-             "starts_before": world.at("00:00", MONDAY + 2 * WEEK)}  # fmt: skip
-    exclude = world.kept.pk if excluding else None
 
-    found = schedule_reads.schedule(
-        world.location.pk, ids, **days, **window, **spans, exclude_appointment_id=exclude
-    )
+    found = read(world, [world.practitioner.pk, world.colleague.pk])
 
-    assert sorted(found.working_hours) == sorted(
-        schedule_reads.working_hours(world.location.pk, ids, days["first_day"], days["last_day"])
-    )
-    assert sorted(found.time_off, key=str) == sorted(
-        schedule_reads.time_off(world.location.pk, ids, *window.values()), key=str
-    )
-    assert found.rooms == schedule_reads.rooms(world.location.pk)  # in the same order
-    assert sorted(found.busy_spans, key=str) == sorted(
-        schedule_reads.busy_spans(ids, regular, **spans, exclude_appointment_id=exclude), key=str
-    )
-    assert (len(found.working_hours), len(found.time_off), len(found.rooms)) == (3, 2, 3)
-    assert len(found.busy_spans) == (5 if excluding else 6)
-    assert all(
-        isinstance(start, datetime.datetime) and start.utcoffset() == datetime.timedelta(0)
-        for _, _, start, _ in found.busy_spans
+    assert found.rooms == schedule_reads.rooms(world.location.pk)
+    assert len(found.working_hours) == 2  # not the inactive colleague's, nor Friday's (ended)
+
+
+def test_no_practitioner_reads_the_rooms_alone(busy_world, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        found = read(busy_world, [])
+
+    assert found == schedule_reads.ScheduleRows(
+        [], [], schedule_reads.rooms(busy_world.location.pk), []
     )
 
 
@@ -208,13 +202,12 @@ def test_the_one_statement_is_one_query(busy_world, django_assert_num_queries):
 
 def test_the_statements_are_written_once_per_shape(busy_world):
     world = busy_world
-    schedule_reads._busy_spans_sql.cache_clear()
-    args = {"after": world.at("00:00"), "ends_before": world.at("23:00"),
-            "starts_before": world.at("23:00")}  # fmt: skip
+    schedule_reads._schedule_sql.cache_clear()
+    one, two = [world.practitioner.pk], [world.practitioner.pk, world.colleague.pk]
 
     for _ in range(3):
-        schedule_reads.busy_spans([world.practitioner.pk], [1, 2], **args)
-    schedule_reads.busy_spans([world.practitioner.pk], [1, 2, 3], **args)
+        read(world, one)
+    read(world, two)
 
-    assert schedule_reads._busy_spans_sql.cache_info().misses == 2
-    assert schedule_reads._busy_spans_sql.cache_info().hits == 2
+    assert schedule_reads._schedule_sql.cache_info().misses == 2
+    assert schedule_reads._schedule_sql.cache_info().hits == 2

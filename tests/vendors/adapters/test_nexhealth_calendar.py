@@ -401,8 +401,12 @@ def test_an_unreadable_cursor_reads_the_whole_window(simulator, adapter):
 
 
 def test_direct_changes_push_signed_webhooks_that_read_as_spans(simulator, adapter, receiver):
+    # Each change's webhook is sent from a thread of its own: one at a time, so that they
+    # arrive in the order of the changes.
     external_id = book(simulator, at(10))
+    simulator.wait_for_webhooks(1)
     direct(simulator, "move", id=external_id, start=at(14))
+    simulator.wait_for_webhooks(2)
     direct(simulator, "cancel", id=external_id)
     simulator.wait_for_webhooks(3)
 
@@ -446,6 +450,7 @@ def test_webhook_spans_are_empty_for_anything_else(adapter, payload):
 
 def test_a_webhook_for_a_deleted_block(simulator, adapter, receiver):
     block = book(simulator, at(12), kind="block", patient="")
+    simulator.wait_for_webhooks(1)  # each from a thread of its own: one at a time, in order
     direct(simulator, "delete", id=block)
     simulator.wait_for_webhooks(2)
 

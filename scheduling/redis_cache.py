@@ -9,6 +9,7 @@ its own (its pool does), so one per pool serves every thread of the process.
 from typing import Any
 
 from django.core.cache.backends import redis
+from redis.commands.core import Script
 
 
 class RedisCacheClient(redis.RedisCacheClient):
@@ -22,6 +23,14 @@ class RedisCacheClient(redis.RedisCacheClient):
         if self._primary is None:
             self._primary = super().get_client(key, write=True)
         return self._primary
+
+    def script(self, source: str) -> Script:
+        """A Lua script run on the primary (EVALSHA, loaded on first use): for a change that
+        must be one atomic step in one round trip (scheduling.api.throttling)."""
+        scripts = self.__dict__.setdefault("_scripts", {})
+        if source not in scripts:
+            scripts[source] = self.get_client(write=True).register_script(source)
+        return scripts[source]
 
 
 class RedisCache(redis.RedisCache):

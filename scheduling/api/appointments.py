@@ -59,7 +59,7 @@ from scheduling.api.fields import (
     StrictIntegerField,
 )
 from scheduling.api.lists import ListView, list_responses
-from scheduling.api.serializers import StrictInput, parse, parse_query
+from scheduling.api.serializers import FlatFields, StrictInput, parse, parse_query
 from scheduling.errors import RuleViolation, no_such
 from scheduling.localtime import DAY_OUT_OF_RANGE, day_in_range, resolve_local
 from scheduling.models import (
@@ -197,7 +197,7 @@ class SyncSerializer(serializers.Serializer):
     attempts = serializers.IntegerField(min_value=0)
 
 
-class AppointmentSerializer(serializers.Serializer):
+class AppointmentSerializer(FlatFields, serializers.Serializer):
     """An appointment as DESIGN §6 reads it. Related records are IDs; times carry the
     location's UTC offset at that moment."""
 
@@ -275,7 +275,7 @@ class AppointmentFilterSerializer(serializers.Serializer):
         return data
 
 
-class BookingSerializer(StrictInput, serializers.Serializer):
+class BookingSerializer(FlatFields, StrictInput, serializers.Serializer):
     """A new booking. Unknown fields are refused."""
 
     location = RecordField(Location)

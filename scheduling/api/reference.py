@@ -41,7 +41,7 @@ from scheduling.api.fields import (
 from scheduling.api.freshness import PMS_CALENDAR_HEADERS, pms_calendar_headers
 from scheduling.api.lists import ListView, list_responses
 from scheduling.api.parsers import JSONBodyParser
-from scheduling.api.serializers import StrictInput, parse, parse_query
+from scheduling.api.serializers import FlatFields, StrictInput, parse, parse_query
 from scheduling.api.slots import SlotSerializer
 from scheduling.errors import RuleViolation
 from scheduling.models import (
@@ -291,7 +291,7 @@ class AppointmentTypeQuerySerializer(LocationFilterSerializer):
     location = location_field("Only the appointment types of this location's clinic.")
 
 
-class AvailabilityQuerySerializer(serializers.Serializer):
+class AvailabilityQuerySerializer(FlatFields, serializers.Serializer):
     location = location_field("Where the visit takes place.", required=True)
     practitioner = QueryRecordField(
         Practitioner,

@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 from scheduling.api.authentication import TokenAuthentication, issue_token, revoke_tokens
 from scheduling.api.errors import RETRY_AFTER, error_responses
 from scheduling.api.serializers import StrictInput, parse
+from scheduling.api.throttling import SharedLog
 from scheduling.models import ApiToken
 from scheduling.signin import lockout_message, seconds_locked
 
@@ -32,7 +33,7 @@ DEFAULT_TOKEN_RATE = "20/minute"
 SIGN_IN_REFUSED = _("Unable to sign in with that username and password.")
 
 
-class TokenRateThrottle(SimpleRateThrottle):
+class TokenRateThrottle(SharedLog, SimpleRateThrottle):
     """Sign-in attempts per client address, at REST_FRAMEWORK's "token" rate."""
 
     scope = "token"

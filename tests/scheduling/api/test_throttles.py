@@ -4,9 +4,11 @@ cache, so each test runs on the database's and on Redis (`shared_cache`): every 
 same user or address draws on one count. Two processes sharing it:
 tests/scheduling/test_shared_cache.py."""
 
+import concurrent.futures
 from collections.abc import Callable
 
 import pytest
+from django.test import RequestFactory
 from rest_framework.test import APIClient
 from rest_framework.throttling import UserRateThrottle
 
@@ -97,3 +99,26 @@ def test_the_token_rate_defaults_to_20_a_minute(settings):
     }
 
     assert TokenRateThrottle().rate == DEFAULT_TOKEN_RATE == "20/minute"
+
+
+# --- On Redis: one atomic step ---------------------------------------------------------------
+
+
+def test_on_redis_simultaneous_requests_never_pass_the_rate(shared_cache, rates):
+    """DRF's throttle reads a client's log and writes it back: two processes reading it at
+    once count one request. On Redis the log is kept by one script, atomically."""
+    if shared_cache != "redis":
+        pytest.skip("the database's cache keeps DRF's own throttle")
+    rates(token="10/minute")
+    request = RequestFactory().post("/api/v1/auth/token/", REMOTE_ADDR="192.0.2.50")
+
+    def attempt(_: int) -> bool:
+        return TokenRateThrottle().allow_request(request, None)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        allowed = list(pool.map(attempt, range(40)))
+
+    assert allowed.count(True) == 10
+    refused = TokenRateThrottle()
+    assert refused.allow_request(request, None) is False
+    assert 55 < refused.wait() <= 60

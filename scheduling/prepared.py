@@ -37,18 +37,22 @@ class Prepared:
         self._lock = threading.Lock()
 
     def __call__(self, values: Sequence[int], shape: tuple[Hashable, ...] = ()) -> list[Model]:
+        text = self.text(len(values), shape)
+        if text is _UNPREPARED:
+            return list(self.build(*values, *shape))
+        with connection.cursor() as cursor:
+            cursor.execute(text.sql, text.params(values))
+            rows = cursor.fetchall()
+        return [text.instance(row) for row in rows]
+
+    def text(self, count: int, shape: tuple[Hashable, ...]) -> Any:
+        """The compiled look-up for this database and shape, or _UNPREPARED."""
         key = (connection.vendor, shape)
         text = self._texts.get(key)
         if text is None:
             with self._lock:
-                text = self._texts.setdefault(key, self._prepare(len(values), shape))
-        if text is _UNPREPARED:
-            return list(self.build(*values, *shape))
-        params = [values[slot] if slot is not None else constant for slot, constant in text.slots]
-        with connection.cursor() as cursor:
-            cursor.execute(text.sql, params)
-            rows = cursor.fetchall()
-        return [text.instance(row) for row in rows]
+                text = self._texts.setdefault(key, self._prepare(count, shape))
+        return text
 
     def _prepare(self, count: int, shape: tuple[Hashable, ...]) -> Any:
         stand_ins = [STAND_IN - index for index in range(count)]
@@ -61,6 +65,8 @@ class Prepared:
         fields = [getattr(column, "target", None) for column in columns]
         own = {field.attname for field in queryset.model._meta.concrete_fields}
         if any(field is None or field.attname not in own for field in fields):
+            return _UNPREPARED
+        if queryset.model._meta.pk.attname not in {field.attname for field in fields}:
             return _UNPREPARED
         slots = []
         for param in params:
@@ -94,6 +100,9 @@ class _Text:
     attnames: list[str]
     converters: list[tuple[int, list[Callable], Any]]
 
+    def params(self, values: Sequence[int]) -> list[Any]:
+        return [values[slot] if slot is not None else constant for slot, constant in self.slots]
+
     def instance(self, row: Sequence[Any]) -> Model:
         values = list(row)
         for index, converters, expression in self.converters:
@@ -102,3 +111,45 @@ class _Text:
                 value = convert(value, expression, connection)
             values[index] = value
         return self.model.from_db(connection.alias, self.attnames, values)
+
+
+# --- Several look-ups of one row each, in one statement ------------------------------------
+
+Call = tuple[Prepared, Sequence[int], tuple[Hashable, ...]]
+_TOGETHER: dict[tuple, str] = {}
+
+
+def first_of_each(calls: Sequence[Call]) -> list[Model | None]:
+    """The first row of each look-up (or None), all of them in one statement: each look-up's
+    SQL is a derived table LEFT JOINed to one row, so the statement answers one row holding
+    every look-up's columns, in their own types. An API request names its location,
+    practitioner, appointment type and patient by ID: one round trip instead of four.
+    A look-up that is not prepared runs on its own, as `Prepared.__call__` runs it."""
+    texts = [prepared.text(len(values), shape) for prepared, values, shape in calls]
+    joined = [index for index, text in enumerate(texts) if text is not _UNPREPARED]
+    found: list[Model | None] = [None] * len(calls)
+    for index, (prepared, values, shape) in enumerate(calls):
+        if texts[index] is _UNPREPARED:
+            rows = prepared(values, shape)
+            found[index] = rows[0] if rows else None
+    if not joined:
+        return found
+    key = (connection.vendor, *(id(texts[index]) for index in joined))
+    sql = _TOGETHER.get(key)
+    if sql is None:
+        parts = " ".join(
+            f"LEFT JOIN ({texts[index].sql}) AS part{index} ON 1 = 1" for index in joined
+        )
+        sql = _TOGETHER.setdefault(key, f"SELECT * FROM (SELECT 1 AS one) AS one_row {parts}")
+    params = [param for index in joined for param in texts[index].params(calls[index][1])]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    start = 1  # after `one`
+    for index in joined:
+        text = texts[index]
+        columns = row[start : start + len(text.attnames)]
+        start += len(text.attnames)
+        if columns[text.attnames.index(text.model._meta.pk.attname)] is not None:
+            found[index] = text.instance(columns)
+    return found

@@ -54,6 +54,7 @@ from scheduling.api.fields import (
     LocalDateTimeField,
     QueryRecordField,
     RecordField,
+    ReferencesTogether,
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
@@ -275,7 +276,7 @@ class AppointmentFilterSerializer(serializers.Serializer):
         return data
 
 
-class BookingSerializer(FlatFields, StrictInput, serializers.Serializer):
+class BookingSerializer(FlatFields, StrictInput, ReferencesTogether, serializers.Serializer):
     """A new booking. Unknown fields are refused."""
 
     location = RecordField(Location)

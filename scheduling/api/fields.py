@@ -10,10 +10,11 @@ Dates people ask about are bounded by `scheduling.localtime` (EARLIEST_DAY..LATE
 Instants in answers carry the UTC offset of their location (`LocalDateTimeField`).
 """
 
+import dataclasses
 import datetime
 import functools
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -25,7 +26,7 @@ from rest_framework import serializers
 
 from scheduling.errors import no_such
 from scheduling.localtime import DAY_OUT_OF_RANGE, day_in_range
-from scheduling.prepared import Prepared
+from scheduling.prepared import Call, Prepared, first_of_each
 from scheduling.selectors import visible_records
 
 MAX_ID = 2**63 - 1  # the largest primary key a database column holds
@@ -109,7 +110,14 @@ class _Reference:
         self.error_messages["does_not_exist"] = message or no_such(model)
 
     def record(self, pk: int) -> Any:
-        found = visible_record(self.visible, self.context["request"].user, pk)
+        """The record, or, in a serializer that looks its references up together
+        (`ReferencesTogether`), a `Pending` it resolves with the others."""
+        user = self.context["request"].user
+        if isinstance(self.parent, ReferencesTogether) and may_see(user, pk):
+            pending = Pending(self, user, pk)
+            self.parent.pending_references.append(pending)
+            return pending
+        found = visible_record(self.visible, user, pk)
         if found is None:
             self.fail("does_not_exist")
         return found
@@ -132,8 +140,17 @@ def visible_record(visible: Visible, user: Any, pk: int) -> Model | None:
     """The record with this ID among `visible(user)`, or None. Every API request names a
     few records by ID: their look-up is compiled once (scheduling.prepared), with a stand-in
     user whose ID, like the record's, is bound on each call."""
-    if not 0 < pk <= MAX_ID or not user.is_authenticated or not user.is_active:
+    if not may_see(user, pk):
         return None
+    return first_of_each([_call(visible, user, pk)])[0]
+
+
+def may_see(user: Any, pk: int) -> bool:
+    """Whether `pk` could name a record `user` sees (without asking the database)."""
+    return 0 < pk <= MAX_ID and user.is_authenticated and user.is_active
+
+
+def _call(visible: Visible, user: Any, pk: int) -> Call:
     lookup = _LOOKUPS.get(visible)
     if lookup is None:
 
@@ -142,8 +159,62 @@ def visible_record(visible: Visible, user: Any, pk: int) -> Model | None:
             return visible(stand_in).filter(pk=record_pk)[:1]
 
         lookup = _LOOKUPS.setdefault(visible, Prepared(build))
-    found = lookup([user.pk, pk], (user.is_superuser,))
-    return found[0] if found else None
+    return lookup, [user.pk, pk], (user.is_superuser,)
+
+
+@dataclasses.dataclass
+class Pending:
+    """A reference read, its record not yet looked up."""
+
+    field: "_Reference"
+    user: Any
+    pk: int
+    record: Any = None
+
+
+class ReferencesTogether:
+    """Mixin for a serializer: the records its fields name by ID are looked up in one
+    statement (`scheduling.prepared.first_of_each`) once every field is read, instead of one
+    statement each. The answer is the same, refusals included: an ID naming no record the
+    user sees is that field's error, reported with the other fields' errors."""
+
+    pending_references: list[Pending]
+
+    def to_internal_value(self, data: Any) -> Any:
+        self.pending_references = []
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            missing = self._look_up()
+            if missing and isinstance(error.detail, Mapping):
+                merged = self._in_order({**error.detail, **missing})
+                raise serializers.ValidationError(merged) from None
+            raise
+        missing = self._look_up()
+        if missing:
+            raise serializers.ValidationError(missing)
+        return {
+            name: item.record if isinstance(item, Pending) else item for name, item in value.items()
+        }
+
+    def _look_up(self) -> dict[str, list[str]]:
+        """Resolves every pending reference; the errors of those naming nothing."""
+        pending = self.pending_references
+        found = first_of_each([_call(item.field.visible, item.user, item.pk) for item in pending])
+        missing = {}
+        for item, record in zip(pending, found, strict=True):
+            item.record = record
+            if record is None:
+                try:
+                    item.field.fail("does_not_exist")
+                except serializers.ValidationError as error:
+                    missing[item.field.field_name] = error.detail
+        return missing
+
+    def _in_order(self, errors: dict[str, Any]) -> dict[str, Any]:
+        """Errors in the fields' order, as DRF reports them."""
+        names = [name for name in self.fields if name in errors]
+        return {**{name: errors[name] for name in names}, **errors}
 
 
 @extend_schema_field(OpenApiTypes.INT)

@@ -35,6 +35,7 @@ from scheduling.api.fields import (
     DayField,
     QueryRecordField,
     RecordField,
+    ReferencesTogether,
     StrictCharField,
     StrictEmailField,
 )
@@ -291,7 +292,7 @@ class AppointmentTypeQuerySerializer(LocationFilterSerializer):
     location = location_field("Only the appointment types of this location's clinic.")
 
 
-class AvailabilityQuerySerializer(FlatFields, serializers.Serializer):
+class AvailabilityQuerySerializer(FlatFields, ReferencesTogether, serializers.Serializer):
     location = location_field("Where the visit takes place.", required=True)
     practitioner = QueryRecordField(
         Practitioner,

@@ -4,9 +4,15 @@ import pytest
 from rest_framework.test import APIClient
 
 from scheduling.api import fields
-from scheduling.api.fields import visible_record
-from scheduling.prepared import Prepared
-from scheduling.selectors import visible_appointments, visible_practitioners
+from scheduling.api.fields import _all_visible, _call, visible_record
+from scheduling.models import Patient
+from scheduling.prepared import Prepared, first_of_each
+from scheduling.selectors import (
+    visible_appointment_types,
+    visible_appointments,
+    visible_locations,
+    visible_practitioners,
+)
 from tests.factories import ClinicMembershipFactory, PractitionerFactory, UserFactory
 from tests.worlds import MONDAY
 
@@ -97,3 +103,79 @@ def test_the_api_compiles_each_look_up_once_however_many_requests(world, recepti
 
     kept = dict(fields._LOOKUPS)
     assert kept == compiled
+
+
+# --- Several look-ups in one statement ------------------------------------------------------
+
+
+def test_look_ups_run_together_find_what_each_finds_alone(world, django_assert_num_queries):
+    """Found and not found, of several models, one of them left to the ORM (select_related),
+    in one statement for the prepared ones."""
+    member = UserFactory()
+    ClinicMembershipFactory(user=member, clinic=world.clinic)
+    other = PractitionerFactory()
+    appointment = world.book("09:00")
+    asked = [
+        (visible_locations, world.location.pk),
+        (visible_practitioners, other.pk),  # another clinic's: not found
+        (visible_practitioners, world.practitioner.pk),
+        (visible_appointment_types, world.appointment_type.pk),
+        (_all_visible(Patient), world.patients[0].pk),
+        (visible_appointments, appointment.pk),  # select_related: the ORM's own query
+        (visible_locations, 2**62),
+    ]
+    alone = [visible_record(visible, member, pk) for visible, pk in asked]
+
+    with django_assert_num_queries(2):
+        together = first_of_each([_call(visible, member, pk) for visible, pk in asked])
+
+    assert together == alone
+    assert together[1] is None and together[-1] is None
+    assert None not in together[2:-1]
+    for mine, theirs in zip(together, alone, strict=True):
+        if mine is not None:
+            assert mine.__dict__.keys() == theirs.__dict__.keys()
+            assert {k: v for k, v in mine.__dict__.items() if k != "_state"} == {
+                k: v for k, v in theirs.__dict__.items() if k != "_state"
+            }
+
+
+def test_a_request_looks_its_references_up_in_one_statement(world, receptionist):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = APIClient()
+    api.force_authenticate(receptionist)
+    names = {"location": world.location.pk, "practitioner": world.practitioner.pk,
+             "appointment_type": world.appointment_type.pk}  # fmt: skip
+    with CaptureQueriesContext(connection) as captured:
+        answer = api.get("/api/v1/availability/", {**names, "date_from": MONDAY})
+
+    assert answer.status_code == 200
+    look_ups = [q["sql"] for q in captured if "one_row" in q["sql"]]
+    assert len(look_ups) == 1
+    assert len(captured) == 3  # the references, the schedule, the PMS's freshness
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"practitioner": 2**62}, "practitioner"),
+        ({"appointment_type": 2**62}, "appointment_type"),
+        ({"location": 2**62}, "location"),
+    ],
+)
+def test_a_reference_naming_nothing_is_its_fields_error_with_the_others(
+    world, receptionist, change, field
+):
+    api = APIClient()
+    api.force_authenticate(receptionist)
+    query = {"location": world.location.pk, "practitioner": world.practitioner.pk,
+             "appointment_type": world.appointment_type.pk, "date_from": "someday"}  # fmt: skip
+
+    answer = api.get("/api/v1/availability/", {**query, **change})
+
+    assert answer.status_code == 400
+    errors = answer.json()["errors"]
+    assert set(errors) == {field, "date_from"}
+    assert list(errors) == [name for name in query if name in errors]  # the fields' order

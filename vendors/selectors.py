@@ -113,33 +113,48 @@ class Sync:
 def sync_of(appointments: Iterable[Any]) -> dict[int, Sync]:
     """The `Sync` of each appointment, in one query: the state of its latest delivery, the
     vendor, the vendor's appointment ID, its status, the last error and the attempts so
-    far. Local clinics read `not_required`."""
+    far. Local clinics read `not_required`. The statement is written once per number of
+    appointments (rounded up to a power of two): every booking's answer reads it."""
     ids = [appointment.pk for appointment in appointments]
-    latest: dict[int, Delivery] = {}
+    latest: dict[int, tuple] = {}
     external: dict[int, str] = {}
-    for delivery in (
-        Delivery.objects.filter(appointment_id__in=ids)
-        .select_related("connection")
-        .order_by("appointment_id", "pk")
-    ):
-        latest[delivery.appointment_id] = delivery
-        if delivery.external_id:
-            external[delivery.appointment_id] = delivery.external_id
+    if ids:
+        size = 1 << (len(ids) - 1).bit_length()
+        padded = ids + [ids[-1]] * (size - len(ids))  # the same ID again changes nothing
+        for row in reads.run(_sync_sql(reads.dialect(), size), padded):
+            latest[row[0]] = row
+            if row[3]:
+                external[row[0]] = row[3]
     result = {}
     for pk in ids:
-        delivery = latest.get(pk)
-        if delivery is None:
+        row = latest.get(pk)
+        if row is None:
             result[pk] = Sync(state=NOT_REQUIRED)
             continue
+        _, state, vendor, _, vendor_status, last_error, attempts = row
         result[pk] = Sync(
-            state=delivery.state,
-            vendor=delivery.connection.vendor,
+            state=state,
+            vendor=vendor,
             external_id=external.get(pk) or None,
-            vendor_status=delivery.vendor_status or None,
-            last_error=delivery.last_error or None,
-            attempts=delivery.attempts,
+            vendor_status=vendor_status or None,
+            last_error=last_error or None,
+            attempts=attempts,
         )
     return result
+
+
+@functools.cache
+def _sync_sql(kind: str, size: int) -> str:
+    """Every delivery of `size` appointments with its connection's vendor, oldest first."""
+    quote = database.ops.quote_name
+    deliveries, connections = (quote(m._meta.db_table) for m in (Delivery, VendorConnection))
+    wanted = ", ".join(["%s"] * size)
+    return (
+        "SELECT d.appointment_id, d.state, c.vendor, d.external_id, d.vendor_status, "
+        f"d.last_error, d.attempts FROM {deliveries} d "
+        f"INNER JOIN {connections} c ON c.id = d.connection_id "
+        f"WHERE d.appointment_id IN ({wanted}) ORDER BY d.appointment_id, d.id"
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -94,6 +94,29 @@ def test_sync_reads_not_required_without_a_pms_and_the_latest_delivery_otherwise
     }
 
 
+@pytest.mark.parametrize("count", [1, 2, 3, 5, 17])
+def test_sync_reads_each_of_any_number_of_appointments(count, django_assert_num_queries):
+    """One statement written per power of two: the list is padded with its last ID."""
+    deliveries = [
+        DeliveryFactory(state=DeliveryState.SYNCED, external_id=f"A-{n}", attempts=n)
+        for n in range(count - count // 2)
+    ]
+    locals_ = [AppointmentFactory() for _ in range(count // 2)]
+    appointments = [d.appointment for d in deliveries] + locals_
+
+    with django_assert_num_queries(1):
+        sync = sync_of(reversed(appointments))
+
+    assert list(sync) == [a.pk for a in reversed(appointments)]
+    for n, sent in enumerate(deliveries):
+        assert sync[sent.appointment_id].as_dict() == {
+            "state": "synced", "vendor": sent.connection.vendor, "external_id": f"A-{n}",
+            "vendor_status": None, "last_error": None, "attempts": n,
+        }  # fmt: skip
+    assert all(sync[a.pk].state == "not_required" for a in locals_)
+    assert sync_of([]) == {}
+
+
 @pytest.mark.parametrize(
     "factory",
     [VendorConnectionFactory, ExternalIdFactory, DeliveryFactory, DeliveryAttemptFactory],

@@ -7,9 +7,13 @@ which gives the same aware UTC datetimes once the session's time zone is UTC (Dj
 it so with USE_TZ). This backend registers psycopg's loader on each connection and skips
 Django's per-cursor check for a differing zone, which only matters for a database whose
 TIME_ZONE differs from UTC (not ours: `uses_c_loader`).
+
+It also checks a kept connection's health (CONN_HEALTH_CHECKS, before each request reuses
+it) without a round trip: see `is_usable`.
 """
 
 import datetime
+import select
 
 from django.db.backends.postgresql import base
 from django.utils.asyncio import async_unsafe
@@ -17,6 +21,21 @@ from psycopg.types.datetime import TimestamptzLoader
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def is_usable(self) -> bool:
+        """Django sends `SELECT 1` before every request that reuses a connection: one round
+        trip more for every API call (a search makes three). An idle connection receives
+        nothing unasked, so a quiet socket is a usable one; a server that restarts or ends
+        the session sends its reason and closes, which makes the socket readable, and only
+        then is Django's `SELECT 1` asked to decide. A server that vanished without a word
+        fails the request either way (the `SELECT 1` would wait on it as the query does)."""
+        if self.connection is None or self.connection.closed:
+            return False
+        try:
+            readable, _, _ = select.select([self.connection.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return super().is_usable() if readable else True
+
     @property
     def uses_c_loader(self) -> bool:
         return self.timezone == datetime.UTC

@@ -68,3 +68,48 @@ def test_a_slot_search_run_again_is_prepared_once_on_the_connection(world):
 
     new = prepared()[before:]
     assert any("UNION ALL" in statement for statement in new), new
+
+
+# --- The health check of a kept connection (CONN_HEALTH_CHECKS) ------------------------------
+
+
+@pytest.fixture
+def kept():
+    """A connection of its own to the test database, as a web process keeps one."""
+    from django.db import connections
+
+    other = connections.create_connection("default")
+    other.ensure_connection()
+    yield other
+    other.close()
+
+
+def test_a_quiet_kept_connection_is_usable_without_a_round_trip(kept, monkeypatch):
+    from django.db.backends.postgresql import base
+
+    def round_trip(self):
+        raise AssertionError("SELECT 1 sent")
+
+    monkeypatch.setattr(base.DatabaseWrapper, "is_usable", round_trip)
+
+    assert kept.is_usable()
+
+
+def test_a_connection_the_server_ended_is_replaced_before_the_request_uses_it(kept):
+    import time
+
+    with kept.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    deadline = time.monotonic() + 5
+    while kept.is_usable() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert not kept.is_usable()
+    kept.health_check_enabled, kept.health_check_done = True, False
+    kept.close_if_health_check_failed()  # what Django does as a request starts
+    with kept.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != pid

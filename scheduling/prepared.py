@@ -132,7 +132,10 @@ def first_of_each(calls: Sequence[Call]) -> list[Model | None]:
         if texts[index] is _UNPREPARED:
             rows = prepared(values, shape)
             found[index] = rows[0] if rows else None
-    if not joined:
+    if len(joined) < 2:  # nothing to join: the look-up's own statement
+        for index in joined:
+            rows = calls[index][0](calls[index][1], calls[index][2])
+            found[index] = rows[0] if rows else None
         return found
     key = (connection.vendor, *(id(texts[index]) for index in joined))
     sql = _TOGETHER.get(key)

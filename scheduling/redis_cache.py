@@ -16,6 +16,7 @@ class RedisCacheClient(redis.RedisCacheClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._primary: Any = None
+        self._scripts: dict[str, Script] = {}
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
         if not write and len(self._servers) > 1:
@@ -27,10 +28,9 @@ class RedisCacheClient(redis.RedisCacheClient):
     def script(self, source: str) -> Script:
         """A Lua script run on the primary (EVALSHA, loaded on first use): for a change that
         must be one atomic step in one round trip (scheduling.api.throttling)."""
-        scripts = self.__dict__.setdefault("_scripts", {})
-        if source not in scripts:
-            scripts[source] = self.get_client(write=True).register_script(source)
-        return scripts[source]
+        if source not in self._scripts:
+            self._scripts[source] = self.get_client(write=True).register_script(source)
+        return self._scripts[source]
 
 
 class RedisCache(redis.RedisCache):

@@ -30,8 +30,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
         fails the request either way (the `SELECT 1` would wait on it as the query does)."""
         if self.connection is None or self.connection.closed:
             return False
+        # poll, not select: a process with more than 1,024 open files has descriptors
+        # select cannot watch.
+        watch = select.poll()
         try:
-            readable, _, _ = select.select([self.connection.fileno()], [], [], 0)
+            watch.register(self.connection.fileno(), select.POLLIN)
+            readable = bool(watch.poll(0))
         except (OSError, ValueError):
             return False
         return super().is_usable() if readable else True

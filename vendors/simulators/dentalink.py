@@ -91,12 +91,14 @@ import collections
 import copy
 import dataclasses
 import datetime
+import functools
 import json
+import operator as op
 import re
 import unicodedata
 import urllib.parse
 import zoneinfo
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 from stdnum.cl import rut as chilean_rut
@@ -113,6 +115,7 @@ MAX_FREE_DAYS = 14  # horariosdisponibles: “el plazo máx … es de 2 semanas�
 MAX_FREE_DENTISTS = 100
 DIRECT_MINUTES = 30
 PATIENT_COUNT = 3000  # generated patients (tests shrink it, the bench grows it)
+MATCHES_KEPT = 32  # patient filters whose matches are remembered
 DROP = object()  # `corrupt`: remove this field
 PAGE_FAULTS = {"429", "500", "503", "garbage", "wrong_shape"}
 CREATION_FAULTS = {"500", "500_after", "500_echo"}
@@ -221,7 +224,7 @@ class DentalinkSimulator(Simulator):
             self.creation_faults: collections.deque[str] = collections.deque()
             self.loose_search = False
             # The ids a patient filter matched, for its next pages: (q, count, created) -> ids.
-            self._matched: tuple[tuple[Any, ...], list[int]] | None = None
+            self._matched: dict[tuple[Any, ...], list[int]] = {}
 
     # -- test knobs -------------------------------------------------------------------------
 
@@ -411,18 +414,27 @@ class DentalinkSimulator(Simulator):
         if not isinstance(query, dict) or not set(query) <= PATIENT_FILTERS:
             raise ValueError(q)
         key = (q, self.patient_count, tuple(created), self.loose_search)
-        if self._matched is None or self._matched[0] != key:
+        matched = self._matched.get(key)
+        if matched is None:
             every = _Joined(range(1, self.patient_count + 1), created)
             matches = _loosely_matches if self.loose_search else _matches
-            matched = [n for n in every if matches(self._patient(n), query)]
-            self._matched = (key, matched)
-        return self._matched[1]
+            matched = [n for n in every if matches(self._stored_patient(n), query)]
+            # Deliveries interleave their look-ups: the last few filters are remembered, not
+            # only the last one (each new one reads every patient).
+            if len(self._matched) >= MATCHES_KEPT:
+                del self._matched[next(iter(self._matched))]
+            self._matched[key] = matched
+        return matched
 
     def _patient(self, key: int) -> dict[str, Any]:
         """A patient as stored: generated, or created with POST /pacientes."""
+        return dict(self._stored_patient(key))
+
+    def _stored_patient(self, key: int) -> Mapping[str, Any]:
+        """`_patient`, read only: a generated patient is made once, not on every filter."""
         if key in self.pacientes:
             return _blank_patient(key) | self.pacientes[key]
-        return patient(key)
+        return _generated_patient(key)
 
     def _listed_patient(self, key: int) -> Any:
         item = self._patient(key)
@@ -960,6 +972,12 @@ def patient(n: int) -> dict[str, Any]:
     """Generated patient `n` (1, 2, …) in GET /pacientes's documented shape, the same every
     time. Every 50th has a passport instead of a RUT, every 30th no known birth date
     ("0000-00-00"), every 11th no e-mail, every 9th only a landline, every 97th is disabled."""
+    return dict(_generated_patient(n))
+
+
+@functools.lru_cache(maxsize=16_384)
+def _generated_patient(n: int) -> dict[str, Any]:
+    """`patient(n)`, made once: callers copy it before they change it."""
     mixed = (n * 2654435761) & 0xFFFFFFFF  # Knuth's multiplicative hash: varied, repeatable
     female = mixed % 2 == 0
     given = (GIVEN_FEMALE if female else GIVEN_MALE)[(mixed >> 1) % 16]
@@ -1147,15 +1165,16 @@ def _date(value: Any) -> datetime.date:
     return datetime.date.fromisoformat(str(value))
 
 
-def _matches(cita: dict[str, Any], query: dict[str, Any]) -> bool:
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": op.eq, "neq": op.ne, "gt": op.gt, "gte": op.ge, "lt": op.lt, "lte": op.le,
+    "lk": lambda a, b: str(b).strip("%").lower() in str(a).lower(),
+    "in": lambda a, b: a in b,
+}  # fmt: skip
+
+
+def _matches(cita: Mapping[str, Any], query: dict[str, Any]) -> bool:
     """Dentalink's `q` filter: {"column": {"operator": value}}, all of them must hold."""
-    operators = {
-        "eq": lambda a, b: a == b, "neq": lambda a, b: a != b,
-        "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
-        "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b,
-        "lk": lambda a, b: str(b).strip("%").lower() in str(a).lower(),
-        "in": lambda a, b: a in b,
-    }  # fmt: skip
+    operators = _OPERATORS
     for column, condition in query.items():
         if column not in cita or not isinstance(condition, dict):
             raise ValueError(column)
@@ -1168,7 +1187,7 @@ def _matches(cita: dict[str, Any], query: dict[str, Any]) -> bool:
     return True
 
 
-def _loosely_matches(item: dict[str, Any], query: dict[str, Any]) -> bool:
+def _loosely_matches(item: Mapping[str, Any], query: dict[str, Any]) -> bool:
     """A fuzzy vendor's `q`: `eq` on text is a substring match without case or accents;
     every other condition as `_matches` has it."""
     for column, condition in query.items():

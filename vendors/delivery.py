@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.db import connection as db
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -120,8 +120,28 @@ def record(
         next_attempt_at=timezone.now(),
         request_id=observability.current_request_id() or observability.new_request_id(),
     )
-    transaction.on_commit(lambda: enqueue(delivery.pk))
+    hand_over(delivery.pk)
     return delivery
+
+
+def hand_over(delivery_id: int) -> None:
+    """Tell a worker once the caller's transaction commits. With the database's task queue
+    the task's row is written in that transaction (an outbox): it commits with the delivery
+    or not at all, in the same commit (a booking made one more, after its own). A queue
+    elsewhere is told after the commit (`enqueue`); the sweeper covers a lost message."""
+    from vendors.tasks import send_delivery
+
+    if _queue_in_this_database(send_delivery.get_backend()):
+        send_delivery.enqueue(delivery_id)
+    else:
+        transaction.on_commit(lambda: enqueue(delivery_id))
+
+
+def _queue_in_this_database(backend: object) -> bool:
+    from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.models import DBTaskResult
+
+    return isinstance(backend, DatabaseBackend) and router.db_for_write(DBTaskResult) == db.alias
 
 
 def enqueue(delivery_id: int, *, at: datetime.datetime | None = None) -> None:
@@ -634,7 +654,7 @@ def retry_now(delivery: Delivery) -> Delivery:
         **changes,
     )
     delivery.refresh_from_db()
-    transaction.on_commit(lambda: enqueue(delivery.pk))
+    hand_over(delivery.pk)
     return delivery
 
 

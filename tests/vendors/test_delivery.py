@@ -5,8 +5,10 @@ import json
 import threading
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks_db.models import get_date_max
 
 from scheduling import booking
 from scheduling.models import Appointment
@@ -177,7 +179,9 @@ def queued_tasks(delivery_id: int) -> list:
 
     return [
         task
-        for task in DBTaskResult.objects.filter(task_path="vendors.tasks.send_delivery")
+        for task in DBTaskResult.objects.filter(task_path="vendors.tasks.send_delivery").order_by(
+            "enqueued_at"
+        )
         if task.args_kwargs["args"] == [delivery_id]
     ]
 
@@ -190,8 +194,21 @@ def test_a_retry_is_a_workers_task_when_it_falls_due(world, dentalink):
     first = deliver(delivery.pk)
 
     assert first.state == State.QUEUED
-    later = [task.run_after for task in queued_tasks(delivery.pk) if task.run_after]
-    assert later == [first.next_attempt_at]
+    tasks = [task.run_after for task in queued_tasks(delivery.pk)]
+    # The booking's (at once: django_tasks_db's "no date"), then the retry's.
+    assert tasks == [get_date_max(), first.next_attempt_at]
+
+
+def test_the_task_commits_with_the_booking(world, dentalink):
+    """The database's task queue is an outbox: the task's row is written in the booking's
+    transaction, so it is there exactly when the delivery is."""
+    with transaction.atomic():
+        delivery = only_delivery(world.book("09:00"))
+        assert len(queued_tasks(delivery.pk)) == 1
+        transaction.set_rollback(True)
+
+    assert not Delivery.objects.filter(pk=delivery.pk).exists()
+    assert not queued_tasks(delivery.pk)
 
 
 def test_a_synced_delivery_leaves_no_task_behind(world, dentalink):
@@ -199,7 +216,8 @@ def test_a_synced_delivery_leaves_no_task_behind(world, dentalink):
     delivery = only_delivery(appointment)
 
     assert deliver(delivery.pk).state == State.SYNCED
-    assert queued_tasks(delivery.pk) == []
+    # The booking's own task only (a worker runs it; here the test sent it): no retry.
+    assert [task.run_after for task in queued_tasks(delivery.pk)] == [get_date_max()]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,7 +8,9 @@ Recording
   service's AppointmentEvent rows, API tokens, sign-ins, lock-outs, PMS connections.
 - In a request, `AuditMiddleware` holds a buffer (a context variable) and writes it with ONE
   bulk insert when the response is ready: one insert per request at most, none when
-  nothing was recorded. Outside a request (a worker, a management command) `record` inserts
+  nothing was recorded. A service that writes in a transaction of its own (a booking) may
+  write the rows recorded in it just before it commits (`write_with_transaction`): they then
+  share its commit. Outside a request (a worker, a management command) `record` inserts
   at once, inside the caller's transaction if there is one.
 - The rule for what a request keeps: a row recorded inside a transaction is kept only if
   that transaction committed (or is still open when the buffer is written, and so is
@@ -106,6 +108,8 @@ class _Buffer:
     def __init__(self, request: HttpRequest) -> None:
         self.request = request
         self.entries: list[_Entry] = []
+        # (action, object type, object ID) of the rows written with their transaction.
+        self.written: set[tuple[str, str, str]] = set()
         self._address: str | None = None
 
     @property
@@ -128,16 +132,42 @@ class _Buffer:
     def flush(self) -> None:
         """Write what is kept (see the module's rule) with one bulk insert."""
         entries, self.entries = self.entries, []
-        if not entries:
+        if entries:
+            _insert([entry.event for entry in entries if entry.kept(_pending())])
+
+    def write_open_transaction(self) -> None:
+        """Write now, inside the open transaction, the rows recorded in it."""
+        pending = _pending()
+        if not pending:
             return
-        # Callbacks still waiting for their transaction to commit: a transaction still open
-        # now (a test's, say); the insert below joins it.
-        pending = {call for _ids, call, _robust in transaction.get_connection().run_on_commit}
-        kept = [entry.event for entry in entries if entry.kept(pending)]
-        if len(kept) == 1:
-            kept[0].save(force_insert=True)  # one INSERT, without bulk_create's transaction
-        elif kept:
-            AuditEvent.objects.bulk_create(kept)
+        inside = [entry for entry in self.entries if entry.commit in pending]
+        if inside:
+            self.entries = [entry for entry in self.entries if entry.commit not in pending]
+            _insert([entry.event for entry in inside])
+            self.written.update(_key(entry.event) for entry in inside)
+
+
+def _pending() -> set[Callable[[], None]]:
+    """The on_commit callbacks waiting for the open transaction (a test's, say, when the
+    response's rows are written) to commit: their rows join it."""
+    return {call for _ids, call, _robust in transaction.get_connection().run_on_commit}
+
+
+def _insert(events: list[AuditEvent]) -> None:
+    if len(events) == 1:
+        events[0].save(force_insert=True)  # one INSERT, without bulk_create's transaction
+    elif events:
+        AuditEvent.objects.bulk_create(events)
+
+
+def write_with_transaction() -> None:
+    """Called at the end of a transaction's work, before it commits: the request's rows
+    recorded in it are written inside it, and so commit in its commit, or roll back with it.
+    Written with the response instead, they would cost a commit of their own (a booking's
+    third)."""
+    buffer = _buffer.get()
+    if buffer is not None and transaction.get_connection().in_atomic_block:
+        buffer.write_open_transaction()
 
 
 _buffer: contextvars.ContextVar[_Buffer | None] = contextvars.ContextVar(
@@ -249,10 +279,11 @@ def recorded(action: str, target: Model) -> bool:
     if buffer is None:
         return False
     key = (action, target._meta.label_lower, str(target.pk))
-    return any(
-        (entry.event.action, entry.event.object_type, entry.event.object_id) == key
-        for entry in buffer.entries
-    )
+    return key in buffer.written or any(_key(entry.event) == key for entry in buffer.entries)
+
+
+def _key(event: AuditEvent) -> tuple[str, str, str]:
+    return (event.action, event.object_type, event.object_id)
 
 
 def record_tokens_revoked(tokens: QuerySet[ApiToken], *, at: datetime.datetime) -> None:

@@ -20,7 +20,7 @@ from django.db.models import Q, QuerySet
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext, ngettext
 
-from scheduling import availability, cancel_reasons, claims, schedule_reads
+from scheduling import audit, availability, cancel_reasons, claims, schedule_reads
 from scheduling.errors import RuleViolation, SlotConflict, TransitionNotAllowed
 from scheduling.localtime import UTC, to_utc
 from scheduling.models import (
@@ -584,6 +584,7 @@ def _save_guarded(write: Callable[[], None]) -> None:
     try:
         with transaction.atomic():
             write()
+            audit.write_with_transaction()
     except IntegrityError as error:
         field = _guard_field(error)
         if field is None:

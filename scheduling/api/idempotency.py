@@ -24,6 +24,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -164,7 +165,14 @@ def _claim(user, key: str, digest: str) -> IdempotencyRecord | Response:
     now = timezone.now()
     for _attempt in range(2):  # once more if the holder freed the key, or it expired
         try:
-            with transaction.atomic():
+            # In autocommit the insert is a transaction of its own: BEGIN and COMMIT would be
+            # two more round trips. Inside a transaction, a savepoint keeps it usable.
+            guard = (
+                transaction.atomic()
+                if transaction.get_connection().in_atomic_block
+                else nullcontext()
+            )
+            with guard:
                 return IdempotencyRecord.objects.create(user=user, key=key, request_hash=digest)
         except IntegrityError:
             pass

@@ -464,6 +464,52 @@ def test_a_change_whose_transaction_rolls_back_is_not_kept():
     assert rows() == []
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("outcome", ["commits", "rolls back"])
+def test_rows_written_with_their_transaction_share_its_fate(outcome):
+    """`write_with_transaction`: the rows recorded in a transaction are written inside it,
+    before it commits; a read recorded before it stays for the response's insert."""
+    seen, changed = PatientFactory(), PatientFactory()
+    inserted_in_transaction = []
+
+    def view(request):
+        audit.record(Action.VIEWED, seen)
+        with transaction.atomic():
+            audit.record(Action.CHANGED, changed)
+            audit.write_with_transaction()
+            inserted_in_transaction.append(AuditEvent.objects.filter(action=Action.CHANGED).count())
+            transaction.set_rollback(outcome == "rolls back")
+        assert audit.recorded(Action.CHANGED, changed)  # the admin's own row is not doubled
+        return HttpResponse()
+
+    with CaptureQueriesContext(connection) as captured:
+        middleware(view)(RequestFactory().get("/"))
+
+    assert inserted_in_transaction == [1]
+    inserts = [sql for sql in audit_queries(captured) if sql.startswith("INSERT")]
+    assert len(inserts) == 2  # one in the transaction, one with the response
+    expected = [Action.VIEWED] + ([Action.CHANGED] if outcome == "commits" else [])
+    assert sorted(row.action for row in rows()) == sorted(expected)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_api_booking_commits_its_row_with_it(world, receptionist, clock):
+    """No commit of its own for the audit row: the booking's transaction holds it."""
+    api = api_for(receptionist)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = api.post("/api/v1/appointments/", booking_body(world), format="json")
+
+    assert response.status_code == 201
+    sql = [query["sql"] for query in captured.captured_queries]
+    audit_insert = next(i for i, text in enumerate(sql) if "scheduling_auditevent" in text)
+    booking_insert = next(i for i, text in enumerate(sql)
+                          if text.startswith('INSERT INTO "scheduling_appointment"'))  # fmt: skip
+    commits = [i for i, text in enumerate(sql) if text.upper().startswith("COMMIT")]
+    assert booking_insert < audit_insert < commits[-1]  # written before the booking commits
+    assert [row.action for row in rows(object_type="scheduling.appointment")] == [Action.CREATED]
+
+
 # -- append-only -----------------------------------------------------------------------------
 
 

@@ -437,6 +437,28 @@ def test_the_same_key_and_body_replay_the_first_answer_and_book_once(api, world,
     assert AppointmentEvent.objects.count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_without_a_surrounding_transaction_the_key_is_claimed_and_replayed(api, world):
+    """As in production (autocommit): the claim is one INSERT, a transaction of its own
+    (no BEGIN and COMMIT round trips), and the second request's refused INSERT leaves the
+    connection usable."""
+    claims: list[bool] = []  # whether each claim ran inside a transaction block
+
+    def note(execute, sql, params, many, context):
+        if sql.startswith('INSERT INTO "scheduling_idempotencyrecord"'):
+            claims.append(connection.in_atomic_block)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(note):
+        first = post_once(api, booking(world))
+        again = post_once(api, booking(world))
+
+    assert claims == [False, False]
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert Appointment.objects.count() == 1
+
+
 def test_the_body_is_compared_as_json_not_as_text(api, world):
     body = booking(world)
     first = post_once(api, body)

@@ -133,7 +133,8 @@ class _Buffer:
         """Write what is kept (see the module's rule) with one bulk insert."""
         entries, self.entries = self.entries, []
         if entries:
-            _insert([entry.event for entry in entries if entry.kept(_pending())])
+            pending = _pending()
+            _insert([entry.event for entry in entries if entry.kept(pending)])
 
     def write_open_transaction(self) -> None:
         """Write now, inside the open transaction, the rows recorded in it."""

@@ -125,10 +125,11 @@ def record(
 
 
 def hand_over(delivery_id: int) -> None:
-    """Tell a worker once the caller's transaction commits. With the database's task queue
-    the task's row is written in that transaction (an outbox): it commits with the delivery
-    or not at all, in the same commit (a booking made one more, after its own). A queue
-    elsewhere is told after the commit (`enqueue`); the sweeper covers a lost message."""
+    """Give the delivery to a worker once the caller's transaction commits. With the
+    database's task queue the task's row is written in that transaction (an outbox): it
+    commits with the delivery, in the same commit, or not at all; an error writing it fails
+    the booking, which leaves nothing half-written. A queue elsewhere is told after the
+    commit (`enqueue`), and the sweeper sends what a lost message leaves queued."""
     from vendors.tasks import send_delivery
 
     if _queue_in_this_database(send_delivery.get_backend()):

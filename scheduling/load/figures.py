@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import statistics
+import time
 
 import requests
 from django.db import connection
@@ -100,3 +101,25 @@ def request_lines(tally: Tally) -> list[tuple[str, str]]:
 def server_errors(tally: Tally) -> int:
     """Answers 500 and up, whatever the endpoint: there must be none."""
     return sum(count for (_, kind), count in tally.answers.items() if kind.startswith("5"))
+
+
+def web_cpu_ms_per_request(web_cpu_seconds: float, tally: Tally) -> float:
+    """The web processes' CPU per answered request, every endpoint together: the cost the
+    issue asks to remove, and a figure that depends less than requests/s on how busy the
+    rest of the machine was."""
+    answered = sum(len(values) for values in tally.latencies.values())
+    return 1000 * web_cpu_seconds / max(answered, 1)
+
+
+def reference_work_ms(rounds: int = 3) -> float:
+    """CPU time of a fixed piece of pure Python on this machine (the best of `rounds`), so
+    that runs on machines of different speed can be set side by side: the same commit's
+    figures differ by about as much as this does."""
+    best = float("inf")
+    for _ in range(rounds):
+        began = time.process_time()
+        total = 0
+        for number in range(2_000_000):
+            total += number
+        best = min(best, time.process_time() - began)
+    return 1000 * best

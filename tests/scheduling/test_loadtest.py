@@ -9,7 +9,7 @@ from django.db import connection
 
 from scheduling.api.authentication import issue_token
 from scheduling.load import figures
-from scheduling.load.clients import BOOK, SEARCH, drive
+from scheduling.load.clients import BOOK, SEARCH, Tally, drive
 from scheduling.load.http import Connection
 from scheduling.load.world import Search, World
 from scheduling.models import Appointment
@@ -38,6 +38,21 @@ def drop_practitioner_guard() -> None:
         else:
             for event in ("insert", "update"):
                 cursor.execute(f"DROP TRIGGER {name}_{event}")
+
+
+def test_web_cpu_is_given_per_answered_request_of_every_endpoint():
+    tally = Tally()
+    tally.note(SEARCH, "200", 0.1)
+    tally.note(SEARCH, "200", 0.2)
+    tally.note(BOOK, "409", 0.3)
+    tally.note(BOOK, "timeout", 3.0)
+
+    assert figures.web_cpu_ms_per_request(0.02, tally) == pytest.approx(5.0)
+    assert figures.web_cpu_ms_per_request(0.02, Tally()) == pytest.approx(20.0)  # none: no /0
+
+
+def test_the_reference_work_takes_a_measurable_time():
+    assert 1 < figures.reference_work_ms(rounds=1) < 10_000
 
 
 @pytest.mark.django_db

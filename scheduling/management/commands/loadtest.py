@@ -43,6 +43,7 @@ class Command(BaseCommand):
         prepared = world.prepare(clients=options["clients"])
         if not prepared.searches:
             raise CommandError("No practitioner has free time to search: run seed_demo first.")
+        self.say("reference_work_ms", f"{figures.reference_work_ms():.0f}")
         self.say("clients", options["clients"])
         self.say("searches", len(prepared.searches))
         stack = Stack(
@@ -66,7 +67,11 @@ class Command(BaseCommand):
                 )
                 for name, value in figures.request_lines(tally):
                     self.say(name, value)
-                self._cpu(before, cpu_seconds(stack), tally.ended - tally.started)
+                used = cpu_seconds(stack)
+                self._cpu(before, used, tally.ended - tally.started)
+                web = max(0.0, used["web"] - before.get("web", 0.0))
+                self.say("web_cpu_ms_per_request",
+                         f"{figures.web_cpu_ms_per_request(web, tally):.2f}")  # fmt: skip
                 self.say("appointments_created", tally.created)
                 # The PMSs recover: what the faults left queued must now settle, once each.
                 self._faults(rates={}, latency_ms=LATENCY_MS)

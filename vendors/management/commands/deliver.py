@@ -4,7 +4,7 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from scheduling.api import idempotency
 from vendors import calendar, delivery
@@ -14,9 +14,10 @@ logger = logging.getLogger("vendors.sweeper")
 HOUSEKEEPING_SECONDS = 60
 
 
-def _sweep(*, in_thread: bool = False) -> int:
+def _sweep(*, in_thread: bool = False, last: bool = False) -> int:
     """One sweep of due deliveries. A delivery that fails in a way nobody foresaw keeps its
-    lease until it expires, then is taken again; the sweeper itself goes on."""
+    lease until it expires, then is taken again; the sweeper itself goes on. A thread's
+    database connection is kept for the next sweep, and closed after the `last` one."""
     if in_thread:
         close_old_connections()  # each thread has its own database connection
     try:
@@ -24,6 +25,9 @@ def _sweep(*, in_thread: bool = False) -> int:
     except Exception:
         logger.exception("a sweep of due deliveries failed; the next sweep goes on")
         return 0
+    finally:
+        if in_thread and last:
+            connection.close()
 
 
 class Command(BaseCommand):
@@ -47,7 +51,9 @@ class Command(BaseCommand):
                 close_old_connections()
                 # Claims never hand one delivery to two threads (vendors.delivery.claim).
                 if threads > 1:
-                    sent = sum(pool.map(lambda _: _sweep(in_thread=True), range(threads)))
+                    sent = sum(
+                        pool.map(lambda _: _sweep(in_thread=True, last=not loop), range(threads))
+                    )
                 else:
                     sent = _sweep()
                 if sent:

@@ -108,13 +108,12 @@ def web_cpu_ms_per_request(web_cpu_seconds: float, tally: Tally) -> float:
     issue asks to remove, and a figure that depends less than requests/s on how busy the
     rest of the machine was."""
     answered = sum(len(values) for values in tally.latencies.values())
-    return 1000 * web_cpu_seconds / max(answered, 1)
+    return 1000 * web_cpu_seconds / answered if answered else 0.0
 
 
 def reference_work_ms(rounds: int = 3) -> float:
     """CPU time of a fixed piece of pure Python on this machine (the best of `rounds`), so
-    that runs on machines of different speed can be set side by side: the same commit's
-    figures differ by about as much as this does."""
+    that runs on machines of different speed can be set side by side."""
     best = float("inf")
     for _ in range(rounds):
         began = time.process_time()

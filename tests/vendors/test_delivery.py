@@ -211,7 +211,7 @@ def test_the_task_commits_with_the_booking(world, dentalink):
     assert not queued_tasks(delivery.pk)
 
 
-def test_a_synced_delivery_leaves_no_task_behind(world, dentalink):
+def test_a_synced_delivery_schedules_no_retry(world, dentalink):
     appointment = world.book("09:00")
     delivery = only_delivery(appointment)
 

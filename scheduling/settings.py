@@ -54,7 +54,7 @@ MIDDLEWARE = [
     "scheduling.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "scheduling.content_policy.CSPMiddleware",
     "scheduling.headers.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "scheduling.language.LanguageMiddleware",

@@ -9,7 +9,12 @@ import json
 import re
 
 import pytest
+from csp.constants import HEADER, HEADER_REPORT_ONLY, NONCE
+from csp.decorators import csp_exempt, csp_replace, csp_update
+from csp.exceptions import CSPNonceError
+from csp.middleware import CSPMiddleware as DjangoCSPMiddleware
 from django.contrib.staticfiles import finders
+from django.http import HttpResponse
 from django.utils.cache import get_max_age
 from rest_framework.test import APIClient
 
@@ -223,3 +228,97 @@ def test_static_files_stay_cacheable(desk, settings, path):
     assert "no-store" not in cache_directives(response)
     assert get_max_age(response) is not None
     assert "Content-Security-Policy" not in response
+
+
+# --- The policy built once (scheduling.content_policy) ---------------------------------------
+
+
+def _policy_middleware(view):
+    from scheduling.content_policy import CSPMiddleware
+
+    return CSPMiddleware(view)
+
+
+def _plain_view(request):
+    return HttpResponse("ok")
+
+
+def _django_csp_headers(request, response) -> dict[str, str]:
+    """The headers django-csp's own middleware sets on this response."""
+    answered = DjangoCSPMiddleware(lambda request: response)(request)
+    return {name: answered[name] for name in (HEADER, HEADER_REPORT_ONLY) if name in answered}
+
+
+REPORT_ONLY = {"DIRECTIVES": {"default-src": ["'self'"], "report-uri": ["/csp-reports/"]}}
+
+
+@pytest.mark.parametrize("report_only", [None, REPORT_ONLY], ids=["policy", "and report-only"])
+def test_a_plain_answer_gets_the_header_django_csp_builds(rf, settings, report_only):
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = report_only
+
+    ours = _policy_middleware(_plain_view)(rf.get("/desk/"))
+
+    expected = _django_csp_headers(rf.get("/desk/"), HttpResponse("ok"))
+    assert {name: ours[name] for name in (HEADER, HEADER_REPORT_ONLY) if name in ours} == expected
+    assert (HEADER_REPORT_ONLY in ours) is (report_only is not None)
+
+
+def test_a_changed_setting_changes_the_header(rf, settings):
+    middleware = _policy_middleware(_plain_view)
+    before = middleware(rf.get("/desk/"))[HEADER]
+
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+
+    assert directives(before) == POLICY
+    assert middleware(rf.get("/desk/"))[HEADER] == "default-src 'none'"
+
+
+@pytest.mark.parametrize(
+    "decorate",
+    [
+        csp_update({"img-src": ["https://maps.example"]}),
+        csp_replace({"img-src": ["'none'"]}),
+        csp_exempt(),
+    ],
+    ids=["csp_update", "csp_replace", "csp_exempt"],
+)
+def test_a_view_that_changes_the_policy_gets_django_csps_answer(rf, decorate):
+    view = decorate(_plain_view)
+
+    ours = _policy_middleware(view)(rf.get("/desk/"))
+
+    expected = _django_csp_headers(rf.get("/desk/"), view(rf.get("/desk/")))
+    assert {name: ours[name] for name in (HEADER, HEADER_REPORT_ONLY) if name in ours} == expected
+    assert ours.get(HEADER) != "; ".join(f"{k} {' '.join(v)}" for k, v in POLICY.items())
+
+
+def test_a_page_that_used_a_nonce_names_it_in_the_policy(rf, settings):
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"script-src": ["'self'", NONCE]}}
+
+    def view(request):
+        return HttpResponse(f"<script nonce='{request.csp_nonce}'></script>")
+
+    response = _policy_middleware(view)(rf.get("/desk/"))
+
+    nonce = re.search(r"nonce='([^']+)'", response.content.decode()).group(1)
+    assert f"'nonce-{nonce}'" in directives(response[HEADER])["script-src"]
+
+
+def test_a_nonce_asked_for_after_the_header_is_an_error(rf):
+    request = rf.get("/desk/")
+    _policy_middleware(_plain_view)(request)
+
+    with pytest.raises(CSPNonceError):
+        str(request.csp_nonce)
+
+
+def test_the_policy_is_built_once_for_plain_answers(rf, monkeypatch):
+    middleware = _policy_middleware(_plain_view)
+    first = middleware(rf.get("/desk/"))[HEADER]
+
+    def built_again(**kwargs):
+        raise AssertionError("the policy was built again")
+
+    monkeypatch.setattr("scheduling.content_policy.build_policy", built_again)
+
+    assert middleware(rf.get("/api/v1/appointments/"))[HEADER] == first

@@ -22,6 +22,7 @@ import dataclasses
 import datetime
 import zoneinfo
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -190,6 +191,8 @@ class Schedule:
     room_busy: dict[int, Timeline]  # regular room: busy spans of appointments
     regular_rooms: tuple[int, ...]
     overflow_rooms: tuple[int, ...]  # only where the clinic allows overflow booking
+    # The PMS calendar's last read (vendor, read_at, error), when asked for; None without one.
+    pms_calendar: reads.PmsCalendar | None = None
 
 
 def load_schedule(
@@ -199,9 +202,11 @@ def load_schedule(
     window_end: datetime.datetime,
     *,
     exclude_appointment_id: int | None = None,
+    with_pms_calendar: bool = False,
 ) -> Schedule:
     """One statement (scheduling.schedule_reads.schedule): working hours, time off and
-    closures, rooms, and the busy spans of appointments and of the time held in the PMS."""
+    closures, rooms, and the busy spans of appointments and of the time held in the PMS;
+    and the PMS calendar's last read if asked for."""
     # A busy span reaching into the window may have started up to MAX_SPAN earlier; buffers
     # reach MAX_BUFFER beyond it.
     rows = reads.schedule(
@@ -215,6 +220,7 @@ def load_schedule(
         ends_before=window_end + MAX_BUFFER + MAX_SPAN,
         starts_before=window_end + MAX_BUFFER,
         exclude_appointment_id=exclude_appointment_id,
+        pms_calendar_of_clinic=location.clinic_id if with_pms_calendar else None,
     )
     blocks: dict[int, list[Block]] = {pid: [] for pid in practitioner_ids}
     for row in rows.working_hours:
@@ -261,6 +267,7 @@ def load_schedule(
         room_busy={room_id: Timeline(spans) for room_id, spans in room_spans.items()},
         regular_rooms=tuple(regular),
         overflow_rooms=tuple(overflow),
+        pms_calendar=rows.pms_calendar,
     )
 
 
@@ -384,6 +391,7 @@ def schedule_for(
     date_to: datetime.date,
     *,
     exclude_appointment_id: int | None = None,
+    with_pms_calendar: bool = False,
 ) -> Schedule:
     """The schedule covering the location's local dates date_from..date_to."""
     return load_schedule(
@@ -391,6 +399,7 @@ def schedule_for(
         practitioner_ids,
         *_window(location, date_from, date_to),
         exclude_appointment_id=exclude_appointment_id,
+        with_pms_calendar=with_pms_calendar,
     )
 
 
@@ -405,6 +414,37 @@ def free_slots(
     exclude_appointment_id: int | None = None,
 ) -> list[Slot]:
     """Free slots on the location's local dates date_from..date_to, at most 31 days."""
+    return _search(
+        location=location,
+        practitioner_ids=practitioner_ids,
+        demand=demand,
+        date_from=date_from,
+        date_to=date_to,
+        now=now,
+        exclude_appointment_id=exclude_appointment_id,
+    ).slots
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SlotSearch:
+    """Free slots, and the last read of the PMS calendar they were found against (vendor,
+    read_at, error; None without a PMS), read in the same statement."""
+
+    slots: list[Slot]
+    pms_calendar: reads.PmsCalendar | None
+
+
+def _search(
+    *,
+    location: Location,
+    practitioner_ids: Sequence[int],
+    demand: Demand,
+    date_from: datetime.date,
+    date_to: datetime.date,
+    now: datetime.datetime | None = None,
+    exclude_appointment_id: int | None = None,
+    with_pms_calendar: bool = False,
+) -> SlotSearch:
     if date_to < date_from:
         raise RuleViolation({"date_to": gettext("The end date must not be before the start date.")})
     if (date_to - date_from).days >= MAX_RANGE_DAYS:
@@ -419,15 +459,20 @@ def free_slots(
             }
         )
     if not practitioner_ids:
-        return []
+        calendar = (
+            reads.pms_calendar(location.clinic_id, location.pk) if with_pms_calendar else None
+        )
+        return SlotSearch([], calendar)
     schedule = schedule_for(
         location,
         practitioner_ids,
         date_from,
         date_to,
         exclude_appointment_id=exclude_appointment_id,
+        with_pms_calendar=with_pms_calendar,
     )
-    return compute_slots(schedule, demand, date_from, date_to, earliest=earliest_start(now))
+    slots = compute_slots(schedule, demand, date_from, date_to, earliest=earliest_start(now))
+    return SlotSearch(slots, schedule.pms_calendar)
 
 
 def next_available(
@@ -467,7 +512,7 @@ def next_available(
     return found[:count]
 
 
-def find_free_slots(
+def search_free_slots(
     *,
     location: Location,
     practitioner: Practitioner | None = None,
@@ -479,10 +524,12 @@ def find_free_slots(
     date_from: datetime.date,
     date_to: datetime.date,
     now: datetime.datetime | None = None,
-) -> list[Slot]:
+    with_pms_calendar: bool = True,
+) -> SlotSearch:
     """Free slots for a practitioner, anyone of a specialty, or both (`practitioners_for`),
-    for an appointment type or a duration; every problem with the request is reported at
-    once (one RuleViolation with a message per field)."""
+    for an appointment type or a duration, and the PMS calendar's last read (one statement
+    for both); every problem with the request is reported at once (one RuleViolation with a
+    message per field)."""
     messages: dict[str, list[str]] = {}
     practitioner_ids: list[int] = []
     demand: Demand | None = None
@@ -503,11 +550,17 @@ def find_free_slots(
         messages.update(error.messages)
     if messages or demand is None:
         raise RuleViolation(messages)
-    return free_slots(
+    return _search(
         location=location,
         practitioner_ids=practitioner_ids,
         demand=demand,
         date_from=date_from,
         date_to=date_to,
         now=now,
+        with_pms_calendar=with_pms_calendar,
     )
+
+
+def find_free_slots(**search: Any) -> list[Slot]:
+    """`search_free_slots`'s slots (the same arguments), without the PMS calendar."""
+    return search_free_slots(**search, with_pms_calendar=False).slots

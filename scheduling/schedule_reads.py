@@ -1,8 +1,10 @@
 """The slot engine's reads (`availability.load_schedule`), as SQL written once per database
 and shape (how many practitioners) and bound to new values on every search.
 
-Four reads: working hours, time off and closures, rooms, busy spans. Every slot search runs
-them as one statement (`schedule`, their `UNION ALL`): a round trip costs more than a read.
+Four reads: working hours, time off and closures, rooms, busy spans; and, for an answer that
+says how fresh the PMS's calendar is, a fifth: that calendar's last read. Every slot search
+runs them as one statement (`schedule`, their `UNION ALL`): a round trip costs more than a
+read.
 Built through the ORM, each would be built and compiled again on every search, which costs
 more than running it; and both drivers would parse each datetime in Python as Django
 configures them. Here the instants come back as ISO text written by the database and parsed
@@ -31,7 +33,7 @@ from scheduling.models import (
     TimeOff,
     WorkingHours,
 )
-from vendors.models import PmsBusy
+from vendors.models import CalendarPull, PmsBusy, VendorConnection
 
 Row = tuple
 # A read's columns and the rest of its statement (FROM ... WHERE ...).
@@ -274,6 +276,43 @@ def _location_busy_params(
     ]  # fmt: skip
 
 
+# -- the PMS's calendar -----------------------------------------------------------------------
+
+PmsCalendar = tuple[str, datetime.datetime | None, str]
+
+
+def pms_calendar_parts(kind: str) -> Parts:
+    """(vendor, read_at, error) of the last read of the calendar of the PMS a location books
+    into: the active connection of the location, else the clinic's (as
+    `vendors.delivery.connection_serving` picks); no row without one. Parameters: the clinic,
+    the location."""
+    connections, pulls = _table(VendorConnection), _table(CalendarPull)
+    read_at = _column(CalendarPull, "read_at")
+    return (
+        ["f.vendor", utc_text(f"f.{read_at}"), "f.error"],
+        f"FROM (SELECT c.vendor, p.{read_at}, p.error FROM {connections} c "
+        f"LEFT JOIN {pulls} p ON p.connection_id = c.id "
+        "WHERE c.clinic_id = %s AND c.active AND (c.location_id = %s OR c.location_id IS NULL) "
+        "ORDER BY c.location_id IS NULL, c.id LIMIT 1) f",
+    )
+
+
+def pms_calendar(clinic_id: int, location_id: int) -> PmsCalendar | None:
+    """The PMS calendar's last read on its own (`schedule` reads it with the rest)."""
+    rows = run(_pms_calendar_sql(dialect()), [clinic_id, location_id])
+    return pms_calendar_row(rows[0]) if rows else None
+
+
+@functools.cache
+def _pms_calendar_sql(kind: str) -> str:
+    return _select(*pms_calendar_parts(kind))
+
+
+def pms_calendar_row(row: Row) -> PmsCalendar:
+    vendor, read_at, error = row
+    return (vendor, utc_instant(read_at) if read_at else None, error or "")
+
+
 # -- the four in one statement ----------------------------------------------------------------
 
 
@@ -286,12 +325,15 @@ class ScheduleRows:
     spans (practitioner_id, room_id, start, end) of these practitioners and of the location's
     active regular rooms ending after `after` and before `ends_before`, starting before
     `starts_before`: active appointments' (overflow ones never count) and the time the PMS
-    holds (DESIGN §8: its own appointments and blocks, counted like ours, without buffers)."""
+    holds (DESIGN §8: its own appointments and blocks, counted like ours, without buffers);
+    when asked for, the last read of the PMS's calendar (`pms_calendar_parts`), None without
+    a PMS."""
 
     working_hours: list[tuple]
     time_off: list[tuple[int | None, datetime.datetime, datetime.datetime]]
     rooms: list[tuple[int, bool, bool]]
     busy_spans: list[BusySpan]
+    pms_calendar: PmsCalendar | None = None
 
 
 def schedule(
@@ -306,13 +348,21 @@ def schedule(
     ends_before: datetime.datetime,
     starts_before: datetime.datetime,
     exclude_appointment_id: int | None = None,
+    pms_calendar_of_clinic: int | None = None,
 ) -> ScheduleRows:
     """The four reads in one statement, their `UNION ALL`: each row says which read it
-    belongs to, in columns wide enough for all four (`_LAYOUT`)."""
+    belongs to, in columns wide enough for all (`_LAYOUT`). With `pms_calendar_of_clinic`
+    (the location's clinic), the PMS calendar's last read too."""
+    calendar = pms_calendar_of_clinic is not None
     if not practitioner_ids:
-        return ScheduleRows([], [], rooms(location_id), [])
+        found = ScheduleRows([], [], rooms(location_id), [])
+        if calendar:
+            found = dataclasses.replace(
+                found, pms_calendar=pms_calendar(pms_calendar_of_clinic, location_id)
+            )
+        return found
     excluding = exclude_appointment_id is not None
-    sql = _schedule_sql(dialect(), len(practitioner_ids), excluding)
+    sql = _schedule_sql(dialect(), len(practitioner_ids), excluding, calendar)
     params = [
         *_working_hours_params(location_id, practitioner_ids, first_day, last_day),
         *_time_off_params(location_id, practitioner_ids, window_start, window_end),
@@ -321,9 +371,11 @@ def schedule(
             location_id, practitioner_ids, after, ends_before, starts_before,
             exclude_appointment_id,
         ),
+        *([pms_calendar_of_clinic, location_id] if calendar else []),
     ]  # fmt: skip
     found = ScheduleRows([], [], [], [])
     ranked: list[tuple[int, tuple[int, bool, bool]]] = []
+    calendar_read: PmsCalendar | None = None
     for read, *values in run(sql, params):
         if read == _HOURS:
             found.working_hours.append(_block(_pick(values, _HOURS_SLOTS)))
@@ -333,19 +385,21 @@ def schedule(
         elif read == _ROOMS:
             room_id, overflow, allowed, rank = _pick(values, _ROOMS_SLOTS)
             ranked.append((rank, (room_id, bool(overflow), bool(allowed))))
-        else:
+        elif read == _BUSY:
             found.busy_spans.append(_span(_pick(values, _BUSY_SLOTS)))
+        else:
+            calendar_read = pms_calendar_row(_pick(values, _PMS_CALENDAR_SLOTS))
     found.rooms.extend(room for _, room in sorted(ranked))
-    return found
+    return dataclasses.replace(found, pms_calendar=calendar_read) if calendar else found
 
 
-_HOURS, _TIME_OFF, _ROOMS, _BUSY = range(4)
+_HOURS, _TIME_OFF, _ROOMS, _BUSY, _PMS_CALENDAR = range(5)
 # The statement's columns after the read's number, and what type each holds: a NULL in one
 # must still have that type for PostgreSQL to unite them.
 _LAYOUT = (
     ("owner", "number"), ("other", "number"), ("weekday", "number"), ("interval", "number"),
     ("opens", "time"), ("closes", "time"), ("offer", "text"), ("valid_from", "date"),
-    ("valid_until", "date"), ("since", "instant"), ("until", "instant"),
+    ("valid_until", "date"), ("since", "instant"), ("until", "instant"), ("note", "text"),
 )  # fmt: skip
 _SLOT = {name: index for index, (name, _) in enumerate(_LAYOUT)}
 _HOURS_SLOTS = ("owner", "weekday", "opens", "closes", "interval", "offer", "valid_from",
@@ -353,6 +407,7 @@ _HOURS_SLOTS = ("owner", "weekday", "opens", "closes", "interval", "offer", "val
 _TIME_OFF_SLOTS = ("owner", "since", "until")
 _ROOMS_SLOTS = ("owner", "weekday", "interval", "other")
 _BUSY_SLOTS = ("owner", "other", "since", "until")
+_PMS_CALENDAR_SLOTS = ("offer", "since", "note")
 
 
 def _pick(values: Sequence, slots: Sequence[str]) -> tuple:
@@ -375,13 +430,14 @@ def _laid_out(kind: str, read: int, slots: Sequence[str], parts: Parts) -> str:
 
 
 @functools.cache
-def _schedule_sql(kind: str, practitioners: int, excluding: bool) -> str:
+def _schedule_sql(kind: str, practitioners: int, excluding: bool, calendar: bool) -> str:
     busy = _location_busy_parts(kind, practitioners, excluding)
-    return " UNION ALL ".join(
-        [
-            _laid_out(kind, _HOURS, _HOURS_SLOTS, _working_hours_parts(kind, practitioners)),
-            _laid_out(kind, _TIME_OFF, _TIME_OFF_SLOTS, _time_off_parts(kind, practitioners)),
-            _laid_out(kind, _ROOMS, _ROOMS_SLOTS, _rooms_parts(kind)),
-            *(_laid_out(kind, _BUSY, _BUSY_SLOTS, part) for part in busy),
-        ]
-    )
+    parts = [
+        _laid_out(kind, _HOURS, _HOURS_SLOTS, _working_hours_parts(kind, practitioners)),
+        _laid_out(kind, _TIME_OFF, _TIME_OFF_SLOTS, _time_off_parts(kind, practitioners)),
+        _laid_out(kind, _ROOMS, _ROOMS_SLOTS, _rooms_parts(kind)),
+        *(_laid_out(kind, _BUSY, _BUSY_SLOTS, part) for part in busy),
+    ]
+    if calendar:
+        parts.append(_laid_out(kind, _PMS_CALENDAR, _PMS_CALENDAR_SLOTS, pms_calendar_parts(kind)))
+    return " UNION ALL ".join(parts)

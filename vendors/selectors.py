@@ -262,30 +262,24 @@ def freshness_of(
 
 def freshness_at(location: Any, *, now: datetime.datetime | None = None) -> Freshness | None:
     """The freshness of the calendar of the PMS a location books into (the connection
-    `delivery.connection_serving` picks); None without one. One statement, written once: it
-    runs with every slot search."""
+    `delivery.connection_serving` picks); None without one. One statement, written once (a
+    slot search reads it with its schedule: `freshness_from`)."""
+    return freshness_from(reads.pms_calendar(location.clinic_id, location.pk), now=now)
+
+
+def freshness_from(
+    calendar: reads.PmsCalendar | None, *, now: datetime.datetime | None = None
+) -> Freshness | None:
+    """The Freshness of a row of `schedule_reads.pms_calendar_parts`; None without a PMS."""
+    if calendar is None:
+        return None
     from vendors.adapters import adapter_class
 
-    rows = reads.run(_freshness_sql(reads.dialect()), [location.clinic_id, location.pk])
-    if not rows:
-        return None
-    vendor, read_at, error = rows[0]
+    vendor, read_at, error = calendar
     return Freshness(
         vendor=vendor,
-        read_at=reads.utc_instant(read_at) if read_at else None,
-        error=error or "",
+        read_at=read_at,
+        error=error,
         now=now or timezone.now(),
         min_pull_seconds=adapter_class(vendor).min_pull_seconds,
-    )
-
-
-@functools.cache
-def _freshness_sql(kind: str) -> str:
-    quote = database.ops.quote_name
-    connections, pulls = (quote(m._meta.db_table) for m in (VendorConnection, CalendarPull))
-    return (
-        f"SELECT c.vendor, {reads.utc_text('p.read_at')}, p.error FROM {connections} c "
-        f"LEFT JOIN {pulls} p ON p.connection_id = c.id "
-        "WHERE c.clinic_id = %s AND c.active AND (c.location_id = %s OR c.location_id IS NULL) "
-        "ORDER BY c.location_id IS NULL, c.id LIMIT 1"
     )

@@ -74,7 +74,7 @@ from scheduling.selectors import (
     visible_practitioners,
     visible_specialties,
 )
-from vendors.selectors import freshness_at
+from vendors.selectors import freshness_from
 
 SEARCH_MAX_LENGTH = 200
 NOT_A_MEMBER = _("You are not a member of this clinic.")
@@ -499,7 +499,7 @@ class AvailabilityView(APIView):
         location: Location = query["location"]
         date_from = query.get("date_from") or timezone.now().astimezone(location.zone).date()
         try:
-            slots = availability.find_free_slots(
+            found = availability.search_free_slots(
                 location=location,
                 practitioner=query.get("practitioner"),
                 specialty=query.get("specialty"),
@@ -512,8 +512,9 @@ class AvailabilityView(APIView):
             )
         except RuleViolation as error:
             raise ValidationError(error.messages) from error
-        response = Response(SlotSerializer(slots, many=True, context={"zone": location.zone}).data)
-        for name, value in pms_calendar_headers(freshness_at(location)).items():
+        slots = SlotSerializer(found.slots, many=True, context={"zone": location.zone}).data
+        response = Response(slots)
+        for name, value in pms_calendar_headers(freshness_from(found.pms_calendar)).items():
             response.headers[name] = value
         return response
 

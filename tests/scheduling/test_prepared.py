@@ -154,7 +154,7 @@ def test_a_request_looks_its_references_up_in_one_statement(world, receptionist)
     assert answer.status_code == 200
     look_ups = [q["sql"] for q in captured if "one_row" in q["sql"]]
     assert len(look_ups) == 1
-    assert len(captured) == 3  # the references, the schedule, the PMS's freshness
+    assert len(captured) == 2  # the references; the schedule with the PMS calendar's last read
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from scheduling.models import (
     WorkingHours,
 )
 from tests.factories import (
+    LocationFactory,
     PmsBusyFactory,
     PractitionerFactory,
     RoomFactory,
@@ -25,6 +26,7 @@ from tests.factories import (
     WorkingHoursFactory,
 )
 from tests.worlds import MONDAY
+from vendors.models import CalendarPull, VendorConnection
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
@@ -211,3 +213,62 @@ def test_the_statements_are_written_once_per_shape(busy_world):
 
     assert schedule_reads._schedule_sql.cache_info().misses == 2
     assert schedule_reads._schedule_sql.cache_info().hits == 2
+
+
+# --- The PMS calendar's last read, with the rest --------------------------------------------
+
+
+def read_with_calendar(world, ids):
+    start, end = world.at("00:00"), world.at("00:00", MONDAY + datetime.timedelta(days=1))
+    return schedule_reads.schedule(
+        world.location.pk, ids, first_day=MONDAY, last_day=MONDAY, window_start=start,
+        window_end=end, after=start, ends_before=end, starts_before=end,
+        pms_calendar_of_clinic=world.clinic.pk,
+    )  # fmt: skip
+
+
+def pulled(connection, read_at, error=""):
+    CalendarPull.objects.create(connection=connection, read_at=read_at, error=error)
+    return (connection.vendor, read_at, error)
+
+
+@pytest.mark.parametrize("practitioners", [1, 0], ids=["with the schedule", "alone"])
+def test_the_location_s_own_connection_is_read_before_the_clinic_s(
+    busy_world, django_assert_num_queries, practitioners
+):
+    world = busy_world
+    clinic_wide = VendorConnection.objects.get(clinic=world.clinic)
+    pulled(clinic_wide, world.at("08:00"))
+    own = VendorConnectionFactory(clinic=world.clinic, location=world.location, vendor="dentalink")
+    expected = pulled(own, world.at("08:30"), error="HTTP 503")
+    ids = [world.practitioner.pk][:practitioners]
+
+    with django_assert_num_queries(1 + (not practitioners)):
+        found = read_with_calendar(world, ids)
+
+    assert (
+        found.pms_calendar
+        == expected
+        == schedule_reads.pms_calendar(world.clinic.pk, world.location.pk)
+    )
+    assert found.working_hours == read(world, ids).working_hours
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [("another location's", None), ("never read", ("treatsvet", None, "")),
+     ("inactive", None)],
+)  # fmt: skip
+def test_the_pms_calendar_without_a_read_or_a_connection(busy_world, state, expected):
+    world = busy_world
+    connection = VendorConnection.objects.get(clinic=world.clinic)
+    if state == "another location's":
+        other = LocationFactory(clinic=world.clinic)
+        VendorConnection.objects.filter(pk=connection.pk).update(location=other)
+    elif state == "inactive":
+        VendorConnection.objects.filter(pk=connection.pk).update(active=False)
+
+    found = read_with_calendar(world, [world.practitioner.pk])
+
+    assert found.pms_calendar == expected
+    assert read(world, [world.practitioner.pk]).pms_calendar is None  # not asked for

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from scheduling import booking
 from scheduling.errors import SlotConflict
-from scheduling.models import Appointment, AppointmentEvent, AppointmentStatus
+from scheduling.models import Appointment, AppointmentEvent, AppointmentStatus, WorkingHours
 from tests.factories import VendorConnectionFactory, map_ids
 from tests.scheduling.views.test_book import HTMX, choose
 from tests.worlds import MONDAY, NOW, World
@@ -361,3 +361,15 @@ def test_where_the_pms_keeps_no_length_ours_is_kept(world, pms, vendor, start, e
     apply(pms, world, span(world, start, minutes=20, external_id="754"))
     ours.refresh_from_db()
     assert (ours.start, ours.end) == (world.at(start), world.at(end))
+
+
+def test_the_api_reads_the_pms_calendar_with_the_schedule(world, pms, receptionist):
+    read_at(pms, timezone.now())
+
+    with CaptureQueriesContext(db) as queries:
+        answer = availability(world, receptionist)
+
+    assert answer.headers["PMS-Calendar-Stale"] == "false"
+    calendar_reads = [q["sql"] for q in queries if CalendarPull._meta.db_table in q["sql"]]
+    assert len(calendar_reads) == 1
+    assert WorkingHours._meta.db_table in calendar_reads[0]

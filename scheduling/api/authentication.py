@@ -11,6 +11,7 @@ directly or through another module of the API.
 """
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +28,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from scheduling import audit
+from scheduling.api import throttling
 from scheduling.models import ApiToken
 from scheduling.models.api import hash_token
 
@@ -34,6 +36,11 @@ KEYWORD = "Token"
 # A live token is read from the shared cache (no query) for at most this long; revoking it,
 # deactivating or changing its user forgets it at once (`forget_tokens`).
 CACHE_SECONDS = 60
+# Which user a token belongs to never changes: each process remembers it for the tokens it
+# has seen (up to USERS_KEPT), so that a token's next request is counted by the throttle in
+# the same round trip to the shared cache as the token is read (throttling.read_and_count).
+USERS_KEPT = 10_000
+_token_users: dict[str, int] = {}
 # How stale `last_used_at` may get: at most one write per token per interval.
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
 SIGN_IN_AGAIN = _("Sign in again at POST /api/v1/auth/token/ for a new token.")
@@ -84,11 +91,17 @@ def _cache_key(digest: str) -> str:
     return f"api-token:{digest}"
 
 
-def token_for_key(key: str, *, now: datetime.datetime | None = None) -> ApiToken:
-    """The live token with this key, its user loaded; AuthenticationFailed saying why not."""
+def token_for_key(
+    key: str,
+    *,
+    now: datetime.datetime | None = None,
+    read: Callable[[str], ApiToken | None] | None = None,
+) -> ApiToken:
+    """The live token with this key, its user loaded; AuthenticationFailed saying why not.
+    `read` reads the token's key in the shared cache (`cache.get` by default)."""
     now = now or timezone.now()
     digest = hash_token(key)
-    token = cache.get(_cache_key(digest))
+    token = (read or cache.get)(_cache_key(digest))
     cached = token is not None
     if not cached:
         # The user's password hash stays out of the cache.
@@ -154,11 +167,35 @@ class TokenAuthentication(BaseAuthentication):
                     gettext("Invalid token: a key has only ASCII letters, digits, '-' and '_'.")
                 )
             ) from None
-        token = token_for_key(key)
+        digest = hash_token(key)
+        user_id = _token_users.get(digest)
+        token = token_for_key(key, read=_counting_reader(request, user_id))
+        if token.user_id != user_id:
+            if user_id is not None:
+                throttling.forget_counted(request)  # counted for another user
+            if len(_token_users) >= USERS_KEPT:
+                _token_users.clear()
+            _token_users[digest] = token.user_id
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:
         return KEYWORD
+
+
+def _counting_reader(request: Request, user_id: int | None) -> Callable[[str], Any] | None:
+    """Reads the token's cache key and counts the request for the view's throttle in one
+    round trip, when the token's user is known (else `token_for_key` reads as usual)."""
+    if user_id is None:
+        return None
+    view = (request.parser_context or {}).get("view")
+
+    def read(cache_key: str) -> Any:
+        try:
+            return throttling.read_and_count(request, view, cache_key=cache_key, user_id=user_id)
+        except throttling.NotCounted:
+            return cache.get(cache_key)
+
+    return read
 
 
 class TokenScheme(OpenApiAuthenticationExtension):

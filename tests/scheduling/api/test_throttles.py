@@ -122,3 +122,61 @@ def test_on_redis_simultaneous_requests_never_pass_the_rate(shared_cache, rates)
     refused = TokenRateThrottle()
     assert refused.allow_request(request, None) is False
     assert 55 < refused.wait() <= 60
+
+
+# --- On Redis: the token and the count in one round trip ---------------------------------
+
+
+@pytest.fixture
+def redis_commands(shared_cache, monkeypatch) -> list[str]:
+    """The commands the shared cache's Redis client sends, by name (on Redis only)."""
+    from django.core.cache import cache
+
+    if shared_cache != "redis":
+        pytest.skip("the database's cache keeps DRF's own throttle")
+    client = cache._cache.get_client(write=True)
+    sent: list[str] = []
+    execute = client.execute_command
+
+    def counting(*args, **options):
+        sent.append(str(args[0]))
+        return execute(*args, **options)
+
+    monkeypatch.setattr(client, "execute_command", counting)
+    return sent
+
+
+def test_on_redis_a_known_token_is_read_and_counted_in_one_round_trip(user, rates, redis_commands):
+    rates(user="3/minute")
+    phone = signed_in_client(user)
+    assert phone.get(WHOAMI_URL).status_code == 200  # this process learns the token's user
+    redis_commands.clear()
+
+    answers = [phone.get(WHOAMI_URL).status_code for _ in range(3)]
+
+    assert answers == [200, 200, 429]
+    assert redis_commands == ["EVALSHA"] * 3
+
+
+@pytest.mark.parametrize("devices", [1, 2], ids=["one device", "two devices"])
+def test_the_rate_holds_whichever_way_the_request_is_counted(user, shared_cache, rates, devices):
+    rates(user="4/minute")
+    clients = [signed_in_client(user) for _ in range(devices)]
+
+    answers = [clients[n % devices].get(WHOAMI_URL).status_code for n in range(5)]
+
+    assert answers == [200, 200, 200, 200, 429]
+
+
+def test_a_count_made_for_another_user_is_not_taken_for_the_token_s(user, shared_cache, rates):
+    from scheduling.api import authentication
+    from scheduling.models.api import hash_token
+
+    rates(user="1/minute")
+    key = issue_token(user=user)[1]
+    colleague = UserFactory(username="colleague")
+    authentication._token_users[hash_token(key)] = colleague.pk  # a wrong memory
+
+    assert with_token(key).get(WHOAMI_URL).status_code == 200
+    assert authentication._token_users[hash_token(key)] == user.pk
+    assert_throttled(with_token(key).get(WHOAMI_URL))

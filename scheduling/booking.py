@@ -581,10 +581,19 @@ def _claim_by_orm(plan: Plan, exclude_id: int | None) -> Plan:
 
 
 def _save_guarded(write: Callable[[], None]) -> None:
+    """Run `write` in a transaction (a savepoint inside one), turning the database's overlap
+    guards into `_Taken`. `write` raises `_Taken` before it writes anything, so that block
+    ends without a rollback: a ROLLBACK, even to a savepoint, makes psycopg forget every
+    statement it prepared on the connection, and the next requests would plan them again."""
+    taken: _Taken | None = None
     try:
         with transaction.atomic():
-            write()
-            audit.write_with_transaction()
+            try:
+                write()
+            except _Taken as refused:
+                taken = refused
+            else:
+                audit.write_with_transaction()
     except IntegrityError as error:
         field = _guard_field(error)
         if field is None:
@@ -592,6 +601,8 @@ def _save_guarded(write: Callable[[], None]) -> None:
         raise _Taken(
             {field: gettext("Someone else booked this time a moment ago; choose another time.")}
         ) from None
+    if taken is not None:
+        raise taken
 
 
 def book_appointment(

@@ -7,6 +7,9 @@ import pytest
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 
+from scheduling.errors import SlotConflict
+from tests.factories import PractitionerFactory, WorkingHoursFactory
+
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only"),
@@ -68,6 +71,36 @@ def test_a_slot_search_run_again_is_prepared_once_on_the_connection(world):
 
     new = prepared()[before:]
     assert any("UNION ALL" in statement for statement in new), new
+
+
+@pytest.mark.skipif(
+    not connection.settings_dict.get("OPTIONS", {}).get("prepare_threshold"),
+    reason="prepared statements off (client-side binding)",
+)
+@pytest.mark.parametrize("clash", ["practitioner", "room"])
+def test_a_booking_refused_for_a_clash_keeps_the_prepared_statements(world, clash):
+    """psycopg forgets every statement prepared on the connection after a ROLLBACK (even to a
+    savepoint): a refused booking must not roll back, or each conflict would have the
+    connection's next searches planned afresh."""
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            return cursor.fetchone()[0]
+
+    world.book("09:00", room=world.rooms[0])
+    for _ in range(connection.settings_dict["OPTIONS"]["prepare_threshold"] + 1):
+        world.slots()
+    before = prepared()
+    other = {}
+    if clash == "room":
+        other["practitioner"] = PractitionerFactory(clinic=world.clinic)
+        WorkingHoursFactory(practitioner=other["practitioner"], location=world.location)
+
+    with pytest.raises(SlotConflict):
+        world.book("09:00", room=world.rooms[0], patient=world.patients[1], **other)
+
+    assert before > 0
+    assert prepared() >= before
 
 
 # --- The health check of a kept connection (CONN_HEALTH_CHECKS) ------------------------------

@@ -6,15 +6,17 @@ queued ──claim──▶ sending ──ok──▶ synced
                      └──permanent, or unknown outcome that cannot be checked──▶ needs_attention
 
 The Delivery row is the truth. Tasks and the sweeper only call `deliver()`, which is safe to
-run twice: a delivery is claimed under a lease (SELECT … FOR UPDATE SKIP LOCKED on
-PostgreSQL, the IMMEDIATE write transaction on SQLite), and an attempt whose outcome is
-unknown is looked up at the vendor before anything is sent again.
+run twice: a delivery is claimed under a lease (vendors/leases.py: one UPDATE of the row
+picked FOR UPDATE SKIP LOCKED on PostgreSQL, one writing statement at a time on SQLite),
+and an attempt whose outcome is unknown is looked up at the vendor before anything is sent
+again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
 import random
 import socket
@@ -25,14 +27,16 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, router, transaction
 from django.db import connection as db
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from scheduling import observability
+from scheduling import schedule_reads as reads
 from scheduling.models import Appointment, AppointmentType, Location, Patient, Practitioner, Room
 from scheduling.prepared import Prepared
+from vendors import leases
 from vendors.errors import ConfigurationError, NotSupported, VendorError
 from vendors.language import written_for
 from vendors.models import (
@@ -166,48 +170,15 @@ def _owner() -> str:
 def claim(
     *, delivery_id: int | None = None, now: datetime.datetime | None = None
 ) -> Delivery | None:
-    """Take one due delivery under a lease, or None. Never two workers on one delivery."""
+    """Take one due delivery under a lease, or None. Never two workers on one delivery; one
+    patient's deliveries to one PMS one at a time, since two at once would both look the
+    patient up there, find nobody and register them twice (vendors/leases.py)."""
     now = now or timezone.now()
     lease = datetime.timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
-    earlier_unsettled = Delivery.objects.filter(
-        appointment=OuterRef("appointment"), pk__lt=OuterRef("pk"), state__in=UNSETTLED
-    )
-    # One patient's deliveries to one PMS one at a time: two at once would both look the
-    # patient up there, find nobody and register them twice.
-    same_patient_sending = Delivery.objects.filter(
-        connection=OuterRef("connection"),
-        appointment__patient=OuterRef("appointment__patient"),
-        state=State.SENDING,
-        lease_until__gte=now,
-    )
-    due = (
-        Delivery.objects.filter(
-            Q(state__in=(State.QUEUED, State.ACCEPTED), next_attempt_at__lte=now)
-            | Q(state=State.SENDING, lease_until__lt=now)
-        )
-        .exclude(Exists(earlier_unsettled))
-        .exclude(Exists(same_patient_sending))
-        .order_by("next_attempt_at", "pk")
-    )
-    if delivery_id is not None:
-        due = due.filter(pk=delivery_id)
-    with transaction.atomic():
-        if db.vendor == "postgresql":
-            due = due.select_for_update(skip_locked=True, of=("self",))
-        delivery = due.select_related("connection__clinic", "appointment").first()
-        if delivery is None:
-            return None
-        if delivery.state == State.SENDING:
-            # A worker died holding it: whatever it sent may have arrived.
-            delivery.outcome_unknown = True
-            delivery.state = State.QUEUED
-        if delivery.state == State.QUEUED:
-            delivery.attempts += 1
-            delivery.state = State.SENDING
-        delivery.lease_until = now + lease
-        delivery.lease_owner = _owner()
-        delivery.save()
-    return delivery
+    taken = leases.take(now=now, lease_until=now + lease, owner=_owner(), delivery_id=delivery_id)
+    if taken is None:
+        return None
+    return Delivery.objects.select_related("connection__clinic", "appointment").get(pk=taken)
 
 
 # -- building the vendor request -------------------------------------------------------------
@@ -244,16 +215,30 @@ def refs_of(
     }
     if not entries:
         return {}
-    condition = Q()
-    for type_id, object_id, role in entries.values():
-        condition |= Q(content_type_id=type_id, object_id=object_id, role=role)
+    params = [connection.pk, *(value for key in entries.values() for value in key)]
     found = {
         (type_id, object_id, role): external
-        for type_id, object_id, role, external in ExternalId.objects.filter(
-            condition, connection=connection
-        ).values_list("content_type_id", "object_id", "role", "external_id")
+        for type_id, object_id, role, external in reads.run(_refs_sql(len(entries)), params)
     }
     return {name: found[key] for name, key in entries.items() if key in found}
+
+
+@functools.cache
+def _refs_sql(count: int) -> str:
+    """`count` records' IDs at one connection (each a content type, an object ID and a
+    role), written once per count: built through the ORM, the condition of nine records
+    cost more to compile than the query costs to run."""
+    quote = db.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(ExternalId._meta.get_field(name).column)
+
+    keys = f"{column('content_type')}, {column('object_id')}, {column('role')}"
+    wanted = ", ".join(["(%s, %s, %s)"] * count)
+    return (
+        f"SELECT {keys}, {column('external_id')} FROM {quote(ExternalId._meta.db_table)} "
+        f"WHERE {column('connection')} = %s AND ({keys}) IN (VALUES {wanted})"
+    )
 
 
 def build_request(delivery: Delivery) -> BookingRequest:

@@ -5,6 +5,7 @@ import json
 import threading
 
 import pytest
+from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -328,6 +329,30 @@ def test_after_eight_attempts_it_gives_up(world, dentalink):
     assert final.state == State.NEEDS_ATTENTION
     assert final.attempts == MAX_ATTEMPTS
     assert final.last_error.startswith(f"Gave up after {MAX_ATTEMPTS} attempts")
+
+
+@pytest.mark.parametrize("kind", ["queued", "lease ran out"])
+def test_a_claim_is_one_statement_and_the_read_of_what_it_took(
+    world, dentalink, kind, django_assert_num_queries
+):
+    appointment = world.book("09:00")
+    pk = only_delivery(appointment).pk
+    now = timezone.now()
+    if kind == "lease ran out":
+        claim(delivery_id=pk)
+        now += LATER
+
+    with django_assert_num_queries(2):
+        taken = claim(now=now)
+
+    assert taken.pk == pk
+    assert taken.state == State.SENDING
+    assert taken.attempts == (2 if kind == "lease ran out" else 1)
+    assert taken.outcome_unknown is (kind == "lease ran out")
+    assert taken.lease_until == now + datetime.timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    assert {"connection", "appointment"} <= taken._state.fields_cache.keys()  # read with it
+    assert taken.appointment == appointment
+    assert taken.connection.clinic == world.clinic
 
 
 def test_a_claimed_delivery_cannot_be_claimed_again_until_its_lease_expires(world, dentalink):

@@ -178,7 +178,10 @@ def claim(
     taken = leases.take(now=now, lease_until=now + lease, owner=_owner(), delivery_id=delivery_id)
     if taken is None:
         return None
-    return Delivery.objects.select_related("connection__clinic", "appointment").get(pk=taken)
+    # With what its attempt reads: the request, the patient's mapping and what to scrub.
+    return Delivery.objects.select_related(
+        "connection__clinic", "appointment__location", "appointment__room", "appointment__patient"
+    ).get(pk=taken)
 
 
 # -- building the vendor request -------------------------------------------------------------
@@ -242,11 +245,7 @@ def _refs_sql(count: int) -> str:
 
 
 def build_request(delivery: Delivery) -> BookingRequest:
-    appointment = (
-        Appointment.objects.select_related("location", "room")
-        .filter(pk=delivery.appointment_id)
-        .get()
-    )
+    appointment = delivery.appointment  # as the claim read it, with its location and room
     refs = _refs(delivery.connection, appointment)
     return BookingRequest(
         key=str(delivery.idempotency_key),
@@ -265,12 +264,21 @@ def build_request(delivery: Delivery) -> BookingRequest:
 def _remember_external_id(delivery: Delivery, external_id: str) -> None:
     # A pull that saw it before we knew it was ours held it as the PMS's own busy time.
     PmsBusy.objects.filter(connection=delivery.connection, external_id=external_id).delete()
-    ExternalId.objects.update_or_create(
-        connection=delivery.connection,
-        content_type=ContentType.objects.get_for_model(Appointment),
-        object_id=delivery.appointment_id,
-        role="",
-        defaults={"external_id": external_id},
+    # One statement (INSERT … ON CONFLICT DO UPDATE), not update_or_create's transaction of
+    # a locking read and a write.
+    ExternalId.objects.bulk_create(
+        [
+            ExternalId(
+                connection=delivery.connection,
+                content_type=ContentType.objects.get_for_model(Appointment),
+                object_id=delivery.appointment_id,
+                role="",
+                external_id=external_id,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["connection", "content_type", "object_id", "role"],
+        update_fields=["external_id"],
     )
 
 

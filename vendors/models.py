@@ -201,18 +201,27 @@ def secret_owners(connections: Any) -> dict[str, set[int]]:
 
 
 class ConnectionStore:
-    """The adapter's SecretStore, kept encrypted on the connection row."""
+    """The adapter's SecretStore, kept encrypted on the connection row.
+
+    One adapter (one delivery attempt, one calendar read) reads the row once and keeps what
+    it read and wrote: its calls each ask for the token, and a read and a decryption per call
+    cost more than the call. What another process wrote meanwhile is not seen by `get`; a
+    token it replaced still works until it expires, and one the vendor refuses is forgotten
+    and renewed (`Adapter.forget_token`). `put` merges into the row as it is now."""
 
     def __init__(self, connection: VendorConnection) -> None:
         self.connection = connection
+        self._values: dict[str, Any] | None = None
 
     def _load(self) -> dict[str, Any]:
-        stored = (
-            VendorConnection.objects.filter(pk=self.connection.pk)
-            .values_list("stored_secrets", flat=True)
-            .first()
-        )
-        return json.loads(secrets.decrypt(stored)) if stored else {}
+        if self._values is None:
+            stored = (
+                VendorConnection.objects.filter(pk=self.connection.pk)
+                .values_list("stored_secrets", flat=True)
+                .first()
+            )
+            self._values = json.loads(secrets.decrypt(stored)) if stored else {}
+        return dict(self._values)
 
     def get(self, name: str) -> tuple[str, datetime.datetime | None] | None:
         entry = self._load().get(name)
@@ -222,10 +231,12 @@ class ConnectionStore:
         return entry[0], expires
 
     def put(self, name: str, value: str, expires_at: datetime.datetime | None = None) -> None:
+        self._values = None  # merged into the row as it is now: another key may have changed
         values = self._load()
         values[name] = [value, expires_at.isoformat() if expires_at else None]
         encrypted = secrets.encrypt(json.dumps(values))
         VendorConnection.objects.filter(pk=self.connection.pk).update(stored_secrets=encrypted)
+        self._values = values
 
 
 class ExternalId(models.Model):

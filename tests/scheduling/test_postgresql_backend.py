@@ -82,6 +82,7 @@ def test_a_booking_refused_for_a_clash_keeps_the_prepared_statements(world, clas
     """psycopg forgets every statement prepared on the connection after a ROLLBACK (even to a
     savepoint): a refused booking must not roll back, or each conflict would have the
     connection's next searches planned afresh."""
+
     def prepared() -> int:
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_prepared_statements")

@@ -61,6 +61,28 @@ def test_stored_tokens_are_encrypted():
     assert ConnectionStore(connection).get("refresh_token") == ("rt-very-secret", expires)
 
 
+def test_one_adapter_reads_the_stored_token_once(django_assert_num_queries):
+    connection = VendorConnectionFactory()
+    ConnectionStore(connection).put("token", "t-1", None)
+    store = ConnectionStore(connection)
+
+    with django_assert_num_queries(1):
+        assert [store.get("token") for _ in range(3)] == [("t-1", None)] * 3
+
+
+def test_a_write_keeps_what_another_process_stored_meanwhile():
+    connection = VendorConnectionFactory()
+    ours = ConnectionStore(connection)
+    assert ours.get("token") is None  # read before the other process wrote
+    ConnectionStore(connection).put("refresh_token", "rt-2", None)
+
+    ours.put("token", "t-1", None)
+
+    fresh = ConnectionStore(connection)
+    assert fresh.get("refresh_token") == ("rt-2", None)
+    assert fresh.get("token") == ours.get("token") == ("t-1", None)
+
+
 def test_connection_for_prefers_the_location_then_the_clinic():
     appointment = AppointmentFactory()
     assert delivery.connection_for(appointment) is None

@@ -351,6 +351,7 @@ def test_a_claim_is_one_statement_and_the_read_of_what_it_took(
     assert taken.outcome_unknown is (kind == "lease ran out")
     assert taken.lease_until == now + datetime.timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
     assert {"connection", "appointment"} <= taken._state.fields_cache.keys()  # read with it
+    assert {"location", "room", "patient"} <= taken.appointment._state.fields_cache.keys()
     assert taken.appointment == appointment
     assert taken.connection.clinic == world.clinic
 

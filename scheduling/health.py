@@ -24,12 +24,12 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from vendors.models import Delivery, DeliveryState, VendorConnection
+from vendors.models import UNSETTLED_STATES, Delivery, DeliveryState, VendorConnection
 from vendors.selectors import freshness_of
 
 OK, DEGRADED, ERROR = "ok", "degraded", "error"
 # Deliveries on their way to the PMS that have not reached it yet.
-WAITING = (DeliveryState.QUEUED, DeliveryState.SENDING)
+WAITING = UNSETTLED_STATES
 
 
 def health(request: HttpRequest) -> JsonResponse:

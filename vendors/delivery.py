@@ -63,7 +63,6 @@ BACKOFF_CAP = datetime.timedelta(minutes=10)
 # its look-up comes no sooner than this after the attempt ended, so it sees that write.
 LOOKUP_DELAY = datetime.timedelta(seconds=30)
 POLL_EVERY = datetime.timedelta(minutes=1)
-UNSETTLED = (State.QUEUED, State.SENDING)
 
 
 class NeedsAttention(Exception):

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from scheduling.models import Appointment
 from scheduling.schedule_reads import run
-from vendors.models import Delivery, DeliveryState
+from vendors.models import UNSETTLED_STATES, Delivery, DeliveryState
 
 State = DeliveryState
 
@@ -49,7 +49,7 @@ def take(
         State.QUEUED, State.SENDING, State.SENDING,  # state
         until, owner, adapt(timezone.now()),
         State.QUEUED, State.ACCEPTED, at, State.SENDING, at,  # due
-        State.QUEUED, State.SENDING,  # an earlier one unsettled
+        *UNSETTLED_STATES,  # an earlier one
         State.SENDING, at,  # the same patient's being sent
     ]  # fmt: skip
     if delivery_id is not None:
@@ -75,7 +75,7 @@ def _take_sql(vendor: str, one: bool) -> str:
     )
     earlier_unsettled = (
         f"EXISTS (SELECT 1 FROM {deliveries} e WHERE e.{appointment} = c.{appointment} "
-        f"AND e.{pk} < c.{pk} AND e.{state} IN (%s, %s))"
+        f"AND e.{pk} < c.{pk} AND e.{state} IN ({', '.join(['%s'] * len(UNSETTLED_STATES))}))"
     )
     same_patient_sending = (
         f"EXISTS (SELECT 1 FROM {deliveries} s "

@@ -304,6 +304,8 @@ class DeliveryState(models.TextChoices):
 
 
 SETTLED_STATES = (DeliveryState.SYNCED, DeliveryState.NEEDS_ATTENTION)
+# Not at the PMS yet: waiting to be sent, or being sent.
+UNSETTLED_STATES = (DeliveryState.QUEUED, DeliveryState.SENDING)
 # On its way: pages poll until the delivery leaves these states.
 IN_FLIGHT_STATES = (DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.ACCEPTED)
 # A manager may send these again ("Retry now"); a synced one is done, a sending one is busy.

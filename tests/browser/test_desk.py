@@ -5,6 +5,7 @@ from playwright.sync_api import expect
 
 from scheduling.models import Appointment, AppointmentStatus
 from tests.worlds import MONDAY
+from vendors import delivery
 from vendors.models import ExternalId
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -101,7 +102,10 @@ def test_cancel(signed_in, live_server, world):
 
 
 def test_a_pms_that_is_down_shows_queued_then_synced(signed_in, live_server, world,
-                                                     dentalink, worker):  # fmt: skip
+                                                     dentalink, worker, monkeypatch):  # fmt: skip
+    # The retries' jitter at its longest (2 s, then 4 s): with a short draw the delivery could
+    # be synced before the page first shows it, and "Queued" never be seen.
+    monkeypatch.setattr(delivery.random, "uniform", lambda low, high: high)
     ExternalId.objects.create(
         connection=world.clinic.connections.get(),
         record=world.patients[0],

@@ -262,7 +262,8 @@ def build_request(delivery: Delivery) -> BookingRequest:
 
 def _remember_external_id(delivery: Delivery, external_id: str) -> None:
     # A pull that saw it before we knew it was ours held it as the PMS's own busy time.
-    PmsBusy.objects.filter(connection=delivery.connection, external_id=external_id).delete()
+    with db.cursor() as cursor:
+        cursor.execute(_forget_busy_sql(), [delivery.connection_id, external_id])
     # One statement (INSERT … ON CONFLICT DO UPDATE), not update_or_create's transaction of
     # a locking read and a write.
     ExternalId.objects.bulk_create(
@@ -278,6 +279,22 @@ def _remember_external_id(delivery: Delivery, external_id: str) -> None:
         update_conflicts=True,
         unique_fields=["connection", "content_type", "object_id", "role"],
         update_fields=["external_id"],
+    )
+
+
+@functools.cache
+def _forget_busy_sql() -> str:
+    """Deletes the PMS's busy time held for one of its appointments, in a statement written
+    once: the ORM's delete first looks for what would go with a busy span (nothing refers to
+    one), on every delivery."""
+    quote = db.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(PmsBusy._meta.get_field(name).column)
+
+    return (
+        f"DELETE FROM {quote(PmsBusy._meta.db_table)} "
+        f"WHERE {column('connection')} = %s AND {column('external_id')} = %s"
     )
 
 

@@ -487,7 +487,8 @@ def _run(delivery: Delivery, *, now: datetime.datetime | None) -> Delivery:
             update[field] = scrub.text(update[field])
     for field, value in update.items():
         setattr(delivery, field, value)
-    delivery.save()
+    # Only what the attempt changed: a manager's retry or a webhook may have written the rest.
+    delivery.save(update_fields=[*update, "updated_at"])
     _log_attempt(delivery, adapter, now, scrub.text(error_text), scrub, polling=polling)
     if delivery.state in (State.QUEUED, State.ACCEPTED) and delivery.next_attempt_at:
         # The next attempt (or poll) is a worker's task when it falls due; the sweeper only

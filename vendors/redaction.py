@@ -130,13 +130,26 @@ def _number_patterns(value: str) -> set[str]:
     digits = [char for char in characters if char.isdigit()]
     if len(digits) < MIN_DIGITS:
         return found
-    forms = [characters, digits]
+    if characters != digits:
+        found.add(_bounded(_spaced(characters), characters[0], characters[-1]))
+    country = 0
     if value.lstrip().startswith(("+", "00")):
-        forms += [digits[drop:] for drop in (1, 2, 3) if len(digits) - drop >= MIN_NATIONAL_DIGITS]
-    for form in forms:
-        body = SEPARATORS.join(re.escape(char) for char in form)
-        found.add(_bounded(body, form[0], form[-1]))
+        country = max(
+            (drop for drop in (1, 2, 3) if len(digits) - drop >= MIN_NATIONAL_DIGITS), default=0
+        )
+    # The digits whole or without their first one, two or three: one pattern whose leading
+    # digits are optional from the left, (?:(?:(?:5 )?6 )?9 )?8…, which compiles several
+    # times faster than an alternative per form (a delivery compiles one per patient).
+    optional = ""
+    for char in digits[:country]:
+        optional = f"(?:{optional}{re.escape(char)}{SEPARATORS})?"
+    found.add(_bounded(optional + _spaced(digits[country:]), digits[0], digits[-1]))
     return found
+
+
+def _spaced(characters: list[str]) -> str:
+    """The characters in order, with any separators or none between them."""
+    return SEPARATORS.join(re.escape(char) for char in characters)
 
 
 def _name_patterns(value: str) -> set[str]:

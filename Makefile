@@ -51,7 +51,7 @@ run: seed
 	env DEBUG=true $(DEMO_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 # A production-like stack on this machine: PostgreSQL (PROD_DATABASE_URL; created if missing),
-# DEBUG off, hashed and compressed static files, gunicorn on 127.0.0.1:PROD_PORT, two db_workers
+# DEBUG off, hashed and compressed static files, gunicorn on 127.0.0.1:PROD_PORT, two task workers
 # and the sweeper (Procfile.prod), JSON logs; plus the demo data and the simulators it books
 # into. Plain http: there is no TLS proxy in front, so the https redirect and HSTS are off.
 PROD_PORT ?= 8000
@@ -84,7 +84,7 @@ run-prod: install
 	env $(PROD_ENV) $(BIN)/python manage.py migrate --no-input
 	env $(PROD_ENV) $(BIN)/python manage.py seed_demo
 	{ cat Procfile.prod; grep -v -E '^(web|worker|sweeper):' Procfile; } > $(PROD_PROCFILE)
-	@echo "== gunicorn on http://127.0.0.1:$(PROD_PORT)/ (/healthz), two db_workers, the sweeper, the simulators =="
+	@echo "== gunicorn on http://127.0.0.1:$(PROD_PORT)/ (/healthz), two task workers, the sweeper, the simulators =="
 	@echo "== (the sign-in addresses above say :8000; use :$(PROD_PORT)); Ctrl-C stops all =="
 	env $(PROD_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f $(PROD_PROCFILE) -c worker=2
 

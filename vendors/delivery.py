@@ -174,13 +174,22 @@ def claim(
     patient up there, find nobody and register them twice (vendors/leases.py)."""
     now = now or timezone.now()
     lease = datetime.timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
-    taken = leases.take(now=now, lease_until=now + lease, owner=_owner(), delivery_id=delivery_id)
+    owner = _owner()
+    taken = leases.take(now=now, lease_until=now + lease, owner=owner, delivery_id=delivery_id)
     if taken is None:
         return None
     # With what its attempt reads: the request, the patient's mapping and what to scrub.
-    return Delivery.objects.select_related(
+    delivery = Delivery.objects.select_related(
         "connection__clinic", "appointment__location", "appointment__room", "appointment__patient"
     ).get(pk=taken)
+    if delivery.state not in (State.SENDING, State.ACCEPTED):
+        # Settled since the claim (the vendor's webhook confirmed the write being polled):
+        # nothing is left to send, and sending it would book it at the vendor again.
+        Delivery.objects.filter(pk=taken, lease_owner=owner).update(
+            lease_until=None, lease_owner=""
+        )
+        return None
+    return delivery
 
 
 # -- building the vendor request -------------------------------------------------------------

@@ -2,10 +2,11 @@
 database and shape.
 
 Which delivery is due, and the rules that hold one back, are those the delivery state machine
-states (vendors/delivery.py): queued or accepted and due, or sending under a lease that has
-run out; never while an earlier delivery of the same appointment is unsettled, nor while the
-same patient's delivery to the same PMS is being sent. The statement finds the first of them
-and takes it in the same `UPDATE … RETURNING`:
+states (vendors/delivery.py): queued and due, accepted and due for a poll unless another
+worker's lease on it still runs, or sending under a lease that has run out; never while an
+earlier delivery of the same appointment is unsettled, nor while the same patient's delivery to
+the same PMS is being sent. The statement finds the first of them and takes it in the same
+`UPDATE … RETURNING`:
 
 - queued becomes sending with one attempt more; sending (its worker died) stays sending, one
   attempt more, its outcome unknown (whatever it sent may have arrived); accepted keeps its
@@ -48,7 +49,7 @@ def take(
         State.QUEUED, State.SENDING,  # attempts
         State.QUEUED, State.SENDING, State.SENDING,  # state
         until, owner, adapt(timezone.now()),
-        State.QUEUED, State.ACCEPTED, at, State.SENDING, at,  # due
+        State.QUEUED, at, State.ACCEPTED, at, at, State.SENDING, at,  # due
         *UNSETTLED_STATES,  # an earlier one
         State.SENDING, at,  # the same patient's being sent
     ]  # fmt: skip
@@ -69,8 +70,10 @@ def _take_sql(vendor: str, one: bool) -> str:
     pk, state, appointment = column("id"), column("state"), column("appointment")
     lease = column("lease_until")
     patient, appointment_pk = column("patient", Appointment), column("id", Appointment)
+    next_at = column("next_attempt_at")
     due = (
-        f"((c.{state} IN (%s, %s) AND c.{column('next_attempt_at')} <= %s) "
+        f"((c.{state} = %s AND c.{next_at} <= %s) "
+        f"OR (c.{state} = %s AND c.{next_at} <= %s AND (c.{lease} IS NULL OR c.{lease} < %s)) "
         f"OR (c.{state} = %s AND c.{lease} < %s))"
     )
     earlier_unsettled = (
@@ -87,7 +90,7 @@ def _take_sql(vendor: str, one: bool) -> str:
     first = (
         f"SELECT c.{pk} FROM {deliveries} c WHERE {due} AND NOT {earlier_unsettled} "
         f"AND NOT {same_patient_sending}{f' AND c.{pk} = %s' if one else ''} "
-        f"ORDER BY c.{column('next_attempt_at')}, c.{pk} LIMIT 1"
+        f"ORDER BY c.{next_at}, c.{pk} LIMIT 1"
         f"{' FOR UPDATE SKIP LOCKED' if vendor == 'postgresql' else ''}"
     )
     outcome_unknown, attempts = column("outcome_unknown"), column("attempts")

@@ -3,6 +3,7 @@ no double booking, no delivery left unsettled, nothing a PMS holds twice."""
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import statistics
 import time
@@ -43,6 +44,18 @@ def unsettled_deliveries() -> int:
     from vendors.models import IN_FLIGHT_STATES, Delivery
 
     return Delivery.objects.filter(state__in=IN_FLIGHT_STATES).count()
+
+
+def settle_seconds(*, since: datetime.datetime) -> list[float]:
+    """For each delivery made since then and settled (synced, or handed to a person), the
+    seconds from the booking to that answer: how long a desk waits for its PMS's word."""
+    from vendors.models import Delivery
+
+    rows = Delivery.objects.filter(created_at__gte=since, settled_at__isnull=False)
+    return [
+        (settled - created).total_seconds()
+        for created, settled in rows.values_list("created_at", "settled_at")
+    ]
 
 
 def deliveries_by_state() -> dict[str, int]:

@@ -32,12 +32,14 @@ def port_answers(port: int, host: str = "127.0.0.1") -> bool:
 
 class Stack:
     def __init__(self, *, web_port: int, logs: pathlib.Path, web_workers: int = 2,
-                 web_threads: int = 1, delivery_workers: int = 2) -> None:  # fmt: skip
+                 web_threads: int = 1, delivery_workers: int = 2,
+                 worker_threads: int = 8) -> None:  # fmt: skip
         self.web_port = web_port
         self.logs = logs
         self.web_workers = web_workers
         self.web_threads = web_threads
         self.delivery_workers = delivery_workers
+        self.worker_threads = worker_threads
         self.processes: dict[str, subprocess.Popen] = {}
         self.restarts = 0
 
@@ -81,7 +83,16 @@ class Stack:
     def start_worker(self, index: int) -> None:
         self._start(
             f"worker{index}",
-            [*MANAGE, "db_worker", "--no-reload", "--interval", "0.2", "--no-startup-delay"],
+            [
+                *MANAGE,
+                "task_worker",
+                "--no-reload",
+                "--threads",
+                str(self.worker_threads),
+                "--interval",
+                "0.2",
+                "--no-startup-delay",
+            ],
         )
 
     def kill_worker(self, index: int) -> int:

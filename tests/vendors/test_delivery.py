@@ -631,3 +631,50 @@ def test_a_patient_who_cannot_be_searched_for_is_never_registered_twice(world, d
     assert stopped.state == State.NEEDS_ATTENTION
     assert "cannot be asked whether the appointment exists" in stopped.last_error
     assert not [r for r in dentalink.requests if r.method == "POST"]
+
+
+def accepted_and_due(appointment: Appointment) -> Delivery:
+    """The delivery as the PMS left it after taking the write to confirm later (NexHealth)."""
+    pk = only_delivery(appointment).pk
+    Delivery.objects.filter(pk=pk).update(
+        state=State.ACCEPTED, external_id="77", attempts=1, next_attempt_at=timezone.now()
+    )
+    return Delivery.objects.get(pk=pk)
+
+
+def test_an_accepted_delivery_being_polled_is_not_claimed_again_until_its_lease_expires(
+    world, dentalink
+):
+    pk = accepted_and_due(world.book("09:00")).pk
+
+    polling = claim(delivery_id=pk)
+
+    assert polling.state == State.ACCEPTED
+    assert claim(delivery_id=pk) is None
+    assert claim() is None
+    assert claim(delivery_id=pk, now=timezone.now() + LATER).state == State.ACCEPTED
+
+
+def test_a_delivery_settled_between_its_claim_and_its_read_is_not_sent_again(
+    world, dentalink, monkeypatch
+):
+    """A webhook confirms the write while a worker takes the delivery to poll it: the worker
+    finds it settled and sends nothing (it used to book it at the vendor a second time)."""
+    from vendors import leases
+
+    pk = accepted_and_due(world.book("09:00")).pk
+    take = leases.take
+
+    def take_then_webhook(**kwargs):
+        taken = take(**kwargs)
+        Delivery.objects.filter(pk=taken).update(state=State.SYNCED, settled_at=timezone.now())
+        return taken
+
+    monkeypatch.setattr(leases, "take", take_then_webhook)
+
+    assert deliver(pk) is None
+
+    settled = Delivery.objects.get(pk=pk)
+    assert (settled.state, settled.lease_until, settled.lease_owner) == (State.SYNCED, None, "")
+    assert booked_at_vendor(dentalink) == 0
+    assert not dentalink.requests

@@ -6,6 +6,7 @@ from typing import Any
 import requests
 from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from scheduling.load import figures, world
 from scheduling.load.clients import drive
@@ -33,6 +34,8 @@ class Command(BaseCommand):
         # (p95 219 / 234 ms), against 220 and 21 with 2 threads, 199 and 19 with 4. Threads
         # of one process take turns on Python's interpreter lock; a second process does not.
         parser.add_argument("--threads", type=int, default=1, help="gunicorn's threads")
+        parser.add_argument("--worker-threads", type=int, default=8,
+                            help="tasks each delivery worker runs at once")  # fmt: skip
         parser.add_argument("--drain-seconds", type=float, default=600,
                             help="how long to wait for the deliveries to settle")  # fmt: skip
         parser.add_argument("--logs", default="/tmp/booking-desk-load",
@@ -49,6 +52,7 @@ class Command(BaseCommand):
         stack = Stack(
             web_port=options["port"],
             web_threads=options["threads"],
+            worker_threads=options["worker_threads"],
             logs=pathlib.Path(options["logs"]),
         )
         try:
@@ -57,6 +61,7 @@ class Command(BaseCommand):
                 self.say("vendor_faults", ",".join(f"{k}:{v:.1%}" for k, v in FAULT_RATES.items()))
                 self.say("vendor_latency_ms", LATENCY_MS)
                 before = cpu_seconds(stack)
+                began = timezone.now()
                 tally = asyncio.run(
                     drive(
                         prepared,
@@ -73,9 +78,15 @@ class Command(BaseCommand):
                 self.say("web_cpu_ms_per_request",
                          f"{figures.web_cpu_ms_per_request(web, tally):.2f}")  # fmt: skip
                 self.say("appointments_created", tally.created)
+                # Deliveries the workers had not settled yet when the clients stopped.
+                self.say("unsettled_at_end", figures.unsettled_deliveries())
                 # The PMSs recover: what the faults left queued must now settle, once each.
                 self._faults(rates={}, latency_ms=LATENCY_MS)
                 self._drain(options["drain_seconds"])
+                settled = figures.settle_seconds(since=began)
+                for share in (0.50, 0.95):
+                    self.say(f"delivery_settled_p{share * 100:.0f}_s",
+                             f"{figures.percentile(settled, share):.1f}")  # fmt: skip
                 must_be_zero = self._report(stack)
                 must_be_zero["server_errors"] = figures.server_errors(tally)
         except StackError as error:

@@ -1,0 +1,121 @@
+"""`db_worker` with threads: `python manage.py task_worker --threads 8` runs up to eight tasks
+of the database queue at once in one process.
+
+A delivery spends its time waiting on the PMS (200 ms an answer in the load test, several
+answers a booking, seconds when it times out), not on this machine: one task at a time per
+process sent about four deliveries a second for two worker processes, while the desks booked
+thirty. Each thread claims its tasks as `db_worker` does (a row lock that skips rows another
+thread holds), and each delivery its lease (vendors.leases), so no task or delivery runs twice.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import CommandError
+from django.db import connection
+from django_tasks_db.management.commands import db_worker
+
+# How long the main thread sleeps between checks that its threads still run: signals reach
+# it between sleeps.
+JOIN_SECONDS = 0.5
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGQUIT") if hasattr(signal, name)
+)
+
+
+class _Worker(db_worker.Worker):
+    """A thread's worker: closes its own database connection when it stops, and notes an
+    error that stopped it (the process then stops, as `db_worker` would, for its supervisor
+    to start it again)."""
+
+    error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except BaseException as error:
+            self.error = error
+            raise
+        finally:
+            connection.close()
+
+
+class Command(db_worker.Command):
+    help = (
+        "Run the database task queue's worker with --threads tasks at once (each in a thread "
+        "with its own database connection). The first SIGTERM or SIGINT lets running tasks "
+        "finish and stops; a second one stops at once (a delivery cut short is taken back "
+        "when its lease runs out)."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        super().add_arguments(parser)
+        parser.add_argument("--threads", type=int, default=1, help="tasks run at once")
+
+    def handle(self, *args: Any, threads: int, **options: Any) -> None:
+        if threads < 1:
+            raise CommandError("--threads must be 1 or more.")
+        if threads == 1:
+            return super().handle(*args, **options)
+        if options["reload"]:
+            raise CommandError("--reload restarts one thread; with --threads add --no-reload.")
+        if options["max_tasks"] is not None:
+            raise CommandError("--max-tasks counts one thread's tasks; leave out --threads.")
+        self.configure_logging(options["verbosity"])
+        queue_names = options["queue_name"].split(",")
+        excluded = options["exclude_queues"].split(",") if options["exclude_queues"] else []
+        if excluded and "*" not in queue_names:
+            raise CommandError("--exclude-queues can only be used with --queue-name=*")
+        workers = [
+            _Worker(
+                queue_names=queue_names,
+                interval=options["interval"],
+                batch=options["batch"],
+                backend_name=options["backend_name"],
+                startup_delay=options["startup_delay"],
+                max_tasks=None,
+                worker_id=f"{options['worker_id'][:56]}-{number}",
+                excluded_queue_names=excluded,
+            )
+            for number in range(1, threads + 1)
+        ]
+        self._run(workers)
+
+    def _run(self, workers: list[_Worker]) -> None:
+        def stop(signum: int, frame: FrameType | None) -> None:
+            if not all(worker.running for worker in workers):
+                sys.exit(1)  # the threads are daemons: they end with the process
+            db_worker.logger.warning(
+                "Received %s - the running tasks finish, then the worker stops (again: now).",
+                signal.strsignal(signum),
+            )
+            for worker in workers:
+                worker.running = False
+
+        previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS}
+        try:
+            self._wait(workers)
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _wait(self, workers: list[_Worker]) -> None:
+        running = [
+            threading.Thread(target=worker.run, name=worker.worker_id, daemon=True)
+            for worker in workers
+        ]
+        for thread in running:
+            thread.start()
+        while alive := [thread for thread in running if thread.is_alive()]:
+            if any(worker.error is not None for worker in workers):
+                for worker in workers:
+                    worker.running = False  # one thread failed: the others finish, then stop
+            alive[0].join(JOIN_SECONDS)
+        failed = [worker for worker in workers if worker.error is not None]
+        if failed:
+            raise CommandError(f"A worker thread stopped on {failed[0].error!r}.")

@@ -33,7 +33,7 @@ def port_answers(port: int, host: str = "127.0.0.1") -> bool:
 class Stack:
     def __init__(self, *, web_port: int, logs: pathlib.Path, web_workers: int = 2,
                  web_threads: int = 1, delivery_workers: int = 2,
-                 worker_threads: int = 8) -> None:  # fmt: skip
+                 worker_threads: int = 16) -> None:  # fmt: skip
         self.web_port = web_port
         self.logs = logs
         self.web_workers = web_workers

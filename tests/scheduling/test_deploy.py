@@ -363,7 +363,7 @@ def test_procfile_prod_names_the_production_processes():
 
     assert dict(processes) == {
         "web": "gunicorn --config gunicorn.conf.py",
-        "worker": "python manage.py task_worker --no-reload --threads 8",
+        "worker": "python manage.py task_worker --no-reload --threads 16",
         "sweeper": "python manage.py deliver --loop --threads 4",
     }
 

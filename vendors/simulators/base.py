@@ -64,6 +64,13 @@ DIRECT_ACTIONS = ("book", "move", "cancel", "delete")
 HUGE = {"items": ["x" * 1000] * 10_000}  # about 10 MB of JSON
 
 
+class _Server(ThreadingHTTPServer):
+    # Many delivery threads call one simulator at once: socketserver's backlog of 5 pending
+    # connections is too short for them.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @dataclasses.dataclass
 class Request:
     method: str
@@ -126,8 +133,7 @@ class Simulator:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server((host, port), Handler)
         self.thread: threading.Thread | None = None
 
     # -- state ------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ class Command(BaseCommand):
         # (p95 219 / 234 ms), against 220 and 21 with 2 threads, 199 and 19 with 4. Threads
         # of one process take turns on Python's interpreter lock; a second process does not.
         parser.add_argument("--threads", type=int, default=1, help="gunicorn's threads")
-        parser.add_argument("--worker-threads", type=int, default=8,
+        parser.add_argument("--worker-threads", type=int, default=16,
                             help="tasks each delivery worker runs at once")  # fmt: skip
         parser.add_argument("--drain-seconds", type=float, default=600,
                             help="how long to wait for the deliveries to settle")  # fmt: skip

@@ -59,3 +59,30 @@ def test_dentalink_patient_filters_stay_right_while_remembered():
         assert find(rut=someone["rut"])[0]["nombre"] == someone["nombre"]
     finally:
         simulator.stop()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"rut": {"eq": dentalink._generated_patient(7)["rut"]}, "habilitado": {"eq": 1}},
+        {"celular": {"lk": "%4%"}, "habilitado": {"eq": "1"}},
+        {"telefono": {"lk": "%22%"}},
+        {"id": {"gt": "2900"}, "tipo_documento": {"eq": "0"}},
+        {"id": {"in": [1, 2, 50, 97]}},
+        {"habilitado": {"eq": 0}},
+        {"nombre": {"eq": ["not", "hashable"]}},
+    ],
+    ids=["rut", "mobile", "phone", "ids", "listed", "disabled", "unhashable"],
+)
+def test_dentalink_filters_generated_patients_by_column_as_patient_by_patient(query):
+    from vendors.simulators.dentalink import (
+        PATIENT_COUNT,
+        _generated_matching,
+        _generated_patient,
+        _matches,
+    )
+
+    one_by_one = [n for n in range(1, PATIENT_COUNT + 1) if _matches(_generated_patient(n), query)]
+
+    assert _generated_matching(query, PATIENT_COUNT) == one_by_one
+    assert one_by_one or "nombre" in query  # every other filter finds someone

@@ -416,15 +416,27 @@ class DentalinkSimulator(Simulator):
         key = (q, self.patient_count, tuple(created), self.loose_search)
         matched = self._matched.get(key)
         if matched is None:
-            every = _Joined(range(1, self.patient_count + 1), created)
-            matches = _loosely_matches if self.loose_search else _matches
-            matched = [n for n in every if matches(self._stored_patient(n), query)]
+            if self.loose_search:
+                every = _Joined(range(1, self.patient_count + 1), created)
+                matched = [n for n in every if _loosely_matches(self._stored_patient(n), query)]
+            else:
+                matched = self._exactly_matched(query, created)
             # Deliveries interleave their look-ups: the last few filters are remembered, not
             # only the last one (each new one reads every patient).
             if len(self._matched) >= MATCHES_KEPT:
                 del self._matched[next(iter(self._matched))]
             self._matched[key] = matched
         return matched
+
+    def _exactly_matched(self, query: dict[str, Any], created: list[int]) -> list[int]:
+        """`_matches` over the generated patients and then the created ones, in that order;
+        the generated ones column by column (`_generated_matching`), since every delivery of
+        a new patient looks them up by several identifiers."""
+        count = self.patient_count
+        generated = [n for n in _generated_matching(query, count) if n not in self.pacientes]
+        matched = [n for n in created if _matches(self._stored_patient(n), query)]
+        # A generated patient changed since (stored again) is matched as it is now.
+        return sorted(generated + [n for n in matched if n <= count]) + matched
 
     def _patient(self, key: int) -> dict[str, Any]:
         """A patient as stored: generated, or created with POST /pacientes."""
@@ -1185,6 +1197,61 @@ def _matches(cita: Mapping[str, Any], query: dict[str, Any]) -> bool:
             if not operators[operator](value, wanted):
                 return False
     return True
+
+
+@functools.lru_cache(maxsize=64)
+def _generated_column(column: str, count: int) -> tuple[Any, ...]:
+    """A column of the generated patients 1…count, in id order."""
+    if column not in _generated_patient(1):
+        raise ValueError(column)
+    return tuple(_generated_patient(n)[column] for n in range(1, count + 1))
+
+
+@functools.lru_cache(maxsize=64)
+def _generated_index(column: str, count: int) -> dict[Any, list[int]]:
+    """The generated patients' ids by their value of a column."""
+    index: dict[Any, list[int]] = {}
+    for n, value in enumerate(_generated_column(column, count), start=1):
+        index.setdefault(value, []).append(n)
+    return index
+
+
+def _generated_matching(query: dict[str, Any], count: int) -> list[int]:
+    """The ids of the generated patients 1…count that `_matches` the query, in id order."""
+    kept: list[int] | None = None  # None: every id
+    for column, condition in query.items():
+        if not isinstance(condition, dict):
+            raise ValueError(column)
+        values = _generated_column(column, count)
+        for operator, wanted in condition.items():
+            test = _OPERATORS[operator]
+            equal = _generated_equal(column, count, wanted) if operator == "eq" else None
+            if equal is not None:
+                kept = sorted(equal) if kept is None else [n for n in kept if n in equal]
+                continue
+            ids = range(1, count + 1) if kept is None else kept
+            kept = [n for n in ids if test(values[n - 1], _as_compared(values[n - 1], wanted))]
+    return list(range(1, count + 1)) if kept is None else kept
+
+
+def _generated_equal(column: str, count: int, wanted: Any) -> set[int] | None:
+    """The ids whose value equals `wanted` (its digits also as a number), from the column's
+    index; None when `wanted` cannot be looked up there (a list, say)."""
+    index = _generated_index(column, count)
+    try:
+        found = set(index.get(wanted, ()))
+        if isinstance(wanted, str) and wanted.isdigit():
+            found |= set(index.get(int(wanted), ()))
+    except TypeError:
+        return None
+    return found
+
+
+def _as_compared(value: Any, wanted: Any) -> Any:
+    """A filter's digits compare with a number as that number (as `_matches` has it)."""
+    if isinstance(value, int) and isinstance(wanted, str) and wanted.isdigit():
+        return int(wanted)
+    return wanted
 
 
 def _loosely_matches(item: Mapping[str, Any], query: dict[str, Any]) -> bool:

@@ -1192,9 +1192,7 @@ def _matches(cita: Mapping[str, Any], query: dict[str, Any]) -> bool:
             raise ValueError(column)
         for operator, wanted in condition.items():
             value = cita[column]
-            if isinstance(value, int) and isinstance(wanted, str) and wanted.isdigit():
-                wanted = int(wanted)
-            if not operators[operator](value, wanted):
+            if not operators[operator](value, _as_compared(value, wanted)):
                 return False
     return True
 

@@ -11,4 +11,7 @@ class SchedulingConfig(AppConfig):
         # user's sessions and tokens.
         # Audit receivers: changes, sign-ins, tokens and vendor connections.
         # Preferences receiver: the user's language and home clinic into the session.
-        from scheduling import audit, preferences, signin  # noqa: F401
+        from scheduling import audit, preferences, signin, slot_cache  # noqa: F401
+
+        # Availability cache receivers: what a search reads was written (scheduling.slot_cache).
+        slot_cache.connect()

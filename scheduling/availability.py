@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
 from scheduling import schedule_reads as reads
+from scheduling import slot_cache
 from scheduling.errors import RuleViolation
 from scheduling.localtime import UTC, to_utc
 from scheduling.models import (
@@ -74,6 +75,16 @@ class Demand:
     buffer_after: datetime.timedelta = datetime.timedelta(0)
     modalities: frozenset[str] = ALL_MODALITIES
     include_overflow: bool = False
+
+    def key(self) -> tuple:
+        """The same for equal demands in every process (a frozenset's order is not)."""
+        return (
+            self.duration.total_seconds(),
+            self.buffer_before.total_seconds(),
+            self.buffer_after.total_seconds(),
+            ",".join(sorted(self.modalities)),
+            self.include_overflow,
+        )
 
     @classmethod
     def build(
@@ -463,15 +474,35 @@ def _search(
             reads.pms_calendar(location.clinic_id, location.pk) if with_pms_calendar else None
         )
         return SlotSearch([], calendar)
-    schedule = schedule_for(
+    window_start, window_end = _window(location, date_from, date_to)
+    earliest = earliest_start(now)
+    kept = None
+    if exclude_appointment_id is None:
+        kept = slot_cache.lookup(
+            clinic_id=location.clinic_id,
+            location_id=location.pk,
+            practitioner_ids=practitioner_ids,
+            # What load_schedule reads: busy spans that reach into the window's buffers.
+            reach_from=window_start - MAX_BUFFER,
+            reach_until=window_end + MAX_BUFFER,
+            question=(*demand.key(), date_from, date_to, with_pms_calendar),
+        )
+        if kept is not None and kept.answer is not None:
+            computed_for, slots, calendar = kept.answer
+            slots = slot_cache.passed_out(slots, computed_for=computed_for, earliest=earliest)
+            if slots is not None:
+                return SlotSearch(slots, calendar)
+    schedule = load_schedule(
         location,
         practitioner_ids,
-        date_from,
-        date_to,
+        window_start,
+        window_end,
         exclude_appointment_id=exclude_appointment_id,
         with_pms_calendar=with_pms_calendar,
     )
-    slots = compute_slots(schedule, demand, date_from, date_to, earliest=earliest_start(now))
+    slots = compute_slots(schedule, demand, date_from, date_to, earliest=earliest)
+    if kept is not None:
+        kept.store((earliest, slots, schedule.pms_calendar))
     return SlotSearch(slots, schedule.pms_calendar)
 
 

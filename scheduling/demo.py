@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils import timezone
 
-from scheduling import availability, booking
+from scheduling import availability, booking, slot_cache
 from scheduling.cancel_reasons import ensure_default_reasons
 from scheduling.errors import BookingError
 from scheduling.localtime import to_utc
@@ -369,6 +369,7 @@ def seed_demo(*, today: datetime.date | None = None) -> DemoSummary:
     week_start = _next_monday(today or timezone.localdate())
     for clinic, spec in zip(clinics, DEMO_CLINICS, strict=True):
         summary.appointments_created += _seed_appointments(clinic, spec, week_start)
+    slot_cache.clinic_changed(None)  # appointments written in bulk, past their receivers
     imported, summary.imported = import_demo_clinic()
     for clinic in [*clinics, imported]:
         ensure_default_reasons(clinic)

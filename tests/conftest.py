@@ -17,6 +17,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
 
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Free-slot answers are computed every time, whatever CACHE_URL says, except where a
+    # test asks for them to be kept (`slot_answers`).
+    settings.AVAILABILITY_CACHE_SECONDS = 0
     config.addinivalue_line(
         "markers",
         "shared_cache: runs once per shared cache of CACHE_URL (database, Redis); "
@@ -50,6 +53,15 @@ def shared_cache(request: pytest.FixtureRequest, settings, db) -> Iterator[str]:
     cache.clear()
     yield kind
     cache.clear()
+
+
+@pytest.fixture(params=["computed", "cached"])
+def slot_answers(request: pytest.FixtureRequest, settings) -> str:
+    """The test runs with free-slot answers computed on every search, then again with them
+    kept in the cache (scheduling.slot_cache): whatever a test writes between two searches
+    must show in the second either way. `pytest -k cached` runs the second kind only."""
+    settings.AVAILABILITY_CACHE_SECONDS = 300 if request.param == "cached" else 0
+    return request.param
 
 
 @pytest.fixture(autouse=True)

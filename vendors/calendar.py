@@ -35,7 +35,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from scheduling import booking
+from scheduling import booking, slot_cache
 from scheduling.errors import BookingError
 from scheduling.localtime import to_utc
 from scheduling.models import (
@@ -296,6 +296,8 @@ def pull(
             update["window_end"] = query.end
     finally:
         CalendarPull.objects.filter(pk=connection.pk, lease_owner=owner).update(**update)
+        # When it was read, or why not: each availability answer's freshness headers say so.
+        slot_cache.clinic_changed(connection.clinic_id)
     return outcome
 
 
@@ -383,6 +385,7 @@ def apply(
             existing.filter(external_id="", kind="busy", last_seen__lt=now - PROVISIONAL).delete()
         existing.filter(Q(external_id__in=list(ours)) | Q(end__lt=now - KEEP_PAST)).delete()
         PmsBusy.objects.bulk_create(rows, batch_size=500)
+        slot_cache.clinic_changed(connection.clinic_id)  # written in bulk, past any receiver
     seen = {span.external_id: span for span in spans if span.external_id in ours}
     if read.complete and read.lists_appointments and query is not None:
         for external_id in set(query.ours) - set(seen):

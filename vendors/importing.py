@@ -29,7 +29,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext, pgettext_lazy
 
-from scheduling import access
+from scheduling import access, slot_cache
 from scheduling.models import (
     AppointmentType,
     Location,
@@ -221,6 +221,8 @@ def import_from_vendor(
                 getattr(adapter, "exchanges", []).clear()
                 with transaction.atomic():
                     importer.apply(kind, batch, report.kinds[kind])
+                    # Written in bulk, past the models' receivers.
+                    slot_cache.clinic_changed(connection.clinic_id)
                 if progress is not None:
                     progress(report)
 

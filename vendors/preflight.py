@@ -13,6 +13,7 @@ import logging
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from scheduling import slot_cache
 from scheduling.models import Appointment, AppointmentType, Location, Patient, Practitioner, Room
 from vendors.base import Adapter
 from vendors.delivery import LOOK_UP, connection_serving, refs_of
@@ -84,6 +85,7 @@ def taken_in_pms(
         vendor_status="taken (pre-flight)",
         last_seen=timezone.now(),
     )
+    slot_cache.clinic_changed(connection.clinic_id)
     _read_soon(connection)
     return _(
         "%(pms)s says this time is no longer free (booked there directly); choose another time."

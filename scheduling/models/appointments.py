@@ -1,3 +1,8 @@
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
@@ -267,6 +272,27 @@ class Appointment(models.Model):
             "practitioner": self.practitioner,
             "start": f"{self.start:%Y-%m-%d %H:%M}",
         }
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Appointment:
+        appointment = super().from_db(db, field_names, values)
+        # Where it was busy as loaded: a save that moves it frees that time in the
+        # availability cache too (scheduling.slot_cache).
+        appointment.stored_busy = appointment.busy()
+        return appointment
+
+    def busy(self) -> tuple[int, int, datetime.datetime, datetime.datetime] | None:
+        """(location, practitioner, busy from, busy until); None if one was not loaded."""
+        fields = self.__dict__
+        try:
+            return (
+                fields["location_id"],
+                fields["practitioner_id"],
+                fields["busy_from"],
+                fields["busy_until"],
+            )
+        except KeyError:
+            return None
 
     @property
     def duration_minutes(self) -> int:

@@ -15,6 +15,9 @@ from tests.factories import (
 )
 from tests.scheduling.conftest import MONDAY, NOW
 
+# Every search runs with free-slot answers computed, then kept in the cache (slot_answers).
+pytestmark = pytest.mark.usefixtures("slot_answers")
+
 TUESDAY = MONDAY + datetime.timedelta(days=1)
 EVERY_15_FOR_30 = [f"{h:02d}:{m:02d}" for h in (9, 10, 11) for m in (0, 15, 30, 45)][:-1]
 

@@ -24,6 +24,9 @@ from tests.factories import (
 )
 from tests.scheduling.conftest import MONDAY, NOW
 
+# Every search runs with free-slot answers computed, then kept in the cache (slot_answers).
+pytestmark = pytest.mark.usefixtures("slot_answers")
+
 Status = AppointmentStatus
 NOON = datetime.time(12)
 

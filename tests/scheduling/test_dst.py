@@ -18,6 +18,9 @@ from tests.factories import (
     WorkingHoursFactory,
 )
 
+# Every search runs with free-slot answers computed, then kept in the cache (slot_answers).
+pytestmark = pytest.mark.usefixtures("slot_answers")
+
 UTC = datetime.UTC
 NOW = datetime.datetime(2026, 1, 1, tzinfo=UTC)
 T = datetime.time

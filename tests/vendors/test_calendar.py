@@ -21,6 +21,9 @@ from vendors import calendar
 from vendors.models import CalendarPull, Delivery, DeliveryState, Operation, PmsBusy
 from vendors.types import BLOCK, BUSY, BusySpan, CalendarQuery, CalendarRead
 
+# Every search runs with free-slot answers computed, then kept in the cache (slot_answers).
+pytestmark = pytest.mark.usefixtures("slot_answers")
+
 Status = AppointmentStatus
 HOUR = datetime.timedelta(hours=1)
 

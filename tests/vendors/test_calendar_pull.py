@@ -32,6 +32,9 @@ from vendors.selectors import freshness_at
 from vendors.simulators import dentalink, flextell, meddbase, nexhealth, treatsvet
 from vendors.simulators.base import Reply, Simulator
 
+# Every search runs with free-slot answers computed, then kept in the cache (slot_answers).
+pytestmark = pytest.mark.usefixtures("slot_answers")
+
 Status = AppointmentStatus
 MINUTE = datetime.timedelta(minutes=1)
 HOUR = datetime.timedelta(hours=1)

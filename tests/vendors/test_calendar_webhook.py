@@ -10,7 +10,8 @@ from tests.vendors.allow import world_at_nexhealth
 from tests.worlds import World
 from vendors.models import PmsBusy
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Every search runs with free-slot answers computed, then kept in the cache (slot_answers).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("slot_answers")]
 
 
 @pytest.fixture

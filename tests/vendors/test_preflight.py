@@ -10,6 +10,9 @@ from scheduling.models import Appointment
 from tests.vendors.allow import world_at_dentalink
 from vendors.models import PmsBusy, VendorConnection
 
+# Every search runs with free-slot answers computed, then kept in the cache (slot_answers).
+pytestmark = pytest.mark.usefixtures("slot_answers")
+
 
 @pytest.fixture
 def dentalink(world, monkeypatch, settings):

@@ -19,6 +19,9 @@ from tests.factories import (
 )
 from tests.worlds import MONDAY
 
+# Every search runs with free-slot answers computed, then kept in the cache (slot_answers).
+pytestmark = pytest.mark.usefixtures("slot_answers")
+
 BOOK = reverse("desk:book")
 SLOTS = reverse("desk:slots")
 OPTIONS = reverse("desk:slot-options")

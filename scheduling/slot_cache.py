@@ -30,7 +30,7 @@ and 0, the default, turns it off. A search's own read is one statement (schedule
 a kept answer saves little: one PostgreSQL round trip and the slot arithmetic, about 0.2 ms
 of the web's 2.6 ms per search when every search finds its answer kept; and a search that
 does not find it pays a second round trip to store it. Under `make loadtest` (Redis, 30
-clients, a booking after one search in eleven, a fifth of them on the same few slots) it
+clients, a booking in about twelve requests, a fifth of them on the same few slots) it
 cost more than it saved, run after run: 245.6 searches/s and 3.49 ms of web CPU per request
 kept, against 279.0 and 3.07 not kept. It pays where searches repeat far more often than
 bookings change them.

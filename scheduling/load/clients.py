@@ -19,7 +19,8 @@ from scheduling.load.world import Search, World
 
 SEARCH = "availability"
 BOOK = "book"
-# Of every search, the share followed by a booking of one of the slots found.
+# Of every search that finds slots, the share followed by a booking of one of them (about
+# one booking in twelve requests: most searches of a 60-day range find a full or closed day).
 BOOK_SHARE = 0.25
 # The share of clients' turns spent on the hot practitioners and days (collisions).
 HOT_SHARE = 0.2
@@ -44,8 +45,11 @@ class Tally:
 
 
 class Client:
-    def __init__(self, index: int, token: str, world: World, port: int, tally: Tally) -> None:
+    def __init__(
+        self, index: int, token: str, world: World, port: int, tally: Tally, book_share: float
+    ) -> None:
         self.rng = random.Random(index)
+        self.book_share = book_share
         self.world = world
         self.tally = tally
         self.connection = Connection("127.0.0.1", port)
@@ -65,7 +69,7 @@ class Client:
         offset = self.rng.randrange(HOT_DAYS if hot else self.world.days)
         day = self.world.first_day + datetime.timedelta(days=offset)
         slots = await self.search(search, day)
-        if slots and self.rng.random() < BOOK_SHARE:
+        if slots and self.rng.random() < self.book_share:
             # Hot turns take the earliest free slot, as most people would: they collide.
             await self.book(search, slots[0] if hot else self.rng.choice(slots))
 
@@ -117,11 +121,15 @@ async def drive(
     port: int,
     seconds: float,
     halfway: Callable[[], Awaitable[None]] | None = None,
+    book_share: float = BOOK_SHARE,
 ) -> Tally:
     """Every client for `seconds`; `halfway` runs once, in the middle, without pausing them."""
     tally = Tally(started=time.monotonic())
     until = tally.started + seconds
-    clients = [Client(index, token, world, port, tally) for index, token in enumerate(world.tokens)]
+    clients = [
+        Client(index, token, world, port, tally, book_share)
+        for index, token in enumerate(world.tokens)
+    ]
     tasks = [asyncio.create_task(client.run(until)) for client in clients]
     if halfway is not None:
         await asyncio.sleep(seconds / 2)

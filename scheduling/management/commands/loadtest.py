@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from scheduling.load import figures, world
-from scheduling.load.clients import drive
+from scheduling.load.clients import BOOK_SHARE, drive
 from scheduling.load.stack import SIMULATOR_PORTS, Stack, StackError, cpu_seconds, running
 
 # What the simulators do to every vendor request during the run (and the drain).
@@ -36,6 +36,9 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=1, help="gunicorn's threads")
         parser.add_argument("--worker-threads", type=int, default=16,
                             help="tasks each delivery worker runs at once")  # fmt: skip
+        parser.add_argument("--book-share", type=float, default=BOOK_SHARE,
+                            help="of the searches that find slots, the share followed by a "
+                            "booking")  # fmt: skip
         parser.add_argument("--drain-seconds", type=float, default=600,
                             help="how long to wait for the deliveries to settle")  # fmt: skip
         parser.add_argument("--logs", default="/tmp/booking-desk-load",
@@ -49,6 +52,7 @@ class Command(BaseCommand):
         self.say("reference_work_ms", f"{figures.reference_work_ms():.0f}")
         self.say("clients", options["clients"])
         self.say("searches", len(prepared.searches))
+        self.say("book_share", options["book_share"])
         stack = Stack(
             web_port=options["port"],
             web_threads=options["threads"],
@@ -68,6 +72,7 @@ class Command(BaseCommand):
                         port=options["port"],
                         seconds=options["seconds"],
                         halfway=lambda: self._kill_a_worker(stack),
+                        book_share=options["book_share"],
                     )
                 )
                 for name, value in figures.request_lines(tally):

@@ -31,7 +31,7 @@ a kept answer saves little: one PostgreSQL round trip and the slot arithmetic, a
 of the web's 2.6 ms per search when every search finds its answer kept; and a search that
 does not find it pays a second round trip to store it. Under `make loadtest` (Redis, 30
 clients, a booking in about twelve requests, a fifth of them on the same few slots) it
-cost more than it saved, run after run: 245.6 searches/s and 3.49 ms of web CPU per request
+cost more than it saved, in back-to-back runs: 245.6 searches/s and 3.49 ms of web CPU per request
 kept, against 279.0 and 3.07 not kept. It pays where searches repeat far more often than
 bookings change them.
 """

@@ -11,9 +11,12 @@ import dataclasses
 import datetime
 import email.utils
 import functools
+import http.cookiejar
 import json
 import logging
+import os
 import socket
+import threading
 import time
 import urllib.parse
 import uuid
@@ -210,6 +213,40 @@ def _typed_answers(operation: Any) -> Any:
     return wrapper
 
 
+# -- transport shared by every adapter of a thread ------------------------------------------
+
+_this_thread = threading.local()
+
+
+def thread_session() -> requests.Session:
+    """This thread's HTTP session, kept from one vendor call (and delivery) to the next so
+    that its connections to a PMS are reused instead of opened for every delivery. It keeps
+    no cookie: a PMS's cookie must never reach another connection's calls. And it does not
+    read the environment on every call (`_environment` does, once per host); a ~/.netrc is
+    never read, so a connection's own credentials are the only ones sent."""
+    session = getattr(_this_thread, "session", None)
+    if session is None:
+        session = requests.Session()
+        session.trust_env = False
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        _this_thread.session = session
+    return session
+
+
+def _origin(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@functools.lru_cache(maxsize=256)
+def _environment(origin: str) -> tuple[dict[str, str], str | bool]:
+    """The proxies (HTTPS_PROXY and the like, NO_PROXY heeded) and the CA bundle
+    (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE) that requests would read from the environment on
+    every call to this origin; the environment does not change while the process runs."""
+    proxies = requests.utils.get_environ_proxies(origin)
+    return proxies, os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+
 class Adapter:
     """One PMS. Subclasses set `vendor`/`label`, map payloads, statuses and errors through the
     hooks below, and implement the other operations they offer."""
@@ -270,7 +307,7 @@ class Adapter:
     ) -> None:
         self.settings = settings
         self.store = store or MemoryStore()
-        self.session = session or requests.Session()
+        self.session = session or thread_session()
         self.exchanges: list[Exchange] = []
 
     # -- operations ---------------------------------------------------------------------
@@ -820,6 +857,7 @@ class Adapter:
         except (ConfigurationError, VendorError) as error:
             exchange.error = type(error).__name__
             raise
+        proxies, verify = _environment(_origin(url))
         started = time.monotonic()
         try:
             response = self.session.request(
@@ -829,6 +867,8 @@ class Adapter:
                 json=json_body,
                 data=form,
                 headers=all_headers,
+                proxies=proxies,
+                verify=verify,
                 timeout=(
                     min(self.settings.connect_timeout, MAX_CONNECT_TIMEOUT),
                     min(self.settings.read_timeout, MAX_READ_TIMEOUT),

@@ -8,6 +8,7 @@ import asyncio
 import collections
 import dataclasses
 import datetime
+import json
 import random
 import time
 import urllib.parse
@@ -68,8 +69,9 @@ class Client:
         search = self.rng.choice(searches)
         offset = self.rng.randrange(HOT_DAYS if hot else self.world.days)
         day = self.world.first_day + datetime.timedelta(days=offset)
-        slots = await self.search(search, day)
-        if slots and self.rng.random() < self.book_share:
+        found = await self.search(search, day)
+        if found and self.rng.random() < self.book_share:
+            slots = json.loads(found)  # read only when booking: most searches are not
             # Hot turns take the earliest free slot, as most people would: they collide.
             await self.book(search, slots[0] if hot else self.rng.choice(slots))
 
@@ -91,14 +93,17 @@ class Client:
             await asyncio.sleep(float(answer.headers.get("retry-after") or 1))
         return answer
 
-    async def search(self, search: Search, day: datetime.date) -> list[dict]:
+    async def search(self, search: Search, day: datetime.date) -> bytes:
+        """The free slots found, as the JSON list the API answered; empty when none."""
         query = urllib.parse.urlencode({
             "location": search.location, "practitioner": search.practitioner,
             "appointment_type": search.appointment_type,
             "date_from": day.isoformat(), "date_to": day.isoformat(),
         })  # fmt: skip
         answer = await self.call(SEARCH, "GET", f"/api/v1/availability/?{query}")
-        return answer.json() if answer is not None and answer.status == 200 else []
+        if answer is None or answer.status != 200 or answer.body.strip() == b"[]":
+            return b""
+        return answer.body
 
     async def book(self, search: Search, slot: dict) -> None:
         body = {

@@ -42,14 +42,17 @@ class Connection:
         message = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
         reused = self._writer is not None
         try:
-            return await asyncio.wait_for(self._exchange(message), self.timeout)
+            # asyncio.timeout, not wait_for: no task made for every request.
+            async with asyncio.timeout(self.timeout):
+                return await self._exchange(message)
         except ConnectionResetError:
             await self.close()
             if not reused:
                 raise
             # A kept-alive connection the server had closed before reading this request:
             # nothing was received, so once more on a new connection.
-            return await asyncio.wait_for(self._exchange(message), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                return await self._exchange(message)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             await self.close()
             raise
@@ -60,14 +63,20 @@ class Connection:
         assert self._reader is not None
         self._writer.write(message)
         await self._writer.drain()
-        status_line = await self._reader.readline()
-        if not status_line:
-            raise ConnectionResetError("closed by the server")
+        try:
+            # The status line and every header in one read, not one await per line.
+            head = await self._reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError as cut:
+            if not cut.partial:
+                raise ConnectionResetError("closed by the server") from None
+            raise
+        status_line, *lines = head.decode("latin-1").split("\r\n")
         status = int(status_line.split()[1])
         headers: dict[str, str] = {}
-        while (line := await self._reader.readline()) not in (b"\r\n", b"\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            headers[name.strip().lower()] = value.strip()
+        for line in lines:
+            if line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
         if headers.get("transfer-encoding", "").lower() == "chunked":
             body = await self._chunks()
         else:

@@ -254,6 +254,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["scheduling.api.parsers.JSONBodyParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "scheduling.api.negotiation.JsonFirstNegotiation",
     "DEFAULT_PAGINATION_CLASS": "scheduling.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -168,7 +168,10 @@ def test_a_manager_sees_who_opened_the_appointment_when_and_from_where(
 def test_a_manager_of_another_clinic_sees_no_audit_here(client, world, booked):
     other = UserFactory(username="otra", staff=True)
     ClinicMembershipFactory(user=other, clinic=world.clinic)  # receptionist here
-    ClinicMembershipFactory(user=other, clinic=ClinicFactory(), role=Role.MANAGER)
+    # Named to sort after the world's clinic, which the desk then opens (its first by name):
+    # "Clinic 10" would come before "Clinic 9" once enough clinics were made before it.
+    elsewhere = ClinicFactory(name=f"{world.clinic.name}, elsewhere")
+    ClinicMembershipFactory(user=other, clinic=elsewhere, role=Role.MANAGER)
     client.force_login(other)
 
     response = client.get(page_url(booked))

@@ -28,12 +28,13 @@ later minus the starts that have passed (`passed_out`).
 When to keep answers: AVAILABILITY_CACHE_SECONDS (scheduling/settings.py) says how long,
 and 0, the default, turns it off. A search's own read is one statement (schedule_reads), so
 a kept answer saves little: one PostgreSQL round trip and the slot arithmetic, about 0.2 ms
-of the web's 2.6 ms per search when every search finds its answer kept; and a search that
-does not find it pays a second round trip to store it. Under `make loadtest` (Redis, 30
-clients, a booking in about twelve requests, a fifth of them on the same few slots) it
-cost more than it saved, in back-to-back runs: 245.6 searches/s and 3.49 ms of web CPU per request
-kept, against 279.0 and 3.07 not kept. It pays where searches repeat far more often than
-bookings change them.
+of the web's 2.6-2.8 ms of CPU per search in process, even when every answer is found kept;
+a search that does not find its answer pays one more round trip to store it. Under `make
+loadtest` (Redis, 30 clients, a booking in about twelve requests, a fifth of them on the
+same few slots), one pair of back-to-back runs gave 245.6 searches/s with answers kept and
+279.0 without (3.49 and 3.07 ms of web CPU per request): weak evidence on a machine whose
+speed varies twofold within an hour, but no sign of a gain. It pays where searches repeat
+far more often than bookings change them.
 """
 
 from __future__ import annotations

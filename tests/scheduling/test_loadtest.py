@@ -5,6 +5,7 @@ import asyncio
 import concurrent.futures
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from scheduling.api.authentication import issue_token
@@ -130,3 +131,9 @@ def test_the_clients_search_and_book_against_a_live_server(world, live_server):
     assert len(tally.latencies[SEARCH]) == sum(
         count for (endpoint, _), count in tally.answers.items() if endpoint == SEARCH
     )
+
+
+@pytest.mark.parametrize("share", ["1.5", "-0.1", "often"])
+def test_a_book_share_outside_0_to_1_is_refused_before_anything_starts(share):
+    with pytest.raises(CommandError, match="a share is a number from 0 to 1"):
+        call_command("loadtest", "--book-share", share)

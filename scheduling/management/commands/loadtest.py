@@ -1,3 +1,4 @@
+import argparse
 import asyncio
 import pathlib
 import time
@@ -15,6 +16,16 @@ from scheduling.load.stack import SIMULATOR_PORTS, Stack, StackError, cpu_second
 # What the simulators do to every vendor request during the run (and the drain).
 FAULT_RATES = {"500": 0.05, "500_after": 0.05, "timeout": 0.025, "timeout_after": 0.025}
 LATENCY_MS = 200
+
+
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"a share is a number from 0 to 1, not {text!r}")
+    return share
 
 
 class Command(BaseCommand):
@@ -36,7 +47,7 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=1, help="gunicorn's threads")
         parser.add_argument("--worker-threads", type=int, default=16,
                             help="tasks each delivery worker runs at once")  # fmt: skip
-        parser.add_argument("--book-share", type=float, default=BOOK_SHARE,
+        parser.add_argument("--book-share", type=_share, default=BOOK_SHARE,
                             help="of the searches that find slots, the share followed by a "
                             "booking")  # fmt: skip
         parser.add_argument("--drain-seconds", type=float, default=600,

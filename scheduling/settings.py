@@ -97,6 +97,8 @@ DATABASES = {
     ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's, with one-row inserts compiled once (scheduling/inserts.py).
+    DATABASES["default"]["ENGINE"] = "scheduling.sqlite"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             # Every write transaction takes the write lock at BEGIN, so concurrent
@@ -118,7 +120,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Django's, reading timestamps with psycopg's C loader (scheduling/postgresql).
+        # Django's, reading timestamps with psycopg's C loader and compiling one-row inserts
+        # once (scheduling/postgresql).
         DATABASES["default"]["ENGINE"] = "scheduling.postgresql"
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)

@@ -8,6 +8,8 @@ it so with USE_TZ). This backend registers psycopg's loader on each connection a
 Django's per-cursor check for a differing zone, which only matters for a database whose
 TIME_ZONE differs from UTC (not ours: `uses_c_loader`).
 
+Its compilers remember the SQL of one-row inserts (scheduling/inserts.py).
+
 It also checks a kept connection's health (CONN_HEALTH_CHECKS, before each request reuses
 it) without a round trip: see `is_usable`.
 """
@@ -15,12 +17,18 @@ it) without a round trip: see `is_usable`.
 import datetime
 import select
 
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
 from django.utils.asyncio import async_unsafe
 from psycopg.types.datetime import TimestamptzLoader
 
 
+class DatabaseOperations(operations.DatabaseOperations):
+    compiler_module = "scheduling.postgresql.compiler"
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def is_usable(self) -> bool:
         """Django sends `SELECT 1` before every request that reuses a connection: one round
         trip more for every API call (a search makes three). An idle connection receives

@@ -1,0 +1,23 @@
+"""Django's PostgreSQL compilers, with inserts of one row remembered (scheduling/inserts.py)."""
+
+from django.db.backends.postgresql import compiler
+from django.db.backends.postgresql.compiler import (
+    SQLAggregateCompiler,
+    SQLCompiler,
+    SQLDeleteCompiler,
+    SQLUpdateCompiler,
+)
+
+from scheduling.inserts import RememberedInsert
+
+__all__ = [
+    "SQLAggregateCompiler",
+    "SQLCompiler",
+    "SQLDeleteCompiler",
+    "SQLInsertCompiler",
+    "SQLUpdateCompiler",
+]
+
+
+class SQLInsertCompiler(RememberedInsert, compiler.SQLInsertCompiler):
+    pass

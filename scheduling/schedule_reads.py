@@ -18,7 +18,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import connection
@@ -374,21 +375,29 @@ def schedule(
         *([pms_calendar_of_clinic, location_id] if calendar else []),
     ]  # fmt: skip
     found = ScheduleRows([], [], [], [])
+    busy_spans, time_off = found.busy_spans, found.time_off
     ranked: list[tuple[int, tuple[int, bool, bool]]] = []
     calendar_read: PmsCalendar | None = None
-    for read, *values in run(sql, params):
-        if read == _HOURS:
-            found.working_hours.append(_block(_pick(values, _HOURS_SLOTS)))
+    # Where results are binary the instants are datetimes already; else ISO text.
+    instant = utc_instant if dialect() != "postgresql-binary" else None
+    # A busy day returns hundreds of rows: each is read with its read's C item getter.
+    for row in run(sql, params):
+        read = row[0]
+        if read == _BUSY:
+            span = _BUSY_OF(row)
+            if instant is not None:
+                span = (span[0], span[1], instant(span[2]), instant(span[3]))
+            busy_spans.append(span)
+        elif read == _HOURS:
+            found.working_hours.append(_block(_HOURS_OF(row)))
         elif read == _TIME_OFF:
-            pid, start, end = _pick(values, _TIME_OFF_SLOTS)
-            found.time_off.append((pid, utc_instant(start), utc_instant(end)))
+            pid, start, end = _TIME_OFF_OF(row)
+            time_off.append((pid, utc_instant(start), utc_instant(end)))
         elif read == _ROOMS:
-            room_id, overflow, allowed, rank = _pick(values, _ROOMS_SLOTS)
+            room_id, overflow, allowed, rank = _ROOMS_OF(row)
             ranked.append((rank, (room_id, bool(overflow), bool(allowed))))
-        elif read == _BUSY:
-            found.busy_spans.append(_span(_pick(values, _BUSY_SLOTS)))
         else:
-            calendar_read = pms_calendar_row(_pick(values, _PMS_CALENDAR_SLOTS))
+            calendar_read = pms_calendar_row(_PMS_CALENDAR_OF(row))
     found.rooms.extend(room for _, room in sorted(ranked))
     return dataclasses.replace(found, pms_calendar=calendar_read) if calendar else found
 
@@ -410,8 +419,16 @@ _BUSY_SLOTS = ("owner", "other", "since", "until")
 _PMS_CALENDAR_SLOTS = ("offer", "since", "note")
 
 
-def _pick(values: Sequence, slots: Sequence[str]) -> tuple:
-    return tuple(values[_SLOT[name]] for name in slots)
+def _columns_of(slots: Sequence[str]) -> Callable[[Row], tuple]:
+    """The read's values from a row of the statement (after the read's number)."""
+    return operator.itemgetter(*(1 + _SLOT[name] for name in slots))
+
+
+_HOURS_OF = _columns_of(_HOURS_SLOTS)
+_TIME_OFF_OF = _columns_of(_TIME_OFF_SLOTS)
+_ROOMS_OF = _columns_of(_ROOMS_SLOTS)
+_BUSY_OF = _columns_of(_BUSY_SLOTS)
+_PMS_CALENDAR_OF = _columns_of(_PMS_CALENDAR_SLOTS)
 
 
 def _null(kind: str, type_: str) -> str:

@@ -67,5 +67,6 @@ def test_the_production_stack_serves_books_and_settles_everything(tmp_path):
     assert int(figures["availability_answers_200"]) > 0
     assert int(figures["appointments_created"]) > 0
     assert figures["worker_killed_pid"].isdigit()
+    assert float(figures["reference_work_ms_after"]) > 0
     for name in ("double_bookings", "unsettled_deliveries", "vendor_duplicates", "server_errors"):
         assert figures[name] == "0", (name, output)

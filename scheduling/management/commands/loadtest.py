@@ -105,6 +105,9 @@ class Command(BaseCommand):
                              f"{figures.percentile(settled, share):.1f}")  # fmt: skip
                 must_be_zero = self._report(stack)
                 must_be_zero["server_errors"] = figures.server_errors(tally)
+            # Timed again once the stack has stopped: a machine whose speed moved during
+            # the run shows it here, and its figures compare with neither speed.
+            self.say("reference_work_ms_after", f"{figures.reference_work_ms():.0f}")
         except StackError as error:
             raise CommandError(str(error)) from error
         wrong = [f"{name}={value}" for name, value in must_be_zero.items() if value]

@@ -166,6 +166,15 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{id(object())}"[:64]
 
 
+# A claimed delivery with what its attempt reads: the request, the patient's mapping and what
+# to scrub. Compiled once (scheduling/prepared.py): compiling it cost 2.2 ms every attempt.
+_claimed = Prepared(
+    lambda delivery_id: Delivery.objects.select_related(
+        "connection__clinic", "appointment__location", "appointment__room", "appointment__patient"
+    ).filter(pk=delivery_id)
+)
+
+
 def claim(
     *, delivery_id: int | None = None, now: datetime.datetime | None = None
 ) -> Delivery | None:
@@ -178,10 +187,10 @@ def claim(
     taken = leases.take(now=now, lease_until=now + lease, owner=owner, delivery_id=delivery_id)
     if taken is None:
         return None
-    # With what its attempt reads: the request, the patient's mapping and what to scrub.
-    delivery = Delivery.objects.select_related(
-        "connection__clinic", "appointment__location", "appointment__room", "appointment__patient"
-    ).get(pk=taken)
+    claimed = _claimed([taken])
+    if not claimed:  # deleted with its appointment since: nothing is left to send
+        return None
+    delivery = claimed[0]
     if delivery.state not in (State.SENDING, State.ACCEPTED):
         # Settled since the claim (the vendor's webhook confirmed the write being polled):
         # nothing is left to send, and sending it would book it at the vendor again.
@@ -632,7 +641,7 @@ def _log_attempt(
         http_status=exchanges[-1].status if exchanges else None,
         outcome=("poll: " if polling else "") + delivery.state,
         error=error,
-        exchanges=scrub([dataclasses.asdict(e) for e in exchanges]),
+        exchanges=scrub([exchange.fields() for exchange in exchanges]),
     )
 
 

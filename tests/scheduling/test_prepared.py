@@ -5,16 +5,22 @@ from rest_framework.test import APIClient
 
 from scheduling.api import fields
 from scheduling.api.fields import _all_visible, _call, visible_record
-from scheduling.models import Patient
-from scheduling.prepared import Prepared, first_of_each
+from scheduling.models import Appointment, Patient
+from scheduling.prepared import STAND_IN, Prepared, first_of_each
 from scheduling.selectors import (
     visible_appointment_types,
     visible_appointments,
     visible_locations,
     visible_practitioners,
 )
-from tests.factories import ClinicMembershipFactory, PractitionerFactory, UserFactory
+from tests.factories import (
+    ClinicMembershipFactory,
+    DeliveryFactory,
+    PractitionerFactory,
+    UserFactory,
+)
 from tests.worlds import MONDAY
+from vendors.models import Delivery
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +78,50 @@ def test_the_queryset_is_built_once_per_shape(people, django_assert_num_queries)
     assert built[0][0] < 0
 
 
-def test_a_queryset_loading_joined_rows_is_left_to_the_orm(people, world):
+def fields_of(instance) -> dict:
+    return {name: value for name, value in instance.__dict__.items() if name != "_state"}
+
+
+def joined_rows(delivery_id: int):
+    return Delivery.objects.select_related(
+        "connection__clinic", "appointment__location", "appointment__room", "appointment__patient"
+    ).filter(pk=delivery_id)
+
+
+@pytest.mark.parametrize("room", [True, False], ids=["in a room", "no room (a null join)"])
+def test_joined_rows_are_made_as_the_orm_makes_them(world, room, django_assert_num_queries):
+    appointment = world.book("09:00")
+    if not room:
+        Appointment.objects.filter(pk=appointment.pk).update(room=None)
+    delivery = DeliveryFactory(appointment=appointment)
+    lookup = Prepared(joined_rows)
+    lookup([STAND_IN])  # compiled
+
+    with django_assert_num_queries(1):
+        (found,) = lookup([delivery.pk])
+        related = [
+            found.connection, found.connection.clinic, found.appointment,
+            found.appointment.location, found.appointment.room, found.appointment.patient,
+        ]  # fmt: skip
+    expected = joined_rows(delivery.pk).get()
+
+    assert fields_of(found) == fields_of(expected)
+    if room:
+        assert fields_of(related[4]) == fields_of(expected.appointment.room)
+    else:
+        assert related[4] is None and expected.appointment.room is None
+    for mine, theirs in zip(
+        [related[0], related[1], related[2], related[3], related[5]],
+        [expected.connection, expected.connection.clinic, expected.appointment,
+         expected.appointment.location, expected.appointment.patient],
+        strict=True,
+    ):  # fmt: skip
+        assert type(mine) is type(theirs)
+        assert fields_of(mine) == fields_of(theirs)
+    assert lookup([2**62]) == []
+
+
+def test_a_visible_appointment_is_read_with_its_joined_rows(people, world):
     appointment = world.book("09:00")
     member = UserFactory()
     ClinicMembershipFactory(user=member, clinic=world.clinic)
@@ -121,7 +170,7 @@ def test_look_ups_run_together_find_what_each_finds_alone(world, django_assert_n
         (visible_practitioners, world.practitioner.pk),
         (visible_appointment_types, world.appointment_type.pk),
         (_all_visible(Patient), world.patients[0].pk),
-        (visible_appointments, appointment.pk),  # select_related: the ORM's own query
+        (visible_appointments, appointment.pk),  # select_related: run on its own
         (visible_locations, 2**62),
     ]
     alone = [visible_record(visible, member, pk) for visible, pk in asked]

@@ -223,8 +223,9 @@ def test_find_asks_for_the_tenant_s_local_day(simulator, adapter):
 
 @pytest.fixture
 def patient_adapter(simulator) -> FlextellAdapter:
-    """Reading eleven pages of a thousand appointments may take longer than the scenario's
-    half-second read timeout on a busy machine: what is tested is the paging, not the clock."""
+    """Reading eleven pages of a thousand appointments, or searching every customer, may take
+    longer than the scenario's half-second read timeout on a busy machine: what is tested is
+    the paging and the search, not the clock."""
     return FlextellAdapter(dataclasses.replace(settings(simulator.url), read_timeout=5.0))
 
 
@@ -289,15 +290,15 @@ def test_find_ignores_a_cancelled_attempt(adapter):
         ("patients", "/api/v1/customers", {"id": "31", "name": "Lucía Pérez"}),
     ],
 )
-def test_reference_lists(simulator, adapter, kind, path, first):
-    found = adapter.reference(kind)
+def test_reference_lists(simulator, patient_adapter, kind, path, first):
+    found = patient_adapter.reference(kind)
 
     assert found[0] == first
     assert simulator.requests[-1].path == path
 
 
-def test_reference_patients_searches_by_text(simulator, adapter):
-    assert adapter.reference("patients", search="muñoz") == [{"id": "32", "name": "Tomás Muñoz"}]
+def test_reference_patients_searches_by_text(simulator, patient_adapter):
+    assert patient_adapter.reference("patients", search="muñoz") == [{"id": "32", "name": "Tomás Muñoz"}]
     assert simulator.requests[-1].query["search"] == "muñoz"
 
 

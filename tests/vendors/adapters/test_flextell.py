@@ -298,7 +298,9 @@ def test_reference_lists(simulator, patient_adapter, kind, path, first):
 
 
 def test_reference_patients_searches_by_text(simulator, patient_adapter):
-    assert patient_adapter.reference("patients", search="muñoz") == [{"id": "32", "name": "Tomás Muñoz"}]
+    found = patient_adapter.reference("patients", search="muñoz")
+
+    assert found == [{"id": "32", "name": "Tomás Muñoz"}]
     assert simulator.requests[-1].query["search"] == "muñoz"
 
 

@@ -8,10 +8,11 @@ compile it the first time, keeps the text, and from then on only takes each fiel
 (`Field.pre_save`, so auto_now still stamps) and converts it for the database
 (`Field.get_db_prep_save`), exactly as Django's compiler does for a plain value.
 
-Everything else is left to Django: several rows, no fields, raw saves, ON CONFLICT, a field
-with its own placeholder (`get_placeholder`, e.g. BinaryField) and a value that is an
-expression (F(), Now(), a subquery). The database backends (scheduling/postgresql,
-scheduling/sqlite) use it through their `compiler_module`.
+An insert of one row that updates on conflict (`bulk_create([row], update_conflicts=True)`)
+is remembered with its conflict clause. Everything else is left to Django: several rows, no
+fields, raw saves, a field with its own placeholder (`get_placeholder`, e.g. BinaryField)
+and a value that is an expression (F(), Now(), a subquery). The database backends
+(scheduling/postgresql, scheduling/sqlite) use it through their `compiler_module`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class RememberedInsert:
 
     def as_sql(self) -> list[tuple[str, tuple[Any, ...]]]:
         query = self.query
-        if len(query.objs) != 1 or not query.fields or query.raw or query.on_conflict:
+        if len(query.objs) != 1 or not query.fields or query.raw:
             return super().as_sql()
         fields = tuple(query.fields)
         obj = query.objs[0]
@@ -36,6 +37,9 @@ class RememberedInsert:
             query.model,
             fields,
             tuple(self.returning_fields or ()),
+            query.on_conflict,
+            tuple(query.update_fields or ()),
+            tuple(query.unique_fields or ()),
         )
         remembered = self._texts.get(key)
         if remembered is None or any(_is_expression(getattr(obj, f.attname)) for f in fields):

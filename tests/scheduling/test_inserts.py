@@ -6,6 +6,7 @@ import uuid
 import pytest
 from django.db import connection
 from django.db.models import F, Value
+from django.db.models.constants import OnConflict
 from django.db.models.functions import Concat, Upper
 from django.db.models.sql import InsertQuery
 from django_tasks_db.models import DBTaskResult
@@ -13,6 +14,7 @@ from django_tasks_db.models import DBTaskResult
 from scheduling.inserts import RememberedInsert
 from scheduling.models import Appointment, AppointmentEvent, AuditEvent, Patient
 from tests.factories import AppointmentFactory, PatientFactory
+from vendors.models import ExternalId
 
 pytestmark = pytest.mark.django_db
 
@@ -33,13 +35,14 @@ def djangos() -> type:
     return next(cls for cls in ours().__mro__ if cls.__module__.startswith("django."))
 
 
-def compile_insert(compiler: type, *objs) -> list:
-    """The statements `Model.save()` would send for `objs` (one row each, or in bulk)."""
+def compile_insert(compiler: type, *objs, **conflict) -> list:
+    """The statements `Model.save()` would send for `objs` (one row each, or in bulk); with
+    `conflict` (on_conflict, update_fields, unique_fields), those of `bulk_create`."""
     meta = objs[0]._meta
     fields = [field for field in meta.local_concrete_fields if not field.generated]
     if objs[0].pk is None:
         fields = [field for field in fields if field is not meta.auto_field]
-    query = InsertQuery(type(objs[0]))
+    query = InsertQuery(type(objs[0]), **conflict)
     query.insert_values(fields, list(objs))
     insert = compiler(query, connection, "default")
     insert.returning_fields = meta.db_returning_fields
@@ -158,3 +161,26 @@ def test_rows_written_through_the_orm_read_back_as_written():
     assert Patient.objects.filter(pk__in=[p.pk for p in patients]).count() == 2
     with pytest.raises(ValueError, match="F\\(\\) expressions can only be used to update"):
         AppointmentEvent.objects.create(appointment=first, action="booked", to_status=F("id"))
+
+
+def test_an_insert_updating_on_conflict_is_remembered_with_its_clause():
+    def mapping(external_id: str) -> ExternalId:
+        return ExternalId(
+            connection_id=2, content_type_id=3, object_id=4, role="", external_id=external_id
+        )
+
+    meta = ExternalId._meta
+    conflict = {
+        "on_conflict": OnConflict.UPDATE,
+        "update_fields": [meta.get_field("external_id")],
+        "unique_fields": [meta.get_field(name) for name in ("connection", "content_type",
+                                                            "object_id", "role")],
+    }  # fmt: skip
+    plain = compile_insert(ours(), mapping("A-1"))  # another statement: kept apart
+
+    for external_id in ("A-1", "B-2"):
+        expected = compile_insert(djangos(), mapping(external_id), **conflict)
+        assert compile_insert(ours(), mapping(external_id), **conflict) == expected
+    assert "ON CONFLICT" in expected[0][0].upper()
+    assert plain != expected
+    assert len(RememberedInsert._texts) == 2

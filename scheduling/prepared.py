@@ -127,13 +127,17 @@ class _Text:
         return [values[slot] if slot is not None else constant for slot, constant in self.slots]
 
     def instance(self, row: Sequence[Any]) -> Model:
+        return self.model.from_db(connection.alias, self.attnames, self.converted(row))
+
+    def converted(self, row: Sequence[Any]) -> list[Any]:
+        """The row's values as the database's and the fields' conversions leave them."""
         values = list(row)
         for index, converters, expression in self.converters:
             value = values[index]
             for convert in converters:
                 value = convert(value, expression, connection)
             values[index] = value
-        return self.model.from_db(connection.alias, self.attnames, values)
+        return values
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,12 +149,7 @@ class _JoinedText(_Text):
     populators: list[Any]
 
     def instance(self, row: Sequence[Any]) -> Model:
-        values = list(row)
-        for index, converters, expression in self.converters:
-            value = values[index]
-            for convert in converters:
-                value = convert(value, expression, connection)
-            values[index] = value
+        values = self.converted(row)
         instance = self.model.from_db(connection.alias, self.attnames, values[self.own])
         for populator in self.populators:
             populator.populate(values, instance)

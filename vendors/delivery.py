@@ -641,7 +641,7 @@ def _log_attempt(
         http_status=exchanges[-1].status if exchanges else None,
         outcome=("poll: " if polling else "") + delivery.state,
         error=error,
-        exchanges=scrub([exchange.fields() for exchange in exchanges]),
+        exchanges=scrub([exchange.as_dict() for exchange in exchanges]),
     )
 
 

@@ -62,7 +62,7 @@ class Exchange:
     response: Any
     error: str = ""
 
-    def fields(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """Its fields by name, the bodies not copied (`dataclasses.asdict` copies them deeply):
         what stores an exchange builds its own copy as it scrubs it."""
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}

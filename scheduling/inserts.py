@@ -12,13 +12,28 @@ An insert of one row that updates on conflict (`bulk_create([row], update_confli
 is remembered with its conflict clause. Everything else is left to Django: several rows, no
 fields, raw saves, a field with its own placeholder (`get_placeholder`, e.g. BinaryField)
 and a value that is an expression (F(), Now(), a subquery). The database backends
-(scheduling/postgresql, scheduling/sqlite) use it through their `compiler_module`.
+(scheduling/postgresql, scheduling/sqlite) use it through `InsertsRemembered`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable
 from typing import Any, ClassVar
+
+
+class InsertsRemembered:
+    """Mixin for a backend's DatabaseOperations: its insert compiler is Django's with
+    `RememberedInsert`; its other compilers are Django's."""
+
+    def compiler(self, compiler_name: str) -> type:
+        found = super().compiler(compiler_name)
+        return _remembering(found) if compiler_name == "SQLInsertCompiler" else found
+
+
+@functools.cache
+def _remembering(compiler: type) -> type:
+    return type(compiler.__name__, (RememberedInsert, compiler), {"__module__": __name__})
 
 
 class RememberedInsert:

@@ -21,9 +21,11 @@ from django.db.backends.postgresql import base, operations
 from django.utils.asyncio import async_unsafe
 from psycopg.types.datetime import TimestamptzLoader
 
+from scheduling.inserts import InsertsRemembered
 
-class DatabaseOperations(operations.DatabaseOperations):
-    compiler_module = "scheduling.postgresql.compiler"
+
+class DatabaseOperations(InsertsRemembered, operations.DatabaseOperations):
+    pass
 
 
 class DatabaseWrapper(base.DatabaseWrapper):

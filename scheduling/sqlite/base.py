@@ -2,9 +2,11 @@
 
 from django.db.backends.sqlite3 import base, operations
 
+from scheduling.inserts import InsertsRemembered
 
-class DatabaseOperations(operations.DatabaseOperations):
-    compiler_module = "scheduling.sqlite.compiler"
+
+class DatabaseOperations(InsertsRemembered, operations.DatabaseOperations):
+    pass
 
 
 class DatabaseWrapper(base.DatabaseWrapper):

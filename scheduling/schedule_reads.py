@@ -219,11 +219,6 @@ def _as_number(condition: str) -> str:
 # -- busy spans -------------------------------------------------------------------------------
 
 
-def _span(row: Row) -> BusySpan:
-    pid, room, since, until = row
-    return (pid, room, utc_instant(since), utc_instant(until))
-
-
 def _location_busy_parts(kind: str, practitioners: int, excluding: bool) -> list[Parts]:
     """The busy spans of these practitioners and of the location's active regular rooms:
     our appointments' then the PMS's, each in two parts (the practitioners', then the rooms'

@@ -8,6 +8,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from scheduling import cache_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -299,11 +301,7 @@ VENDOR_ALLOWED_HOSTS = env.list("VENDOR_ALLOWED_HOSTS", default=[])
 # --- Sign-in, sessions, two-factor and the shared cache (DESIGN §9) ---
 # The cache every process shares (API throttles, sign-in lock-out): the database by default
 # (table django_cache, made by migrate); Redis with CACHE_URL=redis://host:6379/0.
-CACHES = {
-    "default": env.cache_url_config(env.str("CACHE_URL", default="") or "dbcache://django_cache")
-}
-if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    CACHES["default"]["BACKEND"] = "scheduling.redis_cache.RedisCache"  # one client per pool
+CACHES = {"default": cache_config.from_url(env.str("CACHE_URL", default=""))}
 # How long a free-slot answer is kept in that cache (scheduling.slot_cache: every booking,
 # cancel, schedule change and PMS read drops the answers it touches); 0, the default: never.
 # Off because it did not pay under `make loadtest` (see the module's docstring); worth trying

@@ -12,7 +12,6 @@ The test suite otherwise keeps a per-process in-memory cache (tests/conftest.py)
 import os
 import uuid
 
-import environ
 import pytest
 import redis
 from axes.handlers.proxy import AxesProxyHandler
@@ -21,6 +20,7 @@ from django.core.cache.backends.base import BaseCache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from scheduling import cache_config
 from scheduling.redis_cache import RedisCache
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -54,7 +54,7 @@ def unique_prefix() -> str:
 def cache_settings(kind: str, prefix: str) -> dict:
     """CACHES["default"] for a shared cache of `kind`, read from its CACHE_URL like
     scheduling/settings.py does, with `prefix` before every key."""
-    config = {**environ.Env.cache_url_config(CACHE_URLS[kind]), "KEY_PREFIX": prefix}
+    config = {**cache_config.from_url(CACHE_URLS[kind]), "KEY_PREFIX": prefix}
     if kind == "redis":
         config["BACKEND"] = SCOPED_REDIS
     return config

@@ -12,7 +12,9 @@ counted leaves the window. On another cache (the database's, the default) DRF's 
 On Redis a token's request is counted in the same round trip as its token is read
 (`read_and_count`, called by token authentication once this process knows the token's
 user): the throttle's check then takes that answer. The count is made before the token is
-checked, so a request of a token found revoked or expired meanwhile is counted too.
+checked, so a request of a token found revoked or expired meanwhile is counted too. On
+another cache the token and the user's log are read in one `get_many` (one statement on the
+database's), and DRF's check takes the log read then instead of reading it again.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ return answer
 )
 # Where a request keeps the answers counted ahead (`read_and_count`), by log.
 _COUNTED = "_throttle_counted_ahead"
+# Where a request keeps the logs read ahead on a cache other than Redis, by DRF's cache key.
+_READ_AHEAD = "_throttle_read_ahead"
+_ABSENT = object()
+_USED = object()
 
 
 class SharedLog:
@@ -67,6 +73,11 @@ class SharedLog:
     def allow_request(self, request: Request, view: Any) -> bool:
         backend = caches[DEFAULT_CACHE_ALIAS]
         if not isinstance(backend, RedisCache) or self.rate is None:
+            read = getattr(request, _READ_AHEAD, None)
+            if read and self.rate is not None:
+                key = self.get_cache_key(request, view)
+                if key in read:
+                    self.cache = _ReadAhead(self.cache, key, read.pop(key))
             return super().allow_request(request, view)
         key = self.get_cache_key(request, view)
         if key is None:
@@ -98,14 +109,17 @@ def read_and_count(request: Request, view: Any, *, cache_key: str, user_id: int)
     """The value of `cache_key` in the shared cache, None if absent, read in the same round
     trip as this request is counted in `user_id`'s log by the view's UserRateThrottle, whose
     check then takes that answer (token authentication: the token and the count, one round
-    trip instead of two). `NotCounted` when the cache is not Redis or the view has no such
+    trip instead of two). On another cache the value and the user's log are read together,
+    and the throttle's check takes that log. `NotCounted` when the view has no such
     throttle: then read the value as usual."""
     backend = caches[DEFAULT_CACHE_ALIAS]
     throttle = next(
         (t for t in view.get_throttles() if isinstance(t, UserRateThrottle)), None
     ) if view is not None else None  # fmt: skip
-    if not isinstance(backend, RedisCache) or throttle is None or throttle.rate is None:
+    if throttle is None or throttle.rate is None:
         raise NotCounted
+    if not isinstance(backend, RedisCache):
+        return _read_ahead(request, backend, cache_key, throttle.key_for_user(user_id))
     log = _log_key(backend, throttle.key_for_user(user_id))
     value, *answer = backend._cache.script(SLIDING_LOG_AFTER_READ)(
         keys=[log, backend.make_and_validate_key(cache_key)], args=throttle._arguments()
@@ -118,10 +132,39 @@ def read_and_count(request: Request, view: Any, *, cache_key: str, user_id: int)
     return None if value is None else backend._cache._serializer.loads(value)
 
 
+def _read_ahead(request: Request, backend: Any, cache_key: str, log: str) -> Any:
+    found = backend.get_many([cache_key, log])
+    read = getattr(request, _READ_AHEAD, None)
+    if read is None:
+        read = {}
+        setattr(request, _READ_AHEAD, read)
+    read[log] = found.get(log, _ABSENT)
+    return found.get(cache_key)
+
+
+class _ReadAhead:
+    """The throttle's cache, answering its first read of `key` with what was read ahead."""
+
+    def __init__(self, cache: Any, key: str, value: Any) -> None:
+        self._cache = cache
+        self._key = key
+        self._value = value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key != self._key or self._value is _USED:
+            return self._cache.get(key, default)
+        value, self._value = self._value, _USED
+        return default if value is _ABSENT else value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cache, name)
+
+
 def forget_counted(request: Request) -> None:
-    """Drop what was counted ahead for this request (its token named another user)."""
-    if hasattr(request, _COUNTED):
-        delattr(request, _COUNTED)
+    """Drop what was counted or read ahead for this request (its token named another user)."""
+    for name in (_COUNTED, _READ_AHEAD):
+        if hasattr(request, name):
+            delattr(request, name)
 
 
 class NotCounted(Exception):

@@ -8,7 +8,9 @@ import concurrent.futures
 from collections.abc import Callable
 
 import pytest
+from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 from rest_framework.throttling import UserRateThrottle
 
@@ -156,6 +158,26 @@ def test_on_redis_a_known_token_is_read_and_counted_in_one_round_trip(user, rate
 
     assert answers == [200, 200, 429]
     assert redis_commands == ["EVALSHA"] * 3
+
+
+def test_on_the_database_a_known_token_is_read_with_its_log_then_counted_in_one_write(
+    user, shared_cache, rates
+):
+    if shared_cache != "database":
+        pytest.skip("Redis reads and counts in one script (above)")
+    rates(user="3/minute")
+    phone = signed_in_client(user)
+    assert phone.get(WHOAMI_URL).status_code == 200  # this process learns the token's user
+
+    with CaptureQueriesContext(connection) as captured:
+        answers = [phone.get(WHOAMI_URL).status_code for _ in range(3)]
+
+    assert answers == [200, 200, 429]
+    sent = [q["sql"] for q in captured if "django_cache" in q["sql"]]
+    sent = [sql for sql in sent if "COUNT(*)" not in sql]  # the table's count, now and then
+    assert [sql.split()[0] for sql in sent] == ["SELECT", "INSERT", "SELECT", "INSERT", "SELECT"]
+    for read in sent[::2]:
+        assert "api-token" in read and "throttle_user" in read
 
 
 @pytest.mark.parametrize("devices", [1, 2], ids=["one device", "two devices"])

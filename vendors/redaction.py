@@ -21,6 +21,7 @@ words). Numbers that are not text (statuses, codes) are kept unless they are the
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 import re
 import unicodedata
@@ -190,19 +191,7 @@ class Scrubber:
     ) -> Scrubber:
         """`names` (each word on its own too), `numbers` (phones, IDs: any separators) and
         `texts` (e-mails, comments, reasons, dates: whole, and line by line)."""
-        patterns: set[str] = set()
-        for name in names:
-            patterns |= _name_patterns(name or "")
-        for number in numbers:
-            patterns |= _number_patterns(number or "")
-        for text in texts:
-            for line in {text or "", *(text or "").splitlines()}:
-                patterns |= _text_patterns(line.strip())
-        if not patterns:
-            return cls(None)
-        # Longest first: a full name is replaced whole, not word by word.
-        ordered = sorted(patterns, key=lambda pattern: (-len(pattern), pattern))
-        return cls(re.compile("|".join(ordered), re.IGNORECASE))
+        return _scrubber(tuple(names), tuple(numbers), tuple(texts))
 
     def text(self, value: str) -> str:
         if self.pattern is None:
@@ -227,3 +216,26 @@ class Scrubber:
         if isinstance(value, int) and not isinstance(value, bool):
             return REDACTED if self.pattern.fullmatch(str(value)) else value
         return value
+
+
+# Every attempt of a delivery is scrubbed, and a retry or the patient's next booking needs the
+# same pattern: compiling one took 5-7 ms of a delivery worker's CPU (a tenth of it under
+# `make loadtest`), keeping it a few kilobytes of this process's memory, never written out.
+SCRUBBERS_KEPT = 256
+
+
+@functools.lru_cache(maxsize=SCRUBBERS_KEPT)
+def _scrubber(names: tuple[str, ...], numbers: tuple[str, ...], texts: tuple[str, ...]) -> Scrubber:
+    patterns: set[str] = set()
+    for name in names:
+        patterns |= _name_patterns(name or "")
+    for number in numbers:
+        patterns |= _number_patterns(number or "")
+    for text in texts:
+        for line in {text or "", *(text or "").splitlines()}:
+            patterns |= _text_patterns(line.strip())
+    if not patterns:
+        return Scrubber(None)
+    # Longest first: a full name is replaced whole, not word by word.
+    ordered = sorted(patterns, key=lambda pattern: (-len(pattern), pattern))
+    return Scrubber(re.compile("|".join(ordered), re.IGNORECASE))

@@ -107,3 +107,13 @@ def test_a_recorded_url_keeps_its_query_with_secret_parameters_redacted():
         "https://pms.example/api/appointments?subdomain=demo&location_id=7&api_key=***"
         "&client-key=***"
     )
+
+
+def test_the_same_values_reuse_their_compiled_pattern_and_others_get_their_own():
+    camila = Scrubber.of(names=["Camila Rojas"], numbers=("+56 9 8765 4321",), texts=())
+    again = Scrubber.of(names=("Camila Rojas",), numbers=["+56 9 8765 4321"])
+    other = Scrubber.of(names=("Camilo Rojas",), numbers=("+56 9 8765 4321",))
+
+    assert again.pattern is camila.pattern  # a retry compiles nothing
+    assert other.pattern is not camila.pattern
+    assert other.text("Camila Rojas, Camilo Rojas") == "Camila ***, ***"

@@ -39,30 +39,30 @@ class DatabaseCache(db.DatabaseCache):
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None
     ) -> None:
         key = self.make_and_validate_key(key, version=version)
-        self._write(key, value, timeout, replace="always")
+        self._write("set", key, value, timeout)
 
     def add(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None
     ) -> bool:
         key = self.make_and_validate_key(key, version=version)
-        return self._write(key, value, timeout, replace="expired")
+        return self._write("add", key, value, timeout)
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> bool:
         key = self.make_and_validate_key(key, version=version)
-        return self._write(key, None, timeout, replace="touch")
+        return self._write("touch", key, None, timeout)
 
-    def _write(self, key: str, value: Any, timeout: Any, *, replace: str) -> bool:
+    def _write(self, mode: str, key: str, value: Any, timeout: Any) -> bool:
+        """Django's `_base_set(mode, …)` in one statement."""
         alias = router.db_for_write(self.cache_model_class)
         connection = connections[alias]
         if connection.vendor not in VENDORS:
-            return self._base_set({"always": "set", "expired": "add"}.get(replace, replace),
-                                  key, value, timeout)  # fmt: skip
+            return self._base_set(mode, key, value, timeout)
         now = timezone.now().replace(microsecond=0)
         if self._until_count <= 0:
             self._count_and_cull(alias, now)
             self._until_count = CULL_EVERY
         self._until_count -= 1
-        sql, params = self._statement(connection, key, value, timeout, replace=replace, now=now)
+        sql, params = self._statement(connection, mode, key, value, timeout, now=now)
         # Inside a transaction, a failed write must not break it (Django's does the same).
         guard = transaction.atomic(using=alias) if connection.in_atomic_block else None
         try:
@@ -73,13 +73,13 @@ class DatabaseCache(db.DatabaseCache):
             return False  # as Django's: a write that races another may fail quietly
 
     def _statement(
-        self, connection: Any, key: str, value: Any, timeout: Any, *, replace: str,
+        self, connection: Any, mode: str, key: str, value: Any, timeout: Any, *,
         now: datetime.datetime,
     ) -> tuple[str, list]:  # fmt: skip
         quote = connection.ops.quote_name
         table = quote(self._table)
         expires = connection.ops.adapt_datetimefield_value(self._expires(timeout))
-        if replace == "touch":
+        if mode == "touch":
             return (
                 f"UPDATE {table} SET {quote('expires')} = %s WHERE {quote('cache_key')} = %s",
                 [expires, key],
@@ -93,7 +93,7 @@ class DatabaseCache(db.DatabaseCache):
             f"{quote('expires')} = excluded.{quote('expires')}"
         )
         params = [key, encoded, expires]
-        if replace == "expired":
+        if mode == "add":  # only over a row that has expired
             sql += f" WHERE {table}.{quote('expires')} < %s"
             params.append(connection.ops.adapt_datetimefield_value(now))
         return sql, params

@@ -11,6 +11,13 @@ row that has expired, as Django's does. The table is counted once every CULL_EVE
 of a cache client instead of on each, so it may pass MAX_ENTRIES by that many rows between
 two counts; the cull itself is Django's (expired rows first, then a share of the rest).
 Reads are Django's own.
+
+On PostgreSQL the cache's tables are UNLOGGED (`set_unlogged`, run by migration 0011): a write
+goes to no write-ahead log, so it waits for no flush to disk. In a logged table every
+throttle-log write of the API committed like a booking, a disk flush per request (about
+1 ms here). What an unlogged table gives up suits a cache: after a crash of the database
+(not a clean restart) it starts empty, and a standby does not hold it, so throttle counts,
+sign-in lock-outs and API tokens kept for a minute start over.
 """
 
 from __future__ import annotations
@@ -30,6 +37,29 @@ from django.utils import timezone
 # Writes of one cache client between two counts of the table.
 CULL_EVERY = 100
 VENDORS = ("postgresql", "sqlite")
+DEFAULT_TABLE = "django_cache"  # CACHE_URL's default, dbcache://django_cache
+
+
+def tables() -> set[str]:
+    """The database caches' tables: CACHE_URL's default and any other configured one."""
+    from django.core.cache import caches
+
+    configured = {
+        caches[alias]._table
+        for alias in settings.CACHES
+        if isinstance(caches[alias], db.BaseDatabaseCache)
+    }
+    return {DEFAULT_TABLE, *configured}
+
+
+def set_unlogged(schema_editor: Any, *, unlogged: bool = True) -> None:
+    """Makes the cache tables unlogged (or logged again) on PostgreSQL; elsewhere nothing."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    persistence = "UNLOGGED" if unlogged else "LOGGED"
+    for table in sorted(tables()):
+        name = schema_editor.quote_name(table)
+        schema_editor.execute(f"ALTER TABLE IF EXISTS {name} SET {persistence}")
 
 
 class DatabaseCache(db.DatabaseCache):

@@ -1,24 +1,19 @@
 import django.db.models.deletion
 from django.conf import settings
-from django.core.cache import caches
-from django.core.cache.backends.db import BaseDatabaseCache
 from django.core.management import call_command
 from django.db import migrations, models
 
-DEFAULT_CACHE_TABLE = "django_cache"
+from scheduling import database_cache
 
 
 def create_cache_tables(apps, schema_editor):
     """The database cache's table (CACHE_URL's default, dbcache://django_cache) and any other
     configured one, so that `migrate` stays the only set-up step; existing tables are kept."""
-    tables = {DEFAULT_CACHE_TABLE}
-    tables |= {
-        caches[alias]._table
-        for alias in settings.CACHES
-        if isinstance(caches[alias], BaseDatabaseCache)
-    }
     call_command(
-        "createcachetable", *sorted(tables), database=schema_editor.connection.alias, verbosity=0
+        "createcachetable",
+        *sorted(database_cache.tables()),
+        database=schema_editor.connection.alias,
+        verbosity=0,
     )
 
 

@@ -148,3 +148,31 @@ def test_a_failed_write_inside_a_transaction_leaves_the_transaction_usable():
 
         assert Clinic.objects.filter(name="Kept").exists()
     assert Clinic.objects.filter(name="Kept").exists()
+
+
+def persistence(table: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = %s", [table])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's unlogged tables")
+def test_on_postgresql_migrate_leaves_the_cache_table_unlogged_and_it_can_be_logged_again():
+    assert persistence("django_cache") == "u"  # "u": unlogged, "p": logged
+
+    with connection.schema_editor() as editor:
+        database_cache.set_unlogged(editor, unlogged=False)
+    assert persistence("django_cache") == "p"
+
+    with connection.schema_editor() as editor:
+        database_cache.set_unlogged(editor)
+    assert persistence("django_cache") == "u"
+    ours().set("after", 1, 60)
+    assert ours().get("after") == 1
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="the other databases' case")
+def test_elsewhere_making_the_tables_unlogged_alters_nothing():
+    with CaptureQueriesContext(connection) as captured, connection.schema_editor() as editor:
+        database_cache.set_unlogged(editor)
+    assert not [query["sql"] for query in captured if "ALTER" in query["sql"]]

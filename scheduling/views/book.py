@@ -271,6 +271,12 @@ def _booked(request: HttpRequest, pk: int) -> dict[str, Any]:
         pk=pk,
         clinic=request.desk.clinic,
     )
+    return _confirmation(appointment)
+
+
+def _confirmation(appointment: Appointment) -> dict[str, Any]:
+    """What the confirmation shows of `appointment` (its location, practitioner, room,
+    patient and type already on it), with its delivery as it stands now."""
     zone = appointment.location.zone
     return {
         "appointment": appointment,
@@ -317,7 +323,8 @@ def _book(request: HttpRequest) -> HttpResponse:
             form.add_booking_error(error)
         else:
             if wants_region(request):
-                context = {"desk": request.desk, "booked": _booked(request, appointment.pk)}
+                # The booking's own records, as booked: nothing to read again.
+                context = {"desk": request.desk, "booked": _confirmation(appointment)}
                 return render_page(request, TEMPLATE, context, region="booked")
             url = reverse("desk:booked", args=[appointment.pk])
             return redirect(f"{url}?location={appointment.location_id}")

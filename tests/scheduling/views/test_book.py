@@ -990,9 +990,9 @@ def test_booking_costs_a_bounded_number_of_queries(desk, world, django_assert_ma
     desk.get(BOOK)  # the session
 
     # The desk and its choices, the booking service's (its rules, the write, the delivery
-    # record, the PMS's busy time) and the confirmation; refused: the alternatives and the
-    # free times drawn again instead of the confirmation.
-    with django_assert_max_num_queries(24):
+    # record, the PMS's busy time) and the confirmation (the delivery's state: the booked
+    # records are not read again); refused: the alternatives and the free times drawn again.
+    with django_assert_max_num_queries(18):
         booked = desk.post(BOOK, ready(world, world.patients[0].pk, "10:00"), headers=HTMX)
     with django_assert_max_num_queries(27):
         refused = desk.post(BOOK, ready(world, world.patients[2].pk, "09:30"), headers=HTMX)

@@ -40,9 +40,9 @@ from scheduling.models import (
     WorkingHours,
 )
 from scheduling.models.appointments import outside_clinic
-from scheduling.prepared import Prepared
+from scheduling.prepared import Prepared, rows_of_each
 from vendors import delivery, preflight
-from vendors.models import Operation, PmsBusy
+from vendors.models import Operation, PmsBusy, VendorConnection
 
 Status = AppointmentStatus
 Action = AppointmentEvent.Action
@@ -90,6 +90,8 @@ class Plan:
     modality: str
     room: Room | None
     demand: availability.Demand
+    # The active connection the location books into (None: local), read with the rules.
+    connection: VendorConnection | type[delivery.LOOK_UP] | None = delivery.LOOK_UP
 
     @property
     def overflow(self) -> bool:
@@ -202,7 +204,8 @@ def plan_booking(
             }
         )
 
-    block = _containing_block(location, practitioner, start, end, demand)
+    reads = _reads(location, practitioner, start, end)
+    block = _containing_block(location, practitioner, start, end, demand, reads.blocks)
     offered = ModalityOffer.allowed(block.modality) & demand.modalities
     if not offered:
         raise RuleViolation(
@@ -235,7 +238,8 @@ def plan_booking(
             }
         )
 
-    _check_time_off(location, practitioner, start, end)
+    if reads.away:
+        _refuse_time_off(location, practitioner, start, end)
     if modality == Modality.VIDEO and room is not None and room.is_overflow:
         room = None
     return Plan(
@@ -254,6 +258,40 @@ def plan_booking(
             modalities=frozenset({modality}),
             include_overflow=bool(room and room.is_overflow),
         ),
+        connection=reads.connection,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Reads:
+    """What a booking's rules read, in one statement: the practitioner's working hours (at
+    every location), whether time off or a closure meets the booking, and the connection."""
+
+    blocks: list[WorkingHours]
+    away: bool
+    connection: VendorConnection | None
+
+
+def _reads(
+    location: Location, practitioner: Practitioner, start: datetime.datetime,
+    end: datetime.datetime,
+) -> _Reads:  # fmt: skip
+    reads = [
+        _blocks_of.read([practitioner.pk]),
+        schedule_reads.time_off_read(location.pk, [practitioner.pk], start, end),
+        delivery.SERVING.read([location.pk, location.clinic_id]),
+    ]
+    if None in reads:  # a look-up the ORM runs on its own
+        return _Reads(
+            blocks=_blocks_of([practitioner.pk]),
+            away=bool(schedule_reads.time_off(location.pk, [practitioner.pk], start, end)),
+            connection=delivery.connection_serving(location.pk, location.clinic_id),
+        )
+    blocks, away, candidates = rows_of_each(reads)
+    return _Reads(
+        blocks=blocks,
+        away=bool(away),
+        connection=delivery.serving_of(candidates, location.pk),
     )
 
 
@@ -263,11 +301,16 @@ def _containing_block(
     start: datetime.datetime,
     end: datetime.datetime,
     demand: availability.Demand,
+    blocks: list[WorkingHours],
 ) -> WorkingHours:
     zone = location.zone
     day = start.astimezone(zone).date()
     weekday = day.weekday()
-    blocks = [block for block in _blocks_of([practitioner.pk]) if block.weekday == weekday]
+    # In WorkingHours' order (a read of `_reads` comes back in none).
+    blocks = sorted(
+        (block for block in blocks if block.weekday == weekday),
+        key=lambda block: (block.start_time, block.pk),
+    )
     misaligned: WorkingHours | None = None
     elsewhere: WorkingHours | None = None
     for block in blocks:
@@ -348,11 +391,10 @@ _blocks_of = Prepared(
 )
 
 
-def _check_time_off(
+def _refuse_time_off(
     location: Location, practitioner: Practitioner, start: datetime.datetime, end: datetime.datetime
 ) -> None:
-    if not schedule_reads.time_off(location.pk, [practitioner.pk], start, end):
-        return  # the usual case, in a statement written once; the message needs the ORM
+    """Time off or a closure meets the booking (`_reads`): the message needs the ORM."""
     absence = (
         TimeOff.objects.filter(Q(practitioner=practitioner) | Q(location=location))
         .filter(start__lt=end, end__gt=start)
@@ -638,8 +680,8 @@ def book_appointment(
         assistant=assistant,
         now=now,
     )
-    # Where this booking goes (one look-up for the pre-flight and the delivery).
-    connection = delivery.connection_serving(location.pk, location.clinic_id)
+    # Where this booking goes (read with the rules; for the pre-flight and the delivery).
+    connection = plan.connection
     refusal = preflight.taken_in_pms(
         connection=connection,
         location=location,
@@ -754,7 +796,7 @@ def reschedule_appointment(
         }.items():
             setattr(appointment, field, value)
         appointment.save()
-        delivery.record(appointment, Operation.RESCHEDULE)
+        delivery.record(appointment, Operation.RESCHEDULE, connection=plan.connection)
         AppointmentEvent.objects.create(
             appointment=appointment,
             action=Action.RESCHEDULED,

@@ -34,6 +34,7 @@ from scheduling.models import (
     TimeOff,
     WorkingHours,
 )
+from scheduling.prepared import Read
 from vendors.models import CalendarPull, PmsBusy, VendorConnection
 
 Row = tuple
@@ -146,9 +147,27 @@ def time_off(
 ) -> list[tuple[int | None, datetime.datetime, datetime.datetime]]:  # fmt: skip
     """(practitioner_id or None for a closure of the location, start, end) meeting the
     window."""
-    sql = _time_off_sql(dialect(), len(practitioner_ids))
-    params = _time_off_params(location_id, practitioner_ids, window_start, window_end)
-    return [(pid, utc_instant(start), utc_instant(end)) for pid, start, end in run(sql, params)]
+    read = time_off_read(location_id, practitioner_ids, window_start, window_end)
+    return [read.make(row) for row in run(read.sql, read.params)]
+
+
+def time_off_read(
+    location_id: int, practitioner_ids: Sequence[int], window_start: datetime.datetime,
+    window_end: datetime.datetime,
+) -> Read:  # fmt: skip
+    """`time_off` as a read `prepared.rows_of_each` can run with others."""
+    kind = dialect()
+    return Read(
+        sql=_time_off_sql(kind, len(practitioner_ids)),
+        params=_time_off_params(location_id, practitioner_ids, window_start, window_end),
+        types=[_sql_type(kind, type_) for type_ in ("number", "instant", "instant")],
+        make=_time_off_row,
+    )
+
+
+def _time_off_row(row: Sequence[Any]) -> tuple[int | None, datetime.datetime, datetime.datetime]:
+    pid, start, end = row
+    return pid, utc_instant(start), utc_instant(end)
 
 
 def _time_off_params(
@@ -426,12 +445,16 @@ _BUSY_OF = _columns_of(_BUSY_SLOTS)
 _PMS_CALENDAR_OF = _columns_of(_PMS_CALENDAR_SLOTS)
 
 
+def _sql_type(kind: str, type_: str) -> str:
+    sql_type = {"number": "bigint", "time": "time", "text": "text", "date": "date",
+                "instant": "timestamptz" if kind == "postgresql-binary" else "text"}  # fmt: skip
+    return sql_type[type_]
+
+
 def _null(kind: str, type_: str) -> str:
     if kind == "sqlite":
         return "NULL"
-    sql_type = {"number": "bigint", "time": "time", "text": "text", "date": "date",
-                "instant": "timestamptz" if kind == "postgresql-binary" else "text"}  # fmt: skip
-    return f"CAST(NULL AS {sql_type[type_]})"
+    return f"CAST(NULL AS {_sql_type(kind, type_)})"
 
 
 def _laid_out(kind: str, read: int, slots: Sequence[str], parts: Parts) -> str:

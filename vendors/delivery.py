@@ -21,6 +21,7 @@ import logging
 import random
 import socket
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -83,8 +84,9 @@ def _candidates(location_id: int, clinic_id: int) -> QuerySet[VendorConnection]:
     ).order_by("location_id")
 
 
-# Every booking and move asks it: compiled once (scheduling.prepared).
-_candidates_compiled = Prepared(_candidates)
+# Every booking and move asks it: compiled once (scheduling.prepared); called with
+# [location_id, clinic_id]. A booking reads it with its other reads (scheduling.booking).
+SERVING = Prepared(_candidates)
 
 
 def connection_serving(
@@ -94,7 +96,13 @@ def connection_serving(
     if related:
         candidates = list(_candidates(location_id, clinic_id).select_related(*related))
     else:
-        candidates = _candidates_compiled([location_id, clinic_id])
+        candidates = SERVING([location_id, clinic_id])
+    return serving_of(candidates, location_id)
+
+
+def serving_of(candidates: Sequence[VendorConnection], location_id: int) -> VendorConnection | None:
+    """Of a location's active connection and its clinic's (at most one each, by the
+    constraints), the location's own."""
     found = [c for c in candidates if c.location_id == location_id]
     return found[0] if found else next(iter(candidates), None)
 

@@ -297,9 +297,10 @@ def test_booking_over_the_api_costs_one_query_more(
 ):
     api = api_for(receptionist)
 
-    # 10 before the audit (the overlaps and the free room are one statement, where five were;
-    # the location, practitioner, type and patient one, where four were), + its one insert
-    with django_assert_num_queries(10 + 1):
+    # 8 before the audit (the overlaps and the free room are one statement, where five were;
+    # the location, practitioner, type and patient one, where four were; the working hours,
+    # time off and PMS connection one, where three were), + its one insert
+    with django_assert_num_queries(8 + 1):
         response = api.post("/api/v1/appointments/", booking_body(world), format="json")
 
     assert response.status_code == 201

@@ -1,12 +1,15 @@
 """Look-ups compiled once (scheduling.prepared) find what the ORM finds, for every user."""
 
+import datetime
+
 import pytest
 from rest_framework.test import APIClient
 
+from scheduling import schedule_reads
 from scheduling.api import fields
 from scheduling.api.fields import _all_visible, _call, visible_record
-from scheduling.models import Appointment, Patient
-from scheduling.prepared import STAND_IN, Prepared, first_of_each
+from scheduling.models import Appointment, Patient, WorkingHours
+from scheduling.prepared import STAND_IN, Prepared, first_of_each, rows_of_each
 from scheduling.selectors import (
     visible_appointment_types,
     visible_appointments,
@@ -17,9 +20,13 @@ from tests.factories import (
     ClinicMembershipFactory,
     DeliveryFactory,
     PractitionerFactory,
+    TimeOffFactory,
     UserFactory,
+    VendorConnectionFactory,
+    WorkingHoursFactory,
 )
 from tests.worlds import MONDAY
+from vendors import delivery
 from vendors.models import Delivery
 
 pytestmark = pytest.mark.django_db
@@ -228,3 +235,51 @@ def test_a_reference_naming_nothing_is_its_fields_error_with_the_others(
     errors = answer.json()["errors"]
     assert set(errors) == {field, "date_from"}
     assert list(errors) == [name for name in query if name in errors]  # the fields' order
+
+
+# --- Several reads of any number of rows in one statement -----------------------------------
+
+
+def _fields(record):
+    return {key: value for key, value in record.__dict__.items() if key != "_state"}
+
+
+def test_reads_run_together_find_what_each_finds_alone(world, django_assert_num_queries):
+    """Several rows, one row and none, of models and of a raw read with instants, each read's
+    values in its own types: what the booking's rules read (scheduling.booking._reads)."""
+    WorkingHoursFactory(
+        practitioner=world.practitioner, location=world.location, weekday=2,
+        start_time=datetime.time(14, 0), end_time=datetime.time(18, 0),
+    )  # fmt: skip
+    away = TimeOffFactory(practitioner=world.practitioner)
+    closed = TimeOffFactory(practitioner=None, location=world.location)
+    connection = VendorConnectionFactory(clinic=world.clinic)
+    hours = Prepared(lambda pk: WorkingHours.objects.filter(practitioner_id=pk))
+    window = (away.start - datetime.timedelta(days=1), closed.end + datetime.timedelta(days=1))
+    ids = (world.location.pk, [world.practitioner.pk], *window)
+    reads = [
+        hours.read([world.practitioner.pk]),
+        schedule_reads.time_off_read(*ids),
+        delivery.SERVING.read([world.location.pk, world.clinic.pk]),
+        hours.read([2**62]),
+    ]
+
+    with django_assert_num_queries(1):
+        blocks, time_off, candidates, nobody = rows_of_each(reads)
+
+    alone = list(WorkingHours.objects.filter(practitioner=world.practitioner))
+    assert len(alone) >= 2
+    assert sorted(map(_fields, blocks), key=str) == sorted(map(_fields, alone), key=str)
+    assert sorted(time_off, key=str) == sorted(schedule_reads.time_off(*ids), key=str)
+    assert {(pid, start) for pid, start, _ in time_off} == {
+        (world.practitioner.pk, away.start), (None, closed.start),
+    }  # fmt: skip
+    stored = type(connection).objects.get(pk=connection.pk)
+    assert [_fields(found) for found in candidates] == [_fields(stored)]
+    assert candidates[0].secrets == connection.secrets
+    assert nobody == []
+
+
+def test_reads_left_to_the_orm_are_not_offered_to_run_together(world):
+    joined = Prepared(lambda pk: Appointment.objects.filter(pk=pk).select_related("practitioner"))
+    assert joined.read([world.book("09:00").pk]) is None

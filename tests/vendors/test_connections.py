@@ -118,7 +118,8 @@ def test_sync_reads_not_required_without_a_pms_and_the_latest_delivery_otherwise
 
 @pytest.mark.parametrize("count", [1, 2, 3, 5, 17])
 def test_sync_reads_each_of_any_number_of_appointments(count, django_assert_num_queries):
-    """One statement written per power of two: the list is padded with its last ID."""
+    """One statement: on PostgreSQL the IDs are one array; elsewhere one statement is written
+    per power of two and the list padded with its last ID."""
     deliveries = [
         DeliveryFactory(state=DeliveryState.SYNCED, external_id=f"A-{n}", attempts=n)
         for n in range(count - count // 2)

@@ -2,6 +2,12 @@
 
 Prints one line per figure:
 BENCH <name> backend=<sqlite|postgresql> runs=<n> p50_ms=<x> p95_ms=<y> queries=<q>
+
+and on PostgreSQL one line per read of each request figure, with the time the server takes
+to run its prepared statement under a generic plan (the one PostgreSQL may keep for a
+statement run again and again) and under a plan made for its values, and the tables a
+generic plan reads whole:
+BENCH plan <name>.<n> generic_ms=<x> custom_ms=<y> read_whole=<tables> sql=<its start>
 """
 
 import datetime
@@ -80,8 +86,8 @@ class Command(BaseCommand):
             f"data ready in {time.perf_counter() - started:.1f}s: "
             f"{Appointment.objects.count()} appointments, {Clinic.objects.count()} clinics"
         )
-        lines = [*measure(runs), *measure_pages(runs), *measure_api(runs), measure_pull(),
-                 measure_import()]  # fmt: skip
+        lines = [*measure(runs), *measure_pages(runs), *measure_api(runs), *measure_plans(),
+                 measure_pull(), measure_import()]  # fmt: skip
         for line in lines:
             self.stdout.write(line)
 
@@ -351,6 +357,10 @@ def build_small_clinics() -> None:
             )
 
 
+# The reads (SQL, parameters) of each figure's counted call, for measure_plans.
+_READS: dict[str, list[tuple[str, list]]] = {}
+
+
 def _time(name: str, runs: int, call: Callable[[int], object]) -> str:
     """`call(0)` warms up, `call(1)` is counted, `call(2)` to `call(runs)` are timed, as
     production runs them: without the debug query log, which writes each statement's SQL
@@ -359,7 +369,14 @@ def _time(name: str, runs: int, call: Callable[[int], object]) -> str:
     # The debug query log keeps the last 9,000 queries: once full (seeding fills it), a
     # capture would count none. Requests reset it; calls of services must do it here.
     reset_queries()
-    with CaptureQueriesContext(connection) as captured:
+    reads = _READS[name] = []
+
+    def keep(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.lstrip().upper().startswith("SELECT") and params:
+            reads.append((sql, list(params)))
+        return execute(sql, params, many, context)
+
+    with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(keep):
         call(1)
     queries = len(captured)
     durations = []
@@ -539,6 +556,52 @@ def measure_api(runs: int) -> list[str]:
             "patient": patients[n].pk, "appointment_type": kind.pk,
             "start": plan[n][0].start.isoformat(), "room": plan[n][1]})),
     ]  # fmt: skip
+
+
+def measure_plans() -> list[str]:
+    """PostgreSQL: each read of a request figure (as its counted call sent it), prepared
+    and run under a generic plan and under one made for its values (EXPLAIN ANALYZE
+    EXECUTE), once the figures are timed. A
+    read much slower generic, or reading a table whole, is one to look at: PostgreSQL keeps
+    the generic plan once its estimate is no worse than the plans made for the values."""
+    if connection.vendor != "postgresql":
+        return []
+    from psycopg import ClientCursor
+
+    lines = []
+    for name, reads in _READS.items():
+        if not name.startswith(("ui_", "api_")):
+            continue
+        with connection.cursor() as cursor:
+            literal = ClientCursor(cursor.connection)
+            for number, (sql, params) in enumerate(reads, start=1):
+                cursor.execute(f"PREPARE bench_plan AS {_numbered(sql)}")
+                arguments = ", ".join(literal.mogrify("%s", [param]) for param in params)
+                timings, whole = {}, set()
+                for mode in ("generic", "custom"):
+                    cursor.execute(f"SET plan_cache_mode = force_{mode}_plan")
+                    cursor.execute(f"EXPLAIN (ANALYZE) EXECUTE bench_plan({arguments})")
+                    plan = [row[0] for row in cursor.fetchall()]
+                    timings[mode] = float(plan[-1].split(":")[1].split()[0])
+                    if mode == "generic":
+                        whole = {
+                            line.split(" on ")[1].split()[0] for line in plan if "Seq Scan" in line
+                        }
+                cursor.execute("SET plan_cache_mode = auto")
+                cursor.execute("DEALLOCATE bench_plan")
+                lines.append(
+                    f"BENCH plan {name}.{number} generic_ms={timings['generic']:.3f} "
+                    f"custom_ms={timings['custom']:.3f} "
+                    f"read_whole={','.join(sorted(whole)) or '-'} sql={' '.join(sql.split())[:60]}"
+                )
+    return lines
+
+
+def _numbered(sql: str) -> str:
+    """Django's %s placeholders as PREPARE's $1, $2, ... (and its %% as %)."""
+    parts = sql.replace("%%", "\0").split("%s")
+    numbered = "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], start=1))
+    return (numbered + parts[-1]).replace("\0", "%")
 
 
 def measure(runs: int) -> list[str]:

@@ -3,7 +3,7 @@
 Prints one line per figure:
 BENCH <name> backend=<sqlite|postgresql> runs=<n> p50_ms=<x> p95_ms=<y> queries=<q>
 
-and on PostgreSQL one line per read of each request figure, with the time the server takes
+and on PostgreSQL one line per read of each figure, with the time the server takes
 to run its prepared statement under a generic plan (the one PostgreSQL may keep for a
 statement run again and again) and under a plan made for its values, and the tables a
 generic plan reads whole:
@@ -559,19 +559,17 @@ def measure_api(runs: int) -> list[str]:
 
 
 def measure_plans() -> list[str]:
-    """PostgreSQL: each read of a request figure (as its counted call sent it), prepared
-    and run under a generic plan and under one made for its values (EXPLAIN ANALYZE
-    EXECUTE), once the figures are timed. A
-    read much slower generic, or reading a table whole, is one to look at: PostgreSQL keeps
-    the generic plan once its estimate is no worse than the plans made for the values."""
+    """PostgreSQL: each read of each figure (as its counted call sent it), prepared and run
+    under a generic plan and under one made for its values (EXPLAIN ANALYZE EXECUTE), once
+    the figures are timed. A read much slower generic, or reading a table whole, is one to
+    look at: PostgreSQL keeps the generic plan once its estimate is no worse than the plans
+    made for the values."""
     if connection.vendor != "postgresql":
         return []
     from psycopg import ClientCursor
 
     lines = []
     for name, reads in _READS.items():
-        if not name.startswith(("ui_", "api_")):
-            continue
         with connection.cursor() as cursor:
             literal = ClientCursor(cursor.connection)
             for number, (sql, params) in enumerate(reads, start=1):

@@ -423,6 +423,10 @@ def test_a_read_failing_midway_keeps_the_last_good_copy_and_says_how_old(
 @pytest.mark.django_db(transaction=True)
 def test_two_pulls_of_one_connection_at_once_never_both_read(pms):
     pms.simulator.latency_ms = 300
+    # Calls slowed to overlap must not time out on a loaded machine (the fixture's 1 s did
+    # once, with the whole suite running beside it): this test is about the lease.
+    pms.connection.read_timeout = 5.0
+    pms.connection.save(update_fields=["read_timeout"])
     barrier = threading.Barrier(2)
     outcomes: list[calendar.PullOutcome] = []
     errors: list[BaseException] = []

@@ -14,8 +14,9 @@ Reads are Django's own.
 
 On PostgreSQL the cache's tables are UNLOGGED (`set_unlogged`, run by migration 0011): a write
 goes to no write-ahead log, so it waits for no flush to disk. In a logged table every
-throttle-log write of the API committed like a booking, a disk flush per request (about
-1 ms here). What an unlogged table gives up suits a cache: after a crash of the database
+throttle-log write of the API committed like a booking, a disk flush per request: a write
+took 0.45-0.64 ms logged and 0.21-0.31 ms unlogged here (median of 300, alternating).
+What an unlogged table gives up suits a cache: after a crash of the database
 (not a clean restart) it starts empty, and a standby does not hold it, so throttle counts,
 sign-in lock-outs and API tokens kept for a minute start over.
 """

@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import email.utils
 import functools
+import hashlib
 import http.cookiejar
 import json
 import logging
@@ -27,13 +28,14 @@ import requests
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from vendors import allowed
+from vendors import allowed, pacing
 from vendors.errors import (
     AuthenticationFailed,
     ConfigurationError,
     NotFound,
     NotSupported,
     OutcomeUnknown,
+    Paced,
     RateLimited,
     SlotUnavailable,
     UnexpectedResponse,
@@ -71,6 +73,13 @@ OPERATIONS = (
 READ_OPERATIONS = ("read_calendar", "is_free", "reference", "check", "search_patients")
 # The longest Retry-After a read waits for in place; a longer one ends the read.
 MAX_RATE_WAIT = 5.0
+# The longest a call waits in place for its vendor's documented pace (vendors.pacing), by
+# default: a longer wait ends it as Paced, nothing sent, so that a delivery waits its turn in
+# the queue (its worker thread free for other PMSs) and a pre-flight does not hold the desk.
+MAX_PACE_WAIT = 0.5
+# What the jobs that only read, at their own pace (calendar pulls, imports), wait in place:
+# longer than any window of a documented limit.
+READER_PACE_WAIT = 10.0
 # What reading a vendor's answer of the wrong shape raises (a missing key, a list for a dict).
 SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
@@ -286,6 +295,10 @@ class Adapter:
     token_margin = datetime.timedelta(seconds=60)
     # The key a vendor wraps each answer's record in (`{"data": {...}}`), read by `record`.
     envelope_key = ""
+    # The vendor's documented rate limits, kept by every process together (vendors.pacing),
+    # and how long one call may wait in place for them.
+    rate_limits: tuple[pacing.Limit, ...] = ()
+    pace_wait = MAX_PACE_WAIT
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every operation turns an answer of the wrong shape into UnexpectedResponse."""
@@ -525,6 +538,8 @@ class Adapter:
         for _attempt in range(3):
             try:
                 return self.call(method, path, params=params, json_body=json_body)
+            except Paced:
+                raise  # it waited for the pace as long as its caller allows
             except RateLimited as limited:
                 wait = limited.retry_after if limited.retry_after is not None else 1.0
                 if wait > MAX_RATE_WAIT:
@@ -854,6 +869,7 @@ class Adapter:
         self.exchanges.append(exchange)
         try:
             self.check_destination(url)
+            self._pace(method, path)
         except (ConfigurationError, VendorError) as error:
             exchange.error = type(error).__name__
             raise
@@ -928,6 +944,31 @@ class Adapter:
             unreadable = isinstance(error, UnexpectedResponse)
             exchange.error = "malformed answer" if unreadable else type(error).__name__
             raise
+
+    @functools.cached_property
+    def pace_scope(self) -> str:
+        """Whose allowance the documented limits count: this vendor at this base URL with these
+        credentials (the names of the variables holding them; never their values)."""
+        secrets = ",".join(f"{role}={name}" for role, name in sorted(self.settings.secrets.items()))
+        text = f"{self.vendor}|{self.settings.base_url}|{secrets}"
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    def _pace(self, method: str, path: str) -> None:
+        """Hold the call until the vendor's documented limits allow it: up to `pace_wait` in
+        place; past that it is not sent and ends as Paced, saying when it may go."""
+        if not self.rate_limits:
+            return
+        waited = 0.0
+        while wait := pacing.wait(self.pace_scope, self.rate_limits, method, path):
+            if waited + wait > self.pace_wait:
+                raise Paced(
+                    _("%(pms)s limits how many calls it takes; this one waits its turn.")
+                    % {"pms": self.label},
+                    vendor=self.vendor,
+                    retry_after=wait,
+                )
+            time.sleep(wait)
+            waited += wait
 
     def redirected(self, response: requests.Response, url: str) -> ConfigurationError:
         """A 3xx answer: never followed. It names where it pointed (without its query) so a

@@ -38,7 +38,7 @@ from scheduling import schedule_reads as reads
 from scheduling.models import Appointment, AppointmentType, Location, Patient, Practitioner, Room
 from scheduling.prepared import Prepared
 from vendors import leases
-from vendors.errors import ConfigurationError, NotSupported, VendorError
+from vendors.errors import ConfigurationError, NotSupported, RateLimited, VendorError
 from vendors.language import written_for
 from vendors.models import (
     RETRYABLE_STATES,
@@ -60,6 +60,10 @@ MAX_ATTEMPTS = 8
 MAX_AGE = datetime.timedelta(hours=24)
 BACKOFF_BASE = datetime.timedelta(seconds=2)
 BACKOFF_CAP = datetime.timedelta(minutes=10)
+# A delivery the PMS asked to wait (429, or its documented pace) goes again after the wait it
+# asked for plus a spread that grows with its waits up to this: those held back together do
+# not all come back at one instant, and none waits long once the PMS has room again.
+DEFERRAL_CAP = datetime.timedelta(seconds=30)
 # After an unknown outcome the PMS may still be finishing the write we gave up waiting for:
 # its look-up comes no sooner than this after the attempt ended, so it sees that write.
 LOOKUP_DELAY = datetime.timedelta(seconds=30)
@@ -459,10 +463,11 @@ def backoff(
     retry_after: float | None = None,
     *,
     at_least: datetime.timedelta = datetime.timedelta(0),
+    cap: datetime.timedelta = BACKOFF_CAP,
 ) -> datetime.timedelta:
-    """Full-jitter exponential backoff, capped at ten minutes; never sooner than asked (the
-    vendor's Retry-After) nor than `at_least`. Counted from the end of the attempt."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    """Full-jitter exponential backoff, capped (at ten minutes unless said); never sooner than
+    asked (the vendor's Retry-After) nor than `at_least`. Counted from the end of the attempt."""
+    ceiling = min(cap, BACKOFF_BASE * 2 ** min(max(0, attempts - 1), 20))
     delay = datetime.timedelta(seconds=random.uniform(0, ceiling.total_seconds()))
     if retry_after is not None:
         delay = max(delay, datetime.timedelta(seconds=retry_after))
@@ -577,7 +582,23 @@ def _after_error(
             "settled_at": now,
             "last_error": check_by_hand(adapter.label),
         }
-    within_budget = delivery.attempts < MAX_ATTEMPTS and now - delivery.created_at < MAX_AGE
+    if isinstance(error, RateLimited) and now - delivery.created_at < MAX_AGE:
+        # Not a failure: the PMS asks us to wait our turn, and nothing was acted on.
+        return {
+            "state": State.QUEUED,
+            "outcome_unknown": unknown,
+            "deferrals": delivery.deferrals + 1,
+            "next_attempt_at": now
+            + backoff(
+                delivery.deferrals + 1,
+                error.retry_after,
+                at_least=LOOKUP_DELAY if unknown else datetime.timedelta(0),
+                cap=DEFERRAL_CAP,
+            ),
+            "last_error": str(error),
+        }
+    failed = delivery.attempts - delivery.deferrals
+    within_budget = failed < MAX_ATTEMPTS and now - delivery.created_at < MAX_AGE
     if error.retryable and within_budget:
         return {
             "state": State.QUEUED,
@@ -595,8 +616,8 @@ def _after_error(
         message = ngettext(
             "Gave up after %(count)d attempt: %(error)s",
             "Gave up after %(count)d attempts: %(error)s",
-            delivery.attempts,
-        ) % {"count": delivery.attempts, "error": error}
+            failed,
+        ) % {"count": failed, "error": error}
     return {
         "state": State.NEEDS_ATTENTION,
         "outcome_unknown": unknown,
@@ -686,7 +707,7 @@ def retry_now(delivery: Delivery) -> Delivery:
     Delivery.objects.filter(pk=delivery.pk).update(
         state=State.QUEUED if delivery.state != State.ACCEPTED else State.ACCEPTED,
         next_attempt_at=timezone.now(),
-        attempts=min(delivery.attempts, MAX_ATTEMPTS - 1),
+        attempts=min(delivery.attempts, MAX_ATTEMPTS - 1 + delivery.deferrals),
         settled_at=None,
         **changes,
     )

@@ -81,6 +81,11 @@ class RateLimited(VendorError):
     retryable = True
 
 
+class Paced(RateLimited):
+    """Not sent: the vendor's documented pace (vendors.pacing) would have this call wait
+    longer than its caller may (`Adapter.pace_wait`); it may go in `retry_after` seconds."""
+
+
 class VendorUnavailable(VendorError):
     """The PMS is down or busy and did not act (connection refused, 408, 425, 503)."""
 

@@ -336,6 +336,9 @@ class Delivery(models.Model):
         _("state"), max_length=16, choices=DeliveryState.choices, default=DeliveryState.QUEUED
     )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # Attempts the PMS (or its documented pace) asked to wait: they are not failures and do
+    # not count towards the attempts a delivery is given (vendors.delivery.MAX_ATTEMPTS).
+    deferrals = models.PositiveSmallIntegerField(_("waits for the PMS's pace"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
     lease_owner = models.CharField(_("lease owner"), max_length=64, blank=True)

@@ -16,6 +16,7 @@ from scheduling.models import Appointment
 from tests.factories import VendorConnectionFactory, map_ids
 from tests.vendors.allow import allow, world_at_dentalink, world_at_nexhealth
 from vendors.delivery import (
+    DEFERRAL_CAP,
     LOOKUP_DELAY,
     MAX_ATTEMPTS,
     build_request,
@@ -329,6 +330,53 @@ def test_after_eight_attempts_it_gives_up(world, dentalink):
     assert final.state == State.NEEDS_ATTENTION
     assert final.attempts == MAX_ATTEMPTS
     assert final.last_error.startswith(f"Gave up after {MAX_ATTEMPTS} attempts")
+
+
+def test_a_pms_asking_to_slow_down_is_waited_for_never_given_up_on(world, dentalink):
+    appointment = world.book("09:00")
+    waits = MAX_ATTEMPTS + 2
+    dentalink.inject(*["429"] * waits, path="/api/v1/citas")
+    moment = timezone.now()
+
+    for _ in range(waits + 1):
+        moment += LATER / 4
+        deliver_due(now=moment)
+
+    final = only_delivery(appointment)
+    assert final.state == State.SYNCED
+    assert (final.attempts, final.deferrals) == (waits + 1, waits)
+    assert booked_at_vendor(dentalink) == 1
+
+
+def test_failures_after_waits_still_get_every_attempt(world, dentalink):
+    appointment = world.book("09:00")
+    dentalink.inject(*["429"] * 3, *["503"] * MAX_ATTEMPTS, path="/api/v1/citas")
+    moment = timezone.now()
+
+    for _ in range(3 + MAX_ATTEMPTS - 1):
+        moment += LATER / 4
+        deliver_due(now=moment)
+        assert only_delivery(appointment).state == State.QUEUED
+    deliver_due(now=moment + LATER / 4)
+
+    final = only_delivery(appointment)
+    assert final.state == State.NEEDS_ATTENTION
+    assert (final.attempts, final.deferrals) == (3 + MAX_ATTEMPTS, 3)
+    assert final.last_error.startswith(f"Gave up after {MAX_ATTEMPTS} attempts")
+
+
+def test_a_wait_comes_back_soon_after_the_pms_asked(world, dentalink):
+    dentalink.inject("429", path="/api/v1/citas")
+    appointment = world.book("09:00")
+    before = timezone.now()
+
+    queued = deliver(only_delivery(appointment).pk)
+
+    assert queued.deferrals == 1
+    assert "slow down" in queued.last_error
+    # Its Retry-After (1 s), plus a spread of at most DEFERRAL_CAP.
+    assert before + datetime.timedelta(seconds=1) <= queued.next_attempt_at
+    assert queued.next_attempt_at <= timezone.now() + DEFERRAL_CAP
 
 
 @pytest.mark.parametrize("kind", ["queued", "lease ran out"])

@@ -8,8 +8,8 @@ appointment; it reaches the practice's EHR later and NexHealth then sends the we
 The practice's calendar (DESIGN §8) is read from `GET /appointments` per location, in cursor
 pages (`per_page` 1000, the documented maximum; the next page is asked with the previous
 page's `page_info.end_cursor`; `page_info` sits beside `data` in the envelope), at most ten
-requests a second (the documented limit of that endpoint: consecutive pages start at least
-0.1 s after the previous one ended; a 429 is waited out by `read`). Without a cursor the
+requests a second (the documented limit of that endpoint, RATE_LIMITS, kept by every process
+together: vendors.pacing; a 429 is waited out by `read`). Without a cursor the
 whole window is read (a complete read); with one, `updated_since=<cursor>` reads only what
 changed (cancelled and deleted appointments come back as inactive spans). Appointment changes
 are also pushed: the webhooks `appointment_created` / `appointment_updated` (resource_type
@@ -42,9 +42,9 @@ of the institution's locations (a record listed at several is yielded once), pag
 as the import consumes it. `GET /providers`, `/operatories`, `/working_hours` and `/patients`
 page by cursor in v3 (`per_page`, at most 1000, and `end_cursor`; `page_info` beside `data`);
 an answer without `page_info` is read the older way the notes describe (`page` from 1 with
-`per_page`, to a short page or `count`). Pages of IMPORT_PER_PAGE records; GET /patients at
-most once every 60 ms (1,000 requests a minute, documented) and the other lists every 30 ms
-(2,000 a minute); a 429 is waited out (`read`). A page that cannot be read raises (the class
+`per_page`, to a short page or `count`). Pages of IMPORT_PER_PAGE records, within the documented
+limits (RATE_LIMITS: 1,000 requests a minute for patients, 2,000 for the other lists); a 429
+is waited out (`read`). A page that cannot be read raises (the class
 of error the call gave, saying which page of which list); a record that cannot be read is
 yielded with its `problem` (never quoting its data):
 - locations: `GET /locations?subdomain` answers the institution with its `locations` (a bare
@@ -114,7 +114,6 @@ import hashlib
 import hmac
 import json
 import re
-import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -125,6 +124,7 @@ from django.utils.translation import ngettext
 
 from scheduling.localtime import utc_iso
 from scheduling.validators import known_time_zones
+from vendors import pacing
 from vendors.base import NUMBER, SHAPE_ERRORS, Adapter
 from vendors.errors import (
     ConfigurationError,
@@ -181,9 +181,18 @@ REFERENCE_PATHS = {
     "patients": "patients",
 }
 
-# Reading the calendar: GET /appointments allows 10 requests a second per key; pages of the
-# documented maximum; how far before the window the read starts and how far back the cursor.
-APPOINTMENTS_PACE = 0.1
+# The documented rate limits, per API key, kept by every process together (vendors.pacing):
+# GET /appointments and GET /appointment_slots (here /available_slots) 10 a second; the
+# patients and the appointments endpoints 1,000 a minute each, every other one 2,000.
+RATE_LIMITS = (
+    pacing.Limit("appointment-list", 10, 1.0, paths="appointments", methods=("GET",)),
+    pacing.Limit("slots", 10, 1.0, paths="available_slots|appointment_slots", methods=("GET",)),
+    pacing.Limit("patients", 1000, 60.0, paths="patients(/.*)?"),
+    pacing.Limit("appointments", 1000, 60.0, paths="appointments(/.*)?"),
+    pacing.Limit("others", 2000, 60.0, paths="(?!(patients|appointments)(/|$)).*"),
+)
+# Reading the calendar: pages of the documented maximum; how far before the window the read
+# starts and how far back the cursor.
 PER_PAGE = 1000
 READ_BEFORE = datetime.timedelta(days=1)
 CURSOR_OVERLAP = datetime.timedelta(minutes=2)
@@ -191,12 +200,10 @@ CURSOR_OVERLAP = datetime.timedelta(minutes=2)
 CALENDAR_EVENTS = ("appointment_created", "appointment_updated")
 
 # Onboarding (see the module's docstring): records per page (the documented maximum is 1000;
-# 500 full patient records stay well below MAX_BODY_BYTES), the least time between two
-# requests of a list (1,000 a minute for patients, 2,000 for the others), the pages a list may
-# have before it is taken for one that never ends, and the calls kept in `exchanges`.
+# 500 full patient records stay well below MAX_BODY_BYTES; the pace is RATE_LIMITS'), the
+# pages a list may have before it is taken for one that never ends, and the calls kept in
+# `exchanges`.
 IMPORT_PER_PAGE = 500
-PATIENTS_PACE = 0.06
-LISTS_PACE = 0.03
 MAX_IMPORT_PAGES = 100_000
 KEEP_EXCHANGES = 20
 WEEKDAYS = {name: number for number, name in enumerate(
@@ -266,13 +273,10 @@ class NexHealthAdapter(Adapter):
     token_margin = TOKEN_MARGIN
     imports = ("locations", "practitioners", "rooms", "types", "hours", "patients")
     import_per_page = IMPORT_PER_PAGE
-    # When the next GET /appointments may start (monotonic clock), and the last page_info
-    # and count (the total a list answer says it has).
-    _appointments_ready = 0.0
+    rate_limits = RATE_LIMITS
+    # The last page_info and count (the total a list answer says it has).
     _page_info: Any = None
     _count: Any = None
-    # When the next request of each list an import reads may start (monotonic clock).
-    _lists_ready: dict[str, float] | None = None
     # Finding patients (see the module's docstring); the institution's locations, once read.
     patient_search = ("email", "phone", "name_birth_date")
     _locations: list[str] | None = None
@@ -448,7 +452,7 @@ class NexHealthAdapter(Adapter):
             page = {**params, "per_page": PER_PAGE}
             if cursor:
                 page["end_cursor"] = cursor
-            rows = self._rows(self._paced("appointments", page))
+            rows = self._rows(self.read("appointments", params=page))
             info = self._page_info
             yield from rows
             more = info.get("has_next_page") if isinstance(info, Mapping) else None
@@ -458,16 +462,6 @@ class NexHealthAdapter(Adapter):
             if not isinstance(cursor, str) or not cursor or cursor in cursors:
                 raise self._unreadable(_("its appointment pages"))
             cursors.add(cursor)
-
-    def _paced(self, path: str, params: Mapping[str, Any]) -> Any:
-        """A GET /appointments no sooner than 0.1 s after the previous one ended."""
-        wait = self._appointments_ready - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        try:
-            return self.read(path, params=params)
-        finally:
-            self._appointments_ready = time.monotonic() + APPOINTMENTS_PACE
 
     def _missing_ours(self, query: CalendarQuery, found: set[str]) -> list[BusySpan]:
         """Our appointments a complete read did not list, as NexHealth has them now."""
@@ -611,7 +605,7 @@ class NexHealthAdapter(Adapter):
     ) -> tuple[list[Any], Any, Any]:
         """One page: its items, its page_info and its count; raises if it cannot be read."""
         try:
-            data = self._list_paced(path, params)
+            data = self.read(path, params=params)
         except VendorError as error:
             raise self._list_failed(error, what, number) from None
         info, count = self._page_info, self._count
@@ -620,20 +614,6 @@ class NexHealthAdapter(Adapter):
         if not isinstance(data, list) or (info is not None and not isinstance(info, Mapping)):
             raise self._list_unreadable(what, number)
         return data, info, count
-
-    def _list_paced(self, path: str, params: Mapping[str, Any]) -> Any:
-        """A list request no sooner than its documented pace after the previous one."""
-        if self._lists_ready is None:
-            self._lists_ready = {}
-        ready = self._lists_ready
-        wait = ready.get(path, 0.0) - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        try:
-            return self.read(path, params=params)
-        finally:
-            pace = PATIENTS_PACE if path == "patients" else LISTS_PACE
-            ready[path] = time.monotonic() + pace
 
     # -- patients not mapped yet (issue 12; see the module's docstring) ---------------------
 
@@ -701,7 +681,7 @@ class NexHealthAdapter(Adapter):
         cursors: set[str] = set()
         first = None
         for number in range(1, SEARCH_PAGES + 1):
-            rows = self._list_paced("patients", asked)
+            rows = self.read("patients", params=asked)
             info = self._page_info
             if not isinstance(rows, list) or (number > 1 and rows and rows[0] == first):
                 raise self._search_unreadable()

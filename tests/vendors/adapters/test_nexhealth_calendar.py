@@ -3,7 +3,6 @@ rate-limited GET /appointments (complete and incremental), the appointment webho
 available_slots pre-flight."""
 
 import datetime
-import itertools
 import json
 import time
 import zoneinfo
@@ -14,11 +13,14 @@ import requests
 from tests.vendors.adapters.test_nexhealth import SECRET, Receiver
 from tests.vendors.scenarios.nexhealth import request as booking
 from tests.vendors.scenarios.nexhealth import settings
+from vendors import pacing
 from vendors.adapters import nexhealth
 from vendors.adapters.nexhealth import NexHealthAdapter, parse_webhook
+from vendors.base import MAX_PACE_WAIT
 from vendors.errors import (
     ConfigurationError,
     OutcomeUnknown,
+    Paced,
     RateLimited,
     UnexpectedResponse,
     VendorError,
@@ -98,17 +100,18 @@ def backdate(simulator, hours: int = 1) -> None:
 
 def fail_after_first_page(monkeypatch, adapter, simulator, fault: str) -> None:
     """The fault answers the listing's second page (the first is read normally)."""
-    original = adapter._paced
+    original = adapter.read
     pages = []
 
-    def paced(path, params):
-        found = original(path, params)
-        pages.append(params)
-        if len(pages) == 1:
-            simulator.inject(fault, path="/appointments")
+    def read(path, **options):
+        found = original(path, **options)
+        if path == "appointments":
+            pages.append(options)
+            if len(pages) == 1:
+                simulator.inject(fault, path="/appointments")
         return found
 
-    monkeypatch.setattr(adapter, "_paced", paced)
+    monkeypatch.setattr(adapter, "read", read)
 
 
 # -- the complete read ------------------------------------------------------------------------
@@ -256,15 +259,43 @@ def test_pages_are_read_to_the_end_at_most_ten_a_second(simulator, adapter, monk
     assert "end_cursor" not in pages[0].query
     assert pages[1].query["end_cursor"] and pages[2].query["end_cursor"]
     assert pages[1].query["end_cursor"] != pages[2].query["end_cursor"]
+
+
+def test_many_pages_keep_to_ten_a_second_and_never_meet_a_429(simulator, adapter, monkeypatch):
+    monkeypatch.setattr(nexhealth, "PER_PAGE", 1)
+    booked = [book(simulator, at(8) + datetime.timedelta(minutes=30 * n)) for n in range(15)]
+
+    spans = adapter.read_calendar(query()).spans
+
+    assert [span.external_id for span in spans] == booked
     arrived = simulator.arrivals["/appointments"]
-    assert all(b - a >= 0.1 for a, b in itertools.pairwise(arrived))
+    assert len(arrived) == 15  # each page asked once: the simulator never answered 429
+    assert max(sum(1 for t in arrived if a <= t < a + 1.0) for a in arrived) <= 10
+
+
+def test_a_call_that_would_wait_long_for_its_pace_is_not_sent(simulator, adapter, monkeypatch):
+    # One call a 30 s window: the second would wait far longer than MAX_PACE_WAIT.
+    slow = pacing.Limit("list", 2, 30.0, paths="appointments", methods=("GET",))
+    monkeypatch.setattr(adapter, "rate_limits", (slow,))
+    asked = {"subdomain": adapter._subdomain(), "location_id": 101,
+             "start": at(0).isoformat(), "end": at(12).isoformat()}  # fmt: skip
+    adapter.call("GET", "appointments", params=asked)
+
+    with pytest.raises(Paced) as refused:
+        adapter.read("appointments", params=asked)  # not waited out like a vendor's 429
+
+    assert len(simulator.arrivals["/appointments"]) == 1
+    assert adapter.pace_wait == MAX_PACE_WAIT
+    assert MAX_PACE_WAIT < refused.value.retry_after <= 30.0
+    assert adapter.exchanges[-1].error == "Paced"
+    assert adapter.exchanges[-1].status is None
 
 
 def test_the_documented_limit_answers_429_and_the_read_waits_it_out(
     simulator, adapter, monkeypatch
 ):
     monkeypatch.setattr(nexhealth, "PER_PAGE", 1)
-    monkeypatch.setattr(nexhealth, "APPOINTMENTS_PACE", 0.0)  # as if it did not pace itself
+    monkeypatch.setattr(adapter, "rate_limits", ())  # as if it did not pace itself
     booked = [book(simulator, at(8) + datetime.timedelta(minutes=30 * n)) for n in range(12)]
     began = time.monotonic()
 

@@ -73,13 +73,15 @@ OPERATIONS = (
 READ_OPERATIONS = ("read_calendar", "is_free", "reference", "check", "search_patients")
 # The longest Retry-After a read waits for in place; a longer one ends the read.
 MAX_RATE_WAIT = 5.0
-# The longest a call waits in place for its vendor's documented pace (vendors.pacing), by
-# default: a longer wait ends it as Paced, nothing sent, so that a delivery waits its turn in
-# the queue (its worker thread free for other PMSs) and a pre-flight does not hold the desk.
+# How long a call waits in place for its vendor's documented pace (vendors.pacing) before it
+# ends as Paced, nothing sent. Before the adapter has sent anything, briefly (`pace_wait`): a
+# delivery then waits its turn in the queue, its worker thread free for other PMSs, and a
+# pre-flight does not hold the desk. Once it has sent a call, as long as the window of any
+# documented limit lasts: a delivery half done goes on, where starting over later would spend
+# again the allowance its first calls took (under a saturated limit, deliveries cut short
+# in turn would take it all, and none would end). Pulls and imports always wait that long.
 MAX_PACE_WAIT = 0.5
-# What the jobs that only read, at their own pace (calendar pulls, imports), wait in place:
-# longer than any window of a documented limit.
-READER_PACE_WAIT = 10.0
+STARTED_PACE_WAIT = 10.0
 # What reading a vendor's answer of the wrong shape raises (a missing key, a list for a dict).
 SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
@@ -299,6 +301,7 @@ class Adapter:
     # and how long one call may wait in place for them.
     rate_limits: tuple[pacing.Limit, ...] = ()
     pace_wait = MAX_PACE_WAIT
+    _started = False  # whether this adapter has sent a call since it was made
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every operation turns an answer of the wrong shape into UnexpectedResponse."""
@@ -954,13 +957,15 @@ class Adapter:
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
     def _pace(self, method: str, path: str) -> None:
-        """Hold the call until the vendor's documented limits allow it: up to `pace_wait` in
-        place; past that it is not sent and ends as Paced, saying when it may go."""
+        """Hold the call until the vendor's documented limits allow it, in place up to
+        `pace_wait` (STARTED_PACE_WAIT once a call was sent); past that it is not sent and ends
+        as Paced, saying when it may go."""
         if not self.rate_limits:
             return
+        allowed = max(self.pace_wait, STARTED_PACE_WAIT) if self._started else self.pace_wait
         waited = 0.0
         while wait := pacing.wait(self.pace_scope, self.rate_limits, method, path):
-            if waited + wait > self.pace_wait:
+            if waited + wait > allowed:
                 raise Paced(
                     _("%(pms)s limits how many calls it takes; this one waits its turn.")
                     % {"pms": self.label},
@@ -969,6 +974,7 @@ class Adapter:
                 )
             time.sleep(wait)
             waited += wait
+        self._started = True
 
     def redirected(self, response: requests.Response, url: str) -> ConfigurationError:
         """A 3xx answer: never followed. It names where it pointed (without its query) so a

@@ -51,7 +51,7 @@ from scheduling.models import (
 )
 from scheduling.models.schedules import applies_on
 from vendors.adapters import adapter_class
-from vendors.base import READER_PACE_WAIT
+from vendors.base import STARTED_PACE_WAIT
 from vendors.errors import (
     ConfigurationError,
     NotSupported,
@@ -268,7 +268,7 @@ def pull(
     outcome = PullOutcome(False, "")
     try:
         adapter = connection.adapter()
-        adapter.pace_wait = READER_PACE_WAIT
+        adapter.pace_wait = STARTED_PACE_WAIT
         interval = max(interval, datetime.timedelta(seconds=adapter.min_pull_seconds))
         state = CalendarPull.objects.get(pk=connection.pk)
         query, mappings = build_query(connection, adapter, state, now, full=full)

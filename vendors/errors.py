@@ -83,7 +83,7 @@ class RateLimited(VendorError):
 
 class Paced(RateLimited):
     """Not sent: the vendor's documented pace (vendors.pacing) would have this call wait
-    longer than its caller may (`Adapter.pace_wait`); it may go in `retry_after` seconds."""
+    longer than its caller may (`Adapter._pace`); it may go in `retry_after` seconds."""
 
 
 class VendorUnavailable(VendorError):

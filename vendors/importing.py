@@ -39,7 +39,7 @@ from scheduling.models import (
     WorkingHours,
 )
 from scheduling.models.people import DUPLICATE_NATIONAL_ID
-from vendors.base import READER_PACE_WAIT
+from vendors.base import STARTED_PACE_WAIT
 from vendors.errors import ConfigurationError, VendorError
 from vendors.language import written_for
 from vendors.models import ExternalId, ImportRun, VendorConnection
@@ -204,7 +204,7 @@ def import_from_vendor(
     errors propagate after what was imported before them is kept (not in a dry run)."""
     wanted = [kind for kind in IMPORT_KINDS if kind in set(kinds)]
     adapter = connection.adapter()
-    adapter.pace_wait = READER_PACE_WAIT
+    adapter.pace_wait = STARTED_PACE_WAIT
     report = ImportReport(dry_run=dry_run)
     importer = _Importer(connection, take_theirs=take_theirs)
 

@@ -273,22 +273,47 @@ def test_many_pages_keep_to_ten_a_second_and_never_meet_a_429(simulator, adapter
     assert max(sum(1 for t in arrived if a <= t < a + 1.0) for a in arrived) <= 10
 
 
-def test_a_call_that_would_wait_long_for_its_pace_is_not_sent(simulator, adapter, monkeypatch):
-    # One call a 30 s window: the second would wait far longer than MAX_PACE_WAIT.
-    slow = pacing.Limit("list", 2, 30.0, paths="appointments", methods=("GET",))
-    monkeypatch.setattr(adapter, "rate_limits", (slow,))
-    asked = {"subdomain": adapter._subdomain(), "location_id": 101,
-             "start": at(0).isoformat(), "end": at(12).isoformat()}  # fmt: skip
-    adapter.call("GET", "appointments", params=asked)
+def listing_params(adapter) -> dict:
+    return {"subdomain": adapter._subdomain(), "location_id": 101,
+            "start": at(0).isoformat(), "end": at(12).isoformat()}  # fmt: skip
+
+
+def early_in_a_window(seconds: float, *, at_least: float = 1.0) -> None:
+    """Now, or after the next window of `seconds` began if less than `at_least` is left."""
+    left = seconds - time.time() % seconds
+    if left < at_least:
+        time.sleep(left + 0.01)
+
+
+def test_a_first_call_that_would_wait_for_its_pace_is_not_sent(simulator, adapter):
+    # One call a 4 s window, taken by another process's adapter (the same API key): the next
+    # would wait more than MAX_PACE_WAIT and less than STARTED_PACE_WAIT.
+    slow = (pacing.Limit("list", 2, 4.0, paths="appointments", methods=("GET",)),)
+    other = NexHealthAdapter(adapter.settings, store=adapter.store)
+    other.rate_limits = adapter.rate_limits = slow
+    early_in_a_window(4.0)
+    other.call("GET", "appointments", params=listing_params(other))
 
     with pytest.raises(Paced) as refused:
-        adapter.read("appointments", params=asked)  # not waited out like a vendor's 429
+        adapter.read("appointments", params=listing_params(adapter))  # no 429 waited out
 
     assert len(simulator.arrivals["/appointments"]) == 1
-    assert adapter.pace_wait == MAX_PACE_WAIT
-    assert MAX_PACE_WAIT < refused.value.retry_after <= 30.0
+    assert MAX_PACE_WAIT < refused.value.retry_after <= 4.0
     assert adapter.exchanges[-1].error == "Paced"
     assert adapter.exchanges[-1].status is None
+
+
+def test_an_adapter_that_has_sent_a_call_waits_in_place_for_the_next(simulator, adapter):
+    # One call a 1.5 s window: the second waits for the next, longer than MAX_PACE_WAIT.
+    adapter.rate_limits = (pacing.Limit("list", 2, 1.5, paths="appointments", methods=("GET",)),)
+    early_in_a_window(1.5)
+    for _ in range(3):
+        adapter.call("GET", "appointments", params=listing_params(adapter))
+
+    arrived = simulator.arrivals["/appointments"]
+    assert len(arrived) == 3
+    assert arrived[2] - arrived[0] >= 1.5  # three windows met
+    assert max(sum(1 for t in arrived if a <= t < a + 1.5) for a in arrived) <= 2
 
 
 def test_the_documented_limit_answers_429_and_the_read_waits_it_out(

@@ -226,6 +226,7 @@ class DeliveryAdmin(ScopedAdmin):
         "operation",
         "state",
         "attempts",
+        "deferrals",
         "next_attempt_at",
         "lease_until",
         "lease_owner",

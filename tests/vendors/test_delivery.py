@@ -332,7 +332,8 @@ def test_after_eight_attempts_it_gives_up(world, dentalink):
     assert final.last_error.startswith(f"Gave up after {MAX_ATTEMPTS} attempts")
 
 
-def test_a_pms_asking_to_slow_down_is_waited_for_never_given_up_on(world, dentalink):
+def test_a_pms_asking_to_slow_down_is_waited_for_never_given_up_on(world, dentalink,
+                                                                  superuser_client):  # fmt: skip
     appointment = world.book("09:00")
     waits = MAX_ATTEMPTS + 2
     dentalink.inject(*["429"] * waits, path="/api/v1/citas")
@@ -346,6 +347,9 @@ def test_a_pms_asking_to_slow_down_is_waited_for_never_given_up_on(world, dental
     assert final.state == State.SYNCED
     assert (final.attempts, final.deferrals) == (waits + 1, waits)
     assert booked_at_vendor(dentalink) == 1
+    page = superuser_client.get(reverse("admin:vendors_delivery_change", args=[final.pk]))
+    assert "Waits for the PMS&#x27;s pace" in page.text
+    assert f'<div class="readonly">{waits}</div>' in page.text
 
 
 def test_failures_after_waits_still_get_every_attempt(world, dentalink):

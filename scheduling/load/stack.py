@@ -140,13 +140,31 @@ class Stack:
                 process.wait()
 
 
+# What stops the load test: Ctrl-C (to make, its shell and this process alike) or a kill.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.strsignal(signum))
+
+
 @contextlib.contextmanager
 def running(stack: Stack) -> Iterator[Stack]:
+    """The stack, started; stopped however this ends. A SIGTERM ends it as Ctrl-C does, and
+    while the processes are being stopped a second signal (make passes Ctrl-C on, then
+    stops) is ignored: cut short, the stop would leave them running on their ports."""
+    previous = signal.signal(signal.SIGTERM, _interrupted)
     try:
         stack.start()
         yield stack
     finally:
-        stack.stop()
+        handlers = {number: signal.signal(number, signal.SIG_IGN) for number in STOP_SIGNALS}
+        try:
+            stack.stop()
+        finally:
+            for number, handler in handlers.items():
+                signal.signal(number, handler)
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _cpu_by_session() -> dict[int, float]:

@@ -3,6 +3,9 @@ server, and the checks it makes afterwards. `make loadtest` itself is not part o
 
 import asyncio
 import concurrent.futures
+import os
+import signal
+import time
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -12,6 +15,7 @@ from scheduling.api.authentication import issue_token
 from scheduling.load import figures
 from scheduling.load.clients import BOOK, SEARCH, Tally, drive
 from scheduling.load.http import Connection
+from scheduling.load.stack import running
 from scheduling.load.world import Search, World
 from scheduling.models import Appointment
 from tests.factories import ClinicMembershipFactory, UserFactory
@@ -137,3 +141,29 @@ def test_the_clients_search_and_book_against_a_live_server(world, live_server):
 def test_a_book_share_outside_0_to_1_is_refused_before_anything_starts(share):
     with pytest.raises(CommandError, match="a share is a number from 0 to 1"):
         call_command("loadtest", "--book-share", share)
+
+
+class _Stopping:
+    """A stack that records what a signal would do while it is started and stopped."""
+
+    def __init__(self) -> None:
+        self.during_stop: dict[int, object] = {}
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self.during_stop = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
+        os.kill(os.getpid(), signal.SIGTERM)  # ignored: the stop goes on
+
+
+def test_a_sigterm_stops_the_stack_as_ctrl_c_does_and_nothing_cuts_the_stop_short():
+    stack = _Stopping()
+    before = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
+
+    with pytest.raises(KeyboardInterrupt), running(stack):  # noqa: PT012
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)  # the signal arrives before this ends
+
+    assert stack.during_stop == {signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: signal.SIG_IGN}
+    assert {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)} == before

@@ -67,6 +67,16 @@ def deliveries_by_state() -> dict[str, int]:
     return {row["state"]: row["n"] for row in rows}
 
 
+def deferrals() -> int:
+    """How many times a delivery waited because its PMS asked us to slow down, or its
+    documented pace would have had the call wait (vendors.pacing)."""
+    from django.db.models import Sum
+
+    from vendors.models import Delivery
+
+    return Delivery.objects.aggregate(total=Sum("deferrals"))["total"] or 0
+
+
 def vendor_duplicates() -> dict[str, int]:
     """Per simulator, the appointments it holds twice (same practitioner, same start)."""
     found = {}

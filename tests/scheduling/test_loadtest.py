@@ -18,7 +18,7 @@ from scheduling.load.http import Connection
 from scheduling.load.stack import running
 from scheduling.load.world import Search, World
 from scheduling.models import Appointment
-from tests.factories import ClinicMembershipFactory, UserFactory
+from tests.factories import ClinicMembershipFactory, DeliveryFactory, UserFactory
 from tests.worlds import MONDAY
 from vendors.simulators.dentalink import DentalinkSimulator
 
@@ -58,6 +58,16 @@ def test_web_cpu_is_given_per_answered_request_of_every_endpoint():
 
 def test_the_reference_work_takes_a_measurable_time():
     assert 1 < figures.reference_work_ms(rounds=1) < 10_000
+
+
+@pytest.mark.django_db
+def test_deferrals_add_up_every_deliverys_waits():
+    assert figures.deferrals() == 0
+    DeliveryFactory(deferrals=3)
+    DeliveryFactory(deferrals=0)
+    DeliveryFactory(deferrals=4)
+
+    assert figures.deferrals() == 7
 
 
 @pytest.mark.django_db

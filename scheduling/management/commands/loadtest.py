@@ -152,6 +152,7 @@ class Command(BaseCommand):
     def _report(self, stack: Stack) -> dict[str, int]:
         for state, count in figures.deliveries_by_state().items():
             self.say(f"deliveries_{state}", count)
+        self.say("delivery_deferrals", figures.deferrals())
         for vendor, stats in figures.simulator_stats().items():
             for fault, count in sorted(stats.get("faults", {}).items()):
                 self.say(f"{vendor}_injected_{fault}", count)

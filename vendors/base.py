@@ -962,10 +962,10 @@ class Adapter:
         as Paced, saying when it may go."""
         if not self.rate_limits:
             return
-        allowed = max(self.pace_wait, STARTED_PACE_WAIT) if self._started else self.pace_wait
+        patience = max(self.pace_wait, STARTED_PACE_WAIT) if self._started else self.pace_wait
         waited = 0.0
         while wait := pacing.wait(self.pace_scope, self.rate_limits, method, path):
-            if waited + wait > allowed:
+            if waited + wait > patience:
                 raise Paced(
                     _("%(pms)s limits how many calls it takes; this one waits its turn.")
                     % {"pms": self.label},

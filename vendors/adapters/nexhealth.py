@@ -199,8 +199,8 @@ CURSOR_OVERLAP = datetime.timedelta(minutes=2)
 # Webhook events that carry an appointment changed in the EHR (DESIGN §8).
 CALENDAR_EVENTS = ("appointment_created", "appointment_updated")
 
-# Onboarding (see the module's docstring): records per page (the documented maximum is 1000;
-# 500 full patient records stay well below MAX_BODY_BYTES; the pace is RATE_LIMITS'), the
+# Onboarding (see the module's docstring; its pace is RATE_LIMITS'): records per page (the
+# documented maximum is 1000; 500 full patient records stay well below MAX_BODY_BYTES), the
 # pages a list may have before it is taken for one that never ends, and the calls kept in
 # `exchanges`.
 IMPORT_PER_PAGE = 500

@@ -73,19 +73,24 @@ class Limit:
 
 def wait(scope: str, limits: Iterable[Limit], method: str, path: str) -> float:
     """Seconds before this call may be sent under every limit that covers it; 0.0 means now,
-    and the call has been counted. `scope` names whose allowance it is (vendor, host, key)."""
+    and the call has been counted. `scope` names whose allowance it is (vendor, host, key).
+    A call told to wait is counted nowhere: it takes no allowance of the limits it passed."""
     now = time.time()
     longest = 0.0
+    counted = []
     for limit in limits:
         if not limit.covers(method, path):
             continue
         window = math.floor(now / limit.window_seconds)
-        count = _count(
-            f"vendor-pace:{scope}:{limit.name}:{window}",
-            timeout=math.ceil(limit.window_seconds) + 1,
-        )
+        key = f"vendor-pace:{scope}:{limit.name}:{window}"
+        count = _count(key, timeout=math.ceil(limit.window_seconds) + 1)
+        if count:
+            counted.append(key)
         if count > limit.per_window:
             longest = max(longest, (window + 1) * limit.window_seconds - now)
+    if longest:
+        for key in counted:
+            _uncount(key)
     return longest
 
 
@@ -101,3 +106,11 @@ def _count(key: str, *, timeout: int) -> int:
     except Exception:  # the cache is down: pace nothing, the vendor's 429 still counts
         logger.warning("the shared cache did not count a PMS call; it is not paced")
         return 0
+
+
+def _uncount(key: str) -> None:
+    """Take back a count of a call that was not sent."""
+    try:
+        cache.decr(key)
+    except Exception:  # expired meanwhile, or the cache is down: the window ends anyway
+        logger.debug("a PMS call's count could not be taken back")

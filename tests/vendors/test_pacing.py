@@ -74,6 +74,24 @@ def test_each_scope_and_each_limit_has_its_own_allowance():
     assert pacing.wait("one", (other,), "GET", "appointments") == 0.0
 
 
+def test_a_call_told_to_wait_takes_no_allowance_of_the_limits_it_passed(shared_cache):
+    # One call an hour on the list; 9 a minute on every appointments path.
+    tight = pacing.Limit("tight", 2, 7200.0, paths="appointments", methods=("GET",))
+    loose = pacing.Limit("loose", 100, 600.0, paths="appointments(/.*)?")
+    limits = (tight, loose)
+    left = loose.window_seconds - time.time() % loose.window_seconds
+    if left < 1.0:
+        time.sleep(left + 0.01)
+
+    assert pacing.wait("scope", limits, "GET", "appointments") == 0.0
+    for _ in range(4):  # held back by the tight limit
+        assert pacing.wait("scope", limits, "GET", "appointments") > 0.0
+    sent = [pacing.wait("scope", limits, "POST", "appointments") for _ in range(loose.per_window)]
+
+    assert sent[:-1] == [0.0] * (loose.per_window - 1)  # the loose limit lost nothing
+    assert sent[-1] > 0.0  # its 9 calls: the first GET and 8 POSTs
+
+
 def test_calls_a_limit_does_not_cover_are_not_counted():
     for _ in range(5):
         assert pacing.wait("scope", (SPAN_LIMIT,), "POST", "appointments") == 0.0

@@ -518,9 +518,13 @@ def _run(delivery: Delivery, *, now: datetime.datetime | None) -> Delivery:
             update[field] = scrub.text(update[field])
     for field, value in update.items():
         setattr(delivery, field, value)
-    # Only what the attempt changed: a manager's retry or a webhook may have written the rest.
-    delivery.save(update_fields=[*update, "updated_at"])
-    _log_attempt(delivery, adapter, now, scrub.text(error_text), scrub, polling=polling)
+    # The outcome and its attempt's log commit together: never one without the other, and
+    # one commit (a wait for the disk) where there were two.
+    with transaction.atomic():
+        # Only what the attempt changed: a manager's retry or a webhook may have written the
+        # rest.
+        delivery.save(update_fields=[*update, "updated_at"])
+        _log_attempt(delivery, adapter, now, scrub.text(error_text), scrub, polling=polling)
     if delivery.state in (State.QUEUED, State.ACCEPTED) and delivery.next_attempt_at:
         # The next attempt (or poll) is a worker's task when it falls due; the sweeper only
         # catches what a lost task or a dead worker left behind.

@@ -4,11 +4,15 @@ A mobile app that loses its connection after sending a booking cannot tell wheth
 booking happened. It sends the request again with the same `Idempotency-Key` header and
 gets the first answer back (same status, same body) without a second booking.
 
-- The key is claimed first, in its own committed transaction, through the unique
-  constraint on (user, key): of two concurrent duplicates only one does the work; the other
-  is told the first is still in progress (409) and retries.
-- The work and the stored answer commit together, so a crash leaves either both or
-  neither; a claim whose request died is taken over after `CLAIM_TIMEOUT`.
+- The key is claimed by the first statement of the transaction that does the work, through
+  the unique constraint on (user, key): of two concurrent duplicates only one does the work;
+  the other's claim waits for the first's transaction to end, then replays its answer (or,
+  if the first failed and freed the key, does the work itself).
+- The claim, the work and the stored answer commit together: a crash leaves all or nothing,
+  and a booking costs one commit, not two (each waits for the disk). A claim committed
+  without an answer (by an earlier version, which claimed in a transaction of its own) is
+  still running (409, retry) or, after `CLAIM_TIMEOUT`, left by a request that died, and
+  freed.
 - Answers of the service (the booking, or the rule it broke, or the conflict) are stored.
   A request refused before the service ran (unreadable JSON, a wrong field) stores nothing
   and frees the key, so the client may fix the body and send it again with the same key.
@@ -24,7 +28,6 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from contextlib import nullcontext
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -60,8 +63,8 @@ PARAMETER = OpenApiParameter(
         "A unique string of 1 to 255 visible ASCII characters (a UUID, say), chosen by the "
         "client per booking. Sending the same key and body again within 24 hours replays "
         "the first answer (same status and body, with the header `Idempotent-Replayed: true`) "
-        "and books nothing more; the same key with another body answers 422; while the first "
-        "request with the key is still running, 409 (retry in a moment)."
+        "and books nothing more, waiting for the first request if it is still running; the "
+        "same key with another body answers 422."
     ),
 )
 
@@ -112,22 +115,37 @@ def respond(
         return work()
     _check_key(key)
     digest = request_digest(request)
-    claimed = _claim(request.user, key, digest)
-    if isinstance(claimed, Response):
-        return claimed
+    for _attempt in range(2):  # once more if the holder freed the key, or it expired
+        try:
+            with transaction.atomic():
+                claimed = _claim(request.user, key, digest)
+                try:
+                    response = work()
+                except final as error:
+                    response = view.handle_exception(error)
+                IdempotencyRecord.objects.filter(pk=claimed.pk).update(
+                    status_code=response.status_code, body=_plain(response.data)
+                )
+            return response
+        except _Taken:
+            answer = _answer_of(request.user, key, digest, timezone.now())
+            if answer is not None:
+                return answer
+    raise KeyInProgress()
+
+
+class _Taken(Exception):
+    """Another request committed a record of this key (the claim's transaction is over)."""
+
+
+def _claim(user, key: str, digest: str) -> IdempotencyRecord:
+    """The transaction's first statement: a duplicate's claim waits here until the first
+    request's transaction ends. No savepoint (two more round trips): a refused claim ends
+    the transaction, before anything else was done in it."""
     try:
-        with transaction.atomic():
-            try:
-                response = work()
-            except final as error:
-                response = view.handle_exception(error)
-            IdempotencyRecord.objects.filter(pk=claimed.pk).update(
-                status_code=response.status_code, body=_plain(response.data)
-            )
-    except BaseException:
-        IdempotencyRecord.objects.filter(pk=claimed.pk, status_code__isnull=True).delete()
-        raise
-    return response
+        return IdempotencyRecord.objects.create(user=user, key=key, request_hash=digest)
+    except IntegrityError:
+        raise _Taken from None
 
 
 def request_digest(request: Request) -> str:
@@ -160,37 +178,25 @@ def _check_key(key: str) -> None:
     raise ValidationError({HEADER: [message]})
 
 
-def _claim(user, key: str, digest: str) -> IdempotencyRecord | Response:
-    """The new record this request owns, or the answer to give instead (replay or refusal)."""
-    now = timezone.now()
-    for _attempt in range(2):  # once more if the holder freed the key, or it expired
-        try:
-            # In autocommit the insert is a transaction of its own: BEGIN and COMMIT would be
-            # two more round trips. Inside a transaction, a savepoint keeps it usable.
-            guard = (
-                transaction.atomic()
-                if transaction.get_connection().in_atomic_block
-                else nullcontext()
-            )
-            with guard:
-                return IdempotencyRecord.objects.create(user=user, key=key, request_hash=digest)
-        except IntegrityError:
-            pass
-        record = IdempotencyRecord.objects.filter(user=user, key=key).first()
-        if record is None:
-            continue
-        if record.created_at < now - LIFETIME:  # forgotten: the key is free again
-            IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at).delete()
-            continue
-        if record.request_hash != digest:
-            raise KeyReused()
-        if record.status_code is not None:
-            return Response(
-                record.body, status=record.status_code, headers={REPLAYED_HEADER: "true"}
-            )
-        if record.created_at < now - CLAIM_TIMEOUT and _take_over(record, now):
-            return record
-        raise KeyInProgress()
+def _answer_of(user, key: str, digest: str, now: datetime.datetime) -> Response | None:
+    """What to answer for a key another request holds: its answer replayed, or a refusal;
+    None when the key is free again (its record expired, or was left by a request that
+    died), to claim it once more."""
+    record = IdempotencyRecord.objects.filter(user=user, key=key).first()
+    if record is None:
+        return None
+    if record.created_at < now - LIFETIME:  # forgotten: the key is free again
+        IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at).delete()
+        return None
+    if record.request_hash != digest:
+        raise KeyReused()
+    if record.status_code is not None:
+        return Response(record.body, status=record.status_code, headers={REPLAYED_HEADER: "true"})
+    if record.created_at < now - CLAIM_TIMEOUT:
+        IdempotencyRecord.objects.filter(
+            pk=record.pk, status_code__isnull=True, created_at=record.created_at
+        ).delete()
+        return None
     raise KeyInProgress()
 
 
@@ -199,13 +205,6 @@ def forget_expired(*, now: datetime.datetime | None = None) -> int:
     many. A request never waits for it: an expired key it meets is freed on the spot."""
     now = now or timezone.now()
     return IdempotencyRecord.objects.filter(created_at__lt=now - LIFETIME).delete()[0]
-
-
-def _take_over(record: IdempotencyRecord, now: datetime.datetime) -> bool:
-    taken = IdempotencyRecord.objects.filter(
-        pk=record.pk, status_code__isnull=True, created_at=record.created_at
-    ).update(created_at=now)
-    return taken == 1
 
 
 def _plain(data: object) -> object:

@@ -5,6 +5,7 @@ import json
 import threading
 
 import pytest
+from django import db
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
@@ -381,6 +382,31 @@ def test_a_wait_comes_back_soon_after_the_pms_asked(world, dentalink):
     # Its Retry-After (1 s), plus a spread of at most DEFERRAL_CAP.
     assert before + datetime.timedelta(seconds=1) <= queued.next_attempt_at
     assert queued.next_attempt_at <= timezone.now() + DEFERRAL_CAP
+
+
+@pytest.mark.django_db(transaction=True)  # as a worker runs it: autocommit
+@pytest.mark.parametrize("fault", [None, "500"], ids=["synced", "failed"])
+def test_an_outcome_and_its_attempt_commit_together(world, dentalink, fault):
+    if fault:
+        dentalink.inject(fault, path="/api/v1/citas")
+    pk = only_delivery(world.book("09:00")).pk
+    writes: dict[str, object] = {}  # statement → the transaction block it ran in
+
+    def note(execute, sql, params, many, context):
+        for name, start in [("outcome", 'UPDATE "vendors_delivery" SET "state"'),
+                            ("attempt", 'INSERT INTO "vendors_deliveryattempt"')]:  # fmt: skip
+            if sql.startswith(start):
+                blocks = db.connection.atomic_blocks
+                writes[name] = blocks[0] if blocks else None
+        return execute(sql, params, many, context)
+
+    with db.connection.execute_wrapper(note):
+        delivered = deliver(pk)
+
+    assert delivered.state == (State.QUEUED if fault else State.SYNCED)
+    assert writes.keys() == {"outcome", "attempt"}
+    assert writes["outcome"] is not None
+    assert writes["outcome"] is writes["attempt"]
 
 
 @pytest.mark.parametrize("kind", ["queued", "lease ran out"])

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from scheduling.api.appointments import AppointmentList
 from scheduling.api.errors import INVALID_INPUT
 from scheduling.localtime import DAY_OUT_OF_RANGE
 from scheduling.models import (
@@ -439,23 +440,61 @@ def test_the_same_key_and_body_replay_the_first_answer_and_book_once(api, world,
 
 @pytest.mark.django_db(transaction=True)
 def test_without_a_surrounding_transaction_the_key_is_claimed_and_replayed(api, world):
-    """As in production (autocommit): the claim is one INSERT, a transaction of its own
-    (no BEGIN and COMMIT round trips), and the second request's refused INSERT leaves the
-    connection usable."""
-    claims: list[bool] = []  # whether each claim ran inside a transaction block
+    """As in production (autocommit): the claim is the first statement of the transaction
+    that books (one commit per booking, not two), and the second request's refused claim
+    leaves the connection usable."""
+    statements: list[tuple[bool, bool]] = []  # (a claim?, inside a transaction block?)
 
     def note(execute, sql, params, many, context):
-        if sql.startswith('INSERT INTO "scheduling_idempotencyrecord"'):
-            claims.append(connection.in_atomic_block)
+        claim = sql.startswith('INSERT INTO "scheduling_idempotencyrecord"')
+        statements.append((claim, connection.in_atomic_block))
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(note):
         first = post_once(api, booking(world))
         again = post_once(api, booking(world))
 
-    assert claims == [False, False]
+    claims = [inside for claim, inside in statements if claim]
+    assert claims == [True, True]
+    assert next(claim for claim, inside in statements if inside)  # the transaction's first
     assert first.status_code == again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
+    assert Appointment.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_sent_while_the_first_runs_waits_for_its_answer(world, user, monkeypatch):
+    booking_started, finish = threading.Event(), threading.Event()
+    book = AppointmentList.book
+
+    def slow_book(self, request):
+        booking_started.set()
+        assert finish.wait(10)
+        return book(self, request)
+
+    monkeypatch.setattr(AppointmentList, "book", slow_book)
+
+    def send() -> object:
+        try:
+            client = APIClient()
+            client.force_authenticate(user)
+            return post_once(client, booking(world))
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(send)
+        assert booking_started.wait(10)
+        monkeypatch.setattr(AppointmentList, "book", book)
+        duplicate = pool.submit(send)
+        with pytest.raises(TimeoutError):
+            duplicate.result(timeout=0.5)  # its claim waits for the first's transaction
+        finish.set()
+        answers = [first.result(timeout=30), duplicate.result(timeout=30)]
+
+    assert [answer.status_code for answer in answers] == [201, 201]
+    assert answers[1].json() == answers[0].json()
+    assert answers[1].headers["Idempotent-Replayed"] == "true"
     assert Appointment.objects.count() == 1
 
 
@@ -632,8 +671,7 @@ def test_concurrent_duplicates_book_once(world, user):
     with ThreadPoolExecutor(max_workers=desks) as pool:
         outcomes = Counter(pool.map(send, range(desks)))
 
-    assert set(outcomes) <= {201, 409}
-    assert outcomes[201] >= 1
+    assert outcomes == {201: desks}  # each waited for the first and replayed its answer
     assert Appointment.objects.count() == 1
     assert IdempotencyRecord.objects.get().status_code == 201
 

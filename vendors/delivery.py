@@ -427,9 +427,7 @@ def _book(delivery: Delivery, adapter: Any, request: BookingRequest) -> VendorAp
 
 def _perform(delivery: Delivery, adapter: Any, request: BookingRequest) -> VendorAppointment:
     if delivery.operation == Operation.BOOK:
-        result = _book(delivery, adapter, request)
-        _remember_external_id(delivery, result.external_id)
-        return result
+        return _book(delivery, adapter, request)
     current = request.refs.get("appointment")
     if delivery.operation == Operation.CANCEL:
         if current is None:
@@ -440,9 +438,7 @@ def _perform(delivery: Delivery, adapter: Any, request: BookingRequest) -> Vendo
         adapter.cancel(current, request, reason="Rescheduled")
         delivery.progress["old_cancelled"] = True
         Delivery.objects.filter(pk=delivery.pk).update(progress=delivery.progress)
-    result = _book(delivery, adapter, request)
-    _remember_external_id(delivery, result.external_id)
-    return result
+    return _book(delivery, adapter, request)
 
 
 def _poll(delivery: Delivery, adapter: Any) -> VendorAppointment:
@@ -491,6 +487,7 @@ def _run(delivery: Delivery, *, now: datetime.datetime | None) -> Delivery:
     adapter = None
     update: dict[str, Any] = {"lease_until": None, "lease_owner": ""}
     error_text = ""
+    booked: str | None = None  # the PMS's ID of the appointment this attempt booked there
     try:
         adapter = delivery.connection.adapter()
         if polling:
@@ -512,15 +509,19 @@ def _run(delivery: Delivery, *, now: datetime.datetime | None) -> Delivery:
         update |= _after_error(delivery, error, adapter, _ended(now, clock), polling=polling)
     else:
         update |= _after_result(delivery, result, _ended(now, clock), polling=polling)
+        if not polling and delivery.operation != Operation.CANCEL:
+            booked = result.external_id
     scrub = scrubber_for(delivery.appointment)
     for field in ("last_error", "vendor_status"):
         if field in update:
             update[field] = scrub.text(update[field])
     for field, value in update.items():
         setattr(delivery, field, value)
-    # The outcome and its attempt's log commit together: never one without the other, and
-    # one commit (a wait for the disk) where there were two.
+    # The PMS's ID, the outcome and its attempt's log commit together: never one without the
+    # others, and one commit (a wait for the disk) where there were three.
     with transaction.atomic():
+        if booked is not None:
+            _remember_external_id(delivery, booked)
         # Only what the attempt changed: a manager's retry or a webhook may have written the
         # rest.
         delivery.save(update_fields=[*update, "updated_at"])

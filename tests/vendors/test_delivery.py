@@ -7,6 +7,7 @@ import threading
 import pytest
 from django import db
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -386,15 +387,19 @@ def test_a_wait_comes_back_soon_after_the_pms_asked(world, dentalink):
 
 @pytest.mark.django_db(transaction=True)  # as a worker runs it: autocommit
 @pytest.mark.parametrize("fault", [None, "500"], ids=["synced", "failed"])
-def test_an_outcome_and_its_attempt_commit_together(world, dentalink, fault):
+def test_the_pms_id_the_outcome_and_the_attempt_commit_together(world, dentalink, fault):
     if fault:
         dentalink.inject(fault, path="/api/v1/citas")
     pk = only_delivery(world.book("09:00")).pk
     writes: dict[str, object] = {}  # statement → the transaction block it ran in
+    starts = {
+        "pms id": 'INSERT INTO "vendors_externalid"',
+        "outcome": 'UPDATE "vendors_delivery" SET "state"',
+        "attempt": 'INSERT INTO "vendors_deliveryattempt"',
+    }
 
     def note(execute, sql, params, many, context):
-        for name, start in [("outcome", 'UPDATE "vendors_delivery" SET "state"'),
-                            ("attempt", 'INSERT INTO "vendors_deliveryattempt"')]:  # fmt: skip
+        for name, start in starts.items():
             if sql.startswith(start):
                 blocks = db.connection.atomic_blocks
                 writes[name] = blocks[0] if blocks else None
@@ -404,9 +409,15 @@ def test_an_outcome_and_its_attempt_commit_together(world, dentalink, fault):
         delivered = deliver(pk)
 
     assert delivered.state == (State.QUEUED if fault else State.SYNCED)
-    assert writes.keys() == {"outcome", "attempt"}
+    assert writes.keys() == ({"outcome", "attempt"} if fault else set(starts))
     assert writes["outcome"] is not None
-    assert writes["outcome"] is writes["attempt"]
+    assert all(block is writes["outcome"] for block in writes.values())
+    if not fault:
+        kept = ExternalId.objects.get(
+            content_type=ContentType.objects.get_for_model(Appointment),
+            object_id=delivered.appointment_id,
+        )
+        assert kept.external_id == delivered.external_id
 
 
 @pytest.mark.parametrize("kind", ["queued", "lease ran out"])

@@ -134,6 +134,48 @@ def web_cpu_ms_per_request(web_cpu_seconds: float, tally: Tally) -> float:
     return 1000 * web_cpu_seconds / answered if answered else 0.0
 
 
+def database_counters(*, wait_seconds: float = 0) -> dict[str, int]:
+    """PostgreSQL's own counts, as a run's before and after: transactions committed in this
+    database (reads in autocommit too), connections opened to it, and the WAL's flushes to
+    disk (the server's, whoever asked: each is a commit's wait). They depend on what the code
+    sends, not on the machine's speed. Nothing on SQLite. A connection reports its counts as it
+    ends: `wait_seconds` waits that long at most for the other connections to end."""
+    if connection.vendor != "postgresql":
+        return {}
+    with connection.cursor() as cursor:
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if not cursor.fetchone()[0]:
+                break
+            time.sleep(0.1)
+        cursor.execute(
+            "SELECT d.xact_commit, d.sessions, w.wal_sync FROM pg_stat_database d, pg_stat_wal w "
+            "WHERE d.datname = current_database()"
+        )
+        transactions, sessions, syncs = cursor.fetchone()
+    return {"transactions": transactions, "connections_opened": sessions, "wal_syncs": syncs}
+
+
+def per_booking(
+    before: dict[str, int], after: dict[str, int], bookings: int
+) -> list[tuple[str, str]]:
+    """`database_counters` over a run: connections opened, and the rest per booking made."""
+    if not before or not after:
+        return []
+    lines = [
+        ("pg_connections_opened", str(after["connections_opened"] - before["connections_opened"]))
+    ]
+    for name in ("transactions", "wal_syncs"):
+        lines.append(
+            (f"pg_{name}_per_booking", f"{(after[name] - before[name]) / max(1, bookings):.2f}")
+        )
+    return lines
+
+
 def reference_work_ms(rounds: int = 3) -> float:
     """CPU time of a fixed piece of pure Python on this machine (the best of `rounds`), so
     that runs on machines of different speed can be set side by side."""

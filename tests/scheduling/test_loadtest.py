@@ -7,6 +7,7 @@ import os
 import signal
 import time
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -177,3 +178,44 @@ def test_a_sigterm_stops_the_stack_as_ctrl_c_does_and_nothing_cuts_the_stop_shor
 
     assert stack.during_stop == {signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: signal.SIG_IGN}
     assert {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)} == before
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's own statistics")
+@pytest.mark.django_db(transaction=True)
+def test_the_database_counts_what_another_connection_did_once_it_ends(world):
+    before = figures.database_counters()
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"] or None,
+        port=settings["PORT"] or None, password=settings["PASSWORD"] or None, autocommit=True,
+    )  # fmt: skip
+    with other:
+        for _ in range(3):
+            other.execute(
+                "UPDATE scheduling_clinic SET name = name WHERE id = %s", [world.clinic.pk]
+            )
+
+    after = figures.database_counters(wait_seconds=10)
+
+    assert after["connections_opened"] >= before["connections_opened"] + 1
+    assert after["transactions"] >= before["transactions"] + 3
+    assert after["wal_syncs"] >= before["wal_syncs"] + 1  # each write commits to disk
+    lines = dict(figures.per_booking(before, after, bookings=3))
+    assert int(lines["pg_connections_opened"]) >= 1
+    assert float(lines["pg_transactions_per_booking"]) >= 1.0
+
+
+def test_the_database_counters_are_per_booking_and_absent_without_postgresql():
+    before = {"transactions": 100, "connections_opened": 7, "wal_syncs": 40}
+    after = {"transactions": 400, "connections_opened": 9, "wal_syncs": 90}
+
+    assert figures.per_booking(before, after, bookings=50) == [
+        ("pg_connections_opened", "2"),
+        ("pg_transactions_per_booking", "6.00"),
+        ("pg_wal_syncs_per_booking", "1.00"),
+    ]
+    assert figures.per_booking({}, {}, bookings=50) == []
+    assert figures.per_booking(before, after, bookings=0)[1] == (
+        "pg_transactions_per_booking",
+        "300.00",
+    )

@@ -76,6 +76,7 @@ class Command(BaseCommand):
                 self.say("vendor_faults", ",".join(f"{k}:{v:.1%}" for k, v in FAULT_RATES.items()))
                 self.say("vendor_latency_ms", LATENCY_MS)
                 before = cpu_seconds(stack)
+                counted = figures.database_counters()
                 began = timezone.now()
                 tally = asyncio.run(
                     drive(
@@ -105,6 +106,11 @@ class Command(BaseCommand):
                              f"{figures.percentile(settled, share):.1f}")  # fmt: skip
                 must_be_zero = self._report(stack)
                 must_be_zero["server_errors"] = figures.server_errors(tally)
+            # Once the stack has stopped, its connections have ended and reported their counts.
+            for name, value in figures.per_booking(
+                counted, figures.database_counters(wait_seconds=10), tally.created
+            ):
+                self.say(name, value)
             # Timed again once the stack has stopped: a machine whose speed moved during
             # the run shows it here, and its figures compare with neither speed.
             self.say("reference_work_ms_after", f"{figures.reference_work_ms():.0f}")

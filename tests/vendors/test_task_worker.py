@@ -1,5 +1,6 @@
 """`manage.py task_worker --threads N`: the database queue's tasks, N at once in one process."""
 
+import datetime
 import os
 import signal
 import threading
@@ -8,8 +9,11 @@ import time
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_tasks import task
-from django_tasks_db.models import DBTaskResult
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from vendors.management.commands import task_worker
 from vendors.management.commands.task_worker import Turns
@@ -124,3 +128,133 @@ def test_an_idle_process_polls_the_queue_once_per_interval_not_once_per_thread(m
 
     seconds = time.monotonic() - began
     assert 1 <= len(polls) <= seconds / 0.05 + 2
+
+
+# -- claiming a task (vendors.task_claims on PostgreSQL, django-tasks-db's claim elsewhere) ----
+
+HOUR = datetime.timedelta(hours=1)
+
+
+def queued(**fields) -> DBTaskResult:
+    return DBTaskResult.objects.create(**{
+        "args_kwargs": {"args": [], "kwargs": {}},
+        "task_path": f"{__name__}.ask_the_worker_to_stop",
+        "backend_name": "default",
+        "queue_name": "default",
+        "run_after": get_date_max(),
+        "priority": 0,
+        **fields,
+    })  # fmt: skip
+
+
+def a_worker(queues: str = "default", excluded: tuple[str, ...] = ()) -> task_worker._Worker:
+    return task_worker._Worker(
+        turns=Turns(0.05), queue_names=queues.split(","), interval=0.05, batch=True,
+        backend_name="default", startup_delay=False, max_tasks=None, worker_id="w-2",
+        excluded_queue_names=list(excluded),
+    )  # fmt: skip
+
+
+def claimed_by(worker: task_worker._Worker) -> list[DBTaskResult]:
+    found = []
+    while (claim := worker._claim())[1] is not None:
+        assert claim[0] is True
+        found.append(claim[1])
+    return found
+
+
+@pytest.mark.django_db
+def test_a_claim_takes_the_ready_tasks_by_priority_then_due_time_and_marks_them_running():
+    now = timezone.now()
+    low = queued(worker_ids=["w-1"])  # a second run of it keeps the first worker's ID
+    high = queued(priority=5)
+    due = queued(run_after=now - HOUR)
+    left = [
+        queued(run_after=now + HOUR),
+        queued(queue_name="imports"),
+        queued(backend_name="elsewhere"),
+        queued(status="RUNNING"),
+        queued(status="SUCCESSFUL"),
+    ]
+
+    found = claimed_by(a_worker())
+
+    assert [claimed.pk for claimed in found] == [high.pk, due.pk, low.pk]
+    for claimed in found:
+        stored = DBTaskResult.objects.get(pk=claimed.pk)
+        assert (stored.status, stored.started_at) == ("RUNNING", claimed.started_at)
+        assert now <= stored.started_at <= timezone.now()
+        assert stored.worker_ids == claimed.worker_ids
+    assert [claimed.worker_ids for claimed in found] == [["w-2"], ["w-2"], ["w-1", "w-2"]]
+    assert found[0].args_kwargs == {"args": [], "kwargs": {}}  # read as the ORM reads it
+    assert [DBTaskResult.objects.get(pk=row.pk).status for row in left] == [
+        "READY", "READY", "READY", "RUNNING", "SUCCESSFUL",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("queues", "excluded", "taken"),
+    [("default,imports", (), ["default", "imports"]), ("*", ("imports",), ["default", "pulls"])],
+)
+@pytest.mark.django_db
+def test_a_claim_takes_only_the_worker_s_queues(queues, excluded, taken):
+    for name in ("default", "imports", "pulls"):
+        queued(queue_name=name)
+
+    found = claimed_by(a_worker(queues, excluded))
+
+    assert sorted(claimed.queue_name for claimed in found) == taken
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="vendors.task_claims")
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_claim_is_one_statement_committed_by_itself():
+    waiting = queued()
+
+    with CaptureQueriesContext(connection) as statements:
+        claimed = a_worker()._claim()[1]
+
+    assert claimed.pk == waiting.pk
+    assert [query["sql"].split()[0] for query in statements] == ["UPDATE"]
+    assert connection.get_autocommit() and not connection.in_atomic_block
+    seen: list[str] = []  # by another connection: committed
+
+    def read() -> None:
+        from django.db import connection as own
+
+        seen.append(DBTaskResult.objects.get(pk=waiting.pk).status)
+        own.close()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    reader.join(10)
+    assert seen == ["RUNNING"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="vendors.task_claims")
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_claim_skips_a_task_another_worker_holds_without_waiting():
+    held, free = queued(priority=5), queued()
+    holding, release, answers = threading.Event(), threading.Event(), []
+
+    def hold() -> None:
+        from django.db import connection as own
+        from django.db import transaction
+
+        with transaction.atomic():
+            DBTaskResult.objects.select_for_update().get(pk=held.pk)
+            holding.set()
+            release.wait(10)
+        own.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    try:
+        answers.append(a_worker()._claim()[1])
+    finally:
+        release.set()
+        holder.join(10)
+
+    assert [claimed.pk for claimed in answers] == [free.pk]
+    assert DBTaskResult.objects.get(pk=held.pk).status == "READY"

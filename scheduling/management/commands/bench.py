@@ -87,7 +87,7 @@ class Command(BaseCommand):
             f"{Appointment.objects.count()} appointments, {Clinic.objects.count()} clinics"
         )
         lines = [*measure(runs), *measure_pages(runs), *measure_api(runs), *measure_plans(),
-                 measure_pull(), measure_import()]  # fmt: skip
+                 *measure_task_claims(runs), measure_pull(), measure_import()]  # fmt: skip
         for line in lines:
             self.stdout.write(line)
 
@@ -556,6 +556,48 @@ def measure_api(runs: int) -> list[str]:
             "patient": patients[n].pk, "appointment_type": kind.pk,
             "start": plan[n][0].start.isoformat(), "room": plan[n][1]})),
     ]  # fmt: skip
+
+
+def measure_task_claims(runs: int) -> list[str]:
+    """A delivery worker's thread taking the next task off the database queue (one statement
+    on PostgreSQL, vendors.task_claims; django-tasks-db's claim elsewhere), then polling the
+    queue empty, as an idle worker does once per --interval."""
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    from vendors.management.commands.task_worker import Turns, _Worker
+
+    queue = "bench"
+    worker = _Worker(
+        turns=Turns(1.0), queue_names=[queue], interval=1.0, batch=False,
+        backend_name="default", startup_delay=False, max_tasks=None, worker_id="bench",
+        excluded_queue_names=[],
+    )  # fmt: skip
+    DBTaskResult.objects.bulk_create(
+        DBTaskResult(
+            args_kwargs={"args": [run], "kwargs": {}},
+            task_path="vendors.tasks.send_delivery",
+            backend_name="default",
+            queue_name=queue,
+            run_after=get_date_max(),
+        )
+        for run in range(runs + 1)
+    )
+
+    def claim(run: int) -> object:
+        claimed = worker._claim()[1]
+        if claimed is None:
+            raise RuntimeError("the queue ran out of tasks to claim")
+        return claimed
+
+    def poll(run: int) -> object:
+        if worker._claim()[1] is not None:
+            raise RuntimeError("an empty queue gave a task")
+        return None
+
+    try:
+        return [_time("task_claim", runs, claim), _time("task_poll_empty", runs, poll)]
+    finally:
+        DBTaskResult.objects.filter(queue_name=queue).delete()
 
 
 def measure_plans() -> list[str]:

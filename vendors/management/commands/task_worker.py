@@ -8,7 +8,8 @@ sent about four deliveries a second while the load test booked 26 to 32, and the
 400 s to drain after it; with 8 threads each, half the deliveries were settled 50 s or more
 after their booking, with 16 threads 10 to 25 s (`make loadtest`, delivery_settled_p50_s).
 Each thread claims its tasks as `db_worker` does (a row lock that skips rows another thread
-holds), and each delivery its lease (vendors.leases), so no task or delivery runs twice.
+holds; on PostgreSQL in one statement, vendors.task_claims), and each delivery its lease
+(vendors.leases), so no task or delivery runs twice.
 
 While the queue is empty the threads of one process poll it in turns (`Turns`): once per
 --interval for the process, not once per thread. Sixteen threads polling every 0.2 s each
@@ -29,11 +30,13 @@ from types import FrameType
 from typing import Any
 
 from django.core.management.base import CommandError
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, router
 from django.db.utils import OperationalError
 from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
+
+from vendors import task_claims
 
 # How long the main thread sleeps between checks that its threads still run: signals reach
 # it between sleeps.
@@ -107,7 +110,16 @@ class _Worker(db_worker.Worker):
             close_old_connections()
 
     def _claim(self) -> tuple[bool, DBTaskResult | None]:
-        """(whether the queue could be read, the task claimed if any), as `db_worker`."""
+        """(whether the queue could be read, the task claimed if any), as `db_worker`; on
+        PostgreSQL in one statement (vendors.task_claims)."""
+        if task_claims.supported(router.db_for_write(DBTaskResult)):
+            claimed = task_claims.claim_next(
+                worker_id=self.worker_id,
+                backend_name=self.backend_name,
+                queue_names=None if self.process_all_queues else self.queue_names,
+                excluded_queue_names=self.excluded_queue_names,
+            )
+            return True, claimed
         tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
         if not self.process_all_queues:
             tasks = tasks.filter(queue_name__in=self.queue_names)

@@ -1,13 +1,14 @@
 """Claiming the database queue's next task on PostgreSQL in one statement.
 
-django-tasks-db's worker claims a task in a transaction of three round trips: it builds and
-compiles a `SELECT … FOR UPDATE SKIP LOCKED` through the ORM, saves the row as running, and
-commits. Under `make loadtest` that was a quarter of the delivery workers' CPU (py-spy:
-`get_locked`, `claim`, the transaction around them), and every poll of an empty queue paid
-it too. `claim_next` does the same in one `UPDATE … RETURNING` whose inner `SELECT` locks the
-row it picks, skipping rows another worker holds: the same rows, in the same order
+django-tasks-db's worker claims a task in four round trips: BEGIN, a `SELECT … FOR UPDATE
+SKIP LOCKED` built and compiled through the ORM, an UPDATE saving the row as running, COMMIT.
+Under `make loadtest` that was a fifth of the delivery workers' CPU (py-spy: `get_locked`,
+`claim`, the transaction around them), and every poll of an empty queue paid it too.
+`claim_next` does the same in one `UPDATE … RETURNING` whose inner `SELECT` locks the row it
+picks, skipping rows another worker holds: the same rows, in the same order
 (`DBTaskResult.Meta.ordering`), with the same changes (`DBTaskResult.claim`), committed by the
-statement itself. Other databases keep django-tasks-db's own claim.
+statement itself (`make bench`, `task_claim`: 2.6 ms → 0.7 ms; `task_poll_empty`: 1.1 ms →
+0.4 ms). Other databases keep django-tasks-db's own claim.
 """
 
 from __future__ import annotations
